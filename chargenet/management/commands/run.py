@@ -1,0 +1,236 @@
+"""Start and supervise every ChargeNet process: embedded Redis, ASGI server, Celery worker and beat.
+
+A child that dies is reported and restarted (at most RESTART_LIMIT times within RESTART_WINDOW
+seconds, then everything stops with a non-zero exit). Ctrl-C or SIGTERM stops every child, waits
+for it, and removes the embedded Redis socket.
+"""
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from chargenet import embedded
+from chargenet.services import demo_seed
+
+RESTART_LIMIT = 5
+RESTART_WINDOW = 60.0
+STOP_TIMEOUT = 15.0
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to SIGTERM this child if the supervisor dies without cleaning up (Linux)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    os.setpgrp()  # Ctrl-C reaches the supervisor only; it stops the children in order
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv, preexec_fn=_die_with_parent)
+
+
+class Command(BaseCommand):
+    help = "Run the whole ChargeNet system (ASGI server, Celery worker and beat, embedded Redis)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-migrate", action="store_true", help="Do not apply migrations first.")
+        parser.add_argument("--no-seed", action="store_true", help="Do not create demo data.")
+
+    def handle(self, *args, **options):
+        self._stopping = False
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        if not options["no_migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
+        demo_login = None
+        if settings.DEMO and not options["no_seed"]:
+            login = demo_seed(stations=settings.DEMO_STATIONS)
+            demo_login = f"{login.username} / {login.password}"
+
+        redis_process = None
+        if settings.EMBEDDED_REDIS:
+            redis_process = embedded.redis_start(
+                socket_path=settings.EMBEDDED_REDIS_SOCKET,
+                data_dir=settings.DATA_DIR,
+                preexec_fn=_die_with_parent,
+            )
+        children = self._children()
+        try:
+            for child in children:
+                child.start()
+            self._banner(demo_login)
+            exit_code = self._supervise(children)
+        finally:
+            self._stop_all(children)
+            if redis_process is not None:
+                self._stop_process(redis_process)
+                settings.EMBEDDED_REDIS_SOCKET.unlink(missing_ok=True)
+        self.stdout.write("ChargeNet stopped.")
+        sys.exit(exit_code)
+
+    def _children(self) -> list[Child]:
+        python = sys.executable
+        manage = str(settings.BASE_DIR / "manage.py")
+        node = os.uname().nodename
+        children = [
+            Child(
+                "web",
+                [
+                    python,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    settings.HOST,
+                    "-p",
+                    str(settings.PORT),
+                    # daphne's default closes every WebSocket after 24 h; chargers stay connected for months.
+                    "--websocket_timeout",
+                    "-1",
+                    "--proxy-headers",
+                    "chargenet.asgi:application",
+                ],
+            ),
+            Child(
+                "worker",
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "chargenet",
+                    "--quiet",
+                    "worker",
+                    "-l",
+                    "WARNING",
+                    "--concurrency",
+                    "2",
+                    "-n",
+                    f"worker-{os.getpid()}@{node}",
+                ],
+            ),
+            Child(
+                "beat",
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "chargenet",
+                    "--quiet",
+                    "beat",
+                    "-l",
+                    "WARNING",
+                    "-s",
+                    str(settings.DATA_DIR / "celerybeat-schedule"),
+                ],
+            ),
+        ]
+        if settings.DEMO and settings.DEMO_STATIONS and "simulate" in _commands():
+            children.append(
+                Child(
+                    "simulator",
+                    [
+                        python,
+                        manage,
+                        "simulate",
+                        "--demo",
+                        "--stations",
+                        str(settings.DEMO_STATIONS),
+                        "--url",
+                        f"ws://{_connect_host()}:{settings.PORT}/ocpp/",
+                    ],
+                )
+            )
+        return children
+
+    def _banner(self, demo_login: str | None) -> None:
+        url = f"http://{_connect_host()}:{settings.PORT}"
+        lines = [
+            "",
+            "ChargeNet is running.",
+            f"  Dashboard      {url}/",
+            f"  API docs       {url}/api/docs/",
+            f"  Health         {url}/healthz",
+            f"  OCPP endpoint  ws://{_connect_host()}:{settings.PORT}/ocpp/<station identity>",
+        ]
+        if demo_login:
+            lines.append(f"  Demo login     {demo_login}")
+        lines.append("Press Ctrl-C to stop.")
+        self.stdout.write("\n".join(lines) + "\n")
+        self.stdout.flush()
+
+    def _request_stop(self, signum, frame) -> None:
+        self._stopping = True
+
+    def _supervise(self, children: list[Child]) -> int:
+        while not self._stopping:
+            time.sleep(0.2)
+            for child in children:
+                code = child.process.poll() if child.process else None
+                if code is None or self._stopping:
+                    continue
+                now = time.monotonic()
+                child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW]
+                if len(child.restarts) >= RESTART_LIMIT:
+                    self.stderr.write(
+                        f"{child.name} exited with code {code} {RESTART_LIMIT} times within "
+                        f"{RESTART_WINDOW:.0f} s; stopping ChargeNet."
+                    )
+                    return 1
+                self.stderr.write(f"{child.name} exited with code {code}; restarting it.")
+                child.restarts.append(now)
+                child.start()
+        return 0
+
+    def _stop_all(self, children: list[Child]) -> None:
+        # The simulator and the web server go first so no new work arrives while workers drain.
+        for child in reversed(children):
+            if child.process is not None:
+                self._stop_process(child.process)
+
+    @staticmethod
+    def _stop_process(process: subprocess.Popen) -> None:
+        if process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL) if _is_group_leader(process.pid) else process.kill()
+            process.wait()
+
+
+def _is_group_leader(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False
+
+
+def _connect_host() -> str:
+    return "127.0.0.1" if settings.HOST in ("0.0.0.0", "::", "") else settings.HOST
+
+
+def _commands() -> set[str]:
+    from django.core.management import get_commands
+
+    return set(get_commands())

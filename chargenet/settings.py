@@ -1,0 +1,233 @@
+"""ChargeNet settings: every value comes from the environment (docs/configuration.md).
+
+With no variables at all ChargeNet runs in its embedded mode: SQLite in WAL mode and a Redis
+server that `manage.py run` starts itself on a private Unix socket. `DATABASE_URL` and `REDIS_URL`
+switch to PostgreSQL and an external Redis.
+"""
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import dj_database_url
+
+from chargenet.env import ConfigError, env_bool, env_int, env_list, env_str, env_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# Runtime files of the embedded mode: the SQLite database, the Redis socket, collected static files.
+DATA_DIR = Path(env_str("CHARGENET_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+DATABASE_URL = env_url("DATABASE_URL", schemes=("postgres", "postgresql", "sqlite"))
+REDIS_URL_SETTING = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+# The embedded mode: no external database configured (SQLite), so development defaults apply.
+EMBEDDED = DATABASE_URL is None or DATABASE_URL.startswith("sqlite")
+
+DEBUG = env_bool("DEBUG", EMBEDDED)
+SECRET_KEY = env_str("SECRET_KEY")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"] if DEBUG else [])
+if not DEBUG:
+    if not SECRET_KEY:
+        raise ConfigError("SECRET_KEY must be set when DEBUG is off")
+    if not ALLOWED_HOSTS:
+        raise ConfigError("ALLOWED_HOSTS must be set when DEBUG is off (comma-separated host names)")
+if not SECRET_KEY:
+    SECRET_KEY = "chargenet-insecure-development-key-do-not-use-in-production"
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+HOST = env_str("HOST", "127.0.0.1")
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+SITE_URL = env_str("SITE_URL", f"http://{HOST}:{PORT}").rstrip("/")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "chargenet",
+    "rfid",
+    "stations",
+    "billing",
+    "ocpi",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chargenet.urls"
+ASGI_APPLICATION = "chargenet.asgi.application"
+AUTH_USER_MODEL = "chargenet.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------------------------
+if DATABASE_URL is None:
+    (DATA_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "chargenet.sqlite3",
+            "OPTIONS": {
+                # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at
+                # BEGIN so two writers queue on the busy timeout instead of failing on upgrade.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": DATA_DIR / "test.sqlite3"},
+        }
+    }
+else:
+    try:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    except Exception as exc:  # dj-database-url raises several types for malformed URLs
+        raise ConfigError(f"DATABASE_URL could not be parsed: {exc}") from None
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: channel layer and Celery broker --------------------------------------------------
+EMBEDDED_REDIS_SOCKET = DATA_DIR / "redis.sock"
+if len(str(EMBEDDED_REDIS_SOCKET)) > 100:  # a Unix socket path is limited to 108 bytes
+    EMBEDDED_REDIS_SOCKET = Path(tempfile.gettempdir()) / (
+        "chargenet-" + hashlib.sha256(str(DATA_DIR).encode()).hexdigest()[:12] + ".sock"
+    )
+REDIS_URL = REDIS_URL_SETTING or f"unix://{EMBEDDED_REDIS_SOCKET}"
+EMBEDDED_REDIS = REDIS_URL_SETTING is None
+
+
+def _celery_url(url: str) -> str:
+    # kombu spells a Unix-socket Redis URL as redis+socket://
+    return url.replace("unix://", "redis+socket://", 1) if url.startswith("unix://") else url
+
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
+    }
+}
+
+CELERY_BROKER_URL = _celery_url(REDIS_URL)
+CELERY_RESULT_BACKEND = _celery_url(REDIS_URL)
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE: dict = {}
+
+# --- i18n / time ------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- static files -----------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+# Serve straight from the source folders when nothing was collected, so the embedded mode needs
+# no collectstatic; production runs collectstatic and gets hashed, compressed files.
+WHITENOISE_USE_FINDERS = True
+# Without collectstatic there is no manifest: fall back to unhashed names instead of failing.
+WHITENOISE_MANIFEST_STRICT = False
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- security ---------------------------------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and SECURE_PROXY_SSL_HEADER is not None)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+
+# --- e-mail -----------------------------------------------------------------------------------
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ChargeNet <noreply@localhost>")
+
+# --- REST API ---------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ChargeNet API",
+    "DESCRIPTION": "REST API of the ChargeNet charging station management system.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- OCPP -------------------------------------------------------------------------------------
+OCPP_ALLOW_UNKNOWN_STATIONS = env_bool("OCPP_ALLOW_UNKNOWN_STATIONS", False)
+OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300, minimum=10)
+OCPP_OFFLINE_GRACE = env_int("OCPP_OFFLINE_GRACE", 60, minimum=0)
+OCPP_CALL_TIMEOUT = env_int("OCPP_CALL_TIMEOUT", 30, minimum=1)
+OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536, minimum=1024)
+OCPP_COMMAND_EXPIRY = env_int("OCPP_COMMAND_EXPIRY", 3600, minimum=0)
+OCPP_MESSAGE_RETENTION_DAYS = env_int("OCPP_MESSAGE_RETENTION_DAYS", 30, minimum=1)
+
+# --- demo -------------------------------------------------------------------------------------
+DEMO = env_bool("DEMO", EMBEDDED)
+DEMO_STATIONS = env_int("DEMO_STATIONS", 3, minimum=0, maximum=100)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+}
