@@ -1,0 +1,52 @@
+"""Domain events: what happened, published by services after their transaction commits.
+
+Services call `event_publish("session.stopped", {...})` inside their atomic block. After commit the
+event goes to the in-process subscribers (other apps react without the publisher importing them:
+billing prices a stopped session, webhooks deliver to integrators) and to the channel-layer group
+`events` that the dashboard's live feed listens to.
+
+Subscribers must be quick and must not raise; real work goes to a Celery task they enqueue.
+"""
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+EVENTS_GROUP = "events"
+
+Subscriber = Callable[[str, dict[str, Any]], None]
+_subscribers: dict[str, list[Subscriber]] = defaultdict(list)
+
+
+def event_subscribe(event_type: str, subscriber: Subscriber) -> None:
+    """Call `subscriber(event_type, data)` after every committed event of that type ("*" for all)."""
+    if subscriber not in _subscribers[event_type]:
+        _subscribers[event_type].append(subscriber)
+
+
+def event_publish(event_type: str, data: dict[str, Any]) -> None:
+    """Publish `event_type` with JSON-serialisable `data` once the current transaction commits."""
+    transaction.on_commit(lambda: _deliver(event_type, data))
+
+
+def _deliver(event_type: str, data: dict[str, Any]) -> None:
+    for subscriber in [*_subscribers.get(event_type, []), *_subscribers.get("*", [])]:
+        try:
+            subscriber(event_type, data)
+        except Exception:
+            logger.exception("event subscriber %r failed for %s", subscriber, event_type)
+    try:
+        layer = get_channel_layer()
+        if layer is not None:
+            message = {"type": "event.message", "event": event_type, "data": data}
+            async_to_sync(layer.group_send)(EVENTS_GROUP, message)
+    except Exception:
+        # The live feed is best effort: a dashboard misses an update, nothing is lost.
+        logger.warning("could not send %s to the live feed", event_type, exc_info=True)
