@@ -1,10 +1,12 @@
 """Every write and business rule of the rfid app: id tokens, drivers, authorization decisions."""
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from chargenet.events import event_publish
 from rfid.models import Driver, IdToken
@@ -80,3 +82,56 @@ def id_token_update(*, id_token: IdToken, **fields: Any) -> IdToken:
 def driver_create(*, user, **fields: Any) -> Driver:
     """Create the driver account behind a login."""
     return Driver.objects.create(user=user, **fields)
+
+
+@dataclass(frozen=True)
+class AuthorizationContext:
+    """What the stations app knows about where a card is presented (rfid cannot import stations)."""
+
+    station_identity: str = ""
+    is_public: bool = True
+    allowed_driver_ids: frozenset[int] = frozenset()
+    allowed_groups: frozenset[str] = frozenset()
+    # True when the card already has an active session on another connector.
+    has_active_session_elsewhere: bool = False
+
+
+@dataclass(frozen=True)
+class AuthorizationDecision:
+    """The answer for a card: an OCPP idTagInfo status plus the reason an operator can read."""
+
+    status: str  # Accepted, Blocked, Expired, Invalid, ConcurrentTx
+    reason: str
+    id_token: IdToken | None = None
+    parent_id_tag: str = ""
+    expires_at: datetime | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "Accepted"
+
+
+def id_token_authorize(*, uid: str, context: AuthorizationContext | None = None) -> AuthorizationDecision:
+    """Decide whether the card `uid` may charge in `context`; the one decision for OCPP 1.6, 2.0.1
+    and OCPI. Matches uids case-insensitively. Never raises for an unknown card: it is Invalid."""
+    context = context or AuthorizationContext()
+    token = IdToken.objects.select_related("driver").filter(uid__iexact=uid.strip()).first()
+    if token is None:
+        return AuthorizationDecision(status="Invalid", reason="unknown card")
+    common = {"id_token": token, "parent_id_tag": token.parent_id_tag, "expires_at": token.expires_at}
+    if token.status == IdToken.Status.BLOCKED:
+        return AuthorizationDecision(status="Blocked", reason="card is blocked", **common)
+    if token.status == IdToken.Status.INVALID:
+        return AuthorizationDecision(status="Invalid", reason="card is invalid", **common)
+    if token.status == IdToken.Status.EXPIRED or (token.expires_at and token.expires_at <= timezone.now()):
+        return AuthorizationDecision(status="Expired", reason="card has expired", **common)
+    if not context.is_public and not (
+        (token.driver_id is not None and token.driver_id in context.allowed_driver_ids)
+        or (token.parent_id_tag and token.parent_id_tag in context.allowed_groups)
+    ):
+        return AuthorizationDecision(status="Invalid", reason="not allowed at this location", **common)
+    if context.has_active_session_elsewhere:
+        return AuthorizationDecision(
+            status="ConcurrentTx", reason="card is already charging elsewhere", **common
+        )
+    return AuthorizationDecision(status="Accepted", reason="valid card", **common)
