@@ -18,7 +18,13 @@ from tests.support import free_port, http_get_json, manage_py, wait_for_health
 def running_system(tmp_path):
     port = free_port()
     data_dir = tmp_path / "data"
-    env = {"PORT": str(port), "HOST": "127.0.0.1", "CHARGENET_DATA_DIR": str(data_dir), "DEMO_STATIONS": "0"}
+    env = {
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "CHARGENET_DATA_DIR": str(data_dir),
+        "DEMO": "1",
+        "DEMO_STATIONS": "0",
+    }
     process = manage_py("run", env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base_url = f"http://127.0.0.1:{port}"
     try:
