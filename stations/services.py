@@ -1,12 +1,22 @@
 """Every write and business rule of the stations app (STYLE.md: services)."""
 
+import logging
+import time
+from datetime import timedelta
 from typing import Any
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from chargenet.events import event_publish
-from stations.models import Connector, Evse, Location, Station
+from stations.commands import PayloadError, action_supported, payload_validate
+from stations.models import Command, Connector, Evse, Location, Station
 from stations.passwords import MAX_LENGTH, MIN_LENGTH, password_generate, password_hash
+
+logger = logging.getLogger(__name__)
 
 
 class StationError(Exception):
@@ -144,3 +154,89 @@ def station_delete(*, station: Station) -> None:
     identity, pk = station.identity, station.pk
     station.delete()
     event_publish("station.deleted", {"station_id": pk, "identity": identity})
+
+
+class CommandError(StationError):
+    """A command was refused before it was queued (unsupported action, invalid payload …)."""
+
+
+def command_create(
+    *,
+    station: Station,
+    action: str,
+    payload: dict[str, Any],
+    requested_by: Any = None,
+    idempotency_key: str = "",
+    expires_in: int | None = None,
+) -> Command:
+    """Queue a durable CSMS→station call and hand it to the node that holds the station's socket.
+
+    The command waits (status queued) while the station is offline and expires after `expires_in`
+    seconds (default OCPP_COMMAND_EXPIRY). The same `idempotency_key` from the same requester returns
+    the command created first. Raises CommandError for an action the station's OCPP version lacks,
+    a payload that breaks the schema, or a station that is Rejected.
+    """
+    if not action_supported(ocpp_version=station.ocpp_version, action=action):
+        raise CommandError(f"OCPP {station.ocpp_version} stations do not support the action {action!r}")
+    try:
+        payload_validate(ocpp_version=station.ocpp_version, action=action, payload=payload)
+    except PayloadError as exc:
+        raise CommandError(str(exc)) from None
+    if station.registration_status == Station.RegistrationStatus.REJECTED:
+        # OCPP 2.0.1 B03.FR.03 / 1.6 §4.2: nothing is sent to a Rejected station.
+        raise CommandError("the station's registration is Rejected; nothing may be sent to it")
+    with transaction.atomic():
+        if idempotency_key:
+            existing = Command.objects.filter(
+                station=station, idempotency_key=idempotency_key, requested_by=requested_by
+            ).first()
+            if existing is not None:
+                return existing
+        expiry = settings.OCPP_COMMAND_EXPIRY if expires_in is None else expires_in
+        command = Command.objects.create(
+            station=station,
+            action=action,
+            payload=payload,
+            requested_by=requested_by,
+            idempotency_key=idempotency_key,
+            expires_at=timezone.now() + timedelta(seconds=expiry),
+        )
+        event_publish("command.updated", _command_event(command))
+        transaction.on_commit(lambda: command_dispatch(station_id=station.pk))
+    return command
+
+
+def command_dispatch(*, station_id: int) -> None:
+    """Nudge the connection that holds the station's socket to send its queued commands.
+
+    Does nothing when the station is offline: its commands go out when it reconnects.
+    """
+    channel_name = Station.objects.filter(pk=station_id).values_list("channel_name", flat=True).first()
+    if not channel_name:
+        return
+    layer = get_channel_layer()
+    try:
+        async_to_sync(layer.send)(channel_name, {"type": "station.commands"})
+    except Exception:
+        # The connection's own periodic check picks the command up; nothing is lost.
+        logger.warning("could not nudge %s about queued commands", channel_name, exc_info=True)
+
+
+def command_wait(*, command: Command, timeout: float) -> Command:
+    """Wait up to `timeout` seconds for the command's final status; returns it as it then is."""
+    deadline = time.monotonic() + max(0.0, timeout)
+    while True:
+        command.refresh_from_db()
+        if command.status in Command.FINAL or time.monotonic() >= deadline:
+            return command
+        time.sleep(0.1)
+
+
+def _command_event(command: Command) -> dict[str, Any]:
+    return {
+        "command_id": str(command.uuid),
+        "station_id": command.station_id,
+        "identity": command.station.identity,
+        "action": command.action,
+        "status": command.status,
+    }
