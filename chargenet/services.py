@@ -89,12 +89,12 @@ def demo_seed(*, stations: int = 3) -> DemoLogin:
             "time_zone": "Europe/Amsterdam",
         },
     )
-    for number in range(1, stations + 1):
+    for index in range(1, stations + 1):
         station, created = Station.objects.get_or_create(
-            identity=f"DEMO-{number:03d}",
+            identity=f"DEMO-{index:03d}",
             defaults={
                 "location": location,
-                "name": f"Demo charger {number}",
+                "name": f"Demo charger {index}",
                 "password_hash": password_hash(DEMO_STATION_PASSWORD),
             },
         )

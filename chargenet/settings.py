@@ -111,7 +111,9 @@ if DATABASE_URL is None:
     }
 else:
     try:
-        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+        DATABASES = {
+            "default": dict(dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True))
+        }
     except Exception as exc:  # dj-database-url raises several types for malformed URLs
         raise ConfigError(f"DATABASE_URL could not be parsed: {exc}") from None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
