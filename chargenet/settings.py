@@ -160,18 +160,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
-# Serve straight from the source folders when nothing was collected, so the embedded mode needs
-# no collectstatic; production runs collectstatic and gets hashed, compressed files.
+# Serve straight from the source folders when nothing was collected, so the embedded mode and the
+# tests need no collectstatic; production runs collectstatic and gets pre-compressed files. (No
+# manifest storage: it makes every {% static %} fail until collectstatic has run.)
 WHITENOISE_USE_FINDERS = True
-# Without collectstatic there is no manifest: fall back to unhashed names instead of failing.
-WHITENOISE_MANIFEST_STRICT = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-    },
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
 # --- security ---------------------------------------------------------------------------------
