@@ -129,7 +129,7 @@ def session_periods(*, session: Session, until: datetime | None = None) -> list[
     samples = session_samples(session=session)
     if session.stopped_at is None:
         # Live: the last register reading is the best energy figure we have.
-        readings = [s.value for s in samples if s.measurand == pricing.ENERGY_REGISTER]
+        readings = [s.value for s in samples if s.measurand == pricing.ENERGY_REGISTER and s.timestamp <= end]
         if readings:
             energy = max(energy, int(max(readings)) - session.meter_start_wh)
     return pricing.periods_from_samples(
