@@ -56,7 +56,7 @@ def invoice_pdf_render(*, invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
         TableStyle(
             [
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef1f5")),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#dde1e8")),
+                ("LINEBELOW", (0, 0), (-1, -1), 1, colors.HexColor("#e8ebf0")),
                 ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("FONTSIZE", (0, 0), (-1, -1), 9),
