@@ -228,3 +228,25 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
 }
+
+# --- billing (docs/billing.md) ------------------------------------------------------------------
+BILLING_TIME_ZONE = env_str("BILLING_TIME_ZONE", "UTC")
+BILLING_INVOICE_PREFIX = env_str("BILLING_INVOICE_PREFIX", "CN")
+BILLING_INVOICE_PERIOD = env_str("BILLING_INVOICE_PERIOD", "monthly")
+if BILLING_INVOICE_PERIOD not in ("monthly", "weekly", "daily"):
+    raise ConfigError("BILLING_INVOICE_PERIOD must be monthly, weekly or daily")
+BILLING_INVOICE_HOUR = env_int("BILLING_INVOICE_HOUR", 3, minimum=0, maximum=23)
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
+STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300, minimum=1)
+from celery.schedules import crontab  # noqa: E402  (kept with the billing block to ease merging)
+
+CELERY_BEAT_SCHEDULE["billing-invoice-run"] = {
+    "task": "billing.invoice_run_task",
+    "schedule": crontab(
+        minute=0,
+        hour=BILLING_INVOICE_HOUR,
+        **{"monthly": {"day_of_month": 1}, "weekly": {"day_of_week": 1}, "daily": {}}[BILLING_INVOICE_PERIOD],
+    ),
+}

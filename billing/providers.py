@@ -1,0 +1,214 @@
+"""Payment providers: a small interface, Stripe (Checkout over plain HTTPS) and bank transfer.
+
+Stripe is spoken to with `urllib` and form encoding: two calls and a signature check do not earn the
+SDK its place. Webhooks are verified as Stripe documents: header `Stripe-Signature: t=<unix>,v1=<hex>`,
+HMAC-SHA256 over "<t>.<raw body>" with the endpoint secret, and `t` within a tolerance.
+"""
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from django.conf import settings
+
+from billing.models import Invoice, Payment
+from billing.money import to_minor
+
+
+class ProviderError(Exception):
+    """The provider refused a request or could not be reached."""
+
+
+class WebhookInvalid(Exception):
+    """A webhook failed verification (signature, timestamp or body); answer 400."""
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """Where to send the payer, and the provider's id for the attempt."""
+
+    reference: str
+    url: str
+
+
+@dataclass(frozen=True)
+class PaymentUpdate:
+    """What a verified webhook says: which payment, and its new status (None: not about status)."""
+
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+    status: str | None = None
+    payment_id: int | None = None
+    reference: str = ""
+
+
+class PaymentProvider(Protocol):
+    name: str
+    label: str
+
+    def checkout_create(
+        self, *, payment: Payment, invoice: Invoice, success_url: str, cancel_url: str
+    ) -> Checkout: ...
+
+    def webhook_parse(self, *, body: bytes, headers: dict[str, str]) -> PaymentUpdate: ...
+
+
+class ManualProvider:
+    """Bank transfer: the driver pays to the operator's account quoting the invoice number; an
+    operator records the payment. Needs no account anywhere."""
+
+    name = "manual"
+    label = "Bank transfer"
+
+    def checkout_create(
+        self, *, payment: Payment, invoice: Invoice, success_url: str, cancel_url: str
+    ) -> Checkout:
+        return Checkout(reference=f"{invoice.number}-{payment.pk}", url=success_url)
+
+    def webhook_parse(self, *, body: bytes, headers: dict[str, str]) -> PaymentUpdate:
+        raise WebhookInvalid("bank transfers have no webhooks")
+
+
+# Stripe event → our payment status (Checkout in "payment" mode).
+_STRIPE_STATUS = {
+    "checkout.session.completed": None,  # decided by payment_status below
+    "checkout.session.async_payment_succeeded": Payment.Status.PAID,
+    "checkout.session.async_payment_failed": Payment.Status.FAILED,
+    "checkout.session.expired": Payment.Status.FAILED,
+    "charge.refunded": Payment.Status.REFUNDED,
+}
+
+
+class StripeProvider:
+    """Stripe Checkout Sessions created over HTTPS with the secret key; webhooks verified by HMAC."""
+
+    name = "stripe"
+    label = "Card (Stripe)"
+
+    def __init__(self, *, secret_key: str, webhook_secret: str, api_base: str, tolerance: int) -> None:
+        self.secret_key = secret_key
+        self.webhook_secret = webhook_secret
+        self.api_base = api_base
+        self.tolerance = tolerance
+
+    def checkout_create(
+        self, *, payment: Payment, invoice: Invoice, success_url: str, cancel_url: str
+    ) -> Checkout:
+        if not self.secret_key:
+            raise ProviderError("Stripe is not configured (STRIPE_SECRET_KEY)")
+        form = {
+            "mode": "payment",
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "client_reference_id": str(payment.pk),
+            "line_items[0][quantity]": "1",
+            "line_items[0][price_data][currency]": invoice.currency.lower(),
+            "line_items[0][price_data][unit_amount]": str(to_minor(payment.amount, invoice.currency)),
+            "line_items[0][price_data][product_data][name]": f"Invoice {invoice.number}",
+            "metadata[payment_id]": str(payment.pk),
+            "metadata[invoice_number]": invoice.number,
+            # Refund events concern the PaymentIntent: give it the same metadata.
+            "payment_intent_data[metadata][payment_id]": str(payment.pk),
+        }
+        if invoice.email:
+            form["customer_email"] = invoice.email
+        request = urllib.request.Request(
+            f"{self.api_base}/v1/checkout/sessions",
+            data=urllib.parse.urlencode(form).encode(),
+            headers={
+                "Authorization": f"Bearer {self.secret_key}",
+                "Content-Type": "application/x-www-form-urlencoded",
+                # A retried request creates one session, not two.
+                "Idempotency-Key": f"chargenet-payment-{payment.pk}",
+            },
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                body = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read())["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = f"HTTP {exc.code}"
+            raise ProviderError(f"Stripe refused: {message}") from None
+        except (OSError, ValueError) as exc:
+            raise ProviderError(f"Stripe could not be reached: {exc}") from None
+        if not isinstance(body, dict) or not body.get("id") or not body.get("url"):
+            raise ProviderError("Stripe answered without a session id or URL")
+        return Checkout(reference=body["id"], url=body["url"])
+
+    def signature_verify(self, *, body: bytes, header: str, now: int | None = None) -> None:
+        """Raise WebhookInvalid unless `header` is a valid Stripe-Signature for `body`."""
+        if not self.webhook_secret:
+            raise WebhookInvalid("STRIPE_WEBHOOK_SECRET is not set")
+        timestamp, signatures = None, []
+        for part in header.split(","):
+            key, _, value = part.strip().partition("=")
+            if key == "t":
+                timestamp = value
+            elif key == "v1":
+                signatures.append(value)
+        if timestamp is None or not timestamp.isdigit() or not signatures:
+            raise WebhookInvalid("malformed Stripe-Signature header")
+        if abs((now if now is not None else int(time.time())) - int(timestamp)) > self.tolerance:
+            raise WebhookInvalid("the webhook's timestamp is outside the tolerance")
+        expected = hmac.new(
+            self.webhook_secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+        ).hexdigest()
+        if not any(hmac.compare_digest(expected, signature) for signature in signatures):
+            raise WebhookInvalid("the webhook signature does not match")
+
+    def webhook_parse(self, *, body: bytes, headers: dict[str, str]) -> PaymentUpdate:
+        self.signature_verify(body=body, header=headers.get("Stripe-Signature", ""))
+        try:
+            event = json.loads(body)
+            event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
+        except (ValueError, KeyError, TypeError):
+            raise WebhookInvalid("the body is not a Stripe event") from None
+        status = _STRIPE_STATUS.get(event_type)
+        if event_type == "checkout.session.completed":
+            # Card payments are paid on completion; delayed methods report later.
+            status = Payment.Status.PAID if obj.get("payment_status") == "paid" else None
+        if event_type == "charge.refunded" and not obj.get("refunded"):
+            status = None  # a partial refund: the invoice stays paid
+        metadata = obj.get("metadata") or {}
+        payment_id = metadata.get("payment_id") or obj.get("client_reference_id")
+        return PaymentUpdate(
+            event_id=event_id,
+            event_type=event_type,
+            payload=event,
+            status=status,
+            payment_id=int(payment_id) if str(payment_id or "").isdigit() else None,
+            reference=obj.get("id", "") if str(obj.get("id", "")).startswith("cs_") else "",
+        )
+
+
+def provider_get(name: str) -> PaymentProvider:
+    """The provider by name ("stripe" or "manual"); ProviderError for an unknown one."""
+    if name == "manual":
+        return ManualProvider()
+    if name == "stripe":
+        return StripeProvider(
+            secret_key=settings.STRIPE_SECRET_KEY,
+            webhook_secret=settings.STRIPE_WEBHOOK_SECRET,
+            api_base=settings.STRIPE_API_BASE,
+            tolerance=settings.STRIPE_WEBHOOK_TOLERANCE,
+        )
+    raise ProviderError(f"unknown payment provider {name!r}")
+
+
+def providers_available() -> list[PaymentProvider]:
+    """Providers a driver can pay with: bank transfer always, Stripe when configured."""
+    available: list[PaymentProvider] = []
+    if settings.STRIPE_SECRET_KEY:
+        available.append(provider_get("stripe"))
+    available.append(ManualProvider())
+    return available

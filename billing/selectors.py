@@ -1,0 +1,258 @@
+"""Reads of the billing app: which tariff applies, live costs, CDRs, invoices and revenue."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from billing import pricing
+from billing.models import Cdr, Invoice, Subscription, Tariff, TariffAssignment
+from billing.money import money_round
+from chargenet.models import User
+from rfid.models import Driver
+from stations.models import MeterSample, Session
+
+FREE_ELEMENTS = ({"price_components": [{"type": "FLAT", "price": "0.00", "step_size": 1}]},)
+
+
+def tariff_terms(tariff: Tariff | None) -> pricing.TariffTerms:
+    """The pricing terms of a tariff; free of charge (OCPI's one FLAT 0.00) when there is none."""
+    if tariff is None:
+        return pricing.TariffTerms(currency="EUR", vat_percent=Decimal(0), elements=FREE_ELEMENTS)
+    return pricing.TariffTerms(
+        currency=tariff.currency, vat_percent=Decimal(tariff.vat_percent), elements=tuple(tariff.elements)
+    )
+
+
+def tariff_to_ocpi(tariff: Tariff) -> dict:
+    """The tariff as an OCPI 2.2.1 Tariff object (without the party fields the OCPI app adds)."""
+    data = {
+        "id": tariff.code,
+        "currency": tariff.currency,
+        "type": "REGULAR",
+        "elements": tariff.elements,
+        "last_updated": tariff.updated_at.isoformat().replace("+00:00", "Z") if tariff.updated_at else None,
+        "vat_percent": str(tariff.vat_percent),
+    }
+    if tariff.valid_from:
+        data["start_date_time"] = tariff.valid_from.isoformat().replace("+00:00", "Z")
+    if tariff.valid_to:
+        data["end_date_time"] = tariff.valid_to.isoformat().replace("+00:00", "Z")
+    return data
+
+
+def subscription_active(*, driver: Driver | None, on: date) -> Subscription | None:
+    """The driver's subscription that covers the day `on`, if any."""
+    if driver is None:
+        return None
+    return (
+        Subscription.objects.select_related("plan__tariff")
+        .filter(driver=driver, plan__is_active=True, started_on__lte=on)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=on))
+        .first()
+    )
+
+
+def _valid_at(tariffs: QuerySet[Tariff], at: datetime) -> QuerySet[Tariff]:
+    return tariffs.filter(Q(valid_from__isnull=True) | Q(valid_from__lte=at)).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gt=at)
+    )
+
+
+def tariff_resolve(*, session: Session) -> Tariff | None:
+    """The tariff for a session as at its start.
+
+    Members' prices first (an assignment for the driver's plan, then the plan's own tariff, then
+    one for the card's group), then public assignments; within each, connector before station
+    before location before everywhere; finally the default tariff. Tariffs outside their validity
+    at the session's start are skipped.
+    """
+    at = session.started_at
+    station = session.station
+    driver = session.id_token.driver if session.id_token_id and session.id_token.driver_id else None
+    subscription = subscription_active(driver=driver, on=timezone.localdate(at))
+    group = session.id_token.parent_id_tag if session.id_token_id else ""
+    valid_ids = set(_valid_at(Tariff.objects.all(), at).values_list("id", flat=True))
+    places = [
+        Q(connector_id=session.connector_id) if session.connector_id else None,
+        Q(station_id=station.pk, connector__isnull=True),
+        Q(location_id=station.location_id, station__isnull=True, connector__isnull=True)
+        if station.location_id
+        else None,
+        Q(location__isnull=True, station__isnull=True, connector__isnull=True),
+    ]
+    assignments = TariffAssignment.objects.select_related("tariff")
+
+    def first(audience: Q) -> Tariff | None:
+        for place in places:
+            if place is None:
+                continue
+            for assignment in assignments.filter(audience & place).order_by("-created_at", "-id"):
+                if assignment.tariff_id in valid_ids:
+                    return assignment.tariff
+        return None
+
+    if subscription is not None:
+        found = first(Q(plan=subscription.plan))
+        if found is None and subscription.plan.tariff_id in valid_ids:
+            found = subscription.plan.tariff
+        if found is not None:
+            return found
+    if group:
+        found = first(Q(id_token_group__iexact=group))
+        if found is not None:
+            return found
+    found = first(Q(plan__isnull=True, id_token_group=""))
+    if found is not None:
+        return found
+    return _valid_at(Tariff.objects.filter(is_default=True), at).order_by("-updated_at").first()
+
+
+def session_samples(*, session: Session) -> list[pricing.Sample]:
+    """The session's energy-register and power samples (all phases summed away: no phase only)."""
+    rows = MeterSample.objects.filter(
+        session=session,
+        measurand__in=(pricing.ENERGY_REGISTER, pricing.POWER_ACTIVE),
+        phase="",
+    ).values_list("timestamp", "measurand", "value")
+    return [pricing.Sample(timestamp=t, measurand=m, value=Decimal(v)) for t, m, v in rows]
+
+
+def session_periods(*, session: Session, until: datetime | None = None) -> list[pricing.ChargingPeriod]:
+    """Charging and idle periods of a session, up to its stop (or `until`, e.g. now, when active)."""
+    end = session.stopped_at or until or timezone.now()
+    end = max(end, session.started_at)
+    energy = session.energy_wh
+    samples = session_samples(session=session)
+    if session.stopped_at is None:
+        # Live: the last register reading is the best energy figure we have.
+        readings = [s.value for s in samples if s.measurand == pricing.ENERGY_REGISTER and s.timestamp <= end]
+        if readings:
+            energy = max(energy, int(max(readings)) - session.meter_start_wh)
+    return pricing.periods_from_samples(
+        started_at=session.started_at,
+        stopped_at=end,
+        meter_start_wh=session.meter_start_wh,
+        energy_wh=energy,
+        samples=samples,
+    )
+
+
+def session_time_zone(session: Session) -> str:
+    """The time zone tariffs are read in: the location's, UTC when the station has no location."""
+    location = session.station.location
+    return location.time_zone if location is not None else "UTC"
+
+
+@dataclass(frozen=True)
+class LiveCost:
+    """The cost of a session so far (or its CDR when finished), rounded for display."""
+
+    session: Session
+    tariff: Tariff | None
+    breakdown: pricing.CostBreakdown | None
+    cdr: Cdr | None
+    total_excl_vat: Decimal
+    total_incl_vat: Decimal
+    currency: str
+
+
+def session_for_user(*, user: User, session_id: int) -> Session:
+    """The session if the user may see its cost: operators any, drivers only their own (else 404)."""
+    sessions = Session.objects.select_related("station__location", "id_token__driver", "connector")
+    if not user.is_staff_member:
+        sessions = sessions.filter(id_token__driver__user=user)
+    try:
+        return sessions.get(pk=session_id)
+    except Session.DoesNotExist:
+        raise Http404("No such session.") from None
+
+
+def session_cost(*, session: Session, now: datetime | None = None) -> LiveCost:
+    """The cost of a session: its current CDR when priced, else priced live from its meter samples."""
+    cdr = cdr_current_for_session(session=session)
+    if cdr is not None:
+        return LiveCost(session, cdr.tariff, None, cdr, cdr.total_excl_vat, cdr.total_incl_vat, cdr.currency)
+    tariff = tariff_resolve(session=session)
+    terms = tariff_terms(tariff)
+    breakdown = pricing.price_session(
+        periods=session_periods(session=session, until=now),
+        tariff=terms,
+        time_zone=session_time_zone(session),
+        session_start=session.started_at,
+    )
+    return LiveCost(
+        session,
+        tariff,
+        breakdown,
+        None,
+        money_round(breakdown.total_excl_vat, terms.currency),
+        money_round(breakdown.total_incl_vat, terms.currency),
+        terms.currency,
+    )
+
+
+def cdr_current_for_session(*, session: Session) -> Cdr | None:
+    """The session's CDR that stands (not credited), if it was priced."""
+    return (
+        Cdr.objects.filter(session=session, kind=Cdr.Kind.NORMAL, credited_by__isnull=True)
+        .select_related("tariff")
+        .order_by("-id")
+        .first()
+    )
+
+
+def cdr_list(
+    *, user: User | None = None, start: datetime | None = None, end: datetime | None = None
+) -> QuerySet[Cdr]:
+    """CDRs newest first; a driver sees only their own; optionally those that ended in [start, end)."""
+    cdrs = Cdr.objects.select_related("driver", "location", "session")
+    if user is not None and not user.is_staff_member:
+        cdrs = cdrs.filter(driver__user=user)
+    if start is not None:
+        cdrs = cdrs.filter(stopped_at__gte=start)
+    if end is not None:
+        cdrs = cdrs.filter(stopped_at__lt=end)
+    return cdrs
+
+
+def invoice_list(*, user: User) -> QuerySet[Invoice]:
+    """Invoices newest first: operators see all, a driver only their own."""
+    invoices = Invoice.objects.select_related("driver").defer("pdf")
+    if not user.is_staff_member:
+        invoices = invoices.filter(driver__user=user)
+    return invoices
+
+
+def invoice_for_user(*, user: User, invoice_id: int) -> Invoice:
+    """An invoice the user may see (a driver's own only), else Http404 — never 403, to leak nothing."""
+    try:
+        return invoice_list(user=user).prefetch_related("lines", "payments").get(pk=invoice_id)
+    except Invoice.DoesNotExist:
+        raise Http404("No such invoice.") from None
+
+
+def revenue_by_location(*, start: datetime, end: datetime) -> list[dict]:
+    """Revenue (net of credits) per location and currency for CDRs that ended in [start, end)."""
+    rows = (
+        Cdr.objects.filter(stopped_at__gte=start, stopped_at__lt=end)
+        .values("location_id", "location_name", "currency")
+        .annotate(
+            sessions=Count("id", filter=Q(kind=Cdr.Kind.NORMAL, supersedes__isnull=True)),
+            energy_wh=Sum("energy_wh"),
+            excl_vat=Sum("total_excl_vat"),
+            incl_vat=Sum("total_incl_vat"),
+        )
+        .order_by("-excl_vat", "location_name")
+    )
+    return [
+        {
+            **row,
+            "excl_vat": money_round(row["excl_vat"] or Decimal(0), row["currency"]),
+            "incl_vat": money_round(row["incl_vat"] or Decimal(0), row["currency"]),
+        }
+        for row in rows
+    ]

@@ -1,0 +1,710 @@
+"""Billing's writes: tariffs, CDRs, invoices and payments. Every business rule of billing is here."""
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from billing import pricing, selectors
+from billing.models import (
+    Cdr,
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    Payment,
+    PaymentEvent,
+    Subscription,
+    SubscriptionPlan,
+    Tariff,
+    TariffAssignment,
+)
+from billing.money import money_round, vat_of
+from chargenet.events import event_publish
+from chargenet.models import User
+from rfid.models import Driver
+from stations.models import Session
+
+logger = logging.getLogger(__name__)
+
+
+class BillingError(Exception):
+    """A billing action was refused; the message says why in words an operator understands."""
+
+
+# --- tariffs -------------------------------------------------------------------------------------
+
+_TARIFF_FIELDS = {
+    "code",
+    "name",
+    "currency",
+    "vat_percent",
+    "elements",
+    "valid_from",
+    "valid_to",
+    "is_default",
+}
+
+
+def _tariff_clean(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - _TARIFF_FIELDS
+    if unknown:
+        raise BillingError(f"unknown tariff fields: {', '.join(sorted(unknown))}")
+    if "elements" in fields:
+        try:
+            fields["elements"] = pricing.elements_normalise(fields["elements"])
+        except pricing.TariffInvalid as exc:
+            raise BillingError(str(exc)) from None
+    if "currency" in fields:
+        currency = str(fields["currency"]).upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise BillingError("currency must be an ISO 4217 code such as EUR")
+        fields["currency"] = currency
+    if "vat_percent" in fields:
+        try:
+            vat = pricing.decimal_parse(fields["vat_percent"], what="VAT")
+        except pricing.TariffInvalid as exc:
+            raise BillingError(str(exc)) from None
+        if not Decimal(0) <= vat < 100:
+            raise BillingError("VAT must be a percentage from 0 to below 100")
+        fields["vat_percent"] = vat
+    if "code" in fields and not (0 < len(fields["code"]) <= 36):
+        raise BillingError("the tariff code must be 1 to 36 characters (OCPI tariff id)")
+    return fields
+
+
+def _tariff_check_validity(tariff: Tariff) -> None:
+    if tariff.valid_from and tariff.valid_to and tariff.valid_from >= tariff.valid_to:
+        raise BillingError("a tariff must start before it ends")
+
+
+@transaction.atomic
+def tariff_create(**fields: Any) -> Tariff:
+    """Create a tariff from validated OCPI elements. Raises BillingError on any invalid field."""
+    fields = _tariff_clean(fields)
+    if "elements" not in fields:
+        raise BillingError("a tariff needs at least one element")
+    if Tariff.objects.filter(code=fields.get("code", "")).exists():
+        raise BillingError(f"a tariff with code {fields.get('code')!r} exists already")
+    tariff = Tariff(**fields)
+    _tariff_check_validity(tariff)
+    tariff.save()
+    if tariff.is_default:
+        Tariff.objects.exclude(pk=tariff.pk).update(is_default=False)
+    event_publish("tariff.created", {"tariff_id": tariff.pk, "code": tariff.code})
+    return tariff
+
+
+@transaction.atomic
+def tariff_update(*, tariff: Tariff, **fields: Any) -> Tariff:
+    """Change a tariff. Finished sessions keep the snapshot in their CDR, so nothing is repriced."""
+    fields = _tariff_clean(fields)
+    if "code" in fields and Tariff.objects.filter(code=fields["code"]).exclude(pk=tariff.pk).exists():
+        raise BillingError(f"a tariff with code {fields['code']!r} exists already")
+    for name, value in fields.items():
+        setattr(tariff, name, value)
+    _tariff_check_validity(tariff)
+    tariff.save()
+    if tariff.is_default:
+        Tariff.objects.exclude(pk=tariff.pk).update(is_default=False)
+    event_publish("tariff.updated", {"tariff_id": tariff.pk, "code": tariff.code})
+    return tariff
+
+
+@transaction.atomic
+def tariff_assign(
+    *,
+    tariff: Tariff,
+    location_id: int | None = None,
+    station_id: int | None = None,
+    connector_id: int | None = None,
+    plan: SubscriptionPlan | None = None,
+    id_token_group: str = "",
+) -> TariffAssignment:
+    """Apply a tariff at a connector, station, location or everywhere, for everyone, a plan or a group.
+
+    A newer assignment for the same place and audience replaces the older one.
+    """
+    if plan is not None and id_token_group:
+        raise BillingError("an assignment is for a plan or for a card group, not both")
+    same = TariffAssignment.objects.filter(
+        location_id=location_id,
+        station_id=station_id,
+        connector_id=connector_id,
+        plan=plan,
+        id_token_group=id_token_group,
+    )
+    same.delete()
+    return TariffAssignment.objects.create(
+        tariff=tariff,
+        location_id=location_id,
+        station_id=station_id,
+        connector_id=connector_id,
+        plan=plan,
+        id_token_group=id_token_group,
+    )
+
+
+@transaction.atomic
+def subscription_plan_create(
+    *, name: str, monthly_fee: Decimal, currency: str = "EUR", vat_percent: Decimal, tariff: Tariff | None
+) -> SubscriptionPlan:
+    """Create a plan with a monthly fee and its members' tariff."""
+    if monthly_fee < 0:
+        raise BillingError("the monthly fee must not be negative")
+    return SubscriptionPlan.objects.create(
+        name=name, monthly_fee=monthly_fee, currency=currency.upper(), vat_percent=vat_percent, tariff=tariff
+    )
+
+
+@transaction.atomic
+def subscription_start(*, driver: Driver, plan: SubscriptionPlan, started_on: date) -> Subscription:
+    """Subscribe a driver to a plan from a date; ends a current subscription the day before."""
+    Subscription.objects.filter(driver=driver, ended_on__isnull=True, started_on__lt=started_on).update(
+        ended_on=started_on - timedelta(days=1)
+    )
+    if Subscription.objects.filter(driver=driver, started_on__gte=started_on).exists():
+        raise BillingError("the driver has a subscription starting on or after that day")
+    return Subscription.objects.create(driver=driver, plan=plan, started_on=started_on)
+
+
+# --- CDRs ----------------------------------------------------------------------------------------
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(ZoneInfo("UTC")).isoformat().replace("+00:00", "Z")
+
+
+def _breakdown_json(breakdown: pricing.CostBreakdown, currency: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": c.type,
+            "element": c.element,
+            "price": str(c.price),
+            "step_size": c.step_size,
+            "measured": str(c.measured),
+            "billed": str(c.billed),
+            "cost_excl_vat": str(money_round(c.cost_excl_vat, currency)),
+            "cost_incl_vat": str(money_round(c.cost_incl_vat, currency)),
+        }
+        for c in breakdown.components
+    ]
+
+
+def _periods_json(breakdown: pricing.CostBreakdown, tariff_code: str) -> list[dict[str, Any]]:
+    """OCPI 2.2.1 ChargingPeriods: a new one at every moment relevant for the price."""
+    out = []
+    for period in breakdown.periods:
+        seconds = Decimal((period.end - period.start) // timedelta(microseconds=1)) / 1_000_000
+        hours = seconds / 3600
+        dimensions = [{"type": "ENERGY", "volume": str(period.energy_wh / 1000)}]
+        dimensions.append({"type": "TIME" if period.charging else "PARKING_TIME", "volume": str(hours)})
+        out.append(
+            {"start_date_time": _iso(period.start), "dimensions": dimensions, "tariff_id": tariff_code}
+        )
+    return out
+
+
+@transaction.atomic
+def cdr_create_for_session(*, session_id: int) -> Cdr:
+    """Price a finished session and store its CDR with a snapshot of the tariff, once.
+
+    Idempotent: a session that has a CDR gets the existing one back. Raises BillingError while the
+    session is still running.
+    """
+    session = Session.objects.select_related("station__location", "id_token__driver", "connector").get(
+        pk=session_id
+    )
+    existing = Cdr.objects.filter(session=session, kind=Cdr.Kind.NORMAL, supersedes__isnull=True).first()
+    if existing is not None:
+        return existing
+    if session.stopped_at is None:
+        raise BillingError("the session is still running")
+    tariff = selectors.tariff_resolve(session=session)
+    try:
+        with transaction.atomic():
+            return _cdr_price_and_store(session=session, tariff=tariff, supersedes=None)
+    except IntegrityError:
+        # Another worker priced the same session at the same moment: theirs stands.
+        return Cdr.objects.get(session=session, kind=Cdr.Kind.NORMAL, supersedes__isnull=True)
+
+
+def _cdr_price_and_store(
+    *, session: Session, tariff: Tariff | None, supersedes: Cdr | None, snapshot: dict | None = None
+) -> Cdr:
+    if snapshot is None:
+        snapshot = selectors.tariff_to_ocpi(tariff) if tariff else {"id": "FREE", "currency": "EUR",
+                                                                    "vat_percent": "0",
+                                                                    "elements": list(selectors.FREE_ELEMENTS)}  # fmt: skip
+    terms = pricing.TariffTerms(
+        currency=snapshot["currency"],
+        vat_percent=Decimal(snapshot.get("vat_percent", "0")),
+        elements=tuple(snapshot["elements"]),
+    )
+    time_zone = selectors.session_time_zone(session)
+    breakdown = pricing.price_session(
+        periods=selectors.session_periods(session=session),
+        tariff=terms,
+        time_zone=time_zone,
+        session_start=session.started_at,
+    )
+    currency = terms.currency
+    # Round once: each total from the exact sum, VAT as their difference so the three always agree.
+    excl = money_round(breakdown.total_excl_vat, currency)
+    incl = money_round(breakdown.total_incl_vat, currency)
+    location = session.station.location
+    driver = session.id_token.driver if session.id_token_id else None
+    sequence = Cdr.objects.filter(session=session).count()
+    cdr = Cdr.objects.create(
+        cdr_id=f"CN-{session.pk:08d}" + (f"-{sequence}" if sequence else ""),
+        session=session,
+        supersedes=supersedes,
+        driver=driver,
+        location=location,
+        location_name=location.name if location else "",
+        station_identity=session.station.identity,
+        id_tag=session.id_tag,
+        time_zone=time_zone,
+        started_at=session.started_at,
+        stopped_at=session.stopped_at,
+        energy_wh=session.energy_wh,
+        charging_seconds=int(breakdown.charging_seconds),
+        parking_seconds=int(breakdown.parking_seconds),
+        tariff=tariff,
+        tariff_snapshot=snapshot,
+        charging_periods=_periods_json(breakdown, snapshot["id"]),
+        breakdown=_breakdown_json(breakdown, currency),
+        currency=currency,
+        vat_percent=terms.vat_percent,
+        total_excl_vat=excl,
+        total_vat=incl - excl,
+        total_incl_vat=incl,
+    )
+    _cdr_published(cdr)
+    return cdr
+
+
+def _cdr_published(cdr: Cdr) -> None:
+    event_publish(
+        "cdr.created",
+        {
+            "cdr_id": cdr.pk,
+            "ocpi_id": cdr.cdr_id,
+            "session_id": cdr.session_id,
+            "driver_id": cdr.driver_id,
+            "kind": cdr.kind,
+            "currency": cdr.currency,
+            "total_excl_vat": str(cdr.total_excl_vat),
+            "total_incl_vat": str(cdr.total_incl_vat),
+        },
+    )
+
+
+@transaction.atomic
+def cdr_correct(*, cdr: Cdr, tariff: Tariff | None = None) -> tuple[Cdr, Cdr]:
+    """Correct a CDR: a credit CDR that cancels it, then a new CDR priced with `tariff` (or the
+    same snapshot). The original is never changed. Raises BillingError if it was credited already."""
+    cdr = Cdr.objects.select_for_update().get(pk=cdr.pk)
+    if cdr.kind != Cdr.Kind.NORMAL or Cdr.objects.filter(credit_reference=cdr).exists():
+        raise BillingError("only a standing, normal CDR can be corrected")
+    credit = Cdr.objects.create(
+        cdr_id=f"{cdr.cdr_id}-C",
+        kind=Cdr.Kind.CREDIT,
+        session=cdr.session,
+        credit_reference=cdr,
+        driver=cdr.driver,
+        location=cdr.location,
+        location_name=cdr.location_name,
+        station_identity=cdr.station_identity,
+        id_tag=cdr.id_tag,
+        time_zone=cdr.time_zone,
+        started_at=cdr.started_at,
+        stopped_at=cdr.stopped_at,
+        energy_wh=-cdr.energy_wh,
+        charging_seconds=-cdr.charging_seconds,
+        parking_seconds=-cdr.parking_seconds,
+        tariff=cdr.tariff,
+        tariff_snapshot=cdr.tariff_snapshot,
+        charging_periods=cdr.charging_periods,
+        breakdown=cdr.breakdown,
+        currency=cdr.currency,
+        vat_percent=cdr.vat_percent,
+        total_excl_vat=-cdr.total_excl_vat,
+        total_vat=-cdr.total_vat,
+        total_incl_vat=-cdr.total_incl_vat,
+    )
+    _cdr_published(credit)
+    session = Session.objects.select_related("station__location", "id_token__driver").get(pk=cdr.session_id)
+    replacement = _cdr_price_and_store(
+        session=session,
+        tariff=tariff if tariff is not None else cdr.tariff,
+        supersedes=cdr,
+        snapshot=None if tariff is not None else cdr.tariff_snapshot,
+    )
+    return credit, replacement
+
+
+# --- invoicing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoicePeriod:
+    """A billing period of whole local days, first to last inclusive."""
+
+    first_day: date
+    last_day: date
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        zone = ZoneInfo(settings.BILLING_TIME_ZONE)
+        start = datetime.combine(self.first_day, time(0), tzinfo=zone)
+        end = datetime.combine(self.last_day + timedelta(days=1), time(0), tzinfo=zone)
+        return start, end
+
+    def fee_months(self) -> list[date]:
+        """First days of the months whose fee falls in this period (the 1st lies inside it)."""
+        months = []
+        month = self.first_day.replace(day=1)
+        while month <= self.last_day:
+            if month >= self.first_day:
+                months.append(month)
+            month = (month + timedelta(days=32)).replace(day=1)
+        return months
+
+
+def invoice_period_previous(*, today: date, length: str) -> InvoicePeriod:
+    """The last complete period before `today`: "monthly" (calendar month), "weekly" (Mon–Sun) or "daily"."""
+    if length == "daily":
+        day = today - timedelta(days=1)
+        return InvoicePeriod(day, day)
+    if length == "weekly":
+        monday = today - timedelta(days=today.weekday())
+        return InvoicePeriod(monday - timedelta(days=7), monday - timedelta(days=1))
+    last_day = today.replace(day=1) - timedelta(days=1)
+    return InvoicePeriod(last_day.replace(day=1), last_day)
+
+
+def invoice_run(*, period: InvoicePeriod) -> list[Invoice]:
+    """Issue an invoice to every driver with uninvoiced CDRs or subscription fees in the period.
+
+    Each invoice is issued in its own transaction: a worker killed half way leaves whole invoices
+    behind, never half a one, and a second run only picks up what is still uninvoiced (so running the
+    same period twice creates nothing new).
+    """
+    start, end = period.bounds()
+    driver_ids = set(
+        Cdr.objects.filter(
+            driver__isnull=False, invoice_line__isnull=True, stopped_at__gte=start, stopped_at__lt=end
+        ).values_list("driver_id", flat=True)
+    )
+    for month in period.fee_months():
+        driver_ids |= set(_subscriptions_due(month).values_list("driver_id", flat=True))
+    issued = []
+    for driver_id in sorted(driver_ids):
+        issued.extend(invoice_issue_for_driver(driver_id=driver_id, period=period))
+    return issued
+
+
+def _subscriptions_due(month: date):
+    month_end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return (
+        Subscription.objects.filter(started_on__lte=month_end)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=month))
+        .filter(plan__monthly_fee__gt=0)
+        .exclude(invoice_lines__fee_month=month)
+        .select_related("plan")
+    )
+
+
+@transaction.atomic
+def invoice_issue_for_driver(*, driver_id: int, period: InvoicePeriod) -> list[Invoice]:
+    """Issue the driver's invoice(s) for the period, one per currency, with gapless numbers."""
+    # Lock the driver so two workers cannot invoice the same CDRs; the loser finds nothing left.
+    driver = Driver.objects.select_for_update().select_related("user").get(pk=driver_id)
+    start, end = period.bounds()
+    cdrs = list(
+        Cdr.objects.filter(
+            driver=driver, invoice_line__isnull=True, stopped_at__gte=start, stopped_at__lt=end
+        ).order_by("stopped_at", "id")
+    )
+    fees = [
+        (subscription, month)
+        for month in period.fee_months()
+        for subscription in _subscriptions_due(month).filter(driver=driver)
+    ]
+    currencies = sorted({c.currency for c in cdrs} | {s.plan.currency for s, _ in fees})
+    invoices = []
+    for currency in currencies:
+        lines: list[dict[str, Any]] = []
+        for subscription, month in fees:
+            if subscription.plan.currency != currency:
+                continue
+            net = money_round(subscription.plan.monthly_fee, currency)
+            vat = money_round(vat_of(net, subscription.plan.vat_percent), currency)
+            lines.append(
+                {
+                    "description": f"Subscription {subscription.plan.name}, {month:%B %Y}",
+                    "subscription": subscription,
+                    "fee_month": month,
+                    "vat_percent": subscription.plan.vat_percent,
+                    "amount_excl_vat": net,
+                    "amount_vat": vat,
+                    "amount_incl_vat": net + vat,
+                }
+            )
+        for cdr in cdrs:
+            if cdr.currency != currency:
+                continue
+            local = timezone.localtime(cdr.started_at, ZoneInfo(cdr.time_zone))
+            kind = "Credit for " if cdr.kind == Cdr.Kind.CREDIT else ""
+            lines.append(
+                {
+                    "description": f"{kind}Charging {local:%Y-%m-%d %H:%M} at {cdr.location_name or cdr.station_identity},"
+                    f" {Decimal(cdr.energy_wh) / 1000:.3f} kWh ({cdr.cdr_id})",
+                    "cdr": cdr,
+                    "vat_percent": cdr.vat_percent,
+                    "amount_excl_vat": money_round(cdr.total_excl_vat, currency),
+                    "amount_vat": money_round(cdr.total_vat, currency),
+                    "amount_incl_vat": money_round(cdr.total_incl_vat, currency),
+                }
+            )
+        invoices.append(_invoice_create(driver=driver, period=period, currency=currency, lines=lines))
+    return invoices
+
+
+def _invoice_number_take(*, series: str) -> int:
+    """The next number of the series. The counter row is locked until the transaction ends, so two
+    workers queue here, and a rolled-back invoice gives its number back: no gaps, no duplicates."""
+    InvoiceCounter.objects.get_or_create(series=series)
+    counter = InvoiceCounter.objects.select_for_update().get(series=series)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return counter.last_number
+
+
+def _invoice_create(
+    *, driver: Driver, period: InvoicePeriod, currency: str, lines: list[dict[str, Any]]
+) -> Invoice:
+    from billing.pdf import invoice_pdf_render
+
+    now = timezone.now()
+    series = f"{settings.BILLING_INVOICE_PREFIX}{now:%Y}"
+    sequence = _invoice_number_take(series=series)
+    summary: dict[Decimal, dict[str, Decimal]] = {}
+    for line in lines:
+        rate = summary.setdefault(
+            Decimal(line["vat_percent"]), {"net": Decimal(0), "vat": Decimal(0), "gross": Decimal(0)}
+        )
+        rate["net"] += line["amount_excl_vat"]
+        rate["vat"] += line["amount_vat"]
+        rate["gross"] += line["amount_incl_vat"]
+    invoice = Invoice.objects.create(
+        number=f"{series}-{sequence:06d}",
+        series=series,
+        sequence=sequence,
+        driver=driver,
+        period_start=period.first_day,
+        period_end=period.last_day,
+        currency=currency,
+        billing_name=driver.billing_name
+        or driver.name
+        or driver.user.get_full_name()
+        or driver.user.username,
+        billing_address=driver.billing_address,
+        email=driver.email or driver.user.email,
+        total_excl_vat=sum((line["amount_excl_vat"] for line in lines), Decimal(0)),
+        total_vat=sum((line["amount_vat"] for line in lines), Decimal(0)),
+        total_incl_vat=sum((line["amount_incl_vat"] for line in lines), Decimal(0)),
+        vat_summary=[
+            {"vat_percent": str(rate), **{k: str(v) for k, v in amounts.items()}}
+            for rate, amounts in sorted(summary.items())
+        ],
+        pdf=b"",
+        issued_at=now,
+    )
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(invoice=invoice, position=number, **line) for number, line in enumerate(lines, start=1)
+    )
+    invoice.pdf = invoice_pdf_render(invoice=invoice, lines=list(invoice.lines.order_by("position")))
+    invoice.save(update_fields=["pdf"])
+    event_publish(
+        "invoice.issued",
+        {
+            "invoice_id": invoice.pk,
+            "number": invoice.number,
+            "driver_id": driver.pk,
+            "currency": currency,
+            "total_excl_vat": str(invoice.total_excl_vat),
+            "total_incl_vat": str(invoice.total_incl_vat),
+        },
+    )
+    transaction.on_commit(lambda: _invoice_email_enqueue(invoice.pk))
+    return invoice
+
+
+def _invoice_email_enqueue(invoice_id: int) -> None:
+    from billing.tasks import invoice_email_task
+
+    try:
+        invoice_email_task.delay(invoice_id)
+    except Exception:
+        # The invoice stands; the e-mail can be resent. A broker outage must not fail invoicing.
+        logger.exception("could not enqueue the e-mail for invoice %s", invoice_id)
+
+
+def invoice_email_send(*, invoice_id: int) -> bool:
+    """E-mail an issued invoice with its PDF to the driver, once. Returns whether it was sent now."""
+    invoice = Invoice.objects.get(pk=invoice_id)
+    if invoice.emailed_at is not None or not invoice.email:
+        return False
+    message = EmailMessage(
+        subject=f"Your ChargeNet invoice {invoice.number}",
+        body=(
+            f"Hello {invoice.billing_name},\n\nyour invoice {invoice.number} for "
+            f"{invoice.period_start:%d %b %Y} – {invoice.period_end:%d %b %Y} is attached.\n"
+            f"Total: {invoice.total_incl_vat} {invoice.currency} incl. VAT.\n\n"
+            f"You can also find it at {settings.SITE_URL}/billing/invoices/{invoice.pk}/\n"
+        ),
+        to=[invoice.email],
+    )
+    message.attach(f"{invoice.number}.pdf", bytes(invoice.pdf), "application/pdf")
+    message.send()
+    # Conditional update: a concurrent resend cannot mark it twice.
+    Invoice.objects.filter(pk=invoice.pk, emailed_at__isnull=True).update(emailed_at=timezone.now())
+    return True
+
+
+# --- payments ------------------------------------------------------------------------------------
+
+
+def _invoice_status_follow(invoice: Invoice) -> None:
+    """The invoice's status from its payments: paid when paid payments cover it, refunded when a
+    refund undid them, failed when the latest attempt failed, open otherwise."""
+    payments = Payment.objects.filter(invoice=invoice)
+    paid = payments.filter(status=Payment.Status.PAID).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    latest = payments.order_by("-updated_at", "-id").first()
+    if invoice.total_incl_vat <= 0 or (paid > 0 and paid >= invoice.total_incl_vat):
+        status = Invoice.Status.PAID if paid > 0 or invoice.total_incl_vat <= 0 else Invoice.Status.OPEN
+    elif payments.filter(status=Payment.Status.REFUNDED).exists() and paid == 0:
+        status = Invoice.Status.REFUNDED
+    elif latest is not None and latest.status == Payment.Status.FAILED:
+        status = Invoice.Status.FAILED
+    else:
+        status = Invoice.Status.OPEN
+    if status != invoice.status:
+        Invoice.objects.filter(pk=invoice.pk).update(status=status)
+        invoice.status = status
+        event_publish("invoice.status_changed", {"invoice_id": invoice.pk, "status": status})
+
+
+@transaction.atomic
+def payment_status_set(*, payment: Payment, status: str) -> Payment:
+    """Move a payment to open/paid/failed/refunded; the invoice's status follows."""
+    if status not in Payment.Status.values:
+        raise BillingError(f"unknown payment status {status!r}")
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status == Payment.Status.REFUNDED and status != Payment.Status.REFUNDED:
+        raise BillingError("a refunded payment cannot change any more")
+    if payment.status != status:
+        payment.status = status
+        payment.save(update_fields=["status", "updated_at"])
+    _invoice_status_follow(payment.invoice)
+    return payment
+
+
+@transaction.atomic
+def payment_record_manual(
+    *, invoice: Invoice, amount: Decimal, reference: str = "", recorded_by: User | None = None
+) -> Payment:
+    """Record a bank transfer (or any payment outside a provider) as paid against an invoice."""
+    if amount <= 0:
+        raise BillingError("the amount must be positive")
+    payment = Payment.objects.create(
+        invoice=invoice,
+        provider="manual",
+        status=Payment.Status.PAID,
+        amount=money_round(amount, invoice.currency),
+        currency=invoice.currency,
+        reference=reference,
+        recorded_by=recorded_by,
+        note="Recorded by hand",
+    )
+    _invoice_status_follow(invoice)
+    return payment
+
+
+def payment_checkout_start(
+    *, invoice: Invoice, provider_name: str, success_url: str, cancel_url: str
+) -> Payment:
+    """Start paying an open invoice with a provider: a Payment row, then the provider's checkout.
+
+    Raises BillingError when the invoice is settled or the provider refuses or cannot be reached;
+    the open payment row then records the failure.
+    """
+    from billing.providers import ProviderError, provider_get
+
+    if invoice.status in (Invoice.Status.PAID, Invoice.Status.REFUNDED):
+        raise BillingError("this invoice is settled")
+    provider = provider_get(provider_name)
+    with transaction.atomic():
+        payment = Payment.objects.create(
+            invoice=invoice,
+            provider=provider.name,
+            amount=invoice.total_incl_vat,
+            currency=invoice.currency,
+        )
+    try:
+        checkout = provider.checkout_create(
+            payment=payment, invoice=invoice, success_url=success_url, cancel_url=cancel_url
+        )
+    except ProviderError as exc:
+        Payment.objects.filter(pk=payment.pk).update(note=str(exc)[:300])
+        payment_status_set(payment=payment, status=Payment.Status.FAILED)
+        raise BillingError(f"the payment could not be started: {exc}") from None
+    Payment.objects.filter(pk=payment.pk).update(reference=checkout.reference, checkout_url=checkout.url)
+    payment.refresh_from_db()
+    return payment
+
+
+@transaction.atomic
+def payment_webhook_receive(
+    *, provider_name: str, body: bytes, headers: dict[str, str]
+) -> PaymentEvent | None:
+    """Verify and apply a provider webhook. Raises providers.WebhookInvalid on a bad signature.
+
+    Each event is applied once (redeliveries return None); events about unknown payments are stored
+    and otherwise ignored.
+    """
+    from billing.providers import provider_get
+
+    provider = provider_get(provider_name)
+    update = provider.webhook_parse(body=body, headers=headers)
+    try:
+        with transaction.atomic():
+            event = PaymentEvent.objects.create(
+                provider=provider.name,
+                event_id=update.event_id,
+                type=update.event_type,
+                payload=update.payload,
+            )
+    except IntegrityError:
+        return None
+    if update.status is None:
+        return event
+    payments = Payment.objects.filter(provider=provider.name)
+    payment = None
+    if update.payment_id is not None:
+        payment = payments.filter(pk=update.payment_id).first()
+    if payment is None and update.reference:
+        payment = payments.filter(reference=update.reference).first()
+    if payment is None:
+        logger.warning("%s event %s names no payment we know", provider.name, update.event_id)
+        return event
+    payment_status_set(payment=payment, status=update.status)
+    return event

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from billing import views
+
+app_name = "billing"
+
+urlpatterns = [
+    path("sessions/<int:session_id>/cost/", views.session_cost, name="session-cost"),
+    path("cdrs/", views.cdr_list, name="cdr-list"),
+    path("cdrs/export.csv", views.cdr_export, name="cdr-export"),
+    path("invoices/", views.invoice_list, name="invoice-list"),
+    path("invoices/<int:invoice_id>/", views.invoice_detail, name="invoice-detail"),
+    path("invoices/<int:invoice_id>/pdf/", views.invoice_pdf, name="invoice-pdf"),
+    path("invoices/<int:invoice_id>/pay/", views.invoice_pay, name="invoice-pay"),
+    path("invoices/<int:invoice_id>/payments/", views.payment_record, name="payment-record"),
+    path("tariffs/", views.tariff_list, name="tariff-list"),
+    path("tariffs/new/", views.tariff_edit, name="tariff-create"),
+    path("tariffs/<int:tariff_id>/", views.tariff_edit, name="tariff-edit"),
+    path("tariffs/preview/", views.tariff_preview, name="tariff-preview"),
+    path("reports/revenue/", views.revenue_report, name="revenue-report"),
+    path("webhooks/stripe/", views.stripe_webhook, name="stripe-webhook"),
+]

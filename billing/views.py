@@ -1,0 +1,302 @@
+"""Billing pages: live cost partial, CDRs, invoices (PDF), payments, tariff editor, revenue report."""
+
+import csv
+import json
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from billing import pricing, selectors, services
+from billing.models import Tariff
+from billing.money import money_round
+from billing.providers import WebhookInvalid, providers_available
+from chargenet.permissions import operate_required, staff_required
+
+
+@login_required
+def session_cost(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The cost of a session so far (htmx partial): drivers see only their own sessions."""
+    session = selectors.session_for_user(user=request.user, session_id=session_id)
+    cost = selectors.session_cost(session=session)
+    return render(request, "billing/_session_cost.html", {"cost": cost, "session": session})
+
+
+@login_required
+def cdr_list(request: HttpRequest) -> HttpResponse:
+    """Priced sessions: a driver's own, or all for operators."""
+    cdrs = selectors.cdr_list(user=request.user)[:200]
+    return render(request, "billing/cdr_list.html", {"cdrs": cdrs})
+
+
+@login_required
+def invoice_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "billing/invoice_list.html", {"invoices": selectors.invoice_list(user=request.user)[:200]}
+    )
+
+
+@login_required
+def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for_user(user=request.user, invoice_id=invoice_id)
+    return render(
+        request,
+        "billing/invoice_detail.html",
+        {"invoice": invoice, "providers": providers_available() if request.user.is_driver else []},
+    )
+
+
+@login_required
+def invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for_user(user=request.user, invoice_id=invoice_id)
+    pdf = bytes(type(invoice).objects.values_list("pdf", flat=True).get(pk=invoice.pk))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+    return response
+
+
+@login_required
+@require_POST
+def invoice_pay(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """Start a payment of the driver's own invoice with the chosen provider."""
+    invoice = selectors.invoice_for_user(user=request.user, invoice_id=invoice_id)
+    if not request.user.is_driver:
+        raise Http404("Only the driver pays an invoice.")
+    detail = request.build_absolute_uri(reverse("billing:invoice-detail", args=[invoice.pk]))
+    try:
+        payment = services.payment_checkout_start(
+            invoice=invoice,
+            provider_name=request.POST.get("provider", "manual"),
+            success_url=detail + "?paid=1",
+            cancel_url=detail,
+        )
+    except services.BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect("billing:invoice-detail", invoice_id=invoice.pk)
+    if payment.provider == "manual":
+        messages.info(
+            request, f"Please transfer {invoice.total_incl_vat} {invoice.currency} quoting {invoice.number}."
+        )
+        return redirect("billing:invoice-detail", invoice_id=invoice.pk)
+    return redirect(payment.checkout_url)
+
+
+@operate_required
+@require_POST
+def payment_record(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """An operator records a bank transfer against an invoice."""
+    invoice = selectors.invoice_for_user(user=request.user, invoice_id=invoice_id)
+    try:
+        amount = Decimal(request.POST.get("amount", ""))
+        services.payment_record_manual(
+            invoice=invoice,
+            amount=amount,
+            reference=request.POST.get("reference", ""),
+            recorded_by=request.user,
+        )
+        messages.success(request, "Payment recorded.")
+    except (InvalidOperation, services.BillingError) as exc:
+        messages.error(request, f"Not recorded: {exc}")
+    return redirect("billing:invoice-detail", invoice_id=invoice.pk)
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    """Stripe's webhook endpoint: 400 unless the Stripe-Signature verifies."""
+    try:
+        services.payment_webhook_receive(
+            provider_name="stripe", body=request.body, headers={k: v for k, v in request.headers.items()}
+        )
+    except WebhookInvalid as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    return HttpResponse("ok", content_type="text/plain")
+
+
+# --- operators: tariffs --------------------------------------------------------------------------
+
+
+@staff_required
+def tariff_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "billing/tariff_list.html", {"tariffs": Tariff.objects.order_by("code")})
+
+
+def _tariff_form_fields(post) -> dict:
+    try:
+        elements = json.loads(post.get("elements", ""), parse_float=Decimal)
+    except ValueError as exc:
+        raise services.BillingError(f"the elements are not valid JSON: {exc}") from None
+    elements = json.loads(json.dumps(elements, default=str))  # decimals as strings, never floats
+    return {
+        "code": post.get("code", "").strip(),
+        "name": post.get("name", "").strip(),
+        "currency": post.get("currency", "EUR").strip(),
+        "vat_percent": post.get("vat_percent", "0").strip(),
+        "is_default": post.get("is_default") == "on",
+        "elements": elements,
+    }
+
+
+@staff_required
+def tariff_edit(request: HttpRequest, tariff_id: int | None = None) -> HttpResponse:
+    """Create or edit a tariff (OCPI elements as JSON) with a price preview."""
+    tariff = get_object_or_404(Tariff, pk=tariff_id) if tariff_id else None
+    error = ""
+    if request.method == "POST":
+        if not request.user.can_operate:
+            raise Http404("Viewers cannot edit tariffs.")
+        try:
+            fields = _tariff_form_fields(request.POST)
+            if tariff is None:
+                tariff = services.tariff_create(**fields)
+            else:
+                tariff = services.tariff_update(tariff=tariff, **fields)
+            messages.success(request, f"Tariff {tariff.code} saved.")
+            return redirect("billing:tariff-edit", tariff_id=tariff.pk)
+        except services.BillingError as exc:
+            error = str(exc)
+        form = request.POST
+    else:
+        form = {
+            "code": tariff.code if tariff else "",
+            "name": tariff.name if tariff else "",
+            "currency": tariff.currency if tariff else "EUR",
+            "vat_percent": tariff.vat_percent if tariff else "21",
+            "is_default": tariff.is_default if tariff else False,
+            "elements": json.dumps(
+                tariff.elements
+                if tariff
+                else [{"price_components": [{"type": "ENERGY", "price": "0.30", "step_size": 1}]}],
+                indent=2,
+            ),
+        }
+    return render(
+        request,
+        "billing/tariff_edit.html",
+        {"tariff": tariff, "form": form, "error": error, "days": pricing.DAYS},
+    )
+
+
+@staff_required
+def tariff_preview(request: HttpRequest) -> HttpResponse:
+    """Partial: what a hypothetical session would cost under the elements in the editor."""
+    data = request.POST if request.method == "POST" else request.GET
+    context: dict = {}
+    try:
+        fields = _tariff_form_fields(data)
+        vat = pricing.decimal_parse(fields["vat_percent"] or "0", what="VAT")
+        terms = pricing.TariffTerms(
+            currency=fields["currency"].upper() or "EUR",
+            vat_percent=vat,
+            elements=tuple(pricing.elements_normalise(fields["elements"])),
+        )
+        day = int(data.get("weekday", "5"))  # 0 Monday … 6 Sunday
+        start_time = time.fromisoformat(data.get("start_time", "18:00"))
+        base = date(2026, 1, 5)  # a Monday
+        start_local = datetime.combine(base + timedelta(days=day), start_time)
+        cost = pricing.session_simulate(
+            tariff=terms,
+            time_zone=data.get("time_zone") or "Europe/Amsterdam",
+            start_local=start_local,
+            energy_kwh=Decimal(data.get("energy_kwh", "30")),
+            power_kw=Decimal(data.get("power_kw", "22")),
+            parking_minutes=int(data.get("parking_minutes", "0") or 0),
+        )
+        context = {
+            "cost": cost,
+            "excl": money_round(cost.total_excl_vat, terms.currency),
+            "incl": money_round(cost.total_incl_vat, terms.currency),
+            "lines": [
+                {
+                    "type": c.type,
+                    "billed": c.billed,
+                    "price": c.price,
+                    "excl": money_round(c.cost_excl_vat, terms.currency),
+                }
+                for c in cost.components
+            ],
+            "currency": terms.currency,
+        }
+    except (services.BillingError, pricing.TariffInvalid, ValueError, InvalidOperation) as exc:
+        context = {"error": str(exc) or "Check the preview values."}
+    return render(request, "billing/_tariff_preview.html", context)
+
+
+# --- operators: reports --------------------------------------------------------------------------
+
+
+def _period_bounds(request: HttpRequest) -> tuple[date, date, datetime, datetime]:
+    today = date.today()
+    try:
+        first = date.fromisoformat(request.GET.get("from", ""))
+    except ValueError:
+        first = today.replace(day=1)
+    try:
+        last = date.fromisoformat(request.GET.get("to", ""))
+    except ValueError:
+        last = today
+    zone = ZoneInfo(settings.BILLING_TIME_ZONE)
+    return (
+        first,
+        last,
+        datetime.combine(first, time(0), tzinfo=zone),
+        datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone),
+    )
+
+
+@staff_required
+def revenue_report(request: HttpRequest) -> HttpResponse:
+    """Revenue per location for a period, as a table and an inline SVG bar chart."""
+    first, last, start, end = _period_bounds(request)
+    rows = selectors.revenue_by_location(start=start, end=end)
+    top = max((row["excl_vat"] for row in rows), default=Decimal(0))
+    for index, row in enumerate(rows):
+        row["bar"] = int(row["excl_vat"] * 400 / top) if top > 0 else 0
+        row["y"] = index * 28
+    return render(
+        request,
+        "billing/revenue_report.html",
+        {"rows": rows, "first": first, "last": last, "chart_height": len(rows) * 28},
+    )
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@staff_required
+def cdr_export(request: HttpRequest) -> StreamingHttpResponse:
+    """All CDRs of a period as CSV (UTF-8, one row per CDR, amounts as decimal strings)."""
+    _, _, start, end = _period_bounds(request)
+    writer = csv.writer(_Echo())
+    header = [
+        "cdr_id", "kind", "credit_reference", "session_id", "driver", "location", "station", "id_tag",
+        "start_utc", "end_utc", "energy_kwh", "charging_seconds", "parking_seconds", "tariff", "currency",
+        "vat_percent", "total_excl_vat", "total_vat", "total_incl_vat",
+    ]  # fmt: skip
+
+    def rows():
+        yield writer.writerow(header)
+        for cdr in selectors.cdr_list(start=start, end=end).select_related("credit_reference").iterator():
+            yield writer.writerow(
+                [
+                    cdr.cdr_id, cdr.kind, cdr.credit_reference.cdr_id if cdr.credit_reference else "",
+                    cdr.session_id, cdr.driver_id or "", cdr.location_name, cdr.station_identity, cdr.id_tag,
+                    cdr.started_at.isoformat(), cdr.stopped_at.isoformat(), str(Decimal(cdr.energy_wh) / 1000),
+                    cdr.charging_seconds, cdr.parking_seconds, cdr.tariff_snapshot.get("id", ""), cdr.currency,
+                    cdr.vat_percent, cdr.total_excl_vat, cdr.total_vat, cdr.total_incl_vat,
+                ]
+            )  # fmt: skip
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="cdrs.csv"'
+    return response
