@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import os
+import re
 import socket
 import time
 from typing import Any
@@ -55,6 +56,7 @@ PENDING_FORBIDDEN = frozenset(
 TRIGGERED_ACTIONS = {"SignChargePointCertificate": "SignCertificate"}
 LOG_FLUSH_SECONDS = 1.0
 CLOSE_REPLACED = 4000
+OVERSIZE_ID = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
 
 
 def basic_credentials(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, bytes | None]:
@@ -166,9 +168,17 @@ class OcppConsumer(AsyncWebsocketConsumer):
         text = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
         self.last_seen = timezone.now()  # any frame is proof of life (2.0.1 G02.FR.04)
         if len(text) > settings.OCPP_MAX_FRAME_BYTES or len(text.encode()) > settings.OCPP_MAX_FRAME_BYTES:
+            # Never parse an oversize frame; answer it with the id read from its head, if any.
+            # (daphne/autobahn only let an application close with 1000 or 3000-4999, not 1009.)
             self.log("in", text[:2000])
-            logger.warning("%s sent a %d-byte frame; closing", self.identity, len(text.encode()))
-            await self.close(code=1009)  # RFC 6455: message too big
+            head = OVERSIZE_ID.match(text[:100])
+            await self.send_frame(
+                call_error(
+                    head.group(1) if head else "-1",
+                    ErrorCode.formation(self.version),
+                    f"frame exceeds {settings.OCPP_MAX_FRAME_BYTES} bytes",
+                )
+            )
             return
         try:
             frame = frame_parse(text, version=self.version)
