@@ -611,7 +611,32 @@ def session_stop(
     session of the station (with that id tag) is closed, or a flagged record of the stop is kept.
     """
     station = Station.objects.select_related("location").get(pk=station_id)
-    decision = station_authorize(station=station, uid=id_tag) if id_tag else None
+    session = _session_close(
+        station=station,
+        transaction_id=transaction_id,
+        meter_stop=meter_stop,
+        timestamp=timestamp,
+        id_tag=id_tag,
+        reason=reason,
+        samples=samples,
+    )
+    # idTagInfo for the stop: the card's standing now, not counting the session it just ended.
+    decision = station_authorize(station=station, uid=id_tag, exclude_session=session) if id_tag else None
+    if decision is not None:
+        _id_token_touch(decision)
+    return session, decision
+
+
+def _session_close(
+    *,
+    station: Station,
+    transaction_id: int,
+    meter_stop: int,
+    timestamp: Any,
+    id_tag: str,
+    reason: str,
+    samples: list[dict[str, Any]] | None,
+) -> Session:
     session = None
     if transaction_id > 0:
         session = (
@@ -625,7 +650,7 @@ def session_stop(
             station=station, stopped_at=timestamp, meter_stop_wh=meter_stop, status=Session.Status.COMPLETED
         ).first()
         if retried is not None:
-            return retried, decision
+            return retried
         active = Session.objects.select_for_update().filter(station=station, status=Session.Status.ACTIVE)
         if id_tag:
             active = active.filter(id_tag__iexact=id_tag)
@@ -640,7 +665,6 @@ def session_stop(
                 defaults={
                     "status": Session.Status.COMPLETED,
                     "id_tag": id_tag,
-                    "id_token": decision.id_token if decision else None,
                     "started_at": timestamp,
                     "stopped_at": timestamp,
                     "meter_start_wh": meter_stop,
@@ -650,9 +674,9 @@ def session_stop(
                 },
             )
             event_publish("session.stopped", _session_event(session))
-            return session, decision
+            return session
     if session.status == Session.Status.COMPLETED:
-        return session, decision  # a retried StopTransaction: already counted
+        return session  # a retried StopTransaction: already counted
     if session.status == Session.Status.INCOMPLETE:
         session.flags = [*session.flags, "stopped_late"]
     if samples:
@@ -674,10 +698,8 @@ def session_stop(
     session.energy_wh = energy
     session.stop_reason = reason or "Local"
     session.save()
-    if decision is not None:
-        _id_token_touch(decision)
     event_publish("session.stopped", _session_event(session))
-    return session, decision
+    return session
 
 
 def _meter_samples_store(
