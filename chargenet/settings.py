@@ -215,6 +215,11 @@ OCPP_CALL_TIMEOUT = env_int("OCPP_CALL_TIMEOUT", 30, minimum=1)
 OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536, minimum=1024)
 OCPP_COMMAND_EXPIRY = env_int("OCPP_COMMAND_EXPIRY", 3600, minimum=0)
 OCPP_MESSAGE_RETENTION_DAYS = env_int("OCPP_MESSAGE_RETENTION_DAYS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE |= {
+    "stations-mark-offline": {"task": "stations.station_mark_offline_task", "schedule": 30.0},
+    "stations-expire-commands": {"task": "stations.command_expire_task", "schedule": 60.0},
+    "stations-prune-messages": {"task": "stations.ocpp_message_prune_task", "schedule": 3600.0},
+}
 
 # --- demo -------------------------------------------------------------------------------------
 DEMO = env_bool("DEMO", EMBEDDED)

@@ -296,3 +296,173 @@ class OcppMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.identity} {self.direction} {self.action or self.message_type} {self.message_id}"
+
+
+class StationProtocolState(models.Model):
+    """What a station last reported about itself over OCPP: firmware, diagnostics, local list, certificates.
+
+    Kept beside Station (one row per station) so the protocol layer can grow without touching the
+    operator-facing station record.
+    """
+
+    station = models.OneToOneField(Station, on_delete=models.CASCADE, related_name="protocol_state")
+    station_status = models.CharField(max_length=16, blank=True, help_text="StatusNotification connectorId 0")
+    station_error_code = models.CharField(max_length=50, blank=True)
+    firmware_status = models.CharField(max_length=40, blank=True)
+    firmware_status_at = models.DateTimeField(null=True, blank=True)
+    firmware_request_id = models.IntegerField(null=True, blank=True)
+    diagnostics_status = models.CharField(max_length=40, blank=True)
+    diagnostics_status_at = models.DateTimeField(null=True, blank=True)
+    diagnostics_file_name = models.CharField(max_length=255, blank=True)
+    log_status = models.CharField(max_length=40, blank=True)
+    log_status_at = models.DateTimeField(null=True, blank=True)
+    log_request_id = models.IntegerField(null=True, blank=True)
+    log_file_name = models.CharField(max_length=255, blank=True)
+    local_list_version = models.IntegerField(null=True, blank=True)
+    # GetInstalledCertificateIds: the certificateHashData objects the station reported.
+    installed_certificates = models.JSONField(default=list, blank=True)
+    # A new Basic-auth password (AuthorizationKey) sent but not yet confirmed by the station.
+    pending_password_hash = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"protocol state of {self.station_id}"
+
+
+class StationConfigurationKey(models.Model):
+    """A configuration key as the station last reported it (GetConfiguration / ChangeConfiguration)."""
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="configuration_keys")
+    key = models.CharField(max_length=50)
+    value = models.TextField(blank=True)
+    readonly = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["station", "key"]
+        constraints = [models.UniqueConstraint("station", "key", name="configuration_key_unique_per_station")]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
+
+class ConnectorStatusChange(models.Model):
+    """One StatusNotification: the status history of a connector (connector blank = the station)."""
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="status_changes")
+    connector = models.ForeignKey(
+        Connector, null=True, blank=True, on_delete=models.CASCADE, related_name="status_changes"
+    )
+    evse_id = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16)
+    previous_status = models.CharField(max_length=16, blank=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    info = models.CharField(max_length=50, blank=True)
+    timestamp = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        indexes = [models.Index(fields=["station", "-timestamp"])]
+
+    def __str__(self) -> str:
+        return f"{self.station_id}/{self.evse_id} {self.status}"
+
+
+class SecurityEvent(models.Model):
+    """A security-relevant event: a refused connection (recorded by the CSMS) or a station's
+    SecurityEventNotification."""
+
+    class Source(models.TextChoices):
+        CSMS = "csms", "Central system"
+        STATION = "station", "Station"
+
+    station = models.ForeignKey(
+        Station, null=True, blank=True, on_delete=models.CASCADE, related_name="security_events"
+    )
+    identity = models.CharField(max_length=48)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    type = models.CharField(max_length=50)
+    tech_info = models.CharField(max_length=255, blank=True)
+    remote_address = models.CharField(max_length=64, blank=True)
+    timestamp = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.identity} {self.type}"
+
+
+class ProtocolViolation(models.Model):
+    """A schema violation the CSMS served anyway because the station is in lenient mode."""
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="protocol_violations")
+    action = models.CharField(max_length=50)
+    message_id = models.CharField(max_length=36, blank=True)
+    detail = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.station_id} {self.action}: {self.detail[:60]}"
+
+
+class Reservation(models.Model):
+    """A reservation sent with ReserveNow (connector 0 = any connector of the station)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        ACTIVE = "active", "Active"
+        REFUSED = "refused", "Refused by the station"
+        CANCELLED = "cancelled", "Cancelled"
+        USED = "used", "Used"
+        EXPIRED = "expired", "Expired"
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="reservations")
+    reservation_id = models.IntegerField()
+    connector_id = models.PositiveIntegerField(default=0)
+    id_tag = models.CharField(max_length=36)
+    parent_id_tag = models.CharField(max_length=36, blank=True)
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    # The station's answer to ReserveNow (Accepted, Faulted, Occupied, Rejected, Unavailable).
+    response_status = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint("station", "reservation_id", name="reservation_id_unique_per_station")
+        ]
+
+    def __str__(self) -> str:
+        return f"reservation {self.reservation_id} on {self.station_id}/{self.connector_id}"
+
+
+class ChargingProfile(models.Model):
+    """A charging profile the station accepted (SetChargingProfile), until it is cleared."""
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="charging_profiles")
+    connector_id = models.PositiveIntegerField(default=0)
+    charging_profile_id = models.IntegerField()
+    stack_level = models.IntegerField(default=0)
+    purpose = models.CharField(max_length=30)
+    kind = models.CharField(max_length=20, blank=True)
+    transaction_id = models.CharField(max_length=36, blank=True)
+    profile = models.JSONField(help_text="The csChargingProfiles object as sent")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["station", "connector_id", "-stack_level"]
+        indexes = [models.Index(fields=["station", "is_active"])]
+
+    def __str__(self) -> str:
+        return f"profile {self.charging_profile_id} on {self.station_id}/{self.connector_id}"

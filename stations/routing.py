@@ -1,3 +1,10 @@
 """WebSocket routes of the stations app: the OCPP endpoint and the live dashboard feed."""
 
-websocket_urlpatterns: list = []
+from django.urls import re_path
+
+from stations.consumers import OcppConsumer
+
+websocket_urlpatterns: list = [
+    # ws(s)://HOST/ocpp/<identity>, a trailing slash tolerated (DESIGN.md §6).
+    re_path(r"^ocpp/(?P<identity>[^/]+)/?$", OcppConsumer.as_asgi()),
+]

@@ -32,3 +32,30 @@ def network_summary() -> dict[str, int]:
         "connectors_faulted": connectors.get(Connector.Status.FAULTED, 0),
         "sessions_active": Session.objects.filter(status=Session.Status.ACTIVE).count(),
     }
+
+
+def ocpp_message_list(
+    *,
+    station: Station,
+    direction: str = "",
+    action: str = "",
+    message_id: str = "",
+    since=None,
+    until=None,
+) -> QuerySet:
+    """A station's logged OCPP frames, newest first, filtered by direction, action, message id and
+    time window."""
+    from stations.models import OcppMessage
+
+    messages = OcppMessage.objects.filter(station=station)
+    if direction:
+        messages = messages.filter(direction=direction)
+    if action:
+        messages = messages.filter(action=action)
+    if message_id:
+        messages = messages.filter(message_id=message_id)
+    if since is not None:
+        messages = messages.filter(created_at__gte=since)
+    if until is not None:
+        messages = messages.filter(created_at__lt=until)
+    return messages.order_by("-created_at", "-id")

@@ -1,0 +1,77 @@
+"""What every per-version ChargePoint shares: the queue-backed connection the library reads from,
+and a raw call that sends a durable command's payload exactly as stored."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ocpp.messages import Call, MessageType
+
+
+class ConnectionClosed(Exception):
+    """The WebSocket closed; the library's start() loop ends with it."""
+
+
+class QueueConnection:
+    """The `connection` the `ocpp` library wants (recv/send): recv() reads CALLs the consumer put on
+    the inbox; send() writes through the consumer. Responses never pass through the inbox."""
+
+    def __init__(self, send: Callable[[str], Awaitable[None]]) -> None:
+        self.inbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self._send = send
+        self.closed = False
+
+    def feed(self, raw: str) -> None:
+        self.inbox.put_nowait(raw)
+
+    def close(self) -> None:
+        self.closed = True
+        self.inbox.put_nowait(None)
+
+    async def recv(self) -> str:
+        message = await self.inbox.get()
+        if message is None:
+            raise ConnectionClosed
+        return message
+
+    async def send(self, message: str) -> None:
+        if self.closed:
+            raise ConnectionClosed
+        await self._send(message)
+
+
+class CallErrorReceived(Exception):
+    """The station answered a CSMS call with a CALLERROR (any code, known to the library or not)."""
+
+    def __init__(self, code: str, description: str, details: Any) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code, self.description, self.details = code, description, details
+
+
+class CentralSystemMixin:
+    """Per-connection state the handlers need, mixed in front of the library's ChargePoint."""
+
+    def __init__(
+        self,
+        identity: str,
+        connection: QueueConnection,
+        *,
+        station_id: int,
+        response_timeout: int,
+        on_registration: Callable[[str], None] = lambda status: None,
+    ) -> None:
+        super().__init__(identity, connection, response_timeout=response_timeout)  # type: ignore[call-arg]
+        self.station_id = station_id
+        self.on_registration = on_registration
+
+    async def call_action(self, action: str, payload: dict[str, Any], unique_id: str) -> dict[str, Any]:
+        """Send one CALL with the payload as given (no case conversion, which would mangle
+        DataTransfer data) and return the CALLRESULT payload. One outstanding CALL at a time (the
+        library's lock). Raises CallErrorReceived or asyncio.TimeoutError."""
+        call = Call(unique_id=unique_id, action=action, payload=payload)
+        async with self._call_lock:  # type: ignore[attr-defined]
+            await self._send(call.to_json())  # type: ignore[attr-defined]
+            response = await self._get_specific_response(unique_id, self._response_timeout)  # type: ignore[attr-defined]
+        if response.message_type_id == MessageType.CallError:
+            raise CallErrorReceived(response.error_code, response.error_description, response.error_details)
+        return response.payload
