@@ -231,3 +231,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
 }
+
+# --- RFID / drivers -------------------------------------------------------------------------
+# Accept a card that already charges on another connector (one card, several cars).
+RFID_ALLOW_CONCURRENT_USE = env_bool("RFID_ALLOW_CONCURRENT_USE", False)
+# Seconds to wait after a card change before sending local lists, so a burst becomes one update.
+LOCAL_LIST_DEBOUNCE = env_int("LOCAL_LIST_DEBOUNCE", 10, minimum=0)
+CELERY_IMPORTS = ["stations.local_lists"]
