@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("stations.urls")),
     path("", include("rfid.urls")),
     path("", include("stations.urls_account")),
+    path("", include("stations.urls_access")),
 ]
