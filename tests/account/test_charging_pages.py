@@ -151,12 +151,31 @@ def test_a_driver_cannot_start_with_someone_elses_card_or_at_a_private_station(
 @pytest.mark.django_db
 def test_a_driver_starts_charging_with_their_card(dana, driver, station):
     card = id_token_create(uid="DANA", driver=driver)
+    station.channel_name = "specific.test!station"  # the presence record of a live connection
+    station.save()
 
     dana.post(reverse("charging:start"), {"target": "CP-1/1", "id_token": card.pk, "request_key": "k1"})
+    dana.post(reverse("charging:start"), {"target": "CP-1/1", "id_token": card.pk, "request_key": "k1"})
 
-    command = Command.objects.get()
+    command = Command.objects.get()  # a double submit starts once
     assert command.action == "RemoteStartTransaction"
     assert command.payload["idTag"] == "DANA"
+
+
+@pytest.mark.skipif(
+    not hasattr(services, "session_remote_stop"), reason="session_remote_stop is not on main yet"
+)
+@pytest.mark.django_db
+def test_a_driver_stops_their_own_session(dana, driver, station):
+    session = _session(station, id_token_create(uid="DANA", driver=driver))
+    session.transaction_id = "17"
+    session.save()
+
+    dana.post(reverse("charging:stop", args=[session.pk]))
+
+    command = Command.objects.get()
+    assert command.action == "RemoteStopTransaction"
+    assert command.payload == {"transactionId": 17}
 
 
 @pytest.mark.django_db
