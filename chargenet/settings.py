@@ -255,3 +255,17 @@ CELERY_BEAT_SCHEDULE["billing-invoice-run"] = {
         **{"monthly": {"day_of_month": 1}, "weekly": {"day_of_week": 1}, "daily": {}}[BILLING_INVOICE_PERIOD],
     ),
 }
+
+# --- RFID / drivers -------------------------------------------------------------------------
+# Accept a card that already charges on another connector (one card, several cars).
+RFID_ALLOW_CONCURRENT_USE = env_bool("RFID_ALLOW_CONCURRENT_USE", False)
+# Seconds to wait after a card change before sending local lists, so a burst becomes one update.
+LOCAL_LIST_DEBOUNCE = env_int("LOCAL_LIST_DEBOUNCE", 10, minimum=0)
+CELERY_IMPORTS = ["stations.local_lists"]
+# Checked when drivers sign up or reset their password.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]

@@ -13,4 +13,6 @@ urlpatterns = [
     path("", include("stations.urls")),
     path("", include("rfid.urls")),
     path("billing/", include("billing.urls")),
+    path("", include("stations.urls_account")),
+    path("", include("stations.urls_access")),
 ]

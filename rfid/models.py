@@ -67,3 +67,29 @@ class IdToken(models.Model):
 
     def __str__(self) -> str:
         return self.uid
+
+
+class AuthorizationLog(models.Model):
+    """One authorization decision: which card, where, the answer and why (kept for operators)."""
+
+    # The uid as the station presented it; the card may be unknown (then id_token is empty).
+    uid = models.CharField(max_length=36)
+    id_token = models.ForeignKey(
+        IdToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="authorizations"
+    )
+    # rfid may not import stations: the station is recorded by its identity.
+    station_identity = models.CharField(max_length=48, blank=True)
+    status = models.CharField(max_length=16)  # Accepted, Blocked, Expired, Invalid, ConcurrentTx
+    reason = models.CharField(max_length=200)
+    source = models.CharField(max_length=40, blank=True, help_text="Who asked: ocpp1.6, ocpp2.0.1, ocpi …")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["id_token", "-created_at"]),
+            models.Index(fields=["station_identity", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.uid} @ {self.station_identity or '?'}: {self.status}"

@@ -1,15 +1,18 @@
 """Every write and business rule of the rfid app: id tokens, drivers, authorization decisions."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from chargenet.events import event_publish
-from rfid.models import Driver, IdToken
+from rfid.models import AuthorizationLog, Driver, IdToken
 
 
 class IdTokenError(Exception):
@@ -84,9 +87,95 @@ def driver_create(*, user, **fields: Any) -> Driver:
     return Driver.objects.create(user=user, **fields)
 
 
+class DriverError(Exception):
+    """A driver sign-up or verification was refused; the message says why."""
+
+
+@transaction.atomic
+def driver_signup(*, email: str, password: str, name: str = "") -> Driver:
+    """Open a driver account that stays inactive until the e-mail address is verified.
+
+    The e-mail address is the login name. Raises DriverError for a taken address or a weak password.
+    """
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    user_model = get_user_model()
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise DriverError("enter a valid e-mail address") from None
+    if user_model.objects.filter(username__iexact=email).exists() or (
+        Driver.objects.filter(email__iexact=email).exists()
+    ):
+        raise DriverError("an account with this e-mail address already exists; log in or reset the password")
+    candidate = user_model(username=email, email=email, role="driver")
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as exc:
+        raise DriverError(" ".join(exc.messages)) from None
+    user = user_model.objects.create_user(
+        username=email, email=email, password=password, role="driver", is_active=False
+    )
+    return Driver.objects.create(user=user, name=name.strip()[:200], email=email)
+
+
+def driver_verification_send(*, driver: Driver, verify_url: str) -> None:
+    """Mail the link that activates the account (in development the console shows the mail)."""
+    from django.core.mail import send_mail
+
+    send_mail(
+        subject="Confirm your ChargeNet account",
+        message=(
+            f"Hello {driver.name or driver.email},\n\n"
+            f"Open this link to confirm your e-mail address and activate your account:\n{verify_url}\n\n"
+            "If you did not sign up, ignore this message."
+        ),
+        from_email=None,
+        recipient_list=[driver.email],
+    )
+
+
+def driver_verification_token(*, driver: Driver) -> tuple[str, str]:
+    """The (uidb64, token) pair of the verification link."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    return urlsafe_base64_encode(force_bytes(driver.user.pk)), default_token_generator.make_token(driver.user)
+
+
+@transaction.atomic
+def driver_email_verify(*, uidb64: str, token: str):
+    """Activate the account behind a verification link and return its user; raises DriverError
+    for a link that is malformed, expired or already superseded."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.http import urlsafe_base64_decode
+
+    user_model = get_user_model()
+    try:
+        user = user_model.objects.get(pk=int(urlsafe_base64_decode(uidb64).decode()), role="driver")
+    except (ValueError, TypeError, user_model.DoesNotExist):
+        raise DriverError("this confirmation link is not valid") from None
+    if not default_token_generator.check_token(user, token):
+        raise DriverError("this confirmation link is not valid or has expired; sign up again or log in")
+    if not user.is_active:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+    return user
+
+
 @dataclass(frozen=True)
 class AuthorizationContext:
-    """What the stations app knows about where a card is presented (rfid cannot import stations)."""
+    """What the stations app knows about where a card is presented (rfid cannot import stations).
+
+    Built by `stations.access.authorization_context_build`; `source` names the asker for the log
+    ("ocpp1.6", "ocpp2.0.1", "ocpi", "remote_start" …).
+    """
 
     station_identity: str = ""
     is_public: bool = True
@@ -94,6 +183,7 @@ class AuthorizationContext:
     allowed_groups: frozenset[str] = frozenset()
     # True when the card already has an active session on another connector.
     has_active_session_elsewhere: bool = False
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,9 +203,27 @@ class AuthorizationDecision:
 
 def id_token_authorize(*, uid: str, context: AuthorizationContext | None = None) -> AuthorizationDecision:
     """Decide whether the card `uid` may charge in `context`; the one decision for OCPP 1.6, 2.0.1
-    and OCPI. Matches uids case-insensitively. Never raises for an unknown card: it is Invalid."""
+    and OCPI. Matches uids case-insensitively. Never raises for an unknown card: it is Invalid.
+    Every decision is recorded in the authorization log; an accepted card gets its last-used time."""
     context = context or AuthorizationContext()
-    token = IdToken.objects.select_related("driver").filter(uid__iexact=uid.strip()).first()
+    uid = uid.strip()
+    decision = _decide(uid=uid, context=context)
+    with transaction.atomic():
+        AuthorizationLog.objects.create(
+            uid=uid[:36],
+            id_token=decision.id_token,
+            station_identity=context.station_identity[:48],
+            status=decision.status,
+            reason=decision.reason[:200],
+            source=context.source[:40],
+        )
+        if decision.accepted and decision.id_token is not None:
+            IdToken.objects.filter(pk=decision.id_token.pk).update(last_used_at=timezone.now())
+    return decision
+
+
+def _decide(*, uid: str, context: AuthorizationContext) -> AuthorizationDecision:
+    token = IdToken.objects.select_related("driver").filter(uid__iexact=uid).first()
     if token is None:
         return AuthorizationDecision(status="Invalid", reason="unknown card")
     common = {"id_token": token, "parent_id_tag": token.parent_id_tag, "expires_at": token.expires_at}
@@ -130,8 +238,144 @@ def id_token_authorize(*, uid: str, context: AuthorizationContext | None = None)
         or (token.parent_id_tag and token.parent_id_tag in context.allowed_groups)
     ):
         return AuthorizationDecision(status="Invalid", reason="not allowed at this location", **common)
-    if context.has_active_session_elsewhere:
+    if context.has_active_session_elsewhere and not settings.RFID_ALLOW_CONCURRENT_USE:
         return AuthorizationDecision(
             status="ConcurrentTx", reason="card is already charging elsewhere", **common
         )
     return AuthorizationDecision(status="Accepted", reason="valid card", **common)
+
+
+# --- operators: block, unblock, import ------------------------------------------------------
+
+
+def id_token_block(*, id_token: IdToken) -> IdToken:
+    """Block a card at once: every later authorization is refused; stations holding it in a local
+    list or cache are told (stations.local_lists reacts to id_token.updated)."""
+    return id_token_update(id_token=id_token, status=IdToken.Status.BLOCKED)
+
+
+def id_token_unblock(*, id_token: IdToken) -> IdToken:
+    """Make a blocked card valid again. Raises IdTokenError if the card is not blocked."""
+    if id_token.status != IdToken.Status.BLOCKED:
+        raise IdTokenError("only a blocked card can be unblocked")
+    return id_token_update(id_token=id_token, status=IdToken.Status.ACCEPTED)
+
+
+IMPORT_COLUMNS = (
+    "uid",
+    "printed_number",
+    "type",
+    "status",
+    "expires_at",
+    "parent_id_tag",
+    "label",
+    "driver_email",
+)
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One line of a card import: its line number, the uid, and whether it was kept and why not."""
+
+    line: int
+    uid: str
+    ok: bool
+    message: str
+
+
+def _parse_expiry(value: str) -> datetime | None:
+    value = value.strip()
+    if not value:
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None:
+        day = parse_date(value)
+        if day is None:
+            raise IdTokenError(f"expires_at {value!r} is not a date (YYYY-MM-DD) or date and time")
+        # A bare date means the card is valid through that day (UTC).
+        parsed = datetime.combine(day, time.max)
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, UTC)
+    return parsed
+
+
+def _driver_by_email(email: str) -> Driver:
+    driver = Driver.objects.filter(email__iexact=email.strip()).first()
+    if driver is None:
+        raise IdTokenError(f"no driver with email {email.strip()!r}")
+    return driver
+
+
+def id_token_import(*, rows: Iterable[dict[str, str]], first_line: int = 2) -> list[ImportRow]:
+    """Create a card for every row (columns: IMPORT_COLUMNS, only uid required); each row stands
+    alone: a bad row is rejected with its reason and the good rows are kept."""
+    report: list[ImportRow] = []
+    for line, row in enumerate(rows, start=first_line):
+        row = {(key or "").strip().lower(): (value or "").strip() for key, value in row.items()}
+        uid = row.get("uid", "")
+        try:
+            unknown = {key for key in row if key and key not in IMPORT_COLUMNS}
+            if unknown:
+                raise IdTokenError(f"unknown columns: {', '.join(sorted(unknown))}")
+            fields: dict[str, Any] = {
+                name: row[name]
+                for name in ("printed_number", "type", "status", "parent_id_tag", "label")
+                if row.get(name)
+            }
+            if row.get("expires_at"):
+                fields["expires_at"] = _parse_expiry(row["expires_at"])
+            if row.get("driver_email"):
+                fields["driver"] = _driver_by_email(row["driver_email"])
+            with transaction.atomic():
+                id_token_create(uid=uid, **fields)
+        except IdTokenError as exc:
+            report.append(ImportRow(line=line, uid=uid, ok=False, message=str(exc)))
+        except IntegrityError:
+            report.append(ImportRow(line=line, uid=uid, ok=False, message="uid or number already in use"))
+        else:
+            report.append(ImportRow(line=line, uid=uid, ok=True, message="created"))
+    return report
+
+
+# --- drivers: their own cards -----------------------------------------------------------------
+
+
+@transaction.atomic
+def driver_card_claim(*, driver: Driver, printed_number: str, label: str = "") -> IdToken:
+    """Attach the issued, unassigned card with this printed number to `driver`.
+
+    Drivers claim cards the network issued (they cannot read a card's uid); raises IdTokenError
+    for an unknown number, a card owned by someone else, or a card that is not valid.
+    """
+    number = printed_number.strip()
+    if not number:
+        raise IdTokenError("enter the number printed on your card")
+    token = IdToken.objects.select_for_update().filter(printed_number__iexact=number).first()
+    if token is None:
+        raise IdTokenError(f"no card with number {number!r}; check the number printed on the card")
+    if token.driver_id == driver.pk:
+        raise IdTokenError(f"card {token.printed_number} is already yours")
+    if token.driver_id is not None:
+        raise IdTokenError(f"card {token.printed_number} belongs to another account")
+    if token.status != IdToken.Status.ACCEPTED:
+        raise IdTokenError(f"card {token.printed_number} is {token.status.lower()}; contact support")
+    return id_token_update(id_token=token, driver=driver, label=label.strip()[:100])
+
+
+def driver_card_label(*, driver: Driver, id_token: IdToken, label: str) -> IdToken:
+    """Rename one of the driver's own cards."""
+    _check_owner(driver=driver, id_token=id_token)
+    return id_token_update(id_token=id_token, label=label.strip()[:100])
+
+
+def driver_card_block(*, driver: Driver, id_token: IdToken) -> IdToken:
+    """Block one of the driver's own cards at once (lost or stolen). Only operators unblock."""
+    _check_owner(driver=driver, id_token=id_token)
+    if id_token.status == IdToken.Status.BLOCKED:
+        return id_token
+    return id_token_block(id_token=id_token)
+
+
+def _check_owner(*, driver: Driver, id_token: IdToken) -> None:
+    if id_token.driver_id != driver.pk:
+        raise IdTokenError("this card is not yours")

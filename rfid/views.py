@@ -1,14 +1,290 @@
-"""The driver's self-service account page."""
+"""Card pages: operators manage every card; drivers sign up and manage their own cards."""
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import csv
+import io
 
-from chargenet.permissions import driver_required
-from rfid import selectors
+from django.contrib import messages
+from django.contrib.auth import login
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from chargenet.permissions import driver_required, operate_required, staff_required
+from rfid import selectors, services
+from rfid.forms import CardClaimForm, CardLabelForm, IdTokenForm, ImportForm, SignupForm
+from rfid.models import AuthorizationLog, Driver, IdToken
+
+PAGE_SIZE = 50
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+
+# --- operators ---------------------------------------------------------------------------------
+
+
+@staff_required
+def card_list(request: HttpRequest) -> HttpResponse:
+    filters = {
+        name: request.GET.get(name, "").strip() for name in ("q", "status", "type", "source", "assigned")
+    }
+    tokens = selectors.id_token_search(
+        search=filters["q"],
+        status=filters["status"],
+        type=filters["type"],
+        source=filters["source"],
+        assigned=filters["assigned"],
+    )
+    page = Paginator(tokens, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "rfid/card_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "query": query.urlencode(),
+            "statuses": IdToken.Status.choices,
+            "types": IdToken.Type.choices,
+            "sources": IdToken.Source.choices,
+        },
+    )
+
+
+@staff_required
+def card_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(IdToken.objects.select_related("driver"), pk=pk)
+    return render(
+        request,
+        "rfid/card_detail.html",
+        {"token": token, "authorizations": selectors.authorization_log_search(id_token=token)[:20]},
+    )
+
+
+def _card_fields(form: IdTokenForm) -> dict:
+    data = form.cleaned_data
+    fields = {
+        name: data[name]
+        for name in ("printed_number", "type", "status", "expires_at", "parent_id_tag", "label", "source")
+    }
+    email = data["driver_email"]
+    if email:
+        driver = Driver.objects.filter(email__iexact=email).first()
+        if driver is None:
+            raise services.IdTokenError(f"no driver with e-mail {email!r}")
+        fields["driver"] = driver
+    else:
+        fields["driver"] = None
+    return fields
+
+
+@operate_required
+def card_create(request: HttpRequest) -> HttpResponse:
+    form = IdTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            token = services.id_token_create(uid=form.cleaned_data["uid"], **_card_fields(form))
+        except services.IdTokenError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Card {token.uid} created.")
+            return redirect("rfid:card-detail", pk=token.pk)
+    return render(request, "rfid/card_form.html", {"form": form, "token": None})
+
+
+@operate_required
+def card_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(IdToken.objects.select_related("driver"), pk=pk)
+    initial = {
+        "printed_number": token.printed_number,
+        "type": token.type,
+        "status": token.status,
+        "expires_at": token.expires_at,
+        "parent_id_tag": token.parent_id_tag,
+        "driver_email": token.driver.email if token.driver else "",
+        "label": token.label,
+        "source": token.source,
+    }
+    form = IdTokenForm(request.POST or None, initial=initial, editing=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.id_token_update(id_token=token, **_card_fields(form))
+        except services.IdTokenError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Card {token.uid} saved.")
+            return redirect("rfid:card-detail", pk=token.pk)
+    return render(request, "rfid/card_form.html", {"form": form, "token": token})
+
+
+@require_POST
+@operate_required
+def card_block(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(IdToken, pk=pk)
+    services.id_token_block(id_token=token)
+    messages.success(request, f"Card {token.uid} is blocked.")
+    return redirect("rfid:card-detail", pk=token.pk)
+
+
+@require_POST
+@operate_required
+def card_unblock(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(IdToken, pk=pk)
+    try:
+        services.id_token_unblock(id_token=token)
+    except services.IdTokenError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Card {token.uid} is valid again.")
+    return redirect("rfid:card-detail", pk=token.pk)
+
+
+@operate_required
+def card_import(request: HttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST or None, request.FILES or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > MAX_IMPORT_BYTES:
+            form.add_error("file", "the file is larger than 2 MB; split it")
+        else:
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                form.add_error("file", "the file is not UTF-8 text")
+            else:
+                reader = csv.DictReader(io.StringIO(text))
+                if not reader.fieldnames or "uid" not in [f.strip().lower() for f in reader.fieldnames]:
+                    form.add_error("file", "the first line must name the columns, including uid")
+                else:
+                    report = services.id_token_import(rows=reader)
+    return render(
+        request,
+        "rfid/card_import.html",
+        {
+            "form": form,
+            "report": report,
+            "created": sum(1 for row in report or [] if row.ok),
+            "columns": services.IMPORT_COLUMNS,
+        },
+    )
+
+
+@staff_required
+def authorization_list(request: HttpRequest) -> HttpResponse:
+    filters = {name: request.GET.get(name, "").strip() for name in ("q", "status", "station")}
+    log = selectors.authorization_log_search(
+        search=filters["q"], status=filters["status"], station=filters["station"]
+    )
+    page = Paginator(log, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "rfid/authorization_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "query": query.urlencode(),
+            "statuses": ["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"],
+            "log_model": AuthorizationLog,
+        },
+    )
+
+
+# --- drivers ---------------------------------------------------------------------------------
+
+
+def _driver(request: HttpRequest) -> Driver:
+    driver = selectors.driver_for_user(user=request.user)
+    if driver is None:
+        raise Http404("no driver account")
+    return driver
+
+
+def _own_card(request: HttpRequest, pk: int) -> IdToken:
+    # Another driver's card is a 404, never a 403: its existence is not disclosed.
+    return get_object_or_404(IdToken, pk=pk, driver=_driver(request))
 
 
 @driver_required
 def account(request: HttpRequest) -> HttpResponse:
     return render(
-        request, "rfid/account.html", {"id_tokens": selectors.id_token_list_for_user(user=request.user)}
+        request,
+        "rfid/account.html",
+        {"id_tokens": selectors.id_token_list_for_user(user=request.user), "claim_form": CardClaimForm()},
     )
+
+
+@driver_required
+def my_card_add(request: HttpRequest) -> HttpResponse:
+    form = CardClaimForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            token = services.driver_card_claim(
+                driver=_driver(request),
+                printed_number=form.cleaned_data["printed_number"],
+                label=form.cleaned_data["label"],
+            )
+        except services.IdTokenError as exc:
+            form.add_error("printed_number", str(exc))
+        else:
+            messages.success(request, f"Card {token.printed_number} added to your account.")
+            return redirect("account")
+    return render(request, "rfid/my_card_add.html", {"form": form})
+
+
+@driver_required
+def my_card_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    token = _own_card(request, pk)
+    form = CardLabelForm(request.POST or None, initial={"label": token.label})
+    if request.method == "POST" and form.is_valid():
+        services.driver_card_label(driver=_driver(request), id_token=token, label=form.cleaned_data["label"])
+        messages.success(request, "Card renamed.")
+        return redirect("account")
+    return render(request, "rfid/my_card_edit.html", {"form": form, "token": token})
+
+
+@require_POST
+@driver_required
+def my_card_block(request: HttpRequest, pk: int) -> HttpResponse:
+    token = _own_card(request, pk)
+    services.driver_card_block(driver=_driver(request), id_token=token)
+    messages.success(
+        request, f"Card {token.printed_number or token.uid} is blocked. Nobody can charge with it any more."
+    )
+    return redirect("account")
+
+
+# --- sign-up --------------------------------------------------------------------------------
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            driver = services.driver_signup(
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+                name=form.cleaned_data["name"],
+            )
+        except services.DriverError as exc:
+            form.add_error(None, str(exc))
+        else:
+            uidb64, token = services.driver_verification_token(driver=driver)
+            url = request.build_absolute_uri(reverse("signup-verify", args=[uidb64, token]))
+            services.driver_verification_send(driver=driver, verify_url=url)
+            return render(request, "rfid/signup_sent.html", {"email": driver.email})
+    return render(request, "rfid/signup.html", {"form": form})
+
+
+def signup_verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    try:
+        user = services.driver_email_verify(uidb64=uidb64, token=token)
+    except services.DriverError as exc:
+        return render(request, "rfid/signup_verify_failed.html", {"error": str(exc)}, status=400)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    messages.success(request, "Your e-mail address is confirmed. Welcome to ChargeNet!")
+    return redirect("account")

@@ -3,7 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from rfid.models import IdToken
+from rfid.models import Driver, IdToken
 
 
 class Location(models.Model):
@@ -20,6 +20,9 @@ class Location(models.Model):
         max_length=64, default="UTC", help_text="IANA time zone, e.g. Europe/Amsterdam"
     )
     is_public = models.BooleanField(default=True, help_text="Public locations accept any valid card")
+    # Who may charge when the location is private (docs/drivers-and-cards.md).
+    allowed_drivers = models.ManyToManyField(Driver, blank=True, related_name="allowed_locations")
+    allowed_groups = models.JSONField(default=list, blank=True, help_text="Group ids (parent id tags)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -72,6 +75,12 @@ class Station(models.Model):
         default=True, help_text="Serve known harmless schema violations and record them"
     )
     is_public = models.BooleanField(default=True)
+    # Who may charge when the station is private (docs/drivers-and-cards.md).
+    allowed_drivers = models.ManyToManyField(Driver, blank=True, related_name="allowed_stations")
+    allowed_groups = models.JSONField(default=list, blank=True, help_text="Group ids (parent id tags)")
+    local_list_enabled = models.BooleanField(
+        default=False, help_text="Keep a local authorization list on the station (SendLocalList)"
+    )
     is_online = models.BooleanField(default=False)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     last_boot_at = models.DateTimeField(null=True, blank=True)
@@ -466,3 +475,33 @@ class ChargingProfile(models.Model):
 
     def __str__(self) -> str:
         return f"profile {self.charging_profile_id} on {self.station_id}/{self.connector_id}"
+
+
+class LocalListSync(models.Model):
+    """The local authorization list a station holds: version, what was sent, and the last sync."""
+
+    class Stage(models.TextChoices):
+        IDLE = "idle", "Idle"
+        ASKING_VERSION = "asking_version", "Asking the station's version"
+        SENDING = "sending", "Sending the list"
+
+    station = models.OneToOneField(Station, on_delete=models.CASCADE, related_name="local_list")
+    # The version the station confirmed last, and the entries it then held ({uid: info}).
+    version = models.IntegerField(default=0)
+    entries = models.JSONField(default=dict, blank=True)
+    # False until a SendLocalList was accepted; then a differential update is safe.
+    confirmed = models.BooleanField(default=False)
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.IDLE)
+    pending_command = models.ForeignKey(
+        Command, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pending_version = models.IntegerField(null=True, blank=True)
+    pending_entries = models.JSONField(default=dict, blank=True)
+    # Debounce: a sync runs once this time has passed (several card changes → one update).
+    due_at = models.DateTimeField(null=True, blank=True)
+    last_result = models.CharField(max_length=200, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.station.identity} local list v{self.version}"

@@ -12,6 +12,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from chargenet.events import event_publish
+from stations.access import station_id_token_authorize
 from stations.commands import PayloadError, action_supported, payload_validate
 from stations.models import (
     Command,
@@ -461,41 +462,11 @@ def station_boot(*, station_id: int, info: dict[str, Any]) -> tuple[str, int]:
     return status, station.heartbeat_interval or settings.OCPP_HEARTBEAT_INTERVAL
 
 
-def station_authorize(
-    *, station: Station, uid: str, connector: Connector | None = None, exclude_session=None
-):
-    """The authorization decision for a card presented at `station` (on `connector`): builds the
-    AuthorizationContext (public/private, active session elsewhere) for rfid's id_token_authorize."""
-    from rfid.services import AuthorizationContext, id_token_authorize
-
-    location = station.location
-    is_public = station.is_public and (location.is_public if location else True)
-    elsewhere = Session.objects.filter(status=Session.Status.ACTIVE, id_tag__iexact=uid)
-    if connector is not None:
-        elsewhere = elsewhere.exclude(connector=connector)
-    if exclude_session is not None:
-        elsewhere = elsewhere.exclude(pk=exclude_session.pk)
-    context = AuthorizationContext(
-        station_identity=station.identity,
-        is_public=is_public,
-        has_active_session_elsewhere=elsewhere.exists(),
-    )
-    return id_token_authorize(uid=uid, context=context)
-
-
-def _id_token_touch(decision: Any) -> None:
-    if decision.id_token is not None:
-        # rfid has no service for "card was used"; a single-column update is the whole rule.
-        type(decision.id_token).objects.filter(pk=decision.id_token.pk).update(last_used_at=timezone.now())
-
-
 @transaction.atomic
 def station_id_tag_authorize(*, station_id: int, uid: str):
     """Answer an Authorize request: the decision for `uid` at the station; marks the card used."""
     station = Station.objects.select_related("location").get(pk=station_id)
-    decision = station_authorize(station=station, uid=uid)
-    _id_token_touch(decision)
-    return decision
+    return station_id_token_authorize(station=station, uid=uid)
 
 
 def _connector_for(station: Station, connector_id: int) -> Connector:
@@ -553,7 +524,9 @@ def session_start(
         .first()
     )
     if existing is not None:
-        return existing, station_authorize(station=station, uid=id_tag, exclude_session=existing)
+        return existing, station_id_token_authorize(
+            station=station, uid=id_tag, exclude_session_id=existing.pk
+        )
     connector = _connector_for(station, connector_id)
     for old in Session.objects.select_for_update().filter(
         station=station, connector=connector, status=Session.Status.ACTIVE
@@ -564,7 +537,7 @@ def session_start(
         old.flags = [*old.flags, "stop_transaction_missing"]
         old.save()
         event_publish("session.stopped", _session_event(old))
-    decision = station_authorize(station=station, uid=id_tag, connector=connector)
+    decision = station_id_token_authorize(station=station, uid=id_tag, evse_id=connector.evse.evse_id)
     flags = []
     if not decision.accepted:
         flags.append(f"authorization_{decision.status.lower()}")
@@ -585,7 +558,6 @@ def session_start(
     # The CSMS assigns 1.6 transaction ids; the row's primary key is unique and increasing.
     session.transaction_id = str(session.pk)
     session.save(update_fields=["transaction_id"])
-    _id_token_touch(decision)
     if reservation_id is not None:
         Reservation.objects.filter(station=station, reservation_id=reservation_id).update(
             status=Reservation.Status.USED
@@ -621,9 +593,11 @@ def session_stop(
         samples=samples,
     )
     # idTagInfo for the stop: the card's standing now, not counting the session it just ended.
-    decision = station_authorize(station=station, uid=id_tag, exclude_session=session) if id_tag else None
-    if decision is not None:
-        _id_token_touch(decision)
+    decision = (
+        station_id_token_authorize(station=station, uid=id_tag, exclude_session_id=session.pk)
+        if id_tag
+        else None
+    )
     return session, decision
 
 
@@ -1116,7 +1090,7 @@ def session_remote_start(
         raise StationError(REMOTE_START_REFUSED[connector.status])
     if Session.objects.filter(connector=connector, status=Session.Status.ACTIVE).exists():
         raise StationError("the connector has an active session")
-    decision = station_authorize(station=station, uid=uid, connector=connector)
+    decision = station_id_token_authorize(station=station, uid=uid, evse_id=connector.evse.evse_id)
     if not decision.accepted:
         raise StationError(f"card {uid}: {decision.reason}")
     action = "RemoteStartTransaction" if station.ocpp_version == "1.6" else "RequestStartTransaction"

@@ -435,10 +435,12 @@ def test_TC_028_remote_stop_transaction_rejected(ocpp_server, run, card):
             cp.responders["RemoteStopTransaction"] = {"status": "Rejected"}
             command = await asyncio.to_thread(session_remote_stop, session=session)
             await cp.wait_call("RemoteStopTransaction")
-            return command
+            # Stay connected until the answer is recorded: closing first would race the reply.
+            await asyncio.to_thread(
+                eventually, lambda: Command.objects.get(pk=command.pk).status == Command.Status.REJECTED
+            )
 
-    command = run(scenario())
-    assert eventually(lambda: Command.objects.get(pk=command.pk).status == Command.Status.REJECTED)
+    run(scenario())
     assert Session.objects.get(station=station).status == "active"
 
 

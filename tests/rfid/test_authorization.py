@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from rfid.models import IdToken
+from rfid.models import AuthorizationLog, IdToken
 from rfid.services import AuthorizationContext, id_token_authorize, id_token_create
 
 
@@ -67,3 +67,50 @@ def test_a_private_location_accepts_only_listed_drivers_or_groups(driver, other_
     refused = id_token_authorize(uid="BOB", context=private)
     assert refused.status == "Invalid"
     assert refused.reason == "not allowed at this location"
+
+
+@pytest.mark.django_db
+def test_a_card_may_charge_twice_at_once_when_the_setting_allows_it(settings):
+    settings.RFID_ALLOW_CONCURRENT_USE = True
+    id_token_create(uid="CARD")
+
+    decision = id_token_authorize(uid="CARD", context=AuthorizationContext(has_active_session_elsewhere=True))
+
+    assert decision.status == "Accepted"
+
+
+@pytest.mark.django_db
+def test_every_decision_is_logged_with_card_station_result_and_reason():
+    card = id_token_create(uid="04AABB", status=IdToken.Status.BLOCKED)
+
+    id_token_authorize(uid="04aabb", context=AuthorizationContext(station_identity="CP-1", source="ocpp1.6"))
+    id_token_authorize(uid="NOBODY", context=AuthorizationContext(station_identity="CP-2"))
+
+    blocked, unknown = AuthorizationLog.objects.order_by("id")
+    assert (blocked.id_token, blocked.station_identity, blocked.status, blocked.reason, blocked.source) == (
+        card,
+        "CP-1",
+        "Blocked",
+        "card is blocked",
+        "ocpp1.6",
+    )
+    assert (unknown.id_token, unknown.uid, unknown.status, unknown.reason) == (
+        None,
+        "NOBODY",
+        "Invalid",
+        "unknown card",
+    )
+
+
+@pytest.mark.django_db
+def test_an_accepted_card_records_when_it_was_last_used():
+    card = id_token_create(uid="CARD")
+    refused = id_token_create(uid="GONE", status=IdToken.Status.BLOCKED)
+
+    id_token_authorize(uid="CARD")
+    id_token_authorize(uid="GONE")
+
+    card.refresh_from_db()
+    refused.refresh_from_db()
+    assert card.last_used_at is not None
+    assert refused.last_used_at is None

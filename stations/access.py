@@ -1,0 +1,135 @@
+"""Who may charge where: private stations and locations, and the context of an authorization.
+
+rfid decides (`rfid.services.id_token_authorize`); stations knows where the card is presented, so
+the allow-lists live here and the context is built here (rfid may not import stations).
+"""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Q
+
+from chargenet.events import event_publish
+from rfid.models import Driver, IdToken
+from rfid.services import AuthorizationContext, AuthorizationDecision, id_token_authorize
+from stations.models import Location, Session, Station
+
+
+class AccessError(Exception):
+    """An access-list change was refused; the message says why."""
+
+
+def station_is_public(*, station: Station) -> bool:
+    """A station is public only when it and its location both are."""
+    return station.is_public and (station.location is None or station.location.is_public)
+
+
+def station_allowed(*, station: Station) -> tuple[frozenset[int], frozenset[str]]:
+    """The driver ids and group ids allowed at a private station (its own lists plus its location's)."""
+    driver_ids = set(station.allowed_drivers.values_list("pk", flat=True))
+    groups = {g for g in station.allowed_groups if g}
+    if station.location is not None:
+        driver_ids |= set(station.location.allowed_drivers.values_list("pk", flat=True))
+        groups |= {g for g in station.location.allowed_groups if g}
+    return frozenset(driver_ids), frozenset(groups)
+
+
+def authorization_context_build(
+    *,
+    station: Station,
+    uid: str,
+    evse_id: int | None = None,
+    exclude_session_id: int | None = None,
+    source: str = "",
+) -> AuthorizationContext:
+    """Everything rfid needs to decide for `uid` at `station` (on `evse_id`, when known)."""
+    public = station_is_public(station=station)
+    driver_ids, groups = (frozenset(), frozenset()) if public else station_allowed(station=station)
+    uid = uid.strip()
+    active = Session.objects.filter(
+        Q(id_tag__iexact=uid) | Q(id_token__uid__iexact=uid), status=Session.Status.ACTIVE
+    )
+    if evse_id is not None:
+        # The card's own session on this EVSE is not "elsewhere" (e.g. authorizing the stop).
+        active = active.exclude(station=station, evse__evse_id=evse_id)
+    if exclude_session_id is not None:
+        # The session being stopped or retried is the card's own, not a concurrent one.
+        active = active.exclude(pk=exclude_session_id)
+    return AuthorizationContext(
+        station_identity=station.identity,
+        is_public=public,
+        allowed_driver_ids=driver_ids,
+        allowed_groups=groups,
+        has_active_session_elsewhere=active.exists(),
+        source=source or f"ocpp{station.ocpp_version}",
+    )
+
+
+def station_id_token_authorize(
+    *,
+    station: Station,
+    uid: str,
+    evse_id: int | None = None,
+    exclude_session_id: int | None = None,
+    source: str = "",
+) -> AuthorizationDecision:
+    """Authorize `uid` at `station` (the one entry point for OCPP, the account page and OCPI): the
+    context from here, the decision (and its log, and the card's last use) from rfid."""
+    context = authorization_context_build(
+        station=station, uid=uid, evse_id=evse_id, exclude_session_id=exclude_session_id, source=source
+    )
+    return id_token_authorize(uid=uid, context=context)
+
+
+def card_allowed_at(*, station: Station, id_token: IdToken) -> bool:
+    """Whether the card may charge at the station, ignoring its status (used for local lists)."""
+    if station_is_public(station=station):
+        return True
+    driver_ids, groups = station_allowed(station=station)
+    return (id_token.driver_id in driver_ids) or bool(
+        id_token.parent_id_tag and id_token.parent_id_tag in groups
+    )
+
+
+def _clean_groups(groups: Iterable[str]) -> list[str]:
+    cleaned = sorted({g.strip() for g in groups if g and g.strip()})
+    for group in cleaned:
+        if len(group) > 36 or any(ch.isspace() for ch in group):
+            raise AccessError(f"group id {group!r} must be at most 36 characters without spaces")
+    return cleaned
+
+
+@transaction.atomic
+def station_access_set(
+    *,
+    station: Station,
+    is_public: bool,
+    drivers: Iterable[Driver] = (),
+    groups: Iterable[str] = (),
+    local_list_enabled: bool | None = None,
+) -> Station:
+    """Set who may charge at a station (and whether it keeps a local list); publishes
+    station.updated, which resynchronises its local list."""
+    station.is_public = is_public
+    station.allowed_groups = _clean_groups(groups)
+    fields = ["is_public", "allowed_groups"]
+    if local_list_enabled is not None:
+        station.local_list_enabled = local_list_enabled
+        fields.append("local_list_enabled")
+    station.save(update_fields=fields)
+    station.allowed_drivers.set(list(drivers))
+    event_publish("station.updated", {"station_id": station.pk, "identity": station.identity})
+    return station
+
+
+@transaction.atomic
+def location_access_set(
+    *, location: Location, is_public: bool, drivers: Iterable[Driver] = (), groups: Iterable[str] = ()
+) -> Location:
+    """Set who may charge at every station of a location; publishes location.updated."""
+    location.is_public = is_public
+    location.allowed_groups = _clean_groups(groups)
+    location.save(update_fields=["is_public", "allowed_groups"])
+    location.allowed_drivers.set(list(drivers))
+    event_publish("location.updated", {"location_id": location.pk})
+    return location
