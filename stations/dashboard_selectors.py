@@ -32,8 +32,9 @@ def overview_summary() -> dict[str, int]:
     sessions and the energy delivered today (sessions stopped today or still running)."""
     today, _ = _local_midnights()
     stations = Station.objects.aggregate(
-        total=Count("id"),
-        online=Count("id", filter=Q(is_online=True)),
+        # distinct: the fault count joins connectors, which repeats each station per connector.
+        total=Count("id", distinct=True),
+        online=Count("id", filter=Q(is_online=True), distinct=True),
         faulted=Count("id", filter=Q(evses__connectors__status=Connector.Status.FAULTED), distinct=True),
     )
     by_status = dict(Connector.objects.values_list("status").annotate(n=Count("id")))
