@@ -74,7 +74,8 @@ def live_server_url(django_db_setup, django_db_blocker):
             process.kill()
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's loop must be gone before other modules' tests run in this thread.
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
