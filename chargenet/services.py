@@ -116,3 +116,27 @@ def demo_seed(*, stations: int = 3) -> DemoLogin:
         },
     )
     return DEMO_OPERATOR
+
+
+class UserError(Exception):
+    """A change to a user was refused; the message says why."""
+
+
+@transaction.atomic
+def user_role_set(*, user: User, role: str, is_active: bool) -> User:
+    """Give `user` a role and an active flag. Refuses to leave the network without an active admin
+    and to change a driver (drivers are managed with their account)."""
+    if role not in (User.Role.ADMIN, User.Role.OPERATOR, User.Role.VIEWER):
+        raise UserError("choose admin, operator or viewer")
+    if user.is_driver:
+        raise UserError("drivers are managed from their account, not given operator roles")
+    demoting_admin = user.role == User.Role.ADMIN and (role != User.Role.ADMIN or not is_active)
+    if (
+        demoting_admin
+        and not User.objects.filter(role=User.Role.ADMIN, is_active=True).exclude(pk=user.pk).exists()
+    ):
+        raise UserError("the network needs at least one active admin")
+    user.role = role
+    user.is_active = is_active
+    user.save(update_fields=["role", "is_active"])
+    return user

@@ -269,3 +269,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- operator dashboard (docs/dashboard.md) -------------------------------------------------------
+# Map tiles: any XYZ tile server; the map still shows its markers when tiles cannot load.
+MAP_TILE_URL = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
+# "Today" and "this month" on the overview are counted in this time zone.
+DASHBOARD_TIME_ZONE = env_str("DASHBOARD_TIME_ZONE", "UTC")
+try:
+    import zoneinfo
+
+    zoneinfo.ZoneInfo(DASHBOARD_TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ConfigError(f"DASHBOARD_TIME_ZONE must be an IANA time zone, got {DASHBOARD_TIME_ZONE!r}") from None
+# A station silent for longer than this is raised as an alert.
+ALERT_OFFLINE_MINUTES = env_int("ALERT_OFFLINE_MINUTES", 15, minimum=1)

@@ -505,3 +505,39 @@ class LocalListSync(models.Model):
 
     def __str__(self) -> str:
         return f"{self.station.identity} local list v{self.version}"
+
+
+class AlertAcknowledgement(models.Model):
+    """An operator's acknowledgement (with a note) of one occurrence of an alert.
+
+    Alerts themselves are derived from live state (a faulted connector, a silent station, a refused
+    boot, a security event); an occurrence is named by its kind, the object and when it began, so a
+    new fault of the same connector shows up unacknowledged again.
+    """
+
+    class Kind(models.TextChoices):
+        CONNECTOR_FAULT = "connector_fault", "Connector faulted"
+        STATION_OFFLINE = "station_offline", "Station offline"
+        BOOT_REJECTED = "boot_rejected", "Boot refused"
+        SECURITY_EVENT = "security_event", "Security event"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    object_id = models.BigIntegerField(help_text="The connector, station or security event")
+    occurred_at = models.DateTimeField(null=True, blank=True, help_text="When this occurrence began")
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="alert_acknowledgements")
+    note = models.TextField(blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-acknowledged_at"]
+        constraints = [
+            models.UniqueConstraint(
+                "kind", "object_id", "occurred_at", name="alert_acknowledged_once_per_occurrence"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.object_id} acknowledged"

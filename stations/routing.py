@@ -3,8 +3,10 @@
 from django.urls import re_path
 
 from stations.consumers import OcppConsumer
+from stations.live import websocket_urlpatterns as live_urlpatterns
 
 websocket_urlpatterns: list = [
     # ws(s)://HOST/ocpp/<identity>, a trailing slash tolerated (DESIGN.md §6).
     re_path(r"^ocpp/(?P<identity>[^/]+)/?$", OcppConsumer.as_asgi()),
+    *live_urlpatterns,
 ]

@@ -1,0 +1,86 @@
+// The dashboard's live feed: one WebSocket to /ws/events/, and on each domain event the page's
+// live regions that care re-fetch their server-rendered fragment (htmx swaps it in place).
+//
+// A live region:  <div id="x" data-live-url="?fragment=x" data-live-events="connector.status_changed"
+//                      data-live-station="12">…</div>
+// Other markup can listen for the DOM event "cn-<event with dots as dashes>" on <body>
+// (e.g. hx-trigger="cn-cdr-created from:body").
+(function () {
+  "use strict";
+  var statusEl = document.getElementById("live-status");
+  var pending = {};
+  var socket = null;
+  var retry = 1000;
+  var pingTimer = null;
+
+  function setStatus(text, state) {
+    if (!statusEl) return;
+    statusEl.textContent = text;
+    statusEl.dataset.state = state;
+  }
+
+  function regions() {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-live-url]"));
+  }
+
+  function refresh(el) {
+    if (!el.id || pending[el.id]) return;
+    // Coalesce bursts (a station booting sends a status per connector) into one request.
+    pending[el.id] = setTimeout(function () {
+      delete pending[el.id];
+      var current = document.getElementById(el.id);
+      if (!current || !window.htmx) return;
+      // Keep the user's place: a region holding focus (e.g. a form being typed in) is not swapped.
+      if (current.contains(document.activeElement) && document.activeElement.matches("input, textarea, select")) return;
+      htmx.ajax("GET", current.dataset.liveUrl, { target: current, swap: "outerHTML" });
+    }, 150);
+  }
+
+  function concerns(el, type, data) {
+    var events = (el.dataset.liveEvents || "").split(/\s+/);
+    var wanted = events.some(function (name) {
+      return name === "*" || name === type || (name.slice(-1) === "." && type.indexOf(name) === 0);
+    });
+    if (!wanted) return false;
+    var station = el.dataset.liveStation;
+    return !station || !data || data.station_id === undefined || String(data.station_id) === station;
+  }
+
+  function onEvent(type, data) {
+    document.body.dispatchEvent(new CustomEvent("cn-" + type.replace(/\./g, "-"), { detail: data }));
+    regions().forEach(function (el) {
+      if (concerns(el, type, data)) refresh(el);
+    });
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + "/ws/events/");
+    socket.onopen = function () {
+      var reconnected = retry > 1000 || document.body.dataset.liveWasOpen === "1";
+      retry = 1000;
+      document.body.dataset.liveWasOpen = "1";
+      setStatus("Live", "live");
+      // Events may have been missed while the socket was down: refresh every region once.
+      if (reconnected) regions().forEach(refresh);
+      clearInterval(pingTimer);
+      pingTimer = setInterval(function () {
+        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
+      }, 60000);
+    };
+    socket.onmessage = function (message) {
+      var frame;
+      try { frame = JSON.parse(message.data); } catch (e) { return; }
+      if (frame.type === "event") onEvent(frame.event, frame.data || {});
+    };
+    socket.onclose = function (event) {
+      clearInterval(pingTimer);
+      if (event.code === 4403) { setStatus("Not live (signed out)", "off"); return; }
+      setStatus("Reconnecting…", "retry");
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 30000);
+    };
+  }
+
+  if (window.WebSocket) connect();
+})();

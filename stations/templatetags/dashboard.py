@@ -1,0 +1,34 @@
+"""Template helpers of the operator dashboard."""
+
+from django import template
+from django.urls import Resolver404, resolve
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag
+def partial_slot(url: str, events: str = "", label: str = "", empty: str = "") -> str:
+    """An htmx slot that another app fills (e.g. billing's revenue), rendered only when its URL
+    resolves, so the stations app shows it without importing that app."""
+    try:
+        resolve(url.split("?", 1)[0])
+    except Resolver404:
+        return format_html('<p class="muted">{}</p>', empty) if empty else ""
+    trigger = "load" + "".join(f", cn-{event.replace('.', '-')} from:body" for event in events.split())
+    return format_html(
+        '<div class="slot" hx-get="{}" hx-trigger="{}" hx-swap="innerHTML" aria-live="polite" aria-label="{}">'
+        '<span class="muted">Loading…</span></div>',
+        url,
+        trigger,
+        label,
+    )
+
+
+@register.filter
+def kwh(wh) -> str:
+    """Wh as kWh with two decimals ("12.35 kWh")."""
+    try:
+        return f"{int(wh) / 1000:,.2f} kWh"
+    except (TypeError, ValueError):
+        return "—"

@@ -1,0 +1,25 @@
+"""The operator dashboard: server-rendered pages whose live regions htmx refreshes on events."""
+
+from stations.views.alerts import alert_acknowledge, alert_list
+from stations.views.locations import location_create, location_edit, location_list
+from stations.views.overview import dashboard
+from stations.views.sessions import session_detail, session_list
+from stations.views.stations import station_command, station_create, station_detail, station_list
+from stations.views.users import user_list, user_update
+
+__all__ = [
+    "alert_acknowledge",
+    "alert_list",
+    "dashboard",
+    "location_create",
+    "location_edit",
+    "location_list",
+    "session_detail",
+    "session_list",
+    "station_command",
+    "station_create",
+    "station_detail",
+    "station_list",
+    "user_list",
+    "user_update",
+]

@@ -1,0 +1,52 @@
+"""Users and roles: admins give operators the admin, operator or viewer role."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from chargenet.services import UserError, user_role_set
+
+
+def admin_required(view):
+    """Only admins manage users."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.user.role != "admin":
+            raise PermissionDenied("Admins only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@admin_required
+def user_list(request: HttpRequest) -> HttpResponse:
+    User = get_user_model()
+    users = User.objects.exclude(role=User.Role.DRIVER).order_by("username")
+    roles = [(value, label) for value, label in User.Role.choices if value != User.Role.DRIVER]
+    return render(request, "stations/user_list.html", {"users": users, "roles": roles})
+
+
+@require_POST
+@admin_required
+def user_update(request: HttpRequest, pk: int) -> HttpResponse:
+    user = get_object_or_404(get_user_model(), pk=pk)
+    try:
+        user_role_set(
+            user=user, role=request.POST.get("role", ""), is_active=request.POST.get("is_active") == "on"
+        )
+    except UserError as exc:
+        messages.error(request, f"{user.username}: {exc}")
+    else:
+        messages.success(
+            request,
+            f"{user.username} is now {user.get_role_display()}{'' if user.is_active else ' (inactive)'}.",
+        )
+    return redirect("user-list")
