@@ -256,3 +256,32 @@ def revenue_by_location(*, start: datetime, end: datetime) -> list[dict]:
         }
         for row in rows
     ]
+
+
+def revenue_summary(*, now: datetime) -> dict[str, list[dict]]:
+    """Revenue today and this month (in the operator's time zone), per currency, net of credits."""
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+
+    local = now.astimezone(ZoneInfo(settings.OPERATOR_TIME_ZONE))
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    month = day.replace(day=1)
+
+    def per_currency(start: datetime) -> list[dict]:
+        rows = (
+            Cdr.objects.filter(stopped_at__gte=start, stopped_at__lt=now)
+            .values("currency")
+            .annotate(excl_vat=Sum("total_excl_vat"), incl_vat=Sum("total_incl_vat"))
+            .order_by("currency")
+        )
+        return [
+            {
+                "currency": row["currency"],
+                "excl_vat": money_round(row["excl_vat"] or Decimal(0), row["currency"]),
+                "incl_vat": money_round(row["incl_vat"] or Decimal(0), row["currency"]),
+            }
+            for row in rows
+        ]
+
+    return {"today": per_currency(day), "month": per_currency(month)}

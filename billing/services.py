@@ -362,7 +362,7 @@ class InvoicePeriod:
     last_day: date
 
     def bounds(self) -> tuple[datetime, datetime]:
-        zone = ZoneInfo(settings.BILLING_TIME_ZONE)
+        zone = ZoneInfo(settings.OPERATOR_TIME_ZONE)
         start = datetime.combine(self.first_day, time(0), tzinfo=zone)
         end = datetime.combine(self.last_day + timedelta(days=1), time(0), tzinfo=zone)
         return start, end

@@ -18,5 +18,6 @@ urlpatterns = [
     path("tariffs/<int:tariff_id>/", views.tariff_edit, name="tariff-edit"),
     path("tariffs/preview/", views.tariff_preview, name="tariff-preview"),
     path("reports/revenue/", views.revenue_report, name="revenue-report"),
+    path("partials/revenue/", views.revenue_tiles, name="revenue-tiles"),
     path("webhooks/stripe/", views.stripe_webhook, name="stripe-webhook"),
 ]

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -243,13 +244,19 @@ def _period_bounds(request: HttpRequest) -> tuple[date, date, datetime, datetime
         last = date.fromisoformat(request.GET.get("to", ""))
     except ValueError:
         last = today
-    zone = ZoneInfo(settings.BILLING_TIME_ZONE)
+    zone = ZoneInfo(settings.OPERATOR_TIME_ZONE)
     return (
         first,
         last,
         datetime.combine(first, time(0), tzinfo=zone),
         datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone),
     )
+
+
+@staff_required
+def revenue_tiles(request: HttpRequest) -> HttpResponse:
+    """Revenue today and this month (htmx partial for the dashboard overview)."""
+    return render(request, "billing/_revenue_tiles.html", selectors.revenue_summary(now=timezone.now()))
 
 
 @staff_required

@@ -63,3 +63,17 @@ def env_url(name: str, *, schemes: tuple[str, ...]) -> str | None:
     if parsed.scheme not in ("unix", "sqlite") and not parsed.hostname and not parsed.path:
         raise ConfigError(f"{name} has no host: {raw!r}")
     return raw
+
+
+def env_time_zone(name: str, default: str) -> str:
+    """An IANA time zone name, checked against the time zone database."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = os.environ.get(name) or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{name} must be an IANA time zone such as Europe/Amsterdam, got {value!r}"
+        ) from None
+    return value

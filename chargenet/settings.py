@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from chargenet.env import ConfigError, env_bool, env_int, env_list, env_str, env_url
+from chargenet.env import ConfigError, env_bool, env_int, env_list, env_str, env_time_zone, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Runtime files of the embedded mode: the SQLite database, the Redis socket, collected static files.
@@ -33,6 +33,10 @@ if not DEBUG:
 if not SECRET_KEY:
     SECRET_KEY = "chargenet-insecure-development-key-do-not-use-in-production"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# The operator's business time zone: "today" and "this month" on the dashboard, report dates and
+# invoicing periods. Tariffs use each location's own zone.
+OPERATOR_TIME_ZONE = env_time_zone("OPERATOR_TIME_ZONE", "UTC")
 
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
@@ -235,7 +239,6 @@ LOGGING = {
 }
 
 # --- billing (docs/billing.md) ------------------------------------------------------------------
-BILLING_TIME_ZONE = env_str("BILLING_TIME_ZONE", "UTC")
 BILLING_INVOICE_PREFIX = env_str("BILLING_INVOICE_PREFIX", "CN")
 BILLING_INVOICE_PERIOD = env_str("BILLING_INVOICE_PERIOD", "monthly")
 if BILLING_INVOICE_PERIOD not in ("monthly", "weekly", "daily"):
@@ -274,13 +277,5 @@ AUTH_PASSWORD_VALIDATORS = [
 # Map tiles: any XYZ tile server; the map still shows its markers when tiles cannot load.
 MAP_TILE_URL = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
-# "Today" and "this month" on the overview are counted in this time zone.
-DASHBOARD_TIME_ZONE = env_str("DASHBOARD_TIME_ZONE", "UTC")
-try:
-    import zoneinfo
-
-    zoneinfo.ZoneInfo(DASHBOARD_TIME_ZONE)
-except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-    raise ConfigError(f"DASHBOARD_TIME_ZONE must be an IANA time zone, got {DASHBOARD_TIME_ZONE!r}") from None
 # A station silent for longer than this is raised as an alert.
 ALERT_OFFLINE_MINUTES = env_int("ALERT_OFFLINE_MINUTES", 15, minimum=1)

@@ -22,7 +22,7 @@ POWER = "Power.Active.Import"
 
 def _local_midnights() -> tuple[datetime, datetime]:
     """The start of today and of this month in the dashboard's time zone, as aware datetimes."""
-    now = timezone.now().astimezone(zoneinfo.ZoneInfo(settings.DASHBOARD_TIME_ZONE))
+    now = timezone.now().astimezone(zoneinfo.ZoneInfo(settings.OPERATOR_TIME_ZONE))
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     return today, today.replace(day=1)
 
@@ -303,7 +303,7 @@ def session_chart_series(*, session: Session) -> dict[str, list]:
 
 def time_window_parse(*, since: str, until: str) -> tuple[datetime | None, datetime | None]:
     """Parse the `datetime-local` inputs of a filter form (in the dashboard's time zone)."""
-    zone = zoneinfo.ZoneInfo(settings.DASHBOARD_TIME_ZONE)
+    zone = zoneinfo.ZoneInfo(settings.OPERATOR_TIME_ZONE)
 
     def parse(raw: str) -> datetime | None:
         try:

@@ -43,6 +43,6 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "session": session,
             "series": selectors.session_chart_series(session=session),
             # Filled by the billing app (stations does not import it); see docs/dashboard.md.
-            "cost_url": f"/billing/partials/sessions/{session.pk}/cost/",
+            "cost_url": f"/billing/sessions/{session.pk}/cost/",
         },
     )

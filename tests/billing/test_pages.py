@@ -1,6 +1,6 @@
 """Billing pages: who sees what, the live cost partial, PDFs, the tariff preview and reports."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -135,3 +135,28 @@ def test_the_revenue_report_and_csv_export_show_the_period(client, operator, dan
     rows = export.decode().splitlines()
     assert len(rows) == 2 and rows[1].endswith("25.00,4.0000,1.0000,5.0000")
     assert Decimal(rows[1].split(",")[10]) == Decimal("10")
+
+
+def test_the_overview_revenue_tiles_count_todays_and_this_months_sessions(
+    client, viewer, station, card, done_when_tariff
+):
+    # given a 10 kWh session that ended a minute ago and one from long before this month
+    from django.utils import timezone
+
+    recent = make_session(station, card, started_at=timezone.now() - timedelta(minutes=16), minutes=15)
+    old = make_session(station, card, started_at=datetime(2025, 1, 6, 8, 0, tzinfo=UTC))
+    services.cdr_create_for_session(session_id=recent.pk)
+    services.cdr_create_for_session(session_id=old.pk)
+    client.force_login(viewer)
+
+    # when the dashboard loads the revenue slot
+    page = client.get("/billing/partials/revenue/").content.decode()
+
+    # then only the recent session counts: 4.00 excl. VAT, today and this month
+    assert page.count("4.00 EUR") == 2
+
+
+def test_drivers_cannot_see_the_operators_revenue(client, driver):
+    client.force_login(driver.user)
+
+    assert client.get("/billing/partials/revenue/").status_code == 403
