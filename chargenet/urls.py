@@ -12,4 +12,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("stations.urls")),
     path("", include("rfid.urls")),
+    path("", include("chargenet.api.urls")),
 ]
