@@ -28,6 +28,15 @@ class LocationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "created_at"]
 
+    def validate_time_zone(self, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise serializers.ValidationError("not an IANA time zone (e.g. Europe/Amsterdam)") from None
+        return value
+
 
 class ConnectorSerializer(serializers.ModelSerializer):
     """A connector with its live status as the station last reported it."""

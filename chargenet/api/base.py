@@ -66,7 +66,7 @@ class ApiMixin:
         object_id = kwargs.get(self.audit_lookup, "") if self.audit_lookup else ""
         data = getattr(response, "data", None)
         if not object_id and isinstance(data, dict):
-            object_id = data.get("id") or data.get("identity") or ""
+            object_id = data.get("identity") or data.get("id") or ""
         audit_record(
             user=request.user,
             api_key=request.auth if isinstance(request.auth, ApiKey) else None,
