@@ -26,6 +26,8 @@ class TariffListApi(ApiMixin, generics.ListAPIView):
 
 @extend_schema(tags=["tariffs"])
 class TariffDetailApi(ApiMixin, generics.RetrieveAPIView):
+    """One tariff."""
+
     permission_classes = [IsStaffOrDriverRead]
     serializer_class = TariffSerializer
     queryset = Tariff.objects.all()

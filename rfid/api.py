@@ -7,6 +7,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from chargenet.api.base import ApiMixin
+from chargenet.api.filters import IdFilter
 from chargenet.api.permissions import IsStaffOrDriverRead
 from rfid import services
 from rfid.models import Driver, IdToken
@@ -27,6 +28,7 @@ def _id_tokens_for(user):
 
 class IdTokenFilter(filters.FilterSet):
     uid = filters.CharFilter(lookup_expr="iexact")
+    driver = IdFilter(field_name="driver_id")
 
     class Meta:
         model = IdToken
@@ -116,6 +118,8 @@ class DriverListApi(ApiMixin, generics.ListAPIView):
 
 @extend_schema(tags=["drivers"])
 class DriverDetailApi(ApiMixin, generics.RetrieveAPIView):
+    """One driver account (a driver may read only their own)."""
+
     queryset = Driver.objects.none()  # for the schema; get_queryset() decides
     permission_classes = [IsStaffOrDriverRead]
     serializer_class = DriverSerializer

@@ -9,6 +9,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from chargenet.api.base import ApiMixin, ApiView
+from chargenet.api.filters import IdFilter
 from chargenet.api.pagination import ApiCursorPagination
 from chargenet.api.permissions import IsStaffOrDriverRead, IsStaffReadOperateWrite
 from stations import selectors, services
@@ -78,6 +79,8 @@ class LocationListApi(ApiMixin, generics.ListCreateAPIView):
 
 @extend_schema(tags=["locations"])
 class LocationDetailApi(ApiMixin, generics.RetrieveUpdateAPIView):
+    """One location; PATCH changes it (operators with an operate key)."""
+
     queryset = Location.objects.none()  # for the schema; get_queryset() decides
     permission_classes = [IsStaffOrDriverRead]
     serializer_class = LocationSerializer
@@ -105,7 +108,7 @@ class StationFilter(filters.FilterSet):
         distinct=True,
         help_text="Stations with at least one connector in this status",
     )
-    location = filters.NumberFilter(field_name="location_id")
+    location = IdFilter(field_name="location_id")
     search = filters.CharFilter(method="filter_search", help_text="Part of the identity, name or location")
 
     class Meta:
@@ -374,7 +377,7 @@ class StationRemoteStartApi(ApiView):
 # --- sessions ---------------------------------------------------------------------------------
 class SessionFilter(filters.FilterSet):
     station = filters.CharFilter(field_name="station__identity", help_text="Station identity")
-    location = filters.NumberFilter(field_name="station__location_id")
+    location = IdFilter(field_name="station__location_id")
     id_tag = filters.CharFilter(lookup_expr="iexact")
     started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
     started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
@@ -414,6 +417,8 @@ class SessionListApi(ApiMixin, generics.ListAPIView):
 
 @extend_schema(tags=["sessions"])
 class SessionDetailApi(ApiMixin, generics.RetrieveAPIView):
+    """One charging session (a driver may read only those of their own cards)."""
+
     queryset = Session.objects.none()  # for the schema; get_queryset() decides
     permission_classes = [IsStaffOrDriverRead]
     serializer_class = SessionSerializer
@@ -509,7 +514,7 @@ class StationMessageListApi(ApiMixin, generics.ListAPIView):
 
 class FaultFilter(filters.FilterSet):
     station = filters.CharFilter(field_name="evse__station__identity", help_text="Station identity")
-    location = filters.NumberFilter(field_name="evse__station__location_id")
+    location = IdFilter(field_name="evse__station__location_id")
 
     class Meta:
         model = Connector

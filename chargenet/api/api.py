@@ -40,6 +40,8 @@ class ApiKeyListApi(ApiMixin, generics.ListAPIView):
 
 @extend_schema(tags=["api keys"])
 class ApiKeyDetailApi(ApiView):
+    """One of your API keys; DELETE revokes it at once."""
+
     permission_classes = [IsAuthenticatedOwner]
     audit_object_type = "api_key"
     audit_lookup = "pk"

@@ -32,9 +32,9 @@ def _has_nul(value) -> bool:
     return False
 
 
+# Mixed into every API view (APIView or a generic view). No docstring on purpose: drf-spectacular
+# would show it as the description of every operation whose view has none.
 class ApiMixin:
-    """Mixed into every API view (APIView or a generic view)."""
-
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     throttle_classes = [ApiKeyRateThrottle]
     schema = ApiAutoSchema()
@@ -107,4 +107,4 @@ class ApiMixin:
 
 
 class ApiView(ApiMixin, APIView):
-    """A plain API view."""
+    pass

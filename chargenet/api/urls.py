@@ -1,6 +1,6 @@
 """URLs of the REST API (DESIGN.md §6): /api/v1/…, the schema at /api/schema/, docs at /api/docs/."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from billing import api as billing_api
@@ -12,9 +12,24 @@ from stations import api as stations_api
 
 app_name = "api"
 
+
+class IdConverter:
+    """A database id: digits that fit a 64-bit integer (larger numbers are a 404, not an overflow)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+
 v1 = [
     path("locations/", stations_api.LocationListApi.as_view(), name="location-list"),
-    path("locations/<int:pk>/", stations_api.LocationDetailApi.as_view(), name="location-detail"),
+    path("locations/<id:pk>/", stations_api.LocationDetailApi.as_view(), name="location-detail"),
     path("stations/", stations_api.StationListApi.as_view(), name="station-list"),
     path("stations/<str:identity>/", stations_api.StationDetailApi.as_view(), name="station-detail"),
     path(
@@ -45,27 +60,27 @@ v1 = [
     path("commands/", stations_api.CommandListApi.as_view(), name="command-list"),
     path("faults/", stations_api.FaultListApi.as_view(), name="fault-list"),
     path("sessions/", stations_api.SessionListApi.as_view(), name="session-list"),
-    path("sessions/<int:pk>/", stations_api.SessionDetailApi.as_view(), name="session-detail"),
+    path("sessions/<id:pk>/", stations_api.SessionDetailApi.as_view(), name="session-detail"),
     path(
-        "sessions/<int:pk>/meter-values/",
+        "sessions/<id:pk>/meter-values/",
         stations_api.SessionMeterValueListApi.as_view(),
         name="session-meter-values",
     ),
     path(
-        "sessions/<int:pk>/remote-stop/",
+        "sessions/<id:pk>/remote-stop/",
         stations_api.SessionRemoteStopApi.as_view(),
         name="session-remote-stop",
     ),
     path("id-tokens/", rfid_api.IdTokenListApi.as_view(), name="id-token-list"),
-    path("id-tokens/<int:pk>/", rfid_api.IdTokenDetailApi.as_view(), name="id-token-detail"),
+    path("id-tokens/<id:pk>/", rfid_api.IdTokenDetailApi.as_view(), name="id-token-detail"),
     path("drivers/", rfid_api.DriverListApi.as_view(), name="driver-list"),
-    path("drivers/<int:pk>/", rfid_api.DriverDetailApi.as_view(), name="driver-detail"),
+    path("drivers/<id:pk>/", rfid_api.DriverDetailApi.as_view(), name="driver-detail"),
     path("tariffs/", billing_api.TariffListApi.as_view(), name="tariff-list"),
-    path("tariffs/<int:pk>/", billing_api.TariffDetailApi.as_view(), name="tariff-detail"),
+    path("tariffs/<id:pk>/", billing_api.TariffDetailApi.as_view(), name="tariff-detail"),
     path("webhooks/", webhook_api.WebhookSubscriptionListApi.as_view(), name="webhook-list"),
-    path("webhooks/<int:pk>/", webhook_api.WebhookSubscriptionDetailApi.as_view(), name="webhook-detail"),
+    path("webhooks/<id:pk>/", webhook_api.WebhookSubscriptionDetailApi.as_view(), name="webhook-detail"),
     path(
-        "webhooks/<int:pk>/deliveries/",
+        "webhooks/<id:pk>/deliveries/",
         webhook_api.WebhookDeliveryListApi.as_view(),
         name="webhook-delivery-list",
     ),
@@ -80,7 +95,7 @@ v1 = [
         name="webhook-delivery-replay",
     ),
     path("api-keys/", key_api.ApiKeyListApi.as_view(), name="api-key-list"),
-    path("api-keys/<int:pk>/", key_api.ApiKeyDetailApi.as_view(), name="api-key-detail"),
+    path("api-keys/<id:pk>/", key_api.ApiKeyDetailApi.as_view(), name="api-key-detail"),
 ]
 
 urlpatterns = [
@@ -88,6 +103,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(urlconf="chargenet.api.urls"), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # Anything else under /api/ is a 404 in the API's error format, not Django's HTML page.
+    re_path(r"^api/", views.api_not_found),
     path("settings/api-keys/", views.api_key_list, name="api-key-page"),
-    path("settings/api-keys/<int:pk>/revoke/", views.api_key_revoke_page, name="api-key-revoke"),
+    path("settings/api-keys/<id:pk>/revoke/", views.api_key_revoke_page, name="api-key-revoke"),
 ]

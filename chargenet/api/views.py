@@ -3,8 +3,9 @@
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from chargenet.api.models import ApiKey
@@ -37,3 +38,9 @@ def api_key_revoke_page(request: HttpRequest, pk: int) -> HttpResponse:
     api_key = api_key_revoke(api_key=get_object_or_404(ApiKey, user=request.user, pk=pk))
     messages.success(request, f"The key {api_key.name!r} was revoked.")
     return redirect("api:api-key-page")
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    """A URL under /api/ that matches no endpoint (or a malformed id in one)."""
+    return JsonResponse({"error": {"code": "not_found", "message": "Not found."}}, status=404)

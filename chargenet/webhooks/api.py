@@ -54,6 +54,8 @@ class WebhookSubscriptionListApi(ApiMixin, generics.ListAPIView):
 
 @extend_schema(tags=["webhooks"])
 class WebhookSubscriptionDetailApi(ApiView):
+    """One of your subscriptions; PATCH changes it, DELETE ends it."""
+
     permission_classes = [IsStaffReadOperateWrite]
     audit_object_type = "webhook_subscription"
     audit_lookup = "pk"
@@ -120,6 +122,8 @@ def _delivery(request, delivery_id) -> WebhookDelivery:
 
 @extend_schema(tags=["webhooks"])
 class WebhookDeliveryDetailApi(ApiView):
+    """One delivery of one of your subscriptions, with every attempt."""
+
     permission_classes = [IsStaffReadOperateWrite]
 
     @extend_schema(responses=WebhookDeliverySerializer)
