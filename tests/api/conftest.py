@@ -48,3 +48,12 @@ def station(db):
     from stations.services import station_create
 
     return station_create(identity="CP-1", evses=2)[0]
+
+
+@pytest.fixture
+def plain_static_storage(settings):
+    """Render pages without a collectstatic manifest (CI runs with DEBUG off and collects nothing)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

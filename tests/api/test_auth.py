@@ -98,7 +98,7 @@ def test_a_user_lists_creates_and_revokes_their_own_keys_through_the_api(operato
     assert _client(key).get("/api/v1/stations/").status_code == 401
 
 
-def test_the_settings_page_shows_a_new_key_once_and_revokes_it(client, viewer):
+def test_the_settings_page_shows_a_new_key_once_and_revokes_it(client, viewer, plain_static_storage):
     client.force_login(viewer)
 
     page = client.post("/settings/api-keys/", {"name": "grafana", "role": "read"})

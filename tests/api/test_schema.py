@@ -80,7 +80,7 @@ def test_the_schema_documents_every_operation_with_descriptions_examples_and_err
     assert all(path.startswith("/api/v1/") for path in schema["paths"])
 
 
-def test_the_interactive_docs_are_served_without_the_internet(client, db):
+def test_the_interactive_docs_are_served_without_the_internet(client, db, plain_static_storage):
     page = client.get("/api/docs/")
 
     assert page.status_code == 200
