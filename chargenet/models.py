@@ -26,3 +26,8 @@ class User(AbstractUser):
     def can_operate(self) -> bool:
         """Admins and operators may act on stations; viewers only look."""
         return self.role in (self.Role.ADMIN, self.Role.OPERATOR)
+
+
+# The API's and the webhooks' models live beside their code; importing them here registers them.
+from chargenet.api.models import ApiKey, AuditLog, IdempotencyRecord  # noqa: E402, F401
+from chargenet.webhooks.models import WebhookDelivery, WebhookSubscription  # noqa: E402, F401

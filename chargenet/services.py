@@ -5,7 +5,6 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from chargenet.models import User
 
@@ -25,14 +24,21 @@ DEMO_DRIVER = DemoLogin(username="driver", password="chargenet-demo")
 DEMO_STATION_PASSWORD = "demo-station-password-0001"
 
 
-def api_token_create(*, username: str) -> str:
-    """Return the user's API token key, creating it on first use. Raises UserNotFound."""
+def api_token_create(*, username: str, name: str = "create_api_token", role: str | None = None) -> str:
+    """Create an API key for the user and return it (only its digest is stored, so every call makes
+    a new key). The role defaults to operate for users who may operate, read otherwise.
+    Raises UserNotFound."""
+    from chargenet.api.models import ApiKey
+    from chargenet.api.services import api_key_create
+
     try:
         user = get_user_model().objects.get(username=username)
     except User.DoesNotExist:
         raise UserNotFound(f"no user named {username!r}") from None
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    if role is None:
+        role = ApiKey.Role.OPERATE if user.can_operate else ApiKey.Role.READ
+    _, key = api_key_create(user=user, name=name, role=role)
+    return key
 
 
 @transaction.atomic

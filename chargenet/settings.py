@@ -54,8 +54,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "rest_framework",
-    "rest_framework.authtoken",
+    "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "chargenet",
     "rfid",
     "stations",
@@ -196,7 +197,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ChargeNet <noreply@localhost
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "chargenet.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -209,7 +210,28 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "REST API of the ChargeNet charging station management system.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc served from the drf-spectacular-sidecar package: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ConnectorStatusEnum": "stations.models.Connector.Status",
+        "IdTokenStatusEnum": "rfid.models.IdToken.Status",
+        "SessionStatusEnum": "stations.models.Session.Status",
+        "CommandStatusEnum": "stations.models.Command.Status",
+        "WebhookDeliveryStatusEnum": "chargenet.webhooks.models.WebhookDelivery.Status",
+        "RegistrationStatusEnum": "stations.models.Station.RegistrationStatus",
+    },
 }
+# Requests per API key (or per user, or per address when anonymous), e.g. "600/min"; empty = no limit.
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/min")
+# The longest an API request may wait for a station's answer to a command (seconds).
+API_COMMAND_MAX_WAIT = env_int("API_COMMAND_MAX_WAIT", 30, minimum=0, maximum=60)
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10, minimum=1, maximum=60)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
+# Allow webhook URLs on loopback/private addresses (SSRF guard off); on by default only with DEBUG.
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env_bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", DEBUG)
 
 # --- OCPP -------------------------------------------------------------------------------------
 OCPP_ALLOW_UNKNOWN_STATIONS = env_bool("OCPP_ALLOW_UNKNOWN_STATIONS", False)

@@ -15,4 +15,5 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("", include("stations.urls_account")),
     path("", include("stations.urls_access")),
+    path("", include("chargenet.api.urls")),
 ]

@@ -53,10 +53,11 @@ def test_the_overview_counts_stations_connectors_sessions_and_energy(as_operator
     assert "GroundFailure" in page  # recent faults
 
 
-def test_the_overview_leaves_the_billing_slot_out_while_no_app_serves_it(as_operator, station):
+def test_the_overview_loads_revenue_from_billing_and_refreshes_it_when_a_cdr_is_made(as_operator, station):
     page = as_operator.get(reverse("dashboard")).content.decode()
 
-    assert "/billing/partials/revenue/" not in page
+    assert 'hx-get="/billing/partials/revenue/"' in page
+    assert "cn-cdr-created" in page
 
 
 def test_the_overview_maps_locations_with_coordinates(as_operator, db):

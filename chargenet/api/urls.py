@@ -1,0 +1,110 @@
+"""URLs of the REST API (DESIGN.md §6): /api/v1/…, the schema at /api/schema/, docs at /api/docs/."""
+
+from django.urls import include, path, re_path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from billing import api as billing_api
+from chargenet.api import api as key_api
+from chargenet.api import views
+from chargenet.webhooks import api as webhook_api
+from rfid import api as rfid_api
+from stations import api as stations_api
+
+app_name = "api"
+
+
+class IdConverter:
+    """A database id: digits that fit a 64-bit integer (larger numbers are a 404, not an overflow)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+
+v1 = [
+    path("locations/", stations_api.LocationListApi.as_view(), name="location-list"),
+    path("locations/<id:pk>/", stations_api.LocationDetailApi.as_view(), name="location-detail"),
+    path("stations/", stations_api.StationListApi.as_view(), name="station-list"),
+    path("stations/<str:identity>/", stations_api.StationDetailApi.as_view(), name="station-detail"),
+    path(
+        "stations/<str:identity>/password/",
+        stations_api.StationPasswordSetApi.as_view(),
+        name="station-password",
+    ),
+    path(
+        "stations/<str:identity>/commands/",
+        stations_api.StationCommandListApi.as_view(),
+        name="station-command-list",
+    ),
+    path(
+        "stations/<str:identity>/commands/<uuid:command_id>/",
+        stations_api.StationCommandDetailApi.as_view(),
+        name="station-command-detail",
+    ),
+    path(
+        "stations/<str:identity>/remote-start/",
+        stations_api.StationRemoteStartApi.as_view(),
+        name="station-remote-start",
+    ),
+    path(
+        "stations/<str:identity>/messages/",
+        stations_api.StationMessageListApi.as_view(),
+        name="station-message-list",
+    ),
+    path("commands/", stations_api.CommandListApi.as_view(), name="command-list"),
+    path("faults/", stations_api.FaultListApi.as_view(), name="fault-list"),
+    path("sessions/", stations_api.SessionListApi.as_view(), name="session-list"),
+    path("sessions/<id:pk>/", stations_api.SessionDetailApi.as_view(), name="session-detail"),
+    path(
+        "sessions/<id:pk>/meter-values/",
+        stations_api.SessionMeterValueListApi.as_view(),
+        name="session-meter-values",
+    ),
+    path(
+        "sessions/<id:pk>/remote-stop/",
+        stations_api.SessionRemoteStopApi.as_view(),
+        name="session-remote-stop",
+    ),
+    path("id-tokens/", rfid_api.IdTokenListApi.as_view(), name="id-token-list"),
+    path("id-tokens/<id:pk>/", rfid_api.IdTokenDetailApi.as_view(), name="id-token-detail"),
+    path("drivers/", rfid_api.DriverListApi.as_view(), name="driver-list"),
+    path("drivers/<id:pk>/", rfid_api.DriverDetailApi.as_view(), name="driver-detail"),
+    path("tariffs/", billing_api.TariffListApi.as_view(), name="tariff-list"),
+    path("tariffs/<id:pk>/", billing_api.TariffDetailApi.as_view(), name="tariff-detail"),
+    path("webhooks/", webhook_api.WebhookSubscriptionListApi.as_view(), name="webhook-list"),
+    path("webhooks/<id:pk>/", webhook_api.WebhookSubscriptionDetailApi.as_view(), name="webhook-detail"),
+    path(
+        "webhooks/<id:pk>/deliveries/",
+        webhook_api.WebhookDeliveryListApi.as_view(),
+        name="webhook-delivery-list",
+    ),
+    path(
+        "webhook-deliveries/<uuid:delivery_id>/",
+        webhook_api.WebhookDeliveryDetailApi.as_view(),
+        name="webhook-delivery-detail",
+    ),
+    path(
+        "webhook-deliveries/<uuid:delivery_id>/replay/",
+        webhook_api.WebhookDeliveryReplayApi.as_view(),
+        name="webhook-delivery-replay",
+    ),
+    path("api-keys/", key_api.ApiKeyListApi.as_view(), name="api-key-list"),
+    path("api-keys/<id:pk>/", key_api.ApiKeyDetailApi.as_view(), name="api-key-detail"),
+]
+
+urlpatterns = [
+    path("api/v1/", include(v1)),
+    path("api/schema/", SpectacularAPIView.as_view(urlconf="chargenet.api.urls"), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # Anything else under /api/ is a 404 in the API's error format, not Django's HTML page.
+    re_path(r"^api/", views.api_not_found),
+    path("settings/api-keys/", views.api_key_list, name="api-key-page"),
+    path("settings/api-keys/<id:pk>/revoke/", views.api_key_revoke_page, name="api-key-revoke"),
+]
