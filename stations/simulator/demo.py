@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ocpp.exceptions import OCPPError
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from stations.simulator.station import SimulatedStation
+from stations.simulator.station import SimulatedStation, cancel_and_wait
 
 logger = logging.getLogger("stations.simulator")
 
@@ -75,6 +75,10 @@ class DemoBehaviour:
                     await self._online(station, stop, backoff)
                 except (ConnectionClosed, OCPPError, TimeoutError, ConnectionError) as exc:
                     logger.info("%s: connection lost (%r)", station.identity, exc)
+                except Exception:
+                    # A simulator bug must not stop the demo (the run supervisor would give up on
+                    # it): report it, drop the connection and start over like a rebooting charger.
+                    logger.exception("%s: unexpected error; reconnecting", station.identity)
                 finally:
                     await station.close()
                 if not stop.is_set():
@@ -106,9 +110,7 @@ class DemoBehaviour:
                 if task in tasks and task.exception() is not None:
                     raise task.exception()
         finally:
-            for task in [*tasks, *waiters]:
-                task.cancel()
-            await asyncio.gather(*tasks, *waiters, return_exceptions=True)
+            await cancel_and_wait([*tasks, *waiters])
 
     async def _heartbeats(self, station: SimulatedStation) -> None:
         while True:
@@ -209,7 +211,5 @@ async def fleet_run(
         if timer is not None:
             timer.cancel()
         stop.set()
-        for runner in runners:
-            runner.cancel()
-        await asyncio.gather(*runners, return_exceptions=True)
+        await cancel_and_wait(runners)
     return stations

@@ -58,6 +58,19 @@ def _ocpp_error(code: str, description: str) -> ocpp_exceptions.OCPPError:
     return ocpp_exceptions.GenericError(description=description)
 
 
+async def cancel_and_wait(tasks: list[asyncio.Task]) -> None:
+    """Cancel tasks and wait until they have ended.
+
+    Cancels again while any is still running: on Python 3.11 `asyncio.wait_for` (inside the
+    library's `call()`) swallows a cancellation that arrives together with the response.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
+
+
 @dataclass
 class ReceivedCall:
     """A CALL the CSMS sent to this station, as it came over the wire (camelCase payload)."""
@@ -416,8 +429,7 @@ class SimulatedStation:
         if ws is not None:
             await ws.close()
         if reader is not None and reader is not asyncio.current_task():
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            await cancel_and_wait([reader])
         self.disconnected.set()
 
     async def wait_closed(self) -> None:
@@ -433,7 +445,8 @@ class SimulatedStation:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
-            if not type(exc).__name__.startswith("ConnectionClosed"):
+            # Losing the connection mid-way is normal for a charger; the behaviour loop reconnects.
+            if not isinstance(exc, ConnectionError) and not type(exc).__name__.startswith("ConnectionClosed"):
                 logger.warning("%s: background task failed: %r", self.identity, exc)
 
     # ---- station-initiated messages -----------------------------------------------------------
@@ -448,13 +461,21 @@ class SimulatedStation:
         record = SentCall(action=type(payload).__name__, payload=payload)
         self.sent.append(record)
         started = time.perf_counter()
+        # The library's call() waits out its whole timeout when the socket drops; a charger notices.
+        answer = asyncio.ensure_future(self._cp.call(payload, suppress=False))
+        closed = asyncio.ensure_future(self.disconnected.wait())
         try:
-            record.response = await self._cp.call(payload, suppress=False)
+            await asyncio.wait({answer, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if not answer.done():
+                raise ConnectionError(f"{self.identity}: connection closed before the {record.action} answer")
+            record.response = answer.result()
         except BaseException as exc:
             record.error = exc
             raise
         finally:
             record.latency = time.perf_counter() - started
+            if not answer.done() or not closed.done():
+                await cancel_and_wait([answer, closed])
         return record.response
 
     async def boot(self) -> call_result.BootNotification:
@@ -740,7 +761,7 @@ class SimulatedStation:
         """Wait until `count` CALLs of `action` were sent and answered; return the latest."""
         found = await self.wait_for(
             lambda: (
-                (calls := [c for c in self.sent if c.action == action and c.latency is not None])
+                (calls := [c for c in self.sent if c.action == action and c.response is not None])
                 and len(calls) >= count
                 and calls
             ),
