@@ -15,6 +15,7 @@ and time; run by hand, never in CI.
 import argparse
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 import random
@@ -86,6 +87,7 @@ class Stats:
         self.held = 0
         self.steady_messages = 0
         self.steady = False
+        self.closing = False
 
 
 class Station:
@@ -152,7 +154,8 @@ class Station:
             self.stats.errors[f"{action}: timeout"] += 1
             return None
         except (ConnectionClosed, ConnectionError):
-            self.stats.errors[f"{action}: connection closed"] += 1
+            if not self.stats.closing:  # our own shutdown is not the server's fault
+                self.stats.errors[f"{action}: connection closed"] += 1
             raise ConnectionError from None
         if reply[0] == 4:
             self.stats.errors[f"{action}: CALLERROR {reply[2]}"] += 1
@@ -246,7 +249,8 @@ class Station:
             if action == "StartTransaction" and reply:
                 self.transaction_id = reply.get("transactionId")
             if self.args.interval:
-                await asyncio.sleep(self.args.interval * self.rng.uniform(0.9, 1.1))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.args.interval * self.rng.uniform(0.9, 1.1))
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -300,6 +304,9 @@ async def bench(args: argparse.Namespace) -> dict:
     rss["end"] = rss_kib(args.server_pid) if args.server_pid else None
     held_at_end = sum(1 for s in stations if s.ws is not None and s.ws.state.name == "OPEN")
 
+    # Let the CALLs in flight finish before the sockets close.
+    await asyncio.wait(runners, timeout=args.timeout)
+    stats.closing = True
     for station in stations:
         await station.close()
     for runner in runners:
