@@ -1,0 +1,60 @@
+"""Create (or remove) the stations and the card `bench/fleet.py` uses, in ChargeNet's database.
+
+    python bench/create_stations.py --count 1000                 # BENCH-00001 … BENCH-01000
+    python bench/create_stations.py --count 1000 --delete        # remove them again
+
+Run it with the same environment as the server (DATABASE_URL / CHARGENET_DATA_DIR), before the
+benchmark. Existing stations keep their rows but get the given password again.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chargenet.settings")
+
+import django  # noqa: E402
+
+DEFAULT_PASSWORD = "bench-station-password-0001"
+BENCH_CARD = "BENCH0001"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=int, required=True, help="how many stations (1-20000)")
+    parser.add_argument("--prefix", default="BENCH-", help="identity prefix; identities are <prefix>00001 …")
+    parser.add_argument("--password", default=DEFAULT_PASSWORD, help="HTTP Basic password of every station")
+    parser.add_argument("--delete", action="store_true", help="delete the stations instead")
+    args = parser.parse_args()
+    if not 1 <= args.count <= 20000:
+        parser.error("--count must be between 1 and 20000")
+
+    django.setup()
+    from rfid.models import IdToken
+    from rfid.services import id_token_create
+    from stations.models import Station
+    from stations.services import station_create, station_delete, station_password_set
+
+    identities = [f"{args.prefix}{n:05d}" for n in range(1, args.count + 1)]
+    existing = {s.identity: s for s in Station.objects.filter(identity__in=identities)}
+    if args.delete:
+        for station in existing.values():
+            station_delete(station=station)
+        print(f"deleted {len(existing)} stations")
+        return
+    for identity in identities:
+        if identity in existing:
+            station_password_set(station=existing[identity], password=args.password)
+        else:
+            station_create(identity=identity, password=args.password, evses=1)
+    if not IdToken.objects.filter(uid=BENCH_CARD).exists():
+        id_token_create(uid=BENCH_CARD, label="Benchmark card")
+    print(f"{len(identities) - len(existing)} created, {len(existing)} updated; card {BENCH_CARD}")
+
+
+if __name__ == "__main__":
+    main()

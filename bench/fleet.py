@@ -1,0 +1,439 @@
+"""Fleet benchmark: M lightweight OCPP 1.6 stations against a running ChargeNet on this machine.
+
+    python bench/create_stations.py --count 1000
+    python bench/fleet.py --stations 1000 --duration 60 --interval 10 --server-pid <daphne pid>
+
+Each station is one WebSocket with plain JSON frames (no schema validation on this side, so the
+client stays cheap): it connects with HTTP Basic auth, boots, reports its connector, then for
+`--duration` seconds sends one CALL every `--interval` seconds (0 = as fast as the server answers)
+from the chosen mix, and answers any CALL the server sends. Printed at the end: connections held,
+messages per second, CALL→CALLRESULT latency percentiles per action, server memory per connection
+(RSS delta of `--server-pid` and its children) and every error. Loopback only, bounded in count
+and time; run by hand, never in CI.
+"""
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+import random
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+MAX_STATIONS = 20000
+MAX_DURATION = 3600
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+# What a healthy charger answers to CSMS-initiated calls; enough to keep a CSMS's boot routine happy.
+ANSWERS = {
+    "GetConfiguration": {"configurationKey": []},
+    "GetLocalListVersion": {"listVersion": 0},
+    "UnlockConnector": {"status": "Unlocked"},
+    "UpdateFirmware": {},
+    "GetDiagnostics": {},
+    "GetCompositeSchedule": {"status": "Rejected"},
+}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of `pid` and its descendants in KiB (Linux /proc)."""
+    total, pids, seen = 0, [pid], set()
+    while pids:
+        current = pids.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pids.extend(int(child) for child in children)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.errors: Counter[str] = Counter()
+        self.connect_times: list[float] = []
+        self.server_calls: Counter[str] = Counter()
+        self.connected = 0
+        self.held = 0
+        self.steady_messages = 0
+        self.steady = False
+        self.closing = False
+
+
+class Station:
+    """One benchmark station: a socket, a reader task and the CALLs it is waiting on."""
+
+    def __init__(self, args: argparse.Namespace, identity: str, stats: Stats, rng: random.Random):
+        self.args, self.identity, self.stats, self.rng = args, identity, stats, rng
+        self.pending: dict[str, asyncio.Future] = {}
+        self.ws = None
+        self.meter_wh = rng.randrange(0, 1_000_000)
+        self.transaction_id: int | None = None
+
+    async def connect(self) -> bool:
+        token = base64.b64encode(f"{self.identity}:{self.args.password}".encode()).decode()
+        started = time.perf_counter()
+        try:
+            self.ws = await connect(
+                f"{self.args.url.rstrip('/')}/{self.identity}",
+                subprotocols=["ocpp1.6"],
+                additional_headers={"Authorization": f"Basic {token}"},
+                open_timeout=self.args.timeout,
+                compression=None,
+                ping_interval=None,  # the server pings; a charger need not
+                max_queue=4,
+            )
+        except InvalidStatus as exc:
+            self.stats.errors[f"connect: HTTP {exc.response.status_code}"] += 1
+            return False
+        except (OSError, TimeoutError) as exc:
+            self.stats.errors[f"connect: {type(exc).__name__}"] += 1
+            return False
+        self.stats.connect_times.append(time.perf_counter() - started)
+        asyncio.create_task(self.read())
+        return True
+
+    async def read(self) -> None:
+        try:
+            async for raw in self.ws:
+                message = json.loads(raw)
+                if message[0] == 2:
+                    self.stats.server_calls[message[2]] += 1
+                    answer = ANSWERS.get(message[2], {"status": "Accepted"})
+                    await self.ws.send(json.dumps([3, message[1], answer]))
+                elif message[0] in (3, 4) and message[1] in self.pending:
+                    self.pending.pop(message[1]).set_result(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            for future in self.pending.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("closed"))
+            self.pending.clear()
+
+    async def call(self, action: str, payload: dict) -> dict | None:
+        unique_id = str(uuid.uuid4())
+        future = asyncio.get_running_loop().create_future()
+        self.pending[unique_id] = future
+        started = time.perf_counter()
+        try:
+            await self.ws.send(json.dumps([2, unique_id, action, payload]))
+            reply = await asyncio.wait_for(future, self.args.timeout)
+        except TimeoutError:
+            self.pending.pop(unique_id, None)
+            self.stats.errors[f"{action}: timeout"] += 1
+            return None
+        except (ConnectionClosed, ConnectionError):
+            if not self.stats.closing:  # our own shutdown is not the server's fault
+                self.stats.errors[f"{action}: connection closed"] += 1
+            raise ConnectionError from None
+        if reply[0] == 4:
+            self.stats.errors[f"{action}: CALLERROR {reply[2]}"] += 1
+            return None
+        self.stats.latency[action].append(time.perf_counter() - started)
+        if self.stats.steady:
+            self.stats.steady_messages += 1
+        return reply[2]
+
+    def status(self, status: str) -> tuple[str, dict]:
+        return "StatusNotification", {
+            "connectorId": 1,
+            "errorCode": "NoError",
+            "status": status,
+            "timestamp": now_iso(),
+        }
+
+    def script(self):
+        """The endless sequence of CALLs this station sends, by mix."""
+        if self.args.mix == "heartbeat":
+            while True:
+                yield "Heartbeat", {}
+        while True:  # "session": a charging session with meter values, then a heartbeat
+            yield self.status("Preparing")
+            yield (
+                "StartTransaction",
+                {
+                    "connectorId": 1,
+                    "idTag": self.args.id_tag,
+                    "meterStart": self.meter_wh,
+                    "timestamp": now_iso(),
+                },
+            )
+            yield self.status("Charging")
+            for _ in range(self.args.meter_values):
+                self.meter_wh += self.rng.randrange(50, 200)
+                yield (
+                    "MeterValues",
+                    {
+                        "connectorId": 1,
+                        "transactionId": self.transaction_id or 0,
+                        "meterValue": [
+                            {
+                                "timestamp": now_iso(),
+                                "sampledValue": [
+                                    {
+                                        "value": str(self.meter_wh),
+                                        "measurand": "Energy.Active.Import.Register",
+                                        "unit": "Wh",
+                                    },
+                                    {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
+                                ],
+                            }
+                        ],
+                    },
+                )
+            yield (
+                "StopTransaction",
+                {
+                    "transactionId": self.transaction_id or 0,
+                    "meterStop": self.meter_wh,
+                    "timestamp": now_iso(),
+                    "reason": "EVDisconnected",
+                },
+            )
+            yield self.status("Finishing")
+            yield self.status("Available")
+            yield "Heartbeat", {}
+
+    async def run(self, start_steady: asyncio.Event, stop: asyncio.Event) -> None:
+        boot = await self.call(
+            "BootNotification",
+            {
+                "chargePointVendor": "ChargeNet",
+                "chargePointModel": "Bench",
+                "chargePointSerialNumber": self.identity,
+            },
+        )
+        if not boot or boot.get("status") != "Accepted":
+            self.stats.errors[f"boot: {boot.get('status') if boot else 'no answer'}"] += 1
+            return
+        await self.call(*self.status("Available"))
+        self.stats.held += 1
+        await start_steady.wait()
+        # Spread the fleet's first messages over one interval so they do not arrive in lockstep.
+        await asyncio.sleep(self.rng.uniform(0, self.args.interval))
+        for action, payload in self.script():
+            if stop.is_set():
+                return
+            reply = await self.call(action, payload)
+            if action == "StartTransaction" and reply:
+                self.transaction_id = reply.get("transactionId")
+            if self.args.interval:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.args.interval * self.rng.uniform(0.9, 1.1))
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+
+
+async def bench(args: argparse.Namespace) -> dict:
+    stats = Stats()
+    rng = random.Random(args.seed)
+    identities = [f"{args.prefix}{n:05d}" for n in range(1, args.stations + 1)]
+    stations = [Station(args, identity, stats, random.Random(rng.random())) for identity in identities]
+    start_steady, stop = asyncio.Event(), asyncio.Event()
+    rss = {"before": rss_kib(args.server_pid) if args.server_pid else None}
+
+    # Connect at --ramp connections per second, at most --concurrency handshakes at a time.
+    gate = asyncio.Semaphore(args.concurrency)
+    runners: list[asyncio.Task] = []
+    ramp_started = time.perf_counter()
+
+    async def bring_up(station: Station) -> None:
+        async with gate:
+            ok = await station.connect()
+        if ok:
+            stats.connected += 1
+            try:
+                await station.run(start_steady, stop)
+            except ConnectionError:
+                pass
+
+    for index, station in enumerate(stations):
+        due = ramp_started + index / args.ramp
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        runners.append(asyncio.create_task(bring_up(station)))
+    # Wait until every station has booted or failed (bounded by the timeout).
+    deadline = time.perf_counter() + args.timeout
+    while stats.held + sum(stats.errors.values()) < len(stations) and time.perf_counter() < deadline:
+        await asyncio.sleep(0.1)
+    ramp_seconds = time.perf_counter() - ramp_started
+    await asyncio.sleep(1.0)  # let the server settle before measuring its memory
+    rss["connected"] = rss_kib(args.server_pid) if args.server_pid else None
+
+    boot_latency = {k: list(v) for k, v in stats.latency.items()}
+    stats.latency.clear()
+    stats.steady = True
+    steady_started = time.perf_counter()
+    start_steady.set()
+    await asyncio.sleep(args.duration)
+    stop.set()
+    steady_seconds = time.perf_counter() - steady_started
+    stats.steady = False
+    rss["end"] = rss_kib(args.server_pid) if args.server_pid else None
+    held_at_end = sum(1 for s in stations if s.ws is not None and s.ws.state.name == "OPEN")
+
+    # Let the CALLs in flight finish before the sockets close.
+    await asyncio.wait(runners, timeout=args.timeout)
+    stats.closing = True
+    for station in stations:
+        await station.close()
+    for runner in runners:
+        runner.cancel()
+    await asyncio.gather(*runners, return_exceptions=True)
+
+    return {
+        "stations": len(stations),
+        "connected": stats.connected,
+        "booted": stats.held,
+        "held_at_end": held_at_end,
+        "ramp_seconds": ramp_seconds,
+        "connect_times": stats.connect_times,
+        "boot_latency": boot_latency,
+        "steady_seconds": steady_seconds,
+        "steady_messages": stats.steady_messages,
+        "latency": dict(stats.latency),
+        "errors": dict(stats.errors),
+        "server_calls": dict(stats.server_calls),
+        "rss_kib": rss,
+    }
+
+
+def report(args: argparse.Namespace, result: dict) -> str:
+    def ms(values: list[float]) -> str:
+        return " / ".join(f"{percentile(values, p) * 1000:.1f}" for p in (50, 95, 99))
+
+    rows = [
+        (
+            "stations requested / connected / booted",
+            f"{result['stations']} / {result['connected']} / {result['booted']}",
+        ),
+        ("connections held at the end", str(result["held_at_end"])),
+        ("ramp-up (connect + boot all)", f"{result['ramp_seconds']:.1f} s"),
+        ("WebSocket handshake p50 / p95 / p99", f"{ms(result['connect_times'])} ms"),
+    ]
+    boot = result["boot_latency"].get("BootNotification", [])
+    rows.append(("BootNotification p50 / p95 / p99", f"{ms(boot)} ms"))
+    rate = result["steady_messages"] / result["steady_seconds"] if result["steady_seconds"] else 0
+    rows.append(
+        (
+            f"steady phase ({args.mix}, interval {args.interval:g} s)",
+            f"{result['steady_messages']} CALLs in {result['steady_seconds']:.0f} s = {rate:.1f} msg/s",
+        )
+    )
+    everything = list(itertools.chain.from_iterable(result["latency"].values()))
+    rows.append(("CALL→CALLRESULT, all, p50 / p95 / p99", f"{ms(everything)} ms"))
+    for action, values in sorted(result["latency"].items()):
+        rows.append((f"  {action} ({len(values)})", f"{ms(values)} ms"))
+    rss = result["rss_kib"]
+    if rss["before"] is not None:
+        rows.append(
+            (
+                "server RSS before / connected / end",
+                f"{rss['before'] / 1024:.1f} / {rss['connected'] / 1024:.1f} / {rss['end'] / 1024:.1f} MiB",
+            )
+        )
+        if result["booted"]:
+            per = (rss["connected"] - rss["before"]) / result["booted"]
+            rows.append(("server memory per connection", f"{per:.0f} KiB"))
+    errors = result["errors"]
+    rows.append(("errors", ", ".join(f"{k}: {v}" for k, v in sorted(errors.items())) or "none"))
+    if result["server_calls"]:
+        rows.append(
+            (
+                "CALLs from the server",
+                ", ".join(f"{k}: {v}" for k, v in sorted(result["server_calls"].items())),
+            )
+        )
+    width = max(len(label) for label, _ in rows)
+    lines = [f"| {'measure':<{width}} | value |", f"| {'-' * width} | --- |"]
+    lines += [f"| {label:<{width}} | {value} |" for label, value in rows]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", default="ws://127.0.0.1:8000/ocpp/", help="OCPP endpoint (loopback only)")
+    parser.add_argument("--stations", type=int, default=100, help=f"how many stations (1-{MAX_STATIONS})")
+    parser.add_argument("--prefix", default="BENCH-", help="identity prefix, as given to create_stations.py")
+    parser.add_argument("--password", default="bench-station-password-0001", help="HTTP Basic password")
+    parser.add_argument("--id-tag", default="BENCH0001", help="card used for StartTransaction")
+    parser.add_argument(
+        "--duration", type=float, default=30, help=f"steady phase seconds (max {MAX_DURATION})"
+    )
+    parser.add_argument(
+        "--interval", type=float, default=10, help="seconds between a station's CALLs; 0 = flat out"
+    )
+    parser.add_argument(
+        "--mix", choices=["session", "heartbeat"], default="session", help="what stations send"
+    )
+    parser.add_argument(
+        "--meter-values", type=int, default=6, help="MeterValues per session in the session mix"
+    )
+    parser.add_argument("--ramp", type=float, default=200, help="new connections per second")
+    parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight at most")
+    parser.add_argument("--timeout", type=float, default=30, help="seconds to wait for any answer")
+    parser.add_argument(
+        "--server-pid", type=int, default=None, help="server pid, for its RSS (children counted)"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="print the raw result as JSON as well")
+    args = parser.parse_args(argv)
+    if not 1 <= args.stations <= MAX_STATIONS:
+        parser.error(f"--stations must be 1 to {MAX_STATIONS}")
+    if not 0 < args.duration <= MAX_DURATION:
+        parser.error(f"--duration must be more than 0 and at most {MAX_DURATION}")
+    if urlsplit(args.url).hostname not in LOOPBACK:
+        parser.error("--url must point at this machine (127.0.0.1, localhost or ::1)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    result = asyncio.run(bench(args))
+    print(report(args, result))
+    if args.json:
+        summary = {k: v for k, v in result.items() if k not in ("latency", "connect_times", "boot_latency")}
+        summary["latency_ms"] = {
+            action: {f"p{p}": round(percentile(values, p) * 1000, 2) for p in (50, 95, 99)}
+            for action, values in result["latency"].items()
+        }
+        print(json.dumps(summary, indent=2))
+    sys.exit(0 if not result["errors"] else 1)
+
+
+if __name__ == "__main__":
+    main()
