@@ -41,7 +41,10 @@ async def _channel_layer_roundtrip() -> None:
     import asyncio
 
     layer = get_channel_layer()
-    channel = await layer.new_channel("healthz.")
+    # The default "specific." prefix matters: channels_redis serves every process-local channel of
+    # one prefix from a single Redis list, read by whichever consumer holds the receive lock; a
+    # channel of its own prefix would never be read while a WebSocket is connected to this process.
+    channel = await layer.new_channel()
     await layer.send(channel, {"type": "healthz.ping"})
     message = await asyncio.wait_for(layer.receive(channel), timeout=3)
     if message.get("type") != "healthz.ping":
