@@ -614,7 +614,7 @@ def _session_close(
     session = None
     if transaction_id > 0:
         session = (
-            Session.objects.select_for_update()
+            Session.objects.select_for_update(of=("self",))
             .filter(station=station, transaction_id=str(transaction_id))
             .select_related("station", "evse")
             .first()
@@ -625,7 +625,9 @@ def _session_close(
         ).first()
         if retried is not None:
             return retried
-        active = Session.objects.select_for_update().filter(station=station, status=Session.Status.ACTIVE)
+        active = Session.objects.select_for_update(of=("self",)).filter(
+            station=station, status=Session.Status.ACTIVE
+        )
         if id_tag:
             active = active.filter(id_tag__iexact=id_tag)
         candidates = list(active.select_related("station", "evse")[:2])
@@ -904,7 +906,7 @@ def command_complete(
     Status: CALLERROR → error; no answer → timed_out; a refusing status → rejected; else accepted.
     A command already final is returned unchanged.
     """
-    command = Command.objects.select_for_update().select_related("station").get(pk=command_id)
+    command = Command.objects.select_for_update(of=("self",)).select_related("station").get(pk=command_id)
     if command.status != Command.Status.SENT:
         return command
     if timed_out:
