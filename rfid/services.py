@@ -226,23 +226,30 @@ def _decide(*, uid: str, context: AuthorizationContext) -> AuthorizationDecision
     token = IdToken.objects.select_related("driver").filter(uid__iexact=uid).first()
     if token is None:
         return AuthorizationDecision(status="Invalid", reason="unknown card")
-    common = {"id_token": token, "parent_id_tag": token.parent_id_tag, "expires_at": token.expires_at}
+
+    def decided(status: str, reason: str) -> AuthorizationDecision:
+        return AuthorizationDecision(
+            status=status,
+            reason=reason,
+            id_token=token,
+            parent_id_tag=token.parent_id_tag,
+            expires_at=token.expires_at,
+        )
+
     if token.status == IdToken.Status.BLOCKED:
-        return AuthorizationDecision(status="Blocked", reason="card is blocked", **common)
+        return decided("Blocked", "card is blocked")
     if token.status == IdToken.Status.INVALID:
-        return AuthorizationDecision(status="Invalid", reason="card is invalid", **common)
+        return decided("Invalid", "card is invalid")
     if token.status == IdToken.Status.EXPIRED or (token.expires_at and token.expires_at <= timezone.now()):
-        return AuthorizationDecision(status="Expired", reason="card has expired", **common)
+        return decided("Expired", "card has expired")
     if not context.is_public and not (
         (token.driver_id is not None and token.driver_id in context.allowed_driver_ids)
         or (token.parent_id_tag and token.parent_id_tag in context.allowed_groups)
     ):
-        return AuthorizationDecision(status="Invalid", reason="not allowed at this location", **common)
+        return decided("Invalid", "not allowed at this location")
     if context.has_active_session_elsewhere and not settings.RFID_ALLOW_CONCURRENT_USE:
-        return AuthorizationDecision(
-            status="ConcurrentTx", reason="card is already charging elsewhere", **common
-        )
-    return AuthorizationDecision(status="Accepted", reason="valid card", **common)
+        return decided("ConcurrentTx", "card is already charging elsewhere")
+    return decided("Accepted", "valid card")
 
 
 # --- operators: block, unblock, import ------------------------------------------------------

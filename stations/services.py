@@ -481,7 +481,7 @@ def _session_event(session: Session) -> dict[str, Any]:
         "session_id": session.pk,
         "station_id": session.station_id,
         "identity": session.station.identity,
-        "evse_id": session.evse.evse_id if session.evse_id else None,
+        "evse_id": session.evse.evse_id if session.evse is not None else None,
         "transaction_id": session.transaction_id,
         "id_tag": session.id_tag,
         "energy_wh": session.energy_wh,
@@ -1057,7 +1057,7 @@ def _command_effects(command: Command, response: dict, accepted: bool) -> None:
         state.save(update_fields=["log_file_name", "log_request_id", "updated_at"])
 
 
-REMOTE_START_REFUSED = {
+REMOTE_START_REFUSED: dict[str, str] = {
     Connector.Status.CHARGING: "the connector is charging",
     Connector.Status.SUSPENDED_EV: "the connector is in use",
     Connector.Status.SUSPENDED_EVSE: "the connector is in use",
