@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from stations import services
 from stations.models import Command, Station
-from stations.protocol.base import CallErrorReceived, ConnectionClosed, QueueConnection
+from stations.protocol.base import CallErrorReceived, CallNotSent, ConnectionClosed, QueueConnection
 from stations.protocol.framing import (
     CALL,
     CALLERROR,
@@ -55,6 +55,9 @@ PENDING_FORBIDDEN = frozenset(
 # TriggerMessage requestedMessage → the CALL it lets a Pending station send.
 TRIGGERED_ACTIONS = {"SignChargePointCertificate": "SignCertificate"}
 LOG_FLUSH_SECONDS = 1.0
+# How long disconnect() lets the command loop settle (finish a claim, record the outcome) before it
+# cancels what is left; daphne gives the whole disconnect 10 s (--application-close-timeout).
+SETTLE_SECONDS = 5.0
 CLOSE_REPLACED = 4000
 OVERSIZE_ID = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
 
@@ -338,6 +341,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.commands_drain()
 
     async def station_replaced(self, event: dict) -> None:
+        # No answer will be read from this socket any more: a call in flight ends now.
+        self.connection.close()
         await self.close(code=CLOSE_REPLACED)
 
     def commands_drain(self) -> None:
@@ -368,35 +373,41 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self.command_run(command)
 
     async def command_run(self, command: Command) -> None:
+        """Send one claimed command and record how it ended. `command_in_flight` stays set until the
+        outcome is stored, so a disconnect that cancels this task still finalises the command."""
         if command.action in ("TriggerMessage", "ExtendedTriggerMessage"):
             # Allow the triggered message before the station's answer can race it.
             requested = str(command.payload.get("requestedMessage", ""))
             self.triggered.add(TRIGGERED_ACTIONS.get(requested, requested))
         complete = database_sync_to_async(services.command_complete)
-        call = self.spawn(self.cp.call_action(command.action, command.payload, command.message_id))
         self.command_in_flight = command.pk
         try:
-            response = await call
+            response = await self.cp.call_action(command.action, command.payload, command.message_id)
         except CallErrorReceived as exc:
             await complete(command_id=command.pk, error_code=exc.code, error_description=exc.description)
         except TimeoutError:
             await complete(command_id=command.pk, timed_out=True)
+        except CallNotSent:
+            # Claimed, but the socket closed before it went out: back in the queue for the next
+            # connection.
+            await database_sync_to_async(services.command_release)(command_id=command.pk)
         except ConnectionClosed:
-            return  # disconnect() finalises it
-        except asyncio.CancelledError:
-            raise
+            await complete(command_id=command.pk, disconnected=True)
         else:
             await complete(command_id=command.pk, response=response)
-        finally:
-            self.command_in_flight = None
+        self.command_in_flight = None
 
     # --- closing -----------------------------------------------------------------------------------
 
     async def disconnect(self, code: int) -> None:
         if self.station_id is None:
             return
-        in_flight = self.command_in_flight  # read before the cancelled task clears it
+        # Closing the connection ends a call waiting for its answer at once (the command is marked
+        # "station disconnected"); let the command loop record that, and finish a claim it has
+        # running in a thread, before cancelling it: a cancelled claim would leave a command "sent".
         self.connection.close()
+        if self.drain_task is not None and not self.drain_task.done():
+            await asyncio.wait({self.drain_task}, timeout=SETTLE_SECONDS)
         for task in list(self.tasks):
             task.cancel()
         await self.log_flush()
@@ -404,5 +415,5 @@ class OcppConsumer(AsyncWebsocketConsumer):
             station_id=self.station_id,
             channel_name=self.channel_name,
             last_seen_at=self.last_seen,
-            command_id=in_flight,
+            command_id=self.command_in_flight,  # still set only if its outcome was never stored
         )

@@ -388,7 +388,7 @@ def station_disconnected(
         fields["last_seen_at"] = last_seen_at
     updated = Station.objects.filter(pk=station_id, channel_name=channel_name).update(**fields)
     if command_id is not None:  # sent on this connection, never answered: no answer is coming
-        command_complete(command_id=command_id, timed_out=True, note="connection closed before the answer")
+        command_complete(command_id=command_id, disconnected=True)
     if updated:
         station = Station.objects.get(pk=station_id)
         event_publish("station.disconnected", _station_event(station))
@@ -861,6 +861,23 @@ def command_claim_next(*, station_id: int, exclude_actions: frozenset[str] = fro
     return None
 
 
+@transaction.atomic
+def command_release(*, command_id: int) -> bool:
+    """Put a claimed command that never went out (the socket closed first) back in the queue;
+    returns False when it had already moved on."""
+    command = Command.objects.select_for_update().select_related("station").get(pk=command_id)
+    if command.status != Command.Status.SENT:
+        return False
+    command.status, command.sent_at, command.message_id = Command.Status.QUEUED, None, ""
+    command.save(update_fields=["status", "sent_at", "message_id"])
+    event_publish("command.updated", _command_event(command))
+    if _is_authorization_key_change(command.action, command.payload):
+        type(_protocol_state(command.station_id)).objects.filter(station_id=command.station_id).update(
+            pending_password_hash=""
+        )
+    return True
+
+
 def command_expire(*, station_id: int | None = None) -> int:
     """Expire queued commands past their expiry and time out sent ones nobody answered (a node died
     mid-call); returns how many changed."""
@@ -896,18 +913,23 @@ def command_complete(
     error_code: str = "",
     error_description: str = "",
     timed_out: bool = False,
+    disconnected: bool = False,
     note: str = "",
 ) -> Command:
     """Store the station's answer to a sent command and apply what it reports (configuration keys,
     local list version, reservations, charging profiles, certificates, password rotation).
 
-    Status: CALLERROR → error; no answer → timed_out; a refusing status → rejected; else accepted.
+    Status: CALLERROR → error; the connection closed before the answer (`disconnected`) → error
+    "station disconnected"; no answer → timed_out; a refusing status → rejected; else accepted.
     A command already final is returned unchanged.
     """
     command = Command.objects.select_for_update().select_related("station").get(pk=command_id)
     if command.status != Command.Status.SENT:
         return command
-    if timed_out:
+    if disconnected:
+        command.status = Command.Status.ERROR
+        command.error = "station disconnected before answering"
+    elif timed_out:
         command.status = Command.Status.TIMED_OUT
         command.error = note or f"no answer within {settings.OCPP_CALL_TIMEOUT} s"
     elif error_code:
