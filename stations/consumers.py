@@ -4,7 +4,8 @@ A Channels consumer handles one event at a time, so nothing here awaits an OCPP 
 receive() (DESIGN.md §4). receive() parses and checks each frame itself and answers bad ones with the
 version's CALLERROR; good CALLs go on a queue that a background task feeds to the library's
 ChargePoint; CALLRESULT/CALLERROR frames go straight to the library. Every CSMS-initiated call runs
-in its own task. Frames are logged and liveness is kept in memory, both flushed in batches.
+in its own task. Frames are logged and liveness is kept in memory, both written by the process-wide batch
+(stations/protocol/batch.py).
 """
 
 import asyncio
@@ -25,6 +26,7 @@ from django.utils import timezone
 from stations import services
 from stations.models import Command, Station
 from stations.protocol.base import CallErrorReceived, CallNotSent, ConnectionClosed, QueueConnection
+from stations.protocol.batch import BATCH
 from stations.protocol.framing import (
     CALL,
     CALLERROR,
@@ -54,7 +56,6 @@ PENDING_FORBIDDEN = frozenset(
 )
 # TriggerMessage requestedMessage → the CALL it lets a Pending station send.
 TRIGGERED_ACTIONS = {"SignChargePointCertificate": "SignCertificate"}
-LOG_FLUSH_SECONDS = 1.0
 # How long disconnect() lets the command loop settle (finish a claim, record the outcome) before it
 # cancels what is left; daphne gives the whole disconnect 10 s (--application-close-timeout).
 SETTLE_SECONDS = 5.0
@@ -135,11 +136,13 @@ class OcppConsumer(AsyncWebsocketConsumer):
         )
         self.triggered: set[str] = set()
         self.tasks: set[asyncio.Task] = set()
-        self.log_buffer: list[dict[str, Any]] = []
         self.in_actions: dict[str, str] = {}
         self.out_actions: dict[str, str] = {}
         self.last_seen = timezone.now()
+        # Liveness is written by the process-wide batch at most every seen_every seconds.
         self.last_flushed_seen = self.last_seen
+        self.seen_every = min(30.0, self.heartbeat_interval / 2)
+        self.seen_flushed_at = time.monotonic()
         self.drain_task: asyncio.Task | None = None
         self.drain_again = False
         self.command_in_flight: int | None = None
@@ -159,7 +162,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             # The new authenticated connection wins; the old one may be half-open (ocpp.md §3.7).
             await self.channel_layer.send(previous, {"type": "station.replaced"})
         self.spawn(self.serve())
-        self.spawn(self.flush_loop())
+        BATCH.attach(self)
         if self.registration is not None:
             self.commands_drain()
 
@@ -280,7 +283,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         message_id: str = "",
         action: str = "",
     ) -> None:
-        self.log_buffer.append(
+        BATCH.append(
             {
                 "station_id": self.station_id,
                 "identity": self.identity[:48],
@@ -310,28 +313,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("OCPP handler loop of %s crashed", self.identity)
             await self.close(code=1011)
-
-    async def flush_loop(self) -> None:
-        seen_every = min(30.0, self.heartbeat_interval / 2)
-        last_seen_flush = time.monotonic()
-        while True:
-            await asyncio.sleep(LOG_FLUSH_SECONDS)
-            await self.log_flush()
-            if time.monotonic() - last_seen_flush >= seen_every and self.last_seen != self.last_flushed_seen:
-                last_seen_flush = time.monotonic()
-                self.last_flushed_seen = self.last_seen
-                await database_sync_to_async(services.station_seen_flush)(
-                    seen={self.station_id: self.last_seen}
-                )
-
-    async def log_flush(self) -> None:
-        if not self.log_buffer:
-            return
-        entries, self.log_buffer = self.log_buffer, []
-        try:
-            await database_sync_to_async(services.ocpp_messages_store)(entries=entries)
-        except Exception:
-            logger.exception("could not write %d logged frames of %s", len(entries), self.identity)
 
     # --- commands ----------------------------------------------------------------------------------
 
@@ -410,7 +391,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await asyncio.wait({self.drain_task}, timeout=SETTLE_SECONDS)
         for task in list(self.tasks):
             task.cancel()
-        await self.log_flush()
+        BATCH.detach(self)
+        await BATCH.flush()  # this connection's frames are stored before its disconnect is
         await database_sync_to_async(services.station_disconnected)(
             station_id=self.station_id,
             channel_name=self.channel_name,

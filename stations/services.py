@@ -395,9 +395,10 @@ def station_disconnected(
     return bool(updated)
 
 
+@transaction.atomic
 def station_seen_flush(*, seen: dict[int, Any]) -> None:
-    """Write the last-seen times kept in memory (station id → time), one batch per flush, so a
-    Heartbeat never costs a database write of its own."""
+    """Write the last-seen times kept in memory (station id → time), one batch (one transaction)
+    per flush, so a Heartbeat never costs a database write of its own."""
     for station_id, at in seen.items():
         Station.objects.filter(pk=station_id).exclude(channel_name="").update(last_seen_at=at, is_online=True)
 
@@ -1157,7 +1158,8 @@ def session_remote_stop(*, session: Session, requested_by: Any = None) -> Comman
 
 
 def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
-    """Write a batch of logged frames (one INSERT); frames of a station deleted meanwhile are dropped."""
+    """Write a batch of logged frames, of any number of stations (one INSERT); frames of a station
+    deleted meanwhile are dropped, the others kept. Returns how many were stored."""
     from django.db import IntegrityError
 
     from stations.models import OcppMessage
@@ -1165,10 +1167,17 @@ def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
     try:
         with transaction.atomic():
             OcppMessage.objects.bulk_create([OcppMessage(**entry) for entry in entries])
+        return len(entries)
     except IntegrityError:
-        logger.warning("dropped %d logged frames of a deleted station", len(entries))
-        return 0
-    return len(entries)
+        pass
+    existing = set(
+        Station.objects.filter(pk__in={e["station_id"] for e in entries}).values_list("pk", flat=True)
+    )
+    kept = [entry for entry in entries if entry["station_id"] in existing]
+    logger.warning("dropped %d logged frames of deleted stations", len(entries) - len(kept))
+    with transaction.atomic():
+        OcppMessage.objects.bulk_create([OcppMessage(**entry) for entry in kept])
+    return len(kept)
 
 
 def ocpp_messages_prune(*, older_than_days: int) -> int:
