@@ -112,6 +112,11 @@ if DATABASE_URL is None:
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
             "TEST": {"NAME": DATA_DIR / "test.sqlite3"},
+            # Keep the connection: Channels closes "old" connections around every database call, and
+            # reopening SQLite (with the PRAGMAs) each time was a quarter of the OCPP server's
+            # database time (docs/performance.md).
+            "CONN_MAX_AGE": 600,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 else:

@@ -4,7 +4,8 @@ A Channels consumer handles one event at a time, so nothing here awaits an OCPP 
 receive() (DESIGN.md §4). receive() parses and checks each frame itself and answers bad ones with the
 version's CALLERROR; good CALLs go on a queue that a background task feeds to the library's
 ChargePoint; CALLRESULT/CALLERROR frames go straight to the library. Every CSMS-initiated call runs
-in its own task. Frames are logged and liveness is kept in memory, both flushed in batches.
+in its own task. Frames are logged and liveness is kept in memory, both written by the process-wide batch
+(stations/protocol/batch.py).
 """
 
 import asyncio
@@ -24,7 +25,8 @@ from django.utils import timezone
 
 from stations import services
 from stations.models import Command, Station
-from stations.protocol.base import CallErrorReceived, ConnectionClosed, QueueConnection
+from stations.protocol.base import CallErrorReceived, CallNotSent, ConnectionClosed, QueueConnection
+from stations.protocol.batch import BATCH
 from stations.protocol.framing import (
     CALL,
     CALLERROR,
@@ -54,7 +56,9 @@ PENDING_FORBIDDEN = frozenset(
 )
 # TriggerMessage requestedMessage → the CALL it lets a Pending station send.
 TRIGGERED_ACTIONS = {"SignChargePointCertificate": "SignCertificate"}
-LOG_FLUSH_SECONDS = 1.0
+# How long disconnect() lets the command loop settle (finish a claim, record the outcome) before it
+# cancels what is left; daphne gives the whole disconnect 10 s (--application-close-timeout).
+SETTLE_SECONDS = 5.0
 CLOSE_REPLACED = 4000
 OVERSIZE_ID = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
 
@@ -132,11 +136,13 @@ class OcppConsumer(AsyncWebsocketConsumer):
         )
         self.triggered: set[str] = set()
         self.tasks: set[asyncio.Task] = set()
-        self.log_buffer: list[dict[str, Any]] = []
         self.in_actions: dict[str, str] = {}
         self.out_actions: dict[str, str] = {}
         self.last_seen = timezone.now()
+        # Liveness is written by the process-wide batch at most every seen_every seconds.
         self.last_flushed_seen = self.last_seen
+        self.seen_every = min(30.0, self.heartbeat_interval / 2)
+        self.seen_flushed_at = time.monotonic()
         self.drain_task: asyncio.Task | None = None
         self.drain_again = False
         self.command_in_flight: int | None = None
@@ -156,7 +162,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             # The new authenticated connection wins; the old one may be half-open (ocpp.md §3.7).
             await self.channel_layer.send(previous, {"type": "station.replaced"})
         self.spawn(self.serve())
-        self.spawn(self.flush_loop())
+        BATCH.attach(self)
         if self.registration is not None:
             self.commands_drain()
 
@@ -277,7 +283,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         message_id: str = "",
         action: str = "",
     ) -> None:
-        self.log_buffer.append(
+        BATCH.append(
             {
                 "station_id": self.station_id,
                 "identity": self.identity[:48],
@@ -308,28 +314,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
             logger.exception("OCPP handler loop of %s crashed", self.identity)
             await self.close(code=1011)
 
-    async def flush_loop(self) -> None:
-        seen_every = min(30.0, self.heartbeat_interval / 2)
-        last_seen_flush = time.monotonic()
-        while True:
-            await asyncio.sleep(LOG_FLUSH_SECONDS)
-            await self.log_flush()
-            if time.monotonic() - last_seen_flush >= seen_every and self.last_seen != self.last_flushed_seen:
-                last_seen_flush = time.monotonic()
-                self.last_flushed_seen = self.last_seen
-                await database_sync_to_async(services.station_seen_flush)(
-                    seen={self.station_id: self.last_seen}
-                )
-
-    async def log_flush(self) -> None:
-        if not self.log_buffer:
-            return
-        entries, self.log_buffer = self.log_buffer, []
-        try:
-            await database_sync_to_async(services.ocpp_messages_store)(entries=entries)
-        except Exception:
-            logger.exception("could not write %d logged frames of %s", len(entries), self.identity)
-
     # --- commands ----------------------------------------------------------------------------------
 
     async def station_commands(self, event: dict) -> None:
@@ -338,6 +322,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.commands_drain()
 
     async def station_replaced(self, event: dict) -> None:
+        # No answer will be read from this socket any more: a call in flight ends now.
+        self.connection.close()
         await self.close(code=CLOSE_REPLACED)
 
     def commands_drain(self) -> None:
@@ -368,41 +354,48 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self.command_run(command)
 
     async def command_run(self, command: Command) -> None:
+        """Send one claimed command and record how it ended. `command_in_flight` stays set until the
+        outcome is stored, so a disconnect that cancels this task still finalises the command."""
         if command.action in ("TriggerMessage", "ExtendedTriggerMessage"):
             # Allow the triggered message before the station's answer can race it.
             requested = str(command.payload.get("requestedMessage", ""))
             self.triggered.add(TRIGGERED_ACTIONS.get(requested, requested))
         complete = database_sync_to_async(services.command_complete)
-        call = self.spawn(self.cp.call_action(command.action, command.payload, command.message_id))
         self.command_in_flight = command.pk
         try:
-            response = await call
+            response = await self.cp.call_action(command.action, command.payload, command.message_id)
         except CallErrorReceived as exc:
             await complete(command_id=command.pk, error_code=exc.code, error_description=exc.description)
         except TimeoutError:
             await complete(command_id=command.pk, timed_out=True)
+        except CallNotSent:
+            # Claimed, but the socket closed before it went out: back in the queue for the next
+            # connection.
+            await database_sync_to_async(services.command_release)(command_id=command.pk)
         except ConnectionClosed:
-            return  # disconnect() finalises it
-        except asyncio.CancelledError:
-            raise
+            await complete(command_id=command.pk, disconnected=True)
         else:
             await complete(command_id=command.pk, response=response)
-        finally:
-            self.command_in_flight = None
+        self.command_in_flight = None
 
     # --- closing -----------------------------------------------------------------------------------
 
     async def disconnect(self, code: int) -> None:
         if self.station_id is None:
             return
-        in_flight = self.command_in_flight  # read before the cancelled task clears it
+        # Closing the connection ends a call waiting for its answer at once (the command is marked
+        # "station disconnected"); let the command loop record that, and finish a claim it has
+        # running in a thread, before cancelling it: a cancelled claim would leave a command "sent".
         self.connection.close()
+        if self.drain_task is not None and not self.drain_task.done():
+            await asyncio.wait({self.drain_task}, timeout=SETTLE_SECONDS)
         for task in list(self.tasks):
             task.cancel()
-        await self.log_flush()
+        BATCH.detach(self)
+        await BATCH.flush()  # this connection's frames are stored before its disconnect is
         await database_sync_to_async(services.station_disconnected)(
             station_id=self.station_id,
             channel_name=self.channel_name,
             last_seen_at=self.last_seen,
-            command_id=in_flight,
+            command_id=self.command_in_flight,  # still set only if its outcome was never stored
         )

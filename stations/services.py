@@ -388,16 +388,17 @@ def station_disconnected(
         fields["last_seen_at"] = last_seen_at
     updated = Station.objects.filter(pk=station_id, channel_name=channel_name).update(**fields)
     if command_id is not None:  # sent on this connection, never answered: no answer is coming
-        command_complete(command_id=command_id, timed_out=True, note="connection closed before the answer")
+        command_complete(command_id=command_id, disconnected=True)
     if updated:
         station = Station.objects.get(pk=station_id)
         event_publish("station.disconnected", _station_event(station))
     return bool(updated)
 
 
+@transaction.atomic
 def station_seen_flush(*, seen: dict[int, Any]) -> None:
-    """Write the last-seen times kept in memory (station id → time), one batch per flush, so a
-    Heartbeat never costs a database write of its own."""
+    """Write the last-seen times kept in memory (station id → time), one batch (one transaction)
+    per flush, so a Heartbeat never costs a database write of its own."""
     for station_id, at in seen.items():
         Station.objects.filter(pk=station_id).exclude(channel_name="").update(last_seen_at=at, is_online=True)
 
@@ -863,6 +864,23 @@ def command_claim_next(*, station_id: int, exclude_actions: frozenset[str] = fro
     return None
 
 
+@transaction.atomic
+def command_release(*, command_id: int) -> bool:
+    """Put a claimed command that never went out (the socket closed first) back in the queue;
+    returns False when it had already moved on."""
+    command = Command.objects.select_for_update().select_related("station").get(pk=command_id)
+    if command.status != Command.Status.SENT:
+        return False
+    command.status, command.sent_at, command.message_id = Command.Status.QUEUED, None, ""
+    command.save(update_fields=["status", "sent_at", "message_id"])
+    event_publish("command.updated", _command_event(command))
+    if _is_authorization_key_change(command.action, command.payload):
+        type(_protocol_state(command.station_id)).objects.filter(station_id=command.station_id).update(
+            pending_password_hash=""
+        )
+    return True
+
+
 def command_expire(*, station_id: int | None = None) -> int:
     """Expire queued commands past their expiry and time out sent ones nobody answered (a node died
     mid-call); returns how many changed."""
@@ -898,18 +916,23 @@ def command_complete(
     error_code: str = "",
     error_description: str = "",
     timed_out: bool = False,
+    disconnected: bool = False,
     note: str = "",
 ) -> Command:
     """Store the station's answer to a sent command and apply what it reports (configuration keys,
     local list version, reservations, charging profiles, certificates, password rotation).
 
-    Status: CALLERROR → error; no answer → timed_out; a refusing status → rejected; else accepted.
+    Status: CALLERROR → error; the connection closed before the answer (`disconnected`) → error
+    "station disconnected"; no answer → timed_out; a refusing status → rejected; else accepted.
     A command already final is returned unchanged.
     """
     command = Command.objects.select_for_update(of=("self",)).select_related("station").get(pk=command_id)
     if command.status != Command.Status.SENT:
         return command
-    if timed_out:
+    if disconnected:
+        command.status = Command.Status.ERROR
+        command.error = "station disconnected before answering"
+    elif timed_out:
         command.status = Command.Status.TIMED_OUT
         command.error = note or f"no answer within {settings.OCPP_CALL_TIMEOUT} s"
     elif error_code:
@@ -1137,7 +1160,8 @@ def session_remote_stop(*, session: Session, requested_by: Any = None) -> Comman
 
 
 def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
-    """Write a batch of logged frames (one INSERT); frames of a station deleted meanwhile are dropped."""
+    """Write a batch of logged frames, of any number of stations (one INSERT); frames of a station
+    deleted meanwhile are dropped, the others kept. Returns how many were stored."""
     from django.db import IntegrityError
 
     from stations.models import OcppMessage
@@ -1145,10 +1169,17 @@ def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
     try:
         with transaction.atomic():
             OcppMessage.objects.bulk_create([OcppMessage(**entry) for entry in entries])
+        return len(entries)
     except IntegrityError:
-        logger.warning("dropped %d logged frames of a deleted station", len(entries))
-        return 0
-    return len(entries)
+        pass
+    existing = set(
+        Station.objects.filter(pk__in={e["station_id"] for e in entries}).values_list("pk", flat=True)
+    )
+    kept = [entry for entry in entries if entry["station_id"] in existing]
+    logger.warning("dropped %d logged frames of deleted stations", len(entries) - len(kept))
+    with transaction.atomic():
+        OcppMessage.objects.bulk_create([OcppMessage(**entry) for entry in kept])
+    return len(kept)
 
 
 def ocpp_messages_prune(*, older_than_days: int) -> int:

@@ -12,6 +12,10 @@ class ConnectionClosed(Exception):
     """The WebSocket closed; the library's start() loop ends with it."""
 
 
+class CallNotSent(ConnectionClosed):
+    """The WebSocket closed before a CSMS call went out: the station never saw it."""
+
+
 class QueueConnection:
     """The `connection` the `ocpp` library wants (recv/send): recv() reads CALLs the consumer put on
     the inbox; send() writes through the consumer. Responses never pass through the inbox."""
@@ -20,12 +24,16 @@ class QueueConnection:
         self.inbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._send = send
         self.closed = False
+        self.closed_event = asyncio.Event()
 
     def feed(self, raw: str) -> None:
         self.inbox.put_nowait(raw)
 
     def close(self) -> None:
+        if self.closed:
+            return
         self.closed = True
+        self.closed_event.set()  # wakes a call waiting for its answer
         self.inbox.put_nowait(None)
 
     async def recv(self) -> str:
@@ -67,11 +75,40 @@ class CentralSystemMixin:
     async def call_action(self, action: str, payload: dict[str, Any], unique_id: str) -> dict[str, Any]:
         """Send one CALL with the payload as given (no case conversion, which would mangle
         DataTransfer data) and return the CALLRESULT payload. One outstanding CALL at a time (the
-        library's lock). Raises CallErrorReceived or asyncio.TimeoutError."""
+        library's lock). Raises CallErrorReceived, TimeoutError, CallNotSent (closed before sending)
+        or ConnectionClosed (closed while waiting for the answer)."""
         call = Call(unique_id=unique_id, action=action, payload=payload)
+        connection: QueueConnection = self._connection  # type: ignore[attr-defined]
         async with self._call_lock:  # type: ignore[attr-defined]
-            await self._send(call.to_json())  # type: ignore[attr-defined]
-            response = await self._get_specific_response(unique_id, self._response_timeout)  # type: ignore[attr-defined]
+            if connection.closed:
+                raise CallNotSent
+            try:
+                await self._send(call.to_json())  # type: ignore[attr-defined]
+            except ConnectionClosed:
+                raise CallNotSent from None
+            response = await self._response_or_close(unique_id)
         if response.message_type_id == MessageType.CallError:
             raise CallErrorReceived(response.error_code, response.error_description, response.error_details)
         return response.payload
+
+    async def _response_or_close(self, unique_id: str) -> Any:
+        """The answer to `unique_id`, or TimeoutError, or ConnectionClosed as soon as the socket closes.
+
+        The library's own call() keeps waiting out its timeout on a closed socket, and its bare
+        asyncio.wait_for may, on Python 3.11, swallow a cancellation that arrives together with the
+        answer; asyncio.wait never swallows the caller's cancellation.
+        """
+        connection: QueueConnection = self._connection  # type: ignore[attr-defined]
+        answer = asyncio.ensure_future(
+            self._get_specific_response(unique_id, self._response_timeout)  # type: ignore[attr-defined]
+        )
+        closed = asyncio.ensure_future(connection.closed_event.wait())
+        try:
+            await asyncio.wait({answer, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+            if not answer.done():
+                answer.cancel()
+        if answer.done() and not answer.cancelled():
+            return answer.result()  # the answer, or the library's TimeoutError
+        raise ConnectionClosed

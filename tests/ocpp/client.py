@@ -121,10 +121,15 @@ async def station_connection(
     password: str | bytes | None,
     subprotocols: tuple[str, ...] = ("ocpp1.6",),
     responders: dict[str, Any] | None = None,
+    **connect_options: Any,  # e.g. ssl=<SSLContext> for wss://
 ):
     headers = {"Authorization": basic_auth(identity, password)} if password is not None else {}
     ws = await connect(
-        url + identity, subprotocols=list(subprotocols), additional_headers=headers, open_timeout=10
+        url + identity,
+        subprotocols=list(subprotocols),
+        additional_headers=headers,
+        open_timeout=10,
+        **connect_options,
     )
     station = TestStation(ws)
     station.responders.update(responders or {})

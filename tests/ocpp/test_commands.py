@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from stations.models import Command, Station
-from stations.services import command_create, command_expire
+from stations.services import command_claim_next, command_create, command_expire, command_release
 from tests.ocpp.client import eventually, station_connection
 from tests.ocpp.conftest import server_start, server_stop
 from tests.ocpp.helpers import PASSWORD, booted, command_send, station_make
@@ -177,3 +177,69 @@ def test_a_command_created_on_another_node_reaches_the_station(ocpp_server, test
     finally:
         server_stop(other)
     assert result["status"] == "accepted" and result["response"] == {"status": "Accepted"}
+
+
+def test_a_command_in_flight_ends_as_an_error_when_the_station_disconnects(ocpp_server, run):
+    # given a command the station received but never answers
+    station = station_make()
+
+    async def scenario():
+        async with booted(ocpp_server, station) as cp:
+            cp.silent.add("ClearCache")
+            command = await asyncio.to_thread(
+                command_create, station=station, action="ClearCache", payload={}
+            )
+            await cp.wait_call("ClearCache")
+        return command
+
+    # when the station goes away
+    command = run(scenario())
+    # then the command is final at once: an error saying why, not "sent" until a timeout
+    command = eventually(lambda: Command.objects.filter(pk=command.pk, status=Command.Status.ERROR).first())
+    assert "station disconnected" in command.error
+
+
+def test_a_command_in_flight_on_a_replaced_connection_ends_and_the_new_connection_serves_the_next(
+    ocpp_server, run
+):
+    station = station_make()
+
+    async def scenario():
+        async with booted(ocpp_server, station) as first:
+            first.silent.add("ClearCache")
+            stuck = await asyncio.to_thread(command_create, station=station, action="ClearCache", payload={})
+            await first.wait_call("ClearCache")
+            # when the station reconnects (the old socket half-open) while the call is in flight
+            async with station_connection(ocpp_server.url, station.identity, PASSWORD) as second:
+                await asyncio.to_thread(
+                    eventually,
+                    lambda: Command.objects.filter(pk=stuck.pk, status=Command.Status.ERROR).exists(),
+                )
+                # then the new connection carries the next command
+                command = await command_send(station, "GetLocalListVersion", {})
+                assert await second.wait_call("GetLocalListVersion") == {}
+                return stuck, command
+
+    stuck, command = run(scenario())
+    stuck.refresh_from_db()
+    assert stuck.error == "station disconnected before answering"
+    assert command.status == Command.Status.ACCEPTED
+
+
+def test_a_claimed_command_that_never_went_out_is_queued_again(ocpp_server, run):
+    # given a command claimed for a connection that closed before sending it
+    station = station_make()
+    Station.objects.filter(pk=station.pk).update(last_boot_at=timezone.now())
+    command = command_create(station=station, action="ClearCache", payload={})
+    claimed = command_claim_next(station_id=station.pk)
+    assert claimed.pk == command.pk
+    # when it is released
+    assert command_release(command_id=command.pk)
+    # then the next connection sends it
+    run(_clear_cache_received(ocpp_server, station))
+    assert eventually(lambda: Command.objects.get(pk=command.pk).status == Command.Status.ACCEPTED)
+
+
+async def _clear_cache_received(server, station):
+    async with station_connection(server.url, station.identity, PASSWORD) as cp:
+        assert await cp.wait_call("ClearCache") == {}

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from chargenet.events import event_subscribe
 from stations.models import OcppMessage, Station
+from stations.services import ocpp_messages_store
 from stations.tasks import ocpp_message_prune_task, station_mark_offline_task
 from tests.ocpp.helpers import station_make
 
@@ -49,3 +50,30 @@ def test_the_housekeeping_tasks_are_on_the_beat_schedule(settings):
         "stations.command_expire_task",
         "stations.ocpp_message_prune_task",
     } <= tasks
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_log_batch_holding_frames_of_a_deleted_station_keeps_the_other_stations_frames():
+    # given one process-wide batch with frames of two stations, one deleted meanwhile
+    kept, gone = station_make(), station_make()
+    entries = [
+        {
+            "station_id": station.pk,
+            "identity": station.identity,
+            "direction": "in",
+            "message_type": 2,
+            "message_id": f"m-{station.pk}",
+            "action": "Heartbeat",
+            "payload": f'[2,"m-{station.pk}","Heartbeat",{{}}]',
+        }
+        for station in (kept, gone)
+    ]
+    gone_pk = gone.pk
+    Station.objects.filter(pk=gone_pk).delete()
+
+    # when the batch is written
+    assert ocpp_messages_store(entries=entries) == 1
+
+    # then the live station's frame is in the log and nothing of the deleted one
+    stored = OcppMessage.objects.filter(message_id__in=[f"m-{kept.pk}", f"m-{gone_pk}"])
+    assert list(stored.values_list("station_id", flat=True)) == [kept.pk]
