@@ -22,7 +22,14 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 run: $(VENV)/.installed
 	$(PY) manage.py run
 
-test: $(VENV)/.installed-dev
+# The independent OCPP peer (tests/peer, npm's ocpp-rpc) runs when Node.js is installed.
+NPM := $(shell command -v npm 2>/dev/null)
+PEER := $(if $(NPM),tests/peer/node_modules/.package-lock.json,)
+
+tests/peer/node_modules/.package-lock.json: tests/peer/package-lock.json
+	npm ci --prefix tests/peer --no-audit --no-fund --loglevel=error
+
+test: $(VENV)/.installed-dev $(PEER)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

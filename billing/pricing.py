@@ -442,6 +442,9 @@ def _price(periods, tariff: TariffTerms, time_zone: str, session_start: datetime
             continue
         energy = Decimal(period.energy_wh)
         cuts = _local_cuts(period.start, period.end, zone, clocks)
+        # Energy at a min/max_kwh cut is the threshold itself, not re-derived from the cut's rounded
+        # instant: otherwise where a period happens to be split would move energy across the edge.
+        exact_energy: dict[datetime, Decimal] = {}
         if start is not None:
             for seconds in durations:
                 at_us = int((seconds * _US_PER_SECOND).to_integral_value(ROUND_CEILING))
@@ -458,9 +461,14 @@ def _price(periods, tariff: TariffTerms, time_zone: str, session_start: datetime
                     instant = period.start + timedelta(microseconds=int(offset))
                     if period.start < instant < period.end:
                         cuts.add(instant)
+                        exact_energy[instant] = threshold - energy_so_far
         edges = [period.start, *sorted(cuts), period.end]
 
-        def energy_at(instant: datetime, period=period, energy=energy, length_us=length_us) -> Decimal:
+        def energy_at(
+            instant: datetime, period=period, energy=energy, length_us=length_us, exact=exact_energy
+        ) -> Decimal:
+            if instant in exact:
+                return exact[instant]
             return energy * _microseconds(instant - period.start) / length_us
 
         for a, b in zip(edges, edges[1:], strict=False):

@@ -429,3 +429,33 @@ def test_two_halves_of_a_session_price_to_the_whole_when_step_sizes_allow(tariff
     )
 
     assert abs(first.total_excl_vat + second.total_excl_vat - whole.total_excl_vat) < EXACT
+
+
+def test_energy_up_to_a_kwh_limit_is_the_limit_wherever_the_period_was_split():
+    # A 40 kWh burst crossing a 21 kWh limit: the cut instant is rounded to a whole microsecond, but
+    # the energy billed before it must be exactly 21 kWh, whether or not the period was split first.
+    start = datetime(2026, 3, 28, 0, 0, tzinfo=UTC)
+    end = start + timedelta(seconds=6)
+    tariff = TariffTerms(
+        "EUR",
+        D("0"),
+        (
+            {"price_components": [{"type": "TIME", "price": "0.00", "step_size": 1}]},
+            {
+                "price_components": [{"type": "ENERGY", "price": "0.01", "step_size": 1}],
+                "restrictions": {"max_kwh": "21"},
+            },
+        ),
+    )
+    whole = [ChargingPeriod(start, end, D("40000"), True, D("1000"))]
+    cut = start + timedelta(microseconds=2)
+    split = [
+        ChargingPeriod(start, cut, D("0.013333333333"), True, D("1000")),
+        ChargingPeriod(cut, end, D("39999.986666666667"), True, D("1000")),
+    ]
+
+    for periods in (whole, split):
+        cost = price_session(
+            periods=periods, tariff=tariff, time_zone="Europe/Amsterdam", session_start=start
+        )
+        assert cost.total_excl_vat == D("0.21")
