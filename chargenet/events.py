@@ -8,12 +8,14 @@ billing prices a stopped session, webhooks deliver to integrators) and to the ch
 Subscribers must be quick and must not raise; real work goes to a Celery task they enqueue.
 """
 
+import asyncio
+import concurrent.futures
 import logging
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -45,8 +47,24 @@ def _deliver(event_type: str, data: dict[str, Any]) -> None:
     try:
         layer = get_channel_layer()
         if layer is not None:
-            message = {"type": "event.message", "event": event_type, "data": data}
-            async_to_sync(layer.group_send)(EVENTS_GROUP, message)
+            _live_feed_send(layer, {"type": "event.message", "event": event_type, "data": data})
     except Exception:
         # The live feed is best effort: a dashboard misses an update, nothing is lost.
         logger.warning("could not send %s to the live feed", event_type, exc_info=True)
+
+
+def _live_feed_send(layer: Any, message: dict[str, Any]) -> None:
+    # Inside the ASGI server this runs on the database thread of a sync_to_async call: hand the send
+    # to the server's event loop and do not wait for Redis, so the thread serving the chargers moves
+    # on (the send costs a loop hop and a Redis round trip). Elsewhere (Celery, commands) send inline.
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is not None and loop.is_running():
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(EVENTS_GROUP, message), loop)
+        future.add_done_callback(_log_failed_send)
+        return
+    async_to_sync(layer.group_send)(EVENTS_GROUP, message)
+
+
+def _log_failed_send(future: concurrent.futures.Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning("could not send an event to the live feed: %s", future.exception())
