@@ -51,7 +51,9 @@ def test_TC_042_1_get_local_list_version_not_supported_and_TC_042_2_empty(ocpp_s
     assert state(station).local_list_version == 0
 
 
-def test_TC_043_send_local_authorization_list_not_supported_failed_full_and_differential(ocpp_server, run):
+def test_TC_043_1_not_supported_TC_043_3_failed_TC_043_4_full_and_TC_043_5_differential_local_list(
+    ocpp_server, run
+):
     station = station_make()
     full = {
         "listVersion": 5,
@@ -379,7 +381,9 @@ def test_TC_074_update_charge_point_certificate_by_request_of_central_system(ocp
     run(scenario())
 
 
-def test_TC_075_install_certificate_and_TC_076_delete_a_specific_certificate(ocpp_server, run):
+def test_TC_075_1_manufacturer_and_TC_075_2_central_system_root_certificate_and_TC_076_delete(
+    ocpp_server, run
+):
     station = station_make()
     hash_data = {
         "hashAlgorithm": "SHA256",
