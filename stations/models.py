@@ -42,6 +42,7 @@ class Station(models.Model):
         REJECTED = "Rejected"
 
     class SecurityProfile(models.IntegerChoices):
+        NONE = 0, "0: no authentication (trusted networks only)"
         BASIC = 1, "1: HTTP Basic auth"
         TLS_BASIC = 2, "2: TLS + HTTP Basic auth"
         TLS_CLIENT_CERT = 3, "3: TLS with client certificate"

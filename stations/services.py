@@ -114,16 +114,23 @@ def station_create(
     **fields: Any,
 ) -> tuple[Station, str]:
     """Register a station with `evses` EVSEs; returns it and its Basic-auth password (generated when
-    not given, shown once). Raises StationError for a taken or malformed identity or password."""
+    not given, shown once; "" for security profile 0, which connects without credentials). Raises
+    StationError for a taken or malformed identity or password."""
     _check_identity(identity)
     unknown = set(fields) - STATION_FIELDS
     if unknown:
         raise StationError(f"unknown station fields: {', '.join(sorted(unknown))}")
     if Station.objects.filter(identity__iexact=identity).exists():
         raise StationError(f"a station with identity {identity!r} already exists")
-    password = password if password is not None else password_generate()
-    _check_password(password)
-    station = Station.objects.create(identity=identity, password_hash=password_hash(password), **fields)
+    if fields.get("security_profile") == Station.SecurityProfile.NONE:
+        if password:
+            raise StationError("a station without authentication (security profile 0) has no password")
+        password, hashed = "", ""
+    else:
+        password = password if password is not None else password_generate()
+        _check_password(password)
+        hashed = password_hash(password)
+    station = Station.objects.create(identity=identity, password_hash=hashed, **fields)
     for evse_id in range(1, evses + 1):
         evse = Evse.objects.create(station=station, evse_id=evse_id)
         for connector_id in range(1, connectors_per_evse + 1):
@@ -332,8 +339,9 @@ def station_connect_authenticate(
             )
             event_publish("station.created", _station_event(station))
         return station
-    if not station.password_hash:
-        return station  # onboarding: no password set yet (1.6 J §6.2.2 sets one while Pending)
+    if station.security_profile == Station.SecurityProfile.NONE or not station.password_hash:
+        # Profile 0 (trusted networks), or onboarding before a password is set (1.6 J §6.2.2).
+        return station
     if password is None:
         security_event_record(
             identity=identity, station=station, type="MissingCredentials", remote_address=remote_address

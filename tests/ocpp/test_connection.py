@@ -7,7 +7,7 @@ import websockets
 from websockets.asyncio.client import connect
 
 from stations.models import SecurityEvent, Station
-from stations.services import station_update
+from stations.services import station_create, station_update
 from tests.ocpp.client import basic_auth, eventually, station_connection
 from tests.ocpp.helpers import PASSWORD, station_make
 
@@ -188,3 +188,17 @@ def test_a_rejected_registration_is_answered_and_further_calls_get_security_erro
             assert answer[:3] == [4, answer[1], "SecurityError"]
 
     run(scenario())
+
+
+def test_a_station_on_security_profile_0_connects_without_credentials(ocpp_server, run):
+    # given a station registered for a trusted network, with no password
+    station, password = station_create(identity="TRUSTED-1", security_profile=0)
+    assert password == ""
+
+    async def scenario():
+        async with station_connection(ocpp_server.url, station.identity, None) as cp:
+            return await cp.boot()
+
+    # then it is served without an Authorization header
+    assert run(scenario())["status"] == "Accepted"
+    assert not SecurityEvent.objects.filter(identity="TRUSTED-1").exists()

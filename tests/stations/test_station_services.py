@@ -53,3 +53,13 @@ def test_a_station_without_sessions_can_be_deleted():
     station_delete(station=station)
 
     assert not Station.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_station_without_authentication_gets_no_password_and_refuses_one():
+    station, password = station_create(identity="TRUSTED-1", security_profile=0)
+
+    assert password == "" and station.password_hash == ""
+    with pytest.raises(StationError, match="security profile 0"):
+        station_create(identity="TRUSTED-2", security_profile=0, password="x" * 20)
+    assert not Station.objects.filter(identity="TRUSTED-2").exists()
