@@ -182,10 +182,19 @@ class Stations:
     loop: StationLoop
     running: list[SimulatedStation] = field(default_factory=list)
 
-    def connect(self, identity: str, *, evses: int = 2, **station_fields: Any) -> SimulatedStation:
+    def connect(
+        self, identity: str, *, evses: int = 2, local_list: bool = False, **station_fields: Any
+    ) -> SimulatedStation:
+        """Register a public station and connect a simulated one under its identity (booted, every
+        connector Available); `local_list` makes the operator's choice that it keeps a local list."""
+        from stations.access import station_access_set
         from stations.services import station_create
 
-        in_thread(station_create, identity=identity, password=STATION_PASSWORD, evses=evses, **station_fields)
+        station, _ = in_thread(
+            station_create, identity=identity, password=STATION_PASSWORD, evses=evses, **station_fields
+        )
+        if local_list:
+            in_thread(station_access_set, station=station, is_public=True, local_list_enabled=True)
         sim = SimulatedStation(
             url=self.system.ocpp_url,
             identity=identity,
