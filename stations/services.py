@@ -614,7 +614,8 @@ def _session_close(
     session = None
     if transaction_id > 0:
         session = (
-            Session.objects.select_for_update()
+            # of=self: PostgreSQL refuses FOR UPDATE on the nullable side of the LEFT JOIN to evse.
+            Session.objects.select_for_update(of=("self",))
             .filter(station=station, transaction_id=str(transaction_id))
             .select_related("station", "evse")
             .first()
@@ -625,7 +626,9 @@ def _session_close(
         ).first()
         if retried is not None:
             return retried
-        active = Session.objects.select_for_update().filter(station=station, status=Session.Status.ACTIVE)
+        active = Session.objects.select_for_update(of=("self",)).filter(
+            station=station, status=Session.Status.ACTIVE
+        )
         if id_tag:
             active = active.filter(id_tag__iexact=id_tag)
         candidates = list(active.select_related("station", "evse")[:2])
