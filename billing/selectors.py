@@ -175,7 +175,16 @@ def session_cost(*, session: Session, now: datetime | None = None) -> LiveCost:
     """The cost of a session: its current CDR when priced, else priced live from its meter samples."""
     cdr = cdr_current_for_session(session=session)
     if cdr is not None:
-        return LiveCost(session, cdr.tariff, None, cdr, cdr.total_excl_vat, cdr.total_incl_vat, cdr.currency)
+        # The CDR's totals are already rounded, but its columns keep four decimals ("5.0000").
+        return LiveCost(
+            session,
+            cdr.tariff,
+            None,
+            cdr,
+            money_round(cdr.total_excl_vat, cdr.currency),
+            money_round(cdr.total_incl_vat, cdr.currency),
+            cdr.currency,
+        )
     tariff = tariff_resolve(session=session)
     terms = tariff_terms(tariff)
     breakdown = pricing.price_session(

@@ -152,6 +152,7 @@ def local_list_sync_start(*, station: Station, force: bool = False) -> Command |
     """Begin the sync of a due station by asking its list version; returns the command, or None when
     the station is not due yet (a later change moved its time), is busy or keeps no local list."""
     sync, _ = LocalListSync.objects.get_or_create(station=station)
+    # of=self: PostgreSQL refuses FOR UPDATE on the nullable side of the LEFT JOIN to the command.
     sync = (
         LocalListSync.objects.select_for_update(of=("self",))
         .select_related("pending_command")

@@ -623,6 +623,7 @@ def _session_close(
     session = None
     if transaction_id > 0:
         session = (
+            # of=self: PostgreSQL refuses FOR UPDATE on the nullable side of the LEFT JOIN to evse.
             Session.objects.select_for_update(of=("self",))
             .filter(station=station, transaction_id=str(transaction_id))
             .select_related("station", "evse")

@@ -9,6 +9,8 @@
   "use strict";
   var statusEl = document.getElementById("live-status");
   var pending = {};
+  var inflight = {};
+  var again = {};
   var socket = null;
   var retry = 1000;
   var pingTimer = null;
@@ -24,15 +26,30 @@
   }
 
   function refresh(el) {
-    if (!el.id || pending[el.id]) return;
+    var id = el.id;
+    if (!id) return;
+    // An event during the region's own fetch may postdate what that fetch returns: fetch again after.
+    if (inflight[id]) { again[id] = true; return; }
+    if (pending[id]) return;
     // Coalesce bursts (a station booting sends a status per connector) into one request.
-    pending[el.id] = setTimeout(function () {
-      delete pending[el.id];
-      var current = document.getElementById(el.id);
+    pending[id] = setTimeout(function () {
+      delete pending[id];
+      var current = document.getElementById(id);
       if (!current || !window.htmx) return;
       // Keep the user's place: a region holding focus (e.g. a form being typed in) is not swapped.
       if (current.contains(document.activeElement) && document.activeElement.matches("input, textarea, select")) return;
-      htmx.ajax("GET", current.dataset.liveUrl, { target: current, swap: "outerHTML" });
+      inflight[id] = true;
+      var done = function () {
+        delete inflight[id];
+        if (!again[id]) return;
+        delete again[id];
+        var next = document.getElementById(id);
+        if (next) refresh(next);
+      };
+      // The region is the request's source: htmx serialises requests per source element, and with
+      // the default source (<body>) simultaneous refreshes of different regions replaced each other.
+      htmx.ajax("GET", current.dataset.liveUrl, { source: current, target: current, swap: "outerHTML" })
+        .then(done, done);
     }, 150);
   }
 

@@ -1,7 +1,6 @@
 """Charging sessions: the filtered list and the session page with its energy/power chart."""
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
 
 from chargenet.permissions import staff_required
 from stations import dashboard_selectors as selectors
@@ -36,7 +35,7 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     session = selectors.session_get(pk=pk)
     if session is None:
         raise Http404("no such session")
-    return render(
+    return render_page(
         request,
         "stations/session_detail.html",
         {
@@ -45,4 +44,6 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
             # Filled by the billing app (stations does not import it); see docs/dashboard.md.
             "cost_url": f"/billing/sessions/{session.pk}/cost/",
         },
+        # The chart of a running session grows with each batch of meter values.
+        fragments={"chart": "stations/_session_chart.html"},
     )

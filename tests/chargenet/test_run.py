@@ -1,70 +1,33 @@
 """The one supervised run command, started for real: web, worker, beat and Redis together."""
 
-import http.cookiejar
-import re
 import signal
-import subprocess
 import time
-import urllib.parse
-import urllib.request
 
 import psutil
 import pytest
 
-from tests.support import free_port, http_get_json, manage_py, wait_for_health
+from tests.support import demo_login_read, http_get_json, login_opener, run_command_started, wait_for_health
 
 
 @pytest.fixture
 def running_system(tmp_path):
-    port = free_port()
     data_dir = tmp_path / "data"
-    env = {
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "CHARGENET_DATA_DIR": str(data_dir),
-        "DEMO": "1",
-        "DEMO_STATIONS": "0",
-    }
-    process = manage_py("run", env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(base_url, process, timeout=90)
+    with run_command_started(data_dir, DEMO="1", DEMO_STATIONS="0") as (process, base_url):
         yield process, base_url, data_dir
-    finally:
-        if process.poll() is None:
-            process.kill()
-            for child in (
-                psutil.Process(process.pid).children(recursive=True) if psutil.pid_exists(process.pid) else []
-            ):
-                child.kill()
 
 
 def login(base_url: str, username: str, password: str) -> tuple[int, str, str]:
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    page = opener.open(f"{base_url}/login/", timeout=15).read().decode()
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    form = urllib.parse.urlencode({"username": username, "password": password, "csrfmiddlewaretoken": csrf})
-    request = urllib.request.Request(
-        f"{base_url}/login/", data=form.encode(), headers={"Referer": f"{base_url}/login/"}
-    )
-    with opener.open(request, timeout=15) as response:
-        return response.status, response.url, response.read().decode()
+    return login_opener(base_url, username, password)[1:]
 
 
 def test_the_run_command_serves_logs_in_runs_tasks_and_stops_cleanly(running_system):
     process, base_url, data_dir = running_system
 
     # given the printed demo login
-    banner = ""
-    deadline = time.monotonic() + 20
-    while "Demo login" not in banner and time.monotonic() < deadline:
-        banner += process.stdout.readline()
-    match = re.search(r"Demo login\s+(\S+) / (\S+)", banner)
-    assert match, banner
+    username, password = demo_login_read(process)
 
     # when an operator logs in through the login page
-    status, url, page = login(base_url, match.group(1), match.group(2))
+    status, url, page = login(base_url, username, password)
 
     # then the dashboard opens
     assert status == 200
