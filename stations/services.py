@@ -481,7 +481,7 @@ def _session_event(session: Session) -> dict[str, Any]:
         "session_id": session.pk,
         "station_id": session.station_id,
         "identity": session.station.identity,
-        "evse_id": session.evse.evse_id if session.evse_id else None,
+        "evse_id": session.evse.evse_id if session.evse is not None else None,
         "transaction_id": session.transaction_id,
         "id_tag": session.id_tag,
         "energy_wh": session.energy_wh,
@@ -614,7 +614,7 @@ def _session_close(
     session = None
     if transaction_id > 0:
         session = (
-            Session.objects.select_for_update()
+            Session.objects.select_for_update(of=("self",))
             .filter(station=station, transaction_id=str(transaction_id))
             .select_related("station", "evse")
             .first()
@@ -625,7 +625,9 @@ def _session_close(
         ).first()
         if retried is not None:
             return retried
-        active = Session.objects.select_for_update().filter(station=station, status=Session.Status.ACTIVE)
+        active = Session.objects.select_for_update(of=("self",)).filter(
+            station=station, status=Session.Status.ACTIVE
+        )
         if id_tag:
             active = active.filter(id_tag__iexact=id_tag)
         candidates = list(active.select_related("station", "evse")[:2])
@@ -904,7 +906,7 @@ def command_complete(
     Status: CALLERROR → error; no answer → timed_out; a refusing status → rejected; else accepted.
     A command already final is returned unchanged.
     """
-    command = Command.objects.select_for_update().select_related("station").get(pk=command_id)
+    command = Command.objects.select_for_update(of=("self",)).select_related("station").get(pk=command_id)
     if command.status != Command.Status.SENT:
         return command
     if timed_out:
@@ -1055,7 +1057,7 @@ def _command_effects(command: Command, response: dict, accepted: bool) -> None:
         state.save(update_fields=["log_file_name", "log_request_id", "updated_at"])
 
 
-REMOTE_START_REFUSED = {
+REMOTE_START_REFUSED: dict[str, str] = {
     Connector.Status.CHARGING: "the connector is charging",
     Connector.Status.SUSPENDED_EV: "the connector is in use",
     Connector.Status.SUSPENDED_EVSE: "the connector is in use",
