@@ -9,7 +9,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from billing import pricing
-from billing.models import Cdr, Invoice, Subscription, Tariff, TariffAssignment
+from billing.models import Cdr, Invoice, Subscription, SubscriptionPlan, Tariff, TariffAssignment
 from billing.money import money_round
 from chargenet.models import User
 from rfid.models import Driver, IdToken
@@ -170,6 +170,28 @@ def tariff_preview(
         currency=terms.currency,
         total_excl_vat=money_round(breakdown.total_excl_vat, terms.currency),
         total_incl_vat=money_round(breakdown.total_incl_vat, terms.currency),
+    )
+
+
+def tariff_assignment_list() -> QuerySet[TariffAssignment]:
+    """Every assignment with its tariff, place and audience, most specific place first."""
+    return TariffAssignment.objects.select_related(
+        "tariff", "location", "station", "connector__evse__station", "plan"
+    ).order_by("connector", "station", "location", "plan", "id_token_group", "id")
+
+
+def subscription_plan_list(*, today: date) -> QuerySet[SubscriptionPlan]:
+    """Plans by name with `members`: drivers whose subscription covers `today`."""
+    return (
+        SubscriptionPlan.objects.select_related("tariff")
+        .annotate(
+            members=Count(
+                "subscriptions",
+                filter=Q(subscriptions__started_on__lte=today)
+                & (Q(subscriptions__ended_on__isnull=True) | Q(subscriptions__ended_on__gte=today)),
+            )
+        )
+        .order_by("name")
     )
 
 
