@@ -136,7 +136,12 @@ def test_a_worker_killed_mid_invoice_leaves_no_half_invoice_and_no_gap(station, 
     services.cdr_create_for_session(session_id=session.pk)
     from django.db import connection
 
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "DEBUG": "1"}
+    # the process works on this test's database, whichever engine runs the suite
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.ocpp.server_settings",
+        "CHARGENET_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
+    }
     # when a process issuing invoices is killed right after writing the first invoice row
     killed = subprocess.run(
         [sys.executable, "-c", KILL_AFTER_FIRST_INVOICE_ROW],
