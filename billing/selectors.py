@@ -9,11 +9,11 @@ from django.http import Http404
 from django.utils import timezone
 
 from billing import pricing
-from billing.models import Cdr, Invoice, Subscription, Tariff, TariffAssignment
+from billing.models import Cdr, Invoice, Subscription, SubscriptionPlan, Tariff, TariffAssignment
 from billing.money import money_round
 from chargenet.models import User
-from rfid.models import Driver
-from stations.models import MeterSample, Session
+from rfid.models import Driver, IdToken
+from stations.models import MeterSample, Session, Station
 
 FREE_ELEMENTS = ({"price_components": [{"type": "FLAT", "price": "0.00", "step_size": 1}]},)
 
@@ -63,21 +63,31 @@ def _valid_at(tariffs: QuerySet[Tariff], at: datetime) -> QuerySet[Tariff]:
 
 
 def tariff_resolve(*, session: Session) -> Tariff | None:
-    """The tariff for a session as at its start.
+    """The tariff for a session as at its start (see `tariff_resolve_at`)."""
+    return tariff_resolve_at(
+        at=session.started_at,
+        station=session.station,
+        connector_id=session.connector_id,
+        id_token=session.id_token if session.id_token_id else None,
+    )
+
+
+def tariff_resolve_at(
+    *, at: datetime, station: Station, connector_id: int | None = None, id_token: IdToken | None = None
+) -> Tariff | None:
+    """The tariff that applies to a session starting at `at` on a station (connector) with a card.
 
     Members' prices first (an assignment for the driver's plan, then the plan's own tariff, then
     one for the card's group), then public assignments; within each, connector before station
     before location before everywhere; finally the default tariff. Tariffs outside their validity
-    at the session's start are skipped.
+    at `at` are skipped.
     """
-    at = session.started_at
-    station = session.station
-    driver = session.id_token.driver if session.id_token_id and session.id_token.driver_id else None
+    driver = id_token.driver if id_token is not None and id_token.driver_id else None
     subscription = subscription_active(driver=driver, on=timezone.localdate(at))
-    group = session.id_token.parent_id_tag if session.id_token_id else ""
+    group = id_token.parent_id_tag if id_token is not None else ""
     valid_ids = set(_valid_at(Tariff.objects.all(), at).values_list("id", flat=True))
     places = [
-        Q(connector_id=session.connector_id) if session.connector_id else None,
+        Q(connector_id=connector_id) if connector_id else None,
         Q(station_id=station.pk, connector__isnull=True),
         Q(location_id=station.location_id, station__isnull=True, connector__isnull=True)
         if station.location_id
@@ -109,6 +119,80 @@ def tariff_resolve(*, session: Session) -> Tariff | None:
     if found is not None:
         return found
     return _valid_at(Tariff.objects.filter(is_default=True), at).order_by("-updated_at").first()
+
+
+@dataclass(frozen=True)
+class TariffPreview:
+    """What a hypothetical session would cost: the tariff used, the breakdown and rounded totals."""
+
+    tariff: Tariff | None
+    time_zone: str
+    breakdown: pricing.CostBreakdown
+    currency: str
+    total_excl_vat: Decimal
+    total_incl_vat: Decimal
+
+
+def tariff_preview(
+    *,
+    start: datetime,
+    energy_kwh: Decimal,
+    power_kw: Decimal,
+    parking_minutes: int = 0,
+    tariff: Tariff | None = None,
+    station: Station | None = None,
+    connector_id: int | None = None,
+    id_token: IdToken | None = None,
+    time_zone: str | None = None,
+) -> TariffPreview:
+    """Price "`energy_kwh` at `power_kw` from `start`, then `parking_minutes` idle" with `tariff`, or
+    with the tariff that would apply on `station` (connector, card). Read in the station's location's
+    time zone (else `time_zone`, else UTC). Raises ValueError on impossible quantities."""
+    if tariff is None and station is not None:
+        tariff = tariff_resolve_at(at=start, station=station, connector_id=connector_id, id_token=id_token)
+    if station is not None and station.location_id:
+        time_zone = station.location.time_zone
+    zone = time_zone or "UTC"
+    terms = tariff_terms(tariff)
+    local = timezone.localtime(start, pricing.zone_get(zone)).replace(tzinfo=None)
+    breakdown = pricing.session_simulate(
+        tariff=terms,
+        time_zone=zone,
+        start_local=local,
+        energy_kwh=energy_kwh,
+        power_kw=power_kw,
+        parking_minutes=parking_minutes,
+    )
+    return TariffPreview(
+        tariff=tariff,
+        time_zone=zone,
+        breakdown=breakdown,
+        currency=terms.currency,
+        total_excl_vat=money_round(breakdown.total_excl_vat, terms.currency),
+        total_incl_vat=money_round(breakdown.total_incl_vat, terms.currency),
+    )
+
+
+def tariff_assignment_list() -> QuerySet[TariffAssignment]:
+    """Every assignment with its tariff, place and audience, most specific place first."""
+    return TariffAssignment.objects.select_related(
+        "tariff", "location", "station", "connector__evse__station", "plan"
+    ).order_by("connector", "station", "location", "plan", "id_token_group", "id")
+
+
+def subscription_plan_list(*, today: date) -> QuerySet[SubscriptionPlan]:
+    """Plans by name with `members`: drivers whose subscription covers `today`."""
+    return (
+        SubscriptionPlan.objects.select_related("tariff")
+        .annotate(
+            members=Count(
+                "subscriptions",
+                filter=Q(subscriptions__started_on__lte=today)
+                & (Q(subscriptions__ended_on__isnull=True) | Q(subscriptions__ended_on__gte=today)),
+            )
+        )
+        .order_by("name")
+    )
 
 
 def session_samples(*, session: Session) -> list[pricing.Sample]:

@@ -119,6 +119,20 @@ def tariff_update(*, tariff: Tariff, **fields: Any) -> Tariff:
 
 
 @transaction.atomic
+def tariff_delete(*, tariff: Tariff) -> None:
+    """Delete a tariff that nothing applies any more. CDRs keep their snapshot of it.
+
+    Raises BillingError while an assignment or a subscription plan still names it.
+    """
+    if TariffAssignment.objects.filter(tariff=tariff).exists():
+        raise BillingError("the tariff is assigned; remove its assignments first")
+    if SubscriptionPlan.objects.filter(tariff=tariff).exists():
+        raise BillingError("a subscription plan uses the tariff; give the plan another tariff first")
+    event_publish("tariff.deleted", {"tariff_id": tariff.pk, "code": tariff.code})
+    tariff.delete()
+
+
+@transaction.atomic
 def tariff_assign(
     *,
     tariff: Tariff,
@@ -130,10 +144,15 @@ def tariff_assign(
 ) -> TariffAssignment:
     """Apply a tariff at a connector, station, location or everywhere, for everyone, a plan or a group.
 
-    A newer assignment for the same place and audience replaces the older one.
+    A newer assignment for the same place and audience replaces the older one. Raises BillingError
+    when more than one place or more than one audience is named.
     """
     if plan is not None and id_token_group:
         raise BillingError("an assignment is for a plan or for a card group, not both")
+    if sum(place is not None for place in (location_id, station_id, connector_id)) > 1:
+        raise BillingError("an assignment names one place: a location, a station or a connector")
+    if len(id_token_group) > 36:
+        raise BillingError("a card group (parentIdTag) has at most 36 characters")
     same = TariffAssignment.objects.filter(
         location_id=location_id,
         station_id=station_id,
@@ -153,15 +172,84 @@ def tariff_assign(
 
 
 @transaction.atomic
+def tariff_assignment_delete(*, assignment: TariffAssignment) -> None:
+    """Remove an assignment; the place falls back to the next less specific tariff."""
+    assignment.delete()
+
+
+_PLAN_FIELDS = {"name", "monthly_fee", "currency", "vat_percent", "tariff", "is_active"}
+
+
+def _plan_clean(fields: dict[str, Any], *, plan: SubscriptionPlan | None = None) -> dict[str, Any]:
+    unknown = set(fields) - _PLAN_FIELDS
+    if unknown:
+        raise BillingError(f"unknown plan fields: {', '.join(sorted(unknown))}")
+    if "name" in fields:
+        fields["name"] = str(fields["name"]).strip()
+        if not fields["name"]:
+            raise BillingError("a plan needs a name")
+        same = SubscriptionPlan.objects.filter(name__iexact=fields["name"])
+        if plan is not None:
+            same = same.exclude(pk=plan.pk)
+        if same.exists():
+            raise BillingError(f"a plan named {fields['name']!r} exists already")
+    if "monthly_fee" in fields:
+        try:
+            fee = pricing.decimal_parse(fields["monthly_fee"], what="monthly fee")
+        except pricing.TariffInvalid as exc:
+            raise BillingError(str(exc)) from None
+        if fee < 0:
+            raise BillingError("the monthly fee must not be negative")
+        fields["monthly_fee"] = fee
+    if "currency" in fields:
+        currency = str(fields["currency"]).upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise BillingError("currency must be an ISO 4217 code such as EUR")
+        fields["currency"] = currency
+    if "vat_percent" in fields:
+        try:
+            vat = pricing.decimal_parse(fields["vat_percent"], what="VAT")
+        except pricing.TariffInvalid as exc:
+            raise BillingError(str(exc)) from None
+        if not Decimal(0) <= vat < 100:
+            raise BillingError("VAT must be a percentage from 0 to below 100")
+        fields["vat_percent"] = vat
+    return fields
+
+
+@transaction.atomic
 def subscription_plan_create(
-    *, name: str, monthly_fee: Decimal, currency: str = "EUR", vat_percent: Decimal, tariff: Tariff | None
+    *,
+    name: str,
+    monthly_fee: Decimal,
+    currency: str = "EUR",
+    vat_percent: Decimal,
+    tariff: Tariff | None,
+    is_active: bool = True,
 ) -> SubscriptionPlan:
-    """Create a plan with a monthly fee and its members' tariff."""
-    if monthly_fee < 0:
-        raise BillingError("the monthly fee must not be negative")
-    return SubscriptionPlan.objects.create(
-        name=name, monthly_fee=monthly_fee, currency=currency.upper(), vat_percent=vat_percent, tariff=tariff
+    """Create a plan with a monthly fee and its members' tariff. Raises BillingError (name taken, …)."""
+    fields = _plan_clean(
+        {
+            "name": name,
+            "monthly_fee": monthly_fee,
+            "currency": currency,
+            "vat_percent": vat_percent,
+            "tariff": tariff,
+            "is_active": is_active,
+        }
     )
+    return SubscriptionPlan.objects.create(**fields)
+
+
+@transaction.atomic
+def subscription_plan_update(*, plan: SubscriptionPlan, **fields: Any) -> SubscriptionPlan:
+    """Change a plan. A fee change applies to months not invoiced yet; deactivating a plan ends its
+    members' prices (they pay public prices) but not their subscriptions. Raises BillingError."""
+    fields = _plan_clean(fields, plan=plan)
+    for name, value in fields.items():
+        setattr(plan, name, value)
+    plan.save()
+    return plan
 
 
 @transaction.atomic
@@ -625,6 +713,8 @@ def payment_record_manual(
     """Record a bank transfer (or any payment outside a provider) as paid against an invoice."""
     if amount <= 0:
         raise BillingError("the amount must be positive")
+    if reference and Payment.objects.filter(provider="manual", reference=reference).exists():
+        raise BillingError(f"a payment with the reference {reference!r} is recorded already")
     payment = Payment.objects.create(
         invoice=invoice,
         provider="manual",

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,10 +18,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from billing import pricing, selectors, services
-from billing.models import Tariff
+from billing.models import SubscriptionPlan, Tariff, TariffAssignment
 from billing.money import money_round
 from billing.providers import WebhookInvalid, providers_available
 from chargenet.permissions import operate_required, staff_required
+from stations.models import Connector, Location, Station
 
 
 @login_required
@@ -307,3 +309,138 @@ def cdr_export(request: HttpRequest) -> StreamingHttpResponse:
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="cdrs.csv"'
     return response
+
+
+# --- operators: tariff assignments and subscription plans ----------------------------------------
+
+
+def _int_or_none(value: str | None) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and len(value) <= 18 else None
+
+
+def _assignment_place(post) -> dict[str, int]:
+    """The place a form names: a location, a station, or one connector ("station, EVSE, connector")."""
+    identity = post.get("station", "").strip()
+    location_id = _int_or_none(post.get("location"))
+    if identity and location_id:
+        raise services.BillingError("choose a location or a station, not both")
+    if location_id:
+        return {"location_id": get_object_or_404(Location, pk=location_id).pk}
+    if not identity:
+        return {}
+    station = Station.objects.filter(identity=identity).first()
+    if station is None:
+        raise services.BillingError(f"no station {identity!r}")
+    connector_id = _int_or_none(post.get("connector_id"))
+    if connector_id is None:
+        return {"station_id": station.pk}
+    connector = Connector.objects.filter(
+        evse__station=station, evse__evse_id=_int_or_none(post.get("evse_id")) or 1, connector_id=connector_id
+    ).first()
+    if connector is None:
+        raise services.BillingError(f"{identity} has no such EVSE/connector")
+    return {"connector_id": connector.pk}
+
+
+@staff_required
+def tariff_assignment_list(request: HttpRequest) -> HttpResponse:
+    """Which tariff applies where and to whom; operators add and remove assignments."""
+    if request.method == "POST":
+        if not request.user.can_operate:
+            raise PermissionDenied("Viewers cannot change assignments.")
+        try:
+            tariff = Tariff.objects.filter(pk=_int_or_none(request.POST.get("tariff"))).first()
+            if tariff is None:
+                raise services.BillingError("choose a tariff")
+            plan_id = _int_or_none(request.POST.get("plan"))
+            services.tariff_assign(
+                tariff=tariff,
+                plan=get_object_or_404(SubscriptionPlan, pk=plan_id) if plan_id else None,
+                id_token_group=request.POST.get("id_token_group", "").strip(),
+                **_assignment_place(request.POST),
+            )
+            messages.success(request, f"Tariff {tariff.code} assigned.")
+        except services.BillingError as exc:
+            messages.error(request, f"Not assigned: {exc}")
+        return redirect("billing:assignment-list")
+    return render(
+        request,
+        "billing/assignment_list.html",
+        {
+            "assignments": selectors.tariff_assignment_list(),
+            "tariffs": Tariff.objects.order_by("code"),
+            "plans": SubscriptionPlan.objects.order_by("name"),
+            "locations": Location.objects.order_by("name"),
+            "default": Tariff.objects.filter(is_default=True).first(),
+        },
+    )
+
+
+@operate_required
+@require_POST
+def tariff_assignment_delete(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = get_object_or_404(TariffAssignment, pk=assignment_id)
+    services.tariff_assignment_delete(assignment=assignment)
+    messages.success(request, "Assignment removed.")
+    return redirect("billing:assignment-list")
+
+
+def _plan_form_fields(post) -> dict:
+    tariff_id = _int_or_none(post.get("tariff"))
+    return {
+        "name": post.get("name", ""),
+        "monthly_fee": post.get("monthly_fee", "").strip(),
+        "currency": post.get("currency", "EUR").strip(),
+        "vat_percent": post.get("vat_percent", "0").strip() or "0",
+        "tariff": Tariff.objects.filter(pk=tariff_id).first() if tariff_id else None,
+        "is_active": post.get("is_active") == "on",
+    }
+
+
+@staff_required
+def subscription_plan_list(request: HttpRequest) -> HttpResponse:
+    """Subscription plans with their members' tariff and how many drivers are subscribed now."""
+    error = ""
+    form: dict = {"currency": "EUR", "vat_percent": "21", "monthly_fee": "0", "is_active": True}
+    if request.method == "POST":
+        if not request.user.can_operate:
+            raise PermissionDenied("Viewers cannot create plans.")
+        try:
+            plan = services.subscription_plan_create(**_plan_form_fields(request.POST))
+            messages.success(request, f"Plan {plan.name} created.")
+            return redirect("billing:plan-list")
+        except services.BillingError as exc:
+            error, form = str(exc), request.POST
+    return render(
+        request,
+        "billing/plan_list.html",
+        {
+            "plans": selectors.subscription_plan_list(today=timezone.localdate()),
+            "tariffs": Tariff.objects.order_by("code"),
+            "form": form,
+            "error": error,
+        },
+    )
+
+
+@staff_required
+def subscription_plan_edit(request: HttpRequest, plan_id: int) -> HttpResponse:
+    """Change a plan (fee, VAT, members' tariff) or stop offering it."""
+    plan = get_object_or_404(SubscriptionPlan, pk=plan_id)
+    error = ""
+    if request.method == "POST":
+        if not request.user.can_operate:
+            raise PermissionDenied("Viewers cannot change plans.")
+        try:
+            services.subscription_plan_update(plan=plan, **_plan_form_fields(request.POST))
+            messages.success(request, f"Plan {plan.name} saved.")
+            return redirect("billing:plan-list")
+        except services.BillingError as exc:
+            error = str(exc)
+            plan.refresh_from_db()
+    return render(
+        request,
+        "billing/plan_edit.html",
+        {"plan": plan, "tariffs": Tariff.objects.order_by("code"), "error": error},
+    )

@@ -227,6 +227,8 @@ SPECTACULAR_SETTINGS = {
         "CommandStatusEnum": "stations.models.Command.Status",
         "WebhookDeliveryStatusEnum": "chargenet.webhooks.models.WebhookDelivery.Status",
         "RegistrationStatusEnum": "stations.models.Station.RegistrationStatus",
+        "InvoiceStatusEnum": "billing.models.Invoice.Status",
+        "PaymentStatusEnum": "billing.models.Payment.Status",
     },
 }
 # Requests per API key (or per user, or per address when anonymous), e.g. "600/min"; empty = no limit.

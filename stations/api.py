@@ -152,7 +152,9 @@ class StationListApi(ApiMixin, generics.ListAPIView):
         serializer.is_valid(raise_exception=True)
         station, password = services.station_create(**serializer.validated_data)
         station = selectors.station_list().get(pk=station.pk)
-        data = StationWithPasswordSerializer({**StationSerializer(station).data, "password": password}).data
+        # The serialized station plus its password (StationWithPasswordSerializer documents the shape;
+        # re-serializing the rendered dict would choke on the location's id).
+        data = {**StationSerializer(station).data, "password": password}
         return Response(data, status=status.HTTP_201_CREATED)
 
 

@@ -182,6 +182,9 @@ class SessionSerializer(serializers.ModelSerializer):
     evse_id = serializers.SerializerMethodField()
     connector_id = serializers.SerializerMethodField()
     id_token = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The id token's API id")
+    cost_url = serializers.SerializerMethodField(
+        help_text="What the session costs so far (live) or its priced total (billing's cost endpoint)"
+    )
 
     class Meta:
         model = Session
@@ -202,8 +205,12 @@ class SessionSerializer(serializers.ModelSerializer):
             "stop_reason",
             "flags",
             "updated_at",
+            "cost_url",
         ]
         read_only_fields = fields
+
+    def get_cost_url(self, session: Session) -> str:
+        return f"/api/v1/sessions/{session.pk}/cost/"
 
     def get_evse_id(self, session: Session) -> int | None:
         return session.evse.evse_id if session.evse else None

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from chargenet.api.authentication import ApiKeyAuthentication
 from chargenet.api.exceptions import api_exception_handler
 from chargenet.api.models import ApiKey
+from chargenet.api.pagination import ApiLimitOffsetPagination
 from chargenet.api.schema import ApiAutoSchema
 from chargenet.api.services import audit_record, idempotency_begin, idempotency_finish
 from chargenet.api.throttling import ApiKeyRateThrottle
@@ -37,6 +38,8 @@ def _has_nul(value) -> bool:
 class ApiMixin:
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     throttle_classes = [ApiKeyRateThrottle]
+    # DRF's default LimitOffsetPagination has no max_limit: ?limit=10**40 reached the database (a 500).
+    pagination_class = ApiLimitOffsetPagination
     schema = ApiAutoSchema()
     # What the audit log calls the object a write acts on, and which URL argument names it.
     audit_object_type = ""

@@ -10,6 +10,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from billing.services import BillingError
 from chargenet.api.services import ApiKeyError, IdempotencyConflict
 from chargenet.webhooks.services import WebhookError
 from rfid.services import IdTokenError
@@ -38,6 +39,8 @@ def _domain_error(exc: Exception) -> tuple[int, str] | None:
         return status.HTTP_409_CONFLICT, "station_refused"
     if isinstance(exc, IdTokenError):
         return status.HTTP_409_CONFLICT, "id_token_refused"
+    if isinstance(exc, BillingError):
+        return status.HTTP_409_CONFLICT, "billing_refused"
     if isinstance(exc, ApiKeyError | WebhookError):
         return status.HTTP_400_BAD_REQUEST, "validation_error"
     if isinstance(exc, IdempotencyConflict):

@@ -13,7 +13,8 @@ ERRORS_ALWAYS = {
 }
 ERRORS_ON_WRITE = {
     "409": "The request was understood but the current state refuses it "
-    "(`station_refused`, `command_refused`, `id_token_refused`, `idempotency_key_reused`, …).",
+    "(`station_refused`, `command_refused`, `id_token_refused`, `billing_refused`, "
+    "`idempotency_key_reused`, …).",
     "415": "The body is not JSON (`unsupported_media_type`).",
 }
 

@@ -137,3 +137,10 @@ def test_requests_are_throttled_per_key_not_per_user(operator, settings):
     assert int(throttled.headers["Retry-After"]) > 0
     assert second.get("/api/v1/stations/").status_code == 200
     cache.clear()
+
+
+def test_a_huge_limit_is_capped_instead_of_reaching_the_database(operator_api):
+    response = operator_api.get("/api/v1/api-keys/?limit=105016823324255945462399871935232640391")
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 1

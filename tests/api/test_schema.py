@@ -45,11 +45,39 @@ def api_schema(db, settings):
 
 
 @pytest.fixture
-def operator_key(operator, station):
+def operator_key(operator, station, driver):
     from rfid.services import id_token_create
 
     id_token_create(uid="CARD-1")
+    _billing_objects(station, driver)
     return api_key_create(user=operator, name="schemathesis", role="operate")[1]
+
+
+def _billing_objects(station, driver) -> None:
+    """A tariff, an assignment, a plan, a priced session with a credit and an invoice with a payment:
+    so that billing's lists and objects are checked with real content, not only empty pages."""
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from billing import services
+    from rfid.models import IdToken
+    from tests.billing.conftest import make_session
+
+    tariff = services.tariff_create(
+        code="STD", name="Standard", vat_percent=Decimal("25"), is_default=True,
+        elements=[{"price_components": [{"type": "ENERGY", "price": "0.30", "step_size": 1}]},
+                  {"price_components": [{"type": "FLAT", "price": "1.00", "step_size": 1}]}],
+    )  # fmt: skip
+    services.tariff_assign(tariff=tariff, station_id=station.pk)
+    services.subscription_plan_create(
+        name="Basic", monthly_fee=Decimal("5"), vat_percent=Decimal("21"), tariff=tariff
+    )
+    card = IdToken.objects.create(uid="DANA0001", driver=driver)
+    session = make_session(station, card, started_at=datetime(2026, 10, 12, 8, 0, tzinfo=UTC))
+    services.cdr_correct(cdr=services.cdr_create_for_session(session_id=session.pk))
+    make_session(station, card, started_at=datetime(2026, 10, 20, 8, 0, tzinfo=UTC), stopped=False)
+    (invoice,) = services.invoice_run(period=services.InvoicePeriod(date(2026, 10, 1), date(2026, 10, 31)))
+    services.payment_record_manual(invoice=invoice, amount=Decimal("1.00"), reference="TRX-1")
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

@@ -166,3 +166,16 @@ def test_a_location_with_an_unknown_time_zone_is_refused(operator_api):
     assert response.status_code == 400
     assert "IANA" in response.json()["error"]["details"]["time_zone"][0]
     assert not Location.objects.exists()
+
+
+def test_a_station_registered_at_a_location_comes_back_with_its_password(operator_api):
+    location = operator_api.post(
+        "/api/v1/locations/", {"name": "Harbour", "time_zone": "UTC"}, format="json"
+    ).json()
+
+    response = operator_api.post(
+        "/api/v1/stations/", {"identity": "CP-LOC", "evses": 1, "location": location["id"]}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert response.json()["location"] == location["id"] and response.json()["password"]
