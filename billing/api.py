@@ -38,7 +38,7 @@ from billing.serializers import (
     TariffWriteSerializer,
 )
 from chargenet.api.base import ApiMixin, ApiView
-from chargenet.api.filters import IdFilter
+from chargenet.api.filters import IdFilter, IsoDateTimeFilter
 from chargenet.api.pagination import ApiCursorPagination
 from chargenet.api.permissions import IsStaffOrDriverRead, IsStaffReadOperateWrite
 from rfid.models import IdToken
@@ -368,10 +368,10 @@ class CdrFilter(filters.FilterSet):
     location = IdFilter(field_name="location_id")
     session = IdFilter(field_name="session_id")
     station = filters.CharFilter(field_name="station_identity", help_text="Station identity")
-    stopped_after = filters.IsoDateTimeFilter(field_name="stopped_at", lookup_expr="gte")
-    stopped_before = filters.IsoDateTimeFilter(field_name="stopped_at", lookup_expr="lt")
-    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    stopped_after = IsoDateTimeFilter(field_name="stopped_at", lookup_expr="gte")
+    stopped_before = IsoDateTimeFilter(field_name="stopped_at", lookup_expr="lt")
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
     invoiced = filters.BooleanFilter(
         field_name="invoice_line", lookup_expr="isnull", exclude=True, help_text="Billed on an invoice yet"
     )
@@ -479,8 +479,8 @@ class SessionCostApi(ApiView):
 class InvoiceFilter(filters.FilterSet):
     driver = IdFilter(field_name="driver_id")
     number = filters.CharFilter(lookup_expr="iexact")
-    issued_after = filters.IsoDateTimeFilter(field_name="issued_at", lookup_expr="gte")
-    issued_before = filters.IsoDateTimeFilter(field_name="issued_at", lookup_expr="lt")
+    issued_after = IsoDateTimeFilter(field_name="issued_at", lookup_expr="gte")
+    issued_before = IsoDateTimeFilter(field_name="issued_at", lookup_expr="lt")
     period_start = filters.DateFilter(help_text="First day of the period")
 
     class Meta:

@@ -9,7 +9,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from chargenet.api.base import ApiMixin, ApiView
-from chargenet.api.filters import IdFilter
+from chargenet.api.filters import IdFilter, IsoDateTimeFilter
 from chargenet.api.pagination import ApiCursorPagination
 from chargenet.api.permissions import IsStaffOrDriverRead, IsStaffReadOperateWrite
 from stations import selectors, services
@@ -209,8 +209,8 @@ class StationPasswordSetApi(ApiView):
 
 # --- commands ---------------------------------------------------------------------------------
 class CommandFilter(filters.FilterSet):
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     station = filters.CharFilter(field_name="station__identity", help_text="Station identity")
 
     class Meta:
@@ -339,8 +339,8 @@ class SessionFilter(filters.FilterSet):
     station = filters.CharFilter(field_name="station__identity", help_text="Station identity")
     location = IdFilter(field_name="station__location_id")
     id_tag = filters.CharFilter(lookup_expr="iexact")
-    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = Session
@@ -389,8 +389,8 @@ class SessionDetailApi(ApiMixin, generics.RetrieveAPIView):
 
 class MeterSampleFilter(filters.FilterSet):
     measurand = filters.CharFilter()
-    after = filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
-    before = filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
+    after = IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
+    before = IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
 
     class Meta:
         model = MeterSample
@@ -443,8 +443,8 @@ class SessionRemoteStopApi(ApiView):
 
 # --- message log and faults -------------------------------------------------------------------
 class OcppMessageFilter(filters.FilterSet):
-    after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = OcppMessage

@@ -7,6 +7,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 
 from chargenet.api.base import ApiMixin, ApiView
+from chargenet.api.filters import IsoDateTimeFilter
 from chargenet.api.pagination import ApiCursorPagination
 from chargenet.api.permissions import IsStaffReadOperateWrite
 from chargenet.webhooks import services
@@ -84,8 +85,8 @@ class WebhookSubscriptionDetailApi(ApiView):
 
 
 class WebhookDeliveryFilter(filters.FilterSet):
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = WebhookDelivery

@@ -142,3 +142,10 @@ def test_tariffs_are_readable_by_drivers_but_not_writable(driver_api):
 
     assert [t["code"] for t in driver_api.get("/api/v1/tariffs/").json()["results"]] == ["STD"]
     assert driver_api.post("/api/v1/tariffs/", {}, format="json").status_code in (403, 405)
+
+
+def test_a_time_filter_with_any_utc_offset_is_answered(operator_api, db):
+    # PostgreSQL refuses offsets beyond ±15:59; ISO 8601 lets a client send them.
+    response = operator_api.get("/api/v1/sessions/", {"started_after": "2026-02-26T13:40:08-18:59"})
+
+    assert response.status_code == 200, response.content
