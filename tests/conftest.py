@@ -48,3 +48,33 @@ def other_driver(django_user_model):
 
     user = django_user_model.objects.create_user(username="bob", password="pw-bob-1", role="driver")
     return Driver.objects.create(user=user, name="Bob", email="bob@example.com")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def flush_survives_a_live_server():
+    """Retry the between-test flush when PostgreSQL picks it as a deadlock victim.
+
+    End-to-end tests share one live server process; after a test its last writes (a disconnect, a
+    batched log flush) can still be running while the flush's TRUNCATE takes its table locks.
+    PostgreSQL breaks such a deadlock by failing one side; the server's side is retried by the
+    station, the flush's side is retried here.
+    """
+    import time
+
+    from django.core.management.base import CommandError
+    from django.core.management.commands import flush
+
+    original = flush.Command.handle
+
+    def handle(self, *args, **options):
+        for attempt in range(5):
+            try:
+                return original(self, *args, **options)
+            except CommandError as exc:
+                if attempt == 4 or "deadlock" not in str(exc.__cause__).lower():
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    flush.Command.handle = handle
+    yield
+    flush.Command.handle = original
