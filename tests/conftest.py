@@ -56,8 +56,8 @@ def flush_survives_a_live_server():
 
     End-to-end tests share one live server process; after a test its last writes (a disconnect, a
     batched log flush) can still be running while the flush's TRUNCATE takes its table locks.
-    PostgreSQL breaks such a deadlock by failing one side; the server's side is retried by the
-    station, the flush's side is retried here.
+    PostgreSQL breaks such a deadlock by failing one side; when that is the flush, retry it (the
+    server's side belongs to a test that has already finished; production never truncates).
     """
     import time
 
