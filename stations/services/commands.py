@@ -4,17 +4,27 @@ import logging
 import time
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from chargenet.events import event_publish
 from stations.access import station_id_token_authorize
 from stations.commands import PayloadError, action_supported, payload_validate
-from stations.models import Command, Connector, Session, Station
+from stations.models import (
+    ChargingProfile,
+    Command,
+    Connector,
+    Reservation,
+    Session,
+    Station,
+    StationConfigurationKey,
+)
 from stations.passwords import password_hash
 from stations.services._shared import StationError, _protocol_state
 
@@ -126,8 +136,6 @@ def _is_authorization_key_change(action: str, payload: dict) -> bool:
 def command_claim_next(*, station_id: int, exclude_actions: frozenset[str] = frozenset()) -> Command | None:
     """Claim the station's oldest queued, unexpired command (queued → sent, a conditional update so
     two connections never send the same command) and return it; expires overdue ones on the way."""
-    from uuid import uuid4
-
     command_expire(station_id=station_id)
     candidates = Command.objects.filter(station_id=station_id, status=Command.Status.QUEUED).exclude(
         action__in=exclude_actions
@@ -169,8 +177,6 @@ def command_release(*, command_id: int) -> bool:
 def command_expire(*, station_id: int | None = None) -> int:
     """Expire queued commands past their expiry and time out sent ones nobody answered (a node died
     mid-call); returns how many changed."""
-    from datetime import timedelta
-
     now = timezone.now()
     queued = Command.objects.filter(status=Command.Status.QUEUED, expires_at__lt=now)
     stale = Command.objects.filter(
@@ -242,8 +248,6 @@ def command_complete(
 
 
 def _command_effects(command: Command, response: dict, accepted: bool) -> None:
-    from stations.models import ChargingProfile, Reservation, StationConfigurationKey
-
     station_id, payload, action = command.station_id, command.payload, command.action
     if action == "GetConfiguration":
         for item in response.get("configurationKey") or []:
@@ -273,8 +277,6 @@ def _command_effects(command: Command, response: dict, accepted: bool) -> None:
         state.local_list_version = payload.get("listVersion")
         state.save(update_fields=["local_list_version", "updated_at"])
     elif action == "ReserveNow":
-        from django.utils.dateparse import parse_datetime
-
         Reservation.objects.update_or_create(
             station_id=station_id,
             reservation_id=payload["reservationId"],

@@ -1,6 +1,7 @@
 """Locations: create and update (with an IANA time zone)."""
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
 
@@ -22,8 +23,6 @@ LOCATION_FIELDS = {
 
 
 def _check_time_zone(name: str) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -44,6 +43,7 @@ def location_create(**fields: Any) -> Location:
 
 @transaction.atomic
 def location_update(*, location: Location, **fields: Any) -> Location:
+    """Change a location's fields; raises StationError for an unknown time zone or field."""
     unknown = set(fields) - LOCATION_FIELDS
     if unknown:
         raise StationError(f"unknown location fields: {', '.join(sorted(unknown))}")

@@ -1,12 +1,13 @@
 """The OCPP message log: batched writes of logged frames and their pruning."""
 
 import logging
+from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from stations.models import Station
+from stations.models import OcppMessage, Station
 
 logger = logging.getLogger(__name__)
 
@@ -14,10 +15,6 @@ logger = logging.getLogger(__name__)
 def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
     """Write a batch of logged frames, of any number of stations (one INSERT); frames of a station
     deleted meanwhile are dropped, the others kept. Returns how many were stored."""
-    from django.db import IntegrityError
-
-    from stations.models import OcppMessage
-
     try:
         with transaction.atomic():
             OcppMessage.objects.bulk_create([OcppMessage(**entry) for entry in entries])
@@ -36,10 +33,6 @@ def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
 
 def ocpp_messages_prune(*, older_than_days: int) -> int:
     """Delete logged frames older than `older_than_days`; returns how many."""
-    from datetime import timedelta
-
-    from stations.models import OcppMessage
-
     cutoff = timezone.now() - timedelta(days=older_than_days)
     deleted, _ = OcppMessage.objects.filter(created_at__lt=cutoff).delete()
     return deleted

@@ -1,5 +1,6 @@
 """Presence: which stations are connected, on which node and channel, and when they were last seen."""
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -56,8 +57,6 @@ def station_seen_flush(*, seen: dict[int, Any]) -> None:
 def station_mark_offline() -> list[int]:
     """Mark stations offline that have been silent for 2 × heartbeat interval + OCPP_OFFLINE_GRACE;
     returns their ids."""
-    from datetime import timedelta
-
     now = timezone.now()
     default = settings.OCPP_HEARTBEAT_INTERVAL
     gone = []

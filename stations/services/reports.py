@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chargenet.events import event_publish
-from stations.models import SecurityEvent, Station
+from stations.models import ProtocolViolation, SecurityEvent, Station
 from stations.services._shared import _protocol_state, _station_event
 
 
@@ -43,8 +43,6 @@ def security_event_record(
 @transaction.atomic
 def protocol_violation_record(*, station_id: int, action: str, message_id: str, causes: list[str]) -> None:
     """Record schema violations the CSMS served anyway (lenient mode)."""
-    from stations.models import ProtocolViolation
-
     ProtocolViolation.objects.create(
         station_id=station_id, action=action, message_id=message_id[:36], detail="\n".join(causes)
     )

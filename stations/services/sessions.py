@@ -1,20 +1,23 @@
 """Charging sessions: authorization, start/stop transactions and meter values."""
 
+from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 from django.db import transaction
 from django.utils import timezone
 
 from chargenet.events import event_publish
+from rfid.services import AuthorizationDecision
 from stations.access import station_id_token_authorize
-from stations.models import Session, Station
+from stations.models import MeterSample, Reservation, Session, Station
 from stations.services._shared import _connector_for, _session_event
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 
 
 @transaction.atomic
-def station_id_tag_authorize(*, station_id: int, uid: str):
+def station_id_tag_authorize(*, station_id: int, uid: str) -> AuthorizationDecision:
     """Answer an Authorize request: the decision for `uid` at the station; marks the card used."""
     station = Station.objects.select_related("location").get(pk=station_id)
     return station_id_token_authorize(station=station, uid=uid)
@@ -29,7 +32,7 @@ def session_start(
     meter_start: int,
     timestamp: Any,
     reservation_id: int | None = None,
-):
+) -> tuple[Session, AuthorizationDecision]:
     """Record a StartTransaction and assign its integer transaction id; returns (session, decision).
 
     Idempotent on content: a retry (same connector, id tag, meterStart and timestamp) returns the
@@ -37,11 +40,6 @@ def session_start(
     incomplete and flagged. A card that is not Accepted still gets a session (the CSMS cannot prevent
     a start, 1.6 §4.8), flagged, and its status goes back in idTagInfo.
     """
-    from datetime import timedelta
-    from uuid import uuid4
-
-    from stations.models import Reservation
-
     station = Station.objects.select_related("location").get(pk=station_id)
     existing = (
         Session.objects.filter(
@@ -107,7 +105,7 @@ def session_stop(
     id_tag: str = "",
     reason: str = "",
     samples: list[dict[str, Any]] | None = None,
-):
+) -> tuple[Session, AuthorizationDecision | None]:
     """Record a StopTransaction; returns (session, decision for id_tag or None). Never refuses.
 
     A retry is not counted twice. An unknown, -1 or 0 transaction id is reconciled: the one active
@@ -213,8 +211,6 @@ def _session_close(
 def _meter_samples_store(
     *, station: Station, session: Session | None, evse_id: int, samples: list[dict]
 ) -> int:
-    from stations.models import MeterSample
-
     rows = [MeterSample(station=station, session=session, evse_id=evse_id, **sample) for sample in samples]
     MeterSample.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)

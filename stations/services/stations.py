@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from chargenet.events import event_publish
 from stations.models import Connector, Evse, Session, Station
-from stations.passwords import MAX_LENGTH, MIN_LENGTH, password_generate, password_hash
+from stations.passwords import MAX_LENGTH, MIN_LENGTH, password_check, password_generate, password_hash
 from stations.services._shared import StationError, _protocol_state, _session_event, _station_event
 from stations.services.reports import security_event_record
 
@@ -111,8 +111,6 @@ class StationAuthError(StationError):
 
 
 def _password_matches(password: bytes, stored: str) -> bool:
-    from stations.passwords import password_check
-
     return bool(stored) and password_check(password, stored)
 
 

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chargenet.events import event_publish
-from stations.models import Connector, Station
+from stations.models import Connector, ConnectorStatusChange, Station
 from stations.services._shared import _connector_for, _protocol_state, _station_event
 
 FAULT_FREE_ERROR_CODES = frozenset({"", "NoError"})
@@ -29,8 +29,6 @@ def connector_status_record(
 ) -> None:
     """Handle a StatusNotification: keep a history row, update the connector's live status (unless the
     report is older than the current one), publish status/fault events. connectorId 0 is the station."""
-    from stations.models import ConnectorStatusChange
-
     station = Station.objects.get(pk=station_id)
     timestamp = timestamp or timezone.now()
     connector = _connector_for(station, connector_id) if connector_id > 0 else None
