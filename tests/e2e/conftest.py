@@ -10,7 +10,6 @@ import asyncio
 import email
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -26,18 +25,8 @@ from django.db import connections
 
 from stations.simulator import SimulatedStation
 from tests.ocpp.conftest import Server, server_start, server_stop
-from tests.support import REPO, http_get_json
+from tests.support import CHROMIUM, CHROMIUM_ARGS, REPO, http_get_json
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STATION_PASSWORD = "e2e-station-password-0001"
 
 
@@ -245,7 +234,7 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             yield chromium
             chromium.close()
     finally:
