@@ -48,3 +48,11 @@ def other_driver(django_user_model):
 
     user = django_user_model.objects.create_user(username="bob", password="pw-bob-1", role="driver")
     return Driver.objects.create(user=user, name="Bob", email="bob@example.com")
+
+
+@pytest.fixture(scope="session")
+def test_db_name(django_db_setup, django_db_blocker) -> str:
+    """The test database's name, for server processes started on it (see tests/ocpp/server_settings.py)."""
+    from django.db import connection
+
+    return str(connection.settings_dict["NAME"])

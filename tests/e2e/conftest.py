@@ -90,13 +90,6 @@ def _wait_for_worker(base_url: str, worker: subprocess.Popen, timeout: float = 6
     raise AssertionError(f"the Celery worker did not answer within {timeout} s: {body}")
 
 
-@pytest.fixture(scope="session")
-def test_db_name(django_db_setup, django_db_blocker) -> str:
-    from django.db import connection
-
-    return str(connection.settings_dict["NAME"])
-
-
 @pytest.fixture(scope="package")
 def live_system(test_db_name, redis_server, tmp_path_factory):
     mail_dir = tmp_path_factory.mktemp("mail")
