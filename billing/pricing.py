@@ -183,7 +183,7 @@ def elements_normalise(elements: Any) -> list[dict[str, Any]]:
             if isinstance(step, bool) or not isinstance(step, int) or step < 1:
                 raise TariffInvalid(f"{c_where}: step_size must be a whole number of at least 1")
             out_components.append({"type": component["type"], "price": str(price), "step_size": step})
-        out = {"price_components": out_components}
+        out: dict[str, Any] = {"price_components": out_components}
         restrictions = element.get("restrictions")
         if restrictions:
             out["restrictions"] = _restrictions_normalise(restrictions, where=where)

@@ -150,7 +150,7 @@ def tariff_preview(
     time zone (else `time_zone`, else UTC). Raises ValueError on impossible quantities."""
     if tariff is None and station is not None:
         tariff = tariff_resolve_at(at=start, station=station, connector_id=connector_id, id_token=id_token)
-    if station is not None and station.location_id:
+    if station is not None and station.location is not None:
         time_zone = station.location.time_zone
     zone = time_zone or "UTC"
     terms = tariff_terms(tariff)

@@ -153,7 +153,8 @@ def tariff_assign(
         raise BillingError("an assignment names one place: a location, a station or a connector")
     if len(id_token_group) > 36:
         raise BillingError("a card group (parentIdTag) has at most 36 characters")
-    same = TariffAssignment.objects.filter(
+    # None means "not at this kind of place": filter(x=None) is IS NULL, which django-stubs does not model.
+    same = TariffAssignment.objects.filter(  # type: ignore[misc]
         location_id=location_id,
         station_id=station_id,
         connector_id=connector_id,
@@ -327,6 +328,9 @@ def cdr_create_for_session(*, session_id: int) -> Cdr:
 def _cdr_price_and_store(
     *, session: Session, tariff: Tariff | None, supersedes: Cdr | None, snapshot: dict | None = None
 ) -> Cdr:
+    stopped_at = session.stopped_at
+    if stopped_at is None:  # callers check first; this tells mypy the CDR has an end
+        raise BillingError("the session is still running")
     if snapshot is None:
         snapshot = selectors.tariff_to_ocpi(tariff) if tariff else {"id": "FREE", "currency": "EUR",
                                                                     "vat_percent": "0",
@@ -348,7 +352,7 @@ def _cdr_price_and_store(
     excl = money_round(breakdown.total_excl_vat, currency)
     incl = money_round(breakdown.total_incl_vat, currency)
     location = session.station.location
-    driver = session.id_token.driver if session.id_token_id else None
+    driver = session.id_token.driver if session.id_token is not None else None
     sequence = Cdr.objects.filter(session=session).count()
     cdr = Cdr.objects.create(
         cdr_id=f"CN-{session.pk:08d}" + (f"-{sequence}" if sequence else ""),
@@ -361,7 +365,7 @@ def _cdr_price_and_store(
         id_tag=session.id_tag,
         time_zone=time_zone,
         started_at=session.started_at,
-        stopped_at=session.stopped_at,
+        stopped_at=stopped_at,
         energy_wh=session.energy_wh,
         charging_seconds=int(breakdown.charging_seconds),
         parking_seconds=int(breakdown.parking_seconds),

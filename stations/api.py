@@ -237,8 +237,11 @@ class CommandListApi(ApiMixin, generics.ListAPIView):
         return Command.objects.select_related("station", "requested_by")
 
 
-def _command_wait(command: Command, wait: float | None) -> Command:
-    return services.command_wait(command=command, timeout=wait) if wait else command
+def _command_created(command: Command, wait: float | None) -> Response:
+    """201 with the queued command; with `wait`, as it stands once answered or the time ran out."""
+    if wait:
+        command = services.command_wait(command=command, timeout=wait)
+    return Response(CommandSerializer(command).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(tags=["commands"])
@@ -283,8 +286,7 @@ class StationCommandListApi(ApiMixin, generics.ListAPIView):
             requested_by=request.user,
             expires_in=data.get("expires_in"),
         )
-        command = _command_wait(command, data.get("wait"))
-        return Response(CommandSerializer(command).data, status=status.HTTP_201_CREATED)
+        return _command_created(command, data.get("wait"))
 
 
 @extend_schema(tags=["commands"])
@@ -330,8 +332,7 @@ class StationRemoteStartApi(ApiView):
             requested_by=request.user,
             idempotency_key=request.headers.get("Idempotency-Key", "")[:100],
         )
-        command = _command_wait(command, data.get("wait"))
-        return Response(CommandSerializer(command).data, status=status.HTTP_201_CREATED)
+        return _command_created(command, data.get("wait"))
 
 
 # --- sessions ---------------------------------------------------------------------------------
@@ -437,8 +438,7 @@ class SessionRemoteStopApi(ApiView):
         serializer = RemoteStopSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         command = services.session_remote_stop(session=session, requested_by=request.user)
-        command = _command_wait(command, serializer.validated_data.get("wait"))
-        return Response(CommandSerializer(command).data, status=status.HTTP_201_CREATED)
+        return _command_created(command, serializer.validated_data.get("wait"))
 
 
 # --- message log and faults -------------------------------------------------------------------

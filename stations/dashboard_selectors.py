@@ -93,6 +93,7 @@ def location_list_mapped() -> list[dict[str, Any]]:
             "online": row.stations_online,
         }
         for row in rows
+        if row.latitude is not None and row.longitude is not None  # filtered above; tells mypy
     ]
 
 

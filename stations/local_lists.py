@@ -18,6 +18,7 @@ SendLocalList.
 
 import logging
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from celery import shared_task
@@ -142,7 +143,7 @@ def local_list_sync_request(*, station_ids: list[int], delay: int | None = None)
             marked.append(station.pk)
         for station_id in marked:
             transaction.on_commit(
-                lambda sid=station_id: local_list_sync_task.apply_async(args=[sid], countdown=delay)
+                partial(local_list_sync_task.apply_async, args=[station_id], countdown=delay)
             )
     return len(marked)
 
@@ -354,8 +355,9 @@ def on_command_updated(event_type: str, data: dict[str, Any]) -> None:
 
 def on_station_changed(event_type: str, data: dict[str, Any]) -> None:
     # Boot: the station may have lost its list. Update: its access lists may have changed.
-    if Station.objects.filter(pk=data.get("station_id"), local_list_enabled=True).exists():
-        local_list_sync_request(station_ids=[data["station_id"]])
+    station_id = data.get("station_id")
+    if station_id is not None and Station.objects.filter(pk=station_id, local_list_enabled=True).exists():
+        local_list_sync_request(station_ids=[station_id])
 
 
 def subscribe() -> None:

@@ -78,7 +78,7 @@ def _check_url(url: str) -> None:
     except OSError:
         raise WebhookError(f"the host {parts.hostname!r} cannot be resolved") from None
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
+        ip = ipaddress.ip_address(str(address).split("%")[0])
         if not ip.is_global:
             raise WebhookError(f"the host {parts.hostname!r} is not a public address")
 

@@ -161,28 +161,22 @@ class StationThread:
 # --- the processes ------------------------------------------------------------------------------
 
 
-def _db_name() -> str:
-    from django.db import connection
-
-    return str(connection.settings_dict["NAME"])
-
-
 @pytest.fixture
-def server(transactional_db, redis_server):
+def server(transactional_db, redis_server, test_db_name):
     # Function scope: the processes stop before pytest-django empties the tables.
-    server = server_start(_db_name(), **PROCESS_ENV)
+    server = server_start(test_db_name, **PROCESS_ENV)
     yield server
     server_stop(server)
 
 
 @pytest.fixture
-def worker(transactional_db, redis_server):
+def worker(transactional_db, redis_server, test_db_name):
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "chargenet", "--quiet", "worker", "-l", "WARNING",
          "--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat",
          "-n", f"walkthrough-{os.getpid()}@%h"],
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.ocpp.server_settings",
-             "CHARGENET_TEST_DB_NAME": _db_name(), **PROCESS_ENV},
+             "CHARGENET_TEST_DB_NAME": test_db_name, **PROCESS_ENV},
         cwd=REPO,
     )  # fmt: skip
     yield process

@@ -5,7 +5,6 @@ service path the protocol layer uses, and the open pages must follow without a r
 """
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,18 +17,8 @@ from django.test import Client
 
 from stations.models import Command, Connector
 from tests.dashboard.conftest import connector_status_set, make_station
-from tests.support import REPO, free_port, wait_for_health
+from tests.support import CHROMIUM, CHROMIUM_ARGS, REPO, free_port, wait_for_health
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # The issue's promise: an event shows on open pages within 2 s.
 LIVE_DEADLINE_MS = 2000
 
@@ -80,7 +69,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

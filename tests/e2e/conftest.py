@@ -10,7 +10,6 @@ import asyncio
 import email
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -26,18 +25,8 @@ from django.db import connections
 
 from stations.simulator import SimulatedStation
 from tests.ocpp.conftest import Server, server_start, server_stop
-from tests.support import REPO, http_get_json
+from tests.support import CHROMIUM, CHROMIUM_ARGS, REPO, http_get_json
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STATION_PASSWORD = "e2e-station-password-0001"
 
 
@@ -99,13 +88,6 @@ def _wait_for_worker(base_url: str, worker: subprocess.Popen, timeout: float = 6
             return
         time.sleep(0.5)
     raise AssertionError(f"the Celery worker did not answer within {timeout} s: {body}")
-
-
-@pytest.fixture(scope="session")
-def test_db_name(django_db_setup, django_db_blocker) -> str:
-    from django.db import connection
-
-    return str(connection.settings_dict["NAME"])
 
 
 @pytest.fixture(scope="package")
@@ -245,7 +227,7 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             yield chromium
             chromium.close()
     finally:

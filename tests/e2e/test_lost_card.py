@@ -40,4 +40,5 @@ def test_a_card_the_driver_blocks_is_refused_at_the_next_tap_and_leaves_the_loca
     update = stations.run(sim.wait_received("SendLocalList", count=full_lists + 1)).payload
     assert update["updateType"] == "Differential"
     assert update["localAuthorizationList"] == [{"idTag": "04LOST0001", "idTagInfo": {"status": "Blocked"}}]
-    assert sim.local_list["04LOST0001"]["status"] == "Blocked"
+    # (the simulator records a CALL before its handler applies it, so wait for the list itself)
+    stations.run(sim.wait_for(lambda: sim.local_list["04LOST0001"]["status"] == "Blocked"))

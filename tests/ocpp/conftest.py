@@ -59,13 +59,6 @@ def server_stop(server: Server) -> None:
 
 
 @pytest.fixture(scope="session")
-def test_db_name(django_db_setup, django_db_blocker) -> str:
-    from django.db import connection
-
-    return str(connection.settings_dict["NAME"])
-
-
-@pytest.fixture(scope="session")
 def ocpp_server(test_db_name, redis_server):
     server = server_start(test_db_name)
     yield server

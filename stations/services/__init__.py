@@ -1,0 +1,96 @@
+"""Every write and business rule of the stations app (STYLE.md: services), by concern.
+
+`from stations.services import X` and `services.X` keep working: every public name is re-exported here.
+"""
+
+from stations.services._shared import StationError
+from stations.services.commands import (
+    ACCEPTING_STATUSES,
+    REMOTE_START_REFUSED,
+    CommandError,
+    command_claim_next,
+    command_complete,
+    command_create,
+    command_dispatch,
+    command_expire,
+    command_release,
+    command_wait,
+    session_remote_start,
+    session_remote_stop,
+)
+from stations.services.locations import LOCATION_FIELDS, location_create, location_update
+from stations.services.message_log import ocpp_messages_prune, ocpp_messages_store
+from stations.services.presence import (
+    station_connected,
+    station_disconnected,
+    station_mark_offline,
+    station_seen_flush,
+)
+from stations.services.reports import (
+    REPORT_KINDS,
+    protocol_violation_record,
+    security_event_record,
+    station_report_status,
+)
+from stations.services.sessions import (
+    ENERGY_REGISTER,
+    meter_values_record,
+    session_start,
+    session_stop,
+    station_id_tag_authorize,
+)
+from stations.services.stations import (
+    STATION_FIELDS,
+    StationAuthError,
+    station_boot,
+    station_connect_authenticate,
+    station_create,
+    station_delete,
+    station_password_set,
+    station_update,
+)
+from stations.services.status import FAULT_FREE_ERROR_CODES, connector_status_record
+
+__all__ = [
+    "ACCEPTING_STATUSES",
+    "CommandError",
+    "ENERGY_REGISTER",
+    "FAULT_FREE_ERROR_CODES",
+    "LOCATION_FIELDS",
+    "REMOTE_START_REFUSED",
+    "REPORT_KINDS",
+    "STATION_FIELDS",
+    "StationAuthError",
+    "StationError",
+    "command_claim_next",
+    "command_complete",
+    "command_create",
+    "command_dispatch",
+    "command_expire",
+    "command_release",
+    "command_wait",
+    "connector_status_record",
+    "location_create",
+    "location_update",
+    "meter_values_record",
+    "ocpp_messages_prune",
+    "ocpp_messages_store",
+    "protocol_violation_record",
+    "security_event_record",
+    "session_remote_start",
+    "session_remote_stop",
+    "session_start",
+    "session_stop",
+    "station_boot",
+    "station_connect_authenticate",
+    "station_connected",
+    "station_create",
+    "station_delete",
+    "station_disconnected",
+    "station_id_tag_authorize",
+    "station_mark_offline",
+    "station_password_set",
+    "station_report_status",
+    "station_seen_flush",
+    "station_update",
+]
