@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from chargenet.events import event_publish
@@ -81,16 +81,14 @@ def alert_list(*, station: Station | None = None, include_acknowledged: bool = T
         connectors = connectors.filter(evse__station=station)
         silent = silent.filter(pk=station.pk)
         refused = refused.filter(pk=station.pk)
-    connectors = list(connectors)
-    fault_began = _fault_starts([c.pk for c in connectors])
-    for connector in connectors:
+    for connector in connectors.annotate(fault_began=_fault_began()):
         code = connector.error_code or "no error code"
         vendor = f" (vendor {connector.vendor_error_code})" if connector.vendor_error_code else ""
         alerts.append(
             Alert(
                 kind=Kind.CONNECTOR_FAULT,
                 object_id=connector.pk,
-                occurred_at=fault_began.get(connector.pk, connector.status_updated_at),
+                occurred_at=connector.fault_began or connector.status_updated_at,
                 station=connector.evse.station,
                 title=f"EVSE {connector.evse.evse_id} connector {connector.connector_id} faulted",
                 detail=f"{code}{vendor}{' · ' + connector.info if connector.info else ''}",
@@ -127,19 +125,16 @@ def alert_list(*, station: Station | None = None, include_acknowledged: bool = T
     return alerts
 
 
-def _fault_starts(connector_ids: list[int]) -> dict[int, datetime]:
-    """When each connector's current fault began: its latest change into Faulted from another status.
+def _fault_began() -> Subquery:
+    """When a connector's current fault began: its latest change into Faulted from another status.
     A station repeats Faulted (after a reconnect, a TriggerMessage, a new error code); each repeat
     moves `status_updated_at` but is the same occurrence (the same acknowledgement, one e-mail)."""
-    if not connector_ids:
-        return {}
-    rows = (
-        ConnectorStatusChange.objects.filter(connector_id__in=connector_ids, status=Connector.Status.FAULTED)
+    return Subquery(
+        ConnectorStatusChange.objects.filter(connector=OuterRef("pk"), status=Connector.Status.FAULTED)
         .exclude(previous_status=Connector.Status.FAULTED)
-        .values("connector_id")
-        .annotate(began=Max("timestamp"))
+        .order_by("-timestamp")
+        .values("timestamp")[:1]
     )
-    return {row["connector_id"]: row["began"] for row in rows}
 
 
 def _security_alerts(*, station: Station | None, limit: int = 50) -> list[Alert]:
