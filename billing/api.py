@@ -7,8 +7,10 @@ invoices, payments and session costs; another driver's is a 404, as if it did no
 
 from decimal import Decimal
 
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -19,7 +21,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from billing import pricing, selectors, services
-from billing.models import Cdr, Invoice, Payment, SubscriptionPlan, Tariff, TariffAssignment
+from billing.models import Cdr, Invoice, Payment, Subscription, SubscriptionPlan, Tariff, TariffAssignment
 from billing.money import money_round
 from billing.serializers import (
     CdrSerializer,
@@ -28,8 +30,11 @@ from billing.serializers import (
     PaymentRecordSerializer,
     PaymentSerializer,
     SessionCostSerializer,
+    SubscriptionCreateSerializer,
+    SubscriptionEndSerializer,
     SubscriptionPlanSerializer,
     SubscriptionPlanWriteSerializer,
+    SubscriptionSerializer,
     TariffAssignmentCreateSerializer,
     TariffAssignmentSerializer,
     TariffPreviewResultSerializer,
@@ -41,7 +46,7 @@ from chargenet.api.base import ApiMixin, ApiView
 from chargenet.api.filters import IdFilter, IsoDateTimeFilter
 from chargenet.api.pagination import ApiCursorPagination
 from chargenet.api.permissions import IsStaffOrDriverRead, IsStaffReadOperateWrite
-from rfid.models import IdToken
+from rfid.models import Driver, IdToken
 from stations.models import Connector, Location, Station
 
 
@@ -358,6 +363,103 @@ class SubscriptionPlanDetailApi(ApiMixin, generics.RetrieveAPIView):
         serializer.is_valid(raise_exception=True)
         plan = services.subscription_plan_update(plan=plan, **_plan_fields(dict(serializer.validated_data)))
         return Response(SubscriptionPlanSerializer(plan).data)
+
+
+# --- subscriptions ------------------------------------------------------------------------------
+
+
+class SubscriptionFilter(filters.FilterSet):
+    driver = IdFilter(field_name="driver_id")
+    plan = IdFilter(field_name="plan_id")
+    current = filters.BooleanFilter(method="filter_current", help_text="Only those not ended before today")
+
+    class Meta:
+        model = Subscription
+        fields = ["driver", "plan", "current"]
+
+    def filter_current(self, queryset, name, value):
+        if value is None:
+            return queryset
+        today = timezone.localdate()
+        current = queryset.filter(Q(ended_on__isnull=True) | Q(ended_on__gte=today))
+        return current if value else queryset.exclude(pk__in=current.values("pk"))
+
+
+def _subscriptions_for(user):
+    """Operators see every subscription; a driver only their own."""
+    subscriptions = selectors.subscription_list()
+    return subscriptions if user.is_staff_member else subscriptions.filter(driver__user=user)
+
+
+@extend_schema(tags=["subscriptions"])
+class SubscriptionListApi(ApiMixin, generics.ListAPIView):
+    """Who is on which plan, newest first (a driver sees their own). POST puts a driver on a plan."""
+
+    queryset = Subscription.objects.none()  # for the schema; get_queryset() decides
+    permission_classes = [IsStaffOrDriverRead]
+    serializer_class = SubscriptionSerializer
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_class = SubscriptionFilter
+    audit_object_type = "subscription"
+
+    def get_queryset(self):
+        return _subscriptions_for(self.request.user)
+
+    @extend_schema(
+        summary="Put a driver on a plan",
+        request=SubscriptionCreateSerializer,
+        responses={201: SubscriptionSerializer},
+        description="Members charge at the plan's tariff from `started_on` and pay its monthly fee for "
+        "every calendar month they are on it. The driver's current plan ends the day before. Refused "
+        "(409) for a retired plan or when the driver has a subscription starting on or after that day.",
+    )
+    def post(self, request):
+        serializer = SubscriptionCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        subscription = services.subscription_start(
+            driver=_or_400(Driver, "driver", pk=data["driver"]),
+            plan=_or_400(SubscriptionPlan, "plan", pk=data["plan"]),
+            started_on=data.get("started_on") or timezone.localdate(),
+        )
+        return Response(SubscriptionSerializer(subscription).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["subscriptions"])
+class SubscriptionDetailApi(ApiMixin, generics.RetrieveAPIView):
+    """One subscription (a driver may read only their own)."""
+
+    queryset = Subscription.objects.none()  # for the schema; get_queryset() decides
+    permission_classes = [IsStaffOrDriverRead]
+    serializer_class = SubscriptionSerializer
+
+    def get_queryset(self):
+        return _subscriptions_for(self.request.user)
+
+
+@extend_schema(tags=["subscriptions"])
+class SubscriptionEndApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "subscription"
+    audit_lookup = "pk"
+
+    @extend_schema(
+        summary="End a subscription",
+        request=SubscriptionEndSerializer,
+        responses={200: SubscriptionSerializer},
+        description="The driver is a member through `ended_on` (today when left out) and pays public "
+        "prices after it; months already invoiced stay invoiced. Refused (409) when it has already "
+        "ended by then.",
+    )
+    def post(self, request, pk: int):
+        subscription = get_object_or_404(Subscription, pk=pk)
+        serializer = SubscriptionEndSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        subscription = services.subscription_end(
+            subscription=subscription,
+            ended_on=serializer.validated_data.get("ended_on") or timezone.localdate(),
+        )
+        return Response(SubscriptionSerializer(subscription).data)
 
 
 # --- CDRs ---------------------------------------------------------------------------------------

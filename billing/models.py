@@ -35,6 +35,9 @@ class SubscriptionPlan(models.Model):
         help_text="Members' price everywhere, unless an assignment names this plan more specifically",
     )  # fmt: skip
     is_active = models.BooleanField(default=True)
+    self_service = models.BooleanField(
+        default=False, help_text="Drivers may choose this plan themselves on their billing page"
+    )
 
     def __str__(self) -> str:
         return self.name

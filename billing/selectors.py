@@ -195,6 +195,30 @@ def subscription_plan_list(*, today: date) -> QuerySet[SubscriptionPlan]:
     )
 
 
+def subscription_list(
+    *, driver: Driver | None = None, current_on: date | None = None
+) -> QuerySet[Subscription]:
+    """Subscriptions with their driver and plan, newest first; with `current_on`, only those that
+    cover that day or start later (not the ended ones)."""
+    subscriptions = Subscription.objects.select_related("driver", "plan__tariff").order_by(
+        "-started_on", "-id"
+    )
+    if driver is not None:
+        subscriptions = subscriptions.filter(driver=driver)
+    if current_on is not None:
+        subscriptions = subscriptions.filter(Q(ended_on__isnull=True) | Q(ended_on__gte=current_on))
+    return subscriptions
+
+
+def subscription_plans_offered() -> QuerySet[SubscriptionPlan]:
+    """The plans drivers may choose themselves: active and self-service, by name."""
+    return (
+        SubscriptionPlan.objects.filter(is_active=True, self_service=True)
+        .select_related("tariff")
+        .order_by("name")
+    )
+
+
 def session_samples(*, session: Session) -> list[pricing.Sample]:
     """The session's energy-register and power samples (all phases summed away: no phase only)."""
     rows = MeterSample.objects.filter(

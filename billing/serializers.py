@@ -8,7 +8,16 @@ from decimal import Decimal
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from billing.models import Cdr, Invoice, InvoiceLine, Payment, SubscriptionPlan, Tariff, TariffAssignment
+from billing.models import (
+    Cdr,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    Subscription,
+    SubscriptionPlan,
+    Tariff,
+    TariffAssignment,
+)
 from billing.money import money_round
 
 EXAMPLE_ELEMENTS = [
@@ -206,7 +215,16 @@ class SubscriptionPlanSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SubscriptionPlan
-        fields = ["id", "name", "monthly_fee", "currency", "vat_percent", "tariff", "is_active"]
+        fields = [
+            "id",
+            "name",
+            "monthly_fee",
+            "currency",
+            "vat_percent",
+            "tariff",
+            "is_active",
+            "self_service",
+        ]
         read_only_fields = fields
 
 
@@ -238,6 +256,44 @@ class SubscriptionPlanWriteSerializer(serializers.Serializer):
         required=False, allow_null=True, min_value=1, max_value=2**63 - 1, help_text="Members' tariff"
     )
     is_active = serializers.BooleanField(default=True)
+    self_service = serializers.BooleanField(default=False, help_text="Drivers may choose it themselves")
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    """A driver's membership of a plan, from `started_on` through `ended_on` (open-ended when null)."""
+
+    plan_name = serializers.CharField(source="plan.name", read_only=True)
+
+    class Meta:
+        model = Subscription
+        fields = ["id", "driver", "plan", "plan_name", "started_on", "ended_on"]
+        read_only_fields = fields
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Put a driver on a plan",
+            value={"driver": 7, "plan": 2, "started_on": "2026-11-01"},
+            request_only=True,
+        )
+    ]
+)
+class SubscriptionCreateSerializer(serializers.Serializer):
+    """Put a driver on a plan; the driver's current plan ends the day before."""
+
+    driver = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    plan = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    started_on = serializers.DateField(required=False, help_text="First day; today when left out")
+
+
+class SubscriptionEndSerializer(serializers.Serializer):
+    """When a subscription ends."""
+
+    ended_on = serializers.DateField(
+        required=False,
+        help_text="Last day of membership; today when left out (the day before it starts cancels it)",
+    )
 
 
 # --- CDRs ---------------------------------------------------------------------------------------

@@ -178,7 +178,7 @@ def tariff_assignment_delete(*, assignment: TariffAssignment) -> None:
     assignment.delete()
 
 
-_PLAN_FIELDS = {"name", "monthly_fee", "currency", "vat_percent", "tariff", "is_active"}
+_PLAN_FIELDS = {"name", "monthly_fee", "currency", "vat_percent", "tariff", "is_active", "self_service"}
 
 
 def _plan_clean(fields: dict[str, Any], *, plan: SubscriptionPlan | None = None) -> dict[str, Any]:
@@ -227,6 +227,7 @@ def subscription_plan_create(
     vat_percent: Decimal,
     tariff: Tariff | None,
     is_active: bool = True,
+    self_service: bool = False,
 ) -> SubscriptionPlan:
     """Create a plan with a monthly fee and its members' tariff. Raises BillingError (name taken, …)."""
     fields = _plan_clean(
@@ -237,6 +238,7 @@ def subscription_plan_create(
             "vat_percent": vat_percent,
             "tariff": tariff,
             "is_active": is_active,
+            "self_service": self_service,
         }
     )
     return SubscriptionPlan.objects.create(**fields)
@@ -253,15 +255,80 @@ def subscription_plan_update(*, plan: SubscriptionPlan, **fields: Any) -> Subscr
     return plan
 
 
+def _subscription_event(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "subscription_id": subscription.pk,
+        "driver_id": subscription.driver_id,
+        "plan_id": subscription.plan_id,
+        "started_on": subscription.started_on.isoformat(),
+        "ended_on": subscription.ended_on.isoformat() if subscription.ended_on else None,
+    }
+
+
 @transaction.atomic
 def subscription_start(*, driver: Driver, plan: SubscriptionPlan, started_on: date) -> Subscription:
-    """Subscribe a driver to a plan from a date; ends a current subscription the day before."""
-    Subscription.objects.filter(driver=driver, ended_on__isnull=True, started_on__lt=started_on).update(
-        ended_on=started_on - timedelta(days=1)
-    )
-    if Subscription.objects.filter(driver=driver, started_on__gte=started_on).exists():
+    """Subscribe a driver to a plan from a date; a current subscription ends the day before.
+
+    Raises BillingError for a retired plan, or when the driver already has a subscription starting
+    on or after that day (end or change that one first). Publishes `subscription.started`.
+    """
+    if not plan.is_active:
+        raise BillingError(f"plan {plan.name} is retired; choose an active plan")
+    # Lock the driver's subscriptions: two starts at once must not both end the same one.
+    current = list(Subscription.objects.select_for_update().filter(driver=driver))
+    if any(s.started_on >= started_on for s in current):
         raise BillingError("the driver has a subscription starting on or after that day")
-    return Subscription.objects.create(driver=driver, plan=plan, started_on=started_on)
+    for previous in current:
+        if previous.ended_on is None or previous.ended_on >= started_on:
+            previous.ended_on = started_on - timedelta(days=1)
+            previous.save(update_fields=["ended_on"])
+            event_publish("subscription.ended", _subscription_event(previous))
+    subscription = Subscription.objects.create(driver=driver, plan=plan, started_on=started_on)
+    event_publish("subscription.started", _subscription_event(subscription))
+    return subscription
+
+
+@transaction.atomic
+def subscription_end(*, subscription: Subscription, ended_on: date) -> Subscription:
+    """End a subscription after the day `ended_on` (its last day as a member; the day before it starts
+    cancels a future one). Months already invoiced stay invoiced. Raises BillingError when it has
+    already ended by then. Publishes `subscription.ended`."""
+    subscription = Subscription.objects.select_for_update().select_related("plan").get(pk=subscription.pk)
+    if subscription.ended_on is not None and subscription.ended_on <= ended_on:
+        raise BillingError(f"the subscription has already ended on {subscription.ended_on:%Y-%m-%d}")
+    if ended_on < subscription.started_on - timedelta(days=1):
+        raise BillingError(
+            f"the subscription starts on {subscription.started_on:%Y-%m-%d}; it cannot end before"
+        )
+    subscription.ended_on = ended_on
+    subscription.save(update_fields=["ended_on"])
+    event_publish("subscription.ended", _subscription_event(subscription))
+    return subscription
+
+
+@transaction.atomic
+def subscription_choose(*, driver: Driver, plan: SubscriptionPlan, today: date) -> Subscription:
+    """A driver's own choice of a self-service plan, from today (members' prices at once; the fee of
+    this month is invoiced, fees are not prorated). Raises BillingError for a plan that is not offered
+    to drivers or is already theirs, and for a second change on the same day."""
+    if not (plan.is_active and plan.self_service):
+        raise BillingError(f"plan {plan.name} is not offered for self-service; ask us to change your plan")
+    current = selectors.subscription_active(driver=driver, on=today)
+    if current is not None and current.plan_id == plan.pk:
+        raise BillingError(f"you are on {plan.name} already")
+    if Subscription.objects.filter(driver=driver, started_on__gte=today).exists():
+        raise BillingError("you changed your plan today already; you can change it again tomorrow")
+    return subscription_start(driver=driver, plan=plan, started_on=today)
+
+
+@transaction.atomic
+def subscription_cancel_by_driver(*, driver: Driver, today: date) -> Subscription:
+    """A driver ends their current plan today (they keep members' prices until the end of the day).
+    Raises BillingError when they have none."""
+    current = selectors.subscription_active(driver=driver, on=today)
+    if current is None:
+        raise BillingError("you have no plan to end")
+    return subscription_end(subscription=current, ended_on=today)
 
 
 # --- CDRs ----------------------------------------------------------------------------------------

@@ -18,10 +18,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from billing import pricing, selectors, services
-from billing.models import SubscriptionPlan, Tariff, TariffAssignment
+from billing.models import Subscription, SubscriptionPlan, Tariff, TariffAssignment
 from billing.money import money_round
 from billing.providers import WebhookInvalid, providers_available
-from chargenet.permissions import operate_required, staff_required
+from chargenet.api.services import audit_record
+from chargenet.permissions import driver_required, operate_required, staff_required
+from rfid.models import Driver
 from stations.models import Connector, Location, Station
 
 
@@ -395,6 +397,7 @@ def _plan_form_fields(post) -> dict:
         "vat_percent": post.get("vat_percent", "0").strip() or "0",
         "tariff": Tariff.objects.filter(pk=tariff_id).first() if tariff_id else None,
         "is_active": post.get("is_active") == "on",
+        "self_service": post.get("self_service") == "on",
     }
 
 
@@ -443,4 +446,127 @@ def subscription_plan_edit(request: HttpRequest, plan_id: int) -> HttpResponse:
         request,
         "billing/plan_edit.html",
         {"plan": plan, "tariffs": Tariff.objects.order_by("code"), "error": error},
+    )
+
+
+# --- subscriptions: operators put drivers on plans; drivers see (and may choose) their plan -------
+
+
+def _date_or_today(value: str | None) -> date:
+    value = (value or "").strip()
+    if not value:
+        return timezone.localdate()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise services.BillingError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _audit(request: HttpRequest, *, subscription: Subscription | None, ok: bool) -> None:
+    """Page actions on subscriptions land in the same audit log as the API's writes."""
+    audit_record(
+        user=request.user,
+        api_key=None,
+        method=request.method or "POST",
+        path=request.get_full_path(),
+        status_code=200 if ok else 409,
+        object_type="subscription",
+        object_id=str(subscription.pk) if subscription else "",
+    )
+
+
+@staff_required
+def subscription_list(request: HttpRequest) -> HttpResponse:
+    """Drivers on plans now or from a later date; operators put a driver on a plan (by e-mail)."""
+    show_ended = request.GET.get("ended") == "1"
+    if request.method == "POST":
+        if not request.user.can_operate:
+            raise PermissionDenied("Viewers cannot change subscriptions.")
+        subscription = None
+        try:
+            email = request.POST.get("driver_email", "").strip()
+            driver = Driver.objects.filter(email__iexact=email).first() if email else None
+            if driver is None:
+                raise services.BillingError(f"no driver with the e-mail address {email!r}")
+            plan = SubscriptionPlan.objects.filter(pk=_int_or_none(request.POST.get("plan"))).first()
+            if plan is None:
+                raise services.BillingError("choose a plan")
+            subscription = services.subscription_start(
+                driver=driver, plan=plan, started_on=_date_or_today(request.POST.get("started_on"))
+            )
+            messages.success(request, f"{driver} is on {plan.name} from {subscription.started_on:%Y-%m-%d}.")
+        except services.BillingError as exc:
+            messages.error(request, f"Not subscribed: {exc}")
+        _audit(request, subscription=subscription, ok=subscription is not None)
+        return redirect("billing:subscription-list")
+    today = timezone.localdate()
+    return render(
+        request,
+        "billing/subscription_list.html",
+        {
+            "subscriptions": selectors.subscription_list(current_on=None if show_ended else today)[:500],
+            "plans": SubscriptionPlan.objects.filter(is_active=True).order_by("name"),
+            "today": today,
+            "show_ended": show_ended,
+        },
+    )
+
+
+@operate_required
+@require_POST
+def subscription_end(request: HttpRequest, subscription_id: int) -> HttpResponse:
+    """End a driver's subscription after the given day (today when blank)."""
+    subscription = get_object_or_404(
+        Subscription.objects.select_related("driver", "plan"), pk=subscription_id
+    )
+    try:
+        subscription = services.subscription_end(
+            subscription=subscription, ended_on=_date_or_today(request.POST.get("ended_on"))
+        )
+        messages.success(
+            request,
+            f"{subscription.driver}'s {subscription.plan.name} plan ends after {subscription.ended_on:%Y-%m-%d}.",
+        )
+        ok = True
+    except services.BillingError as exc:
+        messages.error(request, f"Not ended: {exc}")
+        ok = False
+    _audit(request, subscription=subscription, ok=ok)
+    return redirect("billing:subscription-list")
+
+
+@driver_required
+def my_plan(request: HttpRequest) -> HttpResponse:
+    """The driver's plan: the current one, later ones, and the self-service plans they may choose.
+    POST `plan=<id>` chooses one (from today); POST `end=1` ends the current plan today."""
+    driver = Driver.objects.filter(user=request.user).first()
+    if driver is None:
+        raise Http404("no driver account")
+    today = timezone.localdate()
+    if request.method == "POST":
+        try:
+            if request.POST.get("end"):
+                services.subscription_cancel_by_driver(driver=driver, today=today)
+                messages.success(request, "Your plan ends today; from tomorrow you pay public prices.")
+            else:
+                plan = (
+                    selectors.subscription_plans_offered()
+                    .filter(pk=_int_or_none(request.POST.get("plan")))
+                    .first()
+                )
+                if plan is None:
+                    raise services.BillingError("that plan is not offered; choose one of the plans below")
+                services.subscription_choose(driver=driver, plan=plan, today=today)
+                messages.success(request, f"You are on {plan.name} from today.")
+        except services.BillingError as exc:
+            messages.error(request, f"Not changed: {exc}.")
+        return redirect("billing:my-plan")
+    return render(
+        request,
+        "billing/my_plan.html",
+        {
+            "current": selectors.subscription_active(driver=driver, on=today),
+            "upcoming": selectors.subscription_list(driver=driver).filter(started_on__gt=today),
+            "offered": selectors.subscription_plans_offered(),
+        },
     )

@@ -308,3 +308,8 @@ MAP_TILE_URL = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{
 MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
 # A station silent for longer than this is raised as an alert.
 ALERT_OFFLINE_MINUTES = env_int("ALERT_OFFLINE_MINUTES", 15, minimum=1)
+# How often the worker looks for new alerts to e-mail (offline stations have no event of their own).
+ALERT_MAIL_INTERVAL = env_int("ALERT_MAIL_INTERVAL", 60, minimum=10)
+CELERY_BEAT_SCHEDULE |= {
+    "stations-alert-mail": {"task": "stations.alert_mail_task", "schedule": float(ALERT_MAIL_INTERVAL)}
+}

@@ -6,7 +6,9 @@ class StationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from stations import local_lists
+        from stations import alerts, local_lists
 
         # Card and station changes reach the stations' local lists and caches (docs/drivers-and-cards.md).
         local_lists.subscribe()
+        # New alert occurrences are mailed to operators who opted in (docs/dashboard.md).
+        alerts.subscribe()

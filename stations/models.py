@@ -542,3 +542,36 @@ class AlertAcknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.object_id} acknowledged"
+
+
+class AlertMailPreference(models.Model):
+    """An operator's own choice to be e-mailed about every new alert occurrence."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_mail")
+    enabled = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} alert mail {'on' if self.enabled else 'off'}"
+
+
+class AlertNotification(models.Model):
+    """One alert occurrence that was mailed: the row claims it, so it is never mailed twice."""
+
+    kind = models.CharField(max_length=20, choices=AlertAcknowledgement.Kind.choices)
+    object_id = models.BigIntegerField()
+    # The occurrence's start as text ("" when unknown): a NULL would not be unique in the constraint.
+    occurred_key = models.CharField(max_length=40, blank=True)
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+")
+    recipients = models.PositiveIntegerField(default=0)
+    mailed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "kind", "object_id", "occurred_key", name="alert_mailed_once_per_occurrence"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id} mailed"

@@ -3,15 +3,22 @@
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from rfid.models import Driver, IdToken
 from stations.access import card_allowed_at, station_is_public
-from stations.models import Connector, Evse, MeterSample, Session, Station
+from stations.models import Command, Connector, Evse, MeterSample, Session, Station
 
 # Connector states in which a remote start can begin a session.
 STARTABLE = (Connector.Status.AVAILABLE, Connector.Status.PREPARING)
+# After the station accepted a remote start, how long the page waits for the session to begin (the
+# driver may still be plugging in; stations give up on their own ConnectionTimeOut, often 1–3 min).
+START_SESSION_WAIT = timedelta(minutes=3)
+# A start request older than this is not followed any more (a bookmarked or reloaded page).
+START_FOLLOW_MAX_AGE = timedelta(hours=1)
+REMOTE_START_ACTIONS = ("RemoteStartTransaction", "RequestStartTransaction")
 
 
 class ChargingError(Exception):
@@ -130,3 +137,63 @@ def charging_target_check(
             f"connector {evse_id} of {station.identity} is {busy[0].status.lower()}; choose a free one"
         )
     return station, token
+
+
+@dataclass(frozen=True)
+class StartProgress:
+    """Where a driver's remote start stands: waiting for the station, accepted (waiting for the
+    session), started, refused (rejected or CALLERROR), no_answer (timed out or expired) or
+    no_session (accepted, but no session began in time)."""
+
+    command: Command
+    state: str
+    session: Session | None = None
+
+    @property
+    def following(self) -> bool:
+        """True while the page should keep looking (the outcome is not known yet)."""
+        return self.state in ("waiting", "accepted")
+
+
+def remote_start_progress(*, driver: Driver, command_uuid: str) -> StartProgress | None:
+    """The progress of one of the driver's own recent remote starts, or None (unknown, someone
+    else's, not a start, or too old to follow). The session is the first one of the driver's cards
+    that the station opened after the request."""
+    now = timezone.now()
+    try:
+        command = (
+            Command.objects.select_related("station")
+            .filter(
+                uuid=command_uuid,
+                requested_by=driver.user_id,
+                action__in=REMOTE_START_ACTIONS,
+                created_at__gte=now - START_FOLLOW_MAX_AGE,
+            )
+            .first()
+        )
+    except ValidationError:  # not a UUID
+        return None
+    if command is None:
+        return None
+    session = (
+        Session.objects.filter(
+            station=command.station_id, id_token__driver=driver, created_at__gte=command.created_at
+        )
+        .select_related("station", "evse")
+        .order_by("created_at")
+        .first()
+    )
+    if session is not None:
+        return StartProgress(command=command, state="started", session=session)
+    status = command.status
+    if status in (Command.Status.REJECTED, Command.Status.ERROR):
+        return StartProgress(command=command, state="refused")
+    if status in (Command.Status.TIMED_OUT, Command.Status.EXPIRED) or (
+        status == Command.Status.QUEUED and command.expires_at and command.expires_at <= now
+    ):
+        return StartProgress(command=command, state="no_answer")
+    if status == Command.Status.ACCEPTED:
+        answered = command.completed_at or command.created_at
+        state = "no_session" if answered + START_SESSION_WAIT <= now else "accepted"
+        return StartProgress(command=command, state=state)
+    return StartProgress(command=command, state="waiting")

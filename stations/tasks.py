@@ -22,3 +22,11 @@ def command_expire_task() -> int:
 def ocpp_message_prune_task() -> int:
     """Delete logged OCPP frames older than OCPP_MESSAGE_RETENTION_DAYS."""
     return services.ocpp_messages_prune(older_than_days=settings.OCPP_MESSAGE_RETENTION_DAYS)
+
+
+@shared_task(name="stations.alert_mail_task")
+def alert_mail_task() -> int:
+    """E-mail opted-in operators about new alert occurrences (each occurrence once)."""
+    from stations.alerts import alert_mail_new
+
+    return alert_mail_new()

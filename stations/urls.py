@@ -12,6 +12,7 @@ urlpatterns = [
     path("sessions/<int:pk>/", views.session_detail, name="session-detail"),
     path("alerts/", views.alert_list, name="alert-list"),
     path("alerts/acknowledge/", views.alert_acknowledge, name="alert-acknowledge"),
+    path("alerts/mail/", views.alert_mail_update, name="alert-mail"),
     path("locations/", views.location_list, name="location-list"),
     path("locations/new/", views.location_create, name="location-create"),
     path("locations/<int:pk>/edit/", views.location_edit, name="location-edit"),

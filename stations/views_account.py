@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
@@ -37,20 +38,22 @@ def _own_session(request: HttpRequest, pk: int) -> Session:
 
 @driver_required
 def charging_overview(request: HttpRequest) -> HttpResponse:
+    """My charging: the live session or the start form. After a start (`?start=<command uuid>`) the
+    "now" region (`?fragment=now`) follows the command until the session appears or it fails."""
     driver = _driver(request)
-    return render(
-        request,
-        "stations/account_charging.html",
-        {
-            "active": selectors.session_list_for_driver(driver=driver, active=True),
-            "targets": selectors.charging_targets_for_driver(driver=driver),
-            "cards": IdToken.objects.filter(driver=driver, status=IdToken.Status.ACCEPTED).order_by(
-                "created_at"
-            ),
-            "recent": selectors.session_list_for_driver(driver=driver, active=False)[:5],
-            "request_key": uuid.uuid4().hex,
-        },
-    )
+    start = request.GET.get("start", "")
+    progress = selectors.remote_start_progress(driver=driver, command_uuid=start) if start else None
+    context = {
+        "active": selectors.session_list_for_driver(driver=driver, active=True),
+        "targets": selectors.charging_targets_for_driver(driver=driver),
+        "cards": IdToken.objects.filter(driver=driver, status=IdToken.Status.ACCEPTED).order_by("created_at"),
+        "request_key": uuid.uuid4().hex,
+        "progress": progress,
+    }
+    if request.GET.get("fragment") == "now":
+        return render(request, "stations/account__now.html", context)
+    context["recent"] = selectors.session_list_for_driver(driver=driver, active=False)[:5]
+    return render(request, "stations/account_charging.html", context)
 
 
 @require_POST
@@ -72,7 +75,7 @@ def charging_start(request: HttpRequest) -> HttpResponse:
         )
         if remote_start is None:
             raise services.StationError("remote start is not available on this server yet")
-        remote_start(
+        command = remote_start(
             station=station,
             evse_id=evse_id,
             id_token=token,
@@ -86,6 +89,7 @@ def charging_start(request: HttpRequest) -> HttpResponse:
             request,
             f"Start requested at {station.identity}, connector {evse_id}. Plug in if you have not yet.",
         )
+        return redirect(f"{reverse('charging:overview')}?start={command.uuid}")
     return redirect("charging:overview")
 
 

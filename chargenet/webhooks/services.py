@@ -50,6 +50,8 @@ WEBHOOK_EVENTS = (
     "security_event.recorded",
     "cdr.created",
     "invoice.issued",
+    "subscription.started",
+    "subscription.ended",
 )
 COMMAND_FINAL_STATUSES = {"accepted", "rejected", "error", "timed_out", "expired"}
 SIGNATURE_HEADER = "ChargeNet-Signature"

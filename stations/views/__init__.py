@@ -1,6 +1,6 @@
 """The operator dashboard: server-rendered pages whose live regions htmx refreshes on events."""
 
-from stations.views.alerts import alert_acknowledge, alert_list
+from stations.views.alerts import alert_acknowledge, alert_list, alert_mail_update
 from stations.views.locations import location_create, location_edit, location_list
 from stations.views.overview import dashboard
 from stations.views.sessions import session_detail, session_list
@@ -10,6 +10,7 @@ from stations.views.users import user_list, user_update
 __all__ = [
     "alert_acknowledge",
     "alert_list",
+    "alert_mail_update",
     "dashboard",
     "location_create",
     "location_edit",

@@ -1,5 +1,6 @@
 """Faults and alerts: the list and the acknowledgement (with a note)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -14,7 +15,12 @@ from stations.views.base import render_page
 @staff_required
 def alert_list(request: HttpRequest) -> HttpResponse:
     show = request.GET.get("show", "open")
-    context = {"alerts": alerts.alert_list(include_acknowledged=show == "all"), "show": show}
+    context = {
+        "alerts": alerts.alert_list(include_acknowledged=show == "all"),
+        "show": show,
+        "mail_enabled": alerts.alert_mail_enabled(user=request.user),
+        "offline_minutes": settings.ALERT_OFFLINE_MINUTES,
+    }
     return render_page(
         request, "stations/alert_list.html", context, fragments={"rows": "stations/_alert_rows.html"}
     )
@@ -43,3 +49,20 @@ def alert_acknowledge(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "alert-list"
     return redirect(target)
+
+
+@require_POST
+@staff_required
+def alert_mail_update(request: HttpRequest) -> HttpResponse:
+    """An operator turns their own alert e-mails on or off (viewers too: it changes nothing else)."""
+    enabled = request.POST.get("enabled") == "on"
+    try:
+        alerts.alert_mail_set(user=request.user, enabled=enabled)
+    except alerts.AlertError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"New alerts will be e-mailed to {request.user.email}." if enabled else "Alert e-mails are off.",
+        )
+    return redirect("alert-list")

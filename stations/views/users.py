@@ -29,7 +29,7 @@ def admin_required(view):
 @admin_required
 def user_list(request: HttpRequest) -> HttpResponse:
     User = get_user_model()
-    users = User.objects.exclude(role=User.Role.DRIVER).order_by("username")
+    users = User.objects.exclude(role=User.Role.DRIVER).select_related("alert_mail").order_by("username")
     roles = [(value, label) for value, label in User.Role.choices if value != User.Role.DRIVER]
     return render(request, "stations/user_list.html", {"users": users, "roles": roles})
 

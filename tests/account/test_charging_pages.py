@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -187,3 +188,99 @@ def test_the_operator_card_page_lists_the_cards_sessions(client, operator, stati
     response = client.get(reverse("charging:card-sessions", args=[card.pk]))
 
     assert "3333 Wh" in response.text and "CP-1" in response.text
+
+
+def _start(dana, card):
+    response = dana.post(
+        reverse("charging:start"), {"target": "CP-1/1", "id_token": card.pk, "request_key": "k"}
+    )
+    return response, Command.objects.get()
+
+
+def _now(dana, command):
+    return dana.get(reverse("charging:overview"), {"fragment": "now", "start": str(command.uuid)}).text
+
+
+@needs_remote_start
+@pytest.mark.django_db
+def test_after_a_start_the_page_follows_the_command_until_the_session_appears(dana, driver, station):
+    card = id_token_create(uid="DANA", driver=driver)
+    station.channel_name = "specific.test!station"
+    station.save()
+
+    # when the driver starts charging
+    response, command = _start(dana, card)
+
+    # then the page follows that command, refreshing its live region, and hides the start form
+    assert response.url == f"{reverse('charging:overview')}?start={command.uuid}"
+    page = dana.get(response.url).text
+    assert f"?fragment=now&amp;start={command.uuid}" in page and 'data-refresh="2"' in page
+    assert "Waiting for CP-1 to answer" in page and "Start charging</button>" not in page
+
+    # when the station accepts, the region says to plug in and keeps looking
+    Command.objects.filter(pk=command.pk).update(status=Command.Status.ACCEPTED, completed_at=timezone.now())
+    fragment = _now(dana, command)
+    assert "CP-1 accepted. Plug in" in fragment and "data-include-done" not in fragment
+
+    # when the session begins, the region shows it with its live figures and stops following
+    session = _session(station, card)
+    fragment = _now(dana, command)
+    assert "Charging started at CP-1" in fragment and "Charging at CP-1, connector 1" in fragment
+    assert reverse("charging:session-live", args=[session.pk]) in fragment
+    assert "data-include-done" in fragment
+
+
+@needs_remote_start
+@pytest.mark.parametrize(
+    ("outcome", "message"),
+    [
+        (
+            {"status": Command.Status.REJECTED, "response": {"status": "Rejected"}},
+            "CP-1 refused to start (Rejected)",
+        ),
+        (
+            {"status": Command.Status.ERROR, "error": "NotSupported: no"},
+            "CP-1 refused to start (NotSupported: no)",
+        ),
+        ({"status": Command.Status.TIMED_OUT}, "CP-1 did not answer"),
+        (
+            {"status": Command.Status.QUEUED, "expires_at": timezone.now() - timedelta(seconds=1)},
+            "CP-1 did not answer",
+        ),
+        (
+            {"status": Command.Status.ACCEPTED, "completed_at": timezone.now() - timedelta(minutes=4)},
+            "CP-1 accepted, but no session began",
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_a_start_the_station_refuses_or_never_answers_ends_with_a_clear_message_and_the_form(
+    dana, driver, station, outcome, message
+):
+    card = id_token_create(uid="DANA", driver=driver)
+    station.channel_name = "specific.test!station"
+    station.save()
+    _, command = _start(dana, card)
+
+    Command.objects.filter(pk=command.pk).update(**outcome)
+    fragment = _now(dana, command)
+
+    assert message in fragment
+    assert "data-include-done" in fragment  # the page stops refreshing
+    assert "Start charging</button>" in fragment  # and the driver can try again
+    assert not Session.objects.exists()
+
+
+@needs_remote_start
+@pytest.mark.django_db
+def test_a_driver_cannot_follow_someone_elses_start(dana, other_driver, station):
+    station.channel_name = "specific.test!station"
+    station.save()
+    bob = Client()
+    bob.force_login(other_driver.user)
+    _, command = _start(bob, id_token_create(uid="BOB", driver=other_driver))
+
+    page = dana.get(reverse("charging:overview"), {"start": str(command.uuid)}).text
+
+    assert "Waiting for CP-1" not in page and "fragment=now" not in page
+    assert dana.get(reverse("charging:overview"), {"start": "not-a-uuid"}).status_code == 200

@@ -54,7 +54,7 @@ def operator_key(operator, station, driver):
 
 
 def _billing_objects(station, driver) -> None:
-    """A tariff, an assignment, a plan, a priced session with a credit and an invoice with a payment:
+    """A tariff, an assignment, a plan with a member, a priced session with a credit and an invoice with a payment:
     so that billing's lists and objects are checked with real content, not only empty pages."""
     from datetime import UTC, date, datetime
     from decimal import Decimal
@@ -69,9 +69,10 @@ def _billing_objects(station, driver) -> None:
                   {"price_components": [{"type": "FLAT", "price": "1.00", "step_size": 1}]}],
     )  # fmt: skip
     services.tariff_assign(tariff=tariff, station_id=station.pk)
-    services.subscription_plan_create(
-        name="Basic", monthly_fee=Decimal("5"), vat_percent=Decimal("21"), tariff=tariff
+    plan = services.subscription_plan_create(
+        name="Basic", monthly_fee=Decimal("5"), vat_percent=Decimal("21"), tariff=tariff, self_service=True
     )
+    services.subscription_start(driver=driver, plan=plan, started_on=date(2026, 9, 1))
     card = IdToken.objects.create(uid="DANA0001", driver=driver)
     session = make_session(station, card, started_at=datetime(2026, 10, 12, 8, 0, tzinfo=UTC))
     services.cdr_correct(cdr=services.cdr_create_for_session(session_id=session.pk))

@@ -66,18 +66,18 @@ def test_a_new_driver_signs_up_claims_a_card_charges_remotely_and_finds_the_pric
     page.get_by_label("Card").select_option(label="Blue key fob")
     page.get_by_role("button", name="Start charging").click()
     expect(page.get_by_text("Start requested at E2E-DRV-1")).to_be_visible()
+    page.evaluate("window.__notReloaded = true")
 
     # then the station is asked to start, starts a transaction and meters it
     remote_start = stations.run(sim.wait_received("RemoteStartTransaction"))
     assert remote_start.payload == {"connectorId": 1, "idTag": "04E2E0001"}
     stations.run(sim.wait_sent("MeterValues", count=1))
 
-    # and her page shows the live session, with energy rising without a reload
-    page.reload()
+    # and her page follows: the session appears live, with energy rising, all without a reload
+    expect(page.get_by_text("Charging started at E2E-DRV-1")).to_be_visible()
     expect(page.get_by_role("heading", name=re.compile("Charging at E2E-DRV-1"))).to_be_visible()
     expect(page.get_by_test_id("energy")).to_have_text(re.compile(r"[1-9]\d* Wh"))
     first = energy_wh(page)
-    page.evaluate("window.__notReloaded = true")
     page.wait_for_function(
         f"() => parseInt(document.querySelector('[data-testid=energy]').innerText.replace(/\\D/g, '')) > {first}",
         timeout=15000,
