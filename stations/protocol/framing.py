@@ -35,7 +35,16 @@ STATION_ACTIONS: dict[str, frozenset[str]] = {
             "StopTransaction",
         }
     ),
-    "2.0.1": frozenset({"BootNotification", "Heartbeat", "StatusNotification"}),
+    "2.0.1": frozenset(
+        {
+            "Authorize",
+            "BootNotification",
+            "Heartbeat",
+            "MeterValues",
+            "StatusNotification",
+            "TransactionEvent",
+        }
+    ),
 }
 
 
@@ -71,8 +80,9 @@ class ErrorCode:
 
     @staticmethod
     def occurrence(version: str) -> str:
-        # 1.6 keeps the typo "Occurence" (errata §5.1); ocpp 2.1.0 uses it for 2.0.1 as well.
-        return "OccurenceConstraintViolation"
+        # 1.6 keeps the typo "Occurence" (errata §5.1); 2.0.1 Part 4 §4.3 spells it correctly (the
+        # ocpp 2.1.0 library keeps the typo for 2.0.1 too; stations must accept both on input).
+        return "OccurenceConstraintViolation" if version == "1.6" else "OccurrenceConstraintViolation"
 
     @staticmethod
     def rpc_framework(version: str) -> str:

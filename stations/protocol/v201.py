@@ -1,6 +1,11 @@
-"""OCPP 2.0.1 handlers: the negotiation hook and the minimum a station needs to boot and stay
-registered (BootNotification, Heartbeat, StatusNotification). ChargeNet's goal version is 1.6."""
+"""OCPP 2.0.1 handlers: station → CSMS CALLs mapped onto the same stations services as 1.6 (one domain
+model): BootNotification, Heartbeat, StatusNotification, Authorize, TransactionEvent, MeterValues.
 
+As in v16.py, payloads arrive validated by the consumer's framing layer, handlers take **kwargs (the
+library hands them snake_case keys, nested ones too) and answer only after their service committed.
+"""
+
+from collections.abc import Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -10,7 +15,31 @@ from ocpp.v201.enums import Action
 
 from stations import services
 from stations.protocol.base import CentralSystemMixin
-from stations.protocol.normalise import timestamp_format, timestamp_parse
+from stations.protocol.normalise import meter_values_normalise, timestamp_format, timestamp_parse
+
+# idToken types that name no card: nothing to authorize (2.0.1 IdTokenEnumType).
+NO_CARD_TYPES = frozenset({"NoAuthorization"})
+
+
+def _db(fn: Callable) -> Callable:
+    return database_sync_to_async(fn)
+
+
+def id_token_info(decision: Any) -> dict[str, Any]:
+    """The 2.0.1 idTokenInfo for an authorization decision (snake_case; the library converts)."""
+    info: dict[str, Any] = {"status": decision.status}
+    if decision.expires_at:
+        info["cache_expiry_date_time"] = timestamp_format(decision.expires_at)
+    if decision.parent_id_tag:
+        info["group_id_token"] = {"id_token": decision.parent_id_tag[:36], "type": "Central"}
+    return info
+
+
+def id_token_uid(id_token: dict | None) -> str:
+    """The card uid of a 2.0.1 idToken object, or "" when it names no card."""
+    if not id_token or id_token.get("type") in NO_CARD_TYPES:
+        return ""
+    return str(id_token.get("id_token") or "").strip()
 
 
 class ChargePoint201(CentralSystemMixin, ChargePoint):
@@ -27,9 +56,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
             "iccid": modem.get("iccid"),
             "imsi": modem.get("imsi"),
         }
-        status, interval = await database_sync_to_async(services.station_boot)(
-            station_id=self.station_id, info=info
-        )
+        status, interval = await _db(services.station_boot)(station_id=self.station_id, info=info)
         self.on_registration(status)
         return call_result.BootNotification(current_time=timestamp_format(), interval=interval, status=status)
 
@@ -41,10 +68,61 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     async def on_status_notification(
         self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **_: Any
     ) -> call_result.StatusNotification:
-        await database_sync_to_async(services.connector_status_record)(
+        await _db(services.connector_status_record)(
             station_id=self.station_id,
             connector_id=evse_id,
+            connector_number=connector_id,
             status=connector_status,
             timestamp=timestamp_parse(timestamp),
         )
         return call_result.StatusNotification()
+
+    @on(Action.authorize, skip_schema_validation=True)
+    async def on_authorize(self, id_token: dict, **_: Any) -> call_result.Authorize:
+        uid = id_token_uid(id_token)
+        if not uid:
+            return call_result.Authorize(id_token_info={"status": "Accepted"})
+        decision = await _db(services.station_id_tag_authorize)(station_id=self.station_id, uid=uid)
+        return call_result.Authorize(id_token_info=id_token_info(decision))
+
+    @on(Action.transaction_event, skip_schema_validation=True)
+    async def on_transaction_event(
+        self,
+        event_type: str,
+        timestamp: str,
+        transaction_info: dict,
+        seq_no: int,
+        evse: dict | None = None,
+        id_token: dict | None = None,
+        meter_value: list | None = None,
+        reservation_id: int | None = None,
+        **_: Any,  # triggerReason, offline (queued events are processed as any other), numberOfPhases …
+    ) -> call_result.TransactionEvent:
+        uid = id_token_uid(id_token)
+        _, decision = await _db(services.transaction_event_record)(
+            station_id=self.station_id,
+            event_type=event_type,
+            transaction_id=str(transaction_info["transaction_id"]),
+            timestamp=timestamp_parse(timestamp),
+            evse_id=(evse or {}).get("id"),
+            connector_id=(evse or {}).get("connector_id"),
+            id_tag=uid,
+            samples=meter_values_normalise(meter_value or []),
+            stopped_reason=transaction_info.get("stopped_reason") or "",
+            reservation_id=reservation_id,
+        )
+        if decision is not None:
+            return call_result.TransactionEvent(id_token_info=id_token_info(decision))
+        if id_token:  # an idToken naming no card (NoAuthorization) still gets its idTokenInfo
+            return call_result.TransactionEvent(id_token_info={"status": "Accepted"})
+        return call_result.TransactionEvent()
+
+    @on(Action.meter_values, skip_schema_validation=True)
+    async def on_meter_values(self, evse_id: int, meter_value: list, **_: Any) -> call_result.MeterValues:
+        await _db(services.meter_values_record)(
+            station_id=self.station_id,
+            connector_id=evse_id,
+            transaction_id=None,
+            samples=meter_values_normalise(meter_value),
+        )
+        return call_result.MeterValues()

@@ -38,6 +38,7 @@ from stations.services.sessions import (
     session_start,
     session_stop,
     station_id_tag_authorize,
+    transaction_event_record,
 )
 from stations.services.stations import (
     STATION_FIELDS,
@@ -93,4 +94,5 @@ __all__ = [
     "station_report_status",
     "station_seen_flush",
     "station_update",
+    "transaction_event_record",
 ]

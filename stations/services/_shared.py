@@ -31,8 +31,9 @@ def _session_event(session: Session) -> dict[str, Any]:
     }
 
 
-def _connector_for(station: Station, connector_id: int) -> Connector:
-    # OCPP 1.6: connector id N is EVSE N with a single connector; stations report what they have.
+def _connector_for(station: Station, connector_id: int, number: int = 1) -> Connector:
+    # OCPP 1.6: connector id N is EVSE N with a single connector (number 1); OCPP 2.0.1 names the
+    # EVSE and the connector on it (number). Stations report what they have.
     evse, _ = Evse.objects.get_or_create(station=station, evse_id=connector_id)
-    connector, _ = Connector.objects.get_or_create(evse=evse, connector_id=1)
+    connector, _ = Connector.objects.get_or_create(evse=evse, connector_id=number or 1)
     return connector

@@ -247,3 +247,128 @@ def meter_values_record(
                 session.energy_wh = energy
         event_publish("session.updated", _session_event(session))
     return session
+
+
+def _energy_registers(samples: list[dict[str, Any]]) -> list[int]:
+    """The whole-meter energy register readings (Wh) among normalised samples."""
+    return [
+        int(s["value"])
+        for s in samples
+        if s["measurand"] == ENERGY_REGISTER
+        and s["unit"] == "Wh"
+        and not s.get("phase")
+        and not s.get("signed_data")
+    ]
+
+
+@transaction.atomic
+def transaction_event_record(
+    *,
+    station_id: int,
+    event_type: str,
+    transaction_id: str,
+    timestamp: Any,
+    evse_id: int | None = None,
+    connector_id: int | None = None,
+    id_tag: str = "",
+    samples: list[dict[str, Any]] | None = None,
+    stopped_reason: str = "",
+    reservation_id: int | None = None,
+) -> tuple[Session, AuthorizationDecision | None]:
+    """Record an OCPP 2.0.1 TransactionEvent (Started/Updated/Ended) on the session the station's own
+    transaction id names; returns (session, decision for id_tag or None). Never refuses.
+
+    Idempotent per (station, transactionId, seqNo) by content, so no seqNo is stored: a retry finds
+    the same session, its samples are stored once, energy only grows and an Ended session is not closed
+    twice; events may arrive out of order. An Updated/Ended whose Started was lost creates the session,
+    flagged. Offline (queued) events are processed as any other.
+    """
+    samples = samples or []
+    station = Station.objects.select_related("location").get(pk=station_id)
+    transaction_id = transaction_id[:36]
+    registers = _energy_registers(samples)
+    session = (
+        Session.objects.select_for_update(of=("self",))
+        .filter(station=station, transaction_id=transaction_id)
+        .select_related("station", "evse")
+        .first()
+    )
+    created = session is None
+    if session is None:
+        connector = _connector_for(station, evse_id, connector_id or 1) if evse_id else None
+        if connector is not None and event_type == "Started":
+            # An active session left on the connector lost its Ended event.
+            for old in Session.objects.select_for_update().filter(
+                station=station, connector=connector, status=Session.Status.ACTIVE
+            ):
+                old.status = Session.Status.INCOMPLETE
+                old.stopped_at = max(old.started_at, min(timestamp, timezone.now()))
+                old.stop_reason = "TransactionEventEndedMissing"
+                old.flags = [*old.flags, "stop_transaction_missing"]
+                old.save()
+                event_publish("session.stopped", _session_event(old))
+        flags = [] if event_type == "Started" else ["started_event_missing"]
+        if timestamp > timezone.now() + timedelta(minutes=5):
+            flags.append("clock_ahead")
+        session = Session.objects.create(
+            station=station,
+            evse=connector.evse if connector else None,
+            connector=connector,
+            transaction_id=transaction_id,
+            started_at=timestamp,
+            meter_start_wh=min(registers) if registers else 0,
+            reservation_id=reservation_id,
+            flags=flags,
+        )
+        if reservation_id is not None:
+            Reservation.objects.filter(station=station, reservation_id=reservation_id).update(
+                status=Reservation.Status.USED
+            )
+        event_publish("session.started", _session_event(session))
+    else:
+        if session.evse is None and evse_id:
+            connector = _connector_for(station, evse_id, connector_id or 1)
+            session.evse, session.connector = connector.evse, connector
+        if event_type == "Started" and timestamp < session.started_at:
+            # The Started event arrived after a later event had opened the session: it knows the start.
+            session.started_at = timestamp
+            if registers:
+                session.meter_start_wh = min(registers)
+    decision = None
+    if id_tag:
+        decision = station_id_token_authorize(
+            station=station, uid=id_tag, evse_id=evse_id, exclude_session_id=session.pk
+        )
+        if not session.id_tag:  # e.g. cable plugged in first, the card presented later (E03)
+            session.id_tag = id_tag[:36]
+            session.id_token = decision.id_token
+            if not decision.accepted:
+                session.flags = [*session.flags, f"authorization_{decision.status.lower()}"]
+    evse_number = session.evse.evse_id if session.evse else (evse_id or 0)
+    if samples:
+        _meter_samples_store(station=station, session=session, evse_id=evse_number, samples=samples)
+    was_open = session.status != Session.Status.COMPLETED
+    if was_open:
+        if registers and max(registers) - session.meter_start_wh > session.energy_wh:
+            session.energy_wh = max(registers) - session.meter_start_wh
+        if event_type == "Ended":
+            meter_stop = max(registers) if registers else session.meter_start_wh + session.energy_wh
+            energy = meter_stop - session.meter_start_wh
+            if energy < 0:
+                session.flags = [*session.flags, "meter_went_backwards"]
+                energy = 0
+            if timestamp < session.started_at:
+                session.flags = [*session.flags, "stop_before_start"]
+            if session.status == Session.Status.INCOMPLETE:
+                session.flags = [*session.flags, "stopped_late"]
+            session.status = Session.Status.COMPLETED
+            session.stopped_at = timestamp
+            session.meter_stop_wh = meter_stop
+            session.energy_wh = energy
+            session.stop_reason = (stopped_reason or "Local")[:40]
+    session.save()
+    if was_open and session.status == Session.Status.COMPLETED:
+        event_publish("session.stopped", _session_event(session))
+    elif was_open and not created:
+        event_publish("session.updated", _session_event(session))
+    return session, decision

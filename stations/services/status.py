@@ -26,12 +26,14 @@ def connector_status_record(
     info: str = "",
     vendor_error_code: str = "",
     timestamp: Any = None,
+    connector_number: int = 1,
 ) -> None:
     """Handle a StatusNotification: keep a history row, update the connector's live status (unless the
-    report is older than the current one), publish status/fault events. connectorId 0 is the station."""
+    report is older than the current one), publish status/fault events. `connector_id` is the EVSE
+    (1.6 connectorId, 2.0.1 evseId; 0 is the station); `connector_number` the 2.0.1 connectorId on it."""
     station = Station.objects.get(pk=station_id)
     timestamp = timestamp or timezone.now()
-    connector = _connector_for(station, connector_id) if connector_id > 0 else None
+    connector = _connector_for(station, connector_id, connector_number) if connector_id > 0 else None
     if connector is not None:
         connector = Connector.objects.select_for_update().get(pk=connector.pk)
         previous, previous_error = connector.status, connector.error_code
@@ -65,7 +67,7 @@ def connector_status_record(
     data = _station_event(
         station,
         evse_id=connector_id,
-        connector_id=1 if connector_id else 0,
+        connector_id=(connector_number or 1) if connector_id else 0,
         status=status,
         previous_status=previous,
         error_code=error_code,
