@@ -156,7 +156,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         )
         self.cp.logger = library_logger
         previous = await database_sync_to_async(services.station_connected)(
-            station_id=station.pk, channel_name=self.channel_name, node=NODE
+            station_id=station.pk, channel_name=self.channel_name, node=NODE, ocpp_version=self.version
         )
         if previous:
             # The new authenticated connection wins; the old one may be half-open (ocpp.md §3.7).

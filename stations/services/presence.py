@@ -14,15 +14,25 @@ from stations.services.commands import command_complete
 
 
 @transaction.atomic
-def station_connected(*, station_id: int, channel_name: str, node: str) -> str:
-    """Record the live connection (presence); returns the previous connection's channel name, if any,
-    so the caller can close it (a new authenticated connection replaces the old one)."""
+def station_connected(*, station_id: int, channel_name: str, node: str, ocpp_version: str = "") -> str:
+    """Record the live connection (presence) and the OCPP version it negotiated; returns the previous
+    connection's channel name, if any, so the caller can close it (a new authenticated connection
+    replaces the old one)."""
     station = Station.objects.select_for_update().get(pk=station_id)
     previous = station.channel_name
     now = timezone.now()
-    Station.objects.filter(pk=station_id).update(
-        channel_name=channel_name, node=node, connected_since=now, is_online=True, last_seen_at=now
-    )
+    fields: dict[str, Any] = {
+        "channel_name": channel_name,
+        "node": node,
+        "connected_since": now,
+        "is_online": True,
+        "last_seen_at": now,
+    }
+    if ocpp_version and ocpp_version != station.ocpp_version:
+        # The charger speaks what it negotiated, whatever it was registered as: commands are built
+        # for the connection's version (a 1.6 RemoteStart to a 2.0.1 connection would be refused).
+        fields["ocpp_version"] = ocpp_version
+    Station.objects.filter(pk=station_id).update(**fields)
     event_publish("station.connected", _station_event(station))
     return previous if previous != channel_name else ""
 

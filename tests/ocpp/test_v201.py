@@ -319,3 +319,22 @@ def test_framing_errors_use_the_2_0_1_codes(ocpp_server, run):
     assert codes["payload_not_object"] == "FormatViolation"
     assert codes["missing"] == "OccurrenceConstraintViolation"
     assert codes["bad_type"] == "TypeConstraintViolation"
+
+
+def test_a_station_registered_as_1_6_that_negotiates_2_0_1_is_commanded_in_2_0_1(ocpp_server, run):
+    # given a station registered as OCPP 1.6 whose firmware now speaks 2.0.1
+    station = station_make()
+    id_token_create(uid="V201-UPGRADED")
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            await db(lambda: station.refresh_from_db())()
+            command = await db(session_remote_start)(station=station, evse_id=1, id_token="V201-UPGRADED")
+            await db(command_wait)(command=command, timeout=10)
+            return await cp.wait_call("RequestStartTransaction")
+
+    # then its record follows the connection and the remote start goes out as a 2.0.1 request
+    request = run(scenario())
+    station.refresh_from_db()
+    assert station.ocpp_version == "2.0.1"
+    assert request["idToken"]["idToken"] == "V201-UPGRADED"
