@@ -81,12 +81,6 @@ def id_token_update(*, id_token: IdToken, **fields: Any) -> IdToken:
     return id_token
 
 
-@transaction.atomic
-def driver_create(*, user, **fields: Any) -> Driver:
-    """Create the driver account behind a login."""
-    return Driver.objects.create(user=user, **fields)
-
-
 class DriverError(Exception):
     """A driver sign-up or verification was refused; the message says why."""
 

@@ -230,11 +230,6 @@ def id_token_list_usable(*, limit: int = 200) -> QuerySet[IdToken]:
     )
 
 
-def id_token_get(*, uid: str) -> IdToken | None:
-    """The card with that uid (case-insensitive, as OCPP compares id tags), or None."""
-    return IdToken.objects.filter(uid__iexact=uid.strip()).first() if uid.strip() else None
-
-
 @dataclass(frozen=True)
 class SessionFilter:
     """The session list's filters."""

@@ -1,8 +1,8 @@
 """Reads of the stations app that join or aggregate."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from stations.models import Connector, Session, Station
+from stations.models import Connector, Station
 
 
 def station_list(*, search: str = "") -> QuerySet[Station]:
@@ -15,23 +15,6 @@ def station_list(*, search: str = "") -> QuerySet[Station]:
             Q(identity__icontains=search) | Q(name__icontains=search) | Q(location__name__icontains=search)
         )
     return stations.order_by("identity")
-
-
-def network_summary() -> dict[str, int]:
-    """Counts for the overview: stations online/offline, connectors by status, active sessions."""
-    stations = Station.objects.aggregate(total=Count("id"), online=Count("id", filter=Q(is_online=True)))
-    connectors = dict(
-        Connector.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n")
-    )
-    return {
-        "stations_total": stations["total"],
-        "stations_online": stations["online"],
-        "stations_offline": stations["total"] - stations["online"],
-        "connectors_available": connectors.get(Connector.Status.AVAILABLE, 0),
-        "connectors_charging": connectors.get(Connector.Status.CHARGING, 0),
-        "connectors_faulted": connectors.get(Connector.Status.FAULTED, 0),
-        "sessions_active": Session.objects.filter(status=Session.Status.ACTIVE).count(),
-    }
 
 
 def ocpp_message_list(

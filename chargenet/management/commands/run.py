@@ -144,7 +144,7 @@ class Command(BaseCommand):
                 ],
             ),
         ]
-        if settings.DEMO and settings.DEMO_STATIONS and "simulate" in _commands():
+        if settings.DEMO and settings.DEMO_STATIONS:
             children.append(
                 Child(
                     "simulator",
@@ -228,9 +228,3 @@ def _is_group_leader(pid: int) -> bool:
 
 def _connect_host() -> str:
     return "127.0.0.1" if settings.HOST in ("0.0.0.0", "::", "") else settings.HOST
-
-
-def _commands() -> set[str]:
-    from django.core.management import get_commands
-
-    return set(get_commands())
