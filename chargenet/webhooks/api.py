@@ -77,7 +77,7 @@ class WebhookSubscriptionDetailApi(ApiView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, pk: int):
-        self._get(request, pk).delete()
+        services.webhook_subscription_delete(subscription=self._get(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _get(self, request, pk: int) -> WebhookSubscription:

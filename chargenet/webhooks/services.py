@@ -125,6 +125,12 @@ def webhook_subscription_update(*, subscription: WebhookSubscription, **fields: 
     return subscription
 
 
+@transaction.atomic
+def webhook_subscription_delete(*, subscription: WebhookSubscription) -> None:
+    """Stop delivering to a subscriber; its delivery log goes with it."""
+    subscription.delete()
+
+
 def webhook_event_fanout(*, event_type: str, data: dict[str, Any]) -> list[WebhookDelivery]:
     """Create one pending delivery per active subscription that wants `event_type`, and enqueue them."""
     subscriptions = [s for s in WebhookSubscription.objects.filter(is_active=True) if s.wants(event_type)]
