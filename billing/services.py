@@ -53,15 +53,8 @@ _TARIFF_FIELDS = {
 }
 
 
-def _tariff_clean(fields: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(fields) - _TARIFF_FIELDS
-    if unknown:
-        raise BillingError(f"unknown tariff fields: {', '.join(sorted(unknown))}")
-    if "elements" in fields:
-        try:
-            fields["elements"] = pricing.elements_normalise(fields["elements"])
-        except pricing.TariffInvalid as exc:
-            raise BillingError(str(exc)) from None
+def _money_terms_clean(fields: dict[str, Any]) -> None:
+    """Normalise `currency` (ISO 4217, upper case) and `vat_percent` (0 to below 100) in place."""
     if "currency" in fields:
         currency = str(fields["currency"]).upper()
         if len(currency) != 3 or not currency.isalpha():
@@ -75,6 +68,18 @@ def _tariff_clean(fields: dict[str, Any]) -> dict[str, Any]:
         if not Decimal(0) <= vat < 100:
             raise BillingError("VAT must be a percentage from 0 to below 100")
         fields["vat_percent"] = vat
+
+
+def _tariff_clean(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - _TARIFF_FIELDS
+    if unknown:
+        raise BillingError(f"unknown tariff fields: {', '.join(sorted(unknown))}")
+    if "elements" in fields:
+        try:
+            fields["elements"] = pricing.elements_normalise(fields["elements"])
+        except pricing.TariffInvalid as exc:
+            raise BillingError(str(exc)) from None
+    _money_terms_clean(fields)
     if "code" in fields and not (0 < len(fields["code"]) <= 36):
         raise BillingError("the tariff code must be 1 to 36 characters (OCPI tariff id)")
     return fields
@@ -202,19 +207,7 @@ def _plan_clean(fields: dict[str, Any], *, plan: SubscriptionPlan | None = None)
         if fee < 0:
             raise BillingError("the monthly fee must not be negative")
         fields["monthly_fee"] = fee
-    if "currency" in fields:
-        currency = str(fields["currency"]).upper()
-        if len(currency) != 3 or not currency.isalpha():
-            raise BillingError("currency must be an ISO 4217 code such as EUR")
-        fields["currency"] = currency
-    if "vat_percent" in fields:
-        try:
-            vat = pricing.decimal_parse(fields["vat_percent"], what="VAT")
-        except pricing.TariffInvalid as exc:
-            raise BillingError(str(exc)) from None
-        if not Decimal(0) <= vat < 100:
-            raise BillingError("VAT must be a percentage from 0 to below 100")
-        fields["vat_percent"] = vat
+    _money_terms_clean(fields)
     return fields
 
 
