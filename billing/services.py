@@ -617,7 +617,7 @@ def invoice_issue_for_driver(*, driver_id: int, period: InvoicePeriod) -> list[I
             kind = "Credit for " if cdr.kind == Cdr.Kind.CREDIT else ""
             lines.append(
                 {
-                    "description": f"{kind}Charging {local:%Y-%m-%d %H:%M} at {cdr.location_name or cdr.station_identity},"
+                    "description": f"{kind}Charging {local:%Y-%m-%d %H:%M %Z} at {cdr.location_name or cdr.station_identity},"
                     f" {Decimal(cdr.energy_wh) / 1000:.3f} kWh ({cdr.cdr_id})",
                     "cdr": cdr,
                     "vat_percent": cdr.vat_percent,

@@ -38,12 +38,13 @@ def event_publish(event_type: str, data: dict[str, Any]) -> None:
     transaction.on_commit(lambda: _deliver(event_type, data))
 
 
-def _deliver(event_type: str, data: dict[str, Any]) -> None:
-    for subscriber in [*_subscribers.get(event_type, []), *_subscribers.get("*", [])]:
-        try:
-            subscriber(event_type, data)
-        except Exception:
-            logger.exception("event subscriber %r failed for %s", subscriber, event_type)
+def live_feed_notify(event_type: str, data: dict[str, Any]) -> None:
+    """Tell open pages about `event_type` once the current transaction commits, without the
+    in-process subscribers (webhooks, billing): for frequent, page-only news such as logged frames."""
+    transaction.on_commit(lambda: _live_feed_deliver(event_type, data))
+
+
+def _live_feed_deliver(event_type: str, data: dict[str, Any]) -> None:
     try:
         layer = get_channel_layer()
         if layer is not None:
@@ -51,6 +52,15 @@ def _deliver(event_type: str, data: dict[str, Any]) -> None:
     except Exception:
         # The live feed is best effort: a dashboard misses an update, nothing is lost.
         logger.warning("could not send %s to the live feed", event_type, exc_info=True)
+
+
+def _deliver(event_type: str, data: dict[str, Any]) -> None:
+    for subscriber in [*_subscribers.get(event_type, []), *_subscribers.get("*", [])]:
+        try:
+            subscriber(event_type, data)
+        except Exception:
+            logger.exception("event subscriber %r failed for %s", subscriber, event_type)
+    _live_feed_deliver(event_type, data)
 
 
 def _live_feed_send(layer: Any, message: dict[str, Any]) -> None:

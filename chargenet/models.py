@@ -12,6 +12,8 @@ class User(AbstractUser):
         DRIVER = "driver", "Driver"
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    # The zone pages show times in; blank: the browser's (chargenet.middleware).
+    time_zone = models.CharField(max_length=64, blank=True)
 
     @property
     def is_driver(self) -> bool:

@@ -146,3 +146,17 @@ def user_role_set(*, user: User, role: str, is_active: bool) -> User:
     user.is_active = is_active
     user.save(update_fields=["role", "is_active"])
     return user
+
+
+@transaction.atomic
+def user_preferences_set(*, user: User, time_zone: str) -> User:
+    """Set how pages are shown to `user`: the time zone of every time (blank: the browser's).
+    Raises UserError for a zone this machine does not know."""
+    from chargenet.middleware import time_zone_valid
+
+    time_zone = time_zone.strip()
+    if time_zone and not time_zone_valid(time_zone):
+        raise UserError(f"{time_zone!r} is not a time zone (use an IANA name such as Europe/Stockholm)")
+    user.time_zone = time_zone
+    user.save(update_fields=["time_zone"])
+    return user

@@ -1,12 +1,17 @@
-"""Framework-level pages: health, home, login."""
+"""Framework-level pages: health, home, login, the user's own preferences."""
 
+import zoneinfo
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from chargenet.middleware import viewer_time_zone
 from chargenet.selectors import health_check
+from chargenet.services import UserError, user_preferences_set
 
 
 @never_cache
@@ -24,3 +29,23 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_driver:
         return redirect("account")
     return redirect("dashboard")
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    """Every user's own display settings (the time zone pages show times in)."""
+    status = 200
+    if request.method == "POST":
+        try:
+            user_preferences_set(user=request.user, time_zone=request.POST.get("time_zone", ""))
+        except UserError as exc:
+            messages.error(request, f"Not saved: {exc}.")
+            status = 400
+        else:
+            messages.success(request, "Preferences saved.")
+            return redirect("preferences")
+    context = {
+        "zones": sorted(zoneinfo.available_timezones() - {"localtime", "Factory"}),
+        "current_zone": viewer_time_zone(request),
+    }
+    return render(request, "chargenet/preferences.html", context, status=status)

@@ -196,9 +196,22 @@ class MessageFilter:
     until: datetime | None = None
 
 
-def station_messages(*, station: Station, filters: MessageFilter, limit: int = 100) -> list[OcppMessage]:
-    """The station's latest OCPP frames matching `filters`, newest first."""
+@dataclass(frozen=True)
+class MessagePage:
+    """One page of the message log, newest first; `older` is the cursor of the next page."""
+
+    frames: list[OcppMessage]
+    older: int | None
+
+
+def station_messages(
+    *, station: Station, filters: MessageFilter, before: int | None = None, limit: int = 100
+) -> MessagePage:
+    """The station's OCPP frames matching `filters`, newest first, `limit` at a time: the latest,
+    or those logged before the frame with id `before` (a cursor: new frames do not shift pages)."""
     messages = OcppMessage.objects.filter(station=station)
+    if before is not None:
+        messages = messages.filter(id__lt=before)
     if filters.action:
         messages = messages.filter(action__iexact=filters.action)
     if filters.direction in OcppMessage.Direction.values:
@@ -207,7 +220,9 @@ def station_messages(*, station: Station, filters: MessageFilter, limit: int = 1
         messages = messages.filter(created_at__gte=filters.since)
     if filters.until:
         messages = messages.filter(created_at__lt=filters.until)
-    return list(messages.order_by("-created_at", "-id")[:limit])
+    frames = list(messages.order_by("-id")[: limit + 1])
+    older = frames[limit - 1].pk if len(frames) > limit else None
+    return MessagePage(frames=frames[:limit], older=older)
 
 
 def station_message_actions(*, station: Station) -> list[str]:
@@ -270,10 +285,11 @@ def session_get(*, pk: int) -> Session | None:
     )
 
 
-def session_chart_series(*, session: Session) -> dict[str, list]:
+def session_chart_series(*, session: Session) -> dict[str, Any]:
     """Energy (Wh since the start, from the register) and power (W) over time for the chart.
 
-    Phases are summed when the station reports only per-phase power; times are Unix seconds.
+    Phases are summed when the station reports only per-phase power; times are Unix seconds, and
+    `start`/`end` bound the session (its end is now while it runs) so the time axis spans it.
     """
     samples = MeterSample.objects.filter(session=session, measurand__in=(ENERGY_REGISTER, POWER)).values_list(
         "timestamp", "measurand", "phase", "value"
@@ -290,7 +306,10 @@ def session_chart_series(*, session: Session) -> dict[str, list]:
             target[t] = target.get(t, 0.0) + float(value)
     power = power_total or power_phases
     times = sorted(set(energy) | set(power))
+    end = session.stopped_at or timezone.now()
     return {
+        "start": session.started_at.timestamp(),
+        "end": max(end, session.started_at).timestamp(),
         "t": times,
         "energy_wh": [energy.get(t) for t in times],
         "power_w": [power.get(t) for t in times],
@@ -298,8 +317,8 @@ def session_chart_series(*, session: Session) -> dict[str, list]:
 
 
 def time_window_parse(*, since: str, until: str) -> tuple[datetime | None, datetime | None]:
-    """Parse the `datetime-local` inputs of a filter form (in the dashboard's time zone)."""
-    zone = zoneinfo.ZoneInfo(settings.OPERATOR_TIME_ZONE)
+    """Parse the `datetime-local` inputs of a filter form (in the viewer's time zone)."""
+    zone = timezone.get_current_timezone()
 
     def parse(raw: str) -> datetime | None:
         try:

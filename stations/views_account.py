@@ -20,6 +20,7 @@ from rfid.models import Driver, IdToken
 from stations import selectors_account as selectors
 from stations import services
 from stations.models import Session
+from stations.views.base import render_page
 
 
 def _driver(request: HttpRequest) -> Driver:
@@ -114,11 +115,14 @@ def charging_stop(request: HttpRequest, pk: int) -> HttpResponse:
 
 @driver_required
 def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One of the driver's sessions; `?fragment=live` is its live card, which the live feed
+    refreshes on the session's events (so a stop shows without a reload)."""
     session = _own_session(request, pk)
-    return render(
+    return render_page(
         request,
         "stations/account_session.html",
         {"session": session, "reading": selectors.session_live_reading(session=session)},
+        fragments={"live": "stations/account__session_live.html"},
     )
 
 

@@ -1,9 +1,12 @@
-"""Fixtures shared by every test: the embedded Redis, personas and the free-port helper."""
+"""Fixtures shared by every test: the embedded Redis, personas and the browser fixtures."""
 
 import pytest
 from django.conf import settings
 
 from chargenet import embedded
+
+# Browser fixtures (headless Chromium against a live daphne), for every test package.
+from tests.browser import browser, live_server_url, logged_in  # noqa: F401
 
 
 @pytest.fixture(scope="session", autouse=True)

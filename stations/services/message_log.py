@@ -7,6 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chargenet.events import live_feed_notify
 from stations.models import OcppMessage, Station
 
 logger = logging.getLogger(__name__)
@@ -18,6 +19,7 @@ def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
     try:
         with transaction.atomic():
             OcppMessage.objects.bulk_create([OcppMessage(**entry) for entry in entries])
+            _messages_logged_notify(entries)
         return len(entries)
     except IntegrityError:
         pass
@@ -28,7 +30,14 @@ def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
     logger.warning("dropped %d logged frames of deleted stations", len(entries) - len(kept))
     with transaction.atomic():
         OcppMessage.objects.bulk_create([OcppMessage(**entry) for entry in kept])
+        _messages_logged_notify(kept)
     return len(kept)
+
+
+def _messages_logged_notify(entries: list[dict[str, Any]]) -> None:
+    # One notice per station and batch: an open message log fetches its newest frames.
+    for station_id in {entry["station_id"] for entry in entries}:
+        live_feed_notify("station.messages_logged", {"station_id": station_id})
 
 
 def ocpp_messages_prune(*, older_than_days: int) -> int:

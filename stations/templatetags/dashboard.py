@@ -4,6 +4,8 @@ from django import template
 from django.urls import Resolver404, resolve
 from django.utils.html import format_html
 
+from chargenet.templatetags.units import energy
+
 register = template.Library()
 
 
@@ -25,10 +27,5 @@ def partial_slot(url: str, events: str = "", label: str = "", empty: str = "") -
     )
 
 
-@register.filter
-def kwh(wh) -> str:
-    """Wh as kWh with two decimals ("12.35 kWh")."""
-    try:
-        return f"{int(wh) / 1000:,.2f} kWh"
-    except (TypeError, ValueError):
-        return "—"
+# The dashboard's energy figures read like every other page's (chargenet's units).
+register.filter("kwh", energy)

@@ -61,10 +61,13 @@ def station_detail(request: HttpRequest, identity: str) -> HttpResponse:
         "sessions": selectors.station_sessions_active(station=station) if wants("sessions") else [],
         "commands": selectors.station_commands_recent(station=station) if wants("commands") else [],
         "alerts": alerts.alert_list(station=station) if wants("alerts") else [],
-        "messages_log": selectors.station_messages(station=station, filters=message_filter)
+        "messages_log": selectors.station_messages(
+            station=station, filters=message_filter, before=_cursor(request.GET.get("before", ""))
+        )
         if wants("messages")
-        else [],
+        else None,
         "message_filter": request.GET,
+        "message_query": query_without(request, "before", "fragment"),
         "directions": OcppMessage.Direction.choices,
     }
     if fragment is None:
@@ -89,6 +92,10 @@ def station_detail(request: HttpRequest, identity: str) -> HttpResponse:
             "header": "stations/_station_header.html",
         },
     )
+
+
+def _cursor(raw: str) -> int | None:
+    return int(raw) if raw.isdigit() else None
 
 
 @require_POST

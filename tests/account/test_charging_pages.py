@@ -64,7 +64,7 @@ def test_a_driver_sees_the_live_energy_power_and_duration_of_their_session(dana,
     live = dana.get(reverse("charging:session-live", args=[session.pk]))
 
     assert "Stop charging" in overview.text
-    assert "4200 Wh" in live.text and "11000 W" in live.text and "30" in live.text
+    assert "4.20 kWh" in live.text and "11.0 kW" in live.text and "30" in live.text
 
 
 @pytest.mark.django_db
@@ -90,8 +90,8 @@ def test_the_history_filters_by_date_and_card(dana, driver, station):
     )
     by_card = dana.get(reverse("charging:history"), {"card": str(work.pk)})
 
-    assert "2222 Wh" in recent.text and "1111 Wh" not in recent.text
-    assert "1111 Wh" in by_card.text and "2222 Wh" not in by_card.text
+    assert "2.22 kWh" in recent.text and "1.11 kWh" not in recent.text
+    assert "1.11 kWh" in by_card.text and "2.22 kWh" not in by_card.text
 
 
 @pytest.mark.django_db
@@ -187,7 +187,7 @@ def test_the_operator_card_page_lists_the_cards_sessions(client, operator, stati
 
     response = client.get(reverse("charging:card-sessions", args=[card.pk]))
 
-    assert "3333 Wh" in response.text and "CP-1" in response.text
+    assert "3.33 kWh" in response.text and "CP-1" in response.text
 
 
 def _start(dana, card):

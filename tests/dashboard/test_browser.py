@@ -5,119 +5,15 @@ service path the protocol layer uses, and the open pages must follow without a r
 """
 
 import os
-import signal
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import quote
 
 import pytest
-from django.db import connection, connections
-from django.test import Client
 
 from stations.models import Command, Connector
+from tests.browser import LIVE_DEADLINE_MS, open_live, outside_the_browser_loop
 from tests.dashboard.conftest import connector_status_set, make_station
-from tests.support import CHROMIUM, CHROMIUM_ARGS, REPO, free_port, wait_for_health
-
-# The issue's promise: an event shows on open pages within 2 s.
-LIVE_DEADLINE_MS = 2000
+from tests.support import CHROMIUM
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
-
-
-def _database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    auth = quote(settings["USER"] or "")
-    if settings.get("PASSWORD"):
-        auth += ":" + quote(settings["PASSWORD"])
-    return (
-        f"postgres://{auth}@{settings['HOST'] or 'localhost'}:{settings['PORT'] or 5432}/{settings['NAME']}"
-    )
-
-
-@pytest.fixture(scope="session")
-def live_server_url(django_db_setup, django_db_blocker):
-    """daphne serving the whole ASGI app (HTTP + /ws/events/) on the test database."""
-    with django_db_blocker.unblock():
-        database_url = _database_url()
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "1", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chargenet.asgi:application"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(base_url, process, timeout=60)
-        yield base_url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-# Module scope: Playwright's loop must be gone before other modules' tests run in this thread.
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def logged_in(browser, live_server_url, transactional_db, monkeypatch):
-    """A browser context signed in as `user` (the session cookie of a test client login)."""
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are still
-    # plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    contexts = []
-
-    def login(user):
-        client = Client()
-        client.force_login(user)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.add_cookies(
-            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server_url}]
-        )
-        contexts.append(context)
-        return context
-
-    yield login
-    for context in contexts:
-        context.close()
-
-
-def outside_the_browser_loop(function, **kwargs):
-    """Run a service in a worker thread: Playwright's event loop owns this one, and publishing an
-    event (async_to_sync) refuses to run beside it."""
-
-    def run():
-        try:
-            return function(**kwargs)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
-
-
-def open_live(context, url):
-    from playwright.sync_api import expect
-
-    page = context.new_page()
-    page.goto(url)
-    expect(page.locator("#live-status")).to_have_text("Live", timeout=15000)
-    return page
 
 
 def test_a_status_change_updates_the_overview_and_the_station_page_without_reload(

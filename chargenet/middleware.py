@@ -1,0 +1,52 @@
+"""Request middleware: every page shows times in the viewer's time zone.
+
+The zone is the user's own setting, else the browser's (a `tz` cookie that the layout's script
+keeps), else OPERATOR_TIME_ZONE. Every shown time carries its zone's abbreviation, so nobody has to
+guess which zone a time is in.
+"""
+
+import zoneinfo
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+TIME_ZONE_COOKIE = "tz"
+
+
+def time_zone_valid(name: str) -> bool:
+    """Whether `name` is an IANA time zone this machine knows."""
+    if not name or len(name) > 64:
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def viewer_time_zone(request: HttpRequest) -> str:
+    """The time zone this request's pages are shown in (see the module docstring)."""
+    user = getattr(request, "user", None)
+    own = getattr(user, "time_zone", "") if user is not None and user.is_authenticated else ""
+    if own and time_zone_valid(own):
+        return own
+    browser = request.COOKIES.get(TIME_ZONE_COOKIE, "")
+    if time_zone_valid(browser):
+        return browser
+    return settings.OPERATOR_TIME_ZONE
+
+
+class ViewerTimeZoneMiddleware:
+    """Activates the viewer's time zone for the request (templates convert times to it)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        timezone.activate(zoneinfo.ZoneInfo(viewer_time_zone(request)))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
