@@ -117,3 +117,22 @@ def open_live(context, url):
     page.goto(url)
     expect(page.locator("#live-status")).to_have_text("Live", timeout=15000)
     return page
+
+
+# For every table.list on the page: its visible header texts, and per row (head, body, foot) the
+# number of columns its visible cells span, and whether any cell sticks out of the page sideways
+# without the table scrolling.
+_TABLES_JS = """() => Array.from(document.querySelectorAll('table.list')).map(table => {
+  const visible = cell => cell.offsetParent !== null && getComputedStyle(cell).display !== 'none';
+  return {
+    headers: Array.from(table.querySelectorAll('thead th')).filter(visible).map(th => th.innerText.trim()),
+    spans: Array.from(table.rows).map(row =>
+      Array.from(row.cells).filter(visible).reduce((n, cell) => n + cell.colSpan, 0)),
+    scrolls: table.scrollWidth <= table.clientWidth || getComputedStyle(table).overflowX === 'auto',
+  };
+})"""
+
+
+def tables_on(page) -> list[dict]:
+    """The shape of every list table on `page` (see _TABLES_JS)."""
+    return page.evaluate(_TABLES_JS)
