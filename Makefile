@@ -1,5 +1,8 @@
 # The two commands: `make run` starts the whole system, `make test` checks it.
 PYTHON ?= python3
+# pipefail: a failed pip install fails the make even though its output is filtered.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
@@ -7,17 +10,23 @@ PIP := $(VENV)/bin/pip
 .PHONY: run test lint fmt clean
 
 $(PY):
+	@echo "==> Creating the virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-# Re-install only when pyproject.toml changes.
+# Re-install only when pyproject.toml changes. pip names each package as it goes (the first run
+# downloads them all and takes a few minutes).
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e .
-	touch $@
+	@echo "==> Installing ChargeNet and its dependencies into $(VENV)"
+	$(PIP) install --progress-bar on -e . | { grep --line-buffered -v '^Requirement already satisfied' || true; }
+	@touch $@
+	@echo "==> Installed"
 
 $(VENV)/.installed-dev: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e '.[dev]'
-	touch $(VENV)/.installed $@
+	@echo "==> Installing ChargeNet with its development tools into $(VENV)"
+	$(PIP) install --progress-bar on -e '.[dev]' | { grep --line-buffered -v '^Requirement already satisfied' || true; }
+	@touch $(VENV)/.installed $@
+	@echo "==> Installed"
 
 run: $(VENV)/.installed
 	$(PY) manage.py run

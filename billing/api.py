@@ -26,6 +26,8 @@ from billing.money import money_round
 from billing.serializers import (
     CdrSerializer,
     InvoiceDetailSerializer,
+    InvoiceRunResultSerializer,
+    InvoiceRunSerializer,
     InvoiceSerializer,
     PaymentRecordSerializer,
     PaymentSerializer,
@@ -617,6 +619,30 @@ class InvoiceDetailApi(ApiView):
     def get(self, request, pk: int):
         invoice = selectors.invoice_for_user(user=request.user, invoice_id=pk)
         return Response(InvoiceDetailSerializer(invoice).data)
+
+
+@extend_schema(tags=["invoices"])
+class InvoiceRunApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "invoice_run"
+
+    @extend_schema(
+        summary="Invoice a period now",
+        request=InvoiceRunSerializer,
+        responses={201: InvoiceRunResultSerializer},
+        description="Issues an invoice to every driver with uninvoiced sessions or subscription fees "
+        "in the period, as the scheduled run does; what is already invoiced is never invoiced again "
+        '(a second call returns `{"invoices": []}`). Refused (409) for a period that ends before it starts, '
+        "after today, or spans more than a year.",
+    )
+    def post(self, request):
+        serializer = InvoiceRunSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invoices = services.invoice_run_requested(
+            first_day=serializer.validated_data["period_start"],
+            last_day=serializer.validated_data["period_end"],
+        )
+        return Response(InvoiceRunResultSerializer({"invoices": invoices}).data, status=201)
 
 
 class PdfRenderer(BaseRenderer):

@@ -1,6 +1,7 @@
 """The invoice as a PDF (reportlab), rendered once when the invoice is issued and stored with it."""
 
 from io import BytesIO
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -12,7 +13,7 @@ from billing.models import Invoice, InvoiceLine
 
 
 def invoice_pdf_render(*, invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
-    """An A4 PDF of the invoice: number, dates, addressee, lines, VAT summary and total."""
+    """An A4 PDF of the invoice: seller, number, dates, buyer, lines, VAT summary, total and terms."""
     buffer = BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -26,18 +27,26 @@ def invoice_pdf_render(*, invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
     )
     styles = getSampleStyleSheet()
     cur = invoice.currency
-    story = [
+    seller = [invoice.seller_name, *invoice.seller_address.splitlines()]
+    if invoice.seller_vat_id:
+        seller.append(f"VAT id {invoice.seller_vat_id}")
+    buyer = [invoice.billing_name, *invoice.billing_address.splitlines()]
+    if invoice.buyer_vat_id:
+        buyer.append(f"VAT id {invoice.buyer_vat_id}")
+    story = [Paragraph(escape(line), styles["Normal"]) for line in seller if line]
+    story += [
+        Spacer(1, 6 * mm),
         Paragraph(f"Invoice {invoice.number}", styles["Title"]),
         Paragraph(
-            f"Issued {invoice.issued_at:%Y-%m-%d} · Period {invoice.period_start:%Y-%m-%d} to "
-            f"{invoice.period_end:%Y-%m-%d}",
+            f"Invoice date {invoice.issued_at:%Y-%m-%d} · Period {invoice.period_start:%Y-%m-%d} to "
+            f"{invoice.period_end:%Y-%m-%d}"
+            + (f" · Due {invoice.due_on:%Y-%m-%d}" if invoice.due_on else ""),
             styles["Normal"],
         ),
         Spacer(1, 6 * mm),
-        Paragraph(invoice.billing_name or "", styles["Normal"]),
+        Paragraph("Bill to", styles["Heading4"]),
     ]
-    for address_line in (invoice.billing_address or "").splitlines():
-        story.append(Paragraph(address_line, styles["Normal"]))
+    story += [Paragraph(escape(line), styles["Normal"]) for line in buyer if line]
     story.append(Spacer(1, 8 * mm))
     rows = [["#", "Description", "VAT %", f"Net {cur}", f"VAT {cur}", f"Total {cur}"]]
     for line in lines:
@@ -91,5 +100,7 @@ def invoice_pdf_render(*, invoice: Invoice, lines: list[InvoiceLine]) -> bytes:
         Spacer(1, 8 * mm),
         Paragraph(f"Amount due: {invoice.total_incl_vat:.2f} {cur}", styles["Heading2"]),
     ]
+    if invoice.payment_terms:
+        story.append(Paragraph(escape(invoice.payment_terms), styles["Normal"]))
     doc.build(story)
     return buffer.getvalue()

@@ -415,9 +415,15 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "period_end",
             "currency",
             "status",
+            "seller_name",
+            "seller_address",
+            "seller_vat_id",
             "billing_name",
             "billing_address",
+            "buyer_vat_id",
             "email",
+            "due_on",
+            "payment_terms",
             "total_excl_vat",
             "total_vat",
             "total_incl_vat",
@@ -430,6 +436,19 @@ class InvoiceSerializer(serializers.ModelSerializer):
 
     def get_pdf_url(self, invoice: Invoice) -> str:
         return f"/api/v1/invoices/{invoice.pk}/pdf/"
+
+
+class InvoiceRunSerializer(serializers.Serializer):
+    """A period to invoice now: the first and the last day (both included)."""
+
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+
+
+class InvoiceRunResultSerializer(serializers.Serializer):
+    """What an invoicing run issued (an empty list when nothing was left to invoice)."""
+
+    invoices = InvoiceSerializer(many=True)
 
 
 class InvoiceDetailSerializer(InvoiceSerializer):

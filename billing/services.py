@@ -563,6 +563,20 @@ def invoice_run(*, period: InvoicePeriod) -> list[Invoice]:
     return issued
 
 
+def invoice_run_requested(*, first_day: date, last_day: date, today: date | None = None) -> list[Invoice]:
+    """Invoice a period now, on an operator's request (the dashboard's button, the API), as the
+    monthly job does: whatever is uninvoiced in it, once. Raises BillingError for a period that
+    ends before it starts, ends after `today` (the operator's) or is longer than a year."""
+    today = today or timezone.now().astimezone(ZoneInfo(settings.OPERATOR_TIME_ZONE)).date()
+    if last_day < first_day:
+        raise BillingError("the period ends before it starts")
+    if last_day > today:
+        raise BillingError("the period may not end after today")
+    if (last_day - first_day).days > 366:
+        raise BillingError("invoice at most a year at a time")
+    return invoice_run(period=InvoicePeriod(first_day, last_day))
+
+
 def _subscriptions_due(month: date):
     month_end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     return (
@@ -669,7 +683,14 @@ def _invoice_create(
         or driver.user.get_full_name()
         or driver.user.username,
         billing_address=driver.billing_address,
+        buyer_vat_id=driver.vat_number,
+        seller_name=settings.BILLING_SELLER_NAME,
+        seller_address=settings.BILLING_SELLER_ADDRESS,
+        seller_vat_id=settings.BILLING_SELLER_VAT_ID,
         email=driver.email or driver.user.email,
+        due_on=now.astimezone(ZoneInfo(settings.OPERATOR_TIME_ZONE)).date()
+        + timedelta(days=settings.BILLING_PAYMENT_TERMS_DAYS),
+        payment_terms=_payment_terms(settings.BILLING_PAYMENT_TERMS_DAYS),
         total_excl_vat=sum((line["amount_excl_vat"] for line in lines), Decimal(0)),
         total_vat=sum((line["amount_vat"] for line in lines), Decimal(0)),
         total_incl_vat=sum((line["amount_incl_vat"] for line in lines), Decimal(0)),
@@ -698,6 +719,12 @@ def _invoice_create(
     )
     transaction.on_commit(lambda: _invoice_email_enqueue(invoice.pk))
     return invoice
+
+
+def _payment_terms(days: int) -> str:
+    if days == 0:
+        return "Payable on receipt."
+    return f"Payable within {days} days of the invoice date."
 
 
 def _invoice_email_enqueue(invoice_id: int) -> None:

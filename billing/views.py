@@ -44,9 +44,33 @@ def cdr_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def invoice_list(request: HttpRequest) -> HttpResponse:
+    today = timezone.now().astimezone(ZoneInfo(settings.OPERATOR_TIME_ZONE)).date()
+    last_month = services.invoice_period_previous(today=today, length="monthly")
     return render(
-        request, "billing/invoice_list.html", {"invoices": selectors.invoice_list(user=request.user)[:200]}
+        request,
+        "billing/invoice_list.html",
+        {"invoices": selectors.invoice_list(user=request.user)[:200], "last_month": last_month},
     )
+
+
+@require_POST
+@operate_required
+def invoice_run(request: HttpRequest) -> HttpResponse:
+    """The invoice list's "Invoice now" button: invoice a period (by default last month) at once."""
+    try:
+        first_day = date.fromisoformat(request.POST.get("period_start", ""))
+        last_day = date.fromisoformat(request.POST.get("period_end", ""))
+        invoices = services.invoice_run_requested(first_day=first_day, last_day=last_day)
+    except ValueError:
+        messages.error(request, "Not invoiced: give the period's first and last day.")
+    except services.BillingError as exc:
+        messages.error(request, f"Not invoiced: {exc}.")
+    else:
+        if invoices:
+            messages.success(request, f"Issued {len(invoices)} invoice(s) for {first_day} – {last_day}.")
+        else:
+            messages.success(request, f"Nothing left to invoice for {first_day} – {last_day}.")
+    return redirect("billing:invoice-list")
 
 
 @login_required

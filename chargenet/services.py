@@ -22,6 +22,9 @@ class DemoLogin:
 DEMO_OPERATOR = DemoLogin(username="operator", password="chargenet-demo")
 DEMO_DRIVER = DemoLogin(username="driver", password="chargenet-demo")
 DEMO_STATION_PASSWORD = "demo-station-password-0001"
+# Cards of the simulated visitors who charge at the demo stations on their own; the demo driver's
+# own cards stay free for the demo driver, so "Start charging" is there for whoever tries it.
+DEMO_VISITOR_CARDS = ("DEMO0101", "DEMO0102", "DEMO0103", "DEMO0104")
 
 
 def api_token_create(*, username: str, name: str = "create_api_token", role: str | None = None) -> str:
@@ -70,7 +73,13 @@ def demo_seed(*, stations: int = 3) -> DemoLogin:
             role=User.Role.DRIVER,
         )
     driver, _ = Driver.objects.get_or_create(
-        user=driver_user, defaults={"name": "Dana Driver", "email": "driver@example.com"}
+        user=driver_user,
+        defaults={
+            "name": "Dana Driver",
+            "email": "driver@example.com",
+            "billing_name": "Dana Driver",
+            "billing_address": "Prinsengracht 263\n1016 GV Amsterdam\nNetherlands",
+        },
     )
     for uid, number, label in (
         ("DEMO0001", "NL-CNT-000001", "Dana's card"),
@@ -82,6 +91,8 @@ def demo_seed(*, stations: int = 3) -> DemoLogin:
     IdToken.objects.get_or_create(
         uid="DEMOBLOCK", defaults={"status": IdToken.Status.BLOCKED, "label": "Blocked"}
     )
+    for visitor, uid in enumerate(DEMO_VISITOR_CARDS, start=1):
+        IdToken.objects.get_or_create(uid=uid, defaults={"label": f"Visitor {visitor}"})
 
     location, _ = Location.objects.get_or_create(
         name="Demo Harbour Car Park",
@@ -108,7 +119,7 @@ def demo_seed(*, stations: int = 3) -> DemoLogin:
             for evse_id in (1, 2):
                 evse = Evse.objects.create(station=station, evse_id=evse_id)
                 Connector.objects.create(evse=evse, connector_id=1)
-    Tariff.objects.get_or_create(
+    _, tariff_created = Tariff.objects.get_or_create(
         code="DEMO-STANDARD",
         defaults={
             "name": "Standard",
@@ -121,7 +132,51 @@ def demo_seed(*, stations: int = 3) -> DemoLogin:
             ],
         },
     )
+    if stations and tariff_created:
+        _demo_past_month_invoiced(driver=driver, station=Station.objects.get(identity="DEMO-001"))
     return DEMO_OPERATOR
+
+
+def _demo_past_month_invoiced(*, driver, station) -> None:
+    """A few of the demo driver's sessions last month, priced and invoiced, so invoices and the
+    history are not empty on first sight."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from billing.services import cdr_create_for_session, invoice_issue_for_driver, invoice_period_previous
+    from rfid.models import IdToken
+    from stations.models import Session
+
+    card = IdToken.objects.get(uid="DEMO0001")
+    today = timezone.now().astimezone(ZoneInfo(settings.OPERATOR_TIME_ZONE)).date()
+    period = invoice_period_previous(today=today, length="monthly")
+    zone = ZoneInfo("Europe/Amsterdam")
+    connector = station.evses.get(evse_id=1).connectors.get()
+    for number, (day, hour, minutes, energy_wh) in enumerate(
+        ((3, 8, 95, 18400), (11, 18, 40, 7200), (19, 7, 130, 31650), (26, 12, 25, 4800)), start=1
+    ):
+        started = datetime.combine(period.first_day + timedelta(days=day - 1), datetime.min.time(), zone)
+        started += timedelta(hours=hour)
+        session = Session.objects.create(
+            station=station,
+            evse=connector.evse,
+            connector=connector,
+            transaction_id=f"demo-history-{number}",
+            id_token=card,
+            id_tag=card.uid,
+            started_at=started,
+            stopped_at=started + timedelta(minutes=minutes),
+            status=Session.Status.COMPLETED,
+            meter_start_wh=1_000_000 + number * 100_000,
+            meter_stop_wh=1_000_000 + number * 100_000 + energy_wh,
+            energy_wh=energy_wh,
+            stop_reason="EVDisconnected",
+        )
+        cdr_create_for_session(session_id=session.pk)
+    invoice_issue_for_driver(driver_id=driver.pk, period=period)
 
 
 class UserError(Exception):

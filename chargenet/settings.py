@@ -274,6 +274,13 @@ BILLING_INVOICE_PERIOD = env_str("BILLING_INVOICE_PERIOD", "monthly")
 if BILLING_INVOICE_PERIOD not in ("monthly", "weekly", "daily"):
     raise ConfigError("BILLING_INVOICE_PERIOD must be monthly, weekly or daily")
 BILLING_INVOICE_HOUR = env_int("BILLING_INVOICE_HOUR", 3, minimum=0, maximum=23)
+# The seller printed on every invoice (an address's lines separated by "\n"); the demo has its own.
+BILLING_SELLER_NAME = env_str("BILLING_SELLER_NAME", "Demo Charging Network B.V." if DEMO else "")
+BILLING_SELLER_ADDRESS = env_str(
+    "BILLING_SELLER_ADDRESS", "Havenstraat 1\\n1011 AA Amsterdam\\nNetherlands" if DEMO else ""
+).replace("\\n", "\n")
+BILLING_SELLER_VAT_ID = env_str("BILLING_SELLER_VAT_ID", "NL000099998B57" if DEMO else "")
+BILLING_PAYMENT_TERMS_DAYS = env_int("BILLING_PAYMENT_TERMS_DAYS", 14, minimum=0, maximum=365)
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")

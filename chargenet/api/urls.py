@@ -105,6 +105,7 @@ v1 = [
     path("cdrs/", billing_api.CdrListApi.as_view(), name="cdr-list"),
     path("cdrs/<id:pk>/", billing_api.CdrDetailApi.as_view(), name="cdr-detail"),
     path("invoices/", billing_api.InvoiceListApi.as_view(), name="invoice-list"),
+    path("invoices/run/", billing_api.InvoiceRunApi.as_view(), name="invoice-run"),
     path("invoices/<id:pk>/", billing_api.InvoiceDetailApi.as_view(), name="invoice-detail"),
     path("invoices/<id:pk>/pdf/", billing_api.InvoicePdfApi.as_view(), name="invoice-pdf"),
     path(

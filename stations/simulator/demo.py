@@ -49,6 +49,8 @@ class DemoBehaviour:
     power_w: tuple[float, float] = (7000.0, 22000.0)
     fault_probability: float = 0.05
     fault_duration: tuple[float, float] = (10.0, 40.0)
+    # Identities that report a fault on one connector right after each boot (it clears like any other).
+    fault_at_boot: frozenset[str] = frozenset()
     backoff_initial: float = 1.0
     backoff_maximum: float = 60.0
 
@@ -119,6 +121,8 @@ class DemoBehaviour:
 
     async def _drivers(self, station: SimulatedStation) -> None:
         rng = station.rng
+        if station.identity in self.fault_at_boot and station.idle_connectors():
+            await self._fault(station, rng.choice(station.idle_connectors()).connector_id)
         while True:
             await asyncio.sleep(rng.uniform(*self.session_gap))
             idle = station.idle_connectors()
@@ -126,8 +130,7 @@ class DemoBehaviour:
                 continue
             connector = rng.choice(idle)
             if rng.random() < self.fault_probability:
-                await station.fault(connector.connector_id, rng.choice(FAULT_CODES))
-                station._spawn(self._recover_later(station, connector.connector_id))
+                await self._fault(station, connector.connector_id)
                 continue
             transaction_id = await station.session_start(
                 connector.connector_id,
@@ -143,6 +146,11 @@ class DemoBehaviour:
                     transaction_id,
                     connector.connector_id,
                 )
+
+    async def _fault(self, station: SimulatedStation, connector_id: int) -> None:
+        """Report a fault on the connector; it clears after `fault_duration`."""
+        await station.fault(connector_id, station.rng.choice(FAULT_CODES))
+        station._spawn(self._recover_later(station, connector_id))
 
     async def _recover_later(self, station: SimulatedStation, connector_id: int) -> None:
         await asyncio.sleep(station.rng.uniform(*self.fault_duration))

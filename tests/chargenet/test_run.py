@@ -1,12 +1,22 @@
 """The one supervised run command, started for real: web, worker, beat and Redis together."""
 
 import signal
+import socket
+import subprocess
 import time
 
 import psutil
 import pytest
 
-from tests.support import demo_login_read, http_get_json, login_opener, run_command_started, wait_for_health
+from tests.support import (
+    demo_login_read,
+    free_port,
+    http_get_json,
+    login_opener,
+    manage_py,
+    run_command_started,
+    wait_for_health,
+)
 
 
 @pytest.fixture
@@ -23,8 +33,16 @@ def login(base_url: str, username: str, password: str) -> tuple[int, str, str]:
 def test_the_run_command_serves_logs_in_runs_tasks_and_stops_cleanly(running_system):
     process, base_url, data_dir = running_system
 
-    # given the printed demo login
+    # given the printed demo logins, the operator's and the driver's
     username, password = demo_login_read(process)
+    assert process.stdout.readline().split() == [
+        "Driver",
+        "login",
+        "driver",
+        "/",
+        "chargenet-demo",
+        "(driver)",
+    ]
 
     # when an operator logs in through the login page
     status, url, page = login(base_url, username, password)
@@ -74,3 +92,29 @@ def test_a_child_that_dies_is_restarted(running_system):
     assert health["status"] == "ok"
     new_web = next(c for c in psutil.Process(process.pid).children() if "daphne" in " ".join(c.cmdline()))
     assert new_web.pid != web.pid
+
+
+def test_a_busy_port_is_one_clear_error_before_anything_claims_to_run(tmp_path):
+    # given something already listening on the port
+    port = free_port()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+
+        # when ChargeNet is started on it
+        process = manage_py(
+            "run",
+            env={"PORT": str(port), "HOST": "127.0.0.1", "CHARGENET_DATA_DIR": str(tmp_path / "data")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        output, _ = process.communicate(timeout=60)
+
+    # then it says so in one line and stops, having started nothing
+    assert process.returncode == 1
+    assert output.strip().splitlines() == [
+        f"CommandError: port {port} on 127.0.0.1 is in use (Address already in use): stop what uses it, "
+        "or start with PORT=<another port>"
+    ]
+    assert not (tmp_path / "data" / "redis.sock").exists()

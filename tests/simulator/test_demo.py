@@ -74,6 +74,26 @@ async def test_a_demo_station_reports_a_fault_and_recovers_from_it(csms):
     assert (recovery["status"], recovery["errorCode"]) == ("Available", "NoError")
 
 
+async def test_a_station_chosen_to_fault_at_boot_reports_a_fault_that_clears(csms):
+    behaviour = DemoBehaviour(
+        session_gap=(60, 60),
+        fault_probability=0.0,
+        fault_duration=(0.05, 0.1),
+        fault_at_boot=frozenset({"SIM-001"}),
+    )
+    station = demo_station(csms.url)
+
+    def statuses():
+        side = csms.stations.get("SIM-001")
+        found = [p["status"] for a, p in (side.received if side else []) if a == "StatusNotification"]
+        return "Faulted" in found and found[-1] == "Available" and found
+
+    found = await run_until(station, behaviour, statuses)
+
+    # the boot's three statuses, then the fault, then its clearing
+    assert found[3:] == ["Faulted", "Available"]
+
+
 async def test_a_demo_station_reconnects_and_boots_again_after_the_server_drops_it(csms):
     station = demo_station(csms.url)
     first = None

@@ -8,6 +8,7 @@ for it, and removes the embedded Redis socket.
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,10 +16,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from chargenet import embedded
-from chargenet.services import demo_seed
+from chargenet.services import DEMO_DRIVER, DEMO_OPERATOR, demo_seed
 
 RESTART_LIMIT = 5
 RESTART_WINDOW = 60.0
@@ -54,6 +55,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-seed", action="store_true", help="Do not create demo data.")
 
     def handle(self, *args, **options):
+        # Before anything starts or says it runs: a second ChargeNet (or anything) on the port.
+        _port_free_or_fail(settings.HOST, settings.PORT)
         self._stopping = False
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
@@ -61,11 +64,6 @@ class Command(BaseCommand):
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
-        demo_login = None
-        if settings.DEMO and not options["no_seed"]:
-            login = demo_seed(stations=settings.DEMO_STATIONS)
-            demo_login = f"{login.username} / {login.password}"
-
         redis_process = None
         if settings.EMBEDDED_REDIS:
             redis_process = embedded.redis_start(
@@ -73,11 +71,15 @@ class Command(BaseCommand):
                 data_dir=settings.DATA_DIR,
                 preexec_fn=_die_with_parent,
             )
+        # After Redis: seeding publishes events and queues the demo invoice's e-mail.
+        demo_seeded = settings.DEMO and not options["no_seed"]
+        if demo_seeded:
+            demo_seed(stations=settings.DEMO_STATIONS)
         children = self._children()
         try:
             for child in children:
                 child.start()
-            self._banner(demo_login)
+            self._banner(demo_seeded)
             exit_code = self._supervise(children)
         finally:
             self._stop_all(children)
@@ -162,7 +164,7 @@ class Command(BaseCommand):
             )
         return children
 
-    def _banner(self, demo_login: str | None) -> None:
+    def _banner(self, demo_seeded: bool) -> None:
         url = f"http://{_connect_host()}:{settings.PORT}"
         lines = [
             "",
@@ -172,8 +174,9 @@ class Command(BaseCommand):
             f"  Health         {url}/healthz",
             f"  OCPP endpoint  ws://{_connect_host()}:{settings.PORT}/ocpp/<station identity>",
         ]
-        if demo_login:
-            lines.append(f"  Demo login     {demo_login}")
+        if demo_seeded:
+            lines.append(f"  Demo login     {DEMO_OPERATOR.username} / {DEMO_OPERATOR.password}   (operator)")
+            lines.append(f"  Driver login   {DEMO_DRIVER.username} / {DEMO_DRIVER.password}   (driver)")
         lines.append("Press Ctrl-C to stop.")
         self.stdout.write("\n".join(lines) + "\n")
         self.stdout.flush()
@@ -217,6 +220,18 @@ class Command(BaseCommand):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL) if _is_group_leader(process.pid) else process.kill()
             process.wait()
+
+
+def _port_free_or_fail(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host or "0.0.0.0", port))
+        except OSError as exc:
+            raise CommandError(
+                f"port {port} on {host} is in use ({exc.strerror}): stop what uses it, or start with PORT=<another port>"
+            ) from None
 
 
 def _is_group_leader(pid: int) -> bool:

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from chargenet.services import demo_seed
+from chargenet.services import DEMO_DRIVER, demo_seed
 
 
 class Command(BaseCommand):
@@ -11,4 +11,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         login = demo_seed(stations=settings.DEMO_STATIONS)
-        self.stdout.write(f"Demo login: {login.username} / {login.password}")
+        self.stdout.write(f"Demo login: {login.username} / {login.password} (operator)")
+        self.stdout.write(f"Driver login: {DEMO_DRIVER.username} / {DEMO_DRIVER.password} (driver)")

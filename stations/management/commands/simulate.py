@@ -14,7 +14,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from chargenet.services import DEMO_STATION_PASSWORD
+from chargenet.services import DEMO_STATION_PASSWORD, DEMO_VISITOR_CARDS
 from stations.simulator import DemoBehaviour, fleet_run
 
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--demo",
             action="store_true",
-            help="Be the demo stations (DEMO-001…, the demo password and cards DEMO0001/DEMO0002).",
+            help="Be the demo stations (DEMO-001…, the demo password, the visitors' cards DEMO0101…).",
         )
         parser.add_argument("--identity-prefix", default="SIM-", help="Identities are <prefix>001, …")
         parser.add_argument("--password", default=None, help="HTTP Basic password of every station.")
@@ -53,14 +53,26 @@ class Command(BaseCommand):
         count = options["stations"]
         if not 1 <= count <= 1000:
             raise CommandError("--stations must be between 1 and 1000")
+        gap = options["session_gap"]
         if options["demo"]:
-            prefix, password, id_tags = "DEMO-", DEMO_STATION_PASSWORD, ("DEMO0001", "DEMO0002")
+            prefix, password = "DEMO-", DEMO_STATION_PASSWORD
+            identities = [f"{prefix}{number:03d}" for number in range(1, count + 1)]
+            behaviour = DemoBehaviour(
+                # Visitors charge now and then, so connectors are often free; a charger now and
+                # then reports a fault that clears after a few minutes (the last one right after
+                # its boot), so the Alerts page has something to show.
+                id_tags=DEMO_VISITOR_CARDS,
+                session_gap=(gap * 1.5, gap * 5),
+                session_duration=(gap, gap * 3),
+                fault_probability=0.15,
+                fault_duration=(gap, gap * 4),
+                fault_at_boot=frozenset(identities[-1:]),
+            )
         else:
             prefix, password = options["identity_prefix"], options["password"]
             id_tags = tuple(tag.strip() for tag in options["id_tags"].split(",") if tag.strip())
-        identities = [f"{prefix}{number:03d}" for number in range(1, count + 1)]
-        gap = options["session_gap"]
-        behaviour = DemoBehaviour(id_tags=id_tags, session_gap=(gap * 0.3, gap * 1.7))
+            identities = [f"{prefix}{number:03d}" for number in range(1, count + 1)]
+            behaviour = DemoBehaviour(id_tags=id_tags, session_gap=(gap * 0.3, gap * 1.7))
         self._configure_logging(options["verbosity"])
         self.stdout.write(
             f"Simulating {count} station(s) {identities[0]}…{identities[-1]} against {options['url']}"

@@ -1,0 +1,45 @@
+"""The demo network that `make run` seeds: something to see on every page from the first minute."""
+
+import pytest
+
+from billing.models import Cdr, Invoice
+from chargenet.services import DEMO_VISITOR_CARDS, demo_seed
+from rfid.models import IdToken
+from stations.models import Session
+
+
+@pytest.fixture
+def seeded(db, celery_eager):
+    demo_seed(stations=3)
+
+
+@pytest.fixture
+def celery_eager():
+    from chargenet.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def test_the_simulated_visitors_never_use_the_demo_drivers_cards(seeded):
+    visitors = IdToken.objects.filter(uid__in=DEMO_VISITOR_CARDS)
+
+    assert visitors.count() == len(DEMO_VISITOR_CARDS)
+    assert not visitors.filter(driver__user__username="driver").exists()
+    assert not Session.objects.filter(status=Session.Status.ACTIVE).exists()
+
+
+def test_the_demo_driver_has_last_month_charged_priced_and_invoiced(seeded):
+    (invoice,) = Invoice.objects.filter(driver__user__username="driver")
+
+    assert invoice.lines.count() == 4 == Cdr.objects.filter(driver=invoice.driver).count()
+    assert invoice.seller_name and invoice.billing_address and invoice.due_on
+
+
+def test_seeding_again_changes_nothing(seeded):
+    counts = (Session.objects.count(), Invoice.objects.count(), IdToken.objects.count())
+
+    demo_seed(stations=3)
+
+    assert (Session.objects.count(), Invoice.objects.count(), IdToken.objects.count()) == counts
