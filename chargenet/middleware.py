@@ -1,4 +1,4 @@
-"""Request middleware: every page shows times in the viewer's time zone.
+"""Request middleware: times in the viewer's time zone; "not found" in the site's layout.
 
 The zone is the user's own setting, else the browser's (a `tz` cookie that the layout's script
 keeps), else OPERATOR_TIME_ZONE. Every shown time carries its zone's abbreviation, so nobody has to
@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 TIME_ZONE_COOKIE = "tz"
@@ -50,3 +51,24 @@ class ViewerTimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class NotFoundPageMiddleware:
+    """With DEBUG on (the embedded mode's default) Django answers an unknown page with its technical
+    "Page not found" listing every URL pattern; people trying the product get the site's own page.
+    API and OCPI errors stay JSON."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            settings.DEBUG
+            and response.status_code == 404
+            and response.get("Content-Type", "").startswith("text/html")
+            and not request.path.startswith(("/api/", "/ocpi/"))
+        ):
+            body = render_to_string("404.html", {"request_path": request.path}, request=request)
+            return HttpResponse(body, status=404)
+        return response

@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "chargenet.middleware.ViewerTimeZoneMiddleware",
+    "chargenet.middleware.NotFoundPageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -259,11 +260,30 @@ CELERY_BEAT_SCHEDULE |= {
 DEMO = env_bool("DEMO", EMBEDDED)
 DEMO_STATIONS = env_int("DEMO_STATIONS", 3, minimum=0, maximum=100)
 
+# --- observability (docs/configuration.md) --------------------------------------------------------
+# "plain" lines for people, or "json": one JSON object per line for a log pipeline.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ConfigError("LOG_FORMAT must be plain or json")
+# Bearer token a Prometheus scraper sends to /metrics; empty: only loopback addresses may scrape.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "chargenet.logs.JsonFormatter"},
+    },
+    # An ordinary 403 or 404 is one line, not a traceback.
+    "filters": {"client_errors_brief": {"()": "chargenet.logs.ClientErrorsBrief"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["client_errors_brief"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
 }

@@ -9,6 +9,7 @@ from chargenet import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics, name="metrics"),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("preferences/", views.preferences, name="preferences"),

@@ -1,7 +1,10 @@
 """Framework-level pages: health, home, login, the user's own preferences."""
 
+import hmac
 import zoneinfo
+from ipaddress import ip_address
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -9,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from chargenet.metrics import metrics_render
 from chargenet.middleware import viewer_time_zone
 from chargenet.selectors import health_check
 from chargenet.services import UserError, user_preferences_set
@@ -21,6 +25,25 @@ def healthz(request: HttpRequest) -> JsonResponse:
     parts = health_check(include_worker=request.GET.get("worker") in ("1", "true", "yes"))
     healthy = all(value == "ok" for value in parts.values())
     return JsonResponse({"status": "ok" if healthy else "error", **parts}, status=200 if healthy else 503)
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics. With METRICS_TOKEN set a scraper sends `Authorization: Bearer <token>`;
+    without, only this machine may scrape (a reverse proxy in front forwards the client's address)."""
+    token = settings.METRICS_TOKEN
+    if token:
+        allowed = hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}")
+    else:
+        try:
+            allowed = ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+        except ValueError:
+            allowed = False
+    if not allowed:
+        return HttpResponse("metrics: not allowed (set METRICS_TOKEN and send it as a Bearer token)\n",
+                            status=403, content_type="text/plain")  # fmt: skip
+    return HttpResponse(metrics_render(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @login_required

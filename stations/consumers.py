@@ -23,6 +23,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
+from chargenet.metrics import ocpp_frame_logged
 from stations import services
 from stations.models import Command, Station
 from stations.protocol.base import CallErrorReceived, CallNotSent, ConnectionClosed, QueueConnection
@@ -283,6 +284,13 @@ class OcppConsumer(AsyncWebsocketConsumer):
         message_id: str = "",
         action: str = "",
     ) -> None:
+        ocpp_frame_logged(
+            connection=self,
+            direction=direction,
+            message_type=message_type,
+            message_id=message_id,
+            action=action,
+        )
         BATCH.append(
             {
                 "station_id": self.station_id,

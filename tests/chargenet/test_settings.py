@@ -28,6 +28,7 @@ def run_check(**env: str) -> subprocess.CompletedProcess:
         ({"DEBUG": "0", "SECRET_KEY": "s3cret-" * 5}, "ALLOWED_HOSTS must be set when DEBUG is off"),
         ({"DEBUG": "maybe"}, "DEBUG must be a boolean"),
         ({"REDIS_URL": "http://cache:6379"}, "REDIS_URL must be a URL starting with redis://"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be plain or json"),
     ],
 )
 def test_a_bad_setting_stops_start_up_with_one_clear_line(env, message):
