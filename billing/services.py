@@ -27,6 +27,7 @@ from billing.models import (
     TariffAssignment,
 )
 from billing.money import money_round, vat_of
+from chargenet.errors import DomainError
 from chargenet.events import event_publish
 from chargenet.models import User
 from rfid.models import Driver
@@ -35,8 +36,10 @@ from stations.models import Session
 logger = logging.getLogger(__name__)
 
 
-class BillingError(Exception):
+class BillingError(DomainError):
     """A billing action was refused; the message says why in words an operator understands."""
+
+    api_code = "billing_refused"
 
 
 # --- tariffs -------------------------------------------------------------------------------------

@@ -11,12 +11,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from chargenet.errors import DomainError
 from chargenet.events import event_publish
 from rfid.models import AuthorizationLog, Driver, IdToken
 
 
-class IdTokenError(Exception):
+class IdTokenError(DomainError):
     """An id token change was refused; the message says why."""
+
+    api_code = "id_token_refused"
 
 
 # OCPP 1.6 idTag: CiString20; 2.0.1 idToken: identifierString ≤ 36. Printable ASCII, no spaces.

@@ -19,6 +19,8 @@ from stations.simulator.station import SimulatedStation, cancel_and_wait
 
 logger = logging.getLogger("stations.simulator")
 
+# The password the demo seed gives the demo stations (chargenet.demo) and `simulate --demo` connects with.
+DEMO_STATION_PASSWORD = "demo-station-password-0001"
 FAULT_CODES = ("GroundFailure", "OverCurrentFailure", "HighTemperature", "EVCommunicationError")
 
 

@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 class CommandError(StationError):
     """A command was refused before it was queued (unsupported action, invalid payload …)."""
 
+    api_code = "command_refused"
+
 
 def command_create(
     *,
