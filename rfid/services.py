@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from chargenet.errors import DomainError
 from chargenet.events import event_publish
+from chargenet.models import User
 from rfid.models import AuthorizationLog, Driver, IdToken
 
 
@@ -146,7 +147,7 @@ def driver_verification_token(*, driver: Driver) -> tuple[str, str]:
 
 
 @transaction.atomic
-def driver_email_verify(*, uidb64: str, token: str):
+def driver_email_verify(*, uidb64: str, token: str) -> User:
     """Activate the account behind a verification link and return its user; raises DriverError
     for a link that is malformed, expired or already superseded."""
     from django.contrib.auth import get_user_model

@@ -49,7 +49,10 @@ library_logger.setLevel(logging.WARNING)
 NODE = f"{socket.gethostname()}:{os.getpid()}"
 # Subprotocol → OCPP version, in our order of preference when a station offers several.
 SUBPROTOCOLS = {"ocpp1.6": "1.6", "ocpp2.0.1": "2.0.1"}
-CHARGE_POINTS = {"1.6": ChargePoint16, "2.0.1": ChargePoint201}
+CHARGE_POINTS: dict[str, type[ChargePoint16 | ChargePoint201]] = {
+    "1.6": ChargePoint16,
+    "2.0.1": ChargePoint201,
+}
 # 1.6 §4.2 / 2.0.1 B02.FR.05: no remote start/stop to a Pending station.
 PENDING_FORBIDDEN = frozenset(
     {"RemoteStartTransaction", "RemoteStopTransaction", "RequestStartTransaction", "RequestStopTransaction"}

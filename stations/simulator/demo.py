@@ -109,8 +109,9 @@ class DemoBehaviour:
         try:
             done, _ = await asyncio.wait([*tasks, *waiters], return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                if task in tasks and task.exception() is not None:
-                    raise task.exception()
+                error = task.exception() if task in tasks else None
+                if error is not None:
+                    raise error
         finally:
             await cancel_and_wait([*tasks, *waiters])
 
