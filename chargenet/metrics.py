@@ -2,16 +2,15 @@
 
 Counted in this process as things happen: OCPP frames by direction, kind and action (a rate gives
 messages per second), and how long the CSMS took to answer a station's CALL (a histogram per
-action). Read from the shared state at scrape time, so every node reports the whole network:
-connected stations, commands by status, the Celery queue's depth. Each ASGI node counts its own
-frames; Prometheus scrapes every node and sums them.
+action). Read from the shared state at scrape time, so every node reports the whole network: the
+Celery queue's depth here, and what apps register on REGISTRY (stations: connected stations,
+commands by status). Each ASGI node counts its own frames; Prometheus scrapes every node.
 """
 
 import logging
 import time
 from collections.abc import Iterator
 
-from django.db.models import Count
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -68,27 +67,10 @@ def ocpp_frame_logged(
             OCPP_CALL_SECONDS.labels(started[1]).observe(time.monotonic() - started[0])
 
 
-class NetworkCollector(Collector):
-    """What every node can read at scrape time: stations, commands, the task queue."""
+class CeleryCollector(Collector):
+    """The Celery queue's depth, read from the broker at scrape time."""
 
     def collect(self) -> Iterator[Metric]:
-        from stations.models import Command, Station
-
-        connected = GaugeMetricFamily("chargenet_stations_connected", "Stations with a live OCPP connection.")
-        connected.add_metric([], Station.objects.filter(is_online=True).count())
-        yield connected
-        total = GaugeMetricFamily("chargenet_stations", "Stations registered.")
-        total.add_metric([], Station.objects.count())
-        yield total
-
-        commands = GaugeMetricFamily(
-            "chargenet_commands", "CSMS-initiated commands by status (their outcomes).", labels=["status"]
-        )
-        counts = dict(Command.objects.values("status").annotate(n=Count("id")).values_list("status", "n"))
-        for status in Command.Status.values:
-            commands.add_metric([status], counts.get(status, 0))
-        yield commands
-
         queue_name, depth = _celery_queue_depth()
         up = GaugeMetricFamily("chargenet_celery_broker_up", "1 when the Celery broker answered the scrape.")
         up.add_metric([], 1 if depth is not None else 0)
@@ -113,7 +95,7 @@ def _celery_queue_depth() -> tuple[str, int | None]:
         return queue, None
 
 
-REGISTRY.register(NetworkCollector())
+REGISTRY.register(CeleryCollector())
 
 
 def metrics_render() -> bytes:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from chargenet.metrics import metrics_render
 from chargenet.middleware import viewer_time_zone
+from chargenet.permissions import UserRequest
 from chargenet.selectors import health_check
 from chargenet.services import UserError, user_preferences_set
 
@@ -47,7 +48,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: UserRequest) -> HttpResponse:
     """Operators land on the dashboard, drivers on their account page."""
     if request.user.is_driver:
         return redirect("account")
@@ -55,7 +56,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def preferences(request: HttpRequest) -> HttpResponse:
+def preferences(request: UserRequest) -> HttpResponse:
     """Every user's own display settings (the time zone pages show times in)."""
     status = 200
     if request.method == "POST":

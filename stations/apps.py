@@ -6,9 +6,16 @@ class StationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from stations import alerts, local_lists
+        from chargenet.metrics import REGISTRY
+        from stations.access import local_lists
+        from stations.alerts import services as alerts
+        from stations.connection.metrics import StationsCollector
 
         # Card and station changes reach the stations' local lists and caches (docs/drivers-and-cards.md).
         local_lists.subscribe()
         # New alert occurrences are mailed to operators who opted in (docs/dashboard.md).
         alerts.subscribe()
+        # /metrics reports the stations and the commands (docs/deployment.md).
+        if not getattr(self, "_metrics_registered", False):
+            REGISTRY.register(StationsCollector())
+            self._metrics_registered = True

@@ -19,6 +19,11 @@ from stations.simulator.station import SimulatedStation, cancel_and_wait
 
 logger = logging.getLogger("stations.simulator")
 
+# The password the demo seed gives the demo stations (chargenet.demo) and `simulate --demo` connects with.
+DEMO_STATION_PASSWORD = "demo-station-password-0001"
+# Cards of the simulated visitors who charge at the demo stations on their own (the demo seed creates
+# them); the demo driver's own cards stay free for the demo driver, so "Start charging" is there.
+DEMO_VISITOR_CARDS = ("DEMO0101", "DEMO0102", "DEMO0103", "DEMO0104")
 FAULT_CODES = ("GroundFailure", "OverCurrentFailure", "HighTemperature", "EVCommunicationError")
 
 
@@ -109,8 +114,9 @@ class DemoBehaviour:
         try:
             done, _ = await asyncio.wait([*tasks, *waiters], return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                if task in tasks and task.exception() is not None:
-                    raise task.exception()
+                error = task.exception() if task in tasks else None
+                if error is not None:
+                    raise error
         finally:
             await cancel_and_wait([*tasks, *waiters])
 

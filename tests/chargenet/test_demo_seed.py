@@ -3,9 +3,10 @@
 import pytest
 
 from billing.models import Cdr, Invoice
-from chargenet.services import DEMO_VISITOR_CARDS, demo_seed
+from chargenet.demo import demo_seed
 from rfid.models import IdToken
 from stations.models import Session
+from stations.simulator.demo import DEMO_VISITOR_CARDS
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.test import Client
 from chargenet.logs import JsonFormatter
 from chargenet.metrics import ocpp_frame_logged
 from stations.models import Command
-from tests.dashboard.conftest import make_station
+from tests.stations.dashboard.conftest import make_station
 
 
 def _scrape(client: Client, **headers) -> tuple[int, str]:

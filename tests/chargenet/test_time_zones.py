@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from tests.dashboard.conftest import make_session, make_station
+from tests.stations.dashboard.conftest import make_session, make_station
 
 STARTED = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
 

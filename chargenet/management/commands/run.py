@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from chargenet import embedded
-from chargenet.services import DEMO_DRIVER, DEMO_OPERATOR, demo_seed
+from chargenet.demo import DEMO_DRIVER, DEMO_OPERATOR, demo_seed
 
 RESTART_LIMIT = 5
 RESTART_WINDOW = 60.0

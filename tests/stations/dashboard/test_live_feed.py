@@ -1,0 +1,84 @@
+"""The /ws/events/ consumer, spoken to through Channels' test communicator and the real Redis layer."""
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+
+from rfid.services import id_token_create
+from stations.dashboard.live import EventsConsumer
+from stations.models import Connector
+from stations.services import session_start
+from tests.stations.dashboard.conftest import connector_status_set, make_station
+
+
+async def open_feed(user):
+    communicator = WebsocketCommunicator(EventsConsumer.as_asgi(), "/ws/events/")
+    communicator.scope["user"] = user
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_operator_receives_a_status_change_after_it_is_committed(operator):
+    station = await database_sync_to_async(make_station)("LIVE-1")
+    connector = await database_sync_to_async(
+        Connector.objects.filter(evse__station=station).select_related("evse__station").first
+    )()
+    feed, connected, _ = await open_feed(operator)
+    assert connected
+
+    await database_sync_to_async(connector_status_set)(
+        connector=connector, status="Faulted", error_code="GroundFailure"
+    )
+
+    frame = await feed.receive_json_from(timeout=5)
+    while frame["event"] != "connector.status_changed":
+        frame = await feed.receive_json_from(timeout=5)
+    assert frame["data"]["station_id"] == station.pk
+    assert frame["data"]["status"] == "Faulted"
+    await feed.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_feed_is_refused_to_anyone_not_signed_in():
+    feed, connected, code = await open_feed(AnonymousUser())
+
+    assert not connected
+    assert code == 4403
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_driver_receives_only_the_session_events_of_their_own_cards(driver, other_driver):
+    # given Dana's feed open, and a station where Bob and then Dana charge
+    station = await database_sync_to_async(make_station)("LIVE-2")
+    await database_sync_to_async(id_token_create)(uid="DANA0001", driver=driver)
+    await database_sync_to_async(id_token_create)(uid="BOB00001", driver=other_driver)
+    feed, connected, _ = await open_feed(driver.user)
+    assert connected
+
+    # when a connector changes status, Bob starts on EVSE 1 and Dana on EVSE 2
+    connector = await database_sync_to_async(
+        Connector.objects.filter(evse__station=station).select_related("evse__station").first
+    )()
+    await database_sync_to_async(connector_status_set)(connector=connector, status="Faulted")
+    for evse, uid in ((1, "BOB00001"), (2, "DANA0001")):
+        await database_sync_to_async(session_start)(
+            station_id=station.pk, connector_id=evse, id_tag=uid, meter_start=0, timestamp=timezone.now()
+        )
+
+    # then the first thing Dana's feed hears is her own session
+    frame = await feed.receive_json_from(timeout=5)
+    assert (frame["event"], frame["data"]["id_tag"]) == ("session.started", "DANA0001")
+    await feed.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_ping_renews_the_subscription_and_is_answered(viewer):
+    feed, connected, _ = await open_feed(viewer)
+
+    await feed.send_json_to({"type": "ping"})
+
+    assert await feed.receive_json_from(timeout=5) == {"type": "pong"}
+    await feed.disconnect()
