@@ -403,3 +403,50 @@ def revenue_summary(*, now: datetime) -> dict[str, list[dict[str, Any]]]:
         ]
 
     return {"today": per_currency(day), "month": per_currency(month)}
+
+
+def driver_data_export(*, driver: Any) -> dict[str, Any]:
+    """Everything ChargeNet holds about a driver, for them to take away (GDPR art. 15 and 20): their
+    details, cards, sessions, priced sessions and invoices, as JSON-ready data."""
+    from rfid.models import IdToken
+    from stations.models import Session
+
+    cards = IdToken.objects.filter(driver=driver).order_by("created_at")
+    return {
+        "exported_at": timezone.now().isoformat(),
+        "account": {
+            "username": driver.user.username,
+            "email": driver.email or driver.user.email,
+            "date_joined": driver.user.date_joined.isoformat(),
+        },
+        "details": {
+            field: getattr(driver, field)
+            for field in ("name", "phone", "billing_name", "billing_address", "vat_number")
+        },
+        "cards": list(cards.values("uid", "printed_number", "label", "status", "created_at", "last_used_at")),
+        "sessions": list(
+            Session.objects.filter(id_token__in=cards)
+            .order_by("started_at")
+            .values("station__identity", "transaction_id", "started_at", "stopped_at", "energy_wh", "status")
+        ),
+        "priced_sessions": list(
+            Cdr.objects.filter(driver=driver)
+            .order_by("started_at")
+            .values(
+                "cdr_id",
+                "started_at",
+                "stopped_at",
+                "energy_wh",
+                "currency",
+                "total_excl_vat",
+                "total_incl_vat",
+            )
+        ),
+        "invoices": list(
+            Invoice.objects.filter(driver=driver)
+            .order_by("issued_at")
+            .values(
+                "number", "issued_at", "period_start", "period_end", "currency", "total_incl_vat", "status"
+            )
+        ),
+    }

@@ -10,6 +10,7 @@ urlpatterns = [
     path("cdrs/export.csv", views.cdr_export, name="cdr-export"),
     path("invoices/", views.invoice_list, name="invoice-list"),
     path("invoices/run/", views.invoice_run, name="invoice-run"),
+    path("my-data/", views.my_data, name="my-data"),
     path("invoices/<int:invoice_id>/", views.invoice_detail, name="invoice-detail"),
     path("invoices/<int:invoice_id>/pdf/", views.invoice_pdf, name="invoice-pdf"),
     path("invoices/<int:invoice_id>/pay/", views.invoice_pay, name="invoice-pay"),

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -53,6 +53,15 @@ def invoice_list(request: UserRequest) -> HttpResponse:
         "billing/invoice_list.html",
         {"invoices": selectors.invoice_list(user=request.user)[:200], "last_month": last_month},
     )
+
+
+@driver_required
+def my_data(request: UserRequest) -> HttpResponse:
+    """Download everything we hold about the signed-in driver, as JSON."""
+    driver = get_object_or_404(Driver, user=request.user)
+    response = JsonResponse(selectors.driver_data_export(driver=driver), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = 'attachment; filename="chargenet-my-data.json"'
+    return response
 
 
 @require_POST

@@ -63,3 +63,44 @@ def user_preferences_set(*, user: User, time_zone: str) -> User:
     user.time_zone = time_zone
     user.save(update_fields=["time_zone"])
     return user
+
+
+@transaction.atomic
+def user_invite(*, username: str, email: str, role: str) -> User:
+    """Add an operator account (admin, operator or viewer) and e-mail them a link to choose their
+    password; until then the account has no usable password. Raises UserError for a taken user
+    name, a missing e-mail address or a role that is not an operator's."""
+    from django.conf import settings
+    from django.contrib.auth.tokens import default_token_generator
+    from django.core.mail import send_mail
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    username, email = username.strip(), email.strip()
+    if role not in (User.Role.ADMIN, User.Role.OPERATOR, User.Role.VIEWER):
+        raise UserError("choose admin, operator or viewer")
+    if not username or len(username) > 150:
+        raise UserError("give a user name of at most 150 characters")
+    if not email or "@" not in email:
+        raise UserError("give the e-mail address the invitation goes to")
+    if User.objects.filter(username__iexact=username).exists():
+        raise UserError(f"the user name {username!r} is taken")
+    user = User(username=username, email=email, role=role)
+    user.set_unusable_password()
+    user.save()
+    link = settings.SITE_URL + reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    body = (
+        f"Hello,\n\nyou have been given a ChargeNet account ({user.get_role_display()}), user name {username}.\n"
+        f"Choose your password here:\n{link}\n"
+    )
+    transaction.on_commit(
+        lambda: send_mail("Your ChargeNet account", body, None, [email], fail_silently=False)
+    )
+    return user

@@ -57,3 +57,15 @@ class CardClaimForm(forms.Form):
 
 class CardLabelForm(forms.Form):
     label = forms.CharField(max_length=100, required=False)
+
+
+class DriverDetailsForm(forms.Form):
+    """A driver's own details; the billing ones go on their invoices."""
+
+    name = forms.CharField(max_length=200, required=False)
+    phone = forms.CharField(max_length=40, required=False)
+    billing_name = forms.CharField(max_length=200, required=False, label="Name on invoices")
+    billing_address = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=1000
+    )
+    vat_number = forms.CharField(max_length=40, required=False, label="VAT number (businesses)")

@@ -52,6 +52,8 @@ class IdToken(models.Model):
         Driver, null=True, blank=True, on_delete=models.SET_NULL, related_name="id_tokens"
     )
     label = models.CharField(max_length=100, blank=True)
+    # The owner blocked it (lost, then found): they may unblock it; a card an operator blocked stays.
+    blocked_by_owner = models.BooleanField(default=False)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.LOCAL)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -253,9 +253,10 @@ def _decide(*, uid: str, context: AuthorizationContext) -> AuthorizationDecision
 # --- operators: block, unblock, import ------------------------------------------------------
 
 
-def id_token_block(*, id_token: IdToken) -> IdToken:
+def id_token_block(*, id_token: IdToken, by_owner: bool = False) -> IdToken:
     """Block a card at once: every later authorization is refused; stations holding it in a local
     list or cache are told (stations.access.local_lists reacts to id_token.updated)."""
+    id_token.blocked_by_owner = by_owner
     return id_token_update(id_token=id_token, status=IdToken.Status.BLOCKED)
 
 
@@ -263,6 +264,7 @@ def id_token_unblock(*, id_token: IdToken) -> IdToken:
     """Make a blocked card valid again. Raises IdTokenError if the card is not blocked."""
     if id_token.status != IdToken.Status.BLOCKED:
         raise IdTokenError("only a blocked card can be unblocked")
+    id_token.blocked_by_owner = False
     return id_token_update(id_token=id_token, status=IdToken.Status.ACCEPTED)
 
 
@@ -374,11 +376,62 @@ def driver_card_label(*, driver: Driver, id_token: IdToken, label: str) -> IdTok
 
 
 def driver_card_block(*, driver: Driver, id_token: IdToken) -> IdToken:
-    """Block one of the driver's own cards at once (lost or stolen). Only operators unblock."""
+    """Block one of the driver's own cards at once (lost or stolen); they may unblock it later."""
     _check_owner(driver=driver, id_token=id_token)
     if id_token.status == IdToken.Status.BLOCKED:
         return id_token
-    return id_token_block(id_token=id_token)
+    return id_token_block(id_token=id_token, by_owner=True)
+
+
+def driver_card_unblock(*, driver: Driver, id_token: IdToken) -> IdToken:
+    """Unblock one of the driver's own cards that they blocked themselves (found again). A card an
+    operator blocked stays blocked. Raises IdTokenError."""
+    _check_owner(driver=driver, id_token=id_token)
+    if id_token.status != IdToken.Status.BLOCKED:
+        raise IdTokenError("this card is not blocked")
+    if not id_token.blocked_by_owner:
+        raise IdTokenError("this card was blocked by the network's support; ask them to unblock it")
+    return id_token_unblock(id_token=id_token)
+
+
+DRIVER_PROFILE_FIELDS = ("name", "phone", "billing_name", "billing_address", "vat_number")
+
+
+@transaction.atomic
+def driver_profile_update(*, driver: Driver, **fields: str) -> Driver:
+    """Change the driver's own details (name, phone, billing name, address and VAT number); later
+    invoices use them, issued ones keep what they said. Raises DriverError for an unknown field
+    or an over-long value."""
+    for name, value in fields.items():
+        if name not in DRIVER_PROFILE_FIELDS:
+            raise DriverError(f"{name} cannot be changed here")
+        limit = getattr(Driver._meta.get_field(name), "max_length", None)
+        if limit is not None and len(value.strip()) > limit:
+            raise DriverError(f"{name.replace('_', ' ')} is longer than {limit} characters")
+    for name, value in fields.items():
+        setattr(driver, name, value.strip())
+    driver.save(update_fields=list(fields))
+    return driver
+
+
+@transaction.atomic
+def driver_account_delete(*, driver: Driver) -> None:
+    """Erase the driver's personal data (GDPR art. 17) and close the account: the login can no
+    longer sign in, the cards are blocked and no longer theirs. Issued invoices are kept, as the law
+    on bookkeeping requires, with the names they were issued to."""
+    user = driver.user
+    for token in IdToken.objects.filter(driver=driver):
+        if token.status != IdToken.Status.BLOCKED:
+            id_token_block(id_token=token)
+        IdToken.objects.filter(pk=token.pk).update(driver=None, label="")
+    for name in (*DRIVER_PROFILE_FIELDS, "email"):
+        setattr(driver, name, "")
+    driver.save()
+    user.username = f"deleted-{user.pk}"
+    user.email = user.first_name = user.last_name = ""
+    user.is_active = False
+    user.set_unusable_password()
+    user.save()
 
 
 def _check_owner(*, driver: Driver, id_token: IdToken) -> None:

@@ -16,6 +16,9 @@ card_patterns = [
     path("account/cards/add/", views.my_card_add, name="my-card-add"),
     path("account/cards/<int:pk>/", views.my_card_edit, name="my-card-edit"),
     path("account/cards/<int:pk>/block/", views.my_card_block, name="my-card-block"),
+    path("account/cards/<int:pk>/unblock/", views.my_card_unblock, name="my-card-unblock"),
+    path("account/details/", views.my_details, name="my-details"),
+    path("account/delete/", views.my_account_delete, name="my-account-delete"),
 ]
 
 urlpatterns = [

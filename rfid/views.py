@@ -4,7 +4,7 @@ import csv
 import io
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from chargenet.permissions import UserRequest, driver_required, operate_required, staff_required
 from rfid import selectors, services
-from rfid.forms import CardClaimForm, CardLabelForm, IdTokenForm, ImportForm, SignupForm
+from rfid.forms import CardClaimForm, CardLabelForm, DriverDetailsForm, IdTokenForm, ImportForm, SignupForm
 from rfid.models import AuthorizationLog, Driver, IdToken
 
 PAGE_SIZE = 50
@@ -254,6 +254,50 @@ def my_card_block(request: UserRequest, pk: int) -> HttpResponse:
         request, f"Card {token.printed_number or token.uid} is blocked. Nobody can charge with it any more."
     )
     return redirect("account")
+
+
+@require_POST
+@driver_required
+def my_card_unblock(request: UserRequest, pk: int) -> HttpResponse:
+    token = _own_card(request, pk)
+    try:
+        services.driver_card_unblock(driver=_driver(request), id_token=token)
+    except services.IdTokenError as exc:
+        messages.error(request, f"Card {token.printed_number or token.uid} stays blocked: {exc}.")
+    else:
+        messages.success(request, f"Card {token.printed_number or token.uid} works again.")
+    return redirect("account")
+
+
+@driver_required
+def my_details(request: UserRequest) -> HttpResponse:
+    """The driver's own details: name, phone, and what their invoices are addressed to."""
+    driver = _driver(request)
+    form = DriverDetailsForm(
+        request.POST or None, initial={f: getattr(driver, f) for f in DriverDetailsForm.base_fields}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.driver_profile_update(driver=driver, **form.cleaned_data)
+        except services.DriverError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Your details are saved; your next invoices use them.")
+            return redirect("account")
+    return render(request, "rfid/my_details.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@driver_required
+def my_account_delete(request: UserRequest) -> HttpResponse:
+    """Delete one's own account, after typing the user name to confirm."""
+    if request.method == "POST":
+        if request.POST.get("confirm", "") != request.user.username:
+            messages.error(request, "Type your user name to confirm; nothing was deleted.")
+            return render(request, "rfid/my_account_delete.html", status=400)
+        services.driver_account_delete(driver=_driver(request))
+        logout(request)
+        return render(request, "rfid/my_account_deleted.html")
+    return render(request, "rfid/my_account_delete.html")
 
 
 # --- sign-up --------------------------------------------------------------------------------

@@ -14,5 +14,6 @@ urlpatterns = [
     path("locations/new/", views.location_create, name="location-create"),
     path("locations/<int:pk>/edit/", views.location_edit, name="location-edit"),
     path("users/", views.user_list, name="user-list"),
+    path("users/invite/", views.user_invite_view, name="user-invite"),
     path("users/<int:pk>/", views.user_update, name="user-update"),
 ]

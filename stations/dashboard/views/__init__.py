@@ -4,7 +4,7 @@ from stations.dashboard.views.locations import location_create, location_edit, l
 from stations.dashboard.views.overview import dashboard
 from stations.dashboard.views.sessions import session_detail, session_list
 from stations.dashboard.views.stations import station_command, station_create, station_detail, station_list
-from stations.dashboard.views.users import user_list, user_update
+from stations.dashboard.views.users import user_invite_view, user_list, user_update
 
 __all__ = [
     "dashboard",
@@ -17,6 +17,7 @@ __all__ = [
     "station_create",
     "station_detail",
     "station_list",
+    "user_invite_view",
     "user_list",
     "user_update",
 ]

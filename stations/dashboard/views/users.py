@@ -1,4 +1,4 @@
-"""Users and roles: admins give operators the admin, operator or viewer role."""
+"""Users and roles: admins invite operators and give them the admin, operator or viewer role."""
 
 from functools import wraps
 
@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from chargenet.services import UserError, user_role_set
+from chargenet.services import UserError, user_invite, user_role_set
 
 
 def admin_required(view):
@@ -48,5 +48,24 @@ def user_update(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request,
             f"{user.username} is now {user.get_role_display()}{'' if user.is_active else ' (inactive)'}.",
+        )
+    return redirect("user-list")
+
+
+@require_POST
+@admin_required
+def user_invite_view(request: HttpRequest) -> HttpResponse:
+    """Add an operator and e-mail them a link to choose their password."""
+    try:
+        user = user_invite(
+            username=request.POST.get("username", ""),
+            email=request.POST.get("email", ""),
+            role=request.POST.get("role", ""),
+        )
+    except UserError as exc:
+        messages.error(request, f"Not invited: {exc}.")
+    else:
+        messages.success(
+            request, f"Invited {user.username} ({user.get_role_display()}); the e-mail is on its way."
         )
     return redirect("user-list")
