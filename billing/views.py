@@ -169,12 +169,98 @@ def tariff_list(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/tariff_list.html", {"tariffs": Tariff.objects.order_by("code")})
 
 
-def _tariff_form_fields(post) -> dict:
+# The tariff form: one row per price component with its restrictions; durations in minutes.
+ROW_TEXT_RESTRICTIONS = ("start_time", "end_time", "min_kwh", "max_kwh", "min_power", "max_power")
+ROW_MINUTE_RESTRICTIONS = ("min_duration", "max_duration")
+MAX_ROWS = 40
+EXTRA_ROWS = 2
+
+
+def _elements_from_rows(post) -> list[dict[str, Any]]:
+    """OCPI elements from the form's rows (a row without a price is left out)."""
     try:
-        elements = json.loads(post.get("elements", ""), parse_float=Decimal)
-    except ValueError as exc:
-        raise services.BillingError(f"the elements are not valid JSON: {exc}") from None
-    elements = json.loads(json.dumps(elements, default=str))  # decimals as strings, never floats
+        count = min(int(post.get("rows", "0")), MAX_ROWS)
+    except ValueError:
+        raise services.BillingError("the form is incomplete; reload the page") from None
+    elements: list[dict[str, Any]] = []
+    for index in range(count):
+        key = f"el-{index}-"
+        price = post.get(key + "price", "").strip()
+        if not price:
+            continue
+        number = len(elements) + 1
+        try:
+            step = int(post.get(key + "step_size", "1").strip() or "1")
+        except ValueError:
+            raise services.BillingError(f"row {number}: the step size must be a whole number") from None
+        restrictions: dict[str, Any] = {}
+        for name in ROW_TEXT_RESTRICTIONS:
+            value = post.get(key + name, "").strip()
+            if value:
+                restrictions[name] = value
+        for name in ROW_MINUTE_RESTRICTIONS:
+            value = post.get(key + name, "").strip()
+            if value:
+                try:
+                    restrictions[name] = int(Decimal(value) * 60)
+                except InvalidOperation:
+                    raise services.BillingError(f"row {number}: minutes must be a number") from None
+        days = post.getlist(key + "day_of_week") if hasattr(post, "getlist") else []
+        if days:
+            restrictions["day_of_week"] = days
+        element: dict[str, Any] = {
+            "price_components": [{"type": post.get(key + "type", ""), "price": price, "step_size": step}]
+        }
+        if restrictions:
+            element["restrictions"] = restrictions
+        elements.append(element)
+    return elements
+
+
+def _rows_from_elements(elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The form's rows for stored elements: one per price component, then blank rows to add."""
+    rows = []
+    for element in elements:
+        restrictions = element.get("restrictions") or {}
+        for component in element.get("price_components", []):
+            row = {name: restrictions.get(name, "") for name in ROW_TEXT_RESTRICTIONS}
+            for name in ROW_MINUTE_RESTRICTIONS:
+                row[name] = Decimal(restrictions[name]) / 60 if name in restrictions else ""
+            row.update(
+                type=component.get("type", ""),
+                price=component.get("price", ""),
+                step_size=component.get("step_size", 1),
+                day_of_week=restrictions.get("day_of_week", []),
+            )
+            rows.append(row)
+    return rows + [{"type": "ENERGY", "step_size": 1, "day_of_week": []} for _ in range(EXTRA_ROWS)]
+
+
+def _rows_from_post(post) -> list[dict[str, Any]]:
+    """The rows as the user sent them, to show again next to an error."""
+    try:
+        count = min(int(post.get("rows", "0")), MAX_ROWS)
+    except ValueError:
+        count = 0
+    names = ("type", "price", "step_size", *ROW_TEXT_RESTRICTIONS, *ROW_MINUTE_RESTRICTIONS)
+    return [
+        {
+            **{name: post.get(f"el-{i}-{name}", "") for name in names},
+            "day_of_week": post.getlist(f"el-{i}-day_of_week"),
+        }
+        for i in range(count)
+    ]
+
+
+def _tariff_form_fields(post) -> dict:
+    if "rows" in post and post.get("use_json") != "on":
+        elements: Any = _elements_from_rows(post)
+    else:
+        try:
+            elements = json.loads(post.get("elements", ""), parse_float=Decimal)
+        except ValueError as exc:
+            raise services.BillingError(f"the elements are not valid JSON: {exc}") from None
+        elements = json.loads(json.dumps(elements, default=str))  # decimals as strings, never floats
     return {
         "code": post.get("code", "").strip(),
         "name": post.get("name", "").strip(),
@@ -187,7 +273,8 @@ def _tariff_form_fields(post) -> dict:
 
 @staff_required
 def tariff_edit(request: UserRequest, tariff_id: int | None = None) -> HttpResponse:
-    """Create or edit a tariff (OCPI elements as JSON) with a price preview."""
+    """Create or edit a tariff with the form (price components and their restrictions, or the OCPI
+    elements as JSON under "Advanced") and a preview of what a sample session would cost."""
     tariff = get_object_or_404(Tariff, pk=tariff_id) if tariff_id else None
     error = ""
     if request.method == "POST":
@@ -204,6 +291,7 @@ def tariff_edit(request: UserRequest, tariff_id: int | None = None) -> HttpRespo
         except services.BillingError as exc:
             error = str(exc)
         form: Mapping[str, Any] = request.POST
+        rows = _rows_from_post(request.POST)
     else:
         form = {
             "code": tariff.code if tariff else "",
@@ -218,10 +306,24 @@ def tariff_edit(request: UserRequest, tariff_id: int | None = None) -> HttpRespo
                 indent=2,
             ),
         }
+        rows = _rows_from_elements(tariff.elements if tariff else [])
     return render(
         request,
         "billing/tariff_edit.html",
-        {"tariff": tariff, "form": form, "error": error, "days": pricing.DAYS},
+        {
+            "tariff": tariff,
+            "form": form,
+            "rows": rows,
+            "error": error,
+            "days": pricing.DAYS,
+            "component_types": (
+                ("ENERGY", "per kWh"),
+                ("TIME", "per hour charging"),
+                ("PARKING_TIME", "per hour parked"),
+                ("FLAT", "per session"),
+            ),  # fmt: skip
+        },
+        status=400 if error else 200,
     )
 
 
