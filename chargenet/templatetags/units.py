@@ -1,6 +1,8 @@
-"""Quantities as people read them: energy in Wh or kWh, power in W or kW, with sane precision."""
+"""Quantities as people read them: energy in Wh or kWh, power in W or kW, with sane precision and
+the viewer's language's decimal and thousands separators ("12.35 kWh", "12,35 kWh")."""
 
 from django import template
+from django.utils.formats import number_format
 
 register = template.Library()
 
@@ -13,8 +15,8 @@ def energy(wh) -> str:
     except (TypeError, ValueError):
         return "—"
     if abs(value) < 1000:
-        return f"{value:,.0f} Wh"
-    return f"{value / 1000:,.2f} kWh"
+        return f"{_number(value, 0)} Wh"
+    return f"{_number(value / 1000, 2)} kWh"
 
 
 @register.filter
@@ -25,6 +27,10 @@ def power(w) -> str:
     except (TypeError, ValueError):
         return "—"
     if abs(value) < 1000:
-        return f"{value:,.0f} W"
+        return f"{_number(value, 0)} W"
     kw = value / 1000
-    return f"{kw:,.2f} kW" if abs(kw) < 10 else f"{kw:,.1f} kW"
+    return f"{_number(kw, 2)} kW" if abs(kw) < 10 else f"{_number(kw, 1)} kW"
+
+
+def _number(value: float, places: int) -> str:
+    return number_format(round(value, places), places, use_l10n=True, force_grouping=True)

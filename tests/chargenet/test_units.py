@@ -1,6 +1,15 @@
-"""Energy and power as people read them, on every page."""
+"""Energy and power as people read them, on every page (here in English)."""
+
+import pytest
+from django.utils import translation
 
 from chargenet.templatetags.units import energy, power
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
 
 
 def test_small_energies_are_shown_in_wh_not_rounded_to_zero_kwh():

@@ -1,0 +1,64 @@
+"""Pages in English, Swedish and Ukrainian: the browser's language, or the one picked in the header."""
+
+import os
+import re
+
+import pytest
+from django.utils import translation
+
+from chargenet.templatetags.units import energy
+from tests.browser import PHONE
+from tests.support import CHROMIUM, REPO
+
+
+@pytest.mark.django_db
+def test_a_driver_whose_browser_asks_for_swedish_gets_swedish_pages(client, driver):
+    client.force_login(driver.user)
+
+    page = client.get("/account/", HTTP_ACCEPT_LANGUAGE="sv-SE,sv;q=0.9,en;q=0.5").text
+
+    assert '<html lang="sv">' in page
+    assert "Mina kort" in page and "Lägg till ett kort" in page and "Logga ut" in page
+
+
+@pytest.mark.django_db
+def test_the_language_picked_in_the_header_sticks_over_the_browsers(client, driver):
+    client.force_login(driver.user)
+
+    client.post("/i18n/setlang/", {"language": "uk", "next": "/account/"})
+    page = client.get("/account/", HTTP_ACCEPT_LANGUAGE="sv").text
+
+    assert '<html lang="uk">' in page and "Мої картки" in page
+
+
+def test_numbers_use_the_languages_decimal_separator():
+    with translation.override("sv"):
+        assert energy(4200) == "4,20 kWh"
+    with translation.override("en"):
+        assert energy(4200) == "4.20 kWh"
+
+
+@pytest.mark.parametrize("language", ["sv", "uk"])
+def test_every_message_is_translated_and_compiled(language):
+    po = REPO / "locale" / language / "LC_MESSAGES" / "django.po"
+    mo = po.with_suffix(".mo")
+    text = po.read_text(encoding="utf-8")
+
+    untranslated = re.findall(r'msgid "(.+)"\nmsgstr ""\n', text)
+
+    assert untranslated == []
+    assert mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime - 1
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
+def test_on_a_phone_the_driver_switches_the_page_to_ukrainian(logged_in, live_server_url, driver):
+    from playwright.sync_api import expect
+
+    page = logged_in(driver.user, PHONE).new_page()
+    page.goto(f"{live_server_url}/account/")
+    expect(page.get_by_role("heading", name="My account")).to_be_visible()
+
+    page.get_by_label("Language").select_option("uk")
+
+    expect(page.get_by_role("heading", name="Мій обліковий запис")).to_be_visible()
+    assert page.url.endswith("/account/")
