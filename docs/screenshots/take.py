@@ -33,7 +33,11 @@ def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
         operator = login(browser, "operator", "chargenet-demo", {"width": 1280, "height": 860})
-        for name, path in (("overview", "/dashboard/"), ("station", "/stations/DEMO-001/"), ("alerts", "/alerts/")):
+        for name, path in (
+            ("overview", "/dashboard/"),
+            ("station", "/stations/DEMO-001/"),
+            ("alerts", "/alerts/"),
+        ):
             operator.goto(BASE + path)
             operator.wait_for_timeout(1500)  # let the live regions and the chart settle
             operator.screenshot(path=HERE / f"{name}.png", full_page=name != "station")
