@@ -46,6 +46,9 @@ class ViewerTimeZoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(("/api/", "/ocpi/")):
+            # Machine interfaces answer in UTC whoever asks (their times carry the offset anyway).
+            return self.get_response(request)
         timezone.activate(zoneinfo.ZoneInfo(viewer_time_zone(request)))
         try:
             return self.get_response(request)

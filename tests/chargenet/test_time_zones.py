@@ -60,3 +60,19 @@ def test_an_unknown_time_zone_is_refused_and_changes_nothing(client, operator):
     assert "is not a time zone" in response.text
     operator.refresh_from_db()
     assert operator.time_zone == ""
+
+
+@pytest.mark.django_db
+def test_the_api_answers_in_utc_whatever_the_users_preference(operator, session):
+    from rest_framework.test import APIClient
+
+    from chargenet.api.services import api_key_create
+
+    operator.time_zone = "Europe/Stockholm"
+    operator.save()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_key_create(user=operator, name='t', role='read')[1]}")
+
+    body = api.get(f"/api/v1/sessions/{session.pk}/").json()
+
+    assert body["started_at"] in ("2026-07-01T10:00:00Z", "2026-07-01T10:00:00+00:00")
