@@ -62,3 +62,10 @@ def test_on_a_phone_the_driver_switches_the_page_to_ukrainian(logged_in, live_se
 
     expect(page.get_by_role("heading", name="Мій обліковий запис")).to_be_visible()
     assert page.url.endswith("/account/")
+
+
+@pytest.mark.django_db
+def test_the_login_page_greets_a_ukrainian_browser_in_ukrainian(client):
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="uk").text
+
+    assert "Увійти" in page and "Забули пароль?" in page
