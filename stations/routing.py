@@ -5,8 +5,11 @@ from django.urls import re_path
 from stations.consumers import OcppConsumer
 from stations.live import websocket_urlpatterns as live_urlpatterns
 
-websocket_urlpatterns: list = [
-    # ws(s)://HOST/ocpp/<identity>, a trailing slash tolerated (DESIGN.md §6).
+# ws(s)://HOST/ocpp/<identity>, a trailing slash tolerated (DESIGN.md §6). Chargers: no cookies, no
+# session, so chargenet/asgi.py serves these without the browser middleware.
+ocpp_urlpatterns: list = [
     re_path(r"^ocpp/(?P<identity>[^/]+)/?$", OcppConsumer.as_asgi()),
-    *live_urlpatterns,
 ]
+
+# Browser WebSockets (session-authenticated).
+websocket_urlpatterns: list = [*live_urlpatterns]

@@ -2,10 +2,19 @@
 and a raw call that sends a durable command's payload exactly as stored."""
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ocpp.messages import Call, MessageType
+
+from stations.protocol.batch import BATCH
+
+
+def committed(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """`await committed(service)(**kwargs)`: the service call in the process's next group commit; its
+    result (or exception) once that transaction has committed (stations/protocol/batch.py)."""
+    return functools.partial(BATCH.run, fn)
 
 
 class ConnectionClosed(Exception):
