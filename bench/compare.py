@@ -87,16 +87,14 @@ class Server:
         assert self.process is not None
         if self.name == "baseline":
             return [self.process.pid]
-        pids = []
+        pids: list[int] = []
         for pid in process_tree(self.process.pid):
             try:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if (
-                "daphne" in cmdline or "uvicorn" in cmdline or "serve_ocpp" in cmdline
-            ) and pid != self.process.pid:
-                pids.append(pid)
+            if ("daphne" in cmdline or "uvicorn" in cmdline) and pid not in pids:
+                pids.extend(p for p in process_tree(pid) if p not in pids)  # the server and its workers
         return pids
 
     def kill_web(self) -> None:
