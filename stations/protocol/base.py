@@ -8,6 +8,7 @@ from typing import Any
 
 from ocpp.messages import Call, MessageType
 
+from stations import services
 from stations.protocol.batch import BATCH
 
 
@@ -80,6 +81,19 @@ class CentralSystemMixin:
         super().__init__(identity, connection, response_timeout=response_timeout)  # type: ignore[call-arg]
         self.station_id = station_id
         self.on_registration = on_registration
+
+    async def boot_record(self, info: dict[str, Any]) -> tuple[str, int]:
+        """(status, interval) for a BootNotification: recorded by station_boot in the group commit, or,
+        while this process's writer is too far behind, Pending with a randomised interval and nothing
+        written. The station boots again after the interval (1.6 §4.2, 2.0.1 B02), so a reconnect storm
+        is spread out instead of its handshakes being refused."""
+        interval = BATCH.boot_pacing_interval()
+        if interval:
+            status = "Pending"
+        else:
+            status, interval = await committed(services.station_boot)(station_id=self.station_id, info=info)
+        self.on_registration(status)
+        return status, interval
 
     async def call_action(self, action: str, payload: dict[str, Any], unique_id: str) -> dict[str, Any]:
         """Send one CALL with the payload as given (no case conversion, which would mangle

@@ -29,6 +29,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0  # the log and last-seen times are written at least this often
 MAX_ITEMS = 200  # service calls per transaction at most
+BOOT_PACING_SECONDS = (5, 30)  # BootNotification Pending interval while the writer is behind
 
 
 class Seen(Protocol):
@@ -155,6 +157,14 @@ class Batcher:
     async def flush(self) -> None:
         """Same as durable(): used when a connection closes, so its frames are stored first."""
         await self.durable()
+
+    def boot_pacing_interval(self) -> int:
+        """0 while a BootNotification can be recorded at once; otherwise (more than
+        OCPP_BOOT_PACING_BACKLOG calls wait for the writer) the seconds a booting station is told to
+        wait, randomised so the stations that were paced together come back apart."""
+        if len(self.items) < settings.OCPP_BOOT_PACING_BACKLOG:
+            return 0
+        return random.randint(*BOOT_PACING_SECONDS)
 
     async def db_call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """`fn(*args, **kwargs)` on the database thread pool, outside the group commit (it commits, or

@@ -36,8 +36,7 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
 
     @on(Action.boot_notification, skip_schema_validation=True)
     async def on_boot_notification(self, **info: Any) -> call_result.BootNotification:
-        status, interval = await committed(services.station_boot)(station_id=self.station_id, info=info)
-        self.on_registration(status)
+        status, interval = await self.boot_record(info)
         return call_result.BootNotification(current_time=timestamp_format(), interval=interval, status=status)
 
     @on(Action.heartbeat, skip_schema_validation=True)

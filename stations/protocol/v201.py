@@ -50,8 +50,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
             "iccid": modem.get("iccid"),
             "imsi": modem.get("imsi"),
         }
-        status, interval = await committed(services.station_boot)(station_id=self.station_id, info=info)
-        self.on_registration(status)
+        status, interval = await self.boot_record(info)
         return call_result.BootNotification(current_time=timestamp_format(), interval=interval, status=status)
 
     @on(Action.heartbeat, skip_schema_validation=True)
