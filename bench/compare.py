@@ -11,7 +11,8 @@ Each row starts the bare server (`bench/baseline.py`), runs `bench/fleet.py` aga
 then starts a fresh ChargeNet (`manage.py run`, its own data directory, its stations created first)
 and runs the same fleet against it; both results go in one table. Both run in the same invocation so
 that a machine shared with other work affects them alike. ChargeNet runs in the embedded mode unless
-`--database-url`/`--redis-url` are given (PostgreSQL mode). Sizes are parameters (`--stations`,
+`--database-url`/`--redis-url` are given (PostgreSQL mode). `--before DIR` adds a column for another
+source tree (an older commit, exported with `git archive`), run the same way. Sizes are parameters (`--stations`,
 `--duration`, `--interval`); anything else after `--` goes to fleet.py. Loopback only, bounded in
 time and count; run by hand, never in CI.
 """
@@ -137,16 +138,32 @@ def chargenet_env(args: argparse.Namespace, data_dir: Path, port: int) -> dict[s
     return env
 
 
-def chargenet_prepare(args: argparse.Namespace, env: dict[str, str]) -> None:
+def chargenet_prepare(args: argparse.Namespace, env: dict[str, str], tree: Path) -> None:
     python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True)
+    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=tree, check=True)
     subprocess.run(
-        [python, str(HERE / "create_stations.py"), "--count", str(args.stations)],
+        [python, str(tree / "bench" / "create_stations.py"), "--count", str(args.stations)],
         env=env,
-        cwd=ROOT,
+        cwd=tree,
         check=True,
         stdout=subprocess.DEVNULL,
     )
+
+
+def chargenet_run(args: argparse.Namespace, row: dict, tree: Path) -> dict:
+    """A fresh ChargeNet from source tree `tree` (its own data directory and stations), measured."""
+    port = free_port()
+    data_dir = Path(tempfile.mkdtemp(prefix="cn-bench-"))
+    env = {**chargenet_env(args, data_dir, port), "PYTHONPATH": str(tree)}
+    chargenet_prepare(args, env, tree)
+    server = Server("chargenet", [sys.executable, "manage.py", "run", "--no-seed"], env, port, cwd=tree)
+    server.start()
+    try:
+        return fleet_run(args, server, row)
+    finally:
+        server.stop()
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def fleet_run(args: argparse.Namespace, server: Server, row: dict) -> dict:
@@ -239,6 +256,9 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="PostgreSQL URL for ChargeNet (else embedded)")
     parser.add_argument("--redis-url", default="", help="Redis URL for ChargeNet (with --database-url)")
     parser.add_argument("--only", choices=["baseline", "chargenet"], help="run one server only")
+    parser.add_argument(
+        "--before", help="another ChargeNet source tree (e.g. `git archive` of an older commit) to run too"
+    )
     parser.add_argument("--keep", action="store_true", help="keep ChargeNet's data directory")
     parser.add_argument("fleet_args", nargs="*", help="more fleet.py arguments, after --")
     args = parser.parse_args()
@@ -264,19 +284,10 @@ def main() -> None:
             results["bare server"] = fleet_run(args, baseline, row)
         finally:
             baseline.stop()
+    if args.before:
+        results["ChargeNet before"] = chargenet_run(args, row, Path(args.before).resolve())
     if args.only in (None, "chargenet"):
-        port = free_port()
-        data_dir = Path(tempfile.mkdtemp(prefix="cn-bench-"))
-        env = chargenet_env(args, data_dir, port)
-        chargenet_prepare(args, env)
-        server = Server("chargenet", [sys.executable, "manage.py", "run", "--no-seed"], env, port)
-        server.start()
-        try:
-            results["ChargeNet"] = fleet_run(args, server, row)
-        finally:
-            server.stop()
-            if not args.keep:
-                shutil.rmtree(data_dir, ignore_errors=True)
+        results["ChargeNet"] = chargenet_run(args, row, ROOT)
 
     for name, result in results.items():
         print(f"\n## {name}\n\n{result['table']}")
