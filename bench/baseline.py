@@ -22,6 +22,7 @@ from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 logging.getLogger("ocpp").setLevel(logging.WARNING)
 TRANSACTION_IDS = itertools.count(1)
@@ -67,7 +68,8 @@ class BareChargePoint(ChargePoint):
 
 
 async def handler(connection: ServerConnection) -> None:
-    identity = connection.request.path.rstrip("/").rsplit("/", 1)[-1]
+    path = connection.request.path if connection.request else ""
+    identity = path.rstrip("/").rsplit("/", 1)[-1]
     charge_point = BareChargePoint(identity, connection)
     with contextlib.suppress(ConnectionClosed):  # a closed socket ends the loop; nothing to clean up
         await charge_point.start()
@@ -82,7 +84,7 @@ async def main(host: str, port: int) -> None:
         handler,
         host,
         port,
-        subprotocols=["ocpp1.6"],
+        subprotocols=[Subprotocol("ocpp1.6")],
         compression=None,
         max_size=1 << 20,
         ping_interval=20,

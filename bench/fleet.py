@@ -26,10 +26,12 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 MAX_STATIONS = 20000
 MAX_DURATION = 3600
@@ -128,7 +130,7 @@ class Station:
     def __init__(self, args: argparse.Namespace, identity: str, stats: Stats, rng: random.Random):
         self.args, self.identity, self.stats, self.rng = args, identity, stats, rng
         self.pending: dict[str, asyncio.Future] = {}
-        self.ws = None
+        self.ws: Any = None  # a websockets ClientConnection once connected
         self.meter_wh = rng.randrange(0, 1_000_000)
         self.transaction_id: int | None = None
 
@@ -138,7 +140,7 @@ class Station:
         try:
             self.ws = await connect(
                 f"{self.args.url.rstrip('/')}/{self.identity}",
-                subprotocols=["ocpp1.6"],
+                subprotocols=[Subprotocol("ocpp1.6")],
                 additional_headers={"Authorization": f"Basic {token}"},
                 open_timeout=self.args.timeout,
                 compression=None,
@@ -250,7 +252,7 @@ class Station:
                 },
             )
             status = boot.get("status") if boot else None
-            if status == "Pending":
+            if boot and status == "Pending":
                 self.stats.pending_boots += 1
                 interval = boot.get("interval") or 10
                 await asyncio.sleep(interval * self.rng.uniform(0.9, 1.1))

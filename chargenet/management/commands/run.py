@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from chargenet import embedded
-from chargenet.services import demo_seed
+from chargenet.demo import demo_seed
 from chargenet.web_server import listening_sockets, web_server_argv
 
 RESTART_LIMIT = 5
