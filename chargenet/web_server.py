@@ -64,5 +64,8 @@ def web_server_argv(*, host: str = "", port: int = 0, fd: int | None = None) -> 
         "--lifespan",
         "off",
         "--no-access-log",
+        # uvicorn logs every WebSocket open and close at INFO: two lines per charger in a storm.
+        "--log-level",
+        "warning",
         "--proxy-headers",
     ]
