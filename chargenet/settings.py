@@ -6,6 +6,7 @@ switch to PostgreSQL and an external Redis.
 """
 
 import hashlib
+import os
 import tempfile
 from pathlib import Path
 
@@ -40,6 +41,8 @@ OPERATOR_TIME_ZONE = env_time_zone("OPERATOR_TIME_ZONE", "UTC")
 
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+# ASGI server processes `manage.py run` starts on PORT (they share the port): one per core by default.
+WEB_PROCESSES = env_int("WEB_PROCESSES", os.cpu_count() or 1, minimum=1, maximum=64)
 SITE_URL = env_str("SITE_URL", f"http://{HOST}:{PORT}").rstrip("/")
 
 INSTALLED_APPS = [
@@ -246,6 +249,13 @@ OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300, minimum=10)
 OCPP_OFFLINE_GRACE = env_int("OCPP_OFFLINE_GRACE", 60, minimum=0)
 OCPP_CALL_TIMEOUT = env_int("OCPP_CALL_TIMEOUT", 30, minimum=1)
 OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536, minimum=1024)
+# Group commit (stations/protocol/batch.py): how long the writes of every connection are collected
+# before one commit, and the database threads for work outside it (one connection each).
+OCPP_GROUP_COMMIT_MS = env_int("OCPP_GROUP_COMMIT_MS", 2, minimum=0, maximum=1000)
+OCPP_DB_THREADS = env_int("OCPP_DB_THREADS", 2, minimum=1, maximum=32)
+# While more station calls than this wait for the writer, a BootNotification is answered Pending with
+# a randomised interval (nothing written): a reconnect storm is paced, never refused.
+OCPP_BOOT_PACING_BACKLOG = env_int("OCPP_BOOT_PACING_BACKLOG", 200, minimum=1)
 OCPP_COMMAND_EXPIRY = env_int("OCPP_COMMAND_EXPIRY", 3600, minimum=0)
 OCPP_MESSAGE_RETENTION_DAYS = env_int("OCPP_MESSAGE_RETENTION_DAYS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE |= {

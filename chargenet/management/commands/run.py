@@ -1,4 +1,5 @@
-"""Start and supervise every ChargeNet process: embedded Redis, ASGI server, Celery worker and beat.
+"""Start and supervise every ChargeNet process: embedded Redis, the ASGI server (WEB_PROCESSES worker
+processes on one port), Celery worker and beat.
 
 A child that dies is reported and restarted (at most RESTART_LIMIT times within RESTART_WINDOW
 seconds, then everything stops with a non-zero exit). Ctrl-C or SIGTERM stops every child, waits
@@ -19,6 +20,7 @@ from django.core.management.base import BaseCommand
 
 from chargenet import embedded
 from chargenet.demo import demo_seed
+from chargenet.web_server import listening_sockets, web_server_argv
 
 RESTART_LIMIT = 5
 RESTART_WINDOW = 60.0
@@ -41,9 +43,10 @@ class Child:
     argv: list[str]
     process: subprocess.Popen | None = None
     restarts: list[float] = field(default_factory=list)
+    pass_fds: tuple[int, ...] = ()
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, preexec_fn=_die_with_parent)
+        self.process = subprocess.Popen(self.argv, preexec_fn=_die_with_parent, pass_fds=self.pass_fds)
 
 
 class Command(BaseCommand):
@@ -66,6 +69,11 @@ class Command(BaseCommand):
             login = demo_seed(stations=settings.DEMO_STATIONS)
             demo_login = f"{login.username} / {login.password}"
 
+        # One listening socket per ASGI process on PORT, kept here so a restarted process finds its
+        # connections waiting (chargenet/web_server.py).
+        self._sockets = listening_sockets(
+            host=settings.HOST, port=settings.PORT, count=settings.WEB_PROCESSES
+        )
         redis_process = None
         if settings.EMBEDDED_REDIS:
             redis_process = embedded.redis_start(
@@ -92,22 +100,9 @@ class Command(BaseCommand):
         manage = str(settings.BASE_DIR / "manage.py")
         node = os.uname().nodename
         children = [
-            Child(
-                "web",
-                [
-                    python,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    settings.HOST,
-                    "-p",
-                    str(settings.PORT),
-                    # daphne's default closes every WebSocket after 24 h; chargers stay connected for months.
-                    "--websocket_timeout",
-                    "-1",
-                    "--proxy-headers",
-                    "chargenet.asgi:application",
-                ],
+            *(
+                Child(f"web-{number}", web_server_argv(fd=sock.fileno()), pass_fds=(sock.fileno(),))
+                for number, sock in enumerate(self._sockets, start=1)
             ),
             Child(
                 "worker",
