@@ -13,6 +13,7 @@ from celery import Celery
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
+from django.test import override_settings
 from django.utils import timezone
 
 from tests.api.test_webhooks import Receiver
@@ -87,7 +88,8 @@ def outage(system, django_db_blocker):
         driver = Driver.objects.create(user=user, name="Fleet", email="fleet@example.com")
         id_token_create(uid="FLEETCARD", driver=driver)
         integrator = User.objects.create_user(username="ivy", password="pw-ivy-1", role="operator")
-        webhook_subscription_create(user=integrator, url=receiver.url, events=["session.stopped"])
+        with override_settings(WEBHOOK_ALLOW_PRIVATE_HOSTS=True):  # the receiver is on 127.0.0.1
+            webhook_subscription_create(user=integrator, url=receiver.url, events=["session.stopped"])
         for number in range(FLEET):
             identity = f"FAULT-{number:02d}"
             _, password = station_create(identity=identity, password=f"fault-station-password-{number:04d}")
