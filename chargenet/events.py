@@ -29,18 +29,22 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+if TYPE_CHECKING:
+    from chargenet.models import Event
+
 logger = logging.getLogger(__name__)
 
 EVENTS_GROUP = "events"
 DISPATCH_NUDGE_DELAY = 0.2  # seconds: the ASGI server nudges the dispatcher at most this often
 DISPATCH_BATCH = 500
+DISPATCH_CHUNK = 50
 RETRY_MAX_SECONDS = 3600
 
 Subscriber = Callable[[str, dict[str, Any]], None]
@@ -84,40 +88,9 @@ def event_dispatch(*, event_id: int) -> bool:
     it once; a failing subscriber is retried later (event_retry_delay). An event already dispatched,
     or held by another dispatcher, is left alone (returns False).
     """
-    from chargenet.models import Event
-
     with transaction.atomic():
-        # skip_locked: two dispatchers never hold the same event (SQLite serialises writers anyway).
-        event = (
-            Event.objects.select_for_update(skip_locked=True)
-            .filter(pk=event_id, dispatched_at__isnull=True)
-            .first()
-        )
-        if event is None:
-            return False
-        data = {**event.data, "event_id": str(event.uuid)}
-        errors = []
-        for subscriber in _subscribers_of(event.type):
-            name = _subscriber_name(subscriber)
-            if name in event.done:
-                continue
-            try:
-                with transaction.atomic():
-                    subscriber(event.type, dict(data))
-            except Exception as exc:
-                logger.exception("event subscriber %s failed for %s %s", name, event.type, event.uuid)
-                errors.append(f"{name}: {exc.__class__.__name__}: {exc}")
-                continue
-            event.done = [*event.done, name]
-        now = timezone.now()
-        if errors:
-            event.attempts += 1
-            event.next_attempt_at = now + event_retry_delay(attempts=event.attempts)
-            event.last_error = "\n".join(errors)[:2000]
-        else:
-            event.dispatched_at = now
-        event.save(update_fields=["done", "attempts", "next_attempt_at", "last_error", "dispatched_at"])
-        return not errors
+        events = _events_claim([event_id])
+        return bool(events) and _event_deliver(events[0])
 
 
 def events_dispatch_due(*, limit: int = DISPATCH_BATCH) -> int:
@@ -130,9 +103,50 @@ def events_dispatch_due(*, limit: int = DISPATCH_BATCH) -> int:
         .order_by("id")
         .values_list("id", flat=True)[:limit]
     )
-    for event_id in due:
-        event_dispatch(event_id=event_id)
+    # A few dozen events per transaction: one commit for many events, yet the write lock (SQLite)
+    # is never held long.
+    for start in range(0, len(due), DISPATCH_CHUNK):
+        with transaction.atomic():
+            for event in _events_claim(due[start : start + DISPATCH_CHUNK]):
+                _event_deliver(event)
     return len(due)
+
+
+def _events_claim(event_ids: list[int]) -> list["Event"]:
+    from chargenet.models import Event
+
+    # skip_locked: two dispatchers never hold the same event (SQLite serialises writers anyway).
+    return list(
+        Event.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=event_ids, dispatched_at__isnull=True)
+        .order_by("id")
+    )
+
+
+def _event_deliver(event: "Event") -> bool:
+    data = {**event.data, "event_id": str(event.uuid)}
+    errors = []
+    for subscriber in _subscribers_of(event.type):
+        name = _subscriber_name(subscriber)
+        if name in event.done:
+            continue
+        try:
+            with transaction.atomic():
+                subscriber(event.type, dict(data))
+        except Exception as exc:
+            logger.exception("event subscriber %s failed for %s %s", name, event.type, event.uuid)
+            errors.append(f"{name}: {exc.__class__.__name__}: {exc}")
+            continue
+        event.done = [*event.done, name]
+    now = timezone.now()
+    if errors:
+        event.attempts += 1
+        event.next_attempt_at = now + event_retry_delay(attempts=event.attempts)
+        event.last_error = "\n".join(errors)[:2000]
+    else:
+        event.dispatched_at = now
+    event.save(update_fields=["done", "attempts", "next_attempt_at", "last_error", "dispatched_at"])
+    return not errors
 
 
 def events_prune(*, older_than: timedelta) -> int:
