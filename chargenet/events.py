@@ -42,7 +42,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EVENTS_GROUP = "events"
-DISPATCH_NUDGE_DELAY = 0.2  # seconds: the ASGI server nudges the dispatcher at most this often
+DISPATCH_NUDGE_DELAY = 0.5  # seconds: the ASGI server nudges the dispatcher at most this often
+# A nudge still queued after this long is dropped unrun (a worker coming back finds many; one does).
+DISPATCH_NUDGE_EXPIRES = 10.0
 DISPATCH_BATCH = 500
 DISPATCH_CHUNK = 50
 RETRY_MAX_SECONDS = 3600
@@ -196,7 +198,7 @@ def _nudge_send() -> None:
     from chargenet.tasks import event_dispatch_task
 
     try:
-        event_dispatch_task.apply_async(retry=False)
+        event_dispatch_task.apply_async(retry=False, expires=DISPATCH_NUDGE_EXPIRES)
     except Exception:
         logger.warning("could not nudge the event dispatcher; the sweep will deliver", exc_info=True)
 

@@ -24,6 +24,7 @@ from tests.support import REPO, free_port, http_get_json
 
 HEALTH_TIMEOUT = 30.0  # the promise: healthy again within 30 s of a kill
 SERVED_TIMEOUT = 30.0  # and every charger served again within 30 s
+VISIBILITY_TIMEOUT = 10
 
 
 @dataclass
@@ -55,19 +56,20 @@ class System:
         os.killpg(child.pid, signal.SIGKILL)
         return time.monotonic()
 
-    def health_after(self, killed_at: float, timeout: float = 90.0) -> float:
-        """Seconds from `killed_at` until /healthz?worker=1 answers 200 (the database, the channel
-        layer and a Celery worker through the broker)."""
+    def health_after(self, killed_at: float, *, worker: bool = False, timeout: float = 120.0) -> float:
+        """Seconds from `killed_at` until /healthz answers 200 (the database and the channel layer;
+        with `worker`, also a Celery worker through the broker)."""
+        url = f"{self.base_url}/healthz" + ("?worker=1" if worker else "")
         deadline = killed_at + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"the supervisor exited with {self.process.returncode}:\n{self.log()}")
             with contextlib.suppress(OSError, ValueError):
-                status, _ = http_get_json(f"{self.base_url}/healthz?worker=1", timeout=5)
+                status, _ = http_get_json(url, timeout=5)
                 if status == 200:
                     return time.monotonic() - killed_at
             time.sleep(0.2)
-        raise AssertionError(f"not healthy within {timeout} s of the kill:\n{self.log()}")
+        raise AssertionError(f"{url} not 200 within {timeout} s of the kill:\n{self.log()}")
 
     def redis_socket(self) -> str:
         """The Unix socket the embedded Redis listens on."""
@@ -105,7 +107,7 @@ def system(emptied_afterwards, test_db_name, tmp_path_factory) -> Iterator[Syste
         "DEMO": "0",
         "LOG_LEVEL": "WARNING",
         # A task whose worker was killed is handed on after 10 s instead of 5 minutes.
-        "CELERY_VISIBILITY_TIMEOUT": "10",
+        "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
         "BILLING_INVOICE_PERIOD": "daily",
         "WEBHOOK_ALLOW_PRIVATE_HOSTS": "1",
         "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
@@ -120,7 +122,7 @@ def system(emptied_afterwards, test_db_name, tmp_path_factory) -> Iterator[Syste
         )
     system = System(process, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ocpp/", data_dir, log_path)
     try:
-        system.health_after(time.monotonic(), timeout=120)
+        system.health_after(time.monotonic(), worker=True, timeout=120)
         yield system
     finally:
         children = psutil.Process(process.pid).children(recursive=True) if process.poll() is None else []
