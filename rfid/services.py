@@ -11,12 +11,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from chargenet.errors import DomainError
 from chargenet.events import event_publish
+from chargenet.models import User
 from rfid.models import AuthorizationLog, Driver, IdToken
 
 
-class IdTokenError(Exception):
+class IdTokenError(DomainError):
     """An id token change was refused; the message says why."""
+
+    api_code = "id_token_refused"
 
 
 # OCPP 1.6 idTag: CiString20; 2.0.1 idToken: identifierString ≤ 36. Printable ASCII, no spaces.
@@ -143,7 +147,7 @@ def driver_verification_token(*, driver: Driver) -> tuple[str, str]:
 
 
 @transaction.atomic
-def driver_email_verify(*, uidb64: str, token: str):
+def driver_email_verify(*, uidb64: str, token: str) -> User:
     """Activate the account behind a verification link and return its user; raises DriverError
     for a link that is malformed, expired or already superseded."""
     from django.contrib.auth import get_user_model
@@ -167,7 +171,7 @@ def driver_email_verify(*, uidb64: str, token: str):
 class AuthorizationContext:
     """What the stations app knows about where a card is presented (rfid cannot import stations).
 
-    Built by `stations.access.authorization_context_build`; `source` names the asker for the log
+    Built by `stations.access.services.authorization_context_build`; `source` names the asker for the log
     ("ocpp1.6", "ocpp2.0.1", "ocpi", "remote_start" …).
     """
 
@@ -251,7 +255,7 @@ def _decide(*, uid: str, context: AuthorizationContext) -> AuthorizationDecision
 
 def id_token_block(*, id_token: IdToken) -> IdToken:
     """Block a card at once: every later authorization is refused; stations holding it in a local
-    list or cache are told (stations.local_lists reacts to id_token.updated)."""
+    list or cache are told (stations.access.local_lists reacts to id_token.updated)."""
     return id_token_update(id_token=id_token, status=IdToken.Status.BLOCKED)
 
 

@@ -1,4 +1,4 @@
-"""URLs of the REST API (DESIGN.md §6): /api/v1/…, the schema at /api/schema/, docs at /api/docs/."""
+"""URLs of the REST API (public contracts, docs/api.md): /api/v1/…, the schema at /api/schema/, docs at /api/docs/."""
 
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -8,7 +8,7 @@ from chargenet.api import api as key_api
 from chargenet.api import views
 from chargenet.webhooks import api as webhook_api
 from rfid import api as rfid_api
-from stations import api as stations_api
+from stations.api import views as stations_api
 
 app_name = "api"
 

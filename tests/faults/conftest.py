@@ -99,7 +99,7 @@ def system(emptied_afterwards, test_db_name, tmp_path_factory) -> Iterator[Syste
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env |= {
-        "DJANGO_SETTINGS_MODULE": "tests.ocpp.server_settings",
+        "DJANGO_SETTINGS_MODULE": "tests.stations.connection.server_settings",
         "CHARGENET_TEST_DB_NAME": test_db_name,
         "CHARGENET_DATA_DIR": str(data_dir),
         "HOST": "127.0.0.1",

@@ -1,0 +1,42 @@
+"""Helpers shared by the stations services: the domain error, event payloads, per-station protocol state."""
+
+from typing import Any
+
+from chargenet.errors import DomainError
+from stations.models import Connector, Evse, Session, Station, StationProtocolState
+
+
+class StationError(DomainError):
+    """A station action was refused; the message says why in words an operator understands."""
+
+    api_code = "station_refused"
+
+
+def _protocol_state(station_id: int) -> StationProtocolState:
+    state, _ = StationProtocolState.objects.get_or_create(station_id=station_id)
+    return state
+
+
+def _station_event(station: Station, **extra: Any) -> dict[str, Any]:
+    return {"station_id": station.pk, "identity": station.identity, **extra}
+
+
+def _session_event(session: Session) -> dict[str, Any]:
+    return {
+        "session_id": session.pk,
+        "station_id": session.station_id,
+        "identity": session.station.identity,
+        "evse_id": session.evse.evse_id if session.evse is not None else None,
+        "transaction_id": session.transaction_id,
+        "id_tag": session.id_tag,
+        "energy_wh": session.energy_wh,
+        "status": session.status,
+    }
+
+
+def _connector_for(station: Station, connector_id: int, number: int = 1) -> Connector:
+    # OCPP 1.6: connector id N is EVSE N with a single connector (number 1); OCPP 2.0.1 names the
+    # EVSE and the connector on it (number). Stations report what they have.
+    evse, _ = Evse.objects.get_or_create(station=station, evse_id=connector_id)
+    connector, _ = Connector.objects.get_or_create(evse=evse, connector_id=number or 1)
+    return connector

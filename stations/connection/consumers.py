@@ -1,0 +1,404 @@
+"""The OCPP endpoint ws(s)://HOST/ocpp/<identity>: handshake, framing, boot gate, commands.
+
+A Channels consumer handles one event at a time, so nothing here awaits an OCPP call inside
+receive() (docs/architecture.md). receive() parses and checks each frame itself and answers bad ones with the
+version's CALLERROR; good CALLs go on a queue that a background task feeds to the library's
+ChargePoint; CALLRESULT/CALLERROR frames go straight to the library. Every CSMS-initiated call runs
+in its own task. Frames are logged and liveness is kept in memory, both written by the process-wide batch
+(stations/protocol/batch.py).
+"""
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import re
+import socket
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+
+from stations import services
+from stations.models import Command, Station
+from stations.protocol.base import CallErrorReceived, CallNotSent, ConnectionClosed, QueueConnection
+from stations.protocol.batch import BATCH
+from stations.protocol.framing import (
+    CALL,
+    CALLERROR,
+    CALLRESULT,
+    ErrorCode,
+    FrameError,
+    action_check,
+    call_error,
+    frame_parse,
+    payload_violations,
+)
+from stations.protocol.v16 import ChargePoint16
+from stations.protocol.v201 import ChargePoint201
+
+logger = logging.getLogger(__name__)
+# The library logs every frame at INFO; we keep our own message log instead.
+library_logger = logging.getLogger("stations.protocol.library")
+library_logger.setLevel(logging.WARNING)
+
+NODE = f"{socket.gethostname()}:{os.getpid()}"
+# Subprotocol → OCPP version, in our order of preference when a station offers several.
+SUBPROTOCOLS = {"ocpp1.6": "1.6", "ocpp2.0.1": "2.0.1"}
+CHARGE_POINTS: dict[str, type[ChargePoint16 | ChargePoint201]] = {
+    "1.6": ChargePoint16,
+    "2.0.1": ChargePoint201,
+}
+# 1.6 §4.2 / 2.0.1 B02.FR.05: no remote start/stop to a Pending station.
+PENDING_FORBIDDEN = frozenset(
+    {"RemoteStartTransaction", "RemoteStopTransaction", "RequestStartTransaction", "RequestStopTransaction"}
+)
+# TriggerMessage requestedMessage → the CALL it lets a Pending station send.
+TRIGGERED_ACTIONS = {"SignChargePointCertificate": "SignCertificate"}
+# How long disconnect() lets the command loop settle (finish a claim, record the outcome) before it
+# cancels what is left; daphne gives the whole disconnect 10 s (--application-close-timeout).
+SETTLE_SECONDS = 5.0
+CLOSE_REPLACED = 4000
+OVERSIZE_ID = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
+
+
+def basic_credentials(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, bytes | None]:
+    """(username, password bytes) from an HTTP Basic Authorization header, or (None, None)."""
+    for name, value in headers:
+        if name.lower() != b"authorization":
+            continue
+        scheme, _, token = value.partition(b" ")
+        if scheme.lower() != b"basic":
+            return None, None
+        try:
+            raw = base64.b64decode(token.strip(), validate=True)
+        except ValueError:
+            return None, None
+        username, sep, password = raw.partition(b":")
+        if not sep:
+            return None, None
+        return username.decode("utf-8", "replace"), password
+    return None, None
+
+
+def subprotocol_choose(offered: list[str]) -> str | None:
+    """The first subprotocol the station offers that we speak (the station lists its preference)."""
+    for name in offered:
+        if name in SUBPROTOCOLS:
+            return name
+    return None
+
+
+def _redact(action: str, payload: Any) -> Any:
+    if (
+        action == "ChangeConfiguration"
+        and isinstance(payload, dict)
+        and payload.get("key") == "AuthorizationKey"
+    ):
+        return {**payload, "value": "********"}
+    return payload
+
+
+class OcppConsumer(AsyncWebsocketConsumer):
+    """One station's WebSocket connection."""
+
+    station_id: int | None = None
+
+    async def connect(self) -> None:
+        self.identity = self.scope["url_route"]["kwargs"]["identity"]
+        username, password = basic_credentials(self.scope.get("headers", []))
+        client = self.scope.get("client") or ("", 0)
+        try:
+            station = await database_sync_to_async(services.station_connect_authenticate)(
+                identity=self.identity, username=username, password=password, remote_address=str(client[0])
+            )
+        except services.StationError as exc:
+            logger.info("refused %s from %s: %s", self.identity, client[0], exc)
+            await self.close()  # before accept: daphne answers HTTP 403
+            return
+        subprotocol = subprotocol_choose(self.scope.get("subprotocols", []))
+        if subprotocol is None:
+            # OCPP-J §3.2: complete the handshake without a subprotocol, then close at once.
+            await self.accept()
+            await self.close(code=1002)
+            return
+        await self.accept(subprotocol=subprotocol)
+        self.version = SUBPROTOCOLS[subprotocol]
+        self.station_id = station.pk
+        self.lenient = station.lenient
+        self.heartbeat_interval = station.heartbeat_interval or settings.OCPP_HEARTBEAT_INTERVAL
+        # A station that booted Accepted before may reconnect without a new BootNotification
+        # (1.6 J §5.4 "SHOULD NOT resend"); one that never booted must boot first.
+        accepted = station.registration_status == Station.RegistrationStatus.ACCEPTED
+        self.registration: str | None = (
+            station.registration_status if accepted and station.last_boot_at else None
+        )
+        self.triggered: set[str] = set()
+        self.tasks: set[asyncio.Task] = set()
+        self.in_actions: dict[str, str] = {}
+        self.out_actions: dict[str, str] = {}
+        self.last_seen = timezone.now()
+        # Liveness is written by the process-wide batch at most every seen_every seconds.
+        self.last_flushed_seen = self.last_seen
+        self.seen_every = min(30.0, self.heartbeat_interval / 2)
+        self.seen_flushed_at = time.monotonic()
+        self.drain_task: asyncio.Task | None = None
+        self.drain_again = False
+        self.command_in_flight: int | None = None
+        self.connection = QueueConnection(self.send_frame)
+        self.cp = CHARGE_POINTS[self.version](
+            self.identity,
+            self.connection,
+            station_id=station.pk,
+            response_timeout=settings.OCPP_CALL_TIMEOUT,
+            on_registration=self.registration_set,
+        )
+        self.cp.logger = library_logger
+        previous = await database_sync_to_async(services.station_connected)(
+            station_id=station.pk, channel_name=self.channel_name, node=NODE, ocpp_version=self.version
+        )
+        if previous:
+            # The new authenticated connection wins; the old one may be half-open.
+            await self.channel_layer.send(previous, {"type": "station.replaced"})
+        self.spawn(self.serve())
+        BATCH.attach(self)
+        if self.registration is not None:
+            self.commands_drain()
+
+    # --- incoming frames -------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.station_id is None:
+            return
+        text = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
+        self.last_seen = timezone.now()  # any frame is proof of life (2.0.1 G02.FR.04)
+        if len(text) > settings.OCPP_MAX_FRAME_BYTES or len(text.encode()) > settings.OCPP_MAX_FRAME_BYTES:
+            # Never parse an oversize frame; answer it with the id read from its head, if any.
+            # (daphne/autobahn only let an application close with 1000 or 3000-4999, not 1009.)
+            self.log("in", text[:2000])
+            head = OVERSIZE_ID.match(text[:100])
+            await self.send_frame(
+                call_error(
+                    head.group(1) if head else "-1",
+                    ErrorCode.formation(self.version),
+                    f"frame exceeds {settings.OCPP_MAX_FRAME_BYTES} bytes",
+                )
+            )
+            return
+        try:
+            frame = frame_parse(text, version=self.version)
+        except FrameError as exc:
+            self.log("in", text)
+            if exc.reply:
+                await self.send_frame(exc.to_frame())
+            return
+        if frame.message_type in (CALLRESULT, CALLERROR):
+            self.log(
+                "in", text, frame.message_type, frame.message_id, self.out_actions.pop(frame.message_id, "")
+            )
+            await self.cp.route_message(text)  # only puts it on the library's response queue
+            return
+        self.log("in", text, CALL, frame.message_id, frame.action)
+        error = self.call_check(frame.action, frame.message_id, frame.payload)
+        if error is not None:
+            await self.send_frame(error)
+            return
+        self.in_actions[frame.message_id] = frame.action
+        self.connection.feed(text)
+
+    def call_check(self, action: str, message_id: str, payload: dict) -> str | None:
+        """The CALLERROR frame for a CALL we must not serve, or None (serve it)."""
+        try:
+            action_check(action, version=self.version)
+        except FrameError as exc:
+            return call_error(message_id, exc.code, exc.description)
+        if not self.gate_allows(action):
+            return call_error(
+                message_id,
+                ErrorCode.SECURITY_ERROR,
+                f"{action} before the station's BootNotification was accepted",
+            )
+        violations = payload_violations(action, payload, version=self.version)
+        if not violations:
+            return None
+        if self.lenient and all(v.harmless for v in violations):
+            self.spawn(
+                database_sync_to_async(services.protocol_violation_record)(
+                    station_id=self.station_id,
+                    action=action,
+                    message_id=message_id,
+                    causes=[v.cause for v in violations],
+                )
+            )
+            return None
+        first = violations[0]
+        return call_error(message_id, first.code, first.cause, {"violations": len(violations)})
+
+    def gate_allows(self, action: str) -> bool:
+        # Before Accepted only BootNotification (1.6 errata 3.10; 2.0.1 B01.FR.10/B02.FR.09), plus, while
+        # Pending, what the CSMS asked for with TriggerMessage (B02.FR.02).
+        if action == "BootNotification" or self.registration == Station.RegistrationStatus.ACCEPTED:
+            return True
+        return self.registration == Station.RegistrationStatus.PENDING and action in self.triggered
+
+    def registration_set(self, status: str) -> None:
+        self.registration = status
+        if status != Station.RegistrationStatus.PENDING:
+            self.triggered.clear()
+        if status in (Station.RegistrationStatus.ACCEPTED, Station.RegistrationStatus.PENDING):
+            self.commands_drain()
+
+    # --- outgoing frames ---------------------------------------------------------------------------
+
+    async def send_frame(self, text: str) -> None:
+        """Send one frame (ours or the library's), logged, with 1.6 error names restored."""
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = []
+        message_type = message[0] if message else None
+        message_id = str(message[1]) if len(message) > 1 else ""
+        action = ""
+        if message_type == CALLERROR and self.version == "1.6" and message[2] in ("FormatViolation",):
+            message[2] = ErrorCode.formation("1.6")
+            text = json.dumps(message, separators=(",", ":"))
+        if message_type == CALL:
+            action = message[2]
+            self.out_actions[message_id] = action
+            logged = json.dumps(
+                [CALL, message_id, action, _redact(action, message[3])], separators=(",", ":")
+            )
+        else:
+            action = self.in_actions.pop(message_id, "")
+            logged = text
+        self.log("out", logged, message_type, message_id, action)
+        await self.send(text_data=text)
+
+    def log(
+        self,
+        direction: str,
+        text: str,
+        message_type: int | None = None,
+        message_id: str = "",
+        action: str = "",
+    ) -> None:
+        BATCH.append(
+            {
+                "station_id": self.station_id,
+                "identity": self.identity[:48],
+                "direction": direction,
+                "message_type": message_type,
+                "message_id": message_id[:64],
+                "action": action[:50],
+                "payload": text,
+            }
+        )
+
+    # --- background work ---------------------------------------------------------------------------
+
+    def spawn(self, coroutine: Any) -> asyncio.Task:
+        task = asyncio.ensure_future(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def serve(self) -> None:
+        """Feed queued CALLs to the library's ChargePoint; a crash closes the socket (never a silent
+        dead loop)."""
+        try:
+            await self.cp.start()
+        except ConnectionClosed:
+            pass
+        except Exception:
+            logger.exception("OCPP handler loop of %s crashed", self.identity)
+            await self.close(code=1011)
+
+    # --- commands ----------------------------------------------------------------------------------
+
+    async def station_commands(self, event: dict) -> None:
+        """channel-layer nudge from command_dispatch: there is something in the queue."""
+        if self.station_id is not None and self.registration is not None:
+            self.commands_drain()
+
+    async def station_replaced(self, event: dict) -> None:
+        # No answer will be read from this socket any more: a call in flight ends now.
+        self.connection.close()
+        await self.close(code=CLOSE_REPLACED)
+
+    def commands_drain(self) -> None:
+        if self.drain_task is not None and not self.drain_task.done():
+            self.drain_again = True
+            return
+        self.drain_task = self.spawn(self.drain_loop())
+
+    async def drain_loop(self) -> None:
+        """Send queued commands one at a time (one outstanding CALL per station)."""
+        while not self.connection.closed:
+            self.drain_again = False
+            if self.registration not in (
+                Station.RegistrationStatus.ACCEPTED,
+                Station.RegistrationStatus.PENDING,
+            ):
+                return
+            exclude = (
+                PENDING_FORBIDDEN if self.registration == Station.RegistrationStatus.PENDING else frozenset()
+            )
+            command = await database_sync_to_async(services.command_claim_next)(
+                station_id=self.station_id, exclude_actions=exclude
+            )
+            if command is None:
+                if self.drain_again:
+                    continue
+                return
+            await self.command_run(command)
+
+    async def command_run(self, command: Command) -> None:
+        """Send one claimed command and record how it ended. `command_in_flight` stays set until the
+        outcome is stored, so a disconnect that cancels this task still finalises the command."""
+        if command.action in ("TriggerMessage", "ExtendedTriggerMessage"):
+            # Allow the triggered message before the station's answer can race it.
+            requested = str(command.payload.get("requestedMessage", ""))
+            self.triggered.add(TRIGGERED_ACTIONS.get(requested, requested))
+        complete = database_sync_to_async(services.command_complete)
+        self.command_in_flight = command.pk
+        try:
+            response = await self.cp.call_action(command.action, command.payload, command.message_id)
+        except CallErrorReceived as exc:
+            await complete(command_id=command.pk, error_code=exc.code, error_description=exc.description)
+        except TimeoutError:
+            await complete(command_id=command.pk, timed_out=True)
+        except CallNotSent:
+            # Claimed, but the socket closed before it went out: back in the queue for the next
+            # connection.
+            await database_sync_to_async(services.command_release)(command_id=command.pk)
+        except ConnectionClosed:
+            await complete(command_id=command.pk, disconnected=True)
+        else:
+            await complete(command_id=command.pk, response=response)
+        self.command_in_flight = None
+
+    # --- closing -----------------------------------------------------------------------------------
+
+    async def disconnect(self, code: int) -> None:
+        if self.station_id is None:
+            return
+        # Closing the connection ends a call waiting for its answer at once (the command is marked
+        # "station disconnected"); let the command loop record that, and finish a claim it has
+        # running in a thread, before cancelling it: a cancelled claim would leave a command "sent".
+        self.connection.close()
+        if self.drain_task is not None and not self.drain_task.done():
+            await asyncio.wait({self.drain_task}, timeout=SETTLE_SECONDS)
+        for task in list(self.tasks):
+            task.cancel()
+        BATCH.detach(self)
+        await BATCH.flush()  # this connection's frames are stored before its disconnect is
+        await database_sync_to_async(services.station_disconnected)(
+            station_id=self.station_id,
+            channel_name=self.channel_name,
+            last_seen_at=self.last_seen,
+            command_id=self.command_in_flight,  # still set only if its outcome was never stored
+        )
