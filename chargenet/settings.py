@@ -165,7 +165,7 @@ CELERY_TIMEZONE = "UTC"
 # The outbox (chargenet.events): how often the worker sweeps for events still to dispatch, and how
 # long dispatched events are kept.
 EVENT_SWEEP_INTERVAL = env_int("EVENT_SWEEP_INTERVAL", 10, minimum=1)
-EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 7, minimum=1)
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 2, minimum=1)
 CELERY_BEAT_SCHEDULE: dict = {
     "events-dispatch": {"task": "chargenet.event_dispatch_task", "schedule": float(EVENT_SWEEP_INTERVAL)},
     "events-prune": {"task": "chargenet.event_prune_task", "schedule": 3600.0},
