@@ -160,8 +160,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task taken by a worker that dies (kill -9, a lost machine) goes back to the queue after this many
+# seconds (kombu's Redis default is an hour). Tasks are idempotent, so one that runs longer than this
+# and is handed to a second worker does no harm; it only costs the work twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=5)}
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+# The outbox (chargenet.events): how often the worker sweeps for events still to dispatch, and how
+# long dispatched events are kept.
+EVENT_SWEEP_INTERVAL = env_int("EVENT_SWEEP_INTERVAL", 10, minimum=1)
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 2, minimum=1)
+CELERY_BEAT_SCHEDULE: dict = {
+    "events-dispatch": {"task": "chargenet.event_dispatch_task", "schedule": float(EVENT_SWEEP_INTERVAL)},
+    "events-prune": {"task": "chargenet.event_prune_task", "schedule": 3600.0},
+    "webhooks-deliveries-due": {"task": "chargenet.webhook_deliveries_due_task", "schedule": 30.0},
+}
 
 # --- i18n / time ------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -289,6 +301,10 @@ STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/
 STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300, minimum=1)
 from celery.schedules import crontab  # noqa: E402  (kept with the billing block to ease merging)
 
+CELERY_BEAT_SCHEDULE |= {
+    "billing-cdrs-create-missing": {"task": "billing.cdrs_create_missing_task", "schedule": 60.0},
+    "billing-invoice-emails-resend": {"task": "billing.invoice_emails_resend_task", "schedule": 600.0},
+}
 CELERY_BEAT_SCHEDULE["billing-invoice-run"] = {
     "task": "billing.invoice_run_task",
     "schedule": crontab(

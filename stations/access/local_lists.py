@@ -346,13 +346,15 @@ def local_lists_id_token_changed_task(id_token_id: int) -> int:
     return len(local_lists_id_token_changed(id_token_id=id_token_id))
 
 
+# The outbox dispatcher calls these inside its transaction: queue after the commit, so no Redis
+# round trip happens while the database is locked.
 def on_id_token_changed(event_type: str, data: dict[str, Any]) -> None:
-    local_lists_id_token_changed_task.delay(data["id_token_id"])
+    transaction.on_commit(partial(local_lists_id_token_changed_task.delay, data["id_token_id"]), robust=True)
 
 
 def on_command_updated(event_type: str, data: dict[str, Any]) -> None:
     if data.get("action") in LIST_ACTIONS and data.get("status") in Command.FINAL:
-        local_list_command_task.delay(data["command_id"])
+        transaction.on_commit(partial(local_list_command_task.delay, data["command_id"]), robust=True)
 
 
 def on_station_changed(event_type: str, data: dict[str, Any]) -> None:
