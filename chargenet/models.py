@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
@@ -29,7 +29,7 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.NONE, blank=True)
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()
 
     @property
     def is_driver(self) -> bool:
