@@ -119,9 +119,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return
         subprotocol = subprotocol_choose(self.scope.get("subprotocols", []))
         if subprotocol is None:
-            # OCPP-J §3.2: complete the handshake without a subprotocol, then close at once.
+            # OCPP-J §3.2: complete the handshake without a subprotocol, then close at once. (With
+            # 1000: daphne/autobahn let an application send only 1000 or 3000-4999, never 1002.)
             await self.accept()
-            await self.close(code=1002)
+            await self.close(code=1000)
             return
         await self.accept(subprotocol=subprotocol)
         self.version = SUBPROTOCOLS[subprotocol]
