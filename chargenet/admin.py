@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from chargenet.forms import AdminLoginForm
 from chargenet.models import User
+
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)

@@ -143,6 +143,15 @@ def _celery_url(url: str) -> str:
     return url.replace("unix://", "redis+socket://", 1) if url.startswith("unix://") else url
 
 
+# Django's cache on the same Redis: sign-in throttling and API rate limits are shared by every node.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "chargenet",
+    }
+}
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -184,6 +193,14 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIN
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and SECURE_PROXY_SSL_HEADER is not None)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+# Brute-force throttling (chargenet/signin.py): this many failed sign-ins within the window lock the
+# source address, or the account / station identity, for SIGNIN_LOCK_SECONDS.
+SIGNIN_SOURCE_FAILURES = env_int("SIGNIN_SOURCE_FAILURES", 30, minimum=1)
+SIGNIN_ACCOUNT_FAILURES = env_int("SIGNIN_ACCOUNT_FAILURES", 10, minimum=1)
+SIGNIN_WINDOW_SECONDS = env_int("SIGNIN_WINDOW_SECONDS", 900, minimum=1)
+SIGNIN_LOCK_SECONDS = env_int("SIGNIN_LOCK_SECONDS", 900, minimum=1)
+# A source an account signed in from is remembered this long and never locked out for that account.
+SIGNIN_KNOWN_SECONDS = env_int("SIGNIN_KNOWN_SECONDS", 30 * 86400, minimum=0)
 
 # --- e-mail -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(

@@ -38,6 +38,7 @@ from stations.protocol.framing import (
     frame_parse,
     payload_violations,
 )
+from stations.protocol.handshake import handshake_refuse
 from stations.protocol.v16 import ChargePoint16
 from stations.protocol.v201 import ChargePoint201
 
@@ -115,7 +116,13 @@ class OcppConsumer(AsyncWebsocketConsumer):
             )
         except services.StationError as exc:
             logger.info("refused %s from %s: %s", self.identity, client[0], exc)
-            await self.close()  # before accept: daphne answers HTTP 403
+            locked = exc if isinstance(exc, services.StationAuthLocked) else None
+            await handshake_refuse(
+                self,
+                status=429 if locked else 401,
+                message=str(exc),
+                retry_after=locked.retry_after if locked else 0,
+            )
             return
         subprotocol = subprotocol_choose(self.scope.get("subprotocols", []))
         if subprotocol is None:

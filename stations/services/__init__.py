@@ -43,6 +43,7 @@ from stations.services.sessions import (
 from stations.services.stations import (
     STATION_FIELDS,
     StationAuthError,
+    StationAuthLocked,
     station_boot,
     station_connect_authenticate,
     station_create,
@@ -62,6 +63,7 @@ __all__ = [
     "REPORT_KINDS",
     "STATION_FIELDS",
     "StationAuthError",
+    "StationAuthLocked",
     "StationError",
     "command_claim_next",
     "command_complete",

@@ -7,11 +7,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from chargenet.events import event_publish
+from chargenet.signin import SigninLocked, signin_check, signin_failure_record, signin_success_record
 from stations.models import Connector, Evse, Session, Station
 from stations.passwords import MAX_LENGTH, MIN_LENGTH, password_check, password_generate, password_hash
 from stations.services._shared import StationError, _protocol_state, _session_event, _station_event
 from stations.services.reports import security_event_record
 
+SIGNIN_GATE = "station"
 STATION_FIELDS = {
     "location",
     "name",
@@ -110,6 +112,15 @@ class StationAuthError(StationError):
     """A WebSocket handshake was refused (unknown identity, missing or wrong credentials)."""
 
 
+class StationAuthLocked(StationAuthError):
+    """A WebSocket handshake was refused unchecked: too many failed ones from its address or for
+    its identity (chargenet/signin.py); `retry_after` in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def _password_matches(password: bytes, stored: str) -> bool:
     return bool(stored) and password_check(password, stored)
 
@@ -123,8 +134,32 @@ def station_connect_authenticate(
     whose new key is still pending is let in with it and the key is promoted: it evidently took it.
     Unknown identities are refused unless OCPP_ALLOW_UNKNOWN_STATIONS (then created as Pending, with
     no password until an operator sets one). Raises StationAuthError; wrong credentials of a known
-    station are recorded as a security event. Never touches the station's live connection.
+    station are recorded as a security event. Never touches the station's live connection. Failures
+    are throttled per address and per identity: a locked one raises StationAuthLocked unchecked.
     """
+    try:
+        signin_check(gate=SIGNIN_GATE, source=remote_address, account=identity)
+    except SigninLocked as exc:
+        raise StationAuthLocked(exc.lockout.message, exc.lockout.retry_after) from None
+    try:
+        station = _station_authenticate(
+            identity=identity, username=username, password=password, remote_address=remote_address
+        )
+    except StationAuthError:
+        lockout = signin_failure_record(
+            gate=SIGNIN_GATE, source=remote_address, account=identity, path=f"/ocpp/{identity}"
+        )
+        if lockout is not None:
+            raise StationAuthLocked(lockout.message, lockout.retry_after) from None
+        raise
+    if station.password_hash:
+        signin_success_record(gate=SIGNIN_GATE, source=remote_address, account=identity)
+    return station
+
+
+def _station_authenticate(
+    *, identity: str, username: str | None, password: bytes | None, remote_address: str
+) -> Station:
     station = Station.objects.filter(identity=identity).first()
     if station is None:
         if not settings.OCPP_ALLOW_UNKNOWN_STATIONS:
