@@ -28,6 +28,7 @@ from billing.models import (
 )
 from billing.money import money_round, vat_of
 from chargenet.events import event_publish
+from chargenet.lengths import text_too_long
 from chargenet.models import User
 from rfid.models import Driver
 from stations.models import Session
@@ -74,6 +75,9 @@ def _tariff_clean(fields: dict[str, Any]) -> dict[str, Any]:
     unknown = set(fields) - _TARIFF_FIELDS
     if unknown:
         raise BillingError(f"unknown tariff fields: {', '.join(sorted(unknown))}")
+    too_long = text_too_long(Tariff, fields)
+    if too_long:
+        raise BillingError(too_long)
     if "elements" in fields:
         try:
             fields["elements"] = pricing.elements_normalise(fields["elements"])
@@ -190,6 +194,9 @@ def _plan_clean(fields: dict[str, Any], *, plan: SubscriptionPlan | None = None)
     unknown = set(fields) - _PLAN_FIELDS
     if unknown:
         raise BillingError(f"unknown plan fields: {', '.join(sorted(unknown))}")
+    too_long = text_too_long(SubscriptionPlan, fields)
+    if too_long:
+        raise BillingError(too_long)
     if "name" in fields:
         fields["name"] = str(fields["name"]).strip()
         if not fields["name"]:
@@ -777,6 +784,9 @@ def payment_record_manual(
     """Record a bank transfer (or any payment outside a provider) as paid against an invoice."""
     if amount <= 0:
         raise BillingError("the amount must be positive")
+    too_long = text_too_long(Payment, {"reference": reference})
+    if too_long:
+        raise BillingError(too_long)
     if reference and Payment.objects.filter(provider="manual", reference=reference).exists():
         raise BillingError(f"a payment with the reference {reference!r} is recorded already")
     payment = Payment.objects.create(

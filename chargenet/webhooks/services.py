@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from chargenet.lengths import text_too_long
 from chargenet.webhooks.models import WebhookDelivery, WebhookSubscription
 
 # The events integrators can subscribe to (chargenet.events, plus command.finished derived from
@@ -159,6 +160,12 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         connection.close()
 
 
+def _check_lengths(fields: dict[str, Any]) -> None:
+    too_long = text_too_long(WebhookSubscription, fields)
+    if too_long:
+        raise WebhookError(too_long)
+
+
 def _check_events(events: list[str]) -> list[str]:
     if not events:
         raise WebhookError("choose at least one event (or '*' for all)")
@@ -173,6 +180,7 @@ def webhook_subscription_create(
     *, user: Any, url: str, events: list[str], description: str = ""
 ) -> WebhookSubscription:
     """Subscribe `url` to `events`; the subscription's secret signs every delivery. Raises WebhookError."""
+    _check_lengths({"url": url, "description": description})
     _check_url(url)
     return WebhookSubscription.objects.create(
         user=user,
@@ -189,6 +197,7 @@ def webhook_subscription_update(*, subscription: WebhookSubscription, **fields: 
     unknown = set(fields) - {"url", "events", "description", "is_active"}
     if unknown:
         raise WebhookError(f"unknown fields: {', '.join(sorted(unknown))}")
+    _check_lengths(fields)
     if "url" in fields:
         _check_url(fields["url"])
     if "events" in fields:

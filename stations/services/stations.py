@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chargenet.events import event_publish
+from chargenet.lengths import text_too_long
 from chargenet.signin import SigninLocked, signin_check, signin_failure_record, signin_success_record
 from stations.models import Connector, Evse, Session, Station
 from stations.passwords import MAX_LENGTH, MIN_LENGTH, password_check, password_generate, password_hash
@@ -34,6 +35,12 @@ def _check_identity(identity: str) -> None:
         raise StationError("identity must not contain ':', '/' or white space")
 
 
+def _check_lengths(fields: dict[str, Any]) -> None:
+    error = text_too_long(Station, fields)
+    if error:
+        raise StationError(error)
+
+
 def _check_password(password: str) -> None:
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
         raise StationError(f"password must be {MIN_LENGTH} to {MAX_LENGTH} characters")
@@ -55,6 +62,7 @@ def station_create(
     unknown = set(fields) - STATION_FIELDS
     if unknown:
         raise StationError(f"unknown station fields: {', '.join(sorted(unknown))}")
+    _check_lengths(fields)
     if Station.objects.filter(identity__iexact=identity).exists():
         raise StationError(f"a station with identity {identity!r} already exists")
     if fields.get("security_profile") == Station.SecurityProfile.NONE:
@@ -80,6 +88,7 @@ def station_update(*, station: Station, **fields: Any) -> Station:
     unknown = set(fields) - STATION_FIELDS
     if unknown:
         raise StationError(f"unknown station fields: {', '.join(sorted(unknown))}")
+    _check_lengths(fields)
     for name, value in fields.items():
         setattr(station, name, value)
     station.save()
