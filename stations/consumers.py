@@ -36,6 +36,7 @@ from stations.protocol.framing import (
     action_check,
     call_error,
     frame_parse,
+    nul_free,
     payload_violations,
 )
 from stations.protocol.handshake import handshake_refuse
@@ -213,7 +214,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self.send_frame(error)
             return
         self.in_actions[frame.message_id] = frame.action
-        self.connection.feed(text)
+        self.connection.feed(nul_free(text, frame))
 
     def call_check(self, action: str, message_id: str, payload: dict) -> str | None:
         """The CALLERROR frame for a CALL we must not serve, or None (serve it)."""

@@ -273,9 +273,10 @@ def _code_for(error: SchemaValidationError, version: str) -> str:
 
 
 def range_violations(action: str, payload: Any, *, version: str) -> list[Violation]:
-    """Integers the schema lets through but no column or domain can hold: beyond 32 bits
-    (TypeConstraintViolation) or a negative count or id (PropertyConstraintViolation). Empty for
-    StopTransaction and TransactionEvent, which are always served (their services flag bad values)."""
+    """Values the schema lets through but no column or domain can hold: integers beyond 32 bits
+    (TypeConstraintViolation), a negative count or id, or a NUL character (PropertyConstraintViolation).
+    Empty for StopTransaction and TransactionEvent, which are always served (their services flag bad
+    values; nul_free cleans their strings)."""
     if action in RANGE_CHECK_EXEMPT:
         return []
     violations = []
@@ -286,6 +287,10 @@ def range_violations(action: str, payload: Any, *, version: str) -> list[Violati
             stack.extend((f"{path}.{k}" if path else k, k, v) for k, v in value.items())
         elif isinstance(value, list):
             stack.extend((f"{path}.{i}", key, v) for i, v in enumerate(value))
+        elif isinstance(value, str) and "\x00" in value:
+            # No database text column takes NUL (PostgreSQL refuses it); no OCPP field needs it.
+            cause = f"{path}: contains a NUL character"
+            violations.append(Violation(ErrorCode.PROPERTY_CONSTRAINT, cause, False))
         elif isinstance(value, int) and not isinstance(value, bool):
             if not INT_MIN <= value <= INT_MAX:
                 cause = f"{path}: {value} is beyond a 32-bit integer"
@@ -294,6 +299,24 @@ def range_violations(action: str, payload: Any, *, version: str) -> list[Violati
                 cause = f"{path}: {value} must not be negative"
                 violations.append(Violation(ErrorCode.PROPERTY_CONSTRAINT, cause, False))
     return violations
+
+
+def nul_free(text: str, frame: Frame) -> str:
+    """The CALL `text` with NUL characters removed from its strings (re-serialised only when it has
+    any). For the transaction messages, which are served rather than refused for them."""
+    if "\\u0000" not in text:
+        return text
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("\x00", "")
+        if isinstance(value, dict):
+            return {strip(k): strip(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return json.dumps([CALL, frame.message_id, frame.action, strip(frame.payload)], separators=(",", ":"))
 
 
 def payload_violations(

@@ -82,6 +82,22 @@ def test_a_negative_connector_id_is_a_property_constraint_violation_and_stores_n
     assert not MeterSample.objects.filter(station=station).exists()
 
 
+def test_a_nul_character_is_refused_in_an_authorize_and_dropped_from_a_stop(ocpp_server, run):
+    # PostgreSQL cannot store NUL in text; no OCPP field needs it
+    station = station_make()
+
+    async def scenario():
+        async with booted(ocpp_server, station) as cp:
+            authorize = await cp.call("Authorize", {"idTag": "T\x00-1"})
+            stop = {"transactionId": 77, "meterStop": 10, "timestamp": now_iso(), "idTag": "T\x00-1"}
+            return authorize, await cp.call("StopTransaction", stop)
+
+    authorize, stop = run(scenario())
+    assert authorize[0] == 4 and authorize[2] == "PropertyConstraintViolation", authorize
+    assert stop[0] == 3, stop
+    assert Session.objects.get(station=station).id_tag == "T-1"
+
+
 def test_a_stop_with_an_impossible_meter_and_year_is_answered_flagged_and_stored_sanely(ocpp_server, run):
     station = station_make()
     id_token_create(uid="T-2")
