@@ -35,6 +35,12 @@ def test_the_revenue_report_refuses_dates_at_the_calendars_edges_with_a_message(
     assert inverted.status_code == 400 and "must not end before it starts" in inverted.content.decode()
 
 
+def test_api_date_filters_at_the_calendars_edges_are_a_400(api):
+    for query in ("stopped_after=9999-12-31T23:59:59-01:00", "stopped_before=0001-01-01T00:00:00%2B01:00"):
+        response = api.get(f"/api/v1/cdrs/?{query}")
+        assert response.status_code == 400, (query, response.content)
+
+
 def test_a_station_name_longer_than_its_column_is_refused_by_the_dashboard_form(client, operator):
     client.force_login(operator)
     response = client.post(
