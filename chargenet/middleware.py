@@ -17,8 +17,10 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         policy = settings.CONTENT_SECURITY_POLICY
-        if policy and "Content-Security-Policy" not in response and not any(
-            request.path.startswith(prefix) for prefix in settings.CONTENT_SECURITY_POLICY_EXEMPT
+        if (
+            policy
+            and "Content-Security-Policy" not in response
+            and not any(request.path.startswith(prefix) for prefix in settings.CONTENT_SECURITY_POLICY_EXEMPT)
         ):
             response["Content-Security-Policy"] = policy
         return response
