@@ -15,10 +15,10 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("", include("stations.urls")),
+    path("", include("stations.dashboard.urls")),
     path("", include("rfid.urls")),
     path("billing/", include("billing.urls")),
-    path("", include("stations.urls_account")),
-    path("", include("stations.urls_access")),
+    path("", include("stations.account.urls")),
+    path("", include("stations.access.urls")),
     path("", include("chargenet.api.urls")),
 ]
