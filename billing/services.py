@@ -265,6 +265,16 @@ def _subscription_event(subscription: Subscription) -> dict[str, Any]:
     }
 
 
+# Days a business has: the calendar's edges (years 1 and 9999) overflow as soon as a month is added or
+# a time zone applied, and no charging network has records there.
+FIRST_BUSINESS_DAY, LAST_BUSINESS_DAY = date(2000, 1, 1), date(2199, 12, 31)
+
+
+def _check_business_day(day: date) -> None:
+    if not FIRST_BUSINESS_DAY <= day <= LAST_BUSINESS_DAY:
+        raise BillingError(f"choose a date between {FIRST_BUSINESS_DAY} and {LAST_BUSINESS_DAY}")
+
+
 @transaction.atomic
 def subscription_start(*, driver: Driver, plan: SubscriptionPlan, started_on: date) -> Subscription:
     """Subscribe a driver to a plan from a date; a current subscription ends the day before.
@@ -272,6 +282,7 @@ def subscription_start(*, driver: Driver, plan: SubscriptionPlan, started_on: da
     Raises BillingError for a retired plan, or when the driver already has a subscription starting
     on or after that day (end or change that one first). Publishes `subscription.started`.
     """
+    _check_business_day(started_on)
     if not plan.is_active:
         raise BillingError(f"plan {plan.name} is retired; choose an active plan")
     # Lock the driver's subscriptions: two starts at once must not both end the same one.
@@ -293,6 +304,7 @@ def subscription_end(*, subscription: Subscription, ended_on: date) -> Subscript
     """End a subscription after the day `ended_on` (its last day as a member; the day before it starts
     cancels a future one). Months already invoiced stay invoiced. Raises BillingError when it has
     already ended by then. Publishes `subscription.ended`."""
+    _check_business_day(ended_on)
     subscription = Subscription.objects.select_for_update().select_related("plan").get(pk=subscription.pk)
     if subscription.ended_on is not None and subscription.ended_on <= ended_on:
         raise BillingError(f"the subscription has already ended on {subscription.ended_on:%Y-%m-%d}")

@@ -238,9 +238,8 @@ def tariff_preview(request: HttpRequest) -> HttpResponse:
 # --- operators: reports --------------------------------------------------------------------------
 
 
-# Report periods are for dates a business has: the calendar's edges (years 1 and 9999) overflow once
-# shifted into a time zone, and nobody has CDRs there.
-REPORT_FIRST_DAY, REPORT_LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)
+# Report periods are for days a business has (see billing.services.FIRST_BUSINESS_DAY).
+REPORT_FIRST_DAY, REPORT_LAST_DAY = services.FIRST_BUSINESS_DAY, services.LAST_BUSINESS_DAY
 
 
 class PeriodError(ValueError):

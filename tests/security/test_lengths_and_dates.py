@@ -83,3 +83,17 @@ def test_services_refuse_text_longer_than_its_column_whoever_calls_them(operator
     with pytest.raises(WebhookError, match="at most"):
         webhook_subscription_create(user=operator, url="https://example.com/" + LONG * 2, events=["*"])
     assert not Station.objects.exists() and not Location.objects.exists()
+
+
+def test_a_subscription_dated_at_the_calendars_edge_is_refused_by_the_api(api, driver):
+    from billing.models import Subscription, SubscriptionPlan
+
+    plan = SubscriptionPlan.objects.create(name="Plus", monthly_fee="5.00", currency="EUR", vat_percent="21")
+    response = api.post(
+        "/api/v1/subscriptions/",
+        {"driver": driver.pk, "plan": plan.pk, "started_on": "9999-12-31"},
+        format="json",
+    )
+    assert 400 <= response.status_code < 500, response.content
+    assert "choose a date between" in response.json()["error"]["message"]
+    assert not Subscription.objects.exists()
