@@ -5,11 +5,14 @@ from typing import Any
 
 from django.utils import timezone
 
+from chargenet.errors import DomainError
 from stations.models import Connector, Evse, Session, Station, StationProtocolState
 
 
-class StationError(Exception):
+class StationError(DomainError):
     """A station action was refused; the message says why in words an operator understands."""
+
+    api_code = "station_refused"
 
 
 # Chargers replay what they queued offline for days, not months: a timestamp further back than this
