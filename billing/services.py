@@ -29,6 +29,7 @@ from billing.models import (
 from billing.money import money_round, vat_of
 from chargenet.errors import DomainError
 from chargenet.events import event_publish
+from chargenet.lengths import text_too_long
 from chargenet.models import User
 from rfid.models import Driver
 from stations.models import Session
@@ -77,6 +78,9 @@ def _tariff_clean(fields: dict[str, Any]) -> dict[str, Any]:
     unknown = set(fields) - _TARIFF_FIELDS
     if unknown:
         raise BillingError(f"unknown tariff fields: {', '.join(sorted(unknown))}")
+    too_long = text_too_long(Tariff, fields)
+    if too_long:
+        raise BillingError(too_long)
     if "elements" in fields:
         try:
             fields["elements"] = pricing.elements_normalise(fields["elements"])
@@ -193,6 +197,9 @@ def _plan_clean(fields: dict[str, Any], *, plan: SubscriptionPlan | None = None)
     unknown = set(fields) - _PLAN_FIELDS
     if unknown:
         raise BillingError(f"unknown plan fields: {', '.join(sorted(unknown))}")
+    too_long = text_too_long(SubscriptionPlan, fields)
+    if too_long:
+        raise BillingError(too_long)
     if "name" in fields:
         fields["name"] = str(fields["name"]).strip()
         if not fields["name"]:
@@ -261,6 +268,16 @@ def _subscription_event(subscription: Subscription) -> dict[str, Any]:
     }
 
 
+# Days a business has: the calendar's edges (years 1 and 9999) overflow as soon as a month is added or
+# a time zone applied, and no charging network has records there.
+FIRST_BUSINESS_DAY, LAST_BUSINESS_DAY = date(2000, 1, 1), date(2199, 12, 31)
+
+
+def _check_business_day(day: date) -> None:
+    if not FIRST_BUSINESS_DAY <= day <= LAST_BUSINESS_DAY:
+        raise BillingError(f"choose a date between {FIRST_BUSINESS_DAY} and {LAST_BUSINESS_DAY}")
+
+
 @transaction.atomic
 def subscription_start(*, driver: Driver, plan: SubscriptionPlan, started_on: date) -> Subscription:
     """Subscribe a driver to a plan from a date; a current subscription ends the day before.
@@ -268,6 +285,7 @@ def subscription_start(*, driver: Driver, plan: SubscriptionPlan, started_on: da
     Raises BillingError for a retired plan, or when the driver already has a subscription starting
     on or after that day (end or change that one first). Publishes `subscription.started`.
     """
+    _check_business_day(started_on)
     if not plan.is_active:
         raise BillingError(f"plan {plan.name} is retired; choose an active plan")
     # Lock the driver's subscriptions: two starts at once must not both end the same one.
@@ -289,6 +307,7 @@ def subscription_end(*, subscription: Subscription, ended_on: date) -> Subscript
     """End a subscription after the day `ended_on` (its last day as a member; the day before it starts
     cancels a future one). Months already invoiced stay invoiced. Raises BillingError when it has
     already ended by then. Publishes `subscription.ended`."""
+    _check_business_day(ended_on)
     subscription = Subscription.objects.select_for_update().select_related("plan").get(pk=subscription.pk)
     if subscription.ended_on is not None and subscription.ended_on <= ended_on:
         raise BillingError(f"the subscription has already ended on {subscription.ended_on:%Y-%m-%d}")
@@ -817,6 +836,9 @@ def payment_record_manual(
     """Record a bank transfer (or any payment outside a provider) as paid against an invoice."""
     if amount <= 0:
         raise BillingError("the amount must be positive")
+    too_long = text_too_long(Payment, {"reference": reference})
+    if too_long:
+        raise BillingError(too_long)
     if reference and Payment.objects.filter(provider="manual", reference=reference).exists():
         raise BillingError(f"a payment with the reference {reference!r} is recorded already")
     payment = Payment.objects.create(

@@ -16,8 +16,12 @@ from django.http import HttpRequest
 from chargenet.api import services as api_services
 from chargenet.api.models import ApiKey, AuditLog
 from chargenet.errors import DomainError
+from chargenet.forms import AdminLoginForm
 from chargenet.models import Event, User
 from chargenet.webhooks.models import WebhookDelivery, WebhookSubscription
+
+# The admin's login is throttled like /login/ (chargenet/signin.py).
+admin.site.login_form = AdminLoginForm
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -1,21 +1,38 @@
 import uuid
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
 
+class UserManager(DjangoUserManager["User"]):
+    """Django's user manager, except that a superuser is an admin (the first operator account is
+    made with `createsuperuser`)."""
+
+    def create_superuser(
+        self, username: str, email: str | None = None, password: str | None = None, **extra_fields: Any
+    ) -> "User":
+        extra_fields.setdefault("role", User.Role.ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
 class User(AbstractUser):
-    """A person who logs in: an operator (admin, operator or viewer role) or a driver."""
+    """A person who logs in: an operator (admin, operator or viewer role) or a driver. A user made
+    without a role sees nothing until an admin gives one."""
 
     class Role(models.TextChoices):
+        NONE = "", "No role"
         ADMIN = "admin", "Admin"
         OPERATOR = "operator", "Operator"
         VIEWER = "viewer", "Viewer"
         DRIVER = "driver", "Driver"
 
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.NONE, blank=True)
+
+    objects: ClassVar[UserManager] = UserManager()
 
     @property
     def is_driver(self) -> bool:

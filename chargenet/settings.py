@@ -39,6 +39,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # invoicing periods. Tariffs use each location's own zone.
 OPERATOR_TIME_ZONE = env_time_zone("OPERATOR_TIME_ZONE", "UTC")
 
+# Map tiles of the dashboard (any XYZ tile server); read here because the security policy names it.
+MAP_TILE_URL_SETTING = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 # ASGI server processes `manage.py run` starts on PORT (they share the port): one per core by default.
@@ -69,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "chargenet.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -146,6 +149,15 @@ def _celery_url(url: str) -> str:
     return url.replace("unix://", "redis+socket://", 1) if url.startswith("unix://") else url
 
 
+# Django's cache on the same Redis: sign-in throttling and API rate limits are shared by every node.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "chargenet",
+    }
+}
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -196,9 +208,47 @@ STORAGES = {
 
 # --- security ---------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and SECURE_PROXY_SSL_HEADER is not None)
+# Served over HTTPS (behind the TLS proxy, DEBUG off): secure cookies, redirect plain HTTP (except
+# the load balancer's health check) and HSTS for a year, subdomains included (docs/deployment.md).
+HTTPS_ONLY = not DEBUG and SECURE_PROXY_SSL_HEADER is not None
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS_ONLY)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS_ONLY else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading is the domain owner's commitment (hstspreload.org), not a default: opt in with the
+# variable; until then `check --deploy` is not asked to nag about it.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 X_FRAME_OPTIONS = "DENY"
+
+
+def _tile_source(url: str) -> str:
+    # "https://{s}.tile.example/{z}/{x}/{y}.png" → "https://*.tile.example"
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
+    return f"{scheme}://{host.replace('{s}', '*')}" if scheme and host else ""
+
+
+# Scripts only from our own files (no inline script); inline style attributes are allowed (Leaflet
+# and htmx set them); map tiles from the tile server.
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    f"img-src 'self' data: {_tile_source(MAP_TILE_URL_SETTING)}; connect-src 'self'; "
+    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+)
+# Redoc initialises itself with an inline script and runs a blob: worker.
+CONTENT_SECURITY_POLICY_EXEMPT = ("/api/redoc/",)
+# Brute-force throttling (chargenet/signin.py): this many failed sign-ins within the window lock the
+# source address, or the account / station identity, for SIGNIN_LOCK_SECONDS.
+SIGNIN_SOURCE_FAILURES = env_int("SIGNIN_SOURCE_FAILURES", 30, minimum=1)
+SIGNIN_ACCOUNT_FAILURES = env_int("SIGNIN_ACCOUNT_FAILURES", 10, minimum=1)
+SIGNIN_WINDOW_SECONDS = env_int("SIGNIN_WINDOW_SECONDS", 900, minimum=1)
+SIGNIN_LOCK_SECONDS = env_int("SIGNIN_LOCK_SECONDS", 900, minimum=1)
+# A source an account signed in from is remembered this long and never locked out for that account.
+SIGNIN_KNOWN_SECONDS = env_int("SIGNIN_KNOWN_SECONDS", 30 * 86400, minimum=0)
 
 # --- e-mail -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(
@@ -330,7 +380,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- operator dashboard (docs/dashboard.md) -------------------------------------------------------
 # Map tiles: any XYZ tile server; the map still shows its markers when tiles cannot load.
-MAP_TILE_URL = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_URL = MAP_TILE_URL_SETTING
 MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
 # A station silent for longer than this is raised as an alert.
 ALERT_OFFLINE_MINUTES = env_int("ALERT_OFFLINE_MINUTES", 15, minimum=1)

@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from chargenet.errors import DomainError
 from chargenet.events import event_publish
+from chargenet.lengths import text_too_long
 from chargenet.models import User
 from rfid.models import AuthorizationLog, Driver, IdToken
 
@@ -38,6 +39,9 @@ ID_TOKEN_FIELDS = {
 
 
 def _check_fields(fields: dict[str, Any]) -> None:
+    too_long = text_too_long(IdToken, fields)
+    if too_long:
+        raise IdTokenError(too_long)
     unknown = set(fields) - ID_TOKEN_FIELDS
     if unknown:
         raise IdTokenError(f"unknown id token fields: {', '.join(sorted(unknown))}")

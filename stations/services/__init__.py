@@ -36,6 +36,7 @@ from stations.network.services.locations import LOCATION_FIELDS, location_create
 from stations.network.services.stations import (
     STATION_FIELDS,
     StationAuthError,
+    StationAuthLocked,
     station_boot,
     station_connect_authenticate,
     station_create,
@@ -63,6 +64,7 @@ __all__ = [
     "REPORT_KINDS",
     "STATION_FIELDS",
     "StationAuthError",
+    "StationAuthLocked",
     "StationError",
     "command_claim_next",
     "command_complete",

@@ -86,7 +86,9 @@ class Command(BaseCommand):
 
         # One listening socket per ASGI process on PORT, kept here so a restarted process finds its
         # connections waiting (chargenet/web_server.py).
-        self._sockets = listening_sockets(host=settings.HOST, port=settings.PORT, count=settings.WEB_PROCESSES)
+        self._sockets = listening_sockets(
+            host=settings.HOST, port=settings.PORT, count=settings.WEB_PROCESSES
+        )
         children = self._children()
         try:
             for child in children:
