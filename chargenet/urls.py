@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("stations.urls_account")),
     path("", include("stations.urls_access")),
     path("", include("chargenet.api.urls")),
+    path("", include("ocpi.urls")),
 ]

@@ -1,0 +1,135 @@
+"""REST API of roaming partners (under /api/v1/ocpi/): add a partner, see it, register with it."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+
+from chargenet.api.base import ApiMixin, ApiView
+from chargenet.api.permissions import IsStaffReadOperateWrite
+from ocpi import selectors, services
+from ocpi.models import Partner
+from ocpi.views import versions_url
+
+
+class PartnerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Partner
+        fields = [
+            "id",
+            "name",
+            "country_code",
+            "party_id",
+            "roles",
+            "status",
+            "version",
+            "versions_url",
+            "endpoints",
+            "send_base64",
+            "last_success_at",
+            "last_error",
+            "last_error_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PartnerCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    country_code = serializers.CharField(max_length=2, help_text="ISO 3166-1 alpha-2, e.g. DE")
+    party_id = serializers.CharField(max_length=3, help_text="3 letters or digits")
+    roles = serializers.JSONField(help_text='Role names or CredentialsRole objects, e.g. ["EMSP"]')
+
+
+class PartnerCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    country_code = serializers.CharField()
+    party_id = serializers.CharField()
+    roles = serializers.JSONField()
+    status = serializers.CharField()
+    token_a = serializers.CharField(help_text="Credentials token A for the partner, shown only this once")
+    versions_url = serializers.CharField(help_text="ChargeNet's OCPI versions URL to give the partner")
+
+
+class PartnerRegisterSerializer(serializers.Serializer):
+    versions_url = serializers.URLField(max_length=500, help_text="The partner's OCPI versions URL")
+    token_a = serializers.CharField(max_length=64, help_text="The token A the partner issued to us")
+
+
+def _partner_error(exc: services.PartnerError) -> Response:
+    return Response(
+        {"error": {"code": "validation_error", "message": str(exc)}}, status=status.HTTP_400_BAD_REQUEST
+    )
+
+
+@extend_schema(tags=["ocpi"])
+class PartnerListApi(ApiMixin, generics.ListAPIView):
+    """Roaming partners (OCPI). Operators only."""
+
+    queryset = Partner.objects.none()  # for the schema; get_queryset() decides
+    permission_classes = [IsStaffReadOperateWrite]
+    serializer_class = PartnerSerializer
+    audit_object_type = "ocpi_partner"
+
+    def get_queryset(self):
+        return selectors.partner_list()
+
+    @extend_schema(
+        summary="Add a roaming partner",
+        request=PartnerCreateSerializer,
+        responses={201: PartnerCreatedSerializer},
+        description="Issues credentials token A (shown only this once) for the partner to register with "
+        "at `versions_url`.",
+    )
+    def post(self, request):
+        serializer = PartnerCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            partner, token_a = services.partner_create(**serializer.validated_data)
+        except services.PartnerError as exc:
+            return _partner_error(exc)
+        body = {
+            "id": partner.pk,
+            "name": partner.name,
+            "country_code": partner.country_code,
+            "party_id": partner.party_id,
+            "roles": partner.roles,
+            "status": partner.status,
+            "token_a": token_a,
+            "versions_url": versions_url(request),
+        }
+        return Response(PartnerCreatedSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["ocpi"])
+class PartnerDetailApi(ApiView):
+    """One roaming partner."""
+
+    permission_classes = [IsStaffReadOperateWrite]
+
+    @extend_schema(responses=PartnerSerializer)
+    def get(self, request, pk: int):
+        return Response(PartnerSerializer(get_object_or_404(Partner, pk=pk)).data)
+
+
+@extend_schema(tags=["ocpi"])
+class PartnerRegisterApi(ApiView):
+    """ChargeNet registers with the partner, given the partner's versions URL and the token A it issued."""
+
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "ocpi_partner"
+    audit_lookup = "pk"
+
+    @extend_schema(request=PartnerRegisterSerializer, responses={200: PartnerSerializer})
+    def post(self, request, pk: int):
+        partner = get_object_or_404(Partner, pk=pk)
+        serializer = PartnerRegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            partner = services.partner_register_with(
+                partner=partner, our_versions_url=versions_url(request), **serializer.validated_data
+            )
+        except services.PartnerError as exc:
+            return _partner_error(exc)
+        return Response(PartnerSerializer(partner).data)

@@ -1,0 +1,35 @@
+"""OCPI routes (DESIGN.md §6: /ocpi/versions and the modules under it); each matches with and
+without a trailing slash, so no client is ever redirected."""
+
+from django.urls import re_path
+
+from ocpi import views
+
+app_name = "ocpi"
+
+V = r"^ocpi/2\.2\.1"
+SEGMENT = r"(?P<{}>[^/]+)"
+
+urlpatterns = [
+    re_path(r"^ocpi/versions/?$", views.version_list, name="versions"),
+    re_path(rf"{V}/?$", views.version_details, name="version-details"),
+    re_path(rf"{V}/credentials/?$", views.credentials, name="credentials"),
+    re_path(rf"{V}/locations/?$", views.locations, name="locations"),
+    re_path(rf"{V}/locations/{SEGMENT.format('location_id')}/?$", views.locations),
+    re_path(
+        rf"{V}/locations/{SEGMENT.format('location_id')}/{SEGMENT.format('evse_uid')}/?$", views.locations
+    ),
+    re_path(
+        rf"{V}/locations/{SEGMENT.format('location_id')}/{SEGMENT.format('evse_uid')}/{SEGMENT.format('connector_id')}/?$",
+        views.locations,
+    ),
+    re_path(rf"{V}/tariffs/?$", views.tariffs, name="tariffs"),
+    re_path(rf"{V}/sessions/?$", views.sessions, name="sessions"),
+    re_path(rf"{V}/cdrs/?$", views.cdrs, name="cdrs"),
+    re_path(
+        rf"{V}/tokens/{SEGMENT.format('country_code')}/{SEGMENT.format('party_id')}/{SEGMENT.format('uid')}/?$",
+        views.tokens,
+        name="tokens",
+    ),
+    re_path(rf"{V}/commands/(?P<command>[A-Za-z_]+)/?$", views.commands, name="commands"),
+]
