@@ -66,3 +66,32 @@ def registered(ocpi, emsp, partner_with_token_a):
     assert response.body["status_code"] == 1000, response.body
     partner.refresh_from_db()
     return partner, response.body["data"]["token"]
+
+
+@pytest.fixture
+def network(db):
+    """Two published locations with a station each (EVSE statuses live), and one private location."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from stations.models import Connector, Evse, Location, Station
+
+    def place(name: str, identity: str, *, public: bool = True, evses: int = 2) -> Location:
+        location = Location.objects.create(
+            name=name, address="Kade 1", city="Amsterdam", postal_code="1011AA", country="NLD",
+            latitude=Decimal("52.370216"), longitude=Decimal("4.895168"), time_zone="Europe/Amsterdam",
+            is_public=public,
+        )  # fmt: skip
+        Location.objects.filter(pk=location.pk).update(created_at=datetime(2025, 12, 1, tzinfo=UTC))
+        station = Station.objects.create(identity=identity, location=location, is_online=True)
+        for number in range(1, evses + 1):
+            evse = Evse.objects.create(station=station, evse_id=number)
+            Connector.objects.create(
+                evse=evse,
+                connector_id=1,
+                status="Available",
+                status_updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+        return location
+
+    return [place("Harbour", "CP-1"), place("Station square", "CP-2"), place("Depot", "CP-3", public=False)]

@@ -23,7 +23,7 @@ class Received:
     method: str
     path: str
     query: dict[str, list[str]]
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case (HTTP header names are case-insensitive)
     body: Any
 
 
@@ -65,7 +65,11 @@ class FakeEmsp:
                 body = json.loads(raw) if raw else None
                 emsp.received.append(
                     Received(
-                        self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body
+                        self.command,
+                        parts.path,
+                        parse_qs(parts.query),
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
                     )
                 )
                 status, payload, headers = emsp.answer(self.command, parts.path, self.headers, body)

@@ -53,7 +53,7 @@ def test_an_emsp_registers_with_token_a_and_gets_a_new_token_that_replaces_it(
     fetched = [r for r in emsp.received if r.method == "GET"]
     assert [r.path for r in fetched] == ["/ocpi/versions", "/ocpi/2.2.1"]
     assert all(
-        r.headers["Authorization"] == "Token " + base64.b64encode(emsp.token_b.encode()).decode()
+        r.headers["authorization"] == "Token " + base64.b64encode(emsp.token_b.encode()).decode()
         for r in fetched
     )
     credentials = response.body["data"]
