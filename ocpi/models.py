@@ -56,10 +56,10 @@ class Partner(models.Model):
         return f"{self.name} ({self.country_code}*{self.party_id})"
 
     def endpoint(self, identifier: str, role: str = "RECEIVER") -> str:
-        """The partner's URL for a module in a role ('' when it has none), without a trailing slash."""
+        """The partner's URL for a module in a role as it advertised it ('' when it has none)."""
         for item in self.endpoints:
             if item.get("identifier") == identifier and item.get("role", role) == role:
-                return str(item.get("url", "")).rstrip("/")
+                return str(item.get("url", ""))
         return ""
 
 

@@ -263,6 +263,30 @@ def partner_register_with(
         raise PartnerError(exc.message) from None
     credentials_url = next(e["url"] for e in platform.endpoints if e["identifier"] == "credentials")
     token_c = transport.token_new()
+    # The partner fetches our versions with the token we are about to give it before it answers
+    # the POST: until the handshake completes the token opens what token A opens.
+    previous_token_a = partner.token_a_hash
+    Partner.objects.filter(pk=partner.pk).update(token_a_hash=transport.token_hash(token_c))
+    try:
+        return _partner_register_post(
+            partner, credentials_url=credentials_url, platform=platform, token_a=token_a, token_c=token_c,
+            versions_url=versions_url, our_versions_url=our_versions_url,
+        )  # fmt: skip
+    except PartnerError:
+        Partner.objects.filter(pk=partner.pk).update(token_a_hash=previous_token_a)
+        raise
+
+
+def _partner_register_post(
+    partner: Partner,
+    *,
+    credentials_url: str,
+    platform: PartnerPlatform,
+    token_a: str,
+    token_c: str,
+    versions_url: str,
+    our_versions_url: str,
+) -> Partner:
     try:
         answer = ocpi_call(
             partner=partner,
@@ -317,7 +341,24 @@ def _partner_registered(
     partner.token_a_hash = ""
     partner.status = Partner.Status.REGISTERED
     partner.save()
+    transaction.on_commit(lambda: partner_initial_push(partner_id=partner.pk))
     return partner
+
+
+def partner_initial_push(*, partner_id: int) -> int:
+    """A partner that just registered gets our published locations and our tariffs pushed (it may
+    still pull them); returns how many pushes were queued."""
+    partner = Partner.objects.get(pk=partner_id)
+    queued = 0
+    if partner.endpoint("tariffs"):
+        for tariff in selectors.tariff_list():
+            queued += bool(push_create(partner=partner, module="tariffs", method="PUT",
+                                       path=_our_path(tariff.code), object_key=f"tariff:{tariff.pk}"))  # fmt: skip
+    if partner.endpoint("locations"):
+        for location in selectors.location_list():
+            queued += bool(push_create(partner=partner, module="locations", method="PUT",
+                                       path=_our_path(str(location.pk)), object_key=f"location:{location.pk}"))  # fmt: skip
+    return queued
 
 
 def partner_parties(partner: Partner) -> set[tuple[str, str]]:
@@ -736,7 +777,7 @@ def _authorize_at(
     answer = partner_call(
         partner,
         method="POST",
-        url=f"{base}/{quote(uid, safe='')}/authorize?type={token_type}",
+        url=f"{base.rstrip('/')}/{quote(uid, safe='')}/authorize?type={token_type}",
         module="tokens",
         body=location_references,
         timeout=remaining,
@@ -966,6 +1007,12 @@ def pushes_for_location(*, location_id: int, event_key: str = "") -> list[Push]:
     ]
 
 
+def pushes_for_station(*, station_id: int, event_key: str = "") -> list[Push]:
+    """A station was added to, changed at or removed from a location: PUT the location whole."""
+    location_id = Station.objects.filter(pk=station_id).values_list("location_id", flat=True).first()
+    return pushes_for_location(location_id=location_id, event_key=event_key) if location_id else []
+
+
 def pushes_for_tariff(*, tariff_id: int, code: str, deleted: bool = False, event_key: str = "") -> list[Push]:
     """A tariff was created or changed (PUT) or deleted (DELETE): tell every partner that receives tariffs."""
     return [
@@ -1075,9 +1122,9 @@ def push_deliver(*, partner_id: int, object_key: str) -> int | None:
             base = partner.endpoint(push.module)
             if partner.status != Partner.Status.REGISTERED or not base:
                 raise PartnerUnreachable("the partner is no longer registered for this module")
-            answer = partner_call(
-                partner, method=push.method, url=base + push.path, module=push.module, body=body
-            )
+            # A CDR is POSTed to the URL exactly as advertised (a peer may route only its own form).
+            url = base.rstrip("/") + push.path if push.path else base
+            answer = partner_call(partner, method=push.method, url=url, module=push.module, body=body)
             status = answer.http_status
             location = answer.headers.get("Location", "")
             if not _answer_ok(answer):

@@ -25,6 +25,10 @@ def on_location_changed(event_type: str, data: dict[str, Any]) -> None:
     services.pushes_for_location(location_id=data["location_id"], event_key=_event_key(data))
 
 
+def on_station_changed(event_type: str, data: dict[str, Any]) -> None:
+    services.pushes_for_station(station_id=data["station_id"], event_key=_event_key(data))
+
+
 def on_tariff_changed(event_type: str, data: dict[str, Any]) -> None:
     services.pushes_for_tariff(
         tariff_id=data["tariff_id"],
@@ -62,6 +66,8 @@ def subscribe() -> None:
     event_subscribe("connector.status_changed", on_connector_status_changed)
     event_subscribe("location.created", on_location_changed)
     event_subscribe("location.updated", on_location_changed)
+    event_subscribe("station.created", on_station_changed)
+    event_subscribe("station.updated", on_station_changed)
     event_subscribe("tariff.created", on_tariff_changed)
     event_subscribe("tariff.updated", on_tariff_changed)
     event_subscribe("tariff.deleted", on_tariff_changed)
