@@ -50,7 +50,7 @@ def demo_seed(*, stations: int = 3) -> DemoLogin:
     from billing.models import Tariff
     from rfid.models import Driver, IdToken
     from stations.models import Connector, Evse, Location, Station
-    from stations.passwords import password_hash
+    from stations.network.passwords import password_hash
 
     if not User.objects.filter(username=DEMO_OPERATOR.username).exists():
         User.objects.create_user(

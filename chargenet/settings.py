@@ -293,7 +293,7 @@ CELERY_BEAT_SCHEDULE["billing-invoice-run"] = {
 RFID_ALLOW_CONCURRENT_USE = env_bool("RFID_ALLOW_CONCURRENT_USE", False)
 # Seconds to wait after a card change before sending local lists, so a burst becomes one update.
 LOCAL_LIST_DEBOUNCE = env_int("LOCAL_LIST_DEBOUNCE", 10, minimum=0)
-CELERY_IMPORTS = ["stations.local_lists"]
+CELERY_IMPORTS = ["stations.access.local_lists"]
 # Checked when drivers sign up or reset their password.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -171,7 +171,7 @@ def driver_email_verify(*, uidb64: str, token: str):
 class AuthorizationContext:
     """What the stations app knows about where a card is presented (rfid cannot import stations).
 
-    Built by `stations.access.authorization_context_build`; `source` names the asker for the log
+    Built by `stations.access.services.authorization_context_build`; `source` names the asker for the log
     ("ocpp1.6", "ocpp2.0.1", "ocpi", "remote_start" …).
     """
 
@@ -285,7 +285,7 @@ def _decide(*, uid: str, context: AuthorizationContext) -> AuthorizationDecision
 
 def id_token_block(*, id_token: IdToken) -> IdToken:
     """Block a card at once: every later authorization is refused; stations holding it in a local
-    list or cache are told (stations.local_lists reacts to id_token.updated)."""
+    list or cache are told (stations.access.local_lists reacts to id_token.updated)."""
     return id_token_update(id_token=id_token, status=IdToken.Status.BLOCKED)
 
 

@@ -6,7 +6,8 @@ class StationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from stations import alerts, local_lists
+        from stations.access import local_lists
+        from stations.alerts import services as alerts
 
         # Card and station changes reach the stations' local lists and caches (docs/drivers-and-cards.md).
         local_lists.subscribe()

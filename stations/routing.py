@@ -2,8 +2,8 @@
 
 from django.urls import re_path
 
-from stations.consumers import OcppConsumer
-from stations.live import websocket_urlpatterns as live_urlpatterns
+from stations.connection.consumers import OcppConsumer
+from stations.dashboard.live import websocket_urlpatterns as live_urlpatterns
 
 websocket_urlpatterns: list = [
     # ws(s)://HOST/ocpp/<identity>, a trailing slash tolerated (DESIGN.md §6).

@@ -27,6 +27,6 @@ def ocpp_message_prune_task() -> int:
 @shared_task(name="stations.alert_mail_task")
 def alert_mail_task() -> int:
     """E-mail opted-in operators about new alert occurrences (each occurrence once)."""
-    from stations.alerts import alert_mail_new
+    from stations.alerts.services import alert_mail_new
 
     return alert_mail_new()

@@ -82,7 +82,7 @@ def flush_survives_a_live_server():
 
 @pytest.fixture(scope="session")
 def test_db_name(django_db_setup, django_db_blocker) -> str:
-    """The test database's name, for server processes started on it (see tests/ocpp/server_settings.py)."""
+    """The test database's name, for server processes started on it (see tests/stations/connection/server_settings.py)."""
     from django.db import connection
 
     return str(connection.settings_dict["NAME"])

@@ -9,7 +9,7 @@ from chargenet.api import views
 from chargenet.webhooks import api as webhook_api
 from ocpi import api as ocpi_api
 from rfid import api as rfid_api
-from stations import api as stations_api
+from stations.api import views as stations_api
 
 app_name = "api"
 

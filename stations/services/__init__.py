@@ -3,8 +3,8 @@
 `from stations.services import X` and `services.X` keep working: every public name is re-exported here.
 """
 
-from stations.services._shared import StationError
-from stations.services.commands import (
+from stations.common import StationError
+from stations.connection.services.commands import (
     ACCEPTING_STATUSES,
     REMOTE_START_REFUSED,
     CommandError,
@@ -18,29 +18,21 @@ from stations.services.commands import (
     session_remote_start,
     session_remote_stop,
 )
-from stations.services.locations import LOCATION_FIELDS, location_create, location_update
-from stations.services.message_log import ocpp_messages_prune, ocpp_messages_store
-from stations.services.presence import (
+from stations.connection.services.message_log import ocpp_messages_prune, ocpp_messages_store
+from stations.connection.services.presence import (
     station_connected,
     station_disconnected,
     station_mark_offline,
     station_seen_flush,
 )
-from stations.services.reports import (
+from stations.connection.services.reports import (
     REPORT_KINDS,
     protocol_violation_record,
     security_event_record,
     station_report_status,
 )
-from stations.services.sessions import (
-    ENERGY_REGISTER,
-    meter_values_record,
-    session_start,
-    session_stop,
-    station_id_tag_authorize,
-    transaction_event_record,
-)
-from stations.services.stations import (
+from stations.network.services.locations import LOCATION_FIELDS, location_create, location_update
+from stations.network.services.stations import (
     STATION_FIELDS,
     StationAuthError,
     station_boot,
@@ -50,7 +42,15 @@ from stations.services.stations import (
     station_password_set,
     station_update,
 )
-from stations.services.status import FAULT_FREE_ERROR_CODES, connector_status_record
+from stations.network.services.status import FAULT_FREE_ERROR_CODES, connector_status_record
+from stations.sessions.services import (
+    ENERGY_REGISTER,
+    meter_values_record,
+    session_start,
+    session_stop,
+    station_id_tag_authorize,
+    transaction_event_record,
+)
 
 __all__ = [
     "ACCEPTING_STATUSES",

@@ -3,7 +3,7 @@
 import pytest
 
 from stations.models import Connector, Location, Session, Station
-from stations.passwords import password_check
+from stations.network.passwords import password_check
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,7 @@
 """The integrator's walk-through of docs/api.md, end to end, through the API only.
 
 Real processes and sockets: a daphne server and a Celery worker, both on the pytest-django test
-database (as `tests/ocpp/conftest.py` starts the server), a simulated station speaking OCPP 1.6 to
+database (as `tests/stations/connection/conftest.py` starts the server), a simulated station speaking OCPP 1.6 to
 the server from its own asyncio loop in a thread, and a real local HTTP receiver for the webhooks.
 Webhook deliveries and the pricing of the stopped session are done by the **real worker subprocess**
 (nothing is called in-process), so the test sees what an integrator would see.
@@ -34,7 +34,7 @@ from django.utils import timezone
 from chargenet.api.services import api_key_create
 from rfid.models import Driver
 from stations.simulator import SimulatedStation
-from tests.ocpp.conftest import server_start, server_stop
+from tests.stations.connection.conftest import server_start, server_stop
 from tests.support import REPO
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -175,7 +175,7 @@ def worker(transactional_db, redis_server, test_db_name):
         [sys.executable, "-m", "celery", "-A", "chargenet", "--quiet", "worker", "-l", "WARNING",
          "--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat",
          "-n", f"walkthrough-{os.getpid()}@%h"],
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.ocpp.server_settings",
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.stations.connection.server_settings",
              "CHARGENET_TEST_DB_NAME": test_db_name, **PROCESS_ENV},
         cwd=REPO,
     )  # fmt: skip

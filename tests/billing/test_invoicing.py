@@ -139,7 +139,7 @@ def test_a_worker_killed_mid_invoice_leaves_no_half_invoice_and_no_gap(station, 
     # the process works on this test's database, whichever engine runs the suite
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.ocpp.server_settings",
+        "DJANGO_SETTINGS_MODULE": "tests.stations.connection.server_settings",
         "CHARGENET_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
     }
     # when a process issuing invoices is killed right after writing the first invoice row

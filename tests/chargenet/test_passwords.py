@@ -1,4 +1,4 @@
-from stations.passwords import password_check, password_generate, password_hash
+from stations.network.passwords import password_check, password_generate, password_hash
 
 
 def test_a_station_password_matches_only_itself():

@@ -24,7 +24,7 @@ import pytest
 from django.db import connections
 
 from stations.simulator import SimulatedStation
-from tests.ocpp.conftest import Server, server_start, server_stop
+from tests.stations.connection.conftest import Server, server_start, server_stop
 from tests.support import CHROMIUM, CHROMIUM_ARGS, REPO, http_get_json
 
 STATION_PASSWORD = "e2e-station-password-0001"
@@ -169,7 +169,7 @@ class Stations:
     ) -> SimulatedStation:
         """Register a public station and connect a simulated one under its identity (booted, every
         connector Available); `local_list` makes the operator's choice that it keeps a local list."""
-        from stations.access import station_access_set
+        from stations.access.services import station_access_set
         from stations.services import station_create
 
         station, _ = in_thread(

@@ -4,7 +4,7 @@ tests read (a driver's verification link)."""
 
 import os
 
-from tests.ocpp.server_settings import *  # noqa: F403
+from tests.stations.connection.server_settings import *  # noqa: F403
 
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = os.environ["CHARGENET_TEST_MAIL_DIR"]

@@ -1,0 +1,1 @@
+"""Who may charge where: private-station access lists and the stations' local authorization lists."""

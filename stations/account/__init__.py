@@ -1,0 +1,1 @@
+"""The driver's account pages: charging now, starting and stopping, history."""

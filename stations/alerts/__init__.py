@@ -1,0 +1,1 @@
+"""Alerts: faults and offline stations, their acknowledgement and the mails to operators."""

@@ -1,0 +1,1 @@
+"""The stations part of the REST API: views and serializers."""

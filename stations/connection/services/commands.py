@@ -1,0 +1,446 @@
+"""Durable CSMS→station commands: queueing, claiming, answers and their effects, remote start/stop."""
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from chargenet.events import event_publish
+from stations.access.services import station_id_token_authorize
+from stations.common import StationError, _protocol_state
+from stations.connection.catalogue import PayloadError, action_supported, payload_validate
+from stations.models import (
+    ChargingProfile,
+    Command,
+    Connector,
+    Reservation,
+    Session,
+    Station,
+    StationConfigurationKey,
+)
+from stations.network.passwords import password_hash
+
+logger = logging.getLogger(__name__)
+
+
+class CommandError(StationError):
+    """A command was refused before it was queued (unsupported action, invalid payload …)."""
+
+
+def command_create(
+    *,
+    station: Station,
+    action: str,
+    payload: dict[str, Any],
+    requested_by: Any = None,
+    idempotency_key: str = "",
+    expires_in: int | None = None,
+) -> Command:
+    """Queue a durable CSMS→station call and hand it to the node that holds the station's socket.
+
+    The command waits (status queued) while the station is offline and expires after `expires_in`
+    seconds (default OCPP_COMMAND_EXPIRY). The same `idempotency_key` from the same requester returns
+    the command created first. Raises CommandError for an action the station's OCPP version lacks,
+    a payload that breaks the schema, or a station that is Rejected.
+    """
+    if not action_supported(ocpp_version=station.ocpp_version, action=action):
+        raise CommandError(f"OCPP {station.ocpp_version} stations do not support the action {action!r}")
+    try:
+        payload_validate(ocpp_version=station.ocpp_version, action=action, payload=payload)
+    except PayloadError as exc:
+        raise CommandError(str(exc)) from None
+    if station.registration_status == Station.RegistrationStatus.REJECTED:
+        # OCPP 2.0.1 B03.FR.03 / 1.6 §4.2: nothing is sent to a Rejected station.
+        raise CommandError("the station's registration is Rejected; nothing may be sent to it")
+    with transaction.atomic():
+        if idempotency_key:
+            existing = Command.objects.filter(
+                station=station, idempotency_key=idempotency_key, requested_by=requested_by
+            ).first()
+            if existing is not None:
+                return existing
+        expiry = settings.OCPP_COMMAND_EXPIRY if expires_in is None else expires_in
+        command = Command.objects.create(
+            station=station,
+            action=action,
+            payload=payload,
+            requested_by=requested_by,
+            idempotency_key=idempotency_key,
+            expires_at=timezone.now() + timedelta(seconds=expiry),
+        )
+        event_publish("command.updated", _command_event(command))
+        transaction.on_commit(lambda: command_dispatch(station_id=station.pk))
+    return command
+
+
+def command_dispatch(*, station_id: int) -> None:
+    """Nudge the connection that holds the station's socket to send its queued commands.
+
+    Does nothing when the station is offline: its commands go out when it reconnects.
+    """
+    channel_name = Station.objects.filter(pk=station_id).values_list("channel_name", flat=True).first()
+    if not channel_name:
+        return
+    layer = get_channel_layer()
+    try:
+        async_to_sync(layer.send)(channel_name, {"type": "station.commands"})
+    except Exception:
+        # The connection's own periodic check picks the command up; nothing is lost.
+        logger.warning("could not nudge %s about queued commands", channel_name, exc_info=True)
+
+
+def command_wait(*, command: Command, timeout: float) -> Command:
+    """Wait up to `timeout` seconds for the command's final status; returns it as it then is."""
+    deadline = time.monotonic() + max(0.0, timeout)
+    while True:
+        command.refresh_from_db()
+        if command.status in Command.FINAL or time.monotonic() >= deadline:
+            return command
+        time.sleep(0.1)
+
+
+def _command_event(command: Command) -> dict[str, Any]:
+    return {
+        "command_id": str(command.uuid),
+        "station_id": command.station_id,
+        "identity": command.station.identity,
+        "action": command.action,
+        "status": command.status,
+    }
+
+
+ACCEPTING_STATUSES = frozenset({"Accepted", "Unlocked", "RebootRequired", "Scheduled"})
+
+
+def _authorization_key_hash(value: str) -> str:
+    # 1.6 AuthorizationKey is configured as hex; the station sends the decoded bytes (OCPP-J §6.2.2).
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = value.encode()
+    return password_hash(raw)
+
+
+def _is_authorization_key_change(action: str, payload: dict) -> bool:
+    return action == "ChangeConfiguration" and payload.get("key") == "AuthorizationKey"
+
+
+def command_claim_next(*, station_id: int, exclude_actions: frozenset[str] = frozenset()) -> Command | None:
+    """Claim the station's oldest queued, unexpired command (queued → sent, a conditional update so
+    two connections never send the same command) and return it; expires overdue ones on the way."""
+    command_expire(station_id=station_id)
+    candidates = Command.objects.filter(station_id=station_id, status=Command.Status.QUEUED).exclude(
+        action__in=exclude_actions
+    )
+    for candidate in candidates.order_by("created_at", "id")[:10]:
+        with transaction.atomic():
+            claimed = Command.objects.filter(pk=candidate.pk, status=Command.Status.QUEUED).update(
+                status=Command.Status.SENT, sent_at=timezone.now(), message_id=str(uuid4())
+            )
+            if not claimed:
+                continue
+            command = Command.objects.select_related("station").get(pk=candidate.pk)
+            if _is_authorization_key_change(command.action, command.payload):
+                state = _protocol_state(station_id)
+                state.pending_password_hash = _authorization_key_hash(str(command.payload.get("value", "")))
+                state.save(update_fields=["pending_password_hash", "updated_at"])
+            event_publish("command.updated", _command_event(command))
+            return command
+    return None
+
+
+@transaction.atomic
+def command_release(*, command_id: int) -> bool:
+    """Put a claimed command that never went out (the socket closed first) back in the queue;
+    returns False when it had already moved on."""
+    command = Command.objects.select_for_update().select_related("station").get(pk=command_id)
+    if command.status != Command.Status.SENT:
+        return False
+    command.status, command.sent_at, command.message_id = Command.Status.QUEUED, None, ""
+    command.save(update_fields=["status", "sent_at", "message_id"])
+    event_publish("command.updated", _command_event(command))
+    if _is_authorization_key_change(command.action, command.payload):
+        type(_protocol_state(command.station_id)).objects.filter(station_id=command.station_id).update(
+            pending_password_hash=""
+        )
+    return True
+
+
+def command_expire(*, station_id: int | None = None) -> int:
+    """Expire queued commands past their expiry and time out sent ones nobody answered (a node died
+    mid-call); returns how many changed."""
+    now = timezone.now()
+    queued = Command.objects.filter(status=Command.Status.QUEUED, expires_at__lt=now)
+    stale = Command.objects.filter(
+        status=Command.Status.SENT, sent_at__lt=now - timedelta(seconds=2 * settings.OCPP_CALL_TIMEOUT + 30)
+    )
+    if station_id is not None:
+        queued, stale = queued.filter(station_id=station_id), stale.filter(station_id=station_id)
+    changed = 0
+    for command in queued.select_related("station"):
+        with transaction.atomic():
+            if Command.objects.filter(pk=command.pk, status=Command.Status.QUEUED).update(
+                status=Command.Status.EXPIRED, completed_at=now
+            ):
+                command.status = Command.Status.EXPIRED
+                event_publish("command.updated", _command_event(command))
+                changed += 1
+    for command in stale:
+        command_complete(command_id=command.pk, timed_out=True, note="no answer (connection lost)")
+        changed += 1
+    return changed
+
+
+@transaction.atomic
+def command_complete(
+    *,
+    command_id: int,
+    response: dict | None = None,
+    error_code: str = "",
+    error_description: str = "",
+    timed_out: bool = False,
+    disconnected: bool = False,
+    note: str = "",
+) -> Command:
+    """Store the station's answer to a sent command and apply what it reports (configuration keys,
+    local list version, reservations, charging profiles, certificates, password rotation).
+
+    Status: CALLERROR → error; the connection closed before the answer (`disconnected`) → error
+    "station disconnected"; no answer → timed_out; a refusing status → rejected; else accepted.
+    A command already final is returned unchanged.
+    """
+    command = Command.objects.select_for_update(of=("self",)).select_related("station").get(pk=command_id)
+    if command.status != Command.Status.SENT:
+        return command
+    if disconnected:
+        command.status = Command.Status.ERROR
+        command.error = "station disconnected before answering"
+    elif timed_out:
+        command.status = Command.Status.TIMED_OUT
+        command.error = note or f"no answer within {settings.OCPP_CALL_TIMEOUT} s"
+    elif error_code:
+        command.status = Command.Status.ERROR
+        command.error = f"{error_code}: {error_description}".strip()[:2000]
+    else:
+        status = (response or {}).get("status")
+        accepted = status is None or status in ACCEPTING_STATUSES
+        command.status = Command.Status.ACCEPTED if accepted else Command.Status.REJECTED
+        command.response = response
+        _command_effects(command, response or {}, accepted)
+    if _is_authorization_key_change(command.action, command.payload):
+        if command.status in (Command.Status.REJECTED, Command.Status.ERROR):
+            type(_protocol_state(command.station_id)).objects.filter(station_id=command.station_id).update(
+                pending_password_hash=""
+            )
+        command.payload = {**command.payload, "value": "********"}  # never keep the secret
+    command.completed_at = timezone.now()
+    command.save()
+    event_publish("command.updated", _command_event(command))
+    return command
+
+
+def _command_effects(command: Command, response: dict, accepted: bool) -> None:
+    station_id, payload, action = command.station_id, command.payload, command.action
+    if action == "GetConfiguration":
+        for item in response.get("configurationKey") or []:
+            StationConfigurationKey.objects.update_or_create(
+                station_id=station_id,
+                key=str(item.get("key", ""))[:50],
+                defaults={"value": item.get("value") or "", "readonly": bool(item.get("readonly", False))},
+            )
+    elif action == "ChangeConfiguration" and accepted:
+        key = str(payload.get("key", ""))[:50]
+        if key == "AuthorizationKey":
+            state = _protocol_state(station_id)
+            if state.pending_password_hash:
+                Station.objects.filter(pk=station_id).update(password_hash=state.pending_password_hash)
+                state.pending_password_hash = ""
+                state.save(update_fields=["pending_password_hash", "updated_at"])
+            return
+        StationConfigurationKey.objects.update_or_create(
+            station_id=station_id, key=key, defaults={"value": payload.get("value") or ""}
+        )
+    elif action == "GetLocalListVersion":
+        state = _protocol_state(station_id)
+        state.local_list_version = response.get("listVersion")
+        state.save(update_fields=["local_list_version", "updated_at"])
+    elif action == "SendLocalList" and accepted:
+        state = _protocol_state(station_id)
+        state.local_list_version = payload.get("listVersion")
+        state.save(update_fields=["local_list_version", "updated_at"])
+    elif action == "ReserveNow":
+        Reservation.objects.update_or_create(
+            station_id=station_id,
+            reservation_id=payload["reservationId"],
+            defaults={
+                "connector_id": payload.get("connectorId", 0),
+                "id_tag": payload.get("idTag", ""),
+                "parent_id_tag": payload.get("parentIdTag", ""),
+                "expires_at": parse_datetime(payload["expiryDate"]) or timezone.now(),
+                "status": Reservation.Status.ACTIVE if accepted else Reservation.Status.REFUSED,
+                "response_status": str(response.get("status", ""))[:20],
+            },
+        )
+    elif action == "CancelReservation" and accepted:
+        Reservation.objects.filter(station_id=station_id, reservation_id=payload.get("reservationId")).update(
+            status=Reservation.Status.CANCELLED
+        )
+    elif action == "SetChargingProfile" and accepted:
+        profile = payload.get("csChargingProfiles") or {}
+        connector_id = payload.get("connectorId", 0)
+        now = timezone.now()
+        # 1.6 §3.13.2: a profile with the same id, or the same stackLevel and purpose on the same
+        # connector, replaces the old one.
+        ChargingProfile.objects.filter(station_id=station_id, is_active=True).filter(
+            models.Q(charging_profile_id=profile.get("chargingProfileId"))
+            | models.Q(
+                connector_id=connector_id,
+                stack_level=profile.get("stackLevel"),
+                purpose=profile.get("chargingProfilePurpose"),
+            )
+        ).update(is_active=False, cleared_at=now)
+        ChargingProfile.objects.create(
+            station_id=station_id,
+            connector_id=connector_id,
+            charging_profile_id=profile.get("chargingProfileId", 0),
+            stack_level=profile.get("stackLevel", 0),
+            purpose=profile.get("chargingProfilePurpose", ""),
+            kind=profile.get("chargingProfileKind", ""),
+            transaction_id=str(profile.get("transactionId") or ""),
+            profile=profile,
+        )
+    elif action == "ClearChargingProfile" and accepted:
+        profiles = ChargingProfile.objects.filter(station_id=station_id, is_active=True)
+        if payload.get("id") is not None:
+            profiles = profiles.filter(charging_profile_id=payload["id"])
+        else:
+            if payload.get("connectorId") is not None:
+                profiles = profiles.filter(connector_id=payload["connectorId"])
+            if payload.get("chargingProfilePurpose"):
+                profiles = profiles.filter(purpose=payload["chargingProfilePurpose"])
+            if payload.get("stackLevel") is not None:
+                profiles = profiles.filter(stack_level=payload["stackLevel"])
+        profiles.update(is_active=False, cleared_at=timezone.now())
+    elif action == "GetInstalledCertificateIds":
+        state = _protocol_state(station_id)
+        if not accepted:
+            # NotFound: the station holds no certificate of the requested type.
+            wanted = payload.get("certificateType")
+            state.installed_certificates = [
+                c for c in state.installed_certificates if c.get("certificateType") != wanted
+            ]
+        else:
+            kept = [
+                c
+                for c in state.installed_certificates
+                if c.get("certificateType") != payload.get("certificateType")
+            ]
+            reported = [
+                {**c, "certificateType": payload.get("certificateType")}
+                for c in response.get("certificateHashData") or []
+            ]
+            state.installed_certificates = kept + reported
+        state.save(update_fields=["installed_certificates", "updated_at"])
+    elif action == "DeleteCertificate" and accepted:
+        state = _protocol_state(station_id)
+        target = payload.get("certificateHashData") or {}
+        state.installed_certificates = [
+            c for c in state.installed_certificates if c.get("serialNumber") != target.get("serialNumber")
+        ]
+        state.save(update_fields=["installed_certificates", "updated_at"])
+    elif action == "GetDiagnostics":
+        state = _protocol_state(station_id)
+        state.diagnostics_file_name = str(response.get("fileName") or "")[:255]
+        state.save(update_fields=["diagnostics_file_name", "updated_at"])
+    elif action == "GetLog" and accepted:
+        state = _protocol_state(station_id)
+        state.log_file_name = str(response.get("filename") or "")[:255]
+        state.log_request_id = payload.get("requestId")
+        state.save(update_fields=["log_file_name", "log_request_id", "updated_at"])
+
+
+REMOTE_START_REFUSED: dict[str, str] = {
+    Connector.Status.CHARGING: "the connector is charging",
+    Connector.Status.SUSPENDED_EV: "the connector is in use",
+    Connector.Status.SUSPENDED_EVSE: "the connector is in use",
+    Connector.Status.FINISHING: "the connector is finishing a session",
+    Connector.Status.FAULTED: "the connector is faulted",
+    Connector.Status.UNAVAILABLE: "the connector is unavailable",
+    Connector.Status.OCCUPIED: "the connector is occupied",
+    Connector.Status.RESERVED: "the connector is reserved",
+}
+
+
+def session_remote_start(
+    *, station: Station, evse_id: int, id_token: Any, requested_by: Any = None, idempotency_key: str = ""
+) -> Command:
+    """Ask the station to start a session on `evse_id` for the card `id_token` (an IdToken or uid).
+
+    Raises StationError if the station is offline, the connector is unknown, occupied, faulted,
+    reserved or unavailable, or the card may not charge there.
+    """
+    uid = getattr(id_token, "uid", id_token)
+    station = Station.objects.select_related("location").get(pk=station.pk)
+    if not station.is_online or not station.channel_name:
+        raise StationError(f"{station.identity} is offline")
+    connector = (
+        Connector.objects.filter(evse__station=station, evse__evse_id=evse_id)
+        .order_by("connector_id")
+        .first()
+    )
+    if connector is None:
+        raise StationError(f"{station.identity} has no EVSE {evse_id}")
+    if connector.status in REMOTE_START_REFUSED:
+        raise StationError(REMOTE_START_REFUSED[connector.status])
+    if Session.objects.filter(connector=connector, status=Session.Status.ACTIVE).exists():
+        raise StationError("the connector has an active session")
+    decision = station_id_token_authorize(station=station, uid=uid, evse_id=connector.evse.evse_id)
+    if not decision.accepted:
+        raise StationError(f"card {uid}: {decision.reason}")
+    action = "RemoteStartTransaction" if station.ocpp_version == "1.6" else "RequestStartTransaction"
+    if action == "RemoteStartTransaction":
+        payload: dict[str, Any] = {"connectorId": evse_id, "idTag": uid}
+    else:
+        payload = {
+            "evseId": evse_id,
+            "remoteStartId": int(time.time()),
+            "idToken": {"idToken": uid, "type": "ISO14443"},
+        }
+    return command_create(
+        station=station,
+        action=action,
+        payload=payload,
+        requested_by=requested_by,
+        idempotency_key=idempotency_key,
+    )
+
+
+def session_remote_stop(*, session: Session, requested_by: Any = None) -> Command:
+    """Ask the station to stop an active session; raises StationError if it is not active or the
+    station is offline."""
+    session = Session.objects.select_related("station").get(pk=session.pk)
+    if session.status != Session.Status.ACTIVE:
+        raise StationError("the session is not active")
+    if not session.station.is_online:
+        raise StationError(f"{session.station.identity} is offline")
+    if session.station.ocpp_version == "1.6":
+        return command_create(
+            station=session.station,
+            action="RemoteStopTransaction",
+            payload={"transactionId": int(session.transaction_id)},
+            requested_by=requested_by,
+        )
+    return command_create(
+        station=session.station,
+        action="RequestStopTransaction",
+        payload={"transactionId": session.transaction_id},
+        requested_by=requested_by,
+    )

@@ -1,0 +1,82 @@
+"""Presence: which stations are connected, on which node and channel, and when they were last seen."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chargenet.events import event_publish
+from stations.common import _station_event
+from stations.connection.services.commands import command_complete
+from stations.models import Station
+
+
+@transaction.atomic
+def station_connected(*, station_id: int, channel_name: str, node: str, ocpp_version: str = "") -> str:
+    """Record the live connection (presence) and the OCPP version it negotiated; returns the previous
+    connection's channel name, if any, so the caller can close it (a new authenticated connection
+    replaces the old one)."""
+    station = Station.objects.select_for_update().get(pk=station_id)
+    previous = station.channel_name
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "channel_name": channel_name,
+        "node": node,
+        "connected_since": now,
+        "is_online": True,
+        "last_seen_at": now,
+    }
+    if ocpp_version and ocpp_version != station.ocpp_version:
+        # The charger speaks what it negotiated, whatever it was registered as: commands are built
+        # for the connection's version (a 1.6 RemoteStart to a 2.0.1 connection would be refused).
+        fields["ocpp_version"] = ocpp_version
+    Station.objects.filter(pk=station_id).update(**fields)
+    event_publish("station.connected", _station_event(station))
+    return previous if previous != channel_name else ""
+
+
+@transaction.atomic
+def station_disconnected(
+    *, station_id: int, channel_name: str, last_seen_at: Any = None, command_id: int | None = None
+) -> bool:
+    """Clear presence when the connection closes, but only if it is still the station's live one;
+    the command it had in flight (`command_id`) times out. Returns True when the station went offline."""
+    fields: dict[str, Any] = {"channel_name": "", "node": "", "connected_since": None, "is_online": False}
+    if last_seen_at is not None:
+        fields["last_seen_at"] = last_seen_at
+    updated = Station.objects.filter(pk=station_id, channel_name=channel_name).update(**fields)
+    if command_id is not None:  # sent on this connection, never answered: no answer is coming
+        command_complete(command_id=command_id, disconnected=True)
+    if updated:
+        station = Station.objects.get(pk=station_id)
+        event_publish("station.disconnected", _station_event(station))
+    return bool(updated)
+
+
+@transaction.atomic
+def station_seen_flush(*, seen: dict[int, Any]) -> None:
+    """Write the last-seen times kept in memory (station id → time), one batch (one transaction)
+    per flush, so a Heartbeat never costs a database write of its own."""
+    for station_id, at in seen.items():
+        Station.objects.filter(pk=station_id).exclude(channel_name="").update(last_seen_at=at, is_online=True)
+
+
+@transaction.atomic
+def station_mark_offline() -> list[int]:
+    """Mark stations offline that have been silent for 2 × heartbeat interval + OCPP_OFFLINE_GRACE;
+    returns their ids."""
+    now = timezone.now()
+    default = settings.OCPP_HEARTBEAT_INTERVAL
+    gone = []
+    for station in Station.objects.filter(is_online=True).only(
+        "pk", "identity", "last_seen_at", "heartbeat_interval", "connected_since"
+    ):
+        interval = station.heartbeat_interval or default
+        seen = station.last_seen_at or station.connected_since
+        if seen is None or seen < now - timedelta(seconds=2 * interval + settings.OCPP_OFFLINE_GRACE):
+            if Station.objects.filter(pk=station.pk, is_online=True).update(is_online=False):
+                gone.append(station.pk)
+                event_publish("station.disconnected", _station_event(station, reason="silent"))
+    return gone

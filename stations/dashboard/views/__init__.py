@@ -1,0 +1,26 @@
+"""The operator dashboard: server-rendered pages whose live regions htmx refreshes on events."""
+
+from stations.alerts.views import alert_acknowledge, alert_list, alert_mail_update
+from stations.dashboard.views.locations import location_create, location_edit, location_list
+from stations.dashboard.views.overview import dashboard
+from stations.dashboard.views.sessions import session_detail, session_list
+from stations.dashboard.views.stations import station_command, station_create, station_detail, station_list
+from stations.dashboard.views.users import user_list, user_update
+
+__all__ = [
+    "alert_acknowledge",
+    "alert_list",
+    "alert_mail_update",
+    "dashboard",
+    "location_create",
+    "location_edit",
+    "location_list",
+    "session_detail",
+    "session_list",
+    "station_command",
+    "station_create",
+    "station_detail",
+    "station_list",
+    "user_list",
+    "user_update",
+]

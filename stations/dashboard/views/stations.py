@@ -1,0 +1,182 @@
+"""Stations: the searchable list, the station page with its actions, and registration."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from chargenet.permissions import operate_required, staff_required
+from stations.alerts import services as alerts
+from stations.dashboard import actions, selectors
+from stations.dashboard.views.base import is_htmx, paginate, query_without, render_page
+from stations.models import Connector, Location, OcppMessage, Station
+from stations.services import StationError
+from stations.services import station_create as station_register
+
+
+@staff_required
+def station_list(request: HttpRequest) -> HttpResponse:
+    location = request.GET.get("location", "")
+    stations = selectors.station_search(
+        search=request.GET.get("q", "").strip(),
+        online=request.GET.get("online", ""),
+        connector_status=request.GET.get("status", ""),
+        location_id=int(location) if location.isdigit() else None,
+    )
+    context = {
+        "page": paginate(request, stations),
+        "query": query_without(request, "page", "fragment"),
+        "statuses": Connector.Status.choices,
+        "locations": Location.objects.order_by("name").only("id", "name"),
+    }
+    return render_page(
+        request, "stations/station_list.html", context, fragments={"rows": "stations/_station_rows.html"}
+    )
+
+
+def _station_or_404(identity: str) -> Station:
+    station = selectors.station_get(identity=identity)
+    if station is None:
+        raise Http404("no such station")
+    return station
+
+
+@staff_required
+def station_detail(request: HttpRequest, identity: str) -> HttpResponse:
+    station = _station_or_404(identity)
+    since, until = selectors.time_window_parse(
+        since=request.GET.get("since", ""), until=request.GET.get("until", "")
+    )
+    message_filter = selectors.MessageFilter(
+        action=request.GET.get("action", "").strip(),
+        direction=request.GET.get("direction", ""),
+        since=since,
+        until=until,
+    )
+    fragment = request.GET.get("fragment")
+    wants = lambda name: fragment in (None, name)  # noqa: E731 - render only what a fragment needs
+    context = {
+        "station": station,
+        "sessions": selectors.station_sessions_active(station=station) if wants("sessions") else [],
+        "commands": selectors.station_commands_recent(station=station) if wants("commands") else [],
+        "alerts": alerts.alert_list(station=station) if wants("alerts") else [],
+        "messages_log": selectors.station_messages(station=station, filters=message_filter)
+        if wants("messages")
+        else [],
+        "message_filter": request.GET,
+        "directions": OcppMessage.Direction.choices,
+    }
+    if fragment is None:
+        context.update(
+            configuration=selectors.station_configuration(station=station),
+            local_list_version=selectors.station_local_list_version(station=station),
+            message_actions=selectors.station_message_actions(station=station),
+            actions=actions.ACTIONS,
+            triggerable=actions.TRIGGERABLE,
+            id_tokens=selectors.id_token_list_usable() if request.user.can_operate else [],
+        )
+    return render_page(
+        request,
+        "stations/station_detail.html",
+        context,
+        fragments={
+            "connectors": "stations/_station_connectors.html",
+            "sessions": "stations/_station_sessions.html",
+            "commands": "stations/_station_commands.html",
+            "alerts": "stations/_station_alerts.html",
+            "messages": "stations/_station_messages.html",
+            "header": "stations/_station_header.html",
+        },
+    )
+
+
+@require_POST
+@operate_required
+def station_command(request: HttpRequest, identity: str) -> HttpResponse:
+    """Run one action button of the station page; the command's status then updates live."""
+    station = _station_or_404(identity)
+    name = request.POST.get("action", "")
+    error = ""
+    try:
+        command = actions.station_action_run(
+            station=station, name=name, data=request.POST.dict(), requested_by=request.user
+        )
+    except StationError as exc:
+        error = str(exc)
+    if is_htmx(request):
+        response = render(
+            request,
+            "stations/_station_commands.html",
+            {
+                "station": station,
+                "commands": selectors.station_commands_recent(station=station),
+                "command_error": error,
+            },
+        )
+        return response
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"{command.action} queued for {station.identity}.")
+    return redirect("station-detail", identity=station.identity)
+
+
+@operate_required
+def station_create(request: HttpRequest) -> HttpResponse:
+    """Register a station; its generated password is shown once, with the charger's settings."""
+    errors: list[str] = []
+    form = request.POST if request.method == "POST" else {}
+    if request.method == "POST":
+        location = request.POST.get("location", "")
+        try:
+            evses = int(request.POST.get("evses") or 1)
+            if not 1 <= evses <= 16:
+                raise ValueError
+        except ValueError:
+            errors.append("EVSEs must be a number from 1 to 16")
+            evses = 1
+        try:
+            security_profile = int(request.POST.get("security_profile") or 1)
+        except ValueError:
+            security_profile = 0
+        if security_profile not in Station.SecurityProfile.values:
+            errors.append("choose a security profile")
+        version = request.POST.get("ocpp_version", "")
+        if version not in Station.OcppVersion.values:
+            errors.append("choose an OCPP version")
+        if not errors:
+            try:
+                station, password = station_register(
+                    identity=request.POST.get("identity", "").strip(),
+                    name=request.POST.get("name", "").strip(),
+                    location=Location.objects.filter(pk=location).first() if location.isdigit() else None,
+                    ocpp_version=version,
+                    security_profile=security_profile,
+                    evses=evses,
+                )
+            except StationError as exc:
+                errors.append(str(exc))
+            else:
+                scheme = "wss" if security_profile >= 2 or settings.SITE_URL.startswith("https") else "ws"
+                host = settings.SITE_URL.split("://", 1)[-1]
+                response = render(
+                    request,
+                    "stations/station_created.html",
+                    {"station": station, "password": password, "ocpp_url": f"{scheme}://{host}/ocpp/"},
+                )
+                # The password is shown once: no cache may keep a copy.
+                response["Cache-Control"] = "no-store"
+                return response
+    return render(
+        request,
+        "stations/station_create.html",
+        {
+            "errors": errors,
+            "form": form,
+            "locations": Location.objects.order_by("name").only("id", "name"),
+            "versions": Station.OcppVersion.choices,
+            "profiles": Station.SecurityProfile.choices,
+        },
+        status=400 if errors else 200,
+    )

@@ -1,0 +1,1 @@
+"""Writes of the network: stations and locations, station passwords and boot, connector status."""

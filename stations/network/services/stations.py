@@ -1,0 +1,213 @@
+"""Stations: registration, settings, passwords, the WebSocket handshake and BootNotification."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chargenet.events import event_publish
+from stations.common import StationError, _protocol_state, _session_event, _station_event
+from stations.connection.services.reports import security_event_record
+from stations.models import Connector, Evse, Session, Station
+from stations.network.passwords import (
+    MAX_LENGTH,
+    MIN_LENGTH,
+    password_check,
+    password_generate,
+    password_hash,
+)
+
+STATION_FIELDS = {
+    "location",
+    "name",
+    "ocpp_version",
+    "security_profile",
+    "registration_status",
+    "lenient",
+    "is_public",
+    "heartbeat_interval",
+}
+
+
+def _check_identity(identity: str) -> None:
+    # OCPP 2.0.1 identity: identifierString ≤ 48, and no ':' because it is the Basic-auth username.
+    if not identity or len(identity) > 48:
+        raise StationError("identity must be 1 to 48 characters")
+    if ":" in identity or "/" in identity or any(ch.isspace() for ch in identity):
+        raise StationError("identity must not contain ':', '/' or white space")
+
+
+def _check_password(password: str) -> None:
+    if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
+        raise StationError(f"password must be {MIN_LENGTH} to {MAX_LENGTH} characters")
+
+
+@transaction.atomic
+def station_create(
+    *,
+    identity: str,
+    password: str | None = None,
+    evses: int = 1,
+    connectors_per_evse: int = 1,
+    **fields: Any,
+) -> tuple[Station, str]:
+    """Register a station with `evses` EVSEs; returns it and its Basic-auth password (generated when
+    not given, shown once; "" for security profile 0, which connects without credentials). Raises
+    StationError for a taken or malformed identity or password."""
+    _check_identity(identity)
+    unknown = set(fields) - STATION_FIELDS
+    if unknown:
+        raise StationError(f"unknown station fields: {', '.join(sorted(unknown))}")
+    if Station.objects.filter(identity__iexact=identity).exists():
+        raise StationError(f"a station with identity {identity!r} already exists")
+    if fields.get("security_profile") == Station.SecurityProfile.NONE:
+        if password:
+            raise StationError("a station without authentication (security profile 0) has no password")
+        password, hashed = "", ""
+    else:
+        password = password if password is not None else password_generate()
+        _check_password(password)
+        hashed = password_hash(password)
+    station = Station.objects.create(identity=identity, password_hash=hashed, **fields)
+    for evse_id in range(1, evses + 1):
+        evse = Evse.objects.create(station=station, evse_id=evse_id)
+        for connector_id in range(1, connectors_per_evse + 1):
+            Connector.objects.create(evse=evse, connector_id=connector_id)
+    event_publish("station.created", {"station_id": station.pk, "identity": station.identity})
+    return station, password
+
+
+@transaction.atomic
+def station_update(*, station: Station, **fields: Any) -> Station:
+    """Change a station's settings; raises StationError for an unknown field."""
+    unknown = set(fields) - STATION_FIELDS
+    if unknown:
+        raise StationError(f"unknown station fields: {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(station, name, value)
+    station.save()
+    event_publish("station.updated", {"station_id": station.pk, "identity": station.identity})
+    return station
+
+
+@transaction.atomic
+def station_password_set(*, station: Station, password: str | None = None) -> str:
+    """Set (or generate) a new Basic-auth password at once; returns it. The station's next
+    connection must use it."""
+    password = password if password is not None else password_generate()
+    _check_password(password)
+    station.password_hash = password_hash(password)
+    station.save(update_fields=["password_hash"])
+    return password
+
+
+@transaction.atomic
+def station_delete(*, station: Station) -> None:
+    """Delete a station that has no sessions; raises StationError otherwise."""
+    if station.sessions.exists():
+        raise StationError("a station with recorded sessions cannot be deleted; set it to Rejected instead")
+    identity, pk = station.identity, station.pk
+    station.delete()
+    event_publish("station.deleted", {"station_id": pk, "identity": identity})
+
+
+class StationAuthError(StationError):
+    """A WebSocket handshake was refused (unknown identity, missing or wrong credentials)."""
+
+
+def _password_matches(password: bytes, stored: str) -> bool:
+    return bool(stored) and password_check(password, stored)
+
+
+def station_connect_authenticate(
+    *, identity: str, username: str | None, password: bytes | None, remote_address: str = ""
+) -> Station:
+    """Check a handshake's identity and HTTP Basic credentials; returns the station.
+
+    The password is bytes because a 1.6 AuthorizationKey is binary (OCPP-J 1.6 §6.2.2). A station
+    whose new key is still pending is let in with it and the key is promoted: it evidently took it.
+    Unknown identities are refused unless OCPP_ALLOW_UNKNOWN_STATIONS (then created as Pending, with
+    no password until an operator sets one). Raises StationAuthError; wrong credentials of a known
+    station are recorded as a security event. Never touches the station's live connection.
+    """
+    station = Station.objects.filter(identity=identity).first()
+    if station is None:
+        if not settings.OCPP_ALLOW_UNKNOWN_STATIONS:
+            raise StationAuthError("unknown station")
+        _check_identity(identity)
+        with transaction.atomic():
+            station = Station.objects.create(
+                identity=identity, registration_status=Station.RegistrationStatus.PENDING
+            )
+            event_publish("station.created", _station_event(station))
+        return station
+    if station.security_profile == Station.SecurityProfile.NONE or not station.password_hash:
+        # Profile 0 (trusted networks), or onboarding before a password is set (1.6 J §6.2.2).
+        return station
+    if password is None:
+        security_event_record(
+            identity=identity, station=station, type="MissingCredentials", remote_address=remote_address
+        )
+        raise StationAuthError("credentials required")
+    if username != identity:
+        security_event_record(
+            identity=identity,
+            station=station,
+            type="UsernameMismatch",
+            tech_info=f"username {username!r}"[:255],
+            remote_address=remote_address,
+        )
+        raise StationAuthError("username must equal the station identity")
+    if _password_matches(password, station.password_hash):
+        return station
+    state = _protocol_state(station.pk)
+    if _password_matches(password, state.pending_password_hash):
+        with transaction.atomic():
+            Station.objects.filter(pk=station.pk).update(password_hash=state.pending_password_hash)
+            type(state).objects.filter(pk=state.pk).update(pending_password_hash="")
+        station.refresh_from_db()
+        return station
+    security_event_record(
+        identity=identity, station=station, type="InvalidPassword", remote_address=remote_address
+    )
+    raise StationAuthError("invalid password")
+
+
+def _clip(value: Any, length: int) -> str:
+    return str(value or "")[:length]
+
+
+@transaction.atomic
+def station_boot(*, station_id: int, info: dict[str, Any]) -> tuple[str, int]:
+    """Handle a BootNotification: store what the station says about itself and answer its
+    registration status and heartbeat interval. A boot while sessions are active means they ended
+    with the reboot: they are closed as incomplete (reason "Reboot") and flagged."""
+    station = Station.objects.select_for_update().get(pk=station_id)
+    station.vendor = _clip(info.get("charge_point_vendor"), 50)
+    station.model = _clip(info.get("charge_point_model"), 50)
+    station.serial_number = _clip(
+        info.get("charge_point_serial_number") or info.get("charge_box_serial_number"), 50
+    )
+    station.firmware_version = _clip(info.get("firmware_version"), 50)
+    station.iccid = _clip(info.get("iccid"), 20)
+    station.imsi = _clip(info.get("imsi"), 20)
+    station.meter_type = _clip(info.get("meter_type"), 25)
+    station.meter_serial_number = _clip(info.get("meter_serial_number"), 25)
+    now = timezone.now()
+    status = station.registration_status
+    if status == Station.RegistrationStatus.ACCEPTED:
+        station.last_boot_at = now
+    station.save()
+    if status == Station.RegistrationStatus.ACCEPTED:
+        for session in Session.objects.select_for_update().filter(
+            station=station, status=Session.Status.ACTIVE
+        ):
+            session.status = Session.Status.INCOMPLETE
+            session.stopped_at = now
+            session.stop_reason = "Reboot"
+            session.flags = [*session.flags, "closed_by_reboot"]
+            session.save()
+            event_publish("session.stopped", _session_event(session))
+    event_publish("station.booted", _station_event(station, registration_status=status))
+    return status, station.heartbeat_interval or settings.OCPP_HEARTBEAT_INTERVAL

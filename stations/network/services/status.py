@@ -1,0 +1,81 @@
+"""Connector and station status: the StatusNotification history, live status and fault events."""
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from chargenet.events import event_publish
+from stations.common import _connector_for, _protocol_state, _station_event
+from stations.models import Connector, ConnectorStatusChange, Station
+
+FAULT_FREE_ERROR_CODES = frozenset({"", "NoError"})
+
+
+def _is_fault(status: str, error_code: str) -> bool:
+    return status == Connector.Status.FAULTED or error_code not in FAULT_FREE_ERROR_CODES
+
+
+@transaction.atomic
+def connector_status_record(
+    *,
+    station_id: int,
+    connector_id: int,
+    status: str,
+    error_code: str = "",
+    info: str = "",
+    vendor_error_code: str = "",
+    timestamp: Any = None,
+    connector_number: int = 1,
+) -> None:
+    """Handle a StatusNotification: keep a history row, update the connector's live status (unless the
+    report is older than the current one), publish status/fault events. `connector_id` is the EVSE
+    (1.6 connectorId, 2.0.1 evseId; 0 is the station); `connector_number` the 2.0.1 connectorId on it."""
+    station = Station.objects.get(pk=station_id)
+    timestamp = timestamp or timezone.now()
+    connector = _connector_for(station, connector_id, connector_number) if connector_id > 0 else None
+    if connector is not None:
+        connector = Connector.objects.select_for_update().get(pk=connector.pk)
+        previous, previous_error = connector.status, connector.error_code
+    else:
+        state = _protocol_state(station.pk)
+        previous, previous_error = state.station_status, state.station_error_code
+    ConnectorStatusChange.objects.create(
+        station=station,
+        connector=connector,
+        evse_id=connector_id,
+        status=status[:16],
+        previous_status=previous,
+        error_code=error_code[:50],
+        vendor_error_code=vendor_error_code[:50],
+        info=info[:50],
+        timestamp=timestamp,
+    )
+    if connector is not None:
+        if connector.status_updated_at and timestamp < connector.status_updated_at:
+            return  # an old report overtaken by a newer one: history only
+        connector.status = status[:16]
+        connector.error_code = error_code[:50]
+        connector.info = info[:50]
+        connector.vendor_error_code = vendor_error_code[:50]
+        connector.status_updated_at = timestamp
+        connector.save()
+    else:
+        type(state).objects.filter(pk=state.pk).update(
+            station_status=status[:16], station_error_code=error_code[:50]
+        )
+    data = _station_event(
+        station,
+        evse_id=connector_id,
+        connector_id=(connector_number or 1) if connector_id else 0,
+        status=status,
+        previous_status=previous,
+        error_code=error_code,
+    )
+    if previous != status or previous_error != error_code:
+        event_publish("connector.status_changed", data)
+    was_fault, is_fault = _is_fault(previous, previous_error), _is_fault(status, error_code)
+    if is_fault and not was_fault:
+        event_publish("connector.fault_raised", data)
+    elif was_fault and not is_fault:
+        event_publish("connector.fault_cleared", data)

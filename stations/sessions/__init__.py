@@ -1,0 +1,1 @@
+"""Charging sessions and metering: transactions started, metered and stopped by the stations."""

@@ -1,0 +1,374 @@
+"""Charging sessions: authorization, start/stop transactions and meter values."""
+
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+from django.db import transaction
+from django.utils import timezone
+
+from chargenet.events import event_publish
+from rfid.services import AuthorizationDecision
+from stations.access.services import station_id_token_authorize
+from stations.common import _connector_for, _session_event
+from stations.models import MeterSample, Reservation, Session, Station
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+
+
+@transaction.atomic
+def station_id_tag_authorize(*, station_id: int, uid: str) -> AuthorizationDecision:
+    """Answer an Authorize request: the decision for `uid` at the station; marks the card used."""
+    station = Station.objects.select_related("location").get(pk=station_id)
+    return station_id_token_authorize(station=station, uid=uid)
+
+
+@transaction.atomic
+def session_start(
+    *,
+    station_id: int,
+    connector_id: int,
+    id_tag: str,
+    meter_start: int,
+    timestamp: Any,
+    reservation_id: int | None = None,
+) -> tuple[Session, AuthorizationDecision]:
+    """Record a StartTransaction and assign its integer transaction id; returns (session, decision).
+
+    Idempotent on content: a retry (same connector, id tag, meterStart and timestamp) returns the
+    same session. An active session left on the connector lost its StopTransaction: it is closed as
+    incomplete and flagged. A card that is not Accepted still gets a session (the CSMS cannot prevent
+    a start, 1.6 §4.8), flagged, and its status goes back in idTagInfo.
+    """
+    station = Station.objects.select_related("location").get(pk=station_id)
+    existing = (
+        Session.objects.filter(
+            station=station,
+            evse__evse_id=connector_id,
+            id_tag__iexact=id_tag,
+            meter_start_wh=meter_start,
+            started_at=timestamp,
+        )
+        .select_related("station", "evse")
+        .first()
+    )
+    if existing is not None:
+        return existing, station_id_token_authorize(
+            station=station, uid=id_tag, exclude_session_id=existing.pk
+        )
+    connector = _connector_for(station, connector_id)
+    for old in Session.objects.select_for_update().filter(
+        station=station, connector=connector, status=Session.Status.ACTIVE
+    ):
+        old.status = Session.Status.INCOMPLETE
+        old.stopped_at = max(old.started_at, min(timestamp, timezone.now()))
+        old.stop_reason = "StopTransactionMissing"
+        old.flags = [*old.flags, "stop_transaction_missing"]
+        old.save()
+        event_publish("session.stopped", _session_event(old))
+    decision = station_id_token_authorize(station=station, uid=id_tag, evse_id=connector.evse.evse_id)
+    flags = []
+    if not decision.accepted:
+        flags.append(f"authorization_{decision.status.lower()}")
+    if timestamp > timezone.now() + timedelta(minutes=5):
+        flags.append("clock_ahead")
+    session = Session.objects.create(
+        station=station,
+        evse=connector.evse,
+        connector=connector,
+        transaction_id=uuid4().hex,
+        id_token=decision.id_token,
+        id_tag=id_tag,
+        started_at=timestamp,
+        meter_start_wh=meter_start,
+        reservation_id=reservation_id,
+        flags=flags,
+    )
+    # The CSMS assigns 1.6 transaction ids; the row's primary key is unique and increasing.
+    session.transaction_id = str(session.pk)
+    session.save(update_fields=["transaction_id"])
+    if reservation_id is not None:
+        Reservation.objects.filter(station=station, reservation_id=reservation_id).update(
+            status=Reservation.Status.USED
+        )
+    event_publish("session.started", _session_event(session))
+    return session, decision
+
+
+@transaction.atomic
+def session_stop(
+    *,
+    station_id: int,
+    transaction_id: int,
+    meter_stop: int,
+    timestamp: Any,
+    id_tag: str = "",
+    reason: str = "",
+    samples: list[dict[str, Any]] | None = None,
+) -> tuple[Session, AuthorizationDecision | None]:
+    """Record a StopTransaction; returns (session, decision for id_tag or None). Never refuses.
+
+    A retry is not counted twice. An unknown, -1 or 0 transaction id is reconciled: the one active
+    session of the station (with that id tag) is closed, or a flagged record of the stop is kept.
+    """
+    station = Station.objects.select_related("location").get(pk=station_id)
+    session = _session_close(
+        station=station,
+        transaction_id=transaction_id,
+        meter_stop=meter_stop,
+        timestamp=timestamp,
+        id_tag=id_tag,
+        reason=reason,
+        samples=samples,
+    )
+    # idTagInfo for the stop: the card's standing now, not counting the session it just ended.
+    decision = (
+        station_id_token_authorize(station=station, uid=id_tag, exclude_session_id=session.pk)
+        if id_tag
+        else None
+    )
+    return session, decision
+
+
+def _session_close(
+    *,
+    station: Station,
+    transaction_id: int,
+    meter_stop: int,
+    timestamp: Any,
+    id_tag: str,
+    reason: str,
+    samples: list[dict[str, Any]] | None,
+) -> Session:
+    session = None
+    if transaction_id > 0:
+        session = (
+            # of=self: PostgreSQL refuses FOR UPDATE on the nullable side of the LEFT JOIN to evse.
+            Session.objects.select_for_update(of=("self",))
+            .filter(station=station, transaction_id=str(transaction_id))
+            .select_related("station", "evse")
+            .first()
+        )
+    if session is None:
+        retried = Session.objects.filter(
+            station=station, stopped_at=timestamp, meter_stop_wh=meter_stop, status=Session.Status.COMPLETED
+        ).first()
+        if retried is not None:
+            return retried
+        active = Session.objects.select_for_update(of=("self",)).filter(
+            station=station, status=Session.Status.ACTIVE
+        )
+        if id_tag:
+            active = active.filter(id_tag__iexact=id_tag)
+        candidates = list(active.select_related("station", "evse")[:2])
+        if len(candidates) == 1:
+            session = candidates[0]
+            session.flags = [*session.flags, f"stopped_with_unknown_transaction_id_{transaction_id}"]
+        else:
+            session, _ = Session.objects.get_or_create(
+                station=station,
+                transaction_id=f"{transaction_id}@{int(timestamp.timestamp())}"[:36],
+                defaults={
+                    "status": Session.Status.COMPLETED,
+                    "id_tag": id_tag,
+                    "started_at": timestamp,
+                    "stopped_at": timestamp,
+                    "meter_start_wh": meter_stop,
+                    "meter_stop_wh": meter_stop,
+                    "stop_reason": reason,
+                    "flags": ["stop_for_unknown_transaction"],
+                },
+            )
+            event_publish("session.stopped", _session_event(session))
+            return session
+    if session.status == Session.Status.COMPLETED:
+        return session  # a retried StopTransaction: already counted
+    if session.status == Session.Status.INCOMPLETE:
+        session.flags = [*session.flags, "stopped_late"]
+    if samples:
+        _meter_samples_store(
+            station=station,
+            session=session,
+            evse_id=session.evse.evse_id if session.evse else 0,
+            samples=samples,
+        )
+    session.status = Session.Status.COMPLETED
+    session.stopped_at = timestamp
+    session.meter_stop_wh = meter_stop
+    energy = meter_stop - session.meter_start_wh
+    if energy < 0:
+        session.flags = [*session.flags, "meter_went_backwards"]
+        energy = 0
+    if timestamp < session.started_at:
+        session.flags = [*session.flags, "stop_before_start"]
+    session.energy_wh = energy
+    session.stop_reason = reason or "Local"
+    session.save()
+    event_publish("session.stopped", _session_event(session))
+    return session
+
+
+def _meter_samples_store(
+    *, station: Station, session: Session | None, evse_id: int, samples: list[dict]
+) -> int:
+    rows = [MeterSample(station=station, session=session, evse_id=evse_id, **sample) for sample in samples]
+    MeterSample.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+@transaction.atomic
+def meter_values_record(
+    *, station_id: int, connector_id: int, transaction_id: int | None, samples: list[dict[str, Any]]
+) -> Session | None:
+    """Store normalised meter samples (a replay is stored once) and attach them to the session (by
+    transaction id, else the active session on the connector); keeps the session's energy_wh."""
+    station = Station.objects.get(pk=station_id)
+    session = None
+    if transaction_id is not None:
+        session = Session.objects.filter(station=station, transaction_id=str(transaction_id)).first()
+    if session is None and connector_id > 0:
+        session = Session.objects.filter(
+            station=station, evse__evse_id=connector_id, status=Session.Status.ACTIVE
+        ).first()
+    _meter_samples_store(station=station, session=session, evse_id=connector_id, samples=samples)
+    if session is not None:
+        registers = [
+            s["value"]
+            for s in samples
+            if s["measurand"] == ENERGY_REGISTER
+            and s["unit"] == "Wh"
+            and not s.get("phase")
+            and not s.get("signed_data")
+        ]
+        if registers and session.status == Session.Status.ACTIVE:
+            energy = int(max(registers)) - session.meter_start_wh
+            if energy > session.energy_wh:
+                Session.objects.filter(pk=session.pk).update(energy_wh=energy, updated_at=timezone.now())
+                session.energy_wh = energy
+        event_publish("session.updated", _session_event(session))
+    return session
+
+
+def _energy_registers(samples: list[dict[str, Any]]) -> list[int]:
+    """The whole-meter energy register readings (Wh) among normalised samples."""
+    return [
+        int(s["value"])
+        for s in samples
+        if s["measurand"] == ENERGY_REGISTER
+        and s["unit"] == "Wh"
+        and not s.get("phase")
+        and not s.get("signed_data")
+    ]
+
+
+@transaction.atomic
+def transaction_event_record(
+    *,
+    station_id: int,
+    event_type: str,
+    transaction_id: str,
+    timestamp: Any,
+    evse_id: int | None = None,
+    connector_id: int | None = None,
+    id_tag: str = "",
+    samples: list[dict[str, Any]] | None = None,
+    stopped_reason: str = "",
+    reservation_id: int | None = None,
+) -> tuple[Session, AuthorizationDecision | None]:
+    """Record an OCPP 2.0.1 TransactionEvent (Started/Updated/Ended) on the session the station's own
+    transaction id names; returns (session, decision for id_tag or None). Never refuses.
+
+    Idempotent per (station, transactionId, seqNo) by content, so no seqNo is stored: a retry finds
+    the same session, its samples are stored once, energy only grows and an Ended session is not closed
+    twice; events may arrive out of order. An Updated/Ended whose Started was lost creates the session,
+    flagged. Offline (queued) events are processed as any other.
+    """
+    samples = samples or []
+    station = Station.objects.select_related("location").get(pk=station_id)
+    transaction_id = transaction_id[:36]
+    registers = _energy_registers(samples)
+    session = (
+        Session.objects.select_for_update(of=("self",))
+        .filter(station=station, transaction_id=transaction_id)
+        .select_related("station", "evse")
+        .first()
+    )
+    created = session is None
+    if session is None:
+        connector = _connector_for(station, evse_id, connector_id or 1) if evse_id else None
+        if connector is not None and event_type == "Started":
+            # An active session left on the connector lost its Ended event.
+            for old in Session.objects.select_for_update().filter(
+                station=station, connector=connector, status=Session.Status.ACTIVE
+            ):
+                old.status = Session.Status.INCOMPLETE
+                old.stopped_at = max(old.started_at, min(timestamp, timezone.now()))
+                old.stop_reason = "TransactionEventEndedMissing"
+                old.flags = [*old.flags, "stop_transaction_missing"]
+                old.save()
+                event_publish("session.stopped", _session_event(old))
+        flags = [] if event_type == "Started" else ["started_event_missing"]
+        if timestamp > timezone.now() + timedelta(minutes=5):
+            flags.append("clock_ahead")
+        session = Session.objects.create(
+            station=station,
+            evse=connector.evse if connector else None,
+            connector=connector,
+            transaction_id=transaction_id,
+            started_at=timestamp,
+            meter_start_wh=min(registers) if registers else 0,
+            reservation_id=reservation_id,
+            flags=flags,
+        )
+        if reservation_id is not None:
+            Reservation.objects.filter(station=station, reservation_id=reservation_id).update(
+                status=Reservation.Status.USED
+            )
+        event_publish("session.started", _session_event(session))
+    else:
+        if session.evse is None and evse_id:
+            connector = _connector_for(station, evse_id, connector_id or 1)
+            session.evse, session.connector = connector.evse, connector
+        if event_type == "Started" and timestamp < session.started_at:
+            # The Started event arrived after a later event had opened the session: it knows the start.
+            session.started_at = timestamp
+            if registers:
+                session.meter_start_wh = min(registers)
+    decision = None
+    if id_tag:
+        decision = station_id_token_authorize(
+            station=station, uid=id_tag, evse_id=evse_id, exclude_session_id=session.pk
+        )
+        if not session.id_tag:  # e.g. cable plugged in first, the card presented later (E03)
+            session.id_tag = id_tag[:36]
+            session.id_token = decision.id_token
+            if not decision.accepted:
+                session.flags = [*session.flags, f"authorization_{decision.status.lower()}"]
+    evse_number = session.evse.evse_id if session.evse else (evse_id or 0)
+    if samples:
+        _meter_samples_store(station=station, session=session, evse_id=evse_number, samples=samples)
+    was_open = session.status != Session.Status.COMPLETED
+    if was_open:
+        if registers and max(registers) - session.meter_start_wh > session.energy_wh:
+            session.energy_wh = max(registers) - session.meter_start_wh
+        if event_type == "Ended":
+            meter_stop = max(registers) if registers else session.meter_start_wh + session.energy_wh
+            energy = meter_stop - session.meter_start_wh
+            if energy < 0:
+                session.flags = [*session.flags, "meter_went_backwards"]
+                energy = 0
+            if timestamp < session.started_at:
+                session.flags = [*session.flags, "stop_before_start"]
+            if session.status == Session.Status.INCOMPLETE:
+                session.flags = [*session.flags, "stopped_late"]
+            session.status = Session.Status.COMPLETED
+            session.stopped_at = timestamp
+            session.meter_stop_wh = meter_stop
+            session.energy_wh = energy
+            session.stop_reason = (stopped_reason or "Local")[:40]
+    session.save()
+    if was_open and session.status == Session.Status.COMPLETED:
+        event_publish("session.stopped", _session_event(session))
+    elif was_open and not created:
+        event_publish("session.updated", _session_event(session))
+    return session, decision

@@ -1,0 +1,46 @@
+"""The fleet benchmark runs end to end against a CSMS and reports its table (no timings asserted)."""
+
+import importlib.util
+import os
+
+import pytest
+
+from tests.stations.simulator.csms import TinyCsms
+from tests.support import REPO
+
+
+def load_fleet():
+    spec = importlib.util.spec_from_file_location("bench_fleet", REPO / "bench" / "fleet.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_fleet_benchmark_holds_its_stations_and_reports_latency_and_memory():
+    fleet = load_fleet()
+    password = "bench-station-password-0001"
+    async with TinyCsms({f"BENCH-{n:05d}": password for n in range(1, 4)}) as csms:
+        args = fleet.parse_args(
+            ["--url", csms.url, "--stations", "3", "--duration", "1", "--interval", "0.02"]
+            + ["--timeout", "5", "--server-pid", str(os.getpid())]
+        )
+
+        result = await fleet.bench(args)
+
+    assert (result["connected"], result["booted"], result["held_at_end"]) == (3, 3, 3)
+    assert result["errors"] == {}
+    assert result["steady_messages"] > 0
+    assert {"StartTransaction", "MeterValues"} <= set(result["latency"])
+    table = fleet.report(args, result)
+    assert "msg/s" in table and "server memory per connection" in table
+    for identity in ("BENCH-00001", "BENCH-00002", "BENCH-00003"):
+        assert "StopTransaction" in csms.stations[identity].actions()
+
+
+def test_the_fleet_benchmark_refuses_a_server_that_is_not_this_machine():
+    fleet = load_fleet()
+
+    with pytest.raises(SystemExit) as refused:
+        fleet.parse_args(["--url", "ws://example.com/ocpp/"])
+
+    assert refused.value.code == 2
