@@ -27,8 +27,9 @@ from rfid.services import (
     id_token_create,
     id_token_update,
 )
+from stations.common import StationError
+from stations.connection.services.commands import command_create, session_remote_start, session_remote_stop
 from stations.models import Command, Evse, Session, Station
-from stations.services import StationError, command_create, session_remote_start, session_remote_stop
 
 ROLES = ("CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP")
 

@@ -13,7 +13,8 @@ from billing.services import cdr_create_for_session, tariff_create, tariff_delet
 from ocpi import services, subscribers
 from ocpi.models import Push, RoamingSession
 from stations.models import Evse, Station
-from stations.services import connector_status_record, session_start, session_stop
+from stations.network.services.status import connector_status_record
+from stations.sessions.services import session_start, session_stop
 from tests.ocpi.test_receiver_modules import a_token
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ import pytest
 from ocpi.models import RemoteCommand, RoamingToken
 from rfid.models import IdToken
 from rfid.services import AuthorizationContext, id_token_authorize
-from stations.local_lists import local_list_desired
+from stations.access.local_lists import local_list_desired
 from stations.models import Command, Evse, Station
 
 pytestmark = pytest.mark.django_db
@@ -231,7 +231,7 @@ def test_stop_session_for_an_unknown_session_is_unknown_session(ocpi, emsp, regi
 
 def test_a_station_answer_is_posted_to_the_response_url_once(ocpi, emsp, registered, network):
     from ocpi.services import remote_command_result_send
-    from stations.services import command_complete
+    from stations.connection.services.commands import command_complete
 
     _, token = registered
     Station.objects.filter(identity="CP-1").update(channel_name="test.channel")

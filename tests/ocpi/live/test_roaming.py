@@ -34,7 +34,7 @@ def api_post(url: str, key: str, body: dict) -> tuple[int, dict]:
 def published_location():
     from decimal import Decimal as D
 
-    from stations.services import location_create
+    from stations.network.services.locations import location_create
 
     return location_create(
         name="Harbour", address="Kade 1", city="Amsterdam", postal_code="1011AA", country="NLD",
