@@ -531,7 +531,7 @@ def roaming_token_store(
 # --- commands (receiver) --------------------------------------------------------------------------
 
 COMMANDS = ("START_SESSION", "STOP_SESSION", "RESERVE_NOW", "CANCEL_RESERVATION", "UNLOCK_CONNECTOR")
-# OCPI 2.2.1 §10.1.3: a token used in a command is not authorized in real time again when the
+# OCPI 2.2.1 Tokens module: a token used in a command is not authorized in real time again when the
 # station asks for it within 15 minutes.
 COMMAND_TOKEN_GRACE = timedelta(minutes=15)
 
@@ -749,7 +749,7 @@ def remote_command_result_send(*, remote_command_id: int) -> str:
     try:
         partner_call(remote.partner, method="POST", url=remote.response_url, module="commands", body=body)
     except PartnerUnreachable:
-        pass  # logged on the partner; OCPI §13: a lost result is not retried
+        pass  # logged on the partner; OCPI Commands module: a lost result is not retried
     return result
 
 
@@ -1078,7 +1078,7 @@ def _push_body(push: Push) -> Any:
         session = selectors.session_list(partner=push.partner).get(pk=int(pk))
         data = selectors.session_to_ocpi(session)
         if push.method == "PATCH":
-            # OCPI 2.2.1 §9.3.2: periods in a PATCH are appended; the PUT at the end carries them all.
+            # OCPI 2.2.1 Sessions module: periods in a PATCH are appended; the PUT at the end carries them all.
             return {k: data[k] for k in ("kwh", "total_cost", "status", "last_updated")}
         return data
     if kind == "cdr":

@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 VERSION = "2.2.1"
 
-# OCPI 2.2.1 status codes (transport_and_format §5).
+# OCPI 2.2.1 status codes (status codes chapter of the specification).
 SUCCESS = 1000
 CLIENT_ERROR = 2000
 INVALID_PARAMETERS = 2001

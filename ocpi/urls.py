@@ -1,4 +1,4 @@
-"""OCPI routes (DESIGN.md §6: /ocpi/versions and the modules under it); each matches with and
+"""OCPI routes (/ocpi/versions and the modules under it, docs/ocpi.md); each matches with and
 without a trailing slash, so no client is ever redirected."""
 
 from django.urls import re_path
