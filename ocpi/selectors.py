@@ -331,3 +331,18 @@ def partner_list() -> QuerySet[Partner]:
     return Partner.objects.annotate(
         token_count=Count("tokens", distinct=True), session_count=Count("sessions", distinct=True)
     ).order_by("name", "id")
+
+
+def partner_activity(*, partner: Partner, limit: int = 50) -> dict[str, Any]:
+    """What a partner's page shows: its latest requests in and out, pushes, roaming sessions and CDRs."""
+    from ocpi.models import Push, RequestLog
+
+    return {
+        "requests": RequestLog.objects.filter(partner=partner).order_by("-created_at", "-id")[:limit],
+        "pushes": Push.objects.filter(partner=partner).order_by("-id")[:limit],
+        "pending_pushes": Push.objects.filter(partner=partner, status=Push.Status.PENDING).count(),
+        "sessions": RoamingSession.objects.filter(partner=partner)
+        .select_related("session__station")
+        .order_by("-id")[:limit],
+        "cdrs": Cdr.objects.filter(session__roaming__partner=partner).order_by("-id")[:limit],
+    }

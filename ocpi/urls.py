@@ -1,9 +1,9 @@
 """OCPI routes (/ocpi/versions and the modules under it, docs/ocpi.md); each matches with and
 without a trailing slash, so no client is ever redirected."""
 
-from django.urls import re_path
+from django.urls import path, re_path
 
-from ocpi import views
+from ocpi import dashboard, views
 
 app_name = "ocpi"
 
@@ -11,6 +11,12 @@ V = r"^ocpi/2\.2\.1"
 SEGMENT = r"(?P<{}>[^/]+)"
 
 urlpatterns = [
+    # The dashboard's Roaming section.
+    path("roaming/", dashboard.partner_list, name="partner-list"),
+    path("roaming/new/", dashboard.partner_create, name="partner-create"),
+    path("roaming/<int:pk>/", dashboard.partner_detail, name="partner-detail"),
+    path("roaming/<int:pk>/register/", dashboard.partner_register, name="partner-register"),
+    # OCPI itself.
     re_path(r"^ocpi/versions/?$", views.version_list, name="versions"),
     re_path(rf"{V}/?$", views.version_details, name="version-details"),
     re_path(rf"{V}/credentials/?$", views.credentials, name="credentials"),

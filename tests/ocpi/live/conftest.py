@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import live_system, station_loop, stations  # noqa: F401  (fixtures)
+from tests.e2e.conftest import (  # noqa: F401  (fixtures)
+    browser,
+    live_system,
+    new_page,
+    station_loop,
+    stations,
+)
 from tests.ocpi.emsp import FakeEmsp
 from tests.ocpi.test_receiver_modules import a_token
 from tests.support import free_port
