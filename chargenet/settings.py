@@ -332,7 +332,10 @@ OCPI_COMMAND_TIMEOUT = env_int("OCPI_COMMAND_TIMEOUT", 30, minimum=5, maximum=60
 OCPI_PUSH_MAX_ATTEMPTS = env_int("OCPI_PUSH_MAX_ATTEMPTS", 30, minimum=1, maximum=200)
 # Allow partner URLs on loopback/private addresses; on by default only with DEBUG.
 OCPI_ALLOW_PRIVATE_HOSTS = env_bool("OCPI_ALLOW_PRIVATE_HOSTS", DEBUG)
+# Days the OCPI request log and delivered pushes are kept.
+OCPI_LOG_RETENTION_DAYS = env_int("OCPI_LOG_RETENTION_DAYS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE |= {
     "ocpi-push-sweep": {"task": "ocpi.push_sweep_task", "schedule": 15.0},
+    "ocpi-log-prune": {"task": "ocpi.log_prune_task", "schedule": 3600.0},
     "ocpi-command-timeouts": {"task": "ocpi.command_timeout_sweep_task", "schedule": 5.0},
 }

@@ -1170,3 +1170,12 @@ def remote_commands_overdue() -> list[int]:
             "id", flat=True
         )[:500]
     )
+
+
+def ocpi_log_prune() -> int:
+    """Delete request-log rows and finished pushes older than OCPI_LOG_RETENTION_DAYS; returns how
+    many rows went. Pending pushes are kept whatever their age."""
+    cutoff = timezone.now() - timedelta(days=settings.OCPI_LOG_RETENTION_DAYS)
+    logs, _ = RequestLog.objects.filter(created_at__lt=cutoff).delete()
+    pushes, _ = Push.objects.filter(created_at__lt=cutoff).exclude(status=Push.Status.PENDING).delete()
+    return logs + pushes

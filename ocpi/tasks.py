@@ -36,3 +36,9 @@ def command_timeout_sweep_task() -> int:
     for remote_command_id in overdue:
         command_result_send_task.delay(remote_command_id)
     return len(overdue)
+
+
+@shared_task(name="ocpi.log_prune_task")
+def log_prune_task() -> int:
+    """Keep the OCPI request log and the push history to OCPI_LOG_RETENTION_DAYS."""
+    return services.ocpi_log_prune()

@@ -169,3 +169,27 @@ def test_a_local_cards_session_is_nobodys_business(
 
     assert not RoamingSession.objects.exists()
     assert not Push.objects.filter(module="sessions").exists()
+
+
+def test_old_request_log_rows_and_delivered_pushes_are_pruned_but_pending_pushes_stay(registered, network):
+    from ocpi.models import RequestLog
+
+    partner, _ = registered
+    station = Station.objects.get(identity="CP-1")
+    subscribers.on_connector_status_changed(
+        "connector.status_changed", {"station_id": station.pk, "evse_id": 1}
+    )
+    subscribers.on_connector_status_changed(
+        "connector.status_changed", {"station_id": station.pk, "evse_id": 2}
+    )
+    old = timezone.now() - timedelta(days=31)
+    first, second = Push.objects.order_by("id")
+    Push.objects.filter(pk=first.pk).update(status=Push.Status.SUCCEEDED, created_at=old)
+    Push.objects.filter(pk=second.pk).update(created_at=old)
+    RequestLog.objects.update(created_at=old)
+
+    removed = services.ocpi_log_prune()
+
+    assert removed >= 2
+    assert not RequestLog.objects.exists()
+    assert list(Push.objects.values_list("pk", flat=True)) == [second.pk]
