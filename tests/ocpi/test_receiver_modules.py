@@ -250,3 +250,112 @@ def test_a_station_answer_is_posted_to_the_response_url_once(ocpi, emsp, registe
     assert (first, second) == ("ACCEPTED", "")
     results = [r for r in emsp.received if r.path == "/results/7"]
     assert len(results) == 1 and results[0].body == {"result": "ACCEPTED"}
+
+
+def online(identity: str) -> Station:
+    """A station the tests treat as connected (commands for it are queued for its socket)."""
+    Station.objects.filter(identity=identity).update(channel_name="test.channel", is_online=True)
+    return Station.objects.get(identity=identity)
+
+
+def test_a_station_that_does_not_answer_in_time_is_reported_as_timeout(ocpi, emsp, registered, network):
+    from django.utils import timezone
+
+    from ocpi.services import remote_command_result_send, remote_commands_overdue
+
+    _, token = registered
+    station = online("CP-1")
+    evse = Evse.objects.get(station=station, evse_id=1)
+    body = {"response_url": f"{emsp.base}/results/9", "token": a_token(), "location_id": str(network[0].pk),
+            "evse_uid": str(evse.pk)}  # fmt: skip
+    ocpi("POST", "/ocpi/2.2.1/commands/START_SESSION", token=token, body=body)
+    RemoteCommand.objects.update(deadline=timezone.now())
+
+    for remote_id in remote_commands_overdue():
+        remote_command_result_send(remote_command_id=remote_id)
+
+    assert [r.body for r in emsp.received if r.path == "/results/9"] == [{"result": "TIMEOUT"}]
+    assert remote_commands_overdue() == []
+
+
+def test_reserve_now_gets_our_own_reservation_id_and_cancel_finds_it(ocpi, emsp, registered, network):
+    _, token = registered
+    station = online("CP-1")
+    evse = Evse.objects.get(station=station, evse_id=2)
+    reserve = {
+        "response_url": f"{emsp.base}/results/r", "token": a_token(), "expiry_date": "2026-12-31T10:00:00Z",
+        "reservation_id": "EMSP-RES-1", "location_id": str(network[0].pk), "evse_uid": str(evse.pk),
+    }  # fmt: skip
+
+    reserved = ocpi("POST", "/ocpi/2.2.1/commands/RESERVE_NOW", token=token, body=reserve)
+    cancelled = ocpi(
+        "POST", "/ocpi/2.2.1/commands/CANCEL_RESERVATION", token=token,
+        body={"response_url": f"{emsp.base}/results/c", "reservation_id": "EMSP-RES-1"},
+    )  # fmt: skip
+    unknown = ocpi(
+        "POST", "/ocpi/2.2.1/commands/CANCEL_RESERVATION", token=token,
+        body={"response_url": f"{emsp.base}/results/u", "reservation_id": "NOPE"},
+    )  # fmt: skip
+
+    assert reserved.body["data"]["result"] == "ACCEPTED" and cancelled.body["data"]["result"] == "ACCEPTED"
+    assert unknown.body["data"]["result"] == "REJECTED"
+    reserve_now, cancel = Command.objects.order_by("id")
+    assert reserve_now.action == "ReserveNow" and reserve_now.payload["connectorId"] == 2
+    assert reserve_now.payload["idTag"] == "ABC123"
+    assert cancel.action == "CancelReservation"
+    assert cancel.payload == {"reservationId": reserve_now.payload["reservationId"]}
+
+
+def test_unlock_connector_becomes_an_unlock_for_the_station(ocpi, emsp, registered, network):
+    _, token = registered
+    station = online("CP-1")
+    evse = Evse.objects.get(station=station, evse_id=2)
+
+    response = ocpi(
+        "POST", "/ocpi/2.2.1/commands/UNLOCK_CONNECTOR", token=token,
+        body={"response_url": f"{emsp.base}/results/x", "location_id": str(network[0].pk),
+              "evse_uid": str(evse.pk), "connector_id": "1"},
+    )  # fmt: skip
+
+    assert response.body["data"]["result"] == "ACCEPTED"
+    command = Command.objects.get()
+    assert (command.action, command.payload) == ("UnlockConnector", {"connectorId": 2})
+
+
+def test_a_partner_cannot_read_or_stop_another_partners_token_or_session(ocpi, emsp, registered, network):
+    from ocpi.services import partner_create
+    from stations.models import Session
+
+    _, token = registered
+    ocpi("PUT", "/ocpi/2.2.1/tokens/DE/EMS/ABC123", token=token, body=a_token())
+    # a second eMSP registers
+    other, other_token_a = partner_create(
+        name="Other eMSP", country_code="FR", party_id="OTH", roles=["EMSP"]
+    )
+    emsp.party_id, emsp.country_code = "OTH", "FR"
+    other_token = ocpi("POST", "/ocpi/2.2.1/credentials", token=other_token_a, body=emsp.credentials()).body[
+        "data"
+    ]["token"]
+    station = online("CP-1")
+    from ocpi.services import roaming_session_record
+
+    session = Session.objects.create(
+        station=station, transaction_id="1", id_token=IdToken.objects.get(uid="ABC123"), id_tag="ABC123",
+        started_at=network[0].created_at,
+    )  # fmt: skip
+    roaming_session_record(session_id=session.pk)
+
+    read = ocpi("GET", "/ocpi/2.2.1/tokens/DE/EMS/ABC123", token=other_token)
+    change = ocpi("PUT", "/ocpi/2.2.1/tokens/DE/EMS/ABC123", token=other_token, body=a_token(valid=False))
+    stop = ocpi(
+        "POST", "/ocpi/2.2.1/commands/STOP_SESSION", token=other_token,
+        body={"response_url": f"{emsp.base}/results/s", "session_id": str(session.pk)},
+    )  # fmt: skip
+    listed = ocpi("GET", "/ocpi/2.2.1/sessions", token=other_token)
+
+    assert read.status_code == 404 and change.status_code == 404
+    assert stop.body["data"]["result"] == "REJECTED"
+    assert listed.body["data"] == []
+    assert ocpi("GET", "/ocpi/2.2.1/sessions", token=token).body["data"][0]["id"] == str(session.pk)
+    assert IdToken.objects.get(uid="ABC123").status == IdToken.Status.ACCEPTED
+    assert not Command.objects.exists()
