@@ -133,3 +133,45 @@ class PartnerRegisterApi(ApiView):
         except services.PartnerError as exc:
             return _partner_error(exc)
         return Response(PartnerSerializer(partner).data)
+
+
+class RoamingSessionSerializer(serializers.Serializer):
+    session_id = serializers.IntegerField()
+    station = serializers.CharField(source="session.station.identity")
+    status = serializers.CharField(source="session.status")
+    started_at = serializers.DateTimeField(source="session.started_at")
+    stopped_at = serializers.DateTimeField(source="session.stopped_at", allow_null=True)
+    energy_wh = serializers.IntegerField(source="session.energy_wh")
+    cdr_token = serializers.JSONField()
+    auth_method = serializers.CharField()
+    authorization_reference = serializers.CharField()
+    cdr_id = serializers.SerializerMethodField()
+    total_incl_vat = serializers.SerializerMethodField()
+    currency = serializers.SerializerMethodField()
+
+    def _cdr(self, obj):
+        return next(iter(obj.session.cdrs.all()), None)
+
+    def get_cdr_id(self, obj) -> str | None:
+        cdr = self._cdr(obj)
+        return cdr.cdr_id if cdr else None
+
+    def get_total_incl_vat(self, obj) -> str | None:
+        cdr = self._cdr(obj)
+        return f"{cdr.total_incl_vat:.2f}" if cdr else None
+
+    def get_currency(self, obj) -> str | None:
+        cdr = self._cdr(obj)
+        return cdr.currency if cdr else None
+
+
+@extend_schema(tags=["ocpi"])
+class PartnerSessionListApi(ApiMixin, generics.ListAPIView):
+    """A partner's roaming sessions, newest first, with how they were authorized and their CDR."""
+
+    permission_classes = [IsStaffReadOperateWrite]
+    serializer_class = RoamingSessionSerializer
+
+    def get_queryset(self):
+        partner = get_object_or_404(Partner, pk=self.kwargs["pk"])
+        return selectors.partner_sessions(partner=partner)

@@ -341,8 +341,19 @@ def partner_activity(*, partner: Partner, limit: int = 50) -> dict[str, Any]:
         "requests": RequestLog.objects.filter(partner=partner).order_by("-created_at", "-id")[:limit],
         "pushes": Push.objects.filter(partner=partner).order_by("-id")[:limit],
         "pending_pushes": Push.objects.filter(partner=partner, status=Push.Status.PENDING).count(),
-        "sessions": RoamingSession.objects.filter(partner=partner)
-        .select_related("session__station")
-        .order_by("-id")[:limit],
+        "sessions": partner_sessions(partner=partner)[:limit],
         "cdrs": Cdr.objects.filter(session__roaming__partner=partner).order_by("-id")[:limit],
     }
+
+
+def partner_sessions(*, partner: Partner) -> QuerySet[RoamingSession]:
+    """A partner's roaming sessions, newest first, with their station and their standing CDR."""
+    from django.db.models import Prefetch
+
+    standing = Cdr.objects.filter(kind=Cdr.Kind.NORMAL, credited_by__isnull=True).order_by("-id")
+    return (
+        RoamingSession.objects.filter(partner=partner)
+        .select_related("session__station")
+        .prefetch_related(Prefetch("session__cdrs", queryset=standing))
+        .order_by("-id")
+    )

@@ -118,6 +118,11 @@ v1 = [
     path(
         "ocpi/partners/<id:pk>/register/", ocpi_api.PartnerRegisterApi.as_view(), name="ocpi-partner-register"
     ),
+    path(
+        "ocpi/partners/<id:pk>/sessions/",
+        ocpi_api.PartnerSessionListApi.as_view(),
+        name="ocpi-partner-sessions",
+    ),
     path("webhooks/", webhook_api.WebhookSubscriptionListApi.as_view(), name="webhook-list"),
     path("webhooks/<id:pk>/", webhook_api.WebhookSubscriptionDetailApi.as_view(), name="webhook-detail"),
     path(
