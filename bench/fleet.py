@@ -25,10 +25,12 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 MAX_STATIONS = 20000
 MAX_DURATION = 3600
@@ -96,7 +98,7 @@ class Station:
     def __init__(self, args: argparse.Namespace, identity: str, stats: Stats, rng: random.Random):
         self.args, self.identity, self.stats, self.rng = args, identity, stats, rng
         self.pending: dict[str, asyncio.Future] = {}
-        self.ws = None
+        self.ws: Any = None  # a websockets ClientConnection once connected
         self.meter_wh = rng.randrange(0, 1_000_000)
         self.transaction_id: int | None = None
 
@@ -106,7 +108,7 @@ class Station:
         try:
             self.ws = await connect(
                 f"{self.args.url.rstrip('/')}/{self.identity}",
-                subprotocols=["ocpp1.6"],
+                subprotocols=[Subprotocol("ocpp1.6")],
                 additional_headers={"Authorization": f"Basic {token}"},
                 open_timeout=self.args.timeout,
                 compression=None,

@@ -397,7 +397,12 @@ def price_session(
         return _price(periods, tariff, time_zone, session_start)
 
 
-def _price(periods, tariff: TariffTerms, time_zone: str, session_start: datetime | None) -> CostBreakdown:
+def _price(
+    periods: list[ChargingPeriod] | tuple[ChargingPeriod, ...],
+    tariff: TariffTerms,
+    time_zone: str,
+    session_start: datetime | None,
+) -> CostBreakdown:
     zone = zone_get(time_zone)
     elements = _elements_parse(tariff.elements)
     periods = sorted(periods, key=lambda p: p.start)
@@ -465,7 +470,11 @@ def _price(periods, tariff: TariffTerms, time_zone: str, session_start: datetime
         edges = [period.start, *sorted(cuts), period.end]
 
         def energy_at(
-            instant: datetime, period=period, energy=energy, length_us=length_us, exact=exact_energy
+            instant: datetime,
+            period: ChargingPeriod = period,
+            energy: Decimal = energy,
+            length_us: int = length_us,
+            exact: dict[datetime, Decimal] = exact_energy,
         ) -> Decimal:
             if instant in exact:
                 return exact[instant]

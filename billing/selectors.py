@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
@@ -27,7 +28,7 @@ def tariff_terms(tariff: Tariff | None) -> pricing.TariffTerms:
     )
 
 
-def tariff_to_ocpi(tariff: Tariff) -> dict:
+def tariff_to_ocpi(tariff: Tariff) -> dict[str, Any]:
     """The tariff as an OCPI 2.2.1 Tariff object (without the party fields the OCPI app adds)."""
     data = {
         "id": tariff.code,
@@ -352,7 +353,7 @@ def invoice_for_user(*, user: User, invoice_id: int) -> Invoice:
         raise Http404("No such invoice.") from None
 
 
-def revenue_by_location(*, start: datetime, end: datetime) -> list[dict]:
+def revenue_by_location(*, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Revenue (net of credits) per location and currency for CDRs that ended in [start, end)."""
     rows = (
         Cdr.objects.filter(stopped_at__gte=start, stopped_at__lt=end)
@@ -375,7 +376,7 @@ def revenue_by_location(*, start: datetime, end: datetime) -> list[dict]:
     ]
 
 
-def revenue_summary(*, now: datetime) -> dict[str, list[dict]]:
+def revenue_summary(*, now: datetime) -> dict[str, list[dict[str, Any]]]:
     """Revenue today and this month (in the operator's time zone), per currency, net of credits."""
     from zoneinfo import ZoneInfo
 
@@ -385,7 +386,7 @@ def revenue_summary(*, now: datetime) -> dict[str, list[dict]]:
     day = local.replace(hour=0, minute=0, second=0, microsecond=0)
     month = day.replace(day=1)
 
-    def per_currency(start: datetime) -> list[dict]:
+    def per_currency(start: datetime) -> list[dict[str, Any]]:
         rows = (
             Cdr.objects.filter(stopped_at__gte=start, stopped_at__lt=now)
             .values("currency")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from billing import pricing, selectors
@@ -27,6 +27,7 @@ from billing.models import (
     TariffAssignment,
 )
 from billing.money import money_round, vat_of
+from chargenet.errors import DomainError
 from chargenet.events import event_publish
 from chargenet.models import User
 from rfid.models import Driver
@@ -35,8 +36,10 @@ from stations.models import Session
 logger = logging.getLogger(__name__)
 
 
-class BillingError(Exception):
+class BillingError(DomainError):
     """A billing action was refused; the message says why in words an operator understands."""
+
+    api_code = "billing_refused"
 
 
 # --- tariffs -------------------------------------------------------------------------------------
@@ -386,7 +389,7 @@ def cdr_create_for_session(*, session_id: int) -> Cdr:
 
 
 def _cdr_price_and_store(
-    *, session: Session, tariff: Tariff | None, supersedes: Cdr | None, snapshot: dict | None = None
+    *, session: Session, tariff: Tariff | None, supersedes: Cdr | None, snapshot: dict[str, Any] | None = None
 ) -> Cdr:
     stopped_at = session.stopped_at
     if stopped_at is None:  # callers check first; this tells mypy the CDR has an end
@@ -563,7 +566,7 @@ def invoice_run(*, period: InvoicePeriod) -> list[Invoice]:
     return issued
 
 
-def _subscriptions_due(month: date):
+def _subscriptions_due(month: date) -> QuerySet[Subscription]:
     month_end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     return (
         Subscription.objects.filter(started_on__lte=month_end)

@@ -2,8 +2,10 @@
 
 import csv
 import json
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -22,13 +24,13 @@ from billing.models import Subscription, SubscriptionPlan, Tariff, TariffAssignm
 from billing.money import money_round
 from billing.providers import WebhookInvalid, providers_available
 from chargenet.api.services import audit_record
-from chargenet.permissions import driver_required, operate_required, staff_required
+from chargenet.permissions import UserRequest, driver_required, operate_required, staff_required
 from rfid.models import Driver
 from stations.models import Connector, Location, Station
 
 
 @login_required
-def session_cost(request: HttpRequest, session_id: int) -> HttpResponse:
+def session_cost(request: UserRequest, session_id: int) -> HttpResponse:
     """The cost of a session so far (htmx partial): drivers see only their own sessions."""
     session = selectors.session_for_user(user=request.user, session_id=session_id)
     cost = selectors.session_cost(session=session)
@@ -36,21 +38,21 @@ def session_cost(request: HttpRequest, session_id: int) -> HttpResponse:
 
 
 @login_required
-def cdr_list(request: HttpRequest) -> HttpResponse:
+def cdr_list(request: UserRequest) -> HttpResponse:
     """Priced sessions: a driver's own, or all for operators."""
     cdrs = selectors.cdr_list(user=request.user)[:200]
     return render(request, "billing/cdr_list.html", {"cdrs": cdrs})
 
 
 @login_required
-def invoice_list(request: HttpRequest) -> HttpResponse:
+def invoice_list(request: UserRequest) -> HttpResponse:
     return render(
         request, "billing/invoice_list.html", {"invoices": selectors.invoice_list(user=request.user)[:200]}
     )
 
 
 @login_required
-def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
+def invoice_detail(request: UserRequest, invoice_id: int) -> HttpResponse:
     invoice = selectors.invoice_for_user(user=request.user, invoice_id=invoice_id)
     return render(
         request,
@@ -60,7 +62,7 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
 
 
 @login_required
-def invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
+def invoice_pdf(request: UserRequest, invoice_id: int) -> HttpResponse:
     invoice = selectors.invoice_for_user(user=request.user, invoice_id=invoice_id)
     pdf = bytes(type(invoice).objects.values_list("pdf", flat=True).get(pk=invoice.pk))
     response = HttpResponse(pdf, content_type="application/pdf")
@@ -70,7 +72,7 @@ def invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def invoice_pay(request: HttpRequest, invoice_id: int) -> HttpResponse:
+def invoice_pay(request: UserRequest, invoice_id: int) -> HttpResponse:
     """Start a payment of the driver's own invoice with the chosen provider."""
     invoice = selectors.invoice_for_user(user=request.user, invoice_id=invoice_id)
     if not request.user.is_driver:
@@ -96,7 +98,7 @@ def invoice_pay(request: HttpRequest, invoice_id: int) -> HttpResponse:
 
 @operate_required
 @require_POST
-def payment_record(request: HttpRequest, invoice_id: int) -> HttpResponse:
+def payment_record(request: UserRequest, invoice_id: int) -> HttpResponse:
     """An operator records a bank transfer against an invoice."""
     invoice = selectors.invoice_for_user(user=request.user, invoice_id=invoice_id)
     try:
@@ -151,7 +153,7 @@ def _tariff_form_fields(post) -> dict:
 
 
 @staff_required
-def tariff_edit(request: HttpRequest, tariff_id: int | None = None) -> HttpResponse:
+def tariff_edit(request: UserRequest, tariff_id: int | None = None) -> HttpResponse:
     """Create or edit a tariff (OCPI elements as JSON) with a price preview."""
     tariff = get_object_or_404(Tariff, pk=tariff_id) if tariff_id else None
     error = ""
@@ -168,7 +170,7 @@ def tariff_edit(request: HttpRequest, tariff_id: int | None = None) -> HttpRespo
             return redirect("billing:tariff-edit", tariff_id=tariff.pk)
         except services.BillingError as exc:
             error = str(exc)
-        form = request.POST
+        form: Mapping[str, Any] = request.POST
     else:
         form = {
             "code": tariff.code if tariff else "",
@@ -346,13 +348,13 @@ def _assignment_place(post) -> dict[str, int]:
 
 
 @staff_required
-def tariff_assignment_list(request: HttpRequest) -> HttpResponse:
+def tariff_assignment_list(request: UserRequest) -> HttpResponse:
     """Which tariff applies where and to whom; operators add and remove assignments."""
     if request.method == "POST":
         if not request.user.can_operate:
             raise PermissionDenied("Viewers cannot change assignments.")
         try:
-            tariff = Tariff.objects.filter(pk=_int_or_none(request.POST.get("tariff"))).first()
+            tariff = Tariff.objects.filter(pk=_int_or_none(request.POST.get("tariff"))).first()  # type: ignore[misc]  # pk=None finds nothing, as wanted
             if tariff is None:
                 raise services.BillingError("choose a tariff")
             plan_id = _int_or_none(request.POST.get("plan"))
@@ -402,7 +404,7 @@ def _plan_form_fields(post) -> dict:
 
 
 @staff_required
-def subscription_plan_list(request: HttpRequest) -> HttpResponse:
+def subscription_plan_list(request: UserRequest) -> HttpResponse:
     """Subscription plans with their members' tariff and how many drivers are subscribed now."""
     error = ""
     form: dict = {"currency": "EUR", "vat_percent": "21", "monthly_fee": "0", "is_active": True}
@@ -428,7 +430,7 @@ def subscription_plan_list(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-def subscription_plan_edit(request: HttpRequest, plan_id: int) -> HttpResponse:
+def subscription_plan_edit(request: UserRequest, plan_id: int) -> HttpResponse:
     """Change a plan (fee, VAT, members' tariff) or stop offering it."""
     plan = get_object_or_404(SubscriptionPlan, pk=plan_id)
     error = ""
@@ -476,7 +478,7 @@ def _audit(request: HttpRequest, *, subscription: Subscription | None, ok: bool)
 
 
 @staff_required
-def subscription_list(request: HttpRequest) -> HttpResponse:
+def subscription_list(request: UserRequest) -> HttpResponse:
     """Drivers on plans now or from a later date; operators put a driver on a plan (by e-mail)."""
     show_ended = request.GET.get("ended") == "1"
     if request.method == "POST":
@@ -488,7 +490,7 @@ def subscription_list(request: HttpRequest) -> HttpResponse:
             driver = Driver.objects.filter(email__iexact=email).first() if email else None
             if driver is None:
                 raise services.BillingError(f"no driver with the e-mail address {email!r}")
-            plan = SubscriptionPlan.objects.filter(pk=_int_or_none(request.POST.get("plan"))).first()
+            plan = SubscriptionPlan.objects.filter(pk=_int_or_none(request.POST.get("plan"))).first()  # type: ignore[misc]  # pk=None finds nothing, as wanted
             if plan is None:
                 raise services.BillingError("choose a plan")
             subscription = services.subscription_start(
@@ -536,7 +538,7 @@ def subscription_end(request: HttpRequest, subscription_id: int) -> HttpResponse
 
 
 @driver_required
-def my_plan(request: HttpRequest) -> HttpResponse:
+def my_plan(request: UserRequest) -> HttpResponse:
     """The driver's plan: the current one, later ones, and the self-service plans they may choose.
     POST `plan=<id>` chooses one (from today); POST `end=1` ends the current plan today."""
     driver = Driver.objects.filter(user=request.user).first()
@@ -551,7 +553,7 @@ def my_plan(request: HttpRequest) -> HttpResponse:
             else:
                 plan = (
                     selectors.subscription_plans_offered()
-                    .filter(pk=_int_or_none(request.POST.get("plan")))
+                    .filter(pk=_int_or_none(request.POST.get("plan")))  # type: ignore[misc]  # pk=None finds nothing, as wanted
                     .first()
                 )
                 if plan is None:

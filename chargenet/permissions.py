@@ -4,6 +4,16 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+from chargenet.models import User
+
+
+class UserRequest(HttpRequest):
+    """A request from a signed-in user, as every view behind `login_required` or the decorators below
+    gets it (a type for the checker; at run time it is the ordinary HttpRequest)."""
+
+    user: User
 
 
 def staff_required(view):

@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("stations.dashboard.urls")),
+    path("", include("stations.alerts.urls")),
     path("", include("rfid.urls")),
     path("billing/", include("billing.urls")),
     path("", include("stations.account.urls")),

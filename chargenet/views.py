@@ -6,6 +6,7 @@ from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from chargenet.permissions import UserRequest
 from chargenet.selectors import health_check
 
 
@@ -19,7 +20,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: UserRequest) -> HttpResponse:
     """Operators land on the dashboard, drivers on their account page."""
     if request.user.is_driver:
         return redirect("account")

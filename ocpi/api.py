@@ -57,12 +57,6 @@ class PartnerRegisterSerializer(serializers.Serializer):
     token_a = serializers.CharField(max_length=64, help_text="The token A the partner issued to us")
 
 
-def _partner_error(exc: services.PartnerError) -> Response:
-    return Response(
-        {"error": {"code": "validation_error", "message": str(exc)}}, status=status.HTTP_400_BAD_REQUEST
-    )
-
-
 @extend_schema(tags=["ocpi"])
 class PartnerListApi(ApiMixin, generics.ListAPIView):
     """Roaming partners (OCPI). Operators only."""
@@ -85,10 +79,7 @@ class PartnerListApi(ApiMixin, generics.ListAPIView):
     def post(self, request):
         serializer = PartnerCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            partner, token_a = services.partner_create(**serializer.validated_data)
-        except services.PartnerError as exc:
-            return _partner_error(exc)
+        partner, token_a = services.partner_create(**serializer.validated_data)
         body = {
             "id": partner.pk,
             "name": partner.name,
@@ -126,12 +117,9 @@ class PartnerRegisterApi(ApiView):
         partner = get_object_or_404(Partner, pk=pk)
         serializer = PartnerRegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            partner = services.partner_register_with(
-                partner=partner, our_versions_url=versions_url(request), **serializer.validated_data
-            )
-        except services.PartnerError as exc:
-            return _partner_error(exc)
+        partner = services.partner_register_with(
+            partner=partner, our_versions_url=versions_url(request), **serializer.validated_data
+        )
         return Response(PartnerSerializer(partner).data)
 
 

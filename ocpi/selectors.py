@@ -57,13 +57,18 @@ SESSION_STATUS: dict[str, str] = {
 }
 
 
+def ocpi_object(data: dict[str, Any]) -> dict[str, Any]:
+    """An object with the OCPI number fields, at any depth, turned from decimal strings into numbers."""
+    return {
+        k: _number(v) if k in NUMBER_FIELDS and isinstance(v, str | Decimal) else ocpi_numbers(v)
+        for k, v in data.items()
+    }
+
+
 def ocpi_numbers(value: Any) -> Any:
-    """A JSON structure with the OCPI number fields turned from decimal strings into numbers."""
+    """Any JSON value with the OCPI number fields turned from decimal strings into numbers."""
     if isinstance(value, dict):
-        return {
-            k: _number(v) if k in NUMBER_FIELDS and isinstance(v, str | Decimal) else ocpi_numbers(v)
-            for k, v in value.items()
-        }
+        return ocpi_object(value)
     if isinstance(value, list):
         return [ocpi_numbers(v) for v in value]
     return value
@@ -214,7 +219,7 @@ def tariff_to_ocpi(tariff: Tariff) -> dict[str, Any]:
     data.pop("vat_percent", None)
     data = {**_party(), **data, "tariff_alt_text": [{"language": "en", "text": tariff.name}]}
     data["last_updated"] = ocpi_datetime(tariff.updated_at)
-    return ocpi_numbers(data)
+    return ocpi_object(data)
 
 
 # --- sessions and CDRs ------------------------------------------------------------------------
@@ -259,7 +264,7 @@ def session_to_ocpi(session: Session, *, now: datetime | None = None) -> dict[st
         data["end_date_time"] = ocpi_datetime(session.stopped_at)
     if roaming.authorization_reference:
         data["authorization_reference"] = roaming.authorization_reference
-    return ocpi_numbers(data)
+    return ocpi_object(data)
 
 
 def cdr_list(*, partner: Partner) -> QuerySet[Cdr]:
@@ -323,7 +328,7 @@ def cdr_to_ocpi(cdr: Cdr) -> dict[str, Any]:
     if cdr.kind == Cdr.Kind.CREDIT:
         data["credit"] = True
         data["credit_reference_id"] = cdr.credit_reference.cdr_id if cdr.credit_reference else ""
-    return ocpi_numbers(data)
+    return ocpi_object(data)
 
 
 def partner_list() -> QuerySet[Partner]:

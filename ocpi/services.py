@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import Cdr, Tariff
+from chargenet.errors import DomainError
 from ocpi import selectors, transport
 from ocpi.client import Answer, PartnerUnreachable, ocpi_call, partner_call
 from ocpi.models import Partner, Push, RemoteCommand, RequestLog, RoamingSession, RoamingToken
@@ -37,8 +38,11 @@ ROLES = ("CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP")
 # --- partners and credentials ---------------------------------------------------------------------
 
 
-class PartnerError(Exception):
+class PartnerError(DomainError):
     """A partner change was refused; the message says why."""
+
+    api_status = 400
+    api_code = "validation_error"
 
 
 def _roles_clean(roles: Any, *, country_code: str, party_id: str) -> list[dict[str, Any]]:
@@ -1088,7 +1092,7 @@ def _push_body(push: Push) -> Any:
 
 def push_backoff(*, attempts: int) -> int:
     """Seconds before the next attempt: 5 s, 15 s, 45 s … capped at ten minutes."""
-    return min(5 * 3 ** max(0, attempts - 1), 600)
+    return int(min(5 * 3 ** max(0, attempts - 1), 600))
 
 
 def push_deliver(*, partner_id: int, object_key: str) -> int | None:

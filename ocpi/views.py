@@ -174,7 +174,7 @@ def credentials(request: HttpRequest, partner: Partner, body: Any) -> Reply:
 def _paginated(
     request: HttpRequest, queryset: QuerySet, *, date_field: str, to_ocpi: Callable[[Any], dict]
 ) -> Reply:
-    query = {k: v for k, v in request.GET.items()}
+    query = {k: str(v) for k, v in request.GET.items()}
     maximum = settings.OCPI_PAGE_LIMIT
     offset, limit, date_from, date_to = transport.page_params(query, maximum=maximum)
     if date_from is not None:

@@ -2,10 +2,11 @@
 
 from django.db.models import Q, QuerySet
 
+from chargenet.models import User
 from rfid.models import AuthorizationLog, Driver, IdToken
 
 
-def id_token_list_for_user(*, user) -> QuerySet[IdToken]:
+def id_token_list_for_user(*, user: User) -> QuerySet[IdToken]:
     """The cards of the driver behind `user`; none for a user who is not a driver."""
     return IdToken.objects.filter(driver__user=user).order_by("created_at")
 
@@ -54,6 +55,6 @@ def authorization_log_search(
     return log
 
 
-def driver_for_user(*, user) -> Driver | None:
+def driver_for_user(*, user: User) -> Driver | None:
     """The driver account behind a login, if any."""
     return Driver.objects.filter(user=user).first()

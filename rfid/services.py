@@ -12,14 +12,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from chargenet.errors import DomainError
 from chargenet.events import event_publish
+from chargenet.models import User
 from rfid.models import AuthorizationLog, Driver, IdToken
 
 logger = logging.getLogger(__name__)
 
 
-class IdTokenError(Exception):
+class IdTokenError(DomainError):
     """An id token change was refused; the message says why."""
+
+    api_code = "id_token_refused"
 
 
 # OCPP 1.6 idTag: CiString20; 2.0.1 idToken: identifierString ≤ 36. Printable ASCII, no spaces.
@@ -147,7 +151,7 @@ def driver_verification_token(*, driver: Driver) -> tuple[str, str]:
 
 
 @transaction.atomic
-def driver_email_verify(*, uidb64: str, token: str):
+def driver_email_verify(*, uidb64: str, token: str) -> User:
     """Activate the account behind a verification link and return its user; raises DriverError
     for a link that is malformed, expired or already superseded."""
     from django.contrib.auth import get_user_model

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from chargenet.permissions import driver_required, operate_required, staff_required
+from chargenet.permissions import UserRequest, driver_required, operate_required, staff_required
 from rfid import selectors, services
 from rfid.forms import CardClaimForm, CardLabelForm, IdTokenForm, ImportForm, SignupForm
 from rfid.models import AuthorizationLog, Driver, IdToken
@@ -195,20 +195,20 @@ def authorization_list(request: HttpRequest) -> HttpResponse:
 # --- drivers ---------------------------------------------------------------------------------
 
 
-def _driver(request: HttpRequest) -> Driver:
+def _driver(request: UserRequest) -> Driver:
     driver = selectors.driver_for_user(user=request.user)
     if driver is None:
         raise Http404("no driver account")
     return driver
 
 
-def _own_card(request: HttpRequest, pk: int) -> IdToken:
+def _own_card(request: UserRequest, pk: int) -> IdToken:
     # Another driver's card is a 404, never a 403: its existence is not disclosed.
     return get_object_or_404(IdToken, pk=pk, driver=_driver(request))
 
 
 @driver_required
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: UserRequest) -> HttpResponse:
     return render(
         request,
         "rfid/account.html",
@@ -217,7 +217,7 @@ def account(request: HttpRequest) -> HttpResponse:
 
 
 @driver_required
-def my_card_add(request: HttpRequest) -> HttpResponse:
+def my_card_add(request: UserRequest) -> HttpResponse:
     form = CardClaimForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -235,7 +235,7 @@ def my_card_add(request: HttpRequest) -> HttpResponse:
 
 
 @driver_required
-def my_card_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def my_card_edit(request: UserRequest, pk: int) -> HttpResponse:
     token = _own_card(request, pk)
     form = CardLabelForm(request.POST or None, initial={"label": token.label})
     if request.method == "POST" and form.is_valid():
@@ -247,7 +247,7 @@ def my_card_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @driver_required
-def my_card_block(request: HttpRequest, pk: int) -> HttpResponse:
+def my_card_block(request: UserRequest, pk: int) -> HttpResponse:
     token = _own_card(request, pk)
     services.driver_card_block(driver=_driver(request), id_token=token)
     messages.success(

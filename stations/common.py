@@ -2,11 +2,14 @@
 
 from typing import Any
 
+from chargenet.errors import DomainError
 from stations.models import Connector, Evse, Session, Station, StationProtocolState
 
 
-class StationError(Exception):
+class StationError(DomainError):
     """A station action was refused; the message says why in words an operator understands."""
+
+    api_code = "station_refused"
 
 
 def _protocol_state(station_id: int) -> StationProtocolState:

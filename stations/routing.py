@@ -6,7 +6,7 @@ from stations.connection.consumers import OcppConsumer
 from stations.dashboard.live import websocket_urlpatterns as live_urlpatterns
 
 websocket_urlpatterns: list = [
-    # ws(s)://HOST/ocpp/<identity>, a trailing slash tolerated (DESIGN.md §6).
+    # ws(s)://HOST/ocpp/<identity>, a trailing slash tolerated (a public contract, docs/architecture.md).
     re_path(r"^ocpp/(?P<identity>[^/]+)/?$", OcppConsumer.as_asgi()),
     *live_urlpatterns,
 ]

@@ -50,6 +50,22 @@ def other_driver(django_user_model):
     return Driver.objects.create(user=user, name="Bob", email="bob@example.com")
 
 
+@pytest.fixture
+def sam(django_user_model):
+    """Support staff with a Django admin login."""
+    return django_user_model.objects.create_superuser(username="sam", password="pw-sam-1", role="admin")
+
+
+@pytest.fixture
+def eager_tasks():
+    """Celery tasks run in-process, at once: the worker is outside what the test looks at."""
+    from chargenet.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
 @pytest.fixture(scope="session", autouse=True)
 def flush_survives_a_live_server():
     """Retry the between-test flush when PostgreSQL picks it as a deadlock victim.

@@ -1,4 +1,4 @@
-"""`Authorization: Token <key>` with ChargeNet API keys (DESIGN.md §6)."""
+"""`Authorization: Token <key>` with ChargeNet API keys (a public contract, docs/api.md)."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions

@@ -2,6 +2,7 @@
 
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from rest_framework import permissions
 from rest_framework.authentication import SessionAuthentication
@@ -33,9 +34,15 @@ def _has_nul(value) -> bool:
     return False
 
 
+if TYPE_CHECKING:
+    from rest_framework.views import APIView as _MixinBase  # the views it is mixed into
+else:
+    _MixinBase = object
+
+
 # Mixed into every API view (APIView or a generic view). No docstring on purpose: drf-spectacular
 # would show it as the description of every operation whose view has none.
-class ApiMixin:
+class ApiMixin(_MixinBase):
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     throttle_classes = [ApiKeyRateThrottle]
     # DRF's default LimitOffsetPagination has no max_limit: ?limit=10**40 reached the database (a 500).

@@ -6,15 +6,11 @@ Domain exceptions of the services become 409 (the request was understood but the
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from billing.services import BillingError
-from chargenet.api.services import ApiKeyError, IdempotencyConflict
-from chargenet.webhooks.services import WebhookError
-from rfid.services import IdTokenError
-from stations.services import CommandError, StationError
+from chargenet.errors import DomainError
 
 
 class ErrorBodySerializer(serializers.Serializer):
@@ -32,19 +28,9 @@ class ErrorSerializer(serializers.Serializer):
 
 
 def _domain_error(exc: Exception) -> tuple[int, str] | None:
-    # Order matters: CommandError is a StationError.
-    if isinstance(exc, CommandError):
-        return status.HTTP_409_CONFLICT, "command_refused"
-    if isinstance(exc, StationError):
-        return status.HTTP_409_CONFLICT, "station_refused"
-    if isinstance(exc, IdTokenError):
-        return status.HTTP_409_CONFLICT, "id_token_refused"
-    if isinstance(exc, BillingError):
-        return status.HTTP_409_CONFLICT, "billing_refused"
-    if isinstance(exc, ApiKeyError | WebhookError):
-        return status.HTTP_400_BAD_REQUEST, "validation_error"
-    if isinstance(exc, IdempotencyConflict):
-        return status.HTTP_409_CONFLICT, exc.code
+    # Each app's errors say how they are reported (chargenet.errors), so this module knows no app.
+    if isinstance(exc, DomainError):
+        return exc.api_status, exc.api_code
     return None
 
 

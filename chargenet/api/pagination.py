@@ -9,7 +9,7 @@ class ApiCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
-    ordering = "-id"
+    ordering: str | tuple[str, ...] = "-id"
 
 
 class ApiLimitOffsetPagination(LimitOffsetPagination):

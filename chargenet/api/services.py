@@ -9,22 +9,27 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chargenet.api.models import ApiKey, AuditLog, IdempotencyRecord
+from chargenet.errors import DomainError
 
 KEY_PREFIX = "cn_"
 # last_used_at is a hint for people, not an audit trail: write it at most once a minute per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-class ApiKeyError(Exception):
+class ApiKeyError(DomainError):
     """An API key action was refused."""
 
+    api_status = 400
+    api_code = "validation_error"
 
-class IdempotencyConflict(Exception):
+
+class IdempotencyConflict(DomainError):
     """The Idempotency-Key was used for another request, or its first request is still running."""
 
     def __init__(self, message: str, *, code: str):
         super().__init__(message)
         self.code = code
+        self.api_code = code
 
 
 def api_key_digest(key: str) -> str:

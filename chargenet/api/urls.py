@@ -1,4 +1,4 @@
-"""URLs of the REST API (DESIGN.md §6): /api/v1/…, the schema at /api/schema/, docs at /api/docs/."""
+"""URLs of the REST API (public contracts, docs/api.md): /api/v1/…, the schema at /api/schema/, docs at /api/docs/."""
 
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView

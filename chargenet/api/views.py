@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from chargenet.api.models import ApiKey
 from chargenet.api.services import ApiKeyError, api_key_create, api_key_revoke
+from chargenet.permissions import UserRequest
 
 
 class ApiKeyForm(forms.Form):
@@ -18,7 +19,7 @@ class ApiKeyForm(forms.Form):
 
 
 @login_required
-def api_key_list(request: HttpRequest) -> HttpResponse:
+def api_key_list(request: UserRequest) -> HttpResponse:
     new_key = None
     form = ApiKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from chargenet.errors import DomainError
 from chargenet.webhooks.models import WebhookDelivery, WebhookSubscription
 
 # The events integrators can subscribe to (chargenet.events, plus command.finished derived from
@@ -58,8 +59,11 @@ SIGNATURE_HEADER = "ChargeNet-Signature"
 RESPONSE_BODY_LIMIT = 2000
 
 
-class WebhookError(Exception):
+class WebhookError(DomainError):
     """A webhook subscription change was refused; the message says why."""
+
+    api_status = 400
+    api_code = "validation_error"
 
 
 def webhook_sign(*, secret: str, timestamp: int, body: bytes) -> str:

@@ -17,7 +17,7 @@ SendLocalList.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -44,7 +44,7 @@ Entries = dict[str, dict[str, str]]
 # --- pure functions ----------------------------------------------------------------------------
 
 
-def local_list_entry(*, id_token: IdToken, now=None) -> dict[str, str]:
+def local_list_entry(*, id_token: IdToken, now: datetime | None = None) -> dict[str, str]:
     """The list entry of a card as the station should hold it (protocol-neutral)."""
     now = now or timezone.now()
     status = id_token.status
@@ -103,8 +103,9 @@ def local_list_payload(
 
 def _reported_version(response: dict[str, Any] | None) -> int | None:
     for key in ("listVersion", "versionNumber", "list_version", "version_number"):
-        if response and isinstance(response.get(key), int):
-            return response[key]
+        value = response.get(key) if response else None
+        if isinstance(value, int):
+            return value
     return None
 
 
@@ -316,9 +317,10 @@ def local_lists_id_token_changed(*, id_token_id: int) -> list[Command]:
 
 def _held(station: Station) -> Entries:
     try:
-        return station.local_list.entries
+        entries: Entries = station.local_list.entries
     except LocalListSync.DoesNotExist:
         return {}
+    return entries
 
 
 # --- tasks and event subscribers ----------------------------------------------------------------

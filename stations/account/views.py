@@ -15,21 +15,21 @@ from django.urls import reverse
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
-from chargenet.permissions import driver_required, staff_required
+from chargenet.permissions import UserRequest, driver_required, staff_required
 from rfid.models import Driver, IdToken
 from stations import services
 from stations.account import selectors
 from stations.models import Session
 
 
-def _driver(request: HttpRequest) -> Driver:
+def _driver(request: UserRequest) -> Driver:
     driver = Driver.objects.filter(user=request.user).first()
     if driver is None:
         raise Http404("no driver account")
     return driver
 
 
-def _own_session(request: HttpRequest, pk: int) -> Session:
+def _own_session(request: UserRequest, pk: int) -> Session:
     session = selectors.session_get_for_driver(driver=_driver(request), pk=pk)
     if session is None:
         raise Http404("no such session")
@@ -37,7 +37,7 @@ def _own_session(request: HttpRequest, pk: int) -> Session:
 
 
 @driver_required
-def charging_overview(request: HttpRequest) -> HttpResponse:
+def charging_overview(request: UserRequest) -> HttpResponse:
     """My charging: the live session or the start form. After a start (`?start=<command uuid>`) the
     "now" region (`?fragment=now`) follows the command until the session appears or it fails."""
     driver = _driver(request)
@@ -58,7 +58,7 @@ def charging_overview(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @driver_required
-def charging_start(request: HttpRequest) -> HttpResponse:
+def charging_start(request: UserRequest) -> HttpResponse:
     driver = _driver(request)
     target = request.POST.get("target", "")
     identity, _, evse = target.rpartition("/")
@@ -95,7 +95,7 @@ def charging_start(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @driver_required
-def charging_stop(request: HttpRequest, pk: int) -> HttpResponse:
+def charging_stop(request: UserRequest, pk: int) -> HttpResponse:
     session = _own_session(request, pk)
     remote_stop = getattr(services, "session_remote_stop", None)
     if session.status != Session.Status.ACTIVE:
@@ -113,7 +113,7 @@ def charging_stop(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @driver_required
-def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def session_detail(request: UserRequest, pk: int) -> HttpResponse:
     session = _own_session(request, pk)
     return render(
         request,
@@ -123,7 +123,7 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @driver_required
-def session_live(request: HttpRequest, pk: int) -> HttpResponse:
+def session_live(request: UserRequest, pk: int) -> HttpResponse:
     """The live figures of one session, as a fragment the page refreshes."""
     session = _own_session(request, pk)
     return render(
@@ -134,7 +134,7 @@ def session_live(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @driver_required
-def charging_history(request: HttpRequest) -> HttpResponse:
+def charging_history(request: UserRequest) -> HttpResponse:
     driver = _driver(request)
     filters = {name: request.GET.get(name, "").strip() for name in ("since", "until", "station", "card")}
     card = filters["card"]

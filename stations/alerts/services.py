@@ -317,7 +317,7 @@ def _alert_mail_body(alerts: list[Alert]) -> str:
     return "\n".join(lines)
 
 
-def _on_alert_event(event_type: str, data: dict) -> None:
+def _on_alert_event(event_type: str, data: dict[str, Any]) -> None:
     """Something that may be a new alert occurred: let a worker mail it (subscribers must be quick)."""
     if (
         event_type == "station.booted"

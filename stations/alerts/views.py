@@ -7,7 +7,7 @@ from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from chargenet.permissions import operate_required, staff_required
+from chargenet.permissions import UserRequest, operate_required, staff_required
 from stations.alerts import services as alerts
 from stations.dashboard.views.base import render_page
 
@@ -53,7 +53,7 @@ def alert_acknowledge(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @staff_required
-def alert_mail_update(request: HttpRequest) -> HttpResponse:
+def alert_mail_update(request: UserRequest) -> HttpResponse:
     """An operator turns their own alert e-mails on or off (viewers too: it changes nothing else)."""
     enabled = request.POST.get("enabled") == "on"
     try:

@@ -1,7 +1,7 @@
 """The OCPP endpoint ws(s)://HOST/ocpp/<identity>: handshake, framing, boot gate, commands.
 
 A Channels consumer handles one event at a time, so nothing here awaits an OCPP call inside
-receive() (DESIGN.md §4). receive() parses and checks each frame itself and answers bad ones with the
+receive() (docs/architecture.md). receive() parses and checks each frame itself and answers bad ones with the
 version's CALLERROR; good CALLs go on a queue that a background task feeds to the library's
 ChargePoint; CALLRESULT/CALLERROR frames go straight to the library. Every CSMS-initiated call runs
 in its own task. Frames are logged and liveness is kept in memory, both written by the process-wide batch
@@ -49,7 +49,10 @@ library_logger.setLevel(logging.WARNING)
 NODE = f"{socket.gethostname()}:{os.getpid()}"
 # Subprotocol → OCPP version, in our order of preference when a station offers several.
 SUBPROTOCOLS = {"ocpp1.6": "1.6", "ocpp2.0.1": "2.0.1"}
-CHARGE_POINTS = {"1.6": ChargePoint16, "2.0.1": ChargePoint201}
+CHARGE_POINTS: dict[str, type[ChargePoint16 | ChargePoint201]] = {
+    "1.6": ChargePoint16,
+    "2.0.1": ChargePoint201,
+}
 # 1.6 §4.2 / 2.0.1 B02.FR.05: no remote start/stop to a Pending station.
 PENDING_FORBIDDEN = frozenset(
     {"RemoteStartTransaction", "RemoteStopTransaction", "RequestStartTransaction", "RequestStopTransaction"}
@@ -159,7 +162,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             station_id=station.pk, channel_name=self.channel_name, node=NODE, ocpp_version=self.version
         )
         if previous:
-            # The new authenticated connection wins; the old one may be half-open (ocpp.md §3.7).
+            # The new authenticated connection wins; the old one may be half-open.
             await self.channel_layer.send(previous, {"type": "station.replaced"})
         self.spawn(self.serve())
         BATCH.attach(self)

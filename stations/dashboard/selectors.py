@@ -270,7 +270,7 @@ def session_get(*, pk: int) -> Session | None:
     )
 
 
-def session_chart_series(*, session: Session) -> dict[str, list]:
+def session_chart_series(*, session: Session) -> dict[str, list[Any]]:
     """Energy (Wh since the start, from the register) and power (W) over time for the chart.
 
     Phases are summed when the station reports only per-phase power; times are Unix seconds.

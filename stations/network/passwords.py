@@ -1,7 +1,7 @@
 """Station Basic-auth passwords: high-entropy secrets checked with a salted SHA-256.
 
 Django's password hashers are deliberately slow; with thousands of chargers reconnecting after an
-outage that would melt the CPU (DESIGN.md §4). Station passwords are 16–40 random characters, so a
+outage that would melt the CPU (docs/architecture.md, "The OCPP layer"). Station passwords are 16–40 random characters, so a
 fast salted hash is enough and the comparison is constant-time.
 """
 

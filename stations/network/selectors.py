@@ -1,8 +1,10 @@
 """Reads of the stations app that join or aggregate."""
 
+from datetime import datetime
+
 from django.db.models import Prefetch, Q, QuerySet
 
-from stations.models import Connector, Station
+from stations.models import Connector, OcppMessage, Station
 
 
 def station_list(*, search: str = "") -> QuerySet[Station]:
@@ -23,12 +25,11 @@ def ocpp_message_list(
     direction: str = "",
     action: str = "",
     message_id: str = "",
-    since=None,
-    until=None,
-) -> QuerySet:
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[OcppMessage]:
     """A station's logged OCPP frames, newest first, filtered by direction, action, message id and
     time window."""
-    from stations.models import OcppMessage
 
     messages = OcppMessage.objects.filter(station=station)
     if direction:

@@ -1,2 +1,2 @@
 """The OCPP protocol layer: framing and error codes per version, and the per-version handlers that
-map OCPP payloads onto the stations services (DESIGN.md §4)."""
+map OCPP payloads onto the stations services (docs/architecture.md)."""

@@ -1,7 +1,7 @@
 """OCPP-J framing: parse a frame, pick the version's error code, validate a payload.
 
 The `ocpp` library drops unparseable frames without a reply, swaps NotImplemented/NotSupported and
-sends 2.0.1 error names to 1.6 stations (reference: ocpp.md §1.6). This module owns all of that and is
+sends 2.0.1 error names to 1.6 stations (docs/architecture.md, "The OCPP layer"). This module owns all of that and is
 pure: it never touches the database or the socket.
 """
 
@@ -201,7 +201,7 @@ class Violation:
     harmless: bool
 
 
-# Violations real chargers commit that do not change the meaning of a message (ocpp.md §2 #1-2).
+# Violations real chargers commit that do not change the meaning of a message (over-long strings, unknown enum values).
 # action → schema keywords that are harmless for it.
 HARMLESS: dict[str, frozenset[str]] = {
     "BootNotification": frozenset({"maxLength"}),

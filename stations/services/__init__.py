@@ -1,4 +1,4 @@
-"""Every write and business rule of the stations app (STYLE.md: services), by concern.
+"""Every write and business rule of the stations app (CONTRIBUTING.md: services), by concern.
 
 `from stations.services import X` and `services.X` keep working: every public name is re-exported here.
 """

@@ -209,7 +209,7 @@ def _session_close(
 
 
 def _meter_samples_store(
-    *, station: Station, session: Session | None, evse_id: int, samples: list[dict]
+    *, station: Station, session: Session | None, evse_id: int, samples: list[dict[str, Any]]
 ) -> int:
     rows = [MeterSample(station=station, session=session, evse_id=evse_id, **sample) for sample in samples]
     MeterSample.objects.bulk_create(rows, ignore_conflicts=True)

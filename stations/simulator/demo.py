@@ -19,6 +19,8 @@ from stations.simulator.station import SimulatedStation, cancel_and_wait
 
 logger = logging.getLogger("stations.simulator")
 
+# The password the demo seed gives the demo stations (chargenet.demo) and `simulate --demo` connects with.
+DEMO_STATION_PASSWORD = "demo-station-password-0001"
 FAULT_CODES = ("GroundFailure", "OverCurrentFailure", "HighTemperature", "EVCommunicationError")
 
 
@@ -107,8 +109,9 @@ class DemoBehaviour:
         try:
             done, _ = await asyncio.wait([*tasks, *waiters], return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                if task in tasks and task.exception() is not None:
-                    raise task.exception()
+                error = task.exception() if task in tasks else None
+                if error is not None:
+                    raise error
         finally:
             await cancel_and_wait([*tasks, *waiters])
 

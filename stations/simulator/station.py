@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -786,8 +787,11 @@ class SimulatedStation:
 
     def _change_availability(self, connector_id: int, type: str, **_) -> dict:
         wanted = "Available" if type == "Operative" else "Unavailable"
-        targets = list(self.connectors.values()) if connector_id == 0 else [self.connectors.get(connector_id)]
-        if None in targets:
+        found: list[Connector | None] = (
+            list(self.connectors.values()) if connector_id == 0 else [self.connectors.get(connector_id)]
+        )
+        targets = [connector for connector in found if connector is not None]
+        if len(targets) != len(found):
             return {"status": "Rejected"}
         scheduled = False
         changed: list[int] = [0] if connector_id == 0 else []
@@ -842,10 +846,16 @@ class SimulatedStation:
     def _remote_start(self, id_tag: str, connector_id: int | None = None, charging_profile=None, **_) -> dict:
         if connector_id is not None:
             connector = self.connectors.get(connector_id)
-            usable = connector is not None and connector.transaction_id is None
-            usable = usable and (
-                connector.status == "Available"
-                or (connector.status == "Reserved" and (connector.reservation or {}).get("id_tag") == id_tag)
+            usable = (
+                connector is not None
+                and connector.transaction_id is None
+                and (
+                    connector.status == "Available"
+                    or (
+                        connector.status == "Reserved"
+                        and (connector.reservation or {}).get("id_tag") == id_tag
+                    )
+                )
             )
         else:
             reserved = [
@@ -856,7 +866,7 @@ class SimulatedStation:
             idle = reserved or self.idle_connectors()
             connector = idle[0] if idle else None
             usable = connector is not None
-        if not usable:
+        if not usable or connector is None:
             return {"status": "Rejected"}
         if charging_profile:
             self.charging_profiles.append({"connector_id": connector.connector_id, **charging_profile})
@@ -991,6 +1001,7 @@ class SimulatedStation:
     def _reserve_now(
         self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int, parent_id_tag=None, **_
     ) -> dict:
+        connector: Connector | None
         if connector_id == 0:
             candidates = self.idle_connectors()
             if not candidates:
@@ -1025,7 +1036,7 @@ class SimulatedStation:
             if (connector.reservation or {}).get("reservation_id") == reservation_id:
                 connector.reservation = None
                 if connector.status == "Reserved":
-                    self._later(lambda c=connector: self.status(c.connector_id, "Available"))
+                    self._later(partial(self.status, connector.connector_id, "Available"))
                 return {"status": "Accepted"}
         return {"status": "Rejected"}
 

@@ -1,4 +1,4 @@
-"""Commands over the API (DESIGN.md §6): create, wait for the answer, list, get, idempotent retries."""
+"""Commands over the API (docs/api.md): create, wait for the answer, list, get, idempotent retries."""
 
 import threading
 import time

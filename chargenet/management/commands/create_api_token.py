@@ -1,4 +1,4 @@
-"""Print a new API key for a user (DESIGN.md §6)."""
+"""Print a new API key for a user (a public contract, docs/api.md)."""
 
 from django.core.management.base import BaseCommand, CommandError
 

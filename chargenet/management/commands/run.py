@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from chargenet import embedded
-from chargenet.services import demo_seed
+from chargenet.demo import demo_seed
 
 RESTART_LIMIT = 5
 RESTART_WINDOW = 60.0

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from chargenet.services import demo_seed
+from chargenet.demo import demo_seed
 
 
 class Command(BaseCommand):

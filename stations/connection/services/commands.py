@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 class CommandError(StationError):
     """A command was refused before it was queued (unsupported action, invalid payload …)."""
 
+    api_code = "command_refused"
+
 
 def command_create(
     *,
@@ -129,7 +131,7 @@ def _authorization_key_hash(value: str) -> str:
     return password_hash(raw)
 
 
-def _is_authorization_key_change(action: str, payload: dict) -> bool:
+def _is_authorization_key_change(action: str, payload: dict[str, Any]) -> bool:
     return action == "ChangeConfiguration" and payload.get("key") == "AuthorizationKey"
 
 
@@ -203,7 +205,7 @@ def command_expire(*, station_id: int | None = None) -> int:
 def command_complete(
     *,
     command_id: int,
-    response: dict | None = None,
+    response: dict[str, Any] | None = None,
     error_code: str = "",
     error_description: str = "",
     timed_out: bool = False,
@@ -247,7 +249,7 @@ def command_complete(
     return command
 
 
-def _command_effects(command: Command, response: dict, accepted: bool) -> None:
+def _command_effects(command: Command, response: dict[str, Any], accepted: bool) -> None:
     station_id, payload, action = command.station_id, command.payload, command.action
     if action == "GetConfiguration":
         for item in response.get("configurationKey") or []:

@@ -1,6 +1,5 @@
 """The operator dashboard: server-rendered pages whose live regions htmx refreshes on events."""
 
-from stations.alerts.views import alert_acknowledge, alert_list, alert_mail_update
 from stations.dashboard.views.locations import location_create, location_edit, location_list
 from stations.dashboard.views.overview import dashboard
 from stations.dashboard.views.sessions import session_detail, session_list
@@ -8,9 +7,6 @@ from stations.dashboard.views.stations import station_command, station_create, s
 from stations.dashboard.views.users import user_list, user_update
 
 __all__ = [
-    "alert_acknowledge",
-    "alert_list",
-    "alert_mail_update",
     "dashboard",
     "location_create",
     "location_edit",

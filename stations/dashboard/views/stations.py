@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from chargenet.permissions import operate_required, staff_required
+from chargenet.permissions import UserRequest, operate_required, staff_required
 from stations.alerts import services as alerts
 from stations.dashboard import actions, selectors
 from stations.dashboard.views.base import is_htmx, paginate, query_without, render_page
@@ -43,7 +43,7 @@ def _station_or_404(identity: str) -> Station:
 
 
 @staff_required
-def station_detail(request: HttpRequest, identity: str) -> HttpResponse:
+def station_detail(request: UserRequest, identity: str) -> HttpResponse:
     station = _station_or_404(identity)
     since, until = selectors.time_window_parse(
         since=request.GET.get("since", ""), until=request.GET.get("until", "")

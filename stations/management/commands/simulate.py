@@ -14,8 +14,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from chargenet.services import DEMO_STATION_PASSWORD
 from stations.simulator import DemoBehaviour, fleet_run
+from stations.simulator.demo import DEMO_STATION_PASSWORD
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""OCTT 1.6 Central System test cases, Core profile (reference/ocpp.md Appendix B.1).
+"""OCTT 1.6 Central System test cases, Core profile (docs/ocpp-1.6-coverage.md).
 
 Each test plays the charge point's part over a real socket and asserts what the CSMS answered on
 the wire and what it stored.
