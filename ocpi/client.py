@@ -47,6 +47,11 @@ class Answer:
         return 200 <= self.http_status < 300 and self.status_code == transport.SUCCESS
 
 
+def answer_accepted(answer: Answer) -> bool:
+    """Whether a receiver took a push: 200 or 201 with status 1000 or none (2.2.1-d2: any data)."""
+    return 200 <= answer.http_status < 300 and answer.status_code in (transport.SUCCESS, None)
+
+
 def url_check(url: str) -> None:
     """Refuse partner URLs that are not http(s) or that point into our own network (SSRF), unless
     OCPI_ALLOW_PRIVATE_HOSTS. Raises PartnerUnreachable."""
