@@ -97,6 +97,23 @@ def _our_path(*ids: str) -> str:
     return "/" + "/".join([settings.OCPI_COUNTRY_CODE, settings.OCPI_PARTY_ID, *ids])
 
 
+def _fan_out(*, module: str, method: str, path: str, object_key: str, event_key: str) -> list[Push]:
+    """One push of the change to every registered partner that receives `module`."""
+    pushes = []
+    for partner in _receivers(module):
+        push = push_create(
+            partner=partner,
+            module=module,
+            method=method,
+            path=path,
+            object_key=object_key,
+            event_key=event_key,
+        )
+        if push is not None:
+            pushes.append(push)
+    return pushes
+
+
 def pushes_for_evse_status(*, station_id: int, evse_id: int, event_key: str = "") -> list[Push]:
     """An EVSE's status changed: PATCH it to every partner that receives locations."""
     evse = Evse.objects.select_related("station").filter(station_id=station_id, evse_id=evse_id).first()
@@ -105,40 +122,19 @@ def pushes_for_evse_status(*, station_id: int, evse_id: int, event_key: str = ""
     if selectors.location_get(location_id=str(evse.station.location_id)) is None:
         return []  # not published
     path = _our_path(str(evse.station.location_id), selectors.evse_uid(evse))
-    return [
-        push
-        for partner in _receivers("locations")
-        if (
-            push := push_create(
-                partner=partner,
-                module="locations",
-                method="PATCH",
-                path=path,
-                object_key=f"evse:{evse.pk}",
-                event_key=event_key,
-            )
-        )  # fmt: skip
-    ]
+    return _fan_out(
+        module="locations", method="PATCH", path=path, object_key=f"evse:{evse.pk}", event_key=event_key
+    )
 
 
 def pushes_for_location(*, location_id: int, event_key: str = "") -> list[Push]:
     """A location changed: PUT it whole to every partner that receives locations."""
     if selectors.location_get(location_id=str(location_id)) is None:
         return []
-    return [
-        push
-        for partner in _receivers("locations")
-        if (
-            push := push_create(
-                partner=partner,
-                module="locations",
-                method="PUT",
-                path=_our_path(str(location_id)),
-                object_key=f"location:{location_id}",
-                event_key=event_key,
-            )
-        )  # fmt: skip
-    ]
+    return _fan_out(
+        module="locations", method="PUT", path=_our_path(str(location_id)),
+        object_key=f"location:{location_id}", event_key=event_key,
+    )  # fmt: skip
 
 
 def pushes_for_station(*, station_id: int, event_key: str = "") -> list[Push]:
@@ -149,20 +145,10 @@ def pushes_for_station(*, station_id: int, event_key: str = "") -> list[Push]:
 
 def pushes_for_tariff(*, tariff_id: int, code: str, deleted: bool = False, event_key: str = "") -> list[Push]:
     """A tariff was created or changed (PUT) or deleted (DELETE): tell every partner that receives tariffs."""
-    return [
-        push
-        for partner in _receivers("tariffs")
-        if (
-            push := push_create(
-                partner=partner,
-                module="tariffs",
-                method="DELETE" if deleted else "PUT",
-                path=_our_path(code),
-                object_key=f"tariff:{tariff_id}",
-                event_key=event_key,
-            )
-        )  # fmt: skip
-    ]
+    return _fan_out(
+        module="tariffs", method="DELETE" if deleted else "PUT", path=_our_path(code),
+        object_key=f"tariff:{tariff_id}", event_key=event_key,
+    )  # fmt: skip
 
 
 def pushes_for_session(*, session_id: int, method: str, event_key: str = "") -> Push | None:
