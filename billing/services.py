@@ -369,7 +369,7 @@ def _breakdown_json(breakdown: pricing.CostBreakdown, currency: str) -> list[dic
     ]
 
 
-def _periods_json(breakdown: pricing.CostBreakdown, tariff_code: str) -> list[dict[str, Any]]:
+def charging_periods_ocpi(breakdown: pricing.CostBreakdown, tariff_code: str) -> list[dict[str, Any]]:
     """OCPI 2.2.1 ChargingPeriods: a new one at every moment relevant for the price."""
     out = []
     for period in breakdown.periods:
@@ -471,7 +471,7 @@ def _cdr_price_and_store(
         parking_seconds=int(breakdown.parking_seconds),
         tariff=tariff,
         tariff_snapshot=snapshot,
-        charging_periods=_periods_json(breakdown, snapshot["id"]),
+        charging_periods=charging_periods_ocpi(breakdown, snapshot["id"]),
         breakdown=_breakdown_json(breakdown, currency),
         currency=currency,
         vat_percent=terms.vat_percent,

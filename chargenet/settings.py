@@ -389,3 +389,29 @@ ALERT_MAIL_INTERVAL = env_int("ALERT_MAIL_INTERVAL", 60, minimum=10)
 CELERY_BEAT_SCHEDULE |= {
     "stations-alert-mail": {"task": "stations.alert_mail_task", "schedule": float(ALERT_MAIL_INTERVAL)}
 }
+
+# --- OCPI roaming (docs/ocpi.md) ----------------------------------------------------------------
+# Who ChargeNet is towards roaming partners: the CPO's ISO 3166-1 alpha-2 country and party id.
+OCPI_COUNTRY_CODE = env_str("OCPI_COUNTRY_CODE", "NL").upper()
+OCPI_PARTY_ID = env_str("OCPI_PARTY_ID", "CNT").upper()
+OCPI_BUSINESS_NAME = env_str("OCPI_BUSINESS_NAME", "ChargeNet")
+# The external base URL partners reach (e.g. https://cpo.example.com); blank = from the request.
+OCPI_BASE_URL = env_str("OCPI_BASE_URL").rstrip("/")
+# Largest page a partner may ask for (X-Limit).
+OCPI_PAGE_LIMIT = env_int("OCPI_PAGE_LIMIT", 100, minimum=1, maximum=1000)
+# Seconds for one call to a partner; real-time authorization must answer within the station's wait.
+OCPI_TIMEOUT = env_int("OCPI_TIMEOUT", 10, minimum=1, maximum=60)
+OCPI_AUTHORIZE_TIMEOUT = env_int("OCPI_AUTHORIZE_TIMEOUT", 5, minimum=1, maximum=30)
+# Seconds the CPO gives a station to answer a command before it reports TIMEOUT to the eMSP.
+OCPI_COMMAND_TIMEOUT = env_int("OCPI_COMMAND_TIMEOUT", 30, minimum=5, maximum=600)
+# Pushes to a partner that is down are retried with back-off for this many attempts.
+OCPI_PUSH_MAX_ATTEMPTS = env_int("OCPI_PUSH_MAX_ATTEMPTS", 30, minimum=1, maximum=200)
+# Allow partner URLs on loopback/private addresses; on by default only with DEBUG.
+OCPI_ALLOW_PRIVATE_HOSTS = env_bool("OCPI_ALLOW_PRIVATE_HOSTS", DEBUG)
+# Days the OCPI request log and delivered pushes are kept.
+OCPI_LOG_RETENTION_DAYS = env_int("OCPI_LOG_RETENTION_DAYS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE |= {
+    "ocpi-push-sweep": {"task": "ocpi.push_sweep_task", "schedule": 15.0},
+    "ocpi-log-prune": {"task": "ocpi.log_prune_task", "schedule": 3600.0},
+    "ocpi-command-timeouts": {"task": "ocpi.command_timeout_sweep_task", "schedule": 5.0},
+}

@@ -114,10 +114,12 @@ def _reported_version(response: dict[str, Any] | None) -> int | None:
 
 def local_list_desired(*, station: Station) -> Entries:
     """Every card the station should hold, with its status: all cards at a public station, only the
-    allowed drivers' and groups' cards at a private one. Cards that need no authorization and uids
-    too long for OCPP 1.6 (CiString20) are left out."""
-    tokens = IdToken.objects.exclude(type=IdToken.Type.NO_AUTHORIZATION).exclude(
-        status=IdToken.Status.INVALID
+    allowed drivers' and groups' cards at a private one. Cards that need no authorization, cards that
+    must be authorized online, and uids too long for OCPP 1.6 (CiString20) are left out."""
+    tokens = (
+        IdToken.objects.exclude(type=IdToken.Type.NO_AUTHORIZATION)
+        .exclude(status=IdToken.Status.INVALID)
+        .exclude(offline_allowed=False)
     )
     if not station_is_public(station=station):
         driver_ids, groups = station_allowed(station=station)
