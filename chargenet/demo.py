@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import Tariff
+from billing.models import Invoice, Tariff
 from billing.services import cdr_create_for_session, invoice_issue_for_driver, invoice_period_previous
 from chargenet.models import User
 from rfid.models import Driver, IdToken
@@ -145,4 +145,6 @@ def _demo_past_month_invoiced(*, driver: Driver, station: Station) -> None:
             stop_reason="EVDisconnected",
         )
         cdr_create_for_session(session_id=session.pk)
-    invoice_issue_for_driver(driver_id=driver.pk, period=period)
+    invoices = invoice_issue_for_driver(driver_id=driver.pk, period=period)
+    # Counted as sent: the embedded mode prints e-mails on the console, PDF and all.
+    Invoice.objects.filter(pk__in=[invoice.pk for invoice in invoices]).update(emailed_at=timezone.now())

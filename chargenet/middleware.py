@@ -1,4 +1,5 @@
-"""Request middleware: times in the viewer's time zone; "not found" in the site's layout.
+"""Request middleware: times in the viewer's time zone; "not found" in the site's layout; HTTP
+response headers Django 5.2 does not set itself.
 
 The zone is the user's own setting, else the browser's (a `tz` cookie that the layout's script
 keeps), else OPERATOR_TIME_ZONE. Every shown time carries its zone's abbreviation, so nobody has to
@@ -74,4 +75,24 @@ class NotFoundPageMiddleware:
         ):
             body = render_to_string("404.html", {"request_path": request.path}, request=request)
             return HttpResponse(body, status=404)
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """Adds `Content-Security-Policy` (settings.CONTENT_SECURITY_POLICY) to every response that has
+    none, except on the paths in CONTENT_SECURITY_POLICY_EXEMPT (pages of third-party code that
+    need inline script, e.g. Redoc)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        policy = settings.CONTENT_SECURITY_POLICY
+        if (
+            policy
+            and "Content-Security-Policy" not in response
+            and not any(request.path.startswith(prefix) for prefix in settings.CONTENT_SECURITY_POLICY_EXEMPT)
+        ):
+            response["Content-Security-Policy"] = policy
         return response

@@ -5,13 +5,18 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from chargenet import views
+from chargenet.forms import LoginForm
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
-    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="registration/login.html", authentication_form=LoginForm),
+        name="login",
+    ),
     path("preferences/", views.preferences, name="preferences"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -23,4 +28,5 @@ urlpatterns = [
     path("", include("stations.account.urls")),
     path("", include("stations.access.urls")),
     path("", include("chargenet.api.urls")),
+    path("", include("ocpi.urls")),
 ]

@@ -55,6 +55,9 @@ class IdToken(models.Model):
     # The owner blocked it (lost, then found): they may unblock it; a card an operator blocked stays.
     blocked_by_owner = models.BooleanField(default=False)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.LOCAL)
+    # False for cards that must be authorized online every time (a roaming card its eMSP wants to
+    # decide on): stations get them in no local list.
+    offline_allowed = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 

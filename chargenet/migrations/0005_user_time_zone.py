@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chargenet', '0002_api_keys_audit_idempotency_webhooks'),
+        ('chargenet', '0004_user_role_none_superuser_admin'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rfid', '0002_authorization_log'),
+        ('rfid', '0003_idtoken_offline_allowed'),
     ]
 
     operations = [
