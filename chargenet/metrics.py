@@ -8,10 +8,11 @@ commands by status). Each ASGI node counts its own frames; Prometheus scrapes ev
 """
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -95,9 +96,29 @@ def _celery_queue_depth() -> tuple[str, int | None]:
         return queue, None
 
 
-REGISTRY.register(CeleryCollector())
+# Read at scrape time; apps add theirs with scrape_collector_register (stations: stations, commands).
+_scrape_collectors: list[Collector] = []
+
+
+def scrape_collector_register(collector: Collector) -> None:
+    """Report `collector`'s metrics at every scrape, once however often it is registered."""
+    if any(type(existing) is type(collector) for existing in _scrape_collectors):
+        return
+    _scrape_collectors.append(collector)
+    REGISTRY.register(collector)
+
+
+scrape_collector_register(CeleryCollector())
 
 
 def metrics_render() -> bytes:
-    """Every metric in the Prometheus text format."""
+    """Every metric in the Prometheus text format. With PROMETHEUS_MULTIPROC_DIR set (`manage.py
+    run` sets it for its server processes) the counters and histograms of every process that shares
+    the directory are summed, whichever process answers the scrape."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry(auto_describe=False)
+        multiprocess.MultiProcessCollector(registry)
+        for collector in _scrape_collectors:
+            registry.register(collector)
+        return generate_latest(registry)
     return generate_latest(REGISTRY)

@@ -6,7 +6,7 @@ class StationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from chargenet.metrics import REGISTRY
+        from chargenet.metrics import scrape_collector_register
         from stations.access import local_lists
         from stations.alerts import services as alerts
         from stations.connection.metrics import StationsCollector
@@ -16,6 +16,4 @@ class StationsConfig(AppConfig):
         # New alert occurrences are mailed to operators who opted in (docs/dashboard.md).
         alerts.subscribe()
         # /metrics reports the stations and the commands (docs/deployment.md).
-        if not getattr(self, "_metrics_registered", False):
-            REGISTRY.register(StationsCollector())
-            self._metrics_registered = True
+        scrape_collector_register(StationsCollector())

@@ -9,6 +9,7 @@ for it, and removes the embedded Redis socket.
 
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -80,6 +81,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, self._request_stop)
 
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        # /metrics sums the counters of every server process (chargenet/metrics.py); start from zero.
+        metrics_dir = settings.DATA_DIR / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         demo_seeded = settings.DEMO and not options["no_seed"]
