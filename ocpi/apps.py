@@ -7,6 +7,10 @@ class OcpiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from chargenet.metrics import scrape_collector_register
         from ocpi import subscribers
+        from ocpi.metrics import OcpiCollector
 
         subscribers.subscribe()
+        # /metrics reports the pushes still pending (docs/deployment.md).
+        scrape_collector_register(OcpiCollector())

@@ -51,6 +51,7 @@ def test_metrics_count_connected_stations_commands_frames_and_answer_times(clien
     assert 'chargenet_ocpp_call_handling_seconds_count{action="BootNotification"}' in text
     assert _value(text, "chargenet_celery_broker_up") == 1
     assert "chargenet_celery_queue_depth{" in text
+    assert _value(text, "chargenet_ocpi_pushes_pending") == 0
 
 
 @pytest.mark.django_db
