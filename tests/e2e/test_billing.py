@@ -74,7 +74,7 @@ def test_a_10_kwh_session_costs_4_00_excl_and_5_00_incl_vat_for_driver_operator_
     log_in(page, base, "dana", "pw-dana-1")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="History").click()
     page.get_by_role("row").filter(has_text="E2E-BILL-1").get_by_role("link").click()
-    expect(page.locator("#main")).to_contain_text("10000 Wh")
+    expect(page.locator("#main")).to_contain_text("10.00 kWh")
     cost = page.locator(".billing-cost")
     expect(cost).to_contain_text(re.compile(r"final \(CDR"), timeout=20000)
     expect(cost).to_contain_text("5.00 EUR incl. VAT (4.00 excl.)")
