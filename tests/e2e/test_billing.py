@@ -85,7 +85,7 @@ def test_a_10_kwh_session_costs_4_00_excl_and_5_00_incl_vat_for_driver_operator_
     office.goto(f"{base}/billing/cdrs/")
     row = office.get_by_role("row").filter(has_text="E2E-BILL-1")
     expect(row).to_have_count(1)
-    expect(row).to_contain_text("10 kWh")
+    expect(row).to_contain_text("10.00 kWh")
     expect(row).to_contain_text("4.00 EUR")
     expect(row).to_contain_text("5.00 EUR")
     expect(row).to_contain_text("FLAT 1.00 · ENERGY 3.00")

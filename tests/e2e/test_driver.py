@@ -22,7 +22,7 @@ TARIFF = {
 
 
 def energy_wh(page) -> int:
-    return int(re.sub(r"\D", "", page.get_by_test_id("energy").inner_text()))
+    return int(page.get_by_test_id("energy").get_attribute("data-wh"))
 
 
 def test_a_new_driver_signs_up_claims_a_card_charges_remotely_and_finds_the_priced_session_in_history(
@@ -79,7 +79,7 @@ def test_a_new_driver_signs_up_claims_a_card_charges_remotely_and_finds_the_pric
     expect(page.get_by_test_id("energy")).to_have_text(re.compile(r"^[1-9][\d,.]* k?Wh$"))
     first = energy_wh(page)
     page.wait_for_function(
-        f"() => parseInt(document.querySelector('[data-testid=energy]').innerText.replace(/\\D/g, '')) > {first}",
+        f"() => parseInt(document.querySelector('[data-testid=energy]').dataset.wh) > {first}",
         timeout=15000,
     )
     assert page.evaluate("window.__notReloaded") is True
