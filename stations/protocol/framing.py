@@ -26,7 +26,7 @@ INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 NON_NEGATIVE_FIELDS = frozenset(
     {"connectorId", "evseId", "meterStart", "reservationId", "requestId", "transactionId", "seqNo"}
 )
-# Transaction messages are always answered with a CALLRESULT (1.6 §4.10 / DESIGN.md §4): their
+# Transaction messages are always answered with a CALLRESULT (1.6 §4.10; docs/architecture.md): their
 # out-of-range values are flagged by the services instead of refused here.
 RANGE_CHECK_EXEMPT = frozenset({"StopTransaction", "TransactionEvent"})
 
