@@ -29,6 +29,7 @@ from billing.models import (
 from billing.money import money_round, vat_of
 from chargenet.errors import DomainError
 from chargenet.events import event_publish
+from chargenet.lengths import text_too_long
 from chargenet.models import User
 from rfid.models import Driver
 from stations.models import Session
@@ -77,6 +78,9 @@ def _tariff_clean(fields: dict[str, Any]) -> dict[str, Any]:
     unknown = set(fields) - _TARIFF_FIELDS
     if unknown:
         raise BillingError(f"unknown tariff fields: {', '.join(sorted(unknown))}")
+    too_long = text_too_long(Tariff, fields)
+    if too_long:
+        raise BillingError(too_long)
     if "elements" in fields:
         try:
             fields["elements"] = pricing.elements_normalise(fields["elements"])
@@ -193,6 +197,9 @@ def _plan_clean(fields: dict[str, Any], *, plan: SubscriptionPlan | None = None)
     unknown = set(fields) - _PLAN_FIELDS
     if unknown:
         raise BillingError(f"unknown plan fields: {', '.join(sorted(unknown))}")
+    too_long = text_too_long(SubscriptionPlan, fields)
+    if too_long:
+        raise BillingError(too_long)
     if "name" in fields:
         fields["name"] = str(fields["name"]).strip()
         if not fields["name"]:
@@ -261,6 +268,16 @@ def _subscription_event(subscription: Subscription) -> dict[str, Any]:
     }
 
 
+# Days a business has: the calendar's edges (years 1 and 9999) overflow as soon as a month is added or
+# a time zone applied, and no charging network has records there.
+FIRST_BUSINESS_DAY, LAST_BUSINESS_DAY = date(2000, 1, 1), date(2199, 12, 31)
+
+
+def _check_business_day(day: date) -> None:
+    if not FIRST_BUSINESS_DAY <= day <= LAST_BUSINESS_DAY:
+        raise BillingError(f"choose a date between {FIRST_BUSINESS_DAY} and {LAST_BUSINESS_DAY}")
+
+
 @transaction.atomic
 def subscription_start(*, driver: Driver, plan: SubscriptionPlan, started_on: date) -> Subscription:
     """Subscribe a driver to a plan from a date; a current subscription ends the day before.
@@ -268,6 +285,7 @@ def subscription_start(*, driver: Driver, plan: SubscriptionPlan, started_on: da
     Raises BillingError for a retired plan, or when the driver already has a subscription starting
     on or after that day (end or change that one first). Publishes `subscription.started`.
     """
+    _check_business_day(started_on)
     if not plan.is_active:
         raise BillingError(f"plan {plan.name} is retired; choose an active plan")
     # Lock the driver's subscriptions: two starts at once must not both end the same one.
@@ -289,6 +307,7 @@ def subscription_end(*, subscription: Subscription, ended_on: date) -> Subscript
     """End a subscription after the day `ended_on` (its last day as a member; the day before it starts
     cancels a future one). Months already invoiced stay invoiced. Raises BillingError when it has
     already ended by then. Publishes `subscription.ended`."""
+    _check_business_day(ended_on)
     subscription = Subscription.objects.select_for_update().select_related("plan").get(pk=subscription.pk)
     if subscription.ended_on is not None and subscription.ended_on <= ended_on:
         raise BillingError(f"the subscription has already ended on {subscription.ended_on:%Y-%m-%d}")
@@ -350,7 +369,7 @@ def _breakdown_json(breakdown: pricing.CostBreakdown, currency: str) -> list[dic
     ]
 
 
-def _periods_json(breakdown: pricing.CostBreakdown, tariff_code: str) -> list[dict[str, Any]]:
+def charging_periods_ocpi(breakdown: pricing.CostBreakdown, tariff_code: str) -> list[dict[str, Any]]:
     """OCPI 2.2.1 ChargingPeriods: a new one at every moment relevant for the price."""
     out = []
     for period in breakdown.periods:
@@ -386,6 +405,24 @@ def cdr_create_for_session(*, session_id: int) -> Cdr:
     except IntegrityError:
         # Another worker priced the same session at the same moment: theirs stands.
         return Cdr.objects.get(session=session, kind=Cdr.Kind.NORMAL, supersedes__isnull=True)
+
+
+def cdrs_create_missing(*, stopped_before: datetime, stopped_after: datetime) -> list[Cdr]:
+    """Price every session that stopped in the window and has no CDR yet (the sweep behind the
+    session.stopped subscriber). Idempotent; a session that cannot be priced is logged and skipped."""
+    missing = (
+        Session.objects.filter(stopped_at__gte=stopped_after, stopped_at__lt=stopped_before)
+        .exclude(cdrs__isnull=False)
+        .order_by("stopped_at")
+        .values_list("pk", flat=True)
+    )
+    created = []
+    for session_id in missing:
+        try:
+            created.append(cdr_create_for_session(session_id=session_id))
+        except BillingError:
+            logger.warning("session %s stopped but cannot be priced yet", session_id, exc_info=True)
+    return created
 
 
 def _cdr_price_and_store(
@@ -434,7 +471,7 @@ def _cdr_price_and_store(
         parking_seconds=int(breakdown.parking_seconds),
         tariff=tariff,
         tariff_snapshot=snapshot,
-        charging_periods=_periods_json(breakdown, snapshot["id"]),
+        charging_periods=charging_periods_ocpi(breakdown, snapshot["id"]),
         breakdown=_breakdown_json(breakdown, currency),
         currency=currency,
         vat_percent=terms.vat_percent,
@@ -699,18 +736,37 @@ def _invoice_create(
             "total_incl_vat": str(invoice.total_incl_vat),
         },
     )
-    transaction.on_commit(lambda: _invoice_email_enqueue(invoice.pk))
+    # The invoice.issued subscriber mails it (billing.apps); invoice_emails_resend catches the rest.
     return invoice
 
 
-def _invoice_email_enqueue(invoice_id: int) -> None:
+def invoice_email_request(*, invoice_id: int) -> None:
+    """Queue the e-mail of an issued invoice once the current transaction commits. A broker outage
+    does not fail the caller: invoice_emails_resend queues it again later."""
     from billing.tasks import invoice_email_task
 
-    try:
-        invoice_email_task.delay(invoice_id)
-    except Exception:
-        # The invoice stands; the e-mail can be resent. A broker outage must not fail invoicing.
-        logger.exception("could not enqueue the e-mail for invoice %s", invoice_id)
+    def enqueue() -> None:
+        try:
+            invoice_email_task.delay(invoice_id)
+        except Exception:
+            logger.exception("could not enqueue the e-mail for invoice %s; the sweep will", invoice_id)
+
+    transaction.on_commit(enqueue)
+
+
+def invoice_emails_resend(*, issued_before: datetime, issued_after: datetime) -> int:
+    """Queue the e-mail of every invoice issued in the window that has an address and was not sent
+    (a lost enqueue, a worker that died, a mail server that was down). Returns how many."""
+    pending = list(
+        Invoice.objects.filter(
+            emailed_at__isnull=True, issued_at__gte=issued_after, issued_at__lt=issued_before
+        )
+        .exclude(email="")
+        .values_list("pk", flat=True)
+    )
+    for invoice_id in pending:
+        invoice_email_request(invoice_id=invoice_id)
+    return len(pending)
 
 
 def invoice_email_send(*, invoice_id: int) -> bool:
@@ -780,6 +836,9 @@ def payment_record_manual(
     """Record a bank transfer (or any payment outside a provider) as paid against an invoice."""
     if amount <= 0:
         raise BillingError("the amount must be positive")
+    too_long = text_too_long(Payment, {"reference": reference})
+    if too_long:
+        raise BillingError(too_long)
     if reference and Payment.objects.filter(provider="manual", reference=reference).exists():
         raise BillingError(f"a payment with the reference {reference!r} is recorded already")
     payment = Payment.objects.create(

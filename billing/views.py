@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -240,7 +240,17 @@ def tariff_preview(request: HttpRequest) -> HttpResponse:
 # --- operators: reports --------------------------------------------------------------------------
 
 
+# Report periods are for days a business has (see billing.services.FIRST_BUSINESS_DAY).
+REPORT_FIRST_DAY, REPORT_LAST_DAY = services.FIRST_BUSINESS_DAY, services.LAST_BUSINESS_DAY
+
+
+class PeriodError(ValueError):
+    """A report period that cannot be shown; the message says why."""
+
+
 def _period_bounds(request: HttpRequest) -> tuple[date, date, datetime, datetime]:
+    """(first day, last day, start, end) of the period in ?from=&to= (default: this month so far),
+    in the operator's time zone. Raises PeriodError for a date out of range or an inverted period."""
     today = date.today()
     try:
         first = date.fromisoformat(request.GET.get("from", ""))
@@ -250,6 +260,10 @@ def _period_bounds(request: HttpRequest) -> tuple[date, date, datetime, datetime
         last = date.fromisoformat(request.GET.get("to", ""))
     except ValueError:
         last = today
+    if not (REPORT_FIRST_DAY <= first <= REPORT_LAST_DAY and REPORT_FIRST_DAY <= last <= REPORT_LAST_DAY):
+        raise PeriodError(f"Choose dates between {REPORT_FIRST_DAY} and {REPORT_LAST_DAY}.")
+    if first > last:
+        raise PeriodError("The period must not end before it starts.")
     zone = ZoneInfo(settings.OPERATOR_TIME_ZONE)
     return (
         first,
@@ -268,7 +282,12 @@ def revenue_tiles(request: HttpRequest) -> HttpResponse:
 @staff_required
 def revenue_report(request: HttpRequest) -> HttpResponse:
     """Revenue per location for a period, as a table and an inline SVG bar chart."""
-    first, last, start, end = _period_bounds(request)
+    try:
+        first, last, start, end = _period_bounds(request)
+    except PeriodError as exc:
+        today = date.today()
+        context = {"rows": [], "first": today.replace(day=1), "last": today, "error": str(exc)}
+        return render(request, "billing/revenue_report.html", context, status=400)
     rows = selectors.revenue_by_location(start=start, end=end)
     top = max((row["excl_vat"] for row in rows), default=Decimal(0))
     for index, row in enumerate(rows):
@@ -287,9 +306,12 @@ class _Echo:
 
 
 @staff_required
-def cdr_export(request: HttpRequest) -> StreamingHttpResponse:
+def cdr_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """All CDRs of a period as CSV (UTF-8, one row per CDR, amounts as decimal strings)."""
-    _, _, start, end = _period_bounds(request)
+    try:
+        _, _, start, end = _period_bounds(request)
+    except PeriodError as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
     writer = csv.writer(_Echo())
     header = [
         "cdr_id", "kind", "credit_reference", "session_id", "driver", "location", "station", "id_tag",

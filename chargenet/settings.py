@@ -39,6 +39,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # invoicing periods. Tariffs use each location's own zone.
 OPERATOR_TIME_ZONE = env_time_zone("OPERATOR_TIME_ZONE", "UTC")
 
+# Map tiles of the dashboard (any XYZ tile server); read here because the security policy names it.
+MAP_TILE_URL_SETTING = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 # ASGI server processes `manage.py run` starts on PORT (they share the port): one per core by default.
@@ -69,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "chargenet.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -146,6 +149,15 @@ def _celery_url(url: str) -> str:
     return url.replace("unix://", "redis+socket://", 1) if url.startswith("unix://") else url
 
 
+# Django's cache on the same Redis: sign-in throttling and API rate limits are shared by every node.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "chargenet",
+    }
+}
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -160,8 +172,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task taken by a worker that dies (kill -9, a lost machine) goes back to the queue after this many
+# seconds (kombu's Redis default is an hour). Tasks are idempotent, so one that runs longer than this
+# and is handed to a second worker does no harm; it only costs the work twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=5)}
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+# The outbox (chargenet.events): how often the worker sweeps for events still to dispatch, and how
+# long dispatched events are kept.
+EVENT_SWEEP_INTERVAL = env_int("EVENT_SWEEP_INTERVAL", 10, minimum=1)
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 2, minimum=1)
+CELERY_BEAT_SCHEDULE: dict = {
+    "events-dispatch": {"task": "chargenet.event_dispatch_task", "schedule": float(EVENT_SWEEP_INTERVAL)},
+    "events-prune": {"task": "chargenet.event_prune_task", "schedule": 3600.0},
+    "webhooks-deliveries-due": {"task": "chargenet.webhook_deliveries_due_task", "schedule": 30.0},
+}
 
 # --- i18n / time ------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -184,9 +208,47 @@ STORAGES = {
 
 # --- security ---------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and SECURE_PROXY_SSL_HEADER is not None)
+# Served over HTTPS (behind the TLS proxy, DEBUG off): secure cookies, redirect plain HTTP (except
+# the load balancer's health check) and HSTS for a year, subdomains included (docs/deployment.md).
+HTTPS_ONLY = not DEBUG and SECURE_PROXY_SSL_HEADER is not None
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS_ONLY)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS_ONLY else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading is the domain owner's commitment (hstspreload.org), not a default: opt in with the
+# variable; until then `check --deploy` is not asked to nag about it.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 X_FRAME_OPTIONS = "DENY"
+
+
+def _tile_source(url: str) -> str:
+    # "https://{s}.tile.example/{z}/{x}/{y}.png" → "https://*.tile.example"
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
+    return f"{scheme}://{host.replace('{s}', '*')}" if scheme and host else ""
+
+
+# Scripts only from our own files (no inline script); inline style attributes are allowed (Leaflet
+# and htmx set them); map tiles from the tile server.
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    f"img-src 'self' data: {_tile_source(MAP_TILE_URL_SETTING)}; connect-src 'self'; "
+    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+)
+# Redoc initialises itself with an inline script and runs a blob: worker.
+CONTENT_SECURITY_POLICY_EXEMPT = ("/api/redoc/",)
+# Brute-force throttling (chargenet/signin.py): this many failed sign-ins within the window lock the
+# source address, or the account / station identity, for SIGNIN_LOCK_SECONDS.
+SIGNIN_SOURCE_FAILURES = env_int("SIGNIN_SOURCE_FAILURES", 30, minimum=1)
+SIGNIN_ACCOUNT_FAILURES = env_int("SIGNIN_ACCOUNT_FAILURES", 10, minimum=1)
+SIGNIN_WINDOW_SECONDS = env_int("SIGNIN_WINDOW_SECONDS", 900, minimum=1)
+SIGNIN_LOCK_SECONDS = env_int("SIGNIN_LOCK_SECONDS", 900, minimum=1)
+# A source an account signed in from is remembered this long and never locked out for that account.
+SIGNIN_KNOWN_SECONDS = env_int("SIGNIN_KNOWN_SECONDS", 30 * 86400, minimum=0)
 
 # --- e-mail -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(
@@ -289,6 +351,10 @@ STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/
 STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300, minimum=1)
 from celery.schedules import crontab  # noqa: E402  (kept with the billing block to ease merging)
 
+CELERY_BEAT_SCHEDULE |= {
+    "billing-cdrs-create-missing": {"task": "billing.cdrs_create_missing_task", "schedule": 60.0},
+    "billing-invoice-emails-resend": {"task": "billing.invoice_emails_resend_task", "schedule": 600.0},
+}
 CELERY_BEAT_SCHEDULE["billing-invoice-run"] = {
     "task": "billing.invoice_run_task",
     "schedule": crontab(
@@ -314,7 +380,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- operator dashboard (docs/dashboard.md) -------------------------------------------------------
 # Map tiles: any XYZ tile server; the map still shows its markers when tiles cannot load.
-MAP_TILE_URL = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_URL = MAP_TILE_URL_SETTING
 MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
 # A station silent for longer than this is raised as an alert.
 ALERT_OFFLINE_MINUTES = env_int("ALERT_OFFLINE_MINUTES", 15, minimum=1)
@@ -322,4 +388,30 @@ ALERT_OFFLINE_MINUTES = env_int("ALERT_OFFLINE_MINUTES", 15, minimum=1)
 ALERT_MAIL_INTERVAL = env_int("ALERT_MAIL_INTERVAL", 60, minimum=10)
 CELERY_BEAT_SCHEDULE |= {
     "stations-alert-mail": {"task": "stations.alert_mail_task", "schedule": float(ALERT_MAIL_INTERVAL)}
+}
+
+# --- OCPI roaming (docs/ocpi.md) ----------------------------------------------------------------
+# Who ChargeNet is towards roaming partners: the CPO's ISO 3166-1 alpha-2 country and party id.
+OCPI_COUNTRY_CODE = env_str("OCPI_COUNTRY_CODE", "NL").upper()
+OCPI_PARTY_ID = env_str("OCPI_PARTY_ID", "CNT").upper()
+OCPI_BUSINESS_NAME = env_str("OCPI_BUSINESS_NAME", "ChargeNet")
+# The external base URL partners reach (e.g. https://cpo.example.com); blank = from the request.
+OCPI_BASE_URL = env_str("OCPI_BASE_URL").rstrip("/")
+# Largest page a partner may ask for (X-Limit).
+OCPI_PAGE_LIMIT = env_int("OCPI_PAGE_LIMIT", 100, minimum=1, maximum=1000)
+# Seconds for one call to a partner; real-time authorization must answer within the station's wait.
+OCPI_TIMEOUT = env_int("OCPI_TIMEOUT", 10, minimum=1, maximum=60)
+OCPI_AUTHORIZE_TIMEOUT = env_int("OCPI_AUTHORIZE_TIMEOUT", 5, minimum=1, maximum=30)
+# Seconds the CPO gives a station to answer a command before it reports TIMEOUT to the eMSP.
+OCPI_COMMAND_TIMEOUT = env_int("OCPI_COMMAND_TIMEOUT", 30, minimum=5, maximum=600)
+# Pushes to a partner that is down are retried with back-off for this many attempts.
+OCPI_PUSH_MAX_ATTEMPTS = env_int("OCPI_PUSH_MAX_ATTEMPTS", 30, minimum=1, maximum=200)
+# Allow partner URLs on loopback/private addresses; on by default only with DEBUG.
+OCPI_ALLOW_PRIVATE_HOSTS = env_bool("OCPI_ALLOW_PRIVATE_HOSTS", DEBUG)
+# Days the OCPI request log and delivered pushes are kept.
+OCPI_LOG_RETENTION_DAYS = env_int("OCPI_LOG_RETENTION_DAYS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE |= {
+    "ocpi-push-sweep": {"task": "ocpi.push_sweep_task", "schedule": 15.0},
+    "ocpi-log-prune": {"task": "ocpi.log_prune_task", "schedule": 3600.0},
+    "ocpi-command-timeouts": {"task": "ocpi.command_timeout_sweep_task", "schedule": 5.0},
 }

@@ -1,6 +1,7 @@
 """Framework-level pages: health, home, login."""
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
@@ -24,4 +25,6 @@ def home(request: UserRequest) -> HttpResponse:
     """Operators land on the dashboard, drivers on their account page."""
     if request.user.is_driver:
         return redirect("account")
+    if not request.user.is_staff_member:
+        raise PermissionDenied("Your account has no role yet: ask an admin to give you one.")
     return redirect("dashboard")

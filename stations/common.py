@@ -1,6 +1,9 @@
 """Helpers shared by the stations services: the domain error, event payloads, per-station protocol state."""
 
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from chargenet.errors import DomainError
 from stations.models import Connector, Evse, Session, Station, StationProtocolState
@@ -10,6 +13,29 @@ class StationError(DomainError):
     """A station action was refused; the message says why in words an operator understands."""
 
     api_code = "station_refused"
+
+
+# Chargers replay what they queued offline for days, not months: a timestamp further back than this
+# before the station was registered, or more than a day ahead of the CSMS, comes from a broken clock.
+TIMESTAMP_PAST_GRACE = timedelta(days=30)
+TIMESTAMP_FUTURE_GRACE = timedelta(days=1)
+# A 1.6 meter register is a 32-bit integer of Wh (OCPP-J integers are 32-bit); below 0 it is garbage.
+INT32_MAX = 2**31 - 1
+METER_MAX_WH = INT32_MAX
+
+
+def _timestamp_plausible(station: Station, timestamp: datetime) -> bool:
+    """Whether a station's timestamp can be true: not long before the station existed, not ahead."""
+    created = station.created_at or timezone.now()
+    return created - TIMESTAMP_PAST_GRACE <= timestamp <= timezone.now() + TIMESTAMP_FUTURE_GRACE
+
+
+def _timestamp_or_now(station: Station, timestamp: datetime, flags: list[str]) -> datetime:
+    """The timestamp when plausible; otherwise now, with "timestamp_implausible" added to `flags`."""
+    if _timestamp_plausible(station, timestamp):
+        return timestamp
+    flags.append("timestamp_implausible")
+    return timezone.now()
 
 
 def _protocol_state(station_id: int) -> StationProtocolState:

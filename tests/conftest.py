@@ -19,6 +19,19 @@ def redis_server():
         settings.EMBEDDED_REDIS_SOCKET.unlink(missing_ok=True)
 
 
+@pytest.fixture(autouse=True)
+def throttles_start_empty(redis_server):
+    """Each test starts with no sign-in failures, lockouts or API rate counts: they live in the
+    shared Redis cache (chargenet/signin.py) and would otherwise carry over from test to test."""
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    for pattern in ("*:signin:*", "*throttle_*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+
+
 @pytest.fixture
 def operator(django_user_model):
     return django_user_model.objects.create_user(username="olivia", password="pw-olivia-1", role="operator")

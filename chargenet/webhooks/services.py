@@ -8,13 +8,13 @@ runs twice never sends a delivered event again.
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import secrets
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -27,6 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chargenet.errors import DomainError
+from chargenet.lengths import text_too_long
 from chargenet.webhooks.models import WebhookDelivery, WebhookSubscription
 
 # The events integrators can subscribe to (chargenet.events, plus command.finished derived from
@@ -72,21 +73,101 @@ def webhook_sign(*, secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def _check_url(url: str) -> None:
-    """Refuse URLs that would make the CSMS call into its own network (SSRF), unless allowed."""
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits (RFC 6052 NAT64, well-known and
+# local-use), besides the forms ipaddress decodes itself (IPv4-mapped, 6to4, Teredo).
+NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def _address_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether `ip`, and every IPv4 address it embeds (IPv4-mapped, IPv4-compatible, 6to4, Teredo,
+    NAT64), is a global unicast address: ::ffff:127.0.0.1 or 64:ff9b::a00:1 reach inside too."""
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded_low = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if ip.ipv4_mapped is not None:
+            candidates.append(ip.ipv4_mapped)
+        if ip.sixtofour is not None:
+            candidates.append(ip.sixtofour)
+        if ip.teredo is not None:
+            candidates.extend(ip.teredo)
+        if any(ip in prefix for prefix in NAT64_PREFIXES) or int(ip) >> 32 == 0:
+            candidates.append(embedded_low)
+    return all(c.is_global and not c.is_multicast for c in candidates)
+
+
+def _resolve_checked(url: str) -> tuple[str, int, str]:
+    """(host name, port, the one address to connect to) for `url`; raises WebhookError for a URL that
+    is not http(s) or, unless WEBHOOK_ALLOW_PRIVATE_HOSTS, whose host is not public (SSRF). The host is
+    resolved once: the caller connects to the address checked here (no DNS-rebinding window)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookError("url must be an http:// or https:// URL")
-    if settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
-        return
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except OSError:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise WebhookError("url has an invalid port") from None
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
         raise WebhookError(f"the host {parts.hostname!r} cannot be resolved") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%")[0])
-        if not ip.is_global:
-            raise WebhookError(f"the host {parts.hostname!r} is not a public address")
+    addresses = [str(info[4][0]).split("%")[0] for info in infos]
+    if not addresses:
+        raise WebhookError(f"the host {parts.hostname!r} cannot be resolved")
+    if not settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
+        for address in addresses:
+            if not _address_public(ipaddress.ip_address(address)):
+                raise WebhookError(f"the host {parts.hostname!r} is not a public address")
+    return parts.hostname, port, addresses[0]
+
+
+def _check_url(url: str) -> None:
+    """Refuse URLs that would make the CSMS call into its own network (SSRF), unless allowed."""
+    _resolve_checked(url)
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection to a checked address; the Host header keeps the URL's host name."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """An HTTPS connection to a checked address; TLS verifies the certificate for the host name."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    """POST `body` to `url` at the address checked once; (status, first bytes of the answer).
+    Redirects are not followed: a 3xx is the receiver's answer, not an invitation to go elsewhere."""
+    host, port, address = _resolve_checked(url)
+    parts = urlsplit(url)
+    kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    connection = kind(host, port, address, settings.WEBHOOK_TIMEOUT)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read(RESPONSE_BODY_LIMIT).decode(errors="replace")
+    finally:
+        connection.close()
+
+
+def _check_lengths(fields: dict[str, Any]) -> None:
+    too_long = text_too_long(WebhookSubscription, fields)
+    if too_long:
+        raise WebhookError(too_long)
 
 
 def _check_events(events: list[str]) -> list[str]:
@@ -103,6 +184,7 @@ def webhook_subscription_create(
     *, user: Any, url: str, events: list[str], description: str = ""
 ) -> WebhookSubscription:
     """Subscribe `url` to `events`; the subscription's secret signs every delivery. Raises WebhookError."""
+    _check_lengths({"url": url, "description": description})
     _check_url(url)
     return WebhookSubscription.objects.create(
         user=user,
@@ -119,6 +201,7 @@ def webhook_subscription_update(*, subscription: WebhookSubscription, **fields: 
     unknown = set(fields) - {"url", "events", "description", "is_active"}
     if unknown:
         raise WebhookError(f"unknown fields: {', '.join(sorted(unknown))}")
+    _check_lengths(fields)
     if "url" in fields:
         _check_url(fields["url"])
     if "events" in fields:
@@ -135,12 +218,26 @@ def webhook_subscription_delete(*, subscription: WebhookSubscription) -> None:
     subscription.delete()
 
 
-def webhook_event_fanout(*, event_type: str, data: dict[str, Any]) -> list[WebhookDelivery]:
-    """Create one pending delivery per active subscription that wants `event_type`, and enqueue them."""
+def webhook_event_fanout(
+    *, event_type: str, data: dict[str, Any], event_id: uuid.UUID | None = None
+) -> list[WebhookDelivery]:
+    """Create one pending delivery per active subscription that wants `event_type`, and enqueue them.
+
+    `event_id` (the outbox event's id) becomes the payload's id; a subscription that already has a
+    delivery of this event gets no second one, so fanning the same event out again adds nothing.
+    """
     subscriptions = [s for s in WebhookSubscription.objects.filter(is_active=True) if s.wants(event_type)]
+    if event_id is None:
+        event_id = uuid.uuid4()
+    else:
+        served = set(
+            WebhookDelivery.objects.filter(
+                event_id=event_id, event_type=event_type, replay_of__isnull=True
+            ).values_list("subscription_id", flat=True)
+        )
+        subscriptions = [s for s in subscriptions if s.pk not in served]
     if not subscriptions:
         return []
-    event_id = uuid.uuid4()
     payload = {
         "id": str(event_id),
         "type": event_type,
@@ -165,6 +262,24 @@ def _enqueue(delivery_ids: list[int]) -> None:
         webhook_deliver_task.delay(delivery_id)
 
 
+def webhook_deliveries_due() -> int:
+    """Queue every pending delivery whose next attempt is due and that no worker holds (the sweep
+    behind a lost enqueue, a dead worker or a long back-off). Returns how many were queued."""
+    now = timezone.now()
+    due = list(
+        # Due for half a minute: a delivery whose task is merely waiting in a busy queue is not
+        # queued a second time.
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now - timedelta(seconds=30)
+        )
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    _enqueue(due)
+    return len(due)
+
+
 def webhook_backoff(*, attempts: int) -> int:
     """Seconds before the next attempt: 10 s, 30 s, 90 s … capped at two hours."""
     return min(10 * 3 ** max(0, attempts - 1), 7200)
@@ -187,31 +302,21 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
     delivery = WebhookDelivery.objects.select_related("subscription").get(pk=delivery_id)
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     timestamp = int(time.time())
-    request = urllib.request.Request(
-        delivery.subscription.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "ChargeNet-Webhooks/1.0",
-            "ChargeNet-Event": delivery.event_type,
-            "ChargeNet-Event-Id": str(delivery.event_id),
-            "ChargeNet-Delivery": str(delivery.uuid),
-            SIGNATURE_HEADER: webhook_sign(
-                secret=delivery.subscription.secret, timestamp=timestamp, body=body
-            ),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "ChargeNet-Webhooks/1.0",
+        "ChargeNet-Event": delivery.event_type,
+        "ChargeNet-Event-Id": str(delivery.event_id),
+        "ChargeNet-Delivery": str(delivery.uuid),
+        SIGNATURE_HEADER: webhook_sign(secret=delivery.subscription.secret, timestamp=timestamp, body=body),
+    }
     status_code, answer, error = None, "", ""
     try:
-        _check_url(delivery.subscription.url)
-        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT) as response:  # noqa: S310
-            status_code, answer = response.status, response.read(RESPONSE_BODY_LIMIT).decode(errors="replace")
-    except urllib.error.HTTPError as exc:
-        status_code, answer = exc.code, exc.read(RESPONSE_BODY_LIMIT).decode(errors="replace")
-        error = f"HTTP {exc.code}"
-    except (OSError, ValueError, WebhookError) as exc:
+        status_code, answer = _post(delivery.subscription.url, body, headers)
+    except (OSError, ValueError, http.client.HTTPException, WebhookError) as exc:
         error = str(exc) or exc.__class__.__name__
+    if status_code is not None and not 200 <= status_code < 300:
+        error = f"HTTP {status_code}" + (" (redirects are not followed)" if 300 <= status_code < 400 else "")
     succeeded = status_code is not None and 200 <= status_code < 300
     delivery.attempts += 1
     delivery.attempt_log = [
@@ -226,6 +331,10 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
         delivery.delivered_at = timezone.now()
     elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
         delivery.status = WebhookDelivery.Status.FAILED
+    else:
+        delivery.next_attempt_at = timezone.now() + timedelta(
+            seconds=webhook_backoff(attempts=delivery.attempts)
+        )
     delivery.save(
         update_fields=[
             "attempts",
@@ -235,6 +344,7 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
             "locked_until",
             "status",
             "delivered_at",
+            "next_attempt_at",
         ]
     )
     return delivery
@@ -255,7 +365,12 @@ def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
 
 
 def webhook_event_received(event_type: str, data: dict[str, Any]) -> None:
-    """The chargenet.events subscriber: fan every event out to the subscriptions that want it."""
-    webhook_event_fanout(event_type=event_type, data=data)
+    """The chargenet.events subscriber: fan every event out to the subscriptions that want it, under
+    the outbox event's id (command.finished gets an id of its own, derived from it)."""
+    data = dict(data)
+    raw_id = data.pop("event_id", None)
+    event_id = uuid.UUID(raw_id) if raw_id else uuid.uuid4()
+    webhook_event_fanout(event_type=event_type, data=data, event_id=event_id)
     if event_type == "command.updated" and data.get("status") in COMMAND_FINAL_STATUSES:
-        webhook_event_fanout(event_type="command.finished", data=data)
+        finished_id = uuid.uuid5(event_id, "command.finished")
+        webhook_event_fanout(event_type="command.finished", data=data, event_id=finished_id)

@@ -39,8 +39,10 @@ from stations.protocol.framing import (
     action_check,
     call_error,
     frame_parse,
+    nul_free,
     payload_violations,
 )
+from stations.protocol.handshake import handshake_refuse
 from stations.protocol.v16 import ChargePoint16
 from stations.protocol.v201 import ChargePoint201
 
@@ -142,11 +144,18 @@ class OcppConsumer(AsyncWebsocketConsumer):
             )
         except services.StationError as exc:
             logger.info("refused %s from %s: %s", self.identity, client[0], exc)
-            await self.refuse(401, "Unauthorized")
+            locked = exc if isinstance(exc, services.StationAuthLocked) else None
+            await handshake_refuse(
+                self,
+                status=429 if locked else 401,
+                message=str(exc),
+                retry_after=locked.retry_after if locked else 0,
+            )
             return
         subprotocol = subprotocol_choose(self.scope.get("subprotocols", []))
         if subprotocol is None:
-            # OCPP-J §3.2: complete the handshake without a subprotocol, then close at once.
+            # OCPP-J §3.2: complete the handshake without a subprotocol, then close at once. (With
+            # 1000: daphne/autobahn let an application send only 1000 or 3000-4999, never 1002.)
             await self.accept()
             await self.close(code=CLOSE_NO_SUBPROTOCOL)
             return
@@ -236,7 +245,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self.send_frame(error)
             return
         self.in_actions[frame.message_id] = frame.action
-        self.connection.feed(text)
+        self.connection.feed(nul_free(text, frame))
 
     def call_check(self, action: str, message_id: str, payload: dict) -> str | None:
         """The CALLERROR frame for a CALL we must not serve, or None (serve it)."""
@@ -282,18 +291,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.commands_drain()
 
     # --- outgoing frames ---------------------------------------------------------------------------
-
-    async def refuse(self, status: int, reason: str) -> None:
-        """Refuse the handshake with an HTTP status (the ASGI WebSocket denial response) where the
-        server supports it; otherwise close before accept, which servers answer with 403."""
-        if "websocket.http.response" not in self.scope.get("extensions", {}):
-            await self.close()
-            return
-        headers = [(b"content-type", b"text/plain; charset=utf-8")]
-        if status == 401:
-            headers.append((b"www-authenticate", b'Basic realm="OCPP", charset="UTF-8"'))
-        await self.base_send({"type": "websocket.http.response.start", "status": status, "headers": headers})
-        await self.base_send({"type": "websocket.http.response.body", "body": reason.encode()})
 
     async def send_frame(self, text: str) -> None:
         """Send one frame (ours or the library's), logged, with 1.6 error names restored. An answer

@@ -6,6 +6,7 @@ pure: it never touches the database or the socket.
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,20 @@ from ocpp.messages import get_validator
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 MAX_MESSAGE_ID_LENGTH = 36
+# No OCPP message nests deeper than about ten levels; a deeper frame is refused before anything walks
+# it (a JSON parser or a schema validator would recurse until RecursionError).
+MAX_DEPTH = 32
+FRAME_HEAD = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,36})"')
+# OCPP integers are 32-bit (2.0.1 Part 2 §2.1.4 "integer: 32 bit"; 1.6 follows SOAP's xs:int).
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# Fields that count or name something (a connector, an EVSE, a reservation, a request, a meter
+# register in Wh) are never negative.
+NON_NEGATIVE_FIELDS = frozenset(
+    {"connectorId", "evseId", "meterStart", "reservationId", "requestId", "transactionId", "seqNo"}
+)
+# Transaction messages are always answered with a CALLRESULT (1.6 §4.10 / DESIGN.md §4): their
+# out-of-range values are flagged by the services instead of refused here.
+RANGE_CHECK_EXEMPT = frozenset({"StopTransaction", "TransactionEvent"})
 
 # Actions a station may send to the CSMS (OCPP 1.6 edition 2 + security whitepaper edition 3).
 STATION_ACTIONS: dict[str, frozenset[str]] = {
@@ -135,6 +150,15 @@ def frame_parse(text: str, *, version: str) -> Frame:
         message = json.loads(text)
     except (ValueError, TypeError):
         raise FrameError("-1", ErrorCode.rpc_framework(version), "frame is not valid JSON") from None
+    except RecursionError:
+        message = None
+    if message is None or _depth_exceeds(message, MAX_DEPTH):
+        head = FRAME_HEAD.match(text[:100])
+        raise FrameError(
+            head.group(1) if head else "-1",
+            ErrorCode.formation(version) if head else ErrorCode.rpc_framework(version),
+            f"frame nests deeper than {MAX_DEPTH} levels",
+        )
     if not isinstance(message, list) or not message:
         raise FrameError("-1", ErrorCode.rpc_framework(version), "frame is not a JSON array")
     message_type = message[0]
@@ -181,6 +205,20 @@ def frame_parse(text: str, *, version: str) -> Frame:
         error_code=str(message[2]),
         error_description=str(message[3]),
     )
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether a parsed JSON value nests deeper than `limit` (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in item if isinstance(child, (dict, list)))
+    return False
 
 
 def action_check(action: str, *, version: str) -> None:
@@ -234,10 +272,58 @@ def _code_for(error: SchemaValidationError, version: str) -> str:
     return _KEYWORD_CODES.get(str(error.validator), ErrorCode.formation(version))
 
 
+def range_violations(action: str, payload: Any, *, version: str) -> list[Violation]:
+    """Values the schema lets through but no column or domain can hold: integers beyond 32 bits
+    (TypeConstraintViolation), a negative count or id, or a NUL character (PropertyConstraintViolation).
+    Empty for StopTransaction and TransactionEvent, which are always served (their services flag bad
+    values; nul_free cleans their strings)."""
+    if action in RANGE_CHECK_EXEMPT:
+        return []
+    violations = []
+    stack: list[tuple[str, str, Any]] = [("", "", payload)]
+    while stack:
+        path, key, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{k}" if path else k, k, v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{i}", key, v) for i, v in enumerate(value))
+        elif isinstance(value, str) and "\x00" in value:
+            # No database text column takes NUL (PostgreSQL refuses it); no OCPP field needs it.
+            cause = f"{path}: contains a NUL character"
+            violations.append(Violation(ErrorCode.PROPERTY_CONSTRAINT, cause, False))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if not INT_MIN <= value <= INT_MAX:
+                cause = f"{path}: {value} is beyond a 32-bit integer"
+                violations.append(Violation(ErrorCode.TYPE_CONSTRAINT, cause, False))
+            elif value < 0 and key in NON_NEGATIVE_FIELDS:
+                cause = f"{path}: {value} must not be negative"
+                violations.append(Violation(ErrorCode.PROPERTY_CONSTRAINT, cause, False))
+    return violations
+
+
+def nul_free(text: str, frame: Frame) -> str:
+    """The CALL `text` with NUL characters removed from its strings (re-serialised only when it has
+    any). For the transaction messages, which are served rather than refused for them."""
+    if "\\u0000" not in text:
+        return text
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("\x00", "")
+        if isinstance(value, dict):
+            return {strip(k): strip(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return json.dumps([CALL, frame.message_id, frame.action, strip(frame.payload)], separators=(",", ":"))
+
+
 def payload_violations(
     action: str, payload: dict, *, version: str, message_type: int = CALL
 ) -> list[Violation]:
-    """Every schema violation of `payload` for `action`, most severe first (empty when valid)."""
+    """Every schema and range violation of `payload` for `action`, most severe first (empty when
+    valid)."""
     validator = get_validator(message_type, action, version)
     errors = sorted(validator.iter_errors(payload), key=lambda e: e.validator != "required")
     violations = []
@@ -248,4 +334,6 @@ def payload_violations(
             action, frozenset()
         ) and leaf not in HARMLESS_FIELDS_EXCLUDED.get(action, frozenset())
         violations.append(Violation(_code_for(error, version), f"{path}: {error.message}", harmless))
+    if message_type == CALL:
+        violations.extend(range_violations(action, payload, version=version))
     return violations

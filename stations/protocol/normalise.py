@@ -1,7 +1,7 @@
 """Units and timestamps at the protocol boundary: energy in Wh, power in W, aware UTC datetimes."""
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 # unit as sent → (stored unit, factor)
@@ -25,18 +25,23 @@ UNITS: dict[str, tuple[str, int]] = {
     "Percent": ("Percent", 1),
 }
 FOUR_PLACES = Decimal("0.0001")
+# A sampled value must fit MeterSample.value (20 digits, 4 after the point); no real meter reads 10^15
+# of anything, so a larger value is a broken meter and is dropped.
+VALUE_LIMIT = Decimal(10) ** 15
 
 
 def timestamp_parse(value: Any) -> datetime:
     """Parse an OCPP timestamp (ISO 8601 / RFC 3339, any offset or fraction) to an aware UTC datetime;
-    a missing or unreadable one is now (never refuse a message for it)."""
+    a missing or unreadable one, or one whose offset overflows the calendar, is now (never refuse a
+    message for it). Whether the time is plausible is the services' call: they know the station."""
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
-        except ValueError:
+            parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        except (ValueError, OverflowError):
             parsed = None
         if parsed is not None:
-            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            return parsed
     return datetime.now(UTC)
 
 
@@ -83,9 +88,9 @@ def sampled_value_normalise(
         return {**fields, "value": Decimal(0), "signed_data": str(raw)}
     try:
         value = Decimal(str(raw)) * factor * (Decimal(10) ** multiplier)
-    except (InvalidOperation, ValueError):
+    except (ArithmeticError, ValueError):  # InvalidOperation, and Overflow of a huge exponent
         return None
-    if not value.is_finite():
+    if not value.is_finite() or abs(value) >= VALUE_LIMIT:
         return None
     return {**fields, "value": value.quantize(FOUR_PLACES), "signed_data": ""}
 

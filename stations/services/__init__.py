@@ -1,6 +1,7 @@
-"""Every write and business rule of the stations app (CONTRIBUTING.md: services), by concern.
+"""Every write and business rule of the stations app (CONTRIBUTING.md: services), gathered from the
+rooms that hold them (`stations/<room>/services`).
 
-`from stations.services import X` and `services.X` keep working: every public name is re-exported here.
+`from stations.services import X` and `services.X` name any of them: every public name is re-exported here.
 """
 
 from stations.common import StationError
@@ -35,6 +36,7 @@ from stations.network.services.locations import LOCATION_FIELDS, location_create
 from stations.network.services.stations import (
     STATION_FIELDS,
     StationAuthError,
+    StationAuthLocked,
     station_boot,
     station_connect_authenticate,
     station_create,
@@ -62,6 +64,7 @@ __all__ = [
     "REPORT_KINDS",
     "STATION_FIELDS",
     "StationAuthError",
+    "StationAuthLocked",
     "StationError",
     "command_claim_next",
     "command_complete",

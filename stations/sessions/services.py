@@ -10,7 +10,14 @@ from django.utils import timezone
 from chargenet.events import event_publish
 from rfid.services import AuthorizationDecision
 from stations.access.services import station_id_token_authorize
-from stations.common import _connector_for, _session_event
+from stations.common import (
+    INT32_MAX,
+    METER_MAX_WH,
+    _connector_for,
+    _session_event,
+    _timestamp_or_now,
+    _timestamp_plausible,
+)
 from stations.models import MeterSample, Reservation, Session, Station
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
@@ -38,9 +45,12 @@ def session_start(
     Idempotent on content: a retry (same connector, id tag, meterStart and timestamp) returns the
     same session. An active session left on the connector lost its StopTransaction: it is closed as
     incomplete and flagged. A card that is not Accepted still gets a session (the CSMS cannot prevent
-    a start, 1.6 §4.8), flagged, and its status goes back in idTagInfo.
+    a start, 1.6 §4.8), flagged, and its status goes back in idTagInfo. A timestamp no clock can
+    have (far ahead, long before the station existed) is replaced by the time of receipt, flagged.
     """
     station = Station.objects.select_related("location").get(pk=station_id)
+    flags: list[str] = []
+    timestamp = _timestamp_or_now(station, timestamp, flags)
     existing = (
         Session.objects.filter(
             station=station,
@@ -67,7 +77,6 @@ def session_start(
         old.save()
         event_publish("session.stopped", _session_event(old))
     decision = station_id_token_authorize(station=station, uid=id_tag, evse_id=connector.evse.evse_id)
-    flags = []
     if not decision.accepted:
         flags.append(f"authorization_{decision.status.lower()}")
     if timestamp > timezone.now() + timedelta(minutes=5):
@@ -109,17 +118,25 @@ def session_stop(
     """Record a StopTransaction; returns (session, decision for id_tag or None). Never refuses.
 
     A retry is not counted twice. An unknown, -1 or 0 transaction id is reconciled: the one active
-    session of the station (with that id tag) is closed, or a flagged record of the stop is kept.
+    session of the station (with that id tag) is closed, or a flagged record of the stop is kept. A
+    meterStop no meter can read stops at the last known reading, an implausible timestamp at the
+    time of receipt; both are flagged, never stored.
     """
     station = Station.objects.select_related("location").get(pk=station_id)
+    flags: list[str] = []
+    timestamp = _timestamp_or_now(station, timestamp, flags)
+    if not 0 <= meter_stop <= METER_MAX_WH:
+        flags.append("meter_stop_implausible")
+    samples = [s for s in samples or [] if _timestamp_plausible(station, s["timestamp"])]
     session = _session_close(
         station=station,
         transaction_id=transaction_id,
-        meter_stop=meter_stop,
+        meter_stop=meter_stop if 0 <= meter_stop <= METER_MAX_WH else None,
         timestamp=timestamp,
-        id_tag=id_tag,
-        reason=reason,
+        id_tag=id_tag[:36],
+        reason=reason[:40],
         samples=samples,
+        flags=flags,
     )
     # idTagInfo for the stop: the card's standing now, not counting the session it just ended.
     decision = (
@@ -134,14 +151,17 @@ def _session_close(
     *,
     station: Station,
     transaction_id: int,
-    meter_stop: int,
+    meter_stop: int | None,
     timestamp: Any,
     id_tag: str,
     reason: str,
     samples: list[dict[str, Any]] | None,
+    flags: list[str],
 ) -> Session:
+    """Close the session a StopTransaction names; `meter_stop` None means "unknown" (the last known
+    reading is kept) and `flags` are what the caller noticed about the message."""
     session = None
-    if transaction_id > 0:
+    if 0 < transaction_id <= 2**31 - 1:
         session = (
             # of=self: PostgreSQL refuses FOR UPDATE on the nullable side of the LEFT JOIN to evse.
             Session.objects.select_for_update(of=("self",))
@@ -163,7 +183,7 @@ def _session_close(
         candidates = list(active.select_related("station", "evse")[:2])
         if len(candidates) == 1:
             session = candidates[0]
-            session.flags = [*session.flags, f"stopped_with_unknown_transaction_id_{transaction_id}"]
+            session.flags = [*session.flags, f"stopped_with_unknown_transaction_id_{transaction_id}"[:64]]
         else:
             session, _ = Session.objects.get_or_create(
                 station=station,
@@ -173,10 +193,10 @@ def _session_close(
                     "id_tag": id_tag,
                     "started_at": timestamp,
                     "stopped_at": timestamp,
-                    "meter_start_wh": meter_stop,
-                    "meter_stop_wh": meter_stop,
+                    "meter_start_wh": meter_stop or 0,
+                    "meter_stop_wh": meter_stop or 0,
                     "stop_reason": reason,
-                    "flags": ["stop_for_unknown_transaction"],
+                    "flags": ["stop_for_unknown_transaction", *flags],
                 },
             )
             event_publish("session.stopped", _session_event(session))
@@ -185,6 +205,7 @@ def _session_close(
         return session  # a retried StopTransaction: already counted
     if session.status == Session.Status.INCOMPLETE:
         session.flags = [*session.flags, "stopped_late"]
+    session.flags = [*session.flags, *flags]
     if samples:
         _meter_samples_store(
             station=station,
@@ -192,6 +213,8 @@ def _session_close(
             evse_id=session.evse.evse_id if session.evse else 0,
             samples=samples,
         )
+    if meter_stop is None:
+        meter_stop = session.meter_start_wh + session.energy_wh
     session.status = Session.Status.COMPLETED
     session.stopped_at = timestamp
     session.meter_stop_wh = meter_stop
@@ -221,8 +244,10 @@ def meter_values_record(
     *, station_id: int, connector_id: int, transaction_id: int | None, samples: list[dict[str, Any]]
 ) -> Session | None:
     """Store normalised meter samples (a replay is stored once) and attach them to the session (by
-    transaction id, else the active session on the connector); keeps the session's energy_wh."""
+    transaction id, else the active session on the connector); keeps the session's energy_wh.
+    Samples dated where no clock can be (see _timestamp_plausible) are dropped."""
     station = Station.objects.get(pk=station_id)
+    samples = [s for s in samples if _timestamp_plausible(station, s["timestamp"])]
     session = None
     if transaction_id is not None:
         session = Session.objects.filter(station=station, transaction_id=str(transaction_id)).first()
@@ -281,10 +306,19 @@ def transaction_event_record(
     Idempotent per (station, transactionId, seqNo) by content, so no seqNo is stored: a retry finds
     the same session, its samples are stored once, energy only grows and an Ended session is not closed
     twice; events may arrive out of order. An Updated/Ended whose Started was lost creates the session,
-    flagged. Offline (queued) events are processed as any other.
+    flagged. Offline (queued) events are processed as any other. An implausible timestamp, EVSE or
+    reservation id is flagged and replaced (by the time of receipt, or nothing), never stored.
     """
-    samples = samples or []
     station = Station.objects.select_related("location").get(pk=station_id)
+    noticed: list[str] = []
+    timestamp = _timestamp_or_now(station, timestamp, noticed)
+    samples = [s for s in samples or [] if _timestamp_plausible(station, s["timestamp"])]
+    if evse_id is not None and not 0 <= evse_id <= INT32_MAX or not 0 <= (connector_id or 0) <= INT32_MAX:
+        noticed.append("evse_implausible")
+        evse_id = connector_id = None
+    if reservation_id is not None and not 0 <= reservation_id <= INT32_MAX:
+        noticed.append("reservation_implausible")
+        reservation_id = None
     transaction_id = transaction_id[:36]
     registers = _energy_registers(samples)
     session = (
@@ -308,6 +342,7 @@ def transaction_event_record(
                 old.save()
                 event_publish("session.stopped", _session_event(old))
         flags = [] if event_type == "Started" else ["started_event_missing"]
+        flags.extend(noticed)
         if timestamp > timezone.now() + timedelta(minutes=5):
             flags.append("clock_ahead")
         session = Session.objects.create(
@@ -326,6 +361,7 @@ def transaction_event_record(
             )
         event_publish("session.started", _session_event(session))
     else:
+        session.flags = [*session.flags, *(f for f in noticed if f not in session.flags)]
         if session.evse is None and evse_id:
             connector = _connector_for(station, evse_id, connector_id or 1)
             session.evse, session.connector = connector.evse, connector

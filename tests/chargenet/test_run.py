@@ -74,3 +74,25 @@ def test_a_child_that_dies_is_restarted(running_system):
     assert health["status"] == "ok"
     new_web = next(c for c in psutil.Process(process.pid).children() if "uvicorn" in " ".join(c.cmdline()))
     assert new_web.pid != web.pid
+
+
+def test_a_killed_redis_is_restarted_with_what_it_held(running_system):
+    import redis
+
+    process, base_url, data_dir = running_system
+    supervisor = psutil.Process(process.pid)
+    server = next(c for c in supervisor.children() if "redis-server" in " ".join(c.cmdline()))
+    socket_path = next(c.laddr for c in server.net_connections(kind="unix") if c.laddr)
+    # given a job waiting in a queue
+    redis.Redis(unix_socket_path=socket_path).lpush("a-queue", "a job")
+
+    # when Redis is killed
+    server.kill()
+    server.wait(timeout=10)
+
+    # then the supervisor starts it again, the system is healthy, and the job is still queued
+    health = wait_for_health(base_url, process, timeout=30)
+    assert health["status"] == "ok"
+    restarted = next(c for c in supervisor.children() if "redis-server" in " ".join(c.cmdline()))
+    assert restarted.pid != server.pid
+    assert redis.Redis(unix_socket_path=socket_path).lrange("a-queue", 0, -1) == [b"a job"]

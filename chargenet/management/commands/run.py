@@ -1,7 +1,8 @@
 """Start and supervise every ChargeNet process: embedded Redis, the ASGI server (WEB_PROCESSES worker
 processes on one port), Celery worker and beat.
 
-A child that dies is reported and restarted (at most RESTART_LIMIT times within RESTART_WINDOW
+A child that dies (the embedded Redis too: it keeps its queue in an append-only file and comes back
+with it) is reported and restarted (at most RESTART_LIMIT times within RESTART_WINDOW
 seconds, then everything stops with a non-zero exit). Ctrl-C or SIGTERM stops every child, waits
 for it, and removes the embedded Redis socket.
 """
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -43,10 +45,23 @@ class Child:
     argv: list[str]
     process: subprocess.Popen | None = None
     restarts: list[float] = field(default_factory=list)
+    # Run before every (re)start, and after it to wait until the child serves (the embedded Redis).
+    prepare: Callable[[], None] | None = None
+    ready: Callable[[subprocess.Popen], None] | None = None
+    quiet: bool = False
     pass_fds: tuple[int, ...] = ()
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, preexec_fn=_die_with_parent, pass_fds=self.pass_fds)
+        if self.prepare is not None:
+            self.prepare()
+        self.process = subprocess.Popen(
+            self.argv,
+            preexec_fn=_die_with_parent,
+            stdout=subprocess.DEVNULL if self.quiet else None,
+            pass_fds=self.pass_fds,
+        )
+        if self.ready is not None:
+            self.ready(self.process)
 
 
 class Command(BaseCommand):
@@ -74,13 +89,6 @@ class Command(BaseCommand):
         self._sockets = listening_sockets(
             host=settings.HOST, port=settings.PORT, count=settings.WEB_PROCESSES
         )
-        redis_process = None
-        if settings.EMBEDDED_REDIS:
-            redis_process = embedded.redis_start(
-                socket_path=settings.EMBEDDED_REDIS_SOCKET,
-                data_dir=settings.DATA_DIR,
-                preexec_fn=_die_with_parent,
-            )
         children = self._children()
         try:
             for child in children:
@@ -89,8 +97,7 @@ class Command(BaseCommand):
             exit_code = self._supervise(children)
         finally:
             self._stop_all(children)
-            if redis_process is not None:
-                self._stop_process(redis_process)
+            if settings.EMBEDDED_REDIS:
                 settings.EMBEDDED_REDIS_SOCKET.unlink(missing_ok=True)
         self.stdout.write("ChargeNet stopped.")
         sys.exit(exit_code)
@@ -99,7 +106,20 @@ class Command(BaseCommand):
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
         node = os.uname().nodename
-        children = [
+        children = []
+        if settings.EMBEDDED_REDIS:
+            # First, so it answers before the others start; stopped last.
+            socket_path = settings.EMBEDDED_REDIS_SOCKET
+            children.append(
+                Child(
+                    "redis",
+                    embedded.redis_argv(socket_path=socket_path, data_dir=settings.DATA_DIR, persist=True),
+                    prepare=lambda: embedded.redis_prepare(socket_path=socket_path),
+                    ready=lambda process: embedded.redis_wait(process, f"unix://{socket_path}"),
+                    quiet=True,
+                )
+            )
+        children += [
             *(
                 Child(f"web-{number}", web_server_argv(fd=sock.fileno()), pass_fds=(sock.fileno(),))
                 for number, sock in enumerate(self._sockets, start=1)
@@ -193,7 +213,10 @@ class Command(BaseCommand):
                     return 1
                 self.stderr.write(f"{child.name} exited with code {code}; restarting it.")
                 child.restarts.append(now)
-                child.start()
+                try:
+                    child.start()
+                except RuntimeError as exc:  # it died again at once: the next round counts it
+                    self.stderr.write(f"{child.name} did not come back: {exc}")
         return 0
 
     def _stop_all(self, children: list[Child]) -> None:

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chargenet.events import event_publish
-from stations.common import _protocol_state, _station_event
+from stations.common import _protocol_state, _station_event, _timestamp_plausible
 from stations.models import ProtocolViolation, SecurityEvent, Station
 
 
@@ -31,7 +31,9 @@ def security_event_record(
         type=type[:50],
         tech_info=(tech_info or "")[:255],
         remote_address=remote_address[:64],
-        timestamp=timestamp or timezone.now(),
+        timestamp=timestamp
+        if timestamp and (station is None or _timestamp_plausible(station, timestamp))
+        else timezone.now(),
     )
     event_publish(
         "security_event.recorded",

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import transaction
 
 from chargenet.events import event_publish
+from chargenet.lengths import text_too_long
 from stations.common import StationError
 from stations.models import Location
 
@@ -29,6 +30,12 @@ def _check_time_zone(name: str) -> None:
         raise StationError(f"{name!r} is not an IANA time zone (e.g. Europe/Amsterdam)") from None
 
 
+def _check_lengths(fields: dict[str, Any]) -> None:
+    error = text_too_long(Location, fields)
+    if error:
+        raise StationError(error)
+
+
 @transaction.atomic
 def location_create(**fields: Any) -> Location:
     """Create a location; raises StationError for an unknown time zone or field."""
@@ -36,6 +43,7 @@ def location_create(**fields: Any) -> Location:
     if unknown:
         raise StationError(f"unknown location fields: {', '.join(sorted(unknown))}")
     _check_time_zone(fields.get("time_zone", "UTC"))
+    _check_lengths(fields)
     location = Location.objects.create(**fields)
     event_publish("location.created", {"location_id": location.pk})
     return location
@@ -49,6 +57,7 @@ def location_update(*, location: Location, **fields: Any) -> Location:
         raise StationError(f"unknown location fields: {', '.join(sorted(unknown))}")
     if "time_zone" in fields:
         _check_time_zone(fields["time_zone"])
+    _check_lengths(fields)
     for name, value in fields.items():
         setattr(location, name, value)
     location.save()

@@ -7,6 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from chargenet.events import event_publish
+from chargenet.lengths import text_too_long
+from chargenet.signin import SigninLocked, signin_check, signin_failure_record, signin_success_record
 from stations.common import StationError, _protocol_state, _session_event, _station_event
 from stations.connection.services.reports import security_event_record
 from stations.models import Connector, Evse, Session, Station
@@ -18,6 +20,7 @@ from stations.network.passwords import (
     password_hash,
 )
 
+SIGNIN_GATE = "station"
 STATION_FIELDS = {
     "location",
     "name",
@@ -36,6 +39,12 @@ def _check_identity(identity: str) -> None:
         raise StationError("identity must be 1 to 48 characters")
     if ":" in identity or "/" in identity or any(ch.isspace() for ch in identity):
         raise StationError("identity must not contain ':', '/' or white space")
+
+
+def _check_lengths(fields: dict[str, Any]) -> None:
+    error = text_too_long(Station, fields)
+    if error:
+        raise StationError(error)
 
 
 def _check_password(password: str) -> None:
@@ -59,6 +68,7 @@ def station_create(
     unknown = set(fields) - STATION_FIELDS
     if unknown:
         raise StationError(f"unknown station fields: {', '.join(sorted(unknown))}")
+    _check_lengths(fields)
     if Station.objects.filter(identity__iexact=identity).exists():
         raise StationError(f"a station with identity {identity!r} already exists")
     if fields.get("security_profile") == Station.SecurityProfile.NONE:
@@ -84,6 +94,7 @@ def station_update(*, station: Station, **fields: Any) -> Station:
     unknown = set(fields) - STATION_FIELDS
     if unknown:
         raise StationError(f"unknown station fields: {', '.join(sorted(unknown))}")
+    _check_lengths(fields)
     for name, value in fields.items():
         setattr(station, name, value)
     station.save()
@@ -116,6 +127,15 @@ class StationAuthError(StationError):
     """A WebSocket handshake was refused (unknown identity, missing or wrong credentials)."""
 
 
+class StationAuthLocked(StationAuthError):
+    """A WebSocket handshake was refused unchecked: too many failed ones from its address or for
+    its identity (chargenet/signin.py); `retry_after` in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def _password_matches(password: bytes, stored: str) -> bool:
     return bool(stored) and password_check(password, stored)
 
@@ -129,8 +149,32 @@ def station_connect_authenticate(
     whose new key is still pending is let in with it and the key is promoted: it evidently took it.
     Unknown identities are refused unless OCPP_ALLOW_UNKNOWN_STATIONS (then created as Pending, with
     no password until an operator sets one). Raises StationAuthError; wrong credentials of a known
-    station are recorded as a security event. Never touches the station's live connection.
+    station are recorded as a security event. Never touches the station's live connection. Failures
+    are throttled per address and per identity: a locked one raises StationAuthLocked unchecked.
     """
+    try:
+        signin_check(gate=SIGNIN_GATE, source=remote_address, account=identity)
+    except SigninLocked as exc:
+        raise StationAuthLocked(exc.lockout.message, exc.lockout.retry_after) from None
+    try:
+        station = _station_authenticate(
+            identity=identity, username=username, password=password, remote_address=remote_address
+        )
+    except StationAuthError:
+        lockout = signin_failure_record(
+            gate=SIGNIN_GATE, source=remote_address, account=identity, path=f"/ocpp/{identity}"
+        )
+        if lockout is not None:
+            raise StationAuthLocked(lockout.message, lockout.retry_after) from None
+        raise
+    if station.password_hash:
+        signin_success_record(gate=SIGNIN_GATE, source=remote_address, account=identity)
+    return station
+
+
+def _station_authenticate(
+    *, identity: str, username: str | None, password: bytes | None, remote_address: str
+) -> Station:
     station = Station.objects.filter(identity=identity).first()
     if station is None:
         if not settings.OCPP_ALLOW_UNKNOWN_STATIONS:

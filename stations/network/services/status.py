@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chargenet.events import event_publish
-from stations.common import _connector_for, _protocol_state, _station_event
+from stations.common import _connector_for, _protocol_state, _station_event, _timestamp_plausible
 from stations.models import Connector, ConnectorStatusChange, Station
 
 FAULT_FREE_ERROR_CODES = frozenset({"", "NoError"})
@@ -32,7 +32,8 @@ def connector_status_record(
     report is older than the current one), publish status/fault events. `connector_id` is the EVSE
     (1.6 connectorId, 2.0.1 evseId; 0 is the station); `connector_number` the 2.0.1 connectorId on it."""
     station = Station.objects.get(pk=station_id)
-    timestamp = timestamp or timezone.now()
+    if timestamp is None or not _timestamp_plausible(station, timestamp):
+        timestamp = timezone.now()
     connector = _connector_for(station, connector_id, connector_number) if connector_id > 0 else None
     if connector is not None:
         connector = Connector.objects.select_for_update().get(pk=connector.pk)

@@ -202,3 +202,22 @@ def test_a_station_on_security_profile_0_connects_without_credentials(ocpp_serve
     # then it is served without an Authorization header
     assert run(scenario())["status"] == "Accepted"
     assert not SecurityEvent.objects.filter(identity="TRUSTED-1").exists()
+
+
+def test_wrong_passwords_lock_the_identity_and_the_right_one_is_refused_at_the_handshake(ocpp_server, run):
+    station = station_make()
+    url = ocpp_server.url + station.identity
+
+    async def scenario():
+        wrong = {"Authorization": basic_auth(station.identity, "not-the-password-1")}
+        right = {"Authorization": basic_auth(station.identity, PASSWORD)}
+        attempts = [
+            await handshake_status(url, subprotocols=["ocpp1.6"], additional_headers=wrong) for _ in range(12)
+        ]
+        return attempts, await handshake_status(url, subprotocols=["ocpp1.6"], additional_headers=right)
+
+    attempts, right = run(scenario())
+    # refused before the upgrade: 401/429 where the ASGI server supports denial responses, 403 on daphne
+    assert set(attempts) <= {401, 403, 429} and right in (403, 429)
+    # ten wrong passwords were checked and recorded; the rest were refused unchecked
+    assert SecurityEvent.objects.filter(identity=station.identity, type="InvalidPassword").count() == 10
