@@ -89,9 +89,10 @@ class CentralSystemMixin:
         is spread out instead of its handshakes being refused."""
         interval = BATCH.boot_pacing_interval()
         if interval:
-            status = "Pending"
-        else:
-            status, interval = await committed(services.station_boot)(station_id=self.station_id, info=info)
+            # Nothing recorded and the connection's state unchanged (no command queue check either):
+            # a paced boot must cost the busy writer nothing.
+            return "Pending", interval
+        status, interval = await committed(services.station_boot)(station_id=self.station_id, info=info)
         self.on_registration(status)
         return status, interval
 
