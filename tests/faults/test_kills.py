@@ -1,4 +1,4 @@
-"""Nothing acknowledged is lost when a process dies: daphne, the Celery worker and the embedded Redis
+"""Nothing acknowledged is lost when a process dies: an ASGI server, the Celery worker and the embedded Redis
 are killed (SIGKILL) while a fleet charges and while an invoice run is under way."""
 
 import asyncio
@@ -78,7 +78,7 @@ async def _charge_through_kills(system: System, chargers: list[Charger]) -> list
 
 @pytest.fixture(scope="module")
 def outage(system, django_db_blocker):
-    """A fleet charges (sessions back to back) while daphne, the worker and Redis are killed in turn;
+    """A fleet charges (sessions back to back) while an ASGI server, the worker and Redis are killed in turn;
     an integrator is subscribed to session.stopped."""
     from chargenet.models import User
     from chargenet.webhooks.services import webhook_subscription_create
@@ -200,7 +200,6 @@ def test_every_stopped_session_reaches_the_integrators_webhook(outage, django_db
     assert {t: len(ids) for t, ids in events.items() if len(ids) != 1} == {}
 
 
-@pytest.mark.xfail(strict=True, reason="message log written ahead of the answer: perf branch")
 def test_the_message_log_holds_every_acknowledged_frame(outage, django_db_blocker):
     from stations.models import OcppMessage
 
