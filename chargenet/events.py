@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EVENTS_GROUP = "events"
-DISPATCH_NUDGE_DELAY = 0.5  # seconds: the ASGI server nudges the dispatcher at most this often
+DISPATCH_NUDGE_DELAY = 1.0  # seconds: the ASGI server nudges the dispatcher at most this often
 # A nudge still queued after this long is dropped unrun (a worker coming back finds many; one does).
 DISPATCH_NUDGE_EXPIRES = 10.0
 DISPATCH_BATCH = 500
