@@ -75,7 +75,6 @@ def service_action(*, name: str, description: str, call: Callable[[Any], object]
     return action
 
 
-
 @admin.register(User)
 class ChargeNetUserAdmin(UserAdmin):
     """Users are added here; their role and whether they are active are set on the users page
