@@ -29,7 +29,16 @@ PEER := $(if $(NPM),tests/peer/node_modules/.package-lock.json,)
 tests/peer/node_modules/.package-lock.json: tests/peer/package-lock.json
 	npm ci --prefix tests/peer --no-audit --no-fund --loglevel=error
 
-test: $(VENV)/.installed-dev $(PEER)
+# The independent OCPI peer (tests/ocpi/peer, PyPI's extrawest-ocpi) gets its own environment: its
+# pins (FastAPI 0.101, pydantic 1) must not meet ChargeNet's.
+OCPI_PEER := tests/ocpi/peer/.venv/.installed
+
+$(OCPI_PEER): tests/ocpi/peer/requirements.txt
+	$(PYTHON) -m venv tests/ocpi/peer/.venv
+	tests/ocpi/peer/.venv/bin/pip install --quiet -r tests/ocpi/peer/requirements.txt
+	touch $@
+
+test: $(VENV)/.installed-dev $(PEER) $(OCPI_PEER)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -18,6 +18,7 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import random
 import sys
 import time
@@ -59,24 +60,51 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
-def rss_kib(pid: int) -> int:
-    """Resident memory of `pid` and its descendants in KiB (Linux /proc)."""
-    total, pids, seen = 0, [pid], set()
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (Linux /proc)."""
+    found, pids = [], [pid]
     while pids:
         current = pids.pop()
-        if current in seen:
+        if current in found:
             continue
-        seen.add(current)
+        found.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pids.extend(int(child) for child in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return found
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of `pid` and its descendants in KiB (Linux /proc)."""
+    total = 0
+    for current in process_tree(pid):
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
-            for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                pids.extend(int(child) for child in children)
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total
+
+
+def cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU time (user + system) used so far by `pid` and each descendant, per pid."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for current in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        used[current] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> dict[int, float]:
+    """CPU seconds each process used between two cpu_seconds() readings."""
+    return {pid: after[pid] - before.get(pid, 0.0) for pid in after}
 
 
 class Stats:
@@ -90,6 +118,10 @@ class Stats:
         self.steady_messages = 0
         self.steady = False
         self.closing = False
+        self.pending_boots = 0
+        # Reconnect storms (--reconnect): when each dropped station was first seen gone, and back.
+        self.dropped: dict[str, float] = {}
+        self.back: dict[str, float] = {}
 
 
 class Station:
@@ -102,7 +134,7 @@ class Station:
         self.meter_wh = rng.randrange(0, 1_000_000)
         self.transaction_id: int | None = None
 
-    async def connect(self) -> bool:
+    async def connect(self, label: str = "connect") -> bool:
         token = base64.b64encode(f"{self.identity}:{self.args.password}".encode()).decode()
         started = time.perf_counter()
         try:
@@ -116,10 +148,10 @@ class Station:
                 max_queue=4,
             )
         except InvalidStatus as exc:
-            self.stats.errors[f"connect: HTTP {exc.response.status_code}"] += 1
+            self.stats.errors[f"{label}: HTTP {exc.response.status_code}"] += 1
             return False
         except (OSError, TimeoutError) as exc:
-            self.stats.errors[f"connect: {type(exc).__name__}"] += 1
+            self.stats.errors[f"{label}: {type(exc).__name__}"] += 1
             return False
         self.stats.connect_times.append(time.perf_counter() - started)
         asyncio.create_task(self.read())
@@ -194,26 +226,7 @@ class Station:
             yield self.status("Charging")
             for _ in range(self.args.meter_values):
                 self.meter_wh += self.rng.randrange(50, 200)
-                yield (
-                    "MeterValues",
-                    {
-                        "connectorId": 1,
-                        "transactionId": self.transaction_id or 0,
-                        "meterValue": [
-                            {
-                                "timestamp": now_iso(),
-                                "sampledValue": [
-                                    {
-                                        "value": str(self.meter_wh),
-                                        "measurand": "Energy.Active.Import.Register",
-                                        "unit": "Wh",
-                                    },
-                                    {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
-                                ],
-                            }
-                        ],
-                    },
-                )
+                yield "MeterValues", self.meter_values_payload()
             yield (
                 "StopTransaction",
                 {
@@ -227,21 +240,40 @@ class Station:
             yield self.status("Available")
             yield "Heartbeat", {}
 
+    async def boot(self) -> bool:
+        """BootNotification until Accepted; a Pending answer is retried after its interval (1.6 §4.2)."""
+        while True:
+            boot = await self.call(
+                "BootNotification",
+                {
+                    "chargePointVendor": "ChargeNet",
+                    "chargePointModel": "Bench",
+                    "chargePointSerialNumber": self.identity,
+                },
+            )
+            status = boot.get("status") if boot else None
+            if boot and status == "Pending":
+                self.stats.pending_boots += 1
+                interval = boot.get("interval") or 10
+                await asyncio.sleep(interval * self.rng.uniform(0.9, 1.1))
+                continue
+            if status != "Accepted":
+                self.stats.errors[f"boot: {status or 'no answer'}"] += 1
+                return False
+            return True
+
     async def run(self, start_steady: asyncio.Event, stop: asyncio.Event) -> None:
-        boot = await self.call(
-            "BootNotification",
-            {
-                "chargePointVendor": "ChargeNet",
-                "chargePointModel": "Bench",
-                "chargePointSerialNumber": self.identity,
-            },
-        )
-        if not boot or boot.get("status") != "Accepted":
-            self.stats.errors[f"boot: {boot.get('status') if boot else 'no answer'}"] += 1
+        if not await self.boot():
             return
         await self.call(*self.status("Available"))
         self.stats.held += 1
         await start_steady.wait()
+        await self.steady(stop)
+
+    async def steady(self, stop: asyncio.Event) -> None:
+        if self.args.mix == "realistic":
+            await self.realistic(stop)
+            return
         # Spread the fleet's first messages over one interval so they do not arrive in lockstep.
         await asyncio.sleep(self.rng.uniform(0, self.args.interval))
         for action, payload in self.script():
@@ -253,6 +285,82 @@ class Station:
             if self.args.interval:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.args.interval * self.rng.uniform(0.9, 1.1))
+
+    async def realistic(self, stop: asyncio.Event) -> None:
+        """The realistic profile: a Heartbeat every 300 s; a quarter of the stations charge, with
+        MeterValues every 60 s. Every timer starts at a random phase."""
+        charging = self.rng.random() < 0.25
+        if charging and self.transaction_id is None:
+            await asyncio.sleep(self.rng.uniform(0, 60))
+            reply = await self.call(
+                "StartTransaction",
+                {
+                    "connectorId": 1,
+                    "idTag": self.args.id_tag,
+                    "meterStart": self.meter_wh,
+                    "timestamp": now_iso(),
+                },
+            )
+            self.transaction_id = reply.get("transactionId") if reply else None
+            await self.call(*self.status("Charging"))
+        loop = asyncio.get_running_loop()
+        next_heartbeat = loop.time() + self.rng.uniform(0, 300)
+        next_meter = loop.time() + self.rng.uniform(0, 60)
+        while not stop.is_set():
+            due = min(next_heartbeat, next_meter) if charging else next_heartbeat
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, due - loop.time()))
+            if stop.is_set():
+                return
+            if loop.time() >= next_heartbeat:
+                next_heartbeat += 300
+                await self.call("Heartbeat", {})
+            if charging and loop.time() >= next_meter:
+                next_meter += 60
+                self.meter_wh += self.rng.randrange(100, 400)
+                await self.call("MeterValues", self.meter_values_payload())
+
+    def meter_values_payload(self) -> dict:
+        return {
+            "connectorId": 1,
+            "transactionId": self.transaction_id or 0,
+            "meterValue": [
+                {
+                    "timestamp": now_iso(),
+                    "sampledValue": [
+                        {
+                            "value": str(self.meter_wh),
+                            "measurand": "Energy.Active.Import.Register",
+                            "unit": "Wh",
+                        },
+                        {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
+                    ],
+                }
+            ],
+        }
+
+    async def come_back(self, stop: asyncio.Event) -> bool:
+        """After a dropped connection: reconnect with the jittered, doubling back-off of OCPP 2.0.1
+        (RetryBackOffWaitMinimum + random RetryBackOffRandomRange, doubled up to 5 times), boot."""
+        self.stats.dropped.setdefault(self.identity, time.perf_counter())
+        attempt = 0
+        while not stop.is_set():
+            wait = self.args.backoff_min * 2 ** min(attempt, 5) + self.rng.uniform(
+                0, self.args.backoff_random
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+            if stop.is_set():
+                return False
+            attempt += 1
+            if await self.connect(label="reconnect attempt"):
+                try:
+                    if await self.boot():
+                        self.stats.back[self.identity] = time.perf_counter()
+                        return True
+                except ConnectionError:
+                    continue
+        return False
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -275,10 +383,18 @@ async def bench(args: argparse.Namespace) -> dict:
     async def bring_up(station: Station) -> None:
         async with gate:
             ok = await station.connect()
-        if ok:
-            stats.connected += 1
+        if not ok:
+            return
+        stats.connected += 1
+        try:
+            await station.run(start_steady, stop)
+            return
+        except ConnectionError:
+            pass
+        while args.reconnect and not stop.is_set() and await station.come_back(stop):
             try:
-                await station.run(start_steady, stop)
+                await station.steady(stop)
+                return
             except ConnectionError:
                 pass
 
@@ -297,12 +413,15 @@ async def bench(args: argparse.Namespace) -> dict:
     boot_latency = {k: list(v) for k, v in stats.latency.items()}
     stats.latency.clear()
     stats.steady = True
+    cpu_before = cpu_seconds(args.server_pid) if args.server_pid else {}
     steady_started = time.perf_counter()
     start_steady.set()
+    print("steady phase started", file=sys.stderr, flush=True)  # bench/compare.py waits for this line
     await asyncio.sleep(args.duration)
     stop.set()
     steady_seconds = time.perf_counter() - steady_started
     stats.steady = False
+    cpu = cpu_delta(cpu_before, cpu_seconds(args.server_pid)) if args.server_pid else {}
     rss["end"] = rss_kib(args.server_pid) if args.server_pid else None
     held_at_end = sum(1 for s in stations if s.ws is not None and s.ws.state.name == "OPEN")
 
@@ -329,6 +448,11 @@ async def bench(args: argparse.Namespace) -> dict:
         "errors": dict(stats.errors),
         "server_calls": dict(stats.server_calls),
         "rss_kib": rss,
+        "server_cpu_seconds": {str(pid): round(seconds, 2) for pid, seconds in cpu.items() if seconds > 0},
+        "pending_boots": stats.pending_boots,
+        "dropped": len(stats.dropped),
+        "back": len(stats.back),
+        "back_seconds": sorted(stats.back[identity] - min(stats.dropped.values()) for identity in stats.back),
     }
 
 
@@ -369,6 +493,32 @@ def report(args: argparse.Namespace, result: dict) -> str:
         if result["booted"]:
             per = (rss["connected"] - rss["before"]) / result["booted"]
             rows.append(("server memory per connection", f"{per:.0f} KiB"))
+    cpu = sum(result["server_cpu_seconds"].values())
+    if cpu and result["steady_messages"]:
+        rows.append(
+            (
+                "server CPU per message (steady)",
+                f"{cpu / result['steady_messages'] * 1000:.2f} ms ({cpu:.1f} s CPU)",
+            )
+        )
+    if len(result["server_cpu_seconds"]) > 1:
+        rows.append(
+            (
+                "server CPU per process (steady)",
+                ", ".join(f"{pid}: {seconds:.1f} s" for pid, seconds in result["server_cpu_seconds"].items()),
+            )
+        )
+    if result["pending_boots"]:
+        rows.append(("BootNotification answered Pending (retried)", str(result["pending_boots"])))
+    if result["dropped"]:
+        back = result["back_seconds"]
+        rows.append(
+            (
+                "dropped / back and booted again",
+                f"{result['dropped']} / {result['back']}"
+                + (f"; back after p50 {percentile(back, 50):.1f} s, all {back[-1]:.1f} s" if back else ""),
+            )
+        )
     errors = result["errors"]
     rows.append(("errors", ", ".join(f"{k}: {v}" for k, v in sorted(errors.items())) or "none"))
     if result["server_calls"]:
@@ -400,7 +550,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--interval", type=float, default=10, help="seconds between a station's CALLs; 0 = flat out"
     )
     parser.add_argument(
-        "--mix", choices=["session", "heartbeat"], default="session", help="what stations send"
+        "--mix",
+        choices=["session", "heartbeat", "realistic"],
+        default="session",
+        help="what stations send (realistic: Heartbeat every 300 s, a quarter charging with MeterValues every 60 s)",
     )
     parser.add_argument(
         "--meter-values", type=int, default=6, help="MeterValues per session in the session mix"
@@ -411,6 +564,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--server-pid", type=int, default=None, help="server pid, for its RSS (children counted)"
     )
+    parser.add_argument(
+        "--reconnect", action="store_true", help="a dropped station reconnects with back-off and boots again"
+    )
+    parser.add_argument("--backoff-min", type=float, default=5, help="first reconnect wait, seconds")
+    parser.add_argument("--backoff-random", type=float, default=10, help="random extra wait, up to seconds")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the raw result as JSON as well")
     args = parser.parse_args(argv)

@@ -13,10 +13,22 @@ class BillingConfig(AppConfig):
         from chargenet.events import event_subscribe
 
         event_subscribe("session.stopped", _on_session_stopped)
+        event_subscribe("invoice.issued", _on_invoice_issued)
 
 
 def _on_session_stopped(event_type: str, data: dict) -> None:
-    """Price the session in a worker; subscribers must be quick (chargenet.events)."""
-    from billing.tasks import cdr_create_task
+    """Price the stopped session into its CDR, in the dispatcher's transaction (once per event)."""
+    from billing import services
 
-    cdr_create_task.delay(data["session_id"])
+    try:
+        services.cdr_create_for_session(session_id=data["session_id"])
+    except services.BillingError:
+        # Running again (an offline replay reopened it): its next stop prices it.
+        logger.warning("session %s is not priceable yet", data["session_id"], exc_info=True)
+
+
+def _on_invoice_issued(event_type: str, data: dict) -> None:
+    """Mail the invoice from a worker once the dispatcher commits (the sweep resends a lost one)."""
+    from billing import services
+
+    services.invoice_email_request(invoice_id=data["invoice_id"])

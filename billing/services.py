@@ -369,7 +369,7 @@ def _breakdown_json(breakdown: pricing.CostBreakdown, currency: str) -> list[dic
     ]
 
 
-def _periods_json(breakdown: pricing.CostBreakdown, tariff_code: str) -> list[dict[str, Any]]:
+def charging_periods_ocpi(breakdown: pricing.CostBreakdown, tariff_code: str) -> list[dict[str, Any]]:
     """OCPI 2.2.1 ChargingPeriods: a new one at every moment relevant for the price."""
     out = []
     for period in breakdown.periods:
@@ -405,6 +405,24 @@ def cdr_create_for_session(*, session_id: int) -> Cdr:
     except IntegrityError:
         # Another worker priced the same session at the same moment: theirs stands.
         return Cdr.objects.get(session=session, kind=Cdr.Kind.NORMAL, supersedes__isnull=True)
+
+
+def cdrs_create_missing(*, stopped_before: datetime, stopped_after: datetime) -> list[Cdr]:
+    """Price every session that stopped in the window and has no CDR yet (the sweep behind the
+    session.stopped subscriber). Idempotent; a session that cannot be priced is logged and skipped."""
+    missing = (
+        Session.objects.filter(stopped_at__gte=stopped_after, stopped_at__lt=stopped_before)
+        .exclude(cdrs__isnull=False)
+        .order_by("stopped_at")
+        .values_list("pk", flat=True)
+    )
+    created = []
+    for session_id in missing:
+        try:
+            created.append(cdr_create_for_session(session_id=session_id))
+        except BillingError:
+            logger.warning("session %s stopped but cannot be priced yet", session_id, exc_info=True)
+    return created
 
 
 def _cdr_price_and_store(
@@ -453,7 +471,7 @@ def _cdr_price_and_store(
         parking_seconds=int(breakdown.parking_seconds),
         tariff=tariff,
         tariff_snapshot=snapshot,
-        charging_periods=_periods_json(breakdown, snapshot["id"]),
+        charging_periods=charging_periods_ocpi(breakdown, snapshot["id"]),
         breakdown=_breakdown_json(breakdown, currency),
         currency=currency,
         vat_percent=terms.vat_percent,
@@ -718,18 +736,37 @@ def _invoice_create(
             "total_incl_vat": str(invoice.total_incl_vat),
         },
     )
-    transaction.on_commit(lambda: _invoice_email_enqueue(invoice.pk))
+    # The invoice.issued subscriber mails it (billing.apps); invoice_emails_resend catches the rest.
     return invoice
 
 
-def _invoice_email_enqueue(invoice_id: int) -> None:
+def invoice_email_request(*, invoice_id: int) -> None:
+    """Queue the e-mail of an issued invoice once the current transaction commits. A broker outage
+    does not fail the caller: invoice_emails_resend queues it again later."""
     from billing.tasks import invoice_email_task
 
-    try:
-        invoice_email_task.delay(invoice_id)
-    except Exception:
-        # The invoice stands; the e-mail can be resent. A broker outage must not fail invoicing.
-        logger.exception("could not enqueue the e-mail for invoice %s", invoice_id)
+    def enqueue() -> None:
+        try:
+            invoice_email_task.delay(invoice_id)
+        except Exception:
+            logger.exception("could not enqueue the e-mail for invoice %s; the sweep will", invoice_id)
+
+    transaction.on_commit(enqueue)
+
+
+def invoice_emails_resend(*, issued_before: datetime, issued_after: datetime) -> int:
+    """Queue the e-mail of every invoice issued in the window that has an address and was not sent
+    (a lost enqueue, a worker that died, a mail server that was down). Returns how many."""
+    pending = list(
+        Invoice.objects.filter(
+            emailed_at__isnull=True, issued_at__gte=issued_after, issued_at__lt=issued_before
+        )
+        .exclude(email="")
+        .values_list("pk", flat=True)
+    )
+    for invoice_id in pending:
+        invoice_email_request(invoice_id=invoice_id)
+    return len(pending)
 
 
 def invoice_email_send(*, invoice_id: int) -> bool:

@@ -1,5 +1,7 @@
 """Billing's Celery tasks: they take ids and call one service."""
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
@@ -7,7 +9,7 @@ from django.utils import timezone
 from billing import services
 
 
-@shared_task(name="billing.cdr_create_task", acks_late=True)
+@shared_task(name="billing.cdr_create_task", acks_late=True, reject_on_worker_lost=True)
 def cdr_create_task(session_id: int) -> int | None:
     """Price a stopped session into its CDR (idempotent). Returns the CDR's id."""
     try:
@@ -16,9 +18,12 @@ def cdr_create_task(session_id: int) -> int | None:
         return None
 
 
-@shared_task(name="billing.invoice_run_task")
+# acks_late + reject_on_worker_lost: a run whose worker is killed goes back to the queue (within the
+# broker's visibility timeout) and the next run issues only what is still uninvoiced, gaplessly.
+@shared_task(name="billing.invoice_run_task", acks_late=True, reject_on_worker_lost=True)
 def invoice_run_task() -> list[str]:
-    """Invoice the last complete period (BILLING_INVOICE_PERIOD). Returns the invoice numbers."""
+    """Invoice the last complete period (BILLING_INVOICE_PERIOD). Returns the invoice numbers.
+    Resumable: each invoice commits on its own and a rerun skips what is invoiced."""
     period = services.invoice_period_previous(
         today=timezone.localdate(), length=settings.BILLING_INVOICE_PERIOD
     )
@@ -29,3 +34,24 @@ def invoice_run_task() -> list[str]:
 def invoice_email_task(invoice_id: int) -> bool:
     """E-mail an issued invoice with its PDF to the driver, once."""
     return services.invoice_email_send(invoice_id=invoice_id)
+
+
+@shared_task(name="billing.cdrs_create_missing_task", ignore_result=True)
+def cdrs_create_missing_task() -> int:
+    """Sweep: price sessions of the last week that stopped over a minute ago and have no CDR."""
+    now = timezone.now()
+    return len(
+        services.cdrs_create_missing(
+            stopped_before=now - timedelta(minutes=1), stopped_after=now - timedelta(days=7)
+        )
+    )
+
+
+@shared_task(name="billing.invoice_emails_resend_task", ignore_result=True)
+def invoice_emails_resend_task() -> int:
+    """Sweep: queue again the e-mails of invoices issued in the last two days and not sent after
+    ten minutes."""
+    now = timezone.now()
+    return services.invoice_emails_resend(
+        issued_before=now - timedelta(minutes=10), issued_after=now - timedelta(days=2)
+    )

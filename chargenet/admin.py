@@ -17,7 +17,7 @@ from chargenet.api import services as api_services
 from chargenet.api.models import ApiKey, AuditLog
 from chargenet.errors import DomainError
 from chargenet.forms import AdminLoginForm
-from chargenet.models import User
+from chargenet.models import Event, User
 from chargenet.webhooks.models import WebhookDelivery, WebhookSubscription
 
 # The admin's login is throttled like /login/ (chargenet/signin.py).
@@ -125,3 +125,13 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_filter = ("status", "event_type")
     list_select_related = ("subscription",)
     search_fields = ("event_id", "uuid")
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    """The outbox: an event not dispatched after its retries shows its error here."""
+
+    list_display = ("created_at", "type", "dispatched_at", "attempts", "next_attempt_at")
+    list_filter = ("type", ("dispatched_at", admin.EmptyFieldListFilter))
+    search_fields = ("uuid",)
+    date_hierarchy = "created_at"

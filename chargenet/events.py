@@ -1,49 +1,177 @@
-"""Domain events: what happened, published by services after their transaction commits.
+"""Domain events: what happened, written in the same transaction as the change (an outbox).
 
-Services call `event_publish("session.stopped", {...})` inside their atomic block. After commit the
-event goes to the in-process subscribers (other apps react without the publisher importing them:
-billing prices a stopped session, webhooks deliver to integrators) and to the channel-layer group
-`events` that the dashboard's live feed listens to.
+Services call `event_publish("session.stopped", {...})` inside their atomic block. That is one INSERT
+of an `Event` row, so the event exists exactly when the change does: a crash before the commit loses
+both, a crash after it loses neither. A dispatcher then hands the event to every subscriber
+(`event_subscribe`: billing prices a stopped session, webhooks fan out, local lists follow card
+changes) until each has taken it:
 
-Subscribers must be quick and must not raise; real work goes to a Celery task they enqueue.
+- each subscriber runs in the dispatcher's transaction together with the row that records it as
+  done, so its database work happens once even when a worker dies half way (exactly once in effect);
+  subscribers get `data` plus `event_id` (the event's UUID) and must stay idempotent for what lies
+  outside the database (a Celery task they queue, an e-mail);
+- a subscriber that raises is retried with back-off (10 s, 20 s, 40 s … at most an hour), the others
+  are not called again;
+- who dispatches: in the ASGI server the commit only nudges a Celery worker (sent from the event
+  loop, at most one nudge per DISPATCH_NUDGE_DELAY), so the thread that serves chargers never waits
+  for subscribers or Redis; in a worker, a management command or a test, the committed events are
+  dispatched in place right after the commit; and the beat schedule sweeps for anything still due
+  (a lost nudge, a dead worker, a subscriber that failed).
+
+After commit the event also goes to the channel-layer group `events` that the dashboard's live feed
+listens to; that part is best effort (a dashboard misses an update, nothing is lost).
 """
 
 import asyncio
 import concurrent.futures
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from chargenet.models import Event
 
 logger = logging.getLogger(__name__)
 
 EVENTS_GROUP = "events"
+DISPATCH_NUDGE_DELAY = 0.5  # seconds: the ASGI server nudges the dispatcher at most this often
+# A nudge still queued after this long is dropped unrun (a worker coming back finds many; one does).
+DISPATCH_NUDGE_EXPIRES = 10.0
+DISPATCH_BATCH = 500
+DISPATCH_CHUNK = 50
+RETRY_MAX_SECONDS = 3600
 
 Subscriber = Callable[[str, dict[str, Any]], None]
 _subscribers: dict[str, list[Subscriber]] = defaultdict(list)
+_nudge_pending = threading.Event()
 
 
 def event_subscribe(event_type: str, subscriber: Subscriber) -> None:
-    """Call `subscriber(event_type, data)` after every committed event of that type ("*" for all)."""
+    """Deliver every committed event of `event_type` ("*" for all) as `subscriber(event_type, data)`,
+    with `data["event_id"]` set, until it returns without raising (see the module docstring)."""
     if subscriber not in _subscribers[event_type]:
         _subscribers[event_type].append(subscriber)
 
 
 def event_publish(event_type: str, data: dict[str, Any]) -> None:
-    """Publish `event_type` with JSON-serialisable `data` once the current transaction commits."""
-    transaction.on_commit(lambda: _deliver(event_type, data))
+    """Record `event_type` with JSON-serialisable `data` in the current transaction (one INSERT) and
+    dispatch it once the transaction commits. Outside a transaction it is stored at once."""
+    from chargenet.models import Event
+
+    event = Event.objects.create(type=event_type, data=data)
+    transaction.on_commit(lambda: _committed(event.pk, event_type, data))
 
 
-def _deliver(event_type: str, data: dict[str, Any]) -> None:
-    for subscriber in [*_subscribers.get(event_type, []), *_subscribers.get("*", [])]:
+def _subscriber_name(subscriber: Subscriber) -> str:
+    return f"{subscriber.__module__}.{subscriber.__qualname__}"
+
+
+def _subscribers_of(event_type: str) -> list[Subscriber]:
+    return [*_subscribers.get(event_type, []), *_subscribers.get("*", [])]
+
+
+def event_retry_delay(*, attempts: int) -> timedelta:
+    """How long a failed event waits before its next dispatch: 10 s doubling, at most an hour."""
+    return timedelta(seconds=min(10 * 2 ** max(0, attempts - 1), RETRY_MAX_SECONDS))
+
+
+def event_dispatch(*, event_id: int) -> bool:
+    """Give one event to each subscriber that has not taken it yet; True when every one has.
+
+    Each subscriber's work commits together with the record that it is done, so the event reaches
+    it once; a failing subscriber is retried later (event_retry_delay). An event already dispatched,
+    or held by another dispatcher, is left alone (returns False).
+    """
+    with transaction.atomic():
+        events = _events_claim([event_id])
+        return bool(events) and _event_deliver(events[0])
+
+
+def events_dispatch_due(*, limit: int = DISPATCH_BATCH) -> int:
+    """Dispatch the oldest events that are due (new ones and failed ones whose back-off is over);
+    returns how many were looked at, so a caller can go on while it equals `limit`."""
+    from chargenet.models import Event
+
+    due = list(
+        Event.objects.filter(dispatched_at__isnull=True, next_attempt_at__lte=timezone.now())
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    # A few dozen events per transaction: one commit for many events, yet the write lock (SQLite)
+    # is never held long.
+    for start in range(0, len(due), DISPATCH_CHUNK):
+        with transaction.atomic():
+            for event in _events_claim(due[start : start + DISPATCH_CHUNK]):
+                _event_deliver(event)
+    return len(due)
+
+
+def _events_claim(event_ids: list[int]) -> list["Event"]:
+    from chargenet.models import Event
+
+    # skip_locked: two dispatchers never hold the same event (SQLite serialises writers anyway).
+    return list(
+        Event.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=event_ids, dispatched_at__isnull=True)
+        .order_by("id")
+    )
+
+
+def _event_deliver(event: "Event") -> bool:
+    data = {**event.data, "event_id": str(event.uuid)}
+    errors = []
+    for subscriber in _subscribers_of(event.type):
+        name = _subscriber_name(subscriber)
+        if name in event.done:
+            continue
         try:
-            subscriber(event_type, data)
+            with transaction.atomic():
+                subscriber(event.type, dict(data))
+        except Exception as exc:
+            logger.exception("event subscriber %s failed for %s %s", name, event.type, event.uuid)
+            errors.append(f"{name}: {exc.__class__.__name__}: {exc}")
+            continue
+        event.done = [*event.done, name]
+    now = timezone.now()
+    if errors:
+        event.attempts += 1
+        event.next_attempt_at = now + event_retry_delay(attempts=event.attempts)
+        event.last_error = "\n".join(errors)[:2000]
+    else:
+        event.dispatched_at = now
+    event.save(update_fields=["done", "attempts", "next_attempt_at", "last_error", "dispatched_at"])
+    return not errors
+
+
+def events_prune(*, older_than: timedelta) -> int:
+    """Delete dispatched events older than `older_than`; returns how many. Pending ones are kept."""
+    from chargenet.models import Event
+
+    deleted, _ = Event.objects.filter(
+        dispatched_at__isnull=False, created_at__lt=timezone.now() - older_than
+    ).delete()
+    return deleted
+
+
+def _committed(event_id: int, event_type: str, data: dict[str, Any]) -> None:
+    loop = _server_loop()
+    if loop is None:
+        try:
+            event_dispatch(event_id=event_id)
         except Exception:
-            logger.exception("event subscriber %r failed for %s", subscriber, event_type)
+            # The event is stored: the sweep delivers it.
+            logger.exception("could not dispatch event %s in place; the sweep will", event_id)
+    elif not _nudge_pending.is_set():
+        _nudge_pending.set()
+        loop.call_soon_threadsafe(loop.call_later, DISPATCH_NUDGE_DELAY, _nudge, loop)
     try:
         layer = get_channel_layer()
         if layer is not None:
@@ -53,12 +181,34 @@ def _deliver(event_type: str, data: dict[str, Any]) -> None:
         logger.warning("could not send %s to the live feed", event_type, exc_info=True)
 
 
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The ASGI server's event loop when this runs on one of its sync_to_async threads."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() else None
+
+
+def _nudge(loop: asyncio.AbstractEventLoop) -> None:
+    # On the event loop: queue the Celery task from a thread (a Redis round trip, maybe a broker
+    # outage with retries), never on the loop itself nor on the thread that writes to the database.
+    _nudge_pending.clear()
+    loop.run_in_executor(None, _nudge_send)
+
+
+def _nudge_send() -> None:
+    from chargenet.tasks import event_dispatch_task
+
+    try:
+        event_dispatch_task.apply_async(retry=False, expires=DISPATCH_NUDGE_EXPIRES)
+    except Exception:
+        logger.warning("could not nudge the event dispatcher; the sweep will deliver", exc_info=True)
+
+
 def _live_feed_send(layer: Any, message: dict[str, Any]) -> None:
     # Inside the ASGI server this runs on the database thread of a sync_to_async call: hand the send
     # to the server's event loop and do not wait for Redis, so the thread serving the chargers moves
     # on (the send costs a loop hop and a Redis round trip). Elsewhere (Celery, commands) send inline.
-    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if loop is not None and loop.is_running():
+    loop = _server_loop()
+    if loop is not None:
         future = asyncio.run_coroutine_threadsafe(layer.group_send(EVENTS_GROUP, message), loop)
         future.add_done_callback(_log_failed_send)
         return

@@ -1,8 +1,11 @@
+import uuid
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 
 
 class UserManager(DjangoUserManager["User"]):
@@ -49,3 +52,31 @@ class User(AbstractUser):
 # The API's and the webhooks' models live beside their code; importing them here registers them.
 from chargenet.api.models import ApiKey, AuditLog, IdempotencyRecord  # noqa: E402, F401
 from chargenet.webhooks.models import WebhookDelivery, WebhookSubscription  # noqa: E402, F401
+
+
+class Event(models.Model):
+    """A domain event in the outbox: written in the transaction of the change it reports, then
+    delivered to every durable subscriber (chargenet.events) until each has taken it."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    type = models.CharField(max_length=50)
+    data = models.JSONField(encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now)
+    # The subscribers (module.name) that have taken the event; their work committed with this list.
+    done = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(dispatched_at__isnull=True),
+                name="event_pending_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.uuid}"

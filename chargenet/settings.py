@@ -6,6 +6,7 @@ switch to PostgreSQL and an external Redis.
 """
 
 import hashlib
+import os
 import tempfile
 from pathlib import Path
 
@@ -42,6 +43,8 @@ OPERATOR_TIME_ZONE = env_time_zone("OPERATOR_TIME_ZONE", "UTC")
 MAP_TILE_URL_SETTING = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+# ASGI server processes `manage.py run` starts on PORT (they share the port): one per core by default.
+WEB_PROCESSES = env_int("WEB_PROCESSES", os.cpu_count() or 1, minimum=1, maximum=64)
 SITE_URL = env_str("SITE_URL", f"http://{HOST}:{PORT}").rstrip("/")
 
 INSTALLED_APPS = [
@@ -169,8 +172,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task taken by a worker that dies (kill -9, a lost machine) goes back to the queue after this many
+# seconds (kombu's Redis default is an hour). Tasks are idempotent, so one that runs longer than this
+# and is handed to a second worker does no harm; it only costs the work twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=5)}
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+# The outbox (chargenet.events): how often the worker sweeps for events still to dispatch, and how
+# long dispatched events are kept.
+EVENT_SWEEP_INTERVAL = env_int("EVENT_SWEEP_INTERVAL", 10, minimum=1)
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 2, minimum=1)
+CELERY_BEAT_SCHEDULE: dict = {
+    "events-dispatch": {"task": "chargenet.event_dispatch_task", "schedule": float(EVENT_SWEEP_INTERVAL)},
+    "events-prune": {"task": "chargenet.event_prune_task", "schedule": 3600.0},
+    "webhooks-deliveries-due": {"task": "chargenet.webhook_deliveries_due_task", "schedule": 30.0},
+}
 
 # --- i18n / time ------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -296,6 +311,13 @@ OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300, minimum=10)
 OCPP_OFFLINE_GRACE = env_int("OCPP_OFFLINE_GRACE", 60, minimum=0)
 OCPP_CALL_TIMEOUT = env_int("OCPP_CALL_TIMEOUT", 30, minimum=1)
 OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536, minimum=1024)
+# Group commit (stations/protocol/batch.py): how long the writes of every connection are collected
+# before one commit, and the database threads for work outside it (one connection each).
+OCPP_GROUP_COMMIT_MS = env_int("OCPP_GROUP_COMMIT_MS", 2, minimum=0, maximum=1000)
+OCPP_DB_THREADS = env_int("OCPP_DB_THREADS", 2, minimum=1, maximum=32)
+# While more station calls than this wait for the writer, a BootNotification is answered Pending with
+# a randomised interval (nothing written): a reconnect storm is paced, never refused.
+OCPP_BOOT_PACING_BACKLOG = env_int("OCPP_BOOT_PACING_BACKLOG", 200, minimum=1)
 OCPP_COMMAND_EXPIRY = env_int("OCPP_COMMAND_EXPIRY", 3600, minimum=0)
 OCPP_MESSAGE_RETENTION_DAYS = env_int("OCPP_MESSAGE_RETENTION_DAYS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE |= {
@@ -329,6 +351,10 @@ STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/
 STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300, minimum=1)
 from celery.schedules import crontab  # noqa: E402  (kept with the billing block to ease merging)
 
+CELERY_BEAT_SCHEDULE |= {
+    "billing-cdrs-create-missing": {"task": "billing.cdrs_create_missing_task", "schedule": 60.0},
+    "billing-invoice-emails-resend": {"task": "billing.invoice_emails_resend_task", "schedule": 600.0},
+}
 CELERY_BEAT_SCHEDULE["billing-invoice-run"] = {
     "task": "billing.invoice_run_task",
     "schedule": crontab(
@@ -362,4 +388,30 @@ ALERT_OFFLINE_MINUTES = env_int("ALERT_OFFLINE_MINUTES", 15, minimum=1)
 ALERT_MAIL_INTERVAL = env_int("ALERT_MAIL_INTERVAL", 60, minimum=10)
 CELERY_BEAT_SCHEDULE |= {
     "stations-alert-mail": {"task": "stations.alert_mail_task", "schedule": float(ALERT_MAIL_INTERVAL)}
+}
+
+# --- OCPI roaming (docs/ocpi.md) ----------------------------------------------------------------
+# Who ChargeNet is towards roaming partners: the CPO's ISO 3166-1 alpha-2 country and party id.
+OCPI_COUNTRY_CODE = env_str("OCPI_COUNTRY_CODE", "NL").upper()
+OCPI_PARTY_ID = env_str("OCPI_PARTY_ID", "CNT").upper()
+OCPI_BUSINESS_NAME = env_str("OCPI_BUSINESS_NAME", "ChargeNet")
+# The external base URL partners reach (e.g. https://cpo.example.com); blank = from the request.
+OCPI_BASE_URL = env_str("OCPI_BASE_URL").rstrip("/")
+# Largest page a partner may ask for (X-Limit).
+OCPI_PAGE_LIMIT = env_int("OCPI_PAGE_LIMIT", 100, minimum=1, maximum=1000)
+# Seconds for one call to a partner; real-time authorization must answer within the station's wait.
+OCPI_TIMEOUT = env_int("OCPI_TIMEOUT", 10, minimum=1, maximum=60)
+OCPI_AUTHORIZE_TIMEOUT = env_int("OCPI_AUTHORIZE_TIMEOUT", 5, minimum=1, maximum=30)
+# Seconds the CPO gives a station to answer a command before it reports TIMEOUT to the eMSP.
+OCPI_COMMAND_TIMEOUT = env_int("OCPI_COMMAND_TIMEOUT", 30, minimum=5, maximum=600)
+# Pushes to a partner that is down are retried with back-off for this many attempts.
+OCPI_PUSH_MAX_ATTEMPTS = env_int("OCPI_PUSH_MAX_ATTEMPTS", 30, minimum=1, maximum=200)
+# Allow partner URLs on loopback/private addresses; on by default only with DEBUG.
+OCPI_ALLOW_PRIVATE_HOSTS = env_bool("OCPI_ALLOW_PRIVATE_HOSTS", DEBUG)
+# Days the OCPI request log and delivered pushes are kept.
+OCPI_LOG_RETENTION_DAYS = env_int("OCPI_LOG_RETENTION_DAYS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE |= {
+    "ocpi-push-sweep": {"task": "ocpi.push_sweep_task", "schedule": 15.0},
+    "ocpi-log-prune": {"task": "ocpi.log_prune_task", "schedule": 3600.0},
+    "ocpi-command-timeouts": {"task": "ocpi.command_timeout_sweep_task", "schedule": 5.0},
 }

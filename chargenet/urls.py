@@ -22,4 +22,5 @@ urlpatterns = [
     path("", include("stations.account.urls")),
     path("", include("stations.access.urls")),
     path("", include("chargenet.api.urls")),
+    path("", include("ocpi.urls")),
 ]

@@ -53,6 +53,9 @@ class IdToken(models.Model):
     )
     label = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.LOCAL)
+    # False for cards that must be authorized online every time (a roaming card its eMSP wants to
+    # decide on): stations get them in no local list.
+    offline_allowed = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 

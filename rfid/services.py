@@ -1,7 +1,8 @@
 """Every write and business rule of the rfid app: id tokens, drivers, authorization decisions."""
 
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
@@ -16,6 +17,8 @@ from chargenet.events import event_publish
 from chargenet.lengths import text_too_long
 from chargenet.models import User
 from rfid.models import AuthorizationLog, Driver, IdToken
+
+logger = logging.getLogger(__name__)
 
 
 class IdTokenError(DomainError):
@@ -35,6 +38,7 @@ ID_TOKEN_FIELDS = {
     "driver",
     "label",
     "source",
+    "offline_allowed",
 }
 
 
@@ -209,7 +213,7 @@ def id_token_authorize(*, uid: str, context: AuthorizationContext | None = None)
     Every decision is recorded in the authorization log; an accepted card gets its last-used time."""
     context = context or AuthorizationContext()
     uid = uid.strip()
-    decision = _decide(uid=uid, context=context)
+    decision = _remote_decide(uid=uid, context=context) or _decide(uid=uid, context=context)
     with transaction.atomic():
         AuthorizationLog.objects.create(
             uid=uid[:36],
@@ -222,6 +226,36 @@ def id_token_authorize(*, uid: str, context: AuthorizationContext | None = None)
         if decision.accepted and decision.id_token is not None:
             IdToken.objects.filter(pk=decision.id_token.pk).update(last_used_at=timezone.now())
     return decision
+
+
+# A remote authorizer decides on roaming and unknown cards before the local rules, or returns None
+# to leave the decision to them. The ocpi app registers one that asks the card's eMSP in real time;
+# rfid knows nothing of OCPI.
+RemoteAuthorizer = Callable[..., AuthorizationDecision | None]
+_remote_authorizers: list[RemoteAuthorizer] = []
+
+
+def remote_authorizer_register(authorizer: RemoteAuthorizer) -> None:
+    """Let `authorizer(uid=, context=, id_token=)` decide on unknown and roaming cards first; it
+    returns an AuthorizationDecision, or None to leave the card to the local rules."""
+    if authorizer not in _remote_authorizers:
+        _remote_authorizers.append(authorizer)
+
+
+def _remote_decide(*, uid: str, context: AuthorizationContext) -> AuthorizationDecision | None:
+    token = IdToken.objects.filter(uid__iexact=uid).first()
+    if token is not None and token.source != IdToken.Source.ROAMING:
+        return None
+    for authorizer in _remote_authorizers:
+        try:
+            decision = authorizer(uid=uid, context=context, id_token=token)
+        except Exception:
+            # A failing partner must not stop the station: the local rules decide.
+            logger.exception("remote authorizer %r failed for %s", authorizer, uid)
+            continue
+        if decision is not None:
+            return decision
+    return None
 
 
 def _decide(*, uid: str, context: AuthorizationContext) -> AuthorizationDecision:

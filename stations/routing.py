@@ -5,8 +5,11 @@ from django.urls import re_path
 from stations.connection.consumers import OcppConsumer
 from stations.dashboard.live import websocket_urlpatterns as live_urlpatterns
 
-websocket_urlpatterns: list = [
-    # ws(s)://HOST/ocpp/<identity>, a trailing slash tolerated (a public contract, docs/architecture.md).
+# ws(s)://HOST/ocpp/<identity>, a trailing slash tolerated (a public contract, docs/architecture.md).
+# Chargers send no cookies: chargenet/asgi.py serves these without the browser middleware.
+ocpp_urlpatterns: list = [
     re_path(r"^ocpp/(?P<identity>[^/]+)/?$", OcppConsumer.as_asgi()),
-    *live_urlpatterns,
 ]
+
+# Browser WebSockets (session-authenticated).
+websocket_urlpatterns: list = [*live_urlpatterns]

@@ -7,6 +7,7 @@ from billing import api as billing_api
 from chargenet.api import api as key_api
 from chargenet.api import views
 from chargenet.webhooks import api as webhook_api
+from ocpi import api as ocpi_api
 from rfid import api as rfid_api
 from stations.api import views as stations_api
 
@@ -111,6 +112,16 @@ v1 = [
         "invoices/<id:pk>/payments/",
         billing_api.InvoicePaymentListApi.as_view(),
         name="invoice-payment-list",
+    ),
+    path("ocpi/partners/", ocpi_api.PartnerListApi.as_view(), name="ocpi-partner-list"),
+    path("ocpi/partners/<id:pk>/", ocpi_api.PartnerDetailApi.as_view(), name="ocpi-partner-detail"),
+    path(
+        "ocpi/partners/<id:pk>/register/", ocpi_api.PartnerRegisterApi.as_view(), name="ocpi-partner-register"
+    ),
+    path(
+        "ocpi/partners/<id:pk>/sessions/",
+        ocpi_api.PartnerSessionListApi.as_view(),
+        name="ocpi-partner-sessions",
     ),
     path("webhooks/", webhook_api.WebhookSubscriptionListApi.as_view(), name="webhook-list"),
     path("webhooks/<id:pk>/", webhook_api.WebhookSubscriptionDetailApi.as_view(), name="webhook-detail"),

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class WebhookSubscription(models.Model):
@@ -52,6 +53,8 @@ class WebhookDelivery(models.Model):
     response_body = models.TextField(blank=True)
     # A worker holds the delivery until this time, so a redelivered task does not send it twice.
     locked_until = models.DateTimeField(null=True, blank=True)
+    # When a pending delivery is next tried; the sweep (webhook_deliveries_due) queues it then.
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
     replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

@@ -218,12 +218,26 @@ def webhook_subscription_delete(*, subscription: WebhookSubscription) -> None:
     subscription.delete()
 
 
-def webhook_event_fanout(*, event_type: str, data: dict[str, Any]) -> list[WebhookDelivery]:
-    """Create one pending delivery per active subscription that wants `event_type`, and enqueue them."""
+def webhook_event_fanout(
+    *, event_type: str, data: dict[str, Any], event_id: uuid.UUID | None = None
+) -> list[WebhookDelivery]:
+    """Create one pending delivery per active subscription that wants `event_type`, and enqueue them.
+
+    `event_id` (the outbox event's id) becomes the payload's id; a subscription that already has a
+    delivery of this event gets no second one, so fanning the same event out again adds nothing.
+    """
     subscriptions = [s for s in WebhookSubscription.objects.filter(is_active=True) if s.wants(event_type)]
+    if event_id is None:
+        event_id = uuid.uuid4()
+    else:
+        served = set(
+            WebhookDelivery.objects.filter(
+                event_id=event_id, event_type=event_type, replay_of__isnull=True
+            ).values_list("subscription_id", flat=True)
+        )
+        subscriptions = [s for s in subscriptions if s.pk not in served]
     if not subscriptions:
         return []
-    event_id = uuid.uuid4()
     payload = {
         "id": str(event_id),
         "type": event_type,
@@ -246,6 +260,24 @@ def _enqueue(delivery_ids: list[int]) -> None:
 
     for delivery_id in delivery_ids:
         webhook_deliver_task.delay(delivery_id)
+
+
+def webhook_deliveries_due() -> int:
+    """Queue every pending delivery whose next attempt is due and that no worker holds (the sweep
+    behind a lost enqueue, a dead worker or a long back-off). Returns how many were queued."""
+    now = timezone.now()
+    due = list(
+        # Due for half a minute: a delivery whose task is merely waiting in a busy queue is not
+        # queued a second time.
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now - timedelta(seconds=30)
+        )
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    _enqueue(due)
+    return len(due)
 
 
 def webhook_backoff(*, attempts: int) -> int:
@@ -299,6 +331,10 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
         delivery.delivered_at = timezone.now()
     elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
         delivery.status = WebhookDelivery.Status.FAILED
+    else:
+        delivery.next_attempt_at = timezone.now() + timedelta(
+            seconds=webhook_backoff(attempts=delivery.attempts)
+        )
     delivery.save(
         update_fields=[
             "attempts",
@@ -308,6 +344,7 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
             "locked_until",
             "status",
             "delivered_at",
+            "next_attempt_at",
         ]
     )
     return delivery
@@ -328,7 +365,12 @@ def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
 
 
 def webhook_event_received(event_type: str, data: dict[str, Any]) -> None:
-    """The chargenet.events subscriber: fan every event out to the subscriptions that want it."""
-    webhook_event_fanout(event_type=event_type, data=data)
+    """The chargenet.events subscriber: fan every event out to the subscriptions that want it, under
+    the outbox event's id (command.finished gets an id of its own, derived from it)."""
+    data = dict(data)
+    raw_id = data.pop("event_id", None)
+    event_id = uuid.UUID(raw_id) if raw_id else uuid.uuid4()
+    webhook_event_fanout(event_type=event_type, data=data, event_id=event_id)
     if event_type == "command.updated" and data.get("status") in COMMAND_FINAL_STATUSES:
-        webhook_event_fanout(event_type="command.finished", data=data)
+        finished_id = uuid.uuid5(event_id, "command.finished")
+        webhook_event_fanout(event_type="command.finished", data=data, event_id=finished_id)

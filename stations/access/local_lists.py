@@ -114,10 +114,12 @@ def _reported_version(response: dict[str, Any] | None) -> int | None:
 
 def local_list_desired(*, station: Station) -> Entries:
     """Every card the station should hold, with its status: all cards at a public station, only the
-    allowed drivers' and groups' cards at a private one. Cards that need no authorization and uids
-    too long for OCPP 1.6 (CiString20) are left out."""
-    tokens = IdToken.objects.exclude(type=IdToken.Type.NO_AUTHORIZATION).exclude(
-        status=IdToken.Status.INVALID
+    allowed drivers' and groups' cards at a private one. Cards that need no authorization, cards that
+    must be authorized online, and uids too long for OCPP 1.6 (CiString20) are left out."""
+    tokens = (
+        IdToken.objects.exclude(type=IdToken.Type.NO_AUTHORIZATION)
+        .exclude(status=IdToken.Status.INVALID)
+        .exclude(offline_allowed=False)
     )
     if not station_is_public(station=station):
         driver_ids, groups = station_allowed(station=station)
@@ -346,13 +348,15 @@ def local_lists_id_token_changed_task(id_token_id: int) -> int:
     return len(local_lists_id_token_changed(id_token_id=id_token_id))
 
 
+# The outbox dispatcher calls these inside its transaction: queue after the commit, so no Redis
+# round trip happens while the database is locked.
 def on_id_token_changed(event_type: str, data: dict[str, Any]) -> None:
-    local_lists_id_token_changed_task.delay(data["id_token_id"])
+    transaction.on_commit(partial(local_lists_id_token_changed_task.delay, data["id_token_id"]), robust=True)
 
 
 def on_command_updated(event_type: str, data: dict[str, Any]) -> None:
     if data.get("action") in LIST_ACTIONS and data.get("status") in Command.FINAL:
-        local_list_command_task.delay(data["command_id"])
+        transaction.on_commit(partial(local_list_command_task.delay, data["command_id"]), robust=True)
 
 
 def on_station_changed(event_type: str, data: dict[str, Any]) -> None:

@@ -326,11 +326,9 @@ def _on_alert_event(event_type: str, data: dict[str, Any]) -> None:
         return
     from stations.tasks import alert_mail_task
 
-    try:
-        alert_mail_task.delay()
-    except Exception:
-        # The beat schedule runs the same task every minute: the mail is late, not lost.
-        logger.warning("could not queue alert mail after %s", event_type, exc_info=True)
+    # After the outbox dispatcher commits (no Redis round trip while the database is locked). A lost
+    # enqueue is harmless: the beat schedule runs the same task every minute; the mail is late.
+    transaction.on_commit(alert_mail_task.delay, robust=True)
 
 
 def subscribe() -> None:

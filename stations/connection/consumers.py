@@ -4,12 +4,14 @@ A Channels consumer handles one event at a time, so nothing here awaits an OCPP 
 receive() (docs/architecture.md). receive() parses and checks each frame itself and answers bad ones with the
 version's CALLERROR; good CALLs go on a queue that a background task feeds to the library's
 ChargePoint; CALLRESULT/CALLERROR frames go straight to the library. Every CSMS-initiated call runs
-in its own task. Frames are logged and liveness is kept in memory, both written by the process-wide batch
-(stations/protocol/batch.py).
+in its own task. Every database call goes to the process-wide group commit (stations/protocol/batch.py),
+which also writes the message log and liveness; an answer to a station's CALL goes out only once the
+frames received before it are committed.
 """
 
 import asyncio
 import base64
+import functools
 import json
 import logging
 import os
@@ -18,7 +20,8 @@ import socket
 import time
 from typing import Any
 
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
@@ -65,6 +68,10 @@ TRIGGERED_ACTIONS = {"SignChargePointCertificate": "SignCertificate"}
 # cancels what is left; daphne gives the whole disconnect 10 s (--application-close-timeout).
 SETTLE_SECONDS = 5.0
 CLOSE_REPLACED = 4000
+# RFC 6455 §7.4.1: 1011 "unexpected condition"; 1000 after an unagreeable subprotocol (OCPP-J §3.2
+# only asks us to close; daphne/autobahn would refuse 1002 and leave the socket open).
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_NO_SUBPROTOCOL = 1000
 OVERSIZE_ID = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
 
 
@@ -110,13 +117,30 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     station_id: int | None = None
 
+    async def dispatch(self, message: dict) -> None:
+        # Channels' own dispatch first closes "old" database connections, a hop to its one shared
+        # database thread for every frame; this consumer's database work runs on the group commit's
+        # threads, which look after their own connections.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_disconnect(self, message: dict) -> None:
+        await self.disconnect(message["code"])  # no groups to leave, no thread hop (see dispatch)
+        raise StopConsumer()
+
     async def connect(self) -> None:
         self.identity = self.scope["url_route"]["kwargs"]["identity"]
         username, password = basic_credentials(self.scope.get("headers", []))
         client = self.scope.get("client") or ("", 0)
         try:
-            station = await database_sync_to_async(services.station_connect_authenticate)(
-                identity=self.identity, username=username, password=password, remote_address=str(client[0])
+            station = await BATCH.db_call(
+                services.station_connect_authenticate,
+                identity=self.identity,
+                username=username,
+                password=password,
+                remote_address=str(client[0]),
             )
         except services.StationError as exc:
             logger.info("refused %s from %s: %s", self.identity, client[0], exc)
@@ -133,7 +157,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             # OCPP-J §3.2: complete the handshake without a subprotocol, then close at once. (With
             # 1000: daphne/autobahn let an application send only 1000 or 3000-4999, never 1002.)
             await self.accept()
-            await self.close(code=1000)
+            await self.close(code=CLOSE_NO_SUBPROTOCOL)
             return
         await self.accept(subprotocol=subprotocol)
         self.version = SUBPROTOCOLS[subprotocol]
@@ -167,14 +191,18 @@ class OcppConsumer(AsyncWebsocketConsumer):
             on_registration=self.registration_set,
         )
         self.cp.logger = library_logger
-        previous = await database_sync_to_async(services.station_connected)(
-            station_id=station.pk, channel_name=self.channel_name, node=NODE, ocpp_version=self.version
+        BATCH.attach(self)
+        previous = await BATCH.run(
+            services.station_connected,
+            station_id=station.pk,
+            channel_name=self.channel_name,
+            node=NODE,
+            ocpp_version=self.version,
         )
         if previous:
             # The new authenticated connection wins; the old one may be half-open.
             await self.channel_layer.send(previous, {"type": "station.replaced"})
         self.spawn(self.serve())
-        BATCH.attach(self)
         if self.registration is not None:
             self.commands_drain()
 
@@ -236,7 +264,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return None
         if self.lenient and all(v.harmless for v in violations):
             self.spawn(
-                database_sync_to_async(services.protocol_violation_record)(
+                BATCH.run(
+                    services.protocol_violation_record,
                     station_id=self.station_id,
                     action=action,
                     message_id=message_id,
@@ -264,7 +293,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
     # --- outgoing frames ---------------------------------------------------------------------------
 
     async def send_frame(self, text: str) -> None:
-        """Send one frame (ours or the library's), logged, with 1.6 error names restored."""
+        """Send one frame (ours or the library's), logged, with 1.6 error names restored. An answer
+        to a station's CALL waits until the frames received before it are committed to the log."""
         try:
             message = json.loads(text)
         except ValueError:
@@ -284,6 +314,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
         else:
             action = self.in_actions.pop(message_id, "")
             logged = text
+        if message_type in (CALLRESULT, CALLERROR):
+            await BATCH.durable()
         self.log("out", logged, message_type, message_id, action)
         await self.send(text_data=text)
 
@@ -324,7 +356,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             pass
         except Exception:
             logger.exception("OCPP handler loop of %s crashed", self.identity)
-            await self.close(code=1011)
+            self.connection.close()
+            await self.close(code=CLOSE_INTERNAL_ERROR)
 
     # --- commands ----------------------------------------------------------------------------------
 
@@ -356,8 +389,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             exclude = (
                 PENDING_FORBIDDEN if self.registration == Station.RegistrationStatus.PENDING else frozenset()
             )
-            command = await database_sync_to_async(services.command_claim_next)(
-                station_id=self.station_id, exclude_actions=exclude
+            command = await BATCH.run(
+                services.command_claim_next, station_id=self.station_id, exclude_actions=exclude
             )
             if command is None:
                 if self.drain_again:
@@ -372,7 +405,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             # Allow the triggered message before the station's answer can race it.
             requested = str(command.payload.get("requestedMessage", ""))
             self.triggered.add(TRIGGERED_ACTIONS.get(requested, requested))
-        complete = database_sync_to_async(services.command_complete)
+        complete = functools.partial(BATCH.run, services.command_complete)
         self.command_in_flight = command.pk
         try:
             response = await self.cp.call_action(command.action, command.payload, command.message_id)
@@ -383,7 +416,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         except CallNotSent:
             # Claimed, but the socket closed before it went out: back in the queue for the next
             # connection.
-            await database_sync_to_async(services.command_release)(command_id=command.pk)
+            await BATCH.run(services.command_release, command_id=command.pk)
         except ConnectionClosed:
             await complete(command_id=command.pk, disconnected=True)
         else:
@@ -404,8 +437,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
         for task in list(self.tasks):
             task.cancel()
         BATCH.detach(self)
-        await BATCH.flush()  # this connection's frames are stored before its disconnect is
-        await database_sync_to_async(services.station_disconnected)(
+        # In one commit with every frame logged so far: this connection's frames before its disconnect.
+        await BATCH.run(
+            services.station_disconnected,
             station_id=self.station_id,
             channel_name=self.channel_name,
             last_seen_at=self.last_seen,

@@ -2,10 +2,20 @@
 and a raw call that sends a durable command's payload exactly as stored."""
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ocpp.messages import Call, MessageType
+
+from stations import services
+from stations.protocol.batch import BATCH
+
+
+def committed(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """`await committed(service)(**kwargs)`: the service call in the process's next group commit; its
+    result (or exception) once that transaction has committed (stations/protocol/batch.py)."""
+    return functools.partial(BATCH.run, fn)
 
 
 class ConnectionClosed(Exception):
@@ -71,6 +81,19 @@ class CentralSystemMixin:
         super().__init__(identity, connection, response_timeout=response_timeout)  # type: ignore[call-arg]
         self.station_id = station_id
         self.on_registration = on_registration
+
+    async def boot_record(self, info: dict[str, Any]) -> tuple[str, int]:
+        """(status, interval) for a BootNotification: recorded by station_boot in the group commit, or,
+        while this process's writer is too far behind, Pending with a randomised interval and nothing
+        written. The station boots again after the interval (1.6 §4.2, 2.0.1 B02), so a reconnect storm
+        is spread out instead of its handshakes being refused."""
+        interval = BATCH.boot_pacing_interval()
+        if interval:
+            status = "Pending"
+        else:
+            status, interval = await committed(services.station_boot)(station_id=self.station_id, info=info)
+        self.on_registration(status)
+        return status, interval
 
     async def call_action(self, action: str, payload: dict[str, Any], unique_id: str) -> dict[str, Any]:
         """Send one CALL with the payload as given (no case conversion, which would mangle

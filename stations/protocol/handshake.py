@@ -16,6 +16,8 @@ async def handshake_refuse(consumer: Any, *, status: int, message: str, retry_af
         await consumer.close()  # before accept: daphne answers HTTP 403
         return
     headers = [(b"content-type", b"text/plain; charset=utf-8")]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Basic realm="OCPP", charset="UTF-8"'))
     if retry_after:
         headers.append((b"retry-after", str(retry_after).encode()))
     await consumer.base_send({"type": "websocket.http.response.start", "status": status, "headers": headers})

@@ -9,14 +9,13 @@ after its service's transaction committed.
 from collections.abc import Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import Action
 
 from stations import services
-from stations.protocol.base import CentralSystemMixin
+from stations.protocol.base import CentralSystemMixin, committed
 from stations.protocol.normalise import meter_values_normalise, timestamp_format, timestamp_parse
 
 # DataTransfer vendor handlers: vendor id → fn(station_id, message_id, data) -> (status, data).
@@ -32,17 +31,12 @@ def id_tag_info(decision: Any) -> IdTagInfo:
     )
 
 
-def _db(fn: Callable) -> Callable:
-    return database_sync_to_async(fn)
-
-
 class ChargePoint16(CentralSystemMixin, ChargePoint):
     """One connected OCPP 1.6 station."""
 
     @on(Action.boot_notification, skip_schema_validation=True)
     async def on_boot_notification(self, **info: Any) -> call_result.BootNotification:
-        status, interval = await _db(services.station_boot)(station_id=self.station_id, info=info)
-        self.on_registration(status)
+        status, interval = await self.boot_record(info)
         return call_result.BootNotification(current_time=timestamp_format(), interval=interval, status=status)
 
     @on(Action.heartbeat, skip_schema_validation=True)
@@ -52,14 +46,14 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
 
     @on(Action.authorize, skip_schema_validation=True)
     async def on_authorize(self, id_tag: str, **_: Any) -> call_result.Authorize:
-        decision = await _db(services.station_id_tag_authorize)(station_id=self.station_id, uid=id_tag)
+        decision = await committed(services.station_id_tag_authorize)(station_id=self.station_id, uid=id_tag)
         return call_result.Authorize(id_tag_info=id_tag_info(decision))
 
     @on(Action.start_transaction, skip_schema_validation=True)
     async def on_start_transaction(
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, reservation_id=None, **_: Any
     ) -> call_result.StartTransaction:
-        session, decision = await _db(services.session_start)(
+        session, decision = await committed(services.session_start)(
             station_id=self.station_id,
             connector_id=connector_id,
             id_tag=id_tag,
@@ -82,7 +76,7 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
         transaction_data: list | None = None,
         **_: Any,
     ) -> call_result.StopTransaction:
-        _, decision = await _db(services.session_stop)(
+        _, decision = await committed(services.session_stop)(
             station_id=self.station_id,
             transaction_id=transaction_id,
             meter_stop=meter_stop,
@@ -97,7 +91,7 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
     async def on_meter_values(
         self, connector_id: int, meter_value: list, transaction_id: int | None = None, **_: Any
     ) -> call_result.MeterValues:
-        await _db(services.meter_values_record)(
+        await committed(services.meter_values_record)(
             station_id=self.station_id,
             connector_id=connector_id,
             transaction_id=transaction_id,
@@ -116,7 +110,7 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
         vendor_error_code: str | None = None,
         **_: Any,
     ) -> call_result.StatusNotification:
-        await _db(services.connector_status_record)(
+        await committed(services.connector_status_record)(
             station_id=self.station_id,
             connector_id=connector_id,
             status=status,
@@ -134,33 +128,35 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
         handler = VENDOR_HANDLERS.get(vendor_id)
         if handler is None:
             return call_result.DataTransfer(status="UnknownVendorId")
-        status, reply = await _db(handler)(self.station_id, message_id or "", data)
+        status, reply = await committed(handler)(self.station_id, message_id or "", data)
         return call_result.DataTransfer(status=status, data=reply)
 
     @on(Action.diagnostics_status_notification, skip_schema_validation=True)
     async def on_diagnostics_status_notification(self, status: str, **_: Any):
-        await _db(services.station_report_status)(
+        await committed(services.station_report_status)(
             station_id=self.station_id, kind="diagnostics", status=status
         )
         return call_result.DiagnosticsStatusNotification()
 
     @on(Action.firmware_status_notification, skip_schema_validation=True)
     async def on_firmware_status_notification(self, status: str, **_: Any):
-        await _db(services.station_report_status)(station_id=self.station_id, kind="firmware", status=status)
+        await committed(services.station_report_status)(
+            station_id=self.station_id, kind="firmware", status=status
+        )
         return call_result.FirmwareStatusNotification()
 
     @on(Action.signed_firmware_status_notification, skip_schema_validation=True)
     async def on_signed_firmware_status_notification(
         self, status: str, request_id: int | None = None, **_: Any
     ):
-        await _db(services.station_report_status)(
+        await committed(services.station_report_status)(
             station_id=self.station_id, kind="firmware", status=status, request_id=request_id
         )
         return call_result.SignedFirmwareStatusNotification()
 
     @on(Action.log_status_notification, skip_schema_validation=True)
     async def on_log_status_notification(self, status: str, request_id: int | None = None, **_: Any):
-        await _db(services.station_report_status)(
+        await committed(services.station_report_status)(
             station_id=self.station_id, kind="log", status=status, request_id=request_id
         )
         return call_result.LogStatusNotification()
@@ -169,7 +165,7 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
     async def on_security_event_notification(
         self, type: str, timestamp: str, tech_info: str | None = None, **_: Any
     ):
-        await _db(_station_security_event)(
+        await committed(_station_security_event)(
             station_id=self.station_id,
             type=type,
             timestamp=timestamp_parse(timestamp),

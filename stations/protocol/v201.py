@@ -5,24 +5,18 @@ As in v16.py, payloads arrive validated by the consumer's framing layer, handler
 library hands them snake_case keys, nested ones too) and answer only after their service committed.
 """
 
-from collections.abc import Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
 
 from stations import services
-from stations.protocol.base import CentralSystemMixin
+from stations.protocol.base import CentralSystemMixin, committed
 from stations.protocol.normalise import meter_values_normalise, timestamp_format, timestamp_parse
 
 # idToken types that name no card: nothing to authorize (2.0.1 IdTokenEnumType).
 NO_CARD_TYPES = frozenset({"NoAuthorization"})
-
-
-def _db(fn: Callable) -> Callable:
-    return database_sync_to_async(fn)
 
 
 def id_token_info(decision: Any) -> dict[str, Any]:
@@ -56,8 +50,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
             "iccid": modem.get("iccid"),
             "imsi": modem.get("imsi"),
         }
-        status, interval = await _db(services.station_boot)(station_id=self.station_id, info=info)
-        self.on_registration(status)
+        status, interval = await self.boot_record(info)
         return call_result.BootNotification(current_time=timestamp_format(), interval=interval, status=status)
 
     @on(Action.heartbeat, skip_schema_validation=True)
@@ -68,7 +61,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     async def on_status_notification(
         self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **_: Any
     ) -> call_result.StatusNotification:
-        await _db(services.connector_status_record)(
+        await committed(services.connector_status_record)(
             station_id=self.station_id,
             connector_id=evse_id,
             connector_number=connector_id,
@@ -82,7 +75,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         uid = id_token_uid(id_token)
         if not uid:
             return call_result.Authorize(id_token_info={"status": "Accepted"})
-        decision = await _db(services.station_id_tag_authorize)(station_id=self.station_id, uid=uid)
+        decision = await committed(services.station_id_tag_authorize)(station_id=self.station_id, uid=uid)
         return call_result.Authorize(id_token_info=id_token_info(decision))
 
     @on(Action.transaction_event, skip_schema_validation=True)
@@ -99,7 +92,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         **_: Any,  # triggerReason, offline (queued events are processed as any other), numberOfPhases …
     ) -> call_result.TransactionEvent:
         uid = id_token_uid(id_token)
-        _, decision = await _db(services.transaction_event_record)(
+        _, decision = await committed(services.transaction_event_record)(
             station_id=self.station_id,
             event_type=event_type,
             transaction_id=str(transaction_info["transaction_id"]),
@@ -119,7 +112,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
 
     @on(Action.meter_values, skip_schema_validation=True)
     async def on_meter_values(self, evse_id: int, meter_value: list, **_: Any) -> call_result.MeterValues:
-        await _db(services.meter_values_record)(
+        await committed(services.meter_values_record)(
             station_id=self.station_id,
             connector_id=evse_id,
             transaction_id=None,

@@ -1,6 +1,7 @@
-"""Every write and business rule of the stations app (CONTRIBUTING.md: services), by concern.
+"""Every write and business rule of the stations app (CONTRIBUTING.md: services), gathered from the
+rooms that hold them (`stations/<room>/services`).
 
-`from stations.services import X` and `services.X` keep working: every public name is re-exported here.
+`from stations.services import X` and `services.X` name any of them: every public name is re-exported here.
 """
 
 from stations.common import StationError

@@ -4,15 +4,18 @@ import hashlib
 import hmac
 import json
 import threading
+import uuid
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.utils import timezone
 
 from chargenet import celery_app
 from chargenet.events import event_publish
 from chargenet.webhooks.models import WebhookDelivery
-from chargenet.webhooks.services import webhook_subscription_create
-from chargenet.webhooks.tasks import webhook_deliver_task
+from chargenet.webhooks.services import webhook_event_received, webhook_subscription_create
+from chargenet.webhooks.tasks import webhook_deliver_task, webhook_deliveries_due_task
 
 pytestmark = pytest.mark.django_db
 
@@ -153,6 +156,61 @@ def test_a_delivery_that_succeeded_is_not_sent_again_when_its_task_runs_twice(
     delivery.refresh_from_db()
     assert len(receiver.requests) == 1
     assert (delivery.status, delivery.attempts) == ("succeeded", 1)
+
+
+def test_the_same_event_fanned_out_twice_makes_one_delivery_per_subscription(
+    operator, receiver_factory, eager_celery
+):
+    receiver = receiver_factory([200])
+    webhook_subscription_create(user=operator, url=receiver.url, events=["session.stopped"])
+    event = {**SESSION, "event_id": "7b0a5a62-93c1-4b8f-9a55-0c7d40f1c2a1"}
+
+    webhook_event_received("session.stopped", event)
+    webhook_event_received("session.stopped", event)
+
+    delivery = WebhookDelivery.objects.get()
+    assert str(delivery.event_id) == event["event_id"]
+    assert delivery.payload["id"] == event["event_id"] and delivery.payload["data"] == SESSION
+
+
+def test_a_pending_delivery_whose_task_was_lost_is_sent_by_the_sweep(
+    operator, receiver_factory, eager_celery
+):
+    # given a delivery recorded a minute ago whose task never reached a worker
+    receiver = receiver_factory([200])
+    subscription = webhook_subscription_create(user=operator, url=receiver.url, events=["*"])
+    delivery = WebhookDelivery.objects.create(
+        subscription=subscription,
+        event_id=uuid.uuid4(),
+        event_type="station.connected",
+        payload={"type": "station.connected", "data": {}},
+        next_attempt_at=timezone.now() - timedelta(minutes=1),
+    )
+
+    # when the sweep runs
+    assert webhook_deliveries_due_task.apply().get() == 1
+
+    # then it is delivered, and the next sweep finds nothing to do
+    delivery.refresh_from_db()
+    assert (delivery.status, len(receiver.requests)) == ("succeeded", 1)
+    assert webhook_deliveries_due_task.apply().get() == 0
+
+
+def test_a_long_back_off_is_left_to_the_sweep_instead_of_a_waiting_task(
+    operator, receiver_factory, eager_celery, settings, django_capture_on_commit_callbacks
+):
+    # given a receiver that keeps failing
+    receiver = receiver_factory([500])
+    webhook_subscription_create(user=operator, url=receiver.url, events=["*"])
+
+    _publish("station.connected", {"identity": "CP-1"}, django_capture_on_commit_callbacks)
+
+    # then the task retried while the waits were short (10 s, 30 s) and then handed over: the next
+    # attempt (90 s later) is a time on the delivery, which the sweep honours
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("pending", 3)
+    assert delivery.next_attempt_at > timezone.now() + timedelta(seconds=60)
+    assert webhook_deliveries_due_task.apply().get() == 0
 
 
 def test_command_finished_is_sent_only_when_a_command_reaches_a_final_status(

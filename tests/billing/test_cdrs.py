@@ -40,6 +40,28 @@ def test_the_stop_event_arriving_twice_still_makes_one_cdr(
     assert Cdr.objects.filter(session=session).count() == 1
 
 
+def test_a_stopped_session_whose_event_was_lost_is_priced_by_the_sweep(station, card, done_when_tariff):
+    # given two sessions that stopped without a CDR (stored before the outbox existed, say), one
+    # of them still running
+    stopped = make_session(station, card)
+    running = make_session(station, card, stopped=False, started_at=datetime(2026, 10, 12, 10, 0, tzinfo=UTC))
+
+    # when the sweep runs
+    cdrs_create_missing_task_run()
+
+    # then the stopped one has its CDR, once, and the running one none
+    assert list(Cdr.objects.values_list("session_id", flat=True)) == [stopped.pk]
+    cdrs_create_missing_task_run()
+    assert Cdr.objects.filter(session=running).count() == 0
+    assert Cdr.objects.count() == 1
+
+
+def cdrs_create_missing_task_run() -> None:
+    services.cdrs_create_missing(
+        stopped_before=datetime(2026, 10, 13, tzinfo=UTC), stopped_after=datetime(2026, 10, 1, tzinfo=UTC)
+    )
+
+
 def test_changing_the_tariff_never_reprices_a_finished_session(session, done_when_tariff):
     cdr = services.cdr_create_for_session(session_id=session.pk)
 

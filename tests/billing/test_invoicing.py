@@ -3,7 +3,7 @@
 import os
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -157,3 +157,31 @@ def test_a_worker_killed_mid_invoice_leaves_no_half_invoice_and_no_gap(station, 
 
     (invoice,) = services.invoice_run(period=OCTOBER)
     assert invoice.sequence == 1 and invoice.lines.count() == 1
+
+
+def test_an_invoice_whose_mail_was_never_sent_is_mailed_by_the_sweep(
+    priced_session, django_capture_on_commit_callbacks
+):
+    # given an invoice issued while the mail could not be queued (the broker was down)
+    services.invoice_run(period=OCTOBER)
+    invoice = Invoice.objects.get()
+    assert invoice.emailed_at is None and mail.outbox == []
+
+    # when the sweep runs
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = services.invoice_emails_resend(
+            issued_before=invoice.issued_at + timedelta(seconds=1),
+            issued_after=invoice.issued_at - timedelta(days=1),
+        )
+
+    # then the driver has it, once, and the next sweep has nothing to send
+    invoice.refresh_from_db()
+    assert queued == 1 and len(mail.outbox) == 1
+    assert invoice.emailed_at is not None
+    assert (
+        services.invoice_emails_resend(
+            issued_before=invoice.issued_at + timedelta(seconds=1),
+            issued_after=invoice.issued_at - timedelta(days=1),
+        )
+        == 0
+    )

@@ -42,7 +42,7 @@ def test_the_run_command_serves_logs_in_runs_tasks_and_stops_cleanly(running_sys
     # when the supervisor gets SIGTERM
     children = psutil.Process(process.pid).children(recursive=True)
     names = " ".join(" ".join(child.cmdline()) for child in children)
-    assert "daphne" in names and "worker" in names and "beat" in names
+    assert "uvicorn" in names and "worker" in names and "beat" in names
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
 
@@ -64,7 +64,7 @@ def test_a_wrong_password_is_refused_at_the_login_page(running_system):
 
 def test_a_child_that_dies_is_restarted(running_system):
     process, base_url, _ = running_system
-    web = next(c for c in psutil.Process(process.pid).children() if "daphne" in " ".join(c.cmdline()))
+    web = next(c for c in psutil.Process(process.pid).children() if "uvicorn" in " ".join(c.cmdline()))
 
     web.kill()
     web.wait(timeout=10)
@@ -72,5 +72,27 @@ def test_a_child_that_dies_is_restarted(running_system):
 
     health = wait_for_health(base_url, process, timeout=60)
     assert health["status"] == "ok"
-    new_web = next(c for c in psutil.Process(process.pid).children() if "daphne" in " ".join(c.cmdline()))
+    new_web = next(c for c in psutil.Process(process.pid).children() if "uvicorn" in " ".join(c.cmdline()))
     assert new_web.pid != web.pid
+
+
+def test_a_killed_redis_is_restarted_with_what_it_held(running_system):
+    import redis
+
+    process, base_url, data_dir = running_system
+    supervisor = psutil.Process(process.pid)
+    server = next(c for c in supervisor.children() if "redis-server" in " ".join(c.cmdline()))
+    socket_path = next(c.laddr for c in server.net_connections(kind="unix") if c.laddr)
+    # given a job waiting in a queue
+    redis.Redis(unix_socket_path=socket_path).lpush("a-queue", "a job")
+
+    # when Redis is killed
+    server.kill()
+    server.wait(timeout=10)
+
+    # then the supervisor starts it again, the system is healthy, and the job is still queued
+    health = wait_for_health(base_url, process, timeout=30)
+    assert health["status"] == "ok"
+    restarted = next(c for c in supervisor.children() if "redis-server" in " ".join(c.cmdline()))
+    assert restarted.pid != server.pid
+    assert redis.Redis(unix_socket_path=socket_path).lrange("a-queue", 0, -1) == [b"a job"]

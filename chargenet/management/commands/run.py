@@ -1,6 +1,8 @@
-"""Start and supervise every ChargeNet process: embedded Redis, ASGI server, Celery worker and beat.
+"""Start and supervise every ChargeNet process: embedded Redis, the ASGI server (WEB_PROCESSES worker
+processes on one port), Celery worker and beat.
 
-A child that dies is reported and restarted (at most RESTART_LIMIT times within RESTART_WINDOW
+A child that dies (the embedded Redis too: it keeps its queue in an append-only file and comes back
+with it) is reported and restarted (at most RESTART_LIMIT times within RESTART_WINDOW
 seconds, then everything stops with a non-zero exit). Ctrl-C or SIGTERM stops every child, waits
 for it, and removes the embedded Redis socket.
 """
@@ -11,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -19,6 +22,7 @@ from django.core.management.base import BaseCommand
 
 from chargenet import embedded
 from chargenet.demo import demo_seed
+from chargenet.web_server import listening_sockets, web_server_argv
 
 RESTART_LIMIT = 5
 RESTART_WINDOW = 60.0
@@ -41,9 +45,23 @@ class Child:
     argv: list[str]
     process: subprocess.Popen | None = None
     restarts: list[float] = field(default_factory=list)
+    # Run before every (re)start, and after it to wait until the child serves (the embedded Redis).
+    prepare: Callable[[], None] | None = None
+    ready: Callable[[subprocess.Popen], None] | None = None
+    quiet: bool = False
+    pass_fds: tuple[int, ...] = ()
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, preexec_fn=_die_with_parent)
+        if self.prepare is not None:
+            self.prepare()
+        self.process = subprocess.Popen(
+            self.argv,
+            preexec_fn=_die_with_parent,
+            stdout=subprocess.DEVNULL if self.quiet else None,
+            pass_fds=self.pass_fds,
+        )
+        if self.ready is not None:
+            self.ready(self.process)
 
 
 class Command(BaseCommand):
@@ -66,13 +84,11 @@ class Command(BaseCommand):
             login = demo_seed(stations=settings.DEMO_STATIONS)
             demo_login = f"{login.username} / {login.password}"
 
-        redis_process = None
-        if settings.EMBEDDED_REDIS:
-            redis_process = embedded.redis_start(
-                socket_path=settings.EMBEDDED_REDIS_SOCKET,
-                data_dir=settings.DATA_DIR,
-                preexec_fn=_die_with_parent,
-            )
+        # One listening socket per ASGI process on PORT, kept here so a restarted process finds its
+        # connections waiting (chargenet/web_server.py).
+        self._sockets = listening_sockets(
+            host=settings.HOST, port=settings.PORT, count=settings.WEB_PROCESSES
+        )
         children = self._children()
         try:
             for child in children:
@@ -81,8 +97,7 @@ class Command(BaseCommand):
             exit_code = self._supervise(children)
         finally:
             self._stop_all(children)
-            if redis_process is not None:
-                self._stop_process(redis_process)
+            if settings.EMBEDDED_REDIS:
                 settings.EMBEDDED_REDIS_SOCKET.unlink(missing_ok=True)
         self.stdout.write("ChargeNet stopped.")
         sys.exit(exit_code)
@@ -91,23 +106,23 @@ class Command(BaseCommand):
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
         node = os.uname().nodename
-        children = [
-            Child(
-                "web",
-                [
-                    python,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    settings.HOST,
-                    "-p",
-                    str(settings.PORT),
-                    # daphne's default closes every WebSocket after 24 h; chargers stay connected for months.
-                    "--websocket_timeout",
-                    "-1",
-                    "--proxy-headers",
-                    "chargenet.asgi:application",
-                ],
+        children = []
+        if settings.EMBEDDED_REDIS:
+            # First, so it answers before the others start; stopped last.
+            socket_path = settings.EMBEDDED_REDIS_SOCKET
+            children.append(
+                Child(
+                    "redis",
+                    embedded.redis_argv(socket_path=socket_path, data_dir=settings.DATA_DIR, persist=True),
+                    prepare=lambda: embedded.redis_prepare(socket_path=socket_path),
+                    ready=lambda process: embedded.redis_wait(process, f"unix://{socket_path}"),
+                    quiet=True,
+                )
+            )
+        children += [
+            *(
+                Child(f"web-{number}", web_server_argv(fd=sock.fileno()), pass_fds=(sock.fileno(),))
+                for number, sock in enumerate(self._sockets, start=1)
             ),
             Child(
                 "worker",
@@ -198,7 +213,10 @@ class Command(BaseCommand):
                     return 1
                 self.stderr.write(f"{child.name} exited with code {code}; restarting it.")
                 child.restarts.append(now)
-                child.start()
+                try:
+                    child.start()
+                except RuntimeError as exc:  # it died again at once: the next round counts it
+                    self.stderr.write(f"{child.name} did not come back: {exc}")
         return 0
 
     def _stop_all(self, children: list[Child]) -> None:

@@ -1,12 +1,13 @@
 """Durable CSMS→station commands: queueing, claiming, answers and their effects, remote start/stop."""
 
+import asyncio
 import logging
 import time
 from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import models, transaction
@@ -29,6 +30,9 @@ from stations.models import (
 from stations.network.passwords import password_hash
 
 logger = logging.getLogger(__name__)
+
+
+WAIT_RECHECK_SECONDS = 5.0  # command_wait reads the database at least this often
 
 
 class CommandError(StationError):
@@ -100,13 +104,64 @@ def command_dispatch(*, station_id: int) -> None:
 
 
 def command_wait(*, command: Command, timeout: float) -> Command:
-    """Wait up to `timeout` seconds for the command's final status; returns it as it then is."""
+    """Wait up to `timeout` seconds for the command's final status; returns it as it then is.
+
+    The node that stores the station's answer pushes "finished" over the channel layer (any node to
+    any node), so the wait ends as soon as the answer is committed; the database is read again on
+    that push and every few seconds in case a push was lost (the channel layer delivers at most once).
+    """
     deadline = time.monotonic() + max(0.0, timeout)
-    while True:
-        command.refresh_from_db()
-        if command.status in Command.FINAL or time.monotonic() >= deadline:
-            return command
-        time.sleep(0.1)
+    command.refresh_from_db()
+    if command.status in Command.FINAL or timeout <= 0:
+        return command
+    if get_channel_layer() is None:
+        while command.status not in Command.FINAL and time.monotonic() < deadline:
+            time.sleep(0.1)
+            command.refresh_from_db()
+        return command
+    return async_to_sync(_command_wait_pushed)(command, deadline)
+
+
+async def _command_wait_pushed(command: Command, deadline: float) -> Command:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    group = _command_group(command.pk)
+    await layer.group_add(group, channel)
+    try:
+        while True:
+            # Read after joining the group: an answer stored before that is seen here.
+            await sync_to_async(command.refresh_from_db)()
+            remaining = deadline - time.monotonic()
+            if command.status in Command.FINAL or remaining <= 0:
+                return command
+            try:
+                await asyncio.wait_for(layer.receive(channel), min(remaining, WAIT_RECHECK_SECONDS))
+            except TimeoutError:
+                pass
+    finally:
+        await layer.group_discard(group, channel)
+
+
+def _command_group(command_id: int) -> str:
+    return f"command-{command_id}"
+
+
+def _command_finished(command: Command) -> None:
+    """Publish the final status (event) and, after commit, wake every command_wait on it."""
+    event_publish("command.updated", _command_event(command))
+    command_id = command.pk
+
+    def notify() -> None:
+        try:
+            async_to_sync(get_channel_layer().group_send)(
+                _command_group(command_id), {"type": "command.finished"}
+            )
+        except Exception:
+            logger.warning(
+                "could not push the end of command %s; waiters re-read it", command_id, exc_info=True
+            )
+
+    transaction.on_commit(notify)
 
 
 def _command_event(command: Command) -> dict[str, Any]:
@@ -193,7 +248,7 @@ def command_expire(*, station_id: int | None = None) -> int:
                 status=Command.Status.EXPIRED, completed_at=now
             ):
                 command.status = Command.Status.EXPIRED
-                event_publish("command.updated", _command_event(command))
+                _command_finished(command)
                 changed += 1
     for command in stale:
         command_complete(command_id=command.pk, timed_out=True, note="no answer (connection lost)")
@@ -245,7 +300,7 @@ def command_complete(
         command.payload = {**command.payload, "value": "********"}  # never keep the secret
     command.completed_at = timezone.now()
     command.save()
-    event_publish("command.updated", _command_event(command))
+    _command_finished(command)
     return command
 
 

@@ -4,7 +4,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from stations.models import OcppMessage, Station
@@ -12,23 +12,41 @@ from stations.models import OcppMessage, Station
 logger = logging.getLogger(__name__)
 
 
+def _text_clean(value: Any) -> Any:
+    # PostgreSQL text refuses NUL; the JSON escape keeps the frame readable and unambiguous.
+    return value.replace("\x00", "\\u0000") if isinstance(value, str) and "\x00" in value else value
+
+
 def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
-    """Write a batch of logged frames, of any number of stations (one INSERT); frames of a station
-    deleted meanwhile are dropped, the others kept. Returns how many were stored."""
+    """Write a batch of logged frames, of any number of stations (one INSERT); returns how many were
+    stored. Never fails the caller's transaction: text the database refuses (NUL) is escaped, frames of
+    stations deleted meanwhile are dropped, and if the database still refuses the batch each frame is
+    tried alone (in its own savepoint) so one bad frame costs no other station its log."""
+    station_ids = {e["station_id"] for e in entries if e.get("station_id") is not None}
+    existing = set(Station.objects.filter(pk__in=station_ids).values_list("pk", flat=True))
+    rows = [
+        OcppMessage(**{key: _text_clean(value) for key, value in entry.items()})
+        for entry in entries
+        if entry.get("station_id") is None or entry["station_id"] in existing
+    ]
+    if len(rows) < len(entries):
+        logger.warning("dropped %d logged frames of deleted stations", len(entries) - len(rows))
     try:
         with transaction.atomic():
-            OcppMessage.objects.bulk_create([OcppMessage(**entry) for entry in entries])
-        return len(entries)
-    except IntegrityError:
-        pass
-    existing = set(
-        Station.objects.filter(pk__in={e["station_id"] for e in entries}).values_list("pk", flat=True)
-    )
-    kept = [entry for entry in entries if entry["station_id"] in existing]
-    logger.warning("dropped %d logged frames of deleted stations", len(entries) - len(kept))
-    with transaction.atomic():
-        OcppMessage.objects.bulk_create([OcppMessage(**entry) for entry in kept])
-    return len(kept)
+            OcppMessage.objects.bulk_create(rows)
+        return len(rows)
+    except DatabaseError:
+        logger.exception("the message log batch was refused; storing its %d frames one by one", len(rows))
+    stored = 0
+    for row in rows:
+        try:
+            with transaction.atomic():
+                row.pk = None
+                row.save(force_insert=True)
+            stored += 1
+        except DatabaseError:
+            logger.exception("could not log a frame of %s", row.identity)
+    return stored
 
 
 def ocpp_messages_prune(*, older_than_days: int) -> int:

@@ -1,12 +1,12 @@
-"""One real daphne server for the OCPP tests, on the pytest-django test database and the test Redis."""
+"""One real ASGI server (as `manage.py run` starts it) for the OCPP tests, on the pytest-django test database and the test Redis."""
 
 import asyncio
 import subprocess
-import sys
 from dataclasses import dataclass
 
 import pytest
 
+from chargenet.web_server import web_server_argv
 from tests.support import REPO, free_port, wait_for_health
 
 SERVER_ENV = {
@@ -29,18 +29,7 @@ def server_start(db_name: str, **env: str) -> Server:
 
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--websocket_timeout",
-            "-1",
-            "chargenet.asgi:application",
-        ],
+        web_server_argv(host="127.0.0.1", port=port),
         env={**os.environ, **SERVER_ENV, "CHARGENET_TEST_DB_NAME": db_name, **env},
         cwd=REPO,
         stdout=subprocess.DEVNULL,  # the access log; errors go to stderr

@@ -86,7 +86,7 @@ def test_TC_073_update_charge_point_password_for_http_basic_authentication(ocpp_
             assert command.status == Command.Status.ACCEPTED
             assert await cp.wait_call("ChangeConfiguration") == {"key": "AuthorizationKey", "value": new_key}
         # the old password no longer opens the door; the new key (as bytes) does
-        with pytest.raises(Exception, match="403"):
+        with pytest.raises(Exception, match="401"):
             async with station_connection(ocpp_server.url, station.identity, PASSWORD):
                 pass
         async with station_connection(ocpp_server.url, station.identity, bytes.fromhex(new_key)) as cp:

@@ -46,7 +46,7 @@ def test_a_wrong_password_is_refused_and_recorded_as_a_security_event(ocpp_serve
             additional_headers={"Authorization": basic_auth(station.identity, "not-the-password-1")},
         )
     )
-    assert status == 403
+    assert status == 401
     event = SecurityEvent.objects.get(station=station)
     assert event.type == "InvalidPassword" and event.source == "csms"
     station.refresh_from_db()
@@ -56,9 +56,9 @@ def test_a_wrong_password_is_refused_and_recorded_as_a_security_event(ocpp_serve
 def test_missing_credentials_and_a_username_that_is_not_the_identity_are_refused(ocpp_server, run):
     station = station_make()
     url = ocpp_server.url + station.identity
-    assert run(handshake_status(url, subprotocols=["ocpp1.6"])) == 403
+    assert run(handshake_status(url, subprotocols=["ocpp1.6"])) == 401
     other = {"Authorization": basic_auth("someone-else", PASSWORD)}
-    assert run(handshake_status(url, subprotocols=["ocpp1.6"], additional_headers=other)) == 403
+    assert run(handshake_status(url, subprotocols=["ocpp1.6"], additional_headers=other)) == 401
     assert set(SecurityEvent.objects.values_list("type", flat=True)) == {
         "MissingCredentials",
         "UsernameMismatch",
@@ -73,7 +73,7 @@ def test_an_unknown_identity_is_refused_and_nothing_is_created(ocpp_server, run)
             additional_headers={"Authorization": basic_auth("NOBODY-1", PASSWORD)},
         )
     )
-    assert status == 403
+    assert status == 401
     assert not Station.objects.filter(identity="NOBODY-1").exists()
 
 
@@ -151,7 +151,7 @@ def test_a_second_connection_replaces_the_first_but_a_failed_one_does_not_distur
                 await handshake_status(
                     ocpp_server.url + station.identity, subprotocols=["ocpp1.6"], additional_headers=bad
                 )
-                == 403
+                == 401
             )
             assert (await first.call("Heartbeat", {}))[0] == 3
             assert await asyncio.to_thread(lambda: Station.objects.get(pk=station.pk).channel_name) == channel

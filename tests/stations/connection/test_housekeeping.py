@@ -77,3 +77,37 @@ def test_a_log_batch_holding_frames_of_a_deleted_station_keeps_the_other_station
     # then the live station's frame is in the log and nothing of the deleted one
     stored = OcppMessage.objects.filter(message_id__in=[f"m-{kept.pk}", f"m-{gone_pk}"])
     assert list(stored.values_list("station_id", flat=True)) == [kept.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_nul_character_in_one_stations_frame_is_logged_escaped_and_costs_no_other_frame():
+    # given a batch where one station sent a NUL (PostgreSQL text refuses it) and another a clean frame
+    dirty, clean = station_make(), station_make()
+    entries = [
+        {
+            "station_id": dirty.pk,
+            "identity": dirty.identity,
+            "direction": "in",
+            "message_type": 2,
+            "message_id": "nul\x00id",
+            "action": "Heartbeat",
+            "payload": '[2,"nul\x00id","Heartbeat",{}]',
+        },
+        {
+            "station_id": clean.pk,
+            "identity": clean.identity,
+            "direction": "in",
+            "message_type": 2,
+            "message_id": "clean-1",
+            "action": "Heartbeat",
+            "payload": '[2,"clean-1","Heartbeat",{}]',
+        },
+    ]
+
+    # when the batch is written
+    assert ocpp_messages_store(entries=entries) == 2
+
+    # then both frames are in the log, the NUL written as its JSON escape
+    logged = dict(OcppMessage.objects.values_list("station_id", "payload"))
+    assert logged[dirty.pk] == '[2,"nul\\u0000id","Heartbeat",{}]'
+    assert logged[clean.pk] == '[2,"clean-1","Heartbeat",{}]'

@@ -44,3 +44,48 @@ def test_the_fleet_benchmark_refuses_a_server_that_is_not_this_machine():
         fleet.parse_args(["--url", "ws://example.com/ocpp/"])
 
     assert refused.value.code == 2
+
+
+async def test_the_bare_baseline_server_answers_the_fleets_whole_session_mix():
+    # given the yardstick of bench/compare.py on a free port
+    import asyncio
+    import sys
+
+    from tests.support import free_port
+
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(REPO / "bench" / "baseline.py"),
+        "--port",
+        str(port),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert b"listening" in await asyncio.wait_for(server.stdout.readline(), 30)
+        fleet = load_fleet()
+        args = fleet.parse_args(
+            [
+                "--url",
+                f"ws://127.0.0.1:{port}/ocpp/",
+                "--stations",
+                "3",
+                "--duration",
+                "1",
+                "--interval",
+                "0.02",
+            ]
+            + ["--timeout", "5"]
+        )
+
+        # when the fleet runs its session mix against it
+        result = await fleet.bench(args)
+    finally:
+        server.terminate()
+        await server.wait()
+
+    # then every station boots and every kind of message is answered
+    assert (result["booted"], result["errors"]) == (3, {})
+    assert {"StartTransaction", "MeterValues", "StopTransaction", "StatusNotification"} <= set(
+        result["latency"]
+    )

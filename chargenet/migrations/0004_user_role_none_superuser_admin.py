@@ -12,7 +12,7 @@ def superusers_are_admins(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chargenet', '0002_api_keys_audit_idempotency_webhooks'),
+        ('chargenet', '0003_outbox_events_and_delivery_schedule'),
     ]
 
     operations = [

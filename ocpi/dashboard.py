@@ -1,0 +1,74 @@
+"""The dashboard's Roaming section: partners, adding one, a partner's page with its request log."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from chargenet.permissions import operate_required, staff_required
+from ocpi import selectors, services
+from ocpi.models import Partner
+from ocpi.views import versions_url
+
+
+@staff_required
+def partner_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "ocpi/partner_list.html", {"partners": selectors.partner_list()})
+
+
+@operate_required
+def partner_create(request: HttpRequest) -> HttpResponse:
+    errors: list[str] = []
+    if request.method == "POST":
+        roles = [r for r in request.POST.getlist("roles") if r] or ["EMSP"]
+        try:
+            partner, token_a = services.partner_create(
+                name=request.POST.get("name", ""),
+                country_code=request.POST.get("country_code", ""),
+                party_id=request.POST.get("party_id", ""),
+                roles=roles,
+            )
+        except services.PartnerError as exc:
+            errors.append(str(exc))
+        else:
+            # Token A is shown this once, on the new partner's page.
+            return _partner_page(request, partner, token_a=token_a)
+    return render(
+        request,
+        "ocpi/partner_form.html",
+        {"initial": request.POST, "errors": errors, "roles": services.ROLES},
+        status=400 if errors else 200,
+    )
+
+
+@staff_required
+def partner_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _partner_page(request, get_object_or_404(Partner, pk=pk))
+
+
+@operate_required
+def partner_register(request: HttpRequest, pk: int) -> HttpResponse:
+    partner = get_object_or_404(Partner, pk=pk)
+    error = ""
+    if request.method == "POST":
+        try:
+            partner = services.partner_register_with(
+                partner=partner,
+                versions_url=request.POST.get("versions_url", "").strip(),
+                token_a=request.POST.get("token_a", "").strip(),
+                our_versions_url=versions_url(request),
+            )
+        except services.PartnerError as exc:
+            error = str(exc)
+    return _partner_page(request, partner, register_error=error, status=400 if error else 200)
+
+
+def _partner_page(
+    request: HttpRequest, partner: Partner, *, token_a: str = "", register_error: str = "", status: int = 200
+) -> HttpResponse:
+    context = {
+        "partner": partner,
+        "token_a": token_a,
+        "versions_url": versions_url(request),
+        "register_error": register_error,
+        **selectors.partner_activity(partner=partner),
+    }
+    return render(request, "ocpi/partner_detail.html", context, status=status)

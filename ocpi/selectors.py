@@ -1,0 +1,364 @@
+"""Reads of the OCPI interface: the other apps' objects as OCPI 2.2.1 objects, and the lists a
+partner may page through (locations and tariffs for everyone; sessions and CDRs only its own)."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, DateTimeField, Max, QuerySet
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from billing import selectors as billing_selectors
+from billing.models import Cdr, Tariff
+from billing.services import charging_periods_ocpi
+from ocpi.models import Partner, RoamingSession
+from ocpi.transport import ocpi_datetime
+from stations.models import Connector, Evse, Location, Session, Station
+
+# Fields that are OCPI numbers; billing keeps them as exact decimal strings. A float of such a
+# string prints back as the same shortest decimal, so the JSON text stays exact.
+NUMBER_FIELDS = frozenset(
+    {
+        "price",
+        "vat",
+        "volume",
+        "min_kwh",
+        "max_kwh",
+        "min_current",
+        "max_current",
+        "min_power",
+        "max_power",
+        "excl_vat",
+        "incl_vat",
+    }
+)
+
+EVSE_STATUS: dict[str, str] = {
+    Connector.Status.AVAILABLE: "AVAILABLE",
+    Connector.Status.PREPARING: "CHARGING",
+    Connector.Status.CHARGING: "CHARGING",
+    Connector.Status.SUSPENDED_EV: "CHARGING",
+    Connector.Status.SUSPENDED_EVSE: "CHARGING",
+    Connector.Status.FINISHING: "CHARGING",
+    Connector.Status.OCCUPIED: "CHARGING",
+    Connector.Status.RESERVED: "RESERVED",
+    Connector.Status.UNAVAILABLE: "INOPERATIVE",
+    Connector.Status.FAULTED: "OUTOFORDER",
+    Connector.Status.UNKNOWN: "UNKNOWN",
+}
+# When an EVSE has several connectors (OCPP 2.0.1), the busiest state wins.
+EVSE_STATUS_RANK = ["CHARGING", "RESERVED", "AVAILABLE", "OUTOFORDER", "INOPERATIVE", "UNKNOWN"]
+SESSION_STATUS: dict[str, str] = {
+    Session.Status.ACTIVE: "ACTIVE",
+    Session.Status.COMPLETED: "COMPLETED",
+    Session.Status.INCOMPLETE: "COMPLETED",
+}
+
+
+def ocpi_object(data: dict[str, Any]) -> dict[str, Any]:
+    """An object with the OCPI number fields, at any depth, turned from decimal strings into numbers."""
+    return {
+        k: _number(v) if k in NUMBER_FIELDS and isinstance(v, str | Decimal) else ocpi_numbers(v)
+        for k, v in data.items()
+    }
+
+
+def ocpi_numbers(value: Any) -> Any:
+    """Any JSON value with the OCPI number fields turned from decimal strings into numbers."""
+    if isinstance(value, dict):
+        return ocpi_object(value)
+    if isinstance(value, list):
+        return [ocpi_numbers(v) for v in value]
+    return value
+
+
+def _number(value: str | Decimal) -> float | int:
+    exact = Decimal(value)
+    return int(exact) if exact == exact.to_integral_value() and "." not in str(value) else float(exact)
+
+
+def _party() -> dict[str, str]:
+    return {"country_code": settings.OCPI_COUNTRY_CODE, "party_id": settings.OCPI_PARTY_ID}
+
+
+# --- locations ----------------------------------------------------------------------------------
+
+
+def location_list() -> QuerySet[Location]:
+    """Published locations (public ones with stations and coordinates), oldest first, each with its
+    `ocpi_last_updated`: the latest of its creation and its connectors' status changes."""
+    return (
+        Location.objects.filter(is_public=True, latitude__isnull=False, longitude__isnull=False)
+        .annotate(
+            station_count=Count("stations", distinct=True),
+            ocpi_last_updated=Greatest(
+                "created_at",
+                Coalesce(Max("stations__evses__connectors__status_updated_at"), "created_at"),
+                output_field=DateTimeField(),
+            ),
+        )
+        .filter(station_count__gt=0)
+        .order_by("id")
+    )
+
+
+def evse_uid(evse: Evse) -> str:
+    return str(evse.pk)
+
+
+def evse_status(evse: Evse, station: Station) -> str:
+    """The OCPI EVSE status from the live connector statuses (UNKNOWN while the station is offline)."""
+    if not station.is_online:
+        return "UNKNOWN"
+    statuses = [EVSE_STATUS.get(c.status, "UNKNOWN") for c in evse.connectors.all()] or ["UNKNOWN"]
+    return min(statuses, key=EVSE_STATUS_RANK.index)
+
+
+def _connector_last_updated(connector: Connector, station: Station) -> datetime:
+    return connector.status_updated_at or station.created_at
+
+
+def connector_to_ocpi(
+    connector: Connector, station: Station, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """A connector as an OCPI Connector, with the tariff a passer-by would pay there now."""
+    volts = 500 if connector.power_type == Connector.PowerType.DC else 230
+    phases = 3 if connector.power_type == Connector.PowerType.AC_3 else 1
+    tariff = billing_selectors.tariff_resolve_at(
+        at=now or timezone.now(), station=station, connector_id=connector.pk
+    )
+    data: dict[str, Any] = {
+        "id": str(connector.connector_id),
+        "standard": connector.standard,
+        "format": "CABLE" if connector.power_type == Connector.PowerType.DC else "SOCKET",
+        "power_type": connector.power_type,
+        "max_voltage": volts,
+        "max_amperage": max(1, round(connector.max_power_w / (volts * phases))),
+        "max_electric_power": connector.max_power_w,
+        "last_updated": ocpi_datetime(_connector_last_updated(connector, station)),
+    }
+    if tariff is not None:
+        data["tariff_ids"] = [tariff.code]
+    return data
+
+
+def evse_to_ocpi(evse: Evse, station: Station) -> dict[str, Any]:
+    """An EVSE as an OCPI EVSE (an OCPP 1.6 connector is its own EVSE)."""
+    connectors = list(evse.connectors.all())
+    updated = max([_connector_last_updated(c, station) for c in connectors] or [station.created_at])
+    return {
+        "uid": evse_uid(evse),
+        "evse_id": f"{settings.OCPI_COUNTRY_CODE}*{settings.OCPI_PARTY_ID}*E{evse.pk}",
+        "status": evse_status(evse, station),
+        "capabilities": ["REMOTE_START_STOP_CAPABLE", "RESERVABLE", "UNLOCK_CAPABLE", "RFID_READER"],
+        "connectors": [connector_to_ocpi(c, station) for c in connectors],
+        "physical_reference": f"{station.identity} {evse.evse_id}"[:16],
+        "last_updated": ocpi_datetime(updated),
+    }
+
+
+def _coordinates(location: Location) -> dict[str, str]:
+    return {"latitude": f"{location.latitude:.6f}", "longitude": f"{location.longitude:.6f}"}
+
+
+def location_to_ocpi(location: Location) -> dict[str, Any]:
+    """A location with its stations' EVSEs as an OCPI Location (open around the clock)."""
+    stations = Station.objects.filter(location=location).prefetch_related("evses__connectors").order_by("id")
+    evses = [evse_to_ocpi(evse, station) for station in stations for evse in station.evses.all()]
+    updated = getattr(location, "ocpi_last_updated", None) or location.created_at
+    return {
+        **_party(),
+        "id": str(location.pk),
+        "publish": True,
+        "name": location.name,
+        "address": location.address or "#NA",
+        "city": location.city or "#NA",
+        "postal_code": location.postal_code or None,
+        "country": location.country,
+        "coordinates": _coordinates(location),
+        "evses": evses,
+        "time_zone": location.time_zone,
+        "opening_times": {"twentyfourseven": True},
+        "last_updated": ocpi_datetime(updated),
+    }
+
+
+def location_get(*, location_id: str) -> Location | None:
+    """A published location by its OCPI id, or None."""
+    if not location_id.isdigit():
+        return None
+    return location_list().filter(pk=int(location_id)).first()
+
+
+def evse_get(*, location: Location, uid: str) -> tuple[Evse, Station] | None:
+    """An EVSE of a location by its OCPI uid, with its station, or None."""
+    if not uid.isdigit():
+        return None
+    evse = (
+        Evse.objects.select_related("station")
+        .prefetch_related("connectors")
+        .filter(pk=int(uid), station__location=location)
+        .first()
+    )
+    return (evse, evse.station) if evse is not None else None
+
+
+# --- tariffs ------------------------------------------------------------------------------------
+
+
+def tariff_list() -> QuerySet[Tariff]:
+    """Every tariff, oldest first."""
+    return Tariff.objects.order_by("id")
+
+
+def tariff_to_ocpi(tariff: Tariff) -> dict[str, Any]:
+    """A billing tariff as an OCPI Tariff with our party and a display text."""
+    data = billing_selectors.tariff_to_ocpi(tariff)
+    data.pop("vat_percent", None)
+    data = {**_party(), **data, "tariff_alt_text": [{"language": "en", "text": tariff.name}]}
+    data["last_updated"] = ocpi_datetime(tariff.updated_at)
+    return ocpi_object(data)
+
+
+# --- sessions and CDRs ------------------------------------------------------------------------
+
+
+def session_list(*, partner: Partner) -> QuerySet[Session]:
+    """The partner's roaming sessions, oldest first."""
+    return (
+        Session.objects.filter(roaming__partner=partner)
+        .select_related("station__location", "evse", "connector", "roaming", "id_token")
+        .order_by("id")
+    )
+
+
+def session_to_ocpi(session: Session, *, now: datetime | None = None) -> dict[str, Any]:
+    """A roaming session as an OCPI Session: energy, charging periods and cost so far."""
+    roaming: RoamingSession = session.roaming
+    cost = billing_selectors.session_cost(session=session, now=now)
+    if cost.cdr is not None:
+        periods = cost.cdr.charging_periods
+    elif cost.breakdown is not None:
+        periods = charging_periods_ocpi(cost.breakdown, cost.tariff.code if cost.tariff else "FREE")
+    else:
+        periods = []
+    data: dict[str, Any] = {
+        **_party(),
+        "id": str(session.pk),
+        "start_date_time": ocpi_datetime(session.started_at),
+        "kwh": session.energy_wh / 1000,
+        "cdr_token": roaming.cdr_token,
+        "auth_method": roaming.auth_method,
+        "location_id": str(session.station.location_id or ""),
+        "evse_uid": str(session.evse_id or ""),
+        "connector_id": str(session.connector.connector_id if session.connector else 1),
+        "currency": cost.currency,
+        "charging_periods": periods,
+        "total_cost": {"excl_vat": str(cost.total_excl_vat), "incl_vat": str(cost.total_incl_vat)},
+        "status": SESSION_STATUS.get(session.status, "ACTIVE"),
+        "last_updated": ocpi_datetime(session.updated_at),
+    }
+    if session.stopped_at:
+        data["end_date_time"] = ocpi_datetime(session.stopped_at)
+    if roaming.authorization_reference:
+        data["authorization_reference"] = roaming.authorization_reference
+    return ocpi_object(data)
+
+
+def cdr_list(*, partner: Partner) -> QuerySet[Cdr]:
+    """The partner's CDRs (credits included), oldest first."""
+    return (
+        Cdr.objects.filter(session__roaming__partner=partner)
+        .select_related(
+            "session__roaming", "session__evse", "session__connector", "location", "credit_reference"
+        )
+        .order_by("id")
+    )
+
+
+def cdr_to_ocpi(cdr: Cdr) -> dict[str, Any]:
+    """A CDR as an OCPI CDR with the totals the driver and operator see, to the cent."""
+    session = cdr.session
+    roaming: RoamingSession = session.roaming
+    location = cdr.location
+    connector = session.connector
+    cdr_location: dict[str, Any] = {
+        "id": str(location.pk) if location else "#NA",
+        "name": cdr.location_name,
+        "address": (location.address if location else "") or "#NA",
+        "city": (location.city if location else "") or "#NA",
+        "postal_code": location.postal_code if location and location.postal_code else None,
+        "country": location.country if location else "#NA",
+        "coordinates": _coordinates(location) if location and location.latitude is not None else None,
+        "evse_uid": str(session.evse_id or ""),
+        "evse_id": f"{settings.OCPI_COUNTRY_CODE}*{settings.OCPI_PARTY_ID}*E{session.evse_id}",
+        "connector_id": str(connector.connector_id if connector else 1),
+        "connector_standard": connector.standard if connector else "IEC_62196_T2",
+        "connector_format": "CABLE"
+        if connector and connector.power_type == Connector.PowerType.DC
+        else "SOCKET",
+        "connector_power_type": connector.power_type if connector else "AC_3_PHASE",
+    }
+    tariff = {**_party(), **cdr.tariff_snapshot}
+    tariff.pop("vat_percent", None)
+    tariff.setdefault("last_updated", ocpi_datetime(cdr.created_at))
+    data: dict[str, Any] = {
+        **_party(),
+        "id": cdr.cdr_id,
+        "start_date_time": ocpi_datetime(cdr.started_at),
+        "end_date_time": ocpi_datetime(cdr.stopped_at),
+        "session_id": str(session.pk),
+        "cdr_token": roaming.cdr_token,
+        "auth_method": roaming.auth_method,
+        "cdr_location": {k: v for k, v in cdr_location.items() if v is not None},
+        "currency": cdr.currency,
+        "tariffs": [tariff],
+        "charging_periods": cdr.charging_periods,
+        "total_cost": {"excl_vat": str(cdr.total_excl_vat), "incl_vat": str(cdr.total_incl_vat)},
+        "total_energy": str(Decimal(cdr.energy_wh) / 1000),
+        "total_time": round((cdr.charging_seconds + cdr.parking_seconds) / 3600, 4),
+        "total_parking_time": round(cdr.parking_seconds / 3600, 4),
+        "last_updated": ocpi_datetime(cdr.created_at),
+    }
+    data["total_energy"] = _number(data["total_energy"])
+    if roaming.authorization_reference:
+        data["authorization_reference"] = roaming.authorization_reference
+    if cdr.kind == Cdr.Kind.CREDIT:
+        data["credit"] = True
+        data["credit_reference_id"] = cdr.credit_reference.cdr_id if cdr.credit_reference else ""
+    return ocpi_object(data)
+
+
+def partner_list() -> QuerySet[Partner]:
+    """Every partner with its counts of roaming tokens and sessions."""
+    return Partner.objects.annotate(
+        token_count=Count("tokens", distinct=True), session_count=Count("sessions", distinct=True)
+    ).order_by("name", "id")
+
+
+def partner_activity(*, partner: Partner, limit: int = 50) -> dict[str, Any]:
+    """What a partner's page shows: its latest requests in and out, pushes, roaming sessions and CDRs."""
+    from ocpi.models import Push, RequestLog
+
+    return {
+        "requests": RequestLog.objects.filter(partner=partner).order_by("-created_at", "-id")[:limit],
+        "pushes": Push.objects.filter(partner=partner).order_by("-id")[:limit],
+        "pending_pushes": Push.objects.filter(partner=partner, status=Push.Status.PENDING).count(),
+        "sessions": partner_sessions(partner=partner)[:limit],
+        "cdrs": Cdr.objects.filter(session__roaming__partner=partner).order_by("-id")[:limit],
+    }
+
+
+def partner_sessions(*, partner: Partner) -> QuerySet[RoamingSession]:
+    """A partner's roaming sessions, newest first, with their station and their standing CDR."""
+    from django.db.models import Prefetch
+
+    standing = Cdr.objects.filter(kind=Cdr.Kind.NORMAL, credited_by__isnull=True).order_by("-id")
+    return (
+        RoamingSession.objects.filter(partner=partner)
+        .select_related("session__station")
+        .prefetch_related(Prefetch("session__cdrs", queryset=standing))
+        .order_by("-id")
+    )

@@ -1,0 +1,76 @@
+"""Every write and business rule of the OCPI interface, by concern: partners and credentials,
+tokens, commands, real-time authorization, pushes. `from ocpi import services; services.X` works for
+every public name."""
+
+from ocpi.services.authorization import roaming_authorize
+from ocpi.services.commands import (
+    COMMANDS,
+    remote_command_receive,
+    remote_command_result,
+    remote_command_result_send,
+    remote_commands_overdue,
+)
+from ocpi.services.partners import (
+    ROLES,
+    PartnerError,
+    ocpi_log_prune,
+    our_credentials,
+    partner_authenticate,
+    partner_create,
+    partner_credentials_store,
+    partner_parties,
+    partner_register_with,
+    partner_unregister,
+    request_log_record,
+)
+from ocpi.services.push import (
+    partner_initial_push,
+    push_backoff,
+    push_create,
+    push_deliver,
+    pushes_due,
+    pushes_for_cdr,
+    pushes_for_evse_status,
+    pushes_for_location,
+    pushes_for_session,
+    pushes_for_station,
+    pushes_for_tariff,
+    roaming_session_record,
+)
+from ocpi.services.tokens import COMMAND_TOKEN_GRACE, TOKEN_TYPES, roaming_token_find, roaming_token_store
+
+__all__ = [
+    "COMMANDS",
+    "COMMAND_TOKEN_GRACE",
+    "ROLES",
+    "TOKEN_TYPES",
+    "PartnerError",
+    "ocpi_log_prune",
+    "our_credentials",
+    "partner_authenticate",
+    "partner_create",
+    "partner_credentials_store",
+    "partner_initial_push",
+    "partner_parties",
+    "partner_register_with",
+    "partner_unregister",
+    "push_backoff",
+    "push_create",
+    "push_deliver",
+    "pushes_due",
+    "pushes_for_cdr",
+    "pushes_for_evse_status",
+    "pushes_for_location",
+    "pushes_for_session",
+    "pushes_for_station",
+    "pushes_for_tariff",
+    "remote_command_receive",
+    "remote_command_result",
+    "remote_command_result_send",
+    "remote_commands_overdue",
+    "request_log_record",
+    "roaming_authorize",
+    "roaming_session_record",
+    "roaming_token_find",
+    "roaming_token_store",
+]

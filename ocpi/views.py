@@ -1,0 +1,286 @@
+"""The OCPI 2.2.1 endpoints ChargeNet serves as a CPO (docs/ocpi.md).
+
+Every answer is the OCPI envelope, errors included; every request and answer goes to the request
+log. Routes match with and without a trailing slash and never redirect.
+"""
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from ocpi import selectors, services, transport
+from ocpi.models import Partner
+from ocpi.transport import OcpiError
+
+FUNCTIONAL = "functional"
+
+
+@dataclass
+class Reply:
+    """What a handler answers: envelope data and status, the HTTP status, extra headers."""
+
+    data: Any = None
+    status_code: int = transport.SUCCESS
+    http_status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    message: str = ""
+
+
+Handler = Callable[..., Reply]
+
+
+def base_url(request: HttpRequest) -> str:
+    """Our external base URL: OCPI_BASE_URL, else what the request was addressed to."""
+    return settings.OCPI_BASE_URL or request.build_absolute_uri("/").rstrip("/")
+
+
+def versions_url(request: HttpRequest) -> str:
+    return f"{base_url(request)}/ocpi/versions"
+
+
+def _module_url(request: HttpRequest, module: str = "") -> str:
+    return f"{base_url(request)}/ocpi/{transport.VERSION}" + (f"/{module}" if module else "")
+
+
+def ocpi_endpoint(*, methods: tuple[str, ...], token_a: bool = False, functional: bool = True):
+    """Wrap a handler `(request, partner, body, **url_kwargs) -> Reply` into an OCPI view: token
+    check (401), method check (405), JSON body (400), envelope, tracing and routing headers, log."""
+
+    def decorate(handler: Handler):
+        @csrf_exempt
+        def view(request: HttpRequest, **kwargs: Any) -> JsonResponse:
+            request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
+            correlation_id = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
+            partner: Partner | None = None
+            try:
+                auth = services.partner_authenticate(header=request.headers.get("Authorization", ""))
+                if auth is None:
+                    raise OcpiError("missing or unknown credentials token", http_status=401)
+                partner, used_token_a = auth
+                if used_token_a and not token_a:
+                    raise OcpiError(
+                        "token A only opens versions and credentials; register first", http_status=401
+                    )
+                if request.method not in methods:
+                    raise OcpiError(f"{request.method} is not supported here", http_status=405)
+                body = None
+                if request.method in ("POST", "PUT", "PATCH") and request.body:
+                    try:
+                        body = json.loads(request.body)
+                    except ValueError:
+                        raise OcpiError(
+                            "the body is not valid JSON",
+                            status_code=transport.INVALID_PARAMETERS,
+                            http_status=400,
+                        ) from None
+                reply = handler(request, partner, body, **kwargs)
+            except OcpiError as exc:
+                reply = Reply(
+                    data=exc.data,
+                    status_code=exc.status_code,
+                    http_status=exc.http_status,
+                    message=exc.message,
+                )
+            payload = transport.envelope(
+                data=reply.data, status_code=reply.status_code, message=reply.message
+            )
+            response = JsonResponse(
+                payload, status=reply.http_status, json_dumps_params={"separators": (",", ":")}
+            )
+            response["X-Request-ID"] = request_id
+            response["X-Correlation-ID"] = correlation_id
+            if functional and partner is not None:
+                response["OCPI-from-country-code"] = settings.OCPI_COUNTRY_CODE
+                response["OCPI-from-party-id"] = settings.OCPI_PARTY_ID
+                response["OCPI-to-country-code"] = partner.country_code
+                response["OCPI-to-party-id"] = partner.party_id
+            for name, value in reply.headers.items():
+                response[name] = value
+            services.request_log_record(
+                partner=partner,
+                method=request.method or "",
+                url=request.get_full_path(),
+                http_status=reply.http_status,
+                ocpi_status=reply.status_code,
+                request_id=request_id,
+                correlation_id=correlation_id,
+                request_body=request.body.decode(errors="replace") if request.body else "",
+                response_body=response.content.decode(),
+            )
+            return response
+
+        return view
+
+    return decorate
+
+
+# --- versions and credentials --------------------------------------------------------------------
+
+MODULES = (
+    ("credentials", "SENDER"),
+    ("locations", "SENDER"),
+    ("tariffs", "SENDER"),
+    ("sessions", "SENDER"),
+    ("cdrs", "SENDER"),
+    ("tokens", "RECEIVER"),
+    ("commands", "RECEIVER"),
+)
+
+
+@ocpi_endpoint(methods=("GET",), token_a=True, functional=False)
+def version_list(request: HttpRequest, partner: Partner, body: Any) -> Reply:
+    return Reply(data=[{"version": transport.VERSION, "url": _module_url(request)}])
+
+
+@ocpi_endpoint(methods=("GET",), token_a=True, functional=False)
+def version_details(request: HttpRequest, partner: Partner, body: Any) -> Reply:
+    endpoints = [
+        {"identifier": module, "role": role, "url": _module_url(request, module)} for module, role in MODULES
+    ]
+    return Reply(data={"version": transport.VERSION, "endpoints": endpoints})
+
+
+@ocpi_endpoint(methods=("GET", "POST", "PUT", "DELETE"), token_a=True, functional=False)
+def credentials(request: HttpRequest, partner: Partner, body: Any) -> Reply:
+    if request.method == "GET":
+        if partner.status != Partner.Status.REGISTERED:
+            raise OcpiError("not registered", http_status=405)
+        # We keep only a hash of the partner's token: answer with the token it called us with.
+        presented = next(
+            t
+            for t in transport.token_candidates(request.headers.get("Authorization", ""))
+            if transport.token_hash(t) == partner.token_c_hash
+        )
+        return Reply(data=services.our_credentials(token=presented, versions_url=versions_url(request)))
+    if request.method == "DELETE":
+        services.partner_unregister(partner=partner)
+        return Reply()
+    data = services.partner_credentials_store(
+        partner=partner, body=body, versions_url=versions_url(request), update=request.method == "PUT"
+    )
+    return Reply(data=data)
+
+
+# --- sender modules -------------------------------------------------------------------------------
+
+
+def _paginated(
+    request: HttpRequest, queryset: QuerySet, *, date_field: str, to_ocpi: Callable[[Any], dict]
+) -> Reply:
+    query = {k: str(v) for k, v in request.GET.items()}
+    maximum = settings.OCPI_PAGE_LIMIT
+    offset, limit, date_from, date_to = transport.page_params(query, maximum=maximum)
+    if date_from is not None:
+        queryset = queryset.filter(**{f"{date_field}__gte": date_from})
+    if date_to is not None:
+        queryset = queryset.filter(**{f"{date_field}__lt": date_to})
+    total = queryset.count()
+    items = [to_ocpi(item) for item in queryset[offset : offset + limit]] if limit else []
+    url = request.build_absolute_uri(request.path)
+    if settings.OCPI_BASE_URL:
+        url = settings.OCPI_BASE_URL + request.path
+    headers = transport.page_headers(
+        url=url, query=query, offset=offset, limit=limit, total=total, maximum=maximum
+    )
+    return Reply(data=items, headers=headers)
+
+
+@ocpi_endpoint(methods=("GET",))
+def locations(
+    request: HttpRequest,
+    partner: Partner,
+    body: Any,
+    location_id: str = "",
+    evse_uid: str = "",
+    connector_id: str = "",
+) -> Reply:
+    if not location_id:
+        return _paginated(
+            request,
+            selectors.location_list(),
+            date_field="ocpi_last_updated",
+            to_ocpi=selectors.location_to_ocpi,
+        )
+    location = selectors.location_get(location_id=location_id)
+    if location is None:
+        raise OcpiError(
+            f"unknown location {location_id}", status_code=transport.UNKNOWN_LOCATION, http_status=404
+        )
+    if not evse_uid:
+        return Reply(data=selectors.location_to_ocpi(location))
+    found = selectors.evse_get(location=location, uid=evse_uid)
+    if found is None:
+        raise OcpiError(f"unknown EVSE {evse_uid}", status_code=transport.UNKNOWN_LOCATION, http_status=404)
+    evse, station = found
+    if not connector_id:
+        return Reply(data=selectors.evse_to_ocpi(evse, station))
+    connector = next((c for c in evse.connectors.all() if str(c.connector_id) == connector_id), None)
+    if connector is None:
+        raise OcpiError(
+            f"unknown connector {connector_id}", status_code=transport.UNKNOWN_LOCATION, http_status=404
+        )
+    return Reply(data=selectors.connector_to_ocpi(connector, station))
+
+
+@ocpi_endpoint(methods=("GET",))
+def tariffs(request: HttpRequest, partner: Partner, body: Any) -> Reply:
+    return _paginated(
+        request, selectors.tariff_list(), date_field="updated_at", to_ocpi=selectors.tariff_to_ocpi
+    )
+
+
+@ocpi_endpoint(methods=("GET",))
+def sessions(request: HttpRequest, partner: Partner, body: Any) -> Reply:
+    # The spec marks date_from required; we serve the whole list without it (docs/ocpi.md).
+    return _paginated(
+        request,
+        selectors.session_list(partner=partner),
+        date_field="updated_at",
+        to_ocpi=selectors.session_to_ocpi,
+    )
+
+
+@ocpi_endpoint(methods=("GET",))
+def cdrs(request: HttpRequest, partner: Partner, body: Any) -> Reply:
+    return _paginated(
+        request, selectors.cdr_list(partner=partner), date_field="created_at", to_ocpi=selectors.cdr_to_ocpi
+    )
+
+
+# --- receiver modules -----------------------------------------------------------------------------
+
+
+@ocpi_endpoint(methods=("GET", "PUT", "PATCH"))
+def tokens(
+    request: HttpRequest, partner: Partner, body: Any, country_code: str, party_id: str, uid: str
+) -> Reply:
+    token_type = request.GET.get("type", "RFID")
+    if (country_code.upper(), party_id.upper()) not in services.partner_parties(partner):
+        raise OcpiError(f"{country_code}*{party_id} is not one of your parties", http_status=404)
+    if request.method == "GET":
+        token = services.roaming_token_find(partner=partner, uid=uid, token_type=token_type)
+        if token is None:
+            raise OcpiError(f"unknown token {uid}", status_code=transport.UNKNOWN_TOKEN, http_status=404)
+        return Reply(data=token.data)
+    token, created = services.roaming_token_store(
+        partner=partner,
+        country_code=country_code,
+        party_id=party_id,
+        uid=uid,
+        token_type=token_type,
+        body=body,
+        patch=request.method == "PATCH",
+    )
+    return Reply(http_status=201 if created else 200)
+
+
+@ocpi_endpoint(methods=("POST",))
+def commands(request: HttpRequest, partner: Partner, body: Any, command: str) -> Reply:
+    return Reply(data=services.remote_command_receive(partner=partner, command=command, body=body))
