@@ -42,7 +42,7 @@ class System:
             with contextlib.suppress(psutil.Error):
                 cmdline = " ".join(child.cmdline())
                 if {
-                    "web": "daphne" in cmdline,
+                    "web": "uvicorn" in cmdline or "daphne" in cmdline,
                     "worker": " worker " in f"{cmdline} ",
                     "beat": " beat " in f"{cmdline} ",
                     "redis": "redis-server" in cmdline,

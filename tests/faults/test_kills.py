@@ -200,7 +200,6 @@ def test_every_stopped_session_reaches_the_integrators_webhook(outage, django_db
     assert {t: len(ids) for t, ids in events.items() if len(ids) != 1} == {}
 
 
-@pytest.mark.xfail(strict=True, reason="message log written ahead of the answer: perf branch")
 def test_the_message_log_holds_every_acknowledged_frame(outage, django_db_blocker):
     from stations.models import OcppMessage
 
