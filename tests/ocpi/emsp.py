@@ -172,7 +172,7 @@ class FakeEmsp:
 
     def call(
         self, method: str, url: str, token: str, body: Any = None, headers: dict | None = None
-    ) -> tuple[int, dict, dict]:
+    ) -> tuple[int, dict, Any]:
         """Call ChargeNet; returns HTTP status, the parsed body and the answer's headers."""
         all_headers = {
             "Authorization": "Token " + base64.b64encode(token.encode()).decode(),
@@ -185,10 +185,12 @@ class FakeEmsp:
         request = Request(url, data=data, method=method, headers=all_headers)
         try:
             with urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read()), dict(response.headers)
+                # The headers as urllib gives them: looked up without regard to case (uvicorn sends
+                # them in lower case).
+                return response.status, json.loads(response.read()), response.headers
         except Exception as exc:  # urllib.error.HTTPError carries the answer
             if hasattr(exc, "code"):
-                return exc.code, json.loads(exc.read() or b"{}"), dict(exc.headers)
+                return exc.code, json.loads(exc.read() or b"{}"), exc.headers
             raise
 
     def register_with(self, versions_url: str, token_a: str) -> dict:
