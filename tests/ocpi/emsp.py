@@ -173,7 +173,8 @@ class FakeEmsp:
     def call(
         self, method: str, url: str, token: str, body: Any = None, headers: dict | None = None
     ) -> tuple[int, dict, dict]:
-        """Call ChargeNet; returns HTTP status, the parsed body and the answer's headers."""
+        """Call ChargeNet; returns HTTP status, the parsed body and the answer's headers (names in
+        lower case: they are case-insensitive)."""
         all_headers = {
             "Authorization": "Token " + base64.b64encode(token.encode()).decode(),
             **(headers or {}),
@@ -185,10 +186,18 @@ class FakeEmsp:
         request = Request(url, data=data, method=method, headers=all_headers)
         try:
             with urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read()), dict(response.headers)
+                return (
+                    response.status,
+                    json.loads(response.read()),
+                    {k.lower(): v for k, v in response.headers.items()},
+                )
         except Exception as exc:  # urllib.error.HTTPError carries the answer
             if hasattr(exc, "code"):
-                return exc.code, json.loads(exc.read() or b"{}"), dict(exc.headers)
+                return (
+                    exc.code,
+                    json.loads(exc.read() or b"{}"),
+                    {k.lower(): v for k, v in exc.headers.items()},
+                )
             raise
 
     def register_with(self, versions_url: str, token_a: str) -> dict:
