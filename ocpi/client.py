@@ -27,7 +27,8 @@ class PartnerUnreachable(Exception):
 
 @dataclass
 class Answer:
-    """A partner's answer: HTTP status, the parsed envelope (or {}), and its headers."""
+    """A partner's answer: HTTP status, the parsed envelope (or {}), and its headers (names in lower
+    case: HTTP header names are case-insensitive and ASGI servers send them lower-cased)."""
 
     http_status: int
     body: dict[str, Any]
@@ -45,6 +46,10 @@ class Answer:
     @property
     def ok(self) -> bool:
         return 200 <= self.http_status < 300 and self.status_code == transport.SUCCESS
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    return {str(name).lower(): str(value) for name, value in headers.items()}
 
 
 def answer_accepted(answer: Answer) -> bool:
@@ -120,9 +125,9 @@ def ocpi_call(
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout or settings.OCPI_TIMEOUT) as response:  # noqa: S310
-                status, raw, answer_headers = response.status, response.read(), dict(response.headers)
+                status, raw, answer_headers = response.status, response.read(), _lower(response.headers)
         except urllib.error.HTTPError as exc:
-            status, raw, answer_headers = exc.code, exc.read(), dict(exc.headers)
+            status, raw, answer_headers = exc.code, exc.read(), _lower(exc.headers)
         log.http_status = status
         log.response_body = raw.decode(errors="replace")[:LOG_BODY_LIMIT]
         try:

@@ -246,7 +246,7 @@ def push_deliver(*, partner_id: int, object_key: str) -> int | None:
             url = base.rstrip("/") + push.path if push.path else base
             answer = partner_call(partner, method=push.method, url=url, module=push.module, body=body)
             status = answer.http_status
-            location = answer.headers.get("Location", "")
+            location = answer.headers.get("location", "")
             if not answer_accepted(answer):
                 error = f"HTTP {answer.http_status}, OCPI {answer.status_code}"
         except (PartnerUnreachable, ObjectDoesNotExist, ValueError) as exc:

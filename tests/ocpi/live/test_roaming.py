@@ -67,7 +67,7 @@ def test_an_emsp_roams_on_a_running_chargenet_from_registration_to_cdr(live_syst
 
     # then it pages through the locations, one per page
     status, page, headers = emsp.call("GET", emsp.cpo_endpoints["locations"] + "?limit=1", emsp.token_c)
-    assert status == 200 and headers["X-Total-Count"] == "1" and "Link" not in headers
+    assert status == 200 and headers["x-total-count"] == "1" and "link" not in headers
     evses = {evse["physical_reference"]: evse for evse in page["data"][0]["evses"]}
     evse_uid = evses["ROAM-CP-1 2"]["uid"]
 
