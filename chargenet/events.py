@@ -26,6 +26,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
@@ -52,6 +53,7 @@ RETRY_MAX_SECONDS = 3600
 Subscriber = Callable[[str, dict[str, Any]], None]
 _subscribers: dict[str, list[Subscriber]] = defaultdict(list)
 _nudge_pending = threading.Event()
+_nudge_pending_since = [0.0]  # when the pending nudge was scheduled (time.monotonic())
 
 
 def event_subscribe(event_type: str, subscriber: Subscriber) -> None:
@@ -169,8 +171,11 @@ def _committed(event_id: int, event_type: str, data: dict[str, Any]) -> None:
         except Exception:
             # The event is stored: the sweep delivers it.
             logger.exception("could not dispatch event %s in place; the sweep will", event_id)
-    elif not _nudge_pending.is_set():
+    elif not _nudge_pending.is_set() or time.monotonic() - _nudge_pending_since[0] > DISPATCH_NUDGE_EXPIRES:
+        # A nudge scheduled long ago that never ran (its loop stopped or was replaced) must not
+        # keep every later event waiting for the sweep.
         _nudge_pending.set()
+        _nudge_pending_since[0] = time.monotonic()
         loop.call_soon_threadsafe(loop.call_later, DISPATCH_NUDGE_DELAY, _nudge, loop)
     _live_feed_deliver(event_type, data)
 

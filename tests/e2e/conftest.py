@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -68,6 +69,11 @@ def _worker_start(env: dict[str, str]) -> subprocess.Popen:
             "2",
             # Tasks other test modules queued and nobody ran are not this system's work.
             "--purge",
+            # Beat inside the worker, as in production: the outbox sweep delivers an event whose
+            # nudge was dropped while the worker was busy (chargenet/events.py).
+            "--beat",
+            "-s",
+            os.path.join(tempfile.mkdtemp(prefix="e2e-beat-"), "celerybeat-schedule"),
             "-n",
             f"e2e-{os.getpid()}@%h",
         ],
