@@ -35,6 +35,16 @@ def throttles_start_empty(redis_server):
             client.delete(*keys)
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets its own channel layer object: channels_redis binds a layer's receive lock to the
+    event loop of its first receiver, and an async test of an earlier module (its own loop) may have
+    left a receive pending."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def operator(django_user_model):
     return django_user_model.objects.create_user(username="olivia", password="pw-olivia-1", role="operator")

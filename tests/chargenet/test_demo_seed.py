@@ -10,7 +10,10 @@ from stations.simulator.demo import DEMO_VISITOR_CARDS
 
 
 @pytest.fixture
-def seeded(db, celery_eager):
+def seeded(db, celery_eager, settings):
+    # `make run` (embedded, DEMO on) has a demo seller; on PostgreSQL, as in CI, DEMO is off by default.
+    settings.BILLING_SELLER_NAME = "Demo Charging Network B.V."
+    settings.BILLING_SELLER_ADDRESS = "Havenstraat 1\n1011 AA Amsterdam\nNetherlands"
     demo_seed(stations=3)
 
 

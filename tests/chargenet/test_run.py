@@ -120,10 +120,18 @@ def test_a_busy_port_is_one_clear_error_before_anything_claims_to_run(tmp_path):
     assert not (tmp_path / "data" / "redis.sock").exists()
 
 
-def test_a_killed_redis_is_restarted_with_what_it_held(running_system):
+@pytest.fixture
+def embedded_redis_system(tmp_path):
+    """The run command with its own supervised Redis, even where REDIS_URL names an external one (CI)."""
+    data_dir = tmp_path / "data"
+    with run_command_started(data_dir, DEMO="1", DEMO_STATIONS="0", REDIS_URL="") as (process, base_url):
+        yield process, base_url, data_dir
+
+
+def test_a_killed_redis_is_restarted_with_what_it_held(embedded_redis_system):
     import redis
 
-    process, base_url, data_dir = running_system
+    process, base_url, data_dir = embedded_redis_system
     supervisor = psutil.Process(process.pid)
     server = next(c for c in supervisor.children() if "redis-server" in " ".join(c.cmdline()))
     socket_path = next(c.laddr for c in server.net_connections(kind="unix") if c.laddr)
