@@ -1,6 +1,7 @@
 import logging
 
 from django.apps import AppConfig
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -14,6 +15,10 @@ class BillingConfig(AppConfig):
 
         event_subscribe("session.stopped", _on_session_stopped)
         event_subscribe("invoice.issued", _on_invoice_issued)
+        event_subscribe("session.started", _on_session_started)
+        event_subscribe("cdr.created", _on_cdr_created)
+        event_subscribe("guest_charge.provider_event", _on_guest_provider_event)
+        event_subscribe("guest_charge.settled", _on_guest_charge_settled)
 
 
 def _on_session_stopped(event_type: str, data: dict) -> None:
@@ -32,3 +37,38 @@ def _on_invoice_issued(event_type: str, data: dict) -> None:
     from billing import services
 
     services.invoice_email_request(invoice_id=data["invoice_id"])
+
+
+def _on_session_started(event_type: str, data: dict) -> None:
+    """A guest's session started: link it to the guest's charge (one session per hold)."""
+    from billing.guest import services
+
+    services.guest_charge_session_link(session_id=data["session_id"])
+
+
+def _on_cdr_created(event_type: str, data: dict) -> None:
+    """A guest's CDR: capture exactly its total or release the hold (retried until the provider
+    answers; the provider's idempotency key makes a retry harmless)."""
+    from billing.guest import services
+
+    services.guest_charge_settle(cdr_id=data["cdr_id"])
+
+
+def _on_guest_provider_event(event_type: str, data: dict) -> None:
+    """The provider reported on a guest's hold: ask it what is held, and start when it is."""
+    from billing.guest import services
+
+    services.guest_charge_confirm(charge_id=data["guest_charge_id"])
+
+
+def _on_guest_charge_settled(event_type: str, data: dict) -> None:
+    """Mail the guest's receipt from a worker once the dispatcher commits (sent once)."""
+    from billing.tasks import guest_receipt_task
+
+    def enqueue() -> None:
+        try:
+            guest_receipt_task.delay(data["guest_charge_id"])
+        except Exception:
+            logger.exception("could not enqueue the receipt of guest charge %s", data["guest_charge_id"])
+
+    transaction.on_commit(enqueue)

@@ -297,3 +297,59 @@ class PaymentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.type} {self.event_id}"
+
+
+class GuestCharge(models.Model):
+    """A pay-as-you-go session without an account (AFIR ad-hoc payment): a card hold through the
+    provider, a remote start with a one-off id token, and a capture of exactly the CDR's total.
+
+    The guest follows it through a private link (`token`); the hold is captured or released once.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for payment"
+        AUTHORIZED = "authorized", "Payment reserved"
+        STARTING = "starting", "Starting"
+        CHARGING = "charging", "Charging"
+        CAPTURED = "captured", "Paid"
+        RELEASED = "released", "Released"
+        FAILED = "failed", "Failed"
+
+    token = models.CharField(max_length=64, unique=True, help_text="The secret of the private link")
+    connector = models.ForeignKey("stations.Connector", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    provider = models.CharField(max_length=20)
+    currency = models.CharField(max_length=3)
+    amount_held = models.DecimalField(max_digits=12, decimal_places=2)
+    amount_captured = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    checkout_reference = models.CharField(max_length=255, blank=True, help_text="The provider's checkout id")
+    checkout_url = models.URLField(max_length=1000, blank=True)
+    intent_reference = models.CharField(max_length=255, blank=True, help_text="The provider's hold id")
+    email = models.EmailField(blank=True, help_text="Where the receipt goes (optional)")
+    id_token = models.OneToOneField(
+        "rfid.IdToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="guest_charge"
+    )
+    session = models.OneToOneField(
+        "stations.Session", null=True, blank=True, on_delete=models.SET_NULL, related_name="guest_charge"
+    )
+    cdr = models.OneToOneField(
+        Cdr, null=True, blank=True, on_delete=models.PROTECT, related_name="guest_charge"
+    )
+    limit_stop_requested_at = models.DateTimeField(null=True, blank=True)
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_captured__isnull=True)
+                | models.Q(amount_captured__lte=models.F("amount_held")),
+                name="guest_charge_capture_within_hold",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"guest {self.amount_held} {self.currency} ({self.status})"

@@ -13,12 +13,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Protocol
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 
 from billing.models import Invoice, Payment
-from billing.money import to_minor
+from billing.money import minor_units, to_minor
+
+if TYPE_CHECKING:
+    from billing.models import GuestCharge
 
 
 class ProviderError(Exception):
@@ -38,6 +42,16 @@ class Checkout:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """An amount reserved on the payer's card (authorized, not yet captured)."""
+
+    reference: str  # the provider's id for the hold (Stripe: the PaymentIntent)
+    authorized: bool  # the card is charged up to `amount` once captured
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
 class PaymentUpdate:
     """What a verified webhook says: which payment, and its new status (None: not about status)."""
 
@@ -47,6 +61,7 @@ class PaymentUpdate:
     status: str | None = None
     payment_id: int | None = None
     reference: str = ""
+    guest_charge_id: int | None = None
 
 
 class PaymentProvider(Protocol):
@@ -58,6 +73,17 @@ class PaymentProvider(Protocol):
     ) -> Checkout: ...
 
     def webhook_parse(self, *, body: bytes, headers: dict[str, str]) -> PaymentUpdate: ...
+
+    # Holds (guest pay-as-you-go): reserve on the card, later capture part of it or release it.
+    def hold_checkout_create(
+        self, *, charge: "GuestCharge", description: str, success_url: str, cancel_url: str
+    ) -> Checkout: ...
+
+    def hold_checkout_retrieve(self, *, checkout_reference: str) -> Hold | None: ...
+
+    def hold_capture(self, *, hold_reference: str, amount: Decimal, currency: str, key: str) -> None: ...
+
+    def hold_release(self, *, hold_reference: str, key: str) -> None: ...
 
 
 class ManualProvider:
@@ -74,6 +100,20 @@ class ManualProvider:
 
     def webhook_parse(self, *, body: bytes, headers: dict[str, str]) -> PaymentUpdate:
         raise WebhookInvalid("bank transfers have no webhooks")
+
+    def hold_checkout_create(
+        self, *, charge: "GuestCharge", description: str, success_url: str, cancel_url: str
+    ) -> Checkout:
+        raise ProviderError("a bank transfer cannot reserve an amount")
+
+    def hold_checkout_retrieve(self, *, checkout_reference: str) -> Hold | None:
+        return None
+
+    def hold_capture(self, *, hold_reference: str, amount: Decimal, currency: str, key: str) -> None:
+        raise ProviderError("a bank transfer cannot reserve an amount")
+
+    def hold_release(self, *, hold_reference: str, key: str) -> None:
+        raise ProviderError("a bank transfer cannot reserve an amount")
 
 
 # Stripe event → our payment status (Checkout in "payment" mode).
@@ -119,20 +159,28 @@ class StripeProvider:
         }
         if invoice.email:
             form["customer_email"] = invoice.email
-        request = urllib.request.Request(
-            f"{self.api_base}/v1/checkout/sessions",
-            data=urllib.parse.urlencode(form).encode(),
-            headers={
-                "Authorization": f"Bearer {self.secret_key}",
-                "Content-Type": "application/x-www-form-urlencoded",
-                # A retried request creates one session, not two.
-                "Idempotency-Key": f"chargenet-payment-{payment.pk}",
-            },
-            method="POST",
-        )
+        # A retried request creates one session, not two.
+        body = self._call("POST", "/v1/checkout/sessions", form, key=f"chargenet-payment-{payment.pk}")
+        if not isinstance(body, dict) or not body.get("id") or not body.get("url"):
+            raise ProviderError("Stripe answered without a session id or URL")
+        return Checkout(reference=body["id"], url=body["url"])
+
+    def _call(self, method: str, path: str, form: dict[str, str] | None = None, *, key: str = "") -> Any:
+        """One request to Stripe's API; ProviderError when Stripe refuses or cannot be reached."""
+        if not self.secret_key:
+            raise ProviderError("Stripe is not configured (STRIPE_SECRET_KEY)")
+        headers = {"Authorization": f"Bearer {self.secret_key}"}
+        if key:
+            # Stripe answers a repeated key with the first result: a retry never charges twice.
+            headers["Idempotency-Key"] = key
+        data = None
+        if method == "POST":
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            data = urllib.parse.urlencode(form or {}).encode()
+        request = urllib.request.Request(f"{self.api_base}{path}", data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=20) as response:
-                body = json.loads(response.read())
+                return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             try:
                 message = json.loads(exc.read())["error"]["message"]
@@ -141,9 +189,58 @@ class StripeProvider:
             raise ProviderError(f"Stripe refused: {message}") from None
         except (OSError, ValueError) as exc:
             raise ProviderError(f"Stripe could not be reached: {exc}") from None
+
+    def hold_checkout_create(
+        self, *, charge: "GuestCharge", description: str, success_url: str, cancel_url: str
+    ) -> Checkout:
+        """A Checkout Session whose PaymentIntent is only authorized (capture_method=manual)."""
+        form = {
+            "mode": "payment",
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "client_reference_id": f"guest-{charge.pk}",
+            "line_items[0][quantity]": "1",
+            "line_items[0][price_data][currency]": charge.currency.lower(),
+            "line_items[0][price_data][unit_amount]": str(to_minor(charge.amount_held, charge.currency)),
+            "line_items[0][price_data][product_data][name]": description,
+            "payment_intent_data[capture_method]": "manual",
+            "payment_intent_data[description]": description,
+            "metadata[guest_charge_id]": str(charge.pk),
+            "payment_intent_data[metadata][guest_charge_id]": str(charge.pk),
+        }
+        if charge.email:
+            form["customer_email"] = charge.email
+        body = self._call("POST", "/v1/checkout/sessions", form, key=f"chargenet-guest-{charge.pk}-checkout")
         if not isinstance(body, dict) or not body.get("id") or not body.get("url"):
             raise ProviderError("Stripe answered without a session id or URL")
         return Checkout(reference=body["id"], url=body["url"])
+
+    def hold_checkout_retrieve(self, *, checkout_reference: str) -> Hold | None:
+        """The hold behind a Checkout Session, asked of Stripe (None while nothing is authorized)."""
+        path = f"/v1/checkout/sessions/{urllib.parse.quote(checkout_reference, safe='')}"
+        body = self._call("GET", f"{path}?expand[]=payment_intent")
+        intent = body.get("payment_intent") if isinstance(body, dict) else None
+        if not isinstance(intent, dict) or not intent.get("id"):
+            return None
+        currency = str(intent.get("currency") or "").upper()
+        try:
+            minor = int(intent.get("amount_capturable") or 0)
+        except (TypeError, ValueError):
+            raise ProviderError("Stripe answered with an unreadable amount") from None
+        return Hold(
+            reference=intent["id"],
+            authorized=intent.get("status") == "requires_capture",
+            amount=Decimal(minor).scaleb(-minor_units(currency or "EUR")),
+            currency=currency,
+        )
+
+    def hold_capture(self, *, hold_reference: str, amount: Decimal, currency: str, key: str) -> None:
+        path = f"/v1/payment_intents/{urllib.parse.quote(hold_reference, safe='')}/capture"
+        self._call("POST", path, {"amount_to_capture": str(to_minor(amount, currency))}, key=key)
+
+    def hold_release(self, *, hold_reference: str, key: str) -> None:
+        path = f"/v1/payment_intents/{urllib.parse.quote(hold_reference, safe='')}/cancel"
+        self._call("POST", path, {"cancellation_reason": "abandoned"}, key=key)
 
     def signature_verify(self, *, body: bytes, header: str, now: int | None = None) -> None:
         """Raise WebhookInvalid unless `header` is a valid Stripe-Signature for `body`."""
@@ -180,6 +277,12 @@ class StripeProvider:
         if event_type == "charge.refunded" and not obj.get("refunded"):
             status = None  # a partial refund: the invoice stays paid
         metadata = obj.get("metadata") or {}
+        guest = str(metadata.get("guest_charge_id") or "")
+        if guest.isdigit():
+            # A guest's hold: authorized, released or expired; the guest service asks Stripe itself.
+            return PaymentUpdate(
+                event_id=event_id, event_type=event_type, payload=event, guest_charge_id=int(guest)
+            )
         payment_id = metadata.get("payment_id") or obj.get("client_reference_id")
         return PaymentUpdate(
             event_id=event_id,

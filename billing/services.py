@@ -938,6 +938,10 @@ def payment_webhook_receive(
             )
     except IntegrityError:
         return None
+    if update.guest_charge_id is not None:
+        # A guest's hold: the guest service asks the provider itself, from the outbox (retried).
+        event_publish("guest_charge.provider_event", {"guest_charge_id": update.guest_charge_id})
+        return event
     if update.status is None:
         return event
     payments = Payment.objects.filter(provider=provider.name)

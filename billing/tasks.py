@@ -55,3 +55,27 @@ def invoice_emails_resend_task() -> int:
     return services.invoice_emails_resend(
         issued_before=now - timedelta(minutes=10), issued_after=now - timedelta(days=2)
     )
+
+
+@shared_task(name="billing.guest_limits_enforce_task", ignore_result=True)
+def guest_limits_enforce_task() -> int:
+    """Stop guest sessions whose cost reached their limit (GUEST_STOP_AT_PERCENT of the hold)."""
+    from billing.guest.services import guest_limits_enforce
+
+    return len(guest_limits_enforce())
+
+
+@shared_task(name="billing.guest_charges_sweep_task", ignore_result=True)
+def guest_charges_sweep_task() -> int:
+    """Fail abandoned guest checkouts and release holds whose session never started."""
+    from billing.guest.services import guest_charges_sweep
+
+    return guest_charges_sweep()
+
+
+@shared_task(name="billing.guest_receipt_task", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def guest_receipt_task(guest_charge_id: int) -> bool:
+    """E-mail a settled guest charge's receipt, once."""
+    from billing.guest.services import guest_receipt_send
+
+    return guest_receipt_send(charge_id=guest_charge_id)

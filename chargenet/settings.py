@@ -448,3 +448,26 @@ CELERY_BEAT_SCHEDULE |= {
     "ocpi-log-prune": {"task": "ocpi.log_prune_task", "schedule": 3600.0},
     "ocpi-command-timeouts": {"task": "ocpi.command_timeout_sweep_task", "schedule": 5.0},
 }
+
+# Guest pay-as-you-go (billing.guest, docs/billing.md): the amounts a guest may reserve on a card, in
+# the connector's tariff currency; the session is stopped when its cost reaches GUEST_STOP_AT_PERCENT
+# of the hold; a hold whose session never starts is released after GUEST_START_TIMEOUT seconds.
+from decimal import Decimal, InvalidOperation  # noqa: E402  (kept with the guest block to ease merging)
+
+GUEST_HOLD_AMOUNTS = env_list("GUEST_HOLD_AMOUNTS", ["20", "40", "60"])
+try:
+    _guest_amounts = [Decimal(amount) for amount in GUEST_HOLD_AMOUNTS]
+except InvalidOperation:
+    raise ConfigError("GUEST_HOLD_AMOUNTS must be amounts such as 20,40,60") from None
+if not _guest_amounts or any(a <= 0 or a != a.quantize(Decimal("0.01")) for a in _guest_amounts):
+    raise ConfigError("GUEST_HOLD_AMOUNTS must be positive amounts with at most two decimals")
+GUEST_STOP_AT_PERCENT = env_int("GUEST_STOP_AT_PERCENT", 95, minimum=50, maximum=100)
+GUEST_START_TIMEOUT = env_int("GUEST_START_TIMEOUT", 300, minimum=30)
+GUEST_LIMIT_CHECK_INTERVAL = env_int("GUEST_LIMIT_CHECK_INTERVAL", 15, minimum=1)
+CELERY_BEAT_SCHEDULE |= {
+    "billing-guest-limits": {
+        "task": "billing.guest_limits_enforce_task",
+        "schedule": float(GUEST_LIMIT_CHECK_INTERVAL),
+    },
+    "billing-guest-sweep": {"task": "billing.guest_charges_sweep_task", "schedule": 60.0},
+}
