@@ -19,6 +19,9 @@ class BillingConfig(AppConfig):
         event_subscribe("cdr.created", _on_cdr_created)
         event_subscribe("guest_charge.provider_event", _on_guest_provider_event)
         event_subscribe("guest_charge.settled", _on_guest_charge_settled)
+        event_subscribe("invoice.issued", _on_invoice_issued_autopay)
+        event_subscribe("payment.autopay_failed", _on_autopay_failed)
+        event_subscribe("checkout.setup_completed", _on_setup_completed)
 
 
 def _on_session_stopped(event_type: str, data: dict) -> None:
@@ -72,3 +75,34 @@ def _on_guest_charge_settled(event_type: str, data: dict) -> None:
             logger.exception("could not enqueue the receipt of guest charge %s", data["guest_charge_id"])
 
     transaction.on_commit(enqueue)
+
+
+def _enqueue_after_commit(task, *args) -> None:
+    def enqueue() -> None:
+        try:
+            task.delay(*args)
+        except Exception:
+            logger.exception("could not enqueue %s%r; its sweep will", task.name, args)
+
+    transaction.on_commit(enqueue)
+
+
+def _on_invoice_issued_autopay(event_type: str, data: dict) -> None:
+    """Charge the invoice to a saved card from a worker, outside the dispatcher's transaction (the
+    attempt must be committed before the provider is asked); the hourly sweep catches a lost one."""
+    from billing.tasks import invoice_autopay_task
+
+    _enqueue_after_commit(invoice_autopay_task, data["invoice_id"])
+
+
+def _on_autopay_failed(event_type: str, data: dict) -> None:
+    from billing.tasks import autopay_failure_mail_task
+
+    _enqueue_after_commit(autopay_failure_mail_task, data["payment_id"])
+
+
+def _on_setup_completed(event_type: str, data: dict) -> None:
+    """The provider confirmed a saved card (webhook): record it even if the driver never came back."""
+    from billing.cards.services import payment_method_setup_complete
+
+    payment_method_setup_complete(checkout_reference=data["checkout_reference"])

@@ -265,6 +265,10 @@ class Payment(models.Model):
     reference = models.CharField(max_length=255, blank=True, help_text="The provider's id for it")
     checkout_url = models.URLField(max_length=1000, blank=True)
     note = models.CharField(max_length=300, blank=True)
+    payment_method = models.ForeignKey(
+        "PaymentMethod", null=True, blank=True, on_delete=models.SET_NULL, related_name="payments",
+        help_text="The saved card charged off-session (automatic payment)",
+    )  # fmt: skip
     recorded_by = models.ForeignKey(
         "chargenet.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -353,3 +357,36 @@ class GuestCharge(models.Model):
 
     def __str__(self) -> str:
         return f"guest {self.amount_held} {self.currency} ({self.status})"
+
+
+class PaymentMethod(models.Model):
+    """A driver's saved card at a provider (added through a SetupIntent), charged off-session for
+    their invoices. Only the provider's ids and the masked card are kept, never the card number."""
+
+    driver = models.ForeignKey("rfid.Driver", on_delete=models.CASCADE, related_name="payment_methods")
+    provider = models.CharField(max_length=20)
+    reference = models.CharField(max_length=255, help_text="The provider's id (Stripe: pm_…)")
+    customer_reference = models.CharField(max_length=255, help_text="The provider's customer (cus_…)")
+    brand = models.CharField(max_length=30, blank=True)
+    last4 = models.CharField(max_length=4, blank=True)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint("provider", "reference", name="payment_method_once"),
+            models.UniqueConstraint(
+                "driver", condition=models.Q(is_default=True), name="payment_method_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand or 'card'} •••• {self.last4}"
+
+    @property
+    def masked(self) -> str:
+        expiry = f", expires {self.exp_month:02d}/{self.exp_year}" if self.exp_month and self.exp_year else ""
+        return f"{(self.brand or 'card').title()} •••• {self.last4}{expiry}"

@@ -29,6 +29,11 @@ class ProviderError(Exception):
     """The provider refused a request or could not be reached."""
 
 
+class CardDeclined(ProviderError):
+    """The card was declined (or needs the cardholder): this attempt failed; asking again is pointless
+    until the driver acts."""
+
+
 class WebhookInvalid(Exception):
     """A webhook failed verification (signature, timestamp or body); answer 400."""
 
@@ -52,6 +57,19 @@ class Hold:
 
 
 @dataclass(frozen=True)
+class SavedCard:
+    """A card the driver saved at the provider (masked)."""
+
+    reference: str
+    customer: str
+    brand: str
+    last4: str
+    exp_month: int | None
+    exp_year: int | None
+    driver_id: int | None
+
+
+@dataclass(frozen=True)
 class PaymentUpdate:
     """What a verified webhook says: which payment, and its new status (None: not about status)."""
 
@@ -62,6 +80,7 @@ class PaymentUpdate:
     payment_id: int | None = None
     reference: str = ""
     guest_charge_id: int | None = None
+    setup_driver_id: int | None = None
 
 
 class PaymentProvider(Protocol):
@@ -84,6 +103,21 @@ class PaymentProvider(Protocol):
     def hold_capture(self, *, hold_reference: str, amount: Decimal, currency: str, key: str) -> None: ...
 
     def hold_release(self, *, hold_reference: str, key: str) -> None: ...
+
+    # Saved cards: a customer, a setup checkout, off-session charges.
+    def customer_create(self, *, driver_id: int, email: str, name: str) -> str: ...
+
+    def setup_checkout_create(
+        self, *, customer: str, driver_id: int, success_url: str, cancel_url: str
+    ) -> Checkout: ...
+
+    def setup_checkout_retrieve(self, *, checkout_reference: str) -> SavedCard | None: ...
+
+    def payment_method_detach(self, *, reference: str) -> None: ...
+
+    def charge_off_session(
+        self, *, payment: Payment, customer: str, method: str, description: str
+    ) -> str: ...
 
 
 class ManualProvider:
@@ -114,6 +148,23 @@ class ManualProvider:
 
     def hold_release(self, *, hold_reference: str, key: str) -> None:
         raise ProviderError("a bank transfer cannot reserve an amount")
+
+    def customer_create(self, *, driver_id: int, email: str, name: str) -> str:
+        raise ProviderError("a bank transfer cannot save a card")
+
+    def setup_checkout_create(
+        self, *, customer: str, driver_id: int, success_url: str, cancel_url: str
+    ) -> Checkout:
+        raise ProviderError("a bank transfer cannot save a card")
+
+    def setup_checkout_retrieve(self, *, checkout_reference: str) -> SavedCard | None:
+        return None
+
+    def payment_method_detach(self, *, reference: str) -> None:
+        raise ProviderError("a bank transfer cannot save a card")
+
+    def charge_off_session(self, *, payment: Payment, customer: str, method: str, description: str) -> str:
+        raise ProviderError("a bank transfer cannot charge a card")
 
 
 # Stripe event → our payment status (Checkout in "payment" mode).
@@ -183,12 +234,90 @@ class StripeProvider:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             try:
-                message = json.loads(exc.read())["error"]["message"]
+                error = json.loads(exc.read())["error"]
+                message, kind = error["message"], error.get("type", "")
             except (ValueError, KeyError, TypeError):
-                message = f"HTTP {exc.code}"
+                message, kind = f"HTTP {exc.code}", ""
+            if kind == "card_error" or exc.code == 402:
+                raise CardDeclined(message) from None
             raise ProviderError(f"Stripe refused: {message}") from None
         except (OSError, ValueError) as exc:
             raise ProviderError(f"Stripe could not be reached: {exc}") from None
+
+    def customer_create(self, *, driver_id: int, email: str, name: str) -> str:
+        form = {"metadata[driver_id]": str(driver_id)}
+        if email:
+            form["email"] = email
+        if name:
+            form["name"] = name
+        body = self._call("POST", "/v1/customers", form)
+        if not isinstance(body, dict) or not str(body.get("id", "")).startswith("cus_"):
+            raise ProviderError("Stripe answered without a customer id")
+        return body["id"]
+
+    def setup_checkout_create(
+        self, *, customer: str, driver_id: int, success_url: str, cancel_url: str
+    ) -> Checkout:
+        """A Checkout Session in setup mode: the driver saves a card for later off-session charges."""
+        form = {
+            "mode": "setup",
+            "customer": customer,
+            "payment_method_types[0]": "card",
+            # Stripe fills in {CHECKOUT_SESSION_ID}: the return page knows which session to ask about.
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "metadata[setup_driver_id]": str(driver_id),
+            "setup_intent_data[metadata][setup_driver_id]": str(driver_id),
+        }
+        body = self._call("POST", "/v1/checkout/sessions", form)
+        if not isinstance(body, dict) or not body.get("id") or not body.get("url"):
+            raise ProviderError("Stripe answered without a session id or URL")
+        return Checkout(reference=body["id"], url=body["url"])
+
+    def setup_checkout_retrieve(self, *, checkout_reference: str) -> SavedCard | None:
+        """The card a setup Checkout Session saved (None until the SetupIntent succeeded)."""
+        path = f"/v1/checkout/sessions/{urllib.parse.quote(checkout_reference, safe='')}"
+        body = self._call("GET", f"{path}?expand[]=setup_intent.payment_method")
+        intent = body.get("setup_intent") if isinstance(body, dict) else None
+        if not isinstance(intent, dict) or intent.get("status") != "succeeded":
+            return None
+        method = intent.get("payment_method")
+        if not isinstance(method, dict) or not method.get("id"):
+            return None
+        card = method.get("card") or {}
+        driver = str((body.get("metadata") or {}).get("setup_driver_id") or "")
+        return SavedCard(
+            reference=method["id"],
+            customer=str(body.get("customer") or method.get("customer") or ""),
+            brand=str(card.get("brand") or "")[:30],
+            last4=str(card.get("last4") or "")[:4],
+            exp_month=card.get("exp_month") if isinstance(card.get("exp_month"), int) else None,
+            exp_year=card.get("exp_year") if isinstance(card.get("exp_year"), int) else None,
+            driver_id=int(driver) if driver.isdigit() else None,
+        )
+
+    def payment_method_detach(self, *, reference: str) -> None:
+        self._call("POST", f"/v1/payment_methods/{urllib.parse.quote(reference, safe='')}/detach", {})
+
+    def charge_off_session(self, *, payment: Payment, customer: str, method: str, description: str) -> str:
+        """Charge a saved card for a payment, off-session and confirmed at once. Returns the
+        PaymentIntent's id; CardDeclined when the card is declined or needs the cardholder."""
+        form = {
+            "amount": str(to_minor(payment.amount, payment.currency)),
+            "currency": payment.currency.lower(),
+            "customer": customer,
+            "payment_method": method,
+            "off_session": "true",
+            "confirm": "true",
+            "description": description,
+            "metadata[payment_id]": str(payment.pk),
+        }
+        body = self._call("POST", "/v1/payment_intents", form, key=f"chargenet-payment-{payment.pk}")
+        if not isinstance(body, dict) or not body.get("id"):
+            raise ProviderError("Stripe answered without a PaymentIntent id")
+        if body.get("status") != "succeeded":
+            raise CardDeclined(f"the payment is {body.get('status')}; the card holder must act")
+        return body["id"]
 
     def hold_checkout_create(
         self, *, charge: "GuestCharge", description: str, success_url: str, cancel_url: str
@@ -277,6 +406,15 @@ class StripeProvider:
         if event_type == "charge.refunded" and not obj.get("refunded"):
             status = None  # a partial refund: the invoice stays paid
         metadata = obj.get("metadata") or {}
+        setup_driver = str(metadata.get("setup_driver_id") or "")
+        if setup_driver.isdigit() and event_type == "checkout.session.completed":
+            return PaymentUpdate(
+                event_id=event_id,
+                event_type=event_type,
+                payload=event,
+                setup_driver_id=int(setup_driver),
+                reference=str(obj.get("id") or ""),
+            )
         guest = str(metadata.get("guest_charge_id") or "")
         if guest.isdigit():
             # A guest's hold: authorized, released or expired; the guest service asks Stripe itself.

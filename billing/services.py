@@ -938,6 +938,9 @@ def payment_webhook_receive(
             )
     except IntegrityError:
         return None
+    if update.setup_driver_id is not None:
+        event_publish("checkout.setup_completed", {"checkout_reference": update.reference})
+        return event
     if update.guest_charge_id is not None:
         # A guest's hold: the guest service asks the provider itself, from the outbox (retried).
         event_publish("guest_charge.provider_event", {"guest_charge_id": update.guest_charge_id})

@@ -79,3 +79,30 @@ def guest_receipt_task(guest_charge_id: int) -> bool:
     from billing.guest.services import guest_receipt_send
 
     return guest_receipt_send(charge_id=guest_charge_id)
+
+
+@shared_task(name="billing.invoice_autopay_task", acks_late=True, reject_on_worker_lost=True)
+def invoice_autopay_task(invoice_id: int) -> int | None:
+    """Charge an issued invoice to the driver's default card (one attempt). Returns the payment id."""
+    from billing.cards.services import invoice_autopay
+
+    payment = invoice_autopay(invoice_id=invoice_id)
+    return payment.pk if payment is not None else None
+
+
+@shared_task(name="billing.invoice_autopay_retry_task", ignore_result=True)
+def invoice_autopay_retry_task() -> int:
+    """Sweep: automatic card payments whose answer was lost, and failed ones due for a retry."""
+    from billing.cards.services import invoice_autopay_retry
+
+    return invoice_autopay_retry()
+
+
+@shared_task(
+    name="billing.autopay_failure_mail_task", autoretry_for=(OSError,), retry_backoff=True, max_retries=5
+)
+def autopay_failure_mail_task(payment_id: int) -> bool:
+    """Tell the driver an automatic card payment failed."""
+    from billing.cards.services import autopay_failure_mail
+
+    return autopay_failure_mail(payment_id=payment_id)

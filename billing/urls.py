@@ -1,6 +1,7 @@
 from django.urls import path
 
 from billing import views
+from billing.cards import views as card_views
 
 app_name = "billing"
 
@@ -29,4 +30,8 @@ urlpatterns = [
     path("reports/revenue/", views.revenue_report, name="revenue-report"),
     path("partials/revenue/", views.revenue_tiles, name="revenue-tiles"),
     path("webhooks/stripe/", views.stripe_webhook, name="stripe-webhook"),
+    path("cards/", card_views.card_list, name="card-list"),
+    path("cards/added/", card_views.card_added, name="card-added"),
+    path("cards/remove/", card_views.card_remove, name="card-remove"),
+    path("cards/default/", card_views.card_default, name="card-default"),
 ]

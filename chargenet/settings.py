@@ -471,3 +471,12 @@ CELERY_BEAT_SCHEDULE |= {
     },
     "billing-guest-sweep": {"task": "billing.guest_charges_sweep_task", "schedule": 60.0},
 }
+
+# Saved cards (billing.cards): a declined automatic payment of an invoice is tried again after each
+# of these many hours (counted from the previous failure); the driver is mailed every time.
+BILLING_AUTOPAY_RETRY_HOURS = env_list("BILLING_AUTOPAY_RETRY_HOURS", ["24", "72", "168"])
+if not all(hours.isdigit() and int(hours) > 0 for hours in BILLING_AUTOPAY_RETRY_HOURS):
+    raise ConfigError("BILLING_AUTOPAY_RETRY_HOURS must be whole hours such as 24,72,168")
+CELERY_BEAT_SCHEDULE |= {
+    "billing-invoice-autopay-retry": {"task": "billing.invoice_autopay_retry_task", "schedule": 3600.0}
+}

@@ -42,6 +42,11 @@ class FakeStripe:
         self.webhook_url = ""
         self.webhooks_sent: list[dict[str, Any]] = []
         self.decline_next_capture = False
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.setup_intents: dict[str, dict[str, Any]] = {}
+        self.payment_methods: dict[str, dict[str, Any]] = {}
+        self.next_card = {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030}
+        self.declining: set[str] = set()  # payment method ids whose charges are declined
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -63,6 +68,21 @@ class FakeStripe:
         the intent is authorized, the webhook sent; returns the success URL."""
         with self._lock:
             session = self.sessions[session_id]
+            if session["mode"] == "setup":
+                method_id = f"pm_test_{next(self._ids):04d}"
+                self.payment_methods[method_id] = {
+                    "id": method_id,
+                    "object": "payment_method",
+                    "customer": session["customer"],
+                    "card": dict(self.next_card),
+                }
+                setup = self.setup_intents[session["setup_intent"]]
+                setup.update(status="succeeded", payment_method=method_id)
+                session["status"] = "complete"
+        if session["mode"] == "setup":
+            self.webhook_send("checkout.session.completed", self._session_json(session))
+            return session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
+        with self._lock:
             intent = self.intents[session["payment_intent"]]
             intent["status"] = "requires_capture"
             intent["amount_capturable"] = amount_minor if amount_minor is not None else intent["amount"]
@@ -90,10 +110,15 @@ class FakeStripe:
 
     # --- the API ---------------------------------------------------------------------------------
 
-    def _session_json(self, session: dict[str, Any], *, expand: bool = False) -> dict[str, Any]:
+    def _session_json(self, session: dict[str, Any], *, expand: str = "") -> dict[str, Any]:
         data = {k: v for k, v in session.items() if k != "success_url"}
-        if expand and session.get("payment_intent"):
+        if expand == "payment_intent" and session.get("payment_intent"):
             data["payment_intent"] = dict(self.intents[session["payment_intent"]])
+        if expand == "setup_intent.payment_method" and session.get("setup_intent"):
+            setup = dict(self.setup_intents[session["setup_intent"]])
+            if setup.get("payment_method"):
+                setup["payment_method"] = dict(self.payment_methods[setup["payment_method"]])
+            data["setup_intent"] = setup
         return data
 
     def handle(
@@ -120,6 +145,8 @@ class FakeStripe:
             session = {
                 "id": session_id,
                 "object": "checkout.session",
+                "mode": form.get("mode", "payment"),
+                "customer": form.get("customer"),
                 "url": f"{self.base_url}/pay/{session_id}",
                 "status": "open",
                 "payment_status": "unpaid",
@@ -146,6 +173,17 @@ class FakeStripe:
                     },
                 }
                 session["payment_intent"] = intent_id
+            if session["mode"] == "setup":
+                if form.get("customer") not in self.customers:
+                    return 400, {"error": {"type": "invalid_request_error", "message": "No such customer"}}
+                setup_id = f"seti_test_{number:04d}"
+                self.setup_intents[setup_id] = {
+                    "id": setup_id,
+                    "object": "setup_intent",
+                    "status": "requires_payment_method",
+                    "payment_method": None,
+                }
+                session["setup_intent"] = setup_id
             self.sessions[session_id] = session
             return 200, self._session_json(session)
         if method == "GET" and parts[:3] == ["v1", "checkout", "sessions"] and len(parts) == 4:
@@ -154,8 +192,47 @@ class FakeStripe:
                 return 404, {
                     "error": {"type": "invalid_request_error", "message": "No such checkout.session"}
                 }
-            expand = "payment_intent" in urllib.parse.parse_qs(parsed.query).get("expand[]", [])
+            expand = (urllib.parse.parse_qs(parsed.query).get("expand[]") or [""])[0]
             return 200, self._session_json(session, expand=expand)
+        if method == "POST" and parsed.path == "/v1/customers":
+            customer_id = f"cus_test_{next(self._ids):04d}"
+            self.customers[customer_id] = {"id": customer_id, "object": "customer", **form}
+            return 200, self.customers[customer_id]
+        if method == "POST" and parts[:2] == ["v1", "payment_methods"] and parts[3:] == ["detach"]:
+            card = self.payment_methods.get(parts[2])
+            if card is None:
+                return 404, {"error": {"type": "invalid_request_error", "message": "No such PaymentMethod"}}
+            card["customer"] = None
+            return 200, card
+        if method == "POST" and parsed.path == "/v1/payment_intents":
+            card = self.payment_methods.get(form.get("payment_method", ""))
+            if card is None or card["customer"] != form.get("customer"):
+                return 400, {"error": {"type": "invalid_request_error", "message": "No such PaymentMethod"}}
+            intent_id = f"pi_test_{next(self._ids):04d}"
+            intent = {
+                "id": intent_id,
+                "object": "payment_intent",
+                "amount": int(form["amount"]),
+                "currency": form["currency"],
+                "customer": form["customer"],
+                "payment_method": card["id"],
+                "metadata": {"payment_id": form.get("metadata[payment_id]")},
+                "status": "succeeded",
+                "amount_received": int(form["amount"]),
+            }
+            if card["id"] in self.declining:
+                intent.update(status="requires_payment_method", amount_received=0)
+                self.intents[intent_id] = intent
+                return 402, {
+                    "error": {
+                        "type": "card_error",
+                        "code": "card_declined",
+                        "message": "Your card was declined.",
+                        "payment_intent": intent,
+                    }
+                }
+            self.intents[intent_id] = intent
+            return 200, intent
         if method == "POST" and parts[:2] == ["v1", "payment_intents"] and len(parts) == 4:
             intent = self.intents.get(parts[2])
             if intent is None:
@@ -200,6 +277,13 @@ def _handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
                 session = fake.sessions.get(self.path[5:])
                 if session is None:
                     return self._answer(404, "<p>No such checkout</p>", "text/html")
+                if session["mode"] == "setup":
+                    page = (
+                        '<!doctype html><html><head><meta name="viewport" content="width=device-width">'
+                        "<title>Fake Checkout</title></head><body><h1>Save a card</h1>"
+                        '<form method="post"><button type="submit">Save card</button></form></body></html>'
+                    )
+                    return self._answer(200, page, "text/html")
                 intent = fake.intents.get(session["payment_intent"] or "", {})
                 amount = f"{intent.get('amount', 0) / 100:.2f} {str(intent.get('currency', '')).upper()}"
                 page = (
