@@ -265,6 +265,8 @@ class Payment(models.Model):
     reference = models.CharField(max_length=255, blank=True, help_text="The provider's id for it")
     checkout_url = models.URLField(max_length=1000, blank=True)
     note = models.CharField(max_length=300, blank=True)
+    amount_refunded = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    disputed_at = models.DateTimeField(null=True, blank=True, help_text="The payer disputed it")
     payment_method = models.ForeignKey(
         "PaymentMethod", null=True, blank=True, on_delete=models.SET_NULL, related_name="payments",
         help_text="The saved card charged off-session (automatic payment)",
@@ -390,3 +392,47 @@ class PaymentMethod(models.Model):
     def masked(self) -> str:
         expiry = f", expires {self.exp_month:02d}/{self.exp_year}" if self.exp_month and self.exp_year else ""
         return f"{(self.brand or 'card').title()} •••• {self.last4}{expiry}"
+
+
+class Refund(models.Model):
+    """Money given back on a payment (all or part) through its provider; when the provider has
+    done it, a numbered credit note is issued for it (`credit_note_number`)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        REFUNDED = "refunded", "Refunded"
+        FAILED = "failed", "Failed"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, help_text="Incl. VAT")
+    amount_excl_vat = models.DecimalField(max_digits=12, decimal_places=2)
+    amount_vat = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=300)
+    reference = models.CharField(max_length=255, blank=True, help_text="The provider's refund id")
+    note = models.CharField(max_length=300, blank=True)
+    credit_note_series = models.CharField(max_length=40, blank=True)
+    credit_note_sequence = models.PositiveIntegerField(null=True, blank=True)
+    credit_note_number = models.CharField(max_length=60, blank=True)
+    requested_by = models.ForeignKey(
+        "chargenet.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                "credit_note_series",
+                "credit_note_sequence",
+                condition=models.Q(credit_note_sequence__isnull=False),
+                name="credit_note_sequence_unique",
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.credit_note_number or f"refund {self.amount} {self.currency} ({self.status})"

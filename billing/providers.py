@@ -81,6 +81,8 @@ class PaymentUpdate:
     reference: str = ""
     guest_charge_id: int | None = None
     setup_driver_id: int | None = None
+    refunded_amount: Decimal | None = None  # charge.refunded: all refunded so far (reconciled)
+    disputed: bool = False
 
 
 class PaymentProvider(Protocol):
@@ -118,6 +120,8 @@ class PaymentProvider(Protocol):
     def charge_off_session(
         self, *, payment: Payment, customer: str, method: str, description: str
     ) -> str: ...
+
+    def refund_create(self, *, payment: Payment, amount: Decimal, key: str) -> str: ...
 
 
 class ManualProvider:
@@ -166,6 +170,10 @@ class ManualProvider:
     def charge_off_session(self, *, payment: Payment, customer: str, method: str, description: str) -> str:
         raise ProviderError("a bank transfer cannot charge a card")
 
+    def refund_create(self, *, payment: Payment, amount: Decimal, key: str) -> str:
+        # The operator transfers the money back from the bank; the refund is recorded as done.
+        return ""
+
 
 # Stripe event → our payment status (Checkout in "payment" mode).
 _STRIPE_STATUS = {
@@ -173,7 +181,9 @@ _STRIPE_STATUS = {
     "checkout.session.async_payment_succeeded": Payment.Status.PAID,
     "checkout.session.async_payment_failed": Payment.Status.FAILED,
     "checkout.session.expired": Payment.Status.FAILED,
-    "charge.refunded": Payment.Status.REFUNDED,
+    # Off-session charges of saved cards (the PaymentIntent carries metadata[payment_id]).
+    "payment_intent.succeeded": Payment.Status.PAID,
+    "payment_intent.payment_failed": Payment.Status.FAILED,
 }
 
 
@@ -319,6 +329,29 @@ class StripeProvider:
             raise CardDeclined(f"the payment is {body.get('status')}; the card holder must act")
         return body["id"]
 
+    def refund_create(self, *, payment: Payment, amount: Decimal, key: str) -> str:
+        """Refund `amount` of a paid payment (a Checkout Session's or an off-session PaymentIntent's);
+        returns the refund's id. Stripe refuses more than what is left of the charge."""
+        intent = payment.reference
+        if intent.startswith("cs_"):
+            body = self._call("GET", f"/v1/checkout/sessions/{urllib.parse.quote(intent, safe='')}")
+            intent = str((body or {}).get("payment_intent") or "") if isinstance(body, dict) else ""
+        if not intent.startswith("pi_"):
+            raise ProviderError("Stripe has no charge for this payment to refund")
+        form = {
+            "payment_intent": intent,
+            "amount": str(to_minor(amount, payment.currency)),
+            "metadata[payment_id]": str(payment.pk),
+        }
+        body = self._call("POST", "/v1/refunds", form, key=key)
+        if not isinstance(body, dict) or not body.get("id"):
+            raise ProviderError("Stripe answered without a refund id")
+        if body.get("status") in ("failed", "canceled"):
+            raise ProviderError(
+                f"Stripe could not refund: {body.get('failure_reason') or body.get('status')}"
+            )
+        return body["id"]
+
     def hold_checkout_create(
         self, *, charge: "GuestCharge", description: str, success_url: str, cancel_url: str
     ) -> Checkout:
@@ -403,8 +436,16 @@ class StripeProvider:
         if event_type == "checkout.session.completed":
             # Card payments are paid on completion; delayed methods report later.
             status = Payment.Status.PAID if obj.get("payment_status") == "paid" else None
-        if event_type == "charge.refunded" and not obj.get("refunded"):
-            status = None  # a partial refund: the invoice stays paid
+        refunded = None
+        if event_type == "charge.refunded" and "amount_refunded" not in obj:
+            status = Payment.Status.REFUNDED if obj.get("refunded") else None  # all of it, or unknown
+        elif event_type == "charge.refunded":
+            try:
+                refunded = Decimal(int(obj.get("amount_refunded") or 0)).scaleb(
+                    -minor_units(str(obj.get("currency") or "EUR"))
+                )
+            except (TypeError, ValueError):
+                raise WebhookInvalid("charge.refunded without a readable amount_refunded") from None
         metadata = obj.get("metadata") or {}
         setup_driver = str(metadata.get("setup_driver_id") or "")
         if setup_driver.isdigit() and event_type == "checkout.session.completed":
@@ -422,13 +463,18 @@ class StripeProvider:
                 event_id=event_id, event_type=event_type, payload=event, guest_charge_id=int(guest)
             )
         payment_id = metadata.get("payment_id") or obj.get("client_reference_id")
+        reference = str(obj.get("id") or "")
+        if event_type.startswith("charge."):
+            reference = str(obj.get("payment_intent") or "")  # a charge or dispute names its intent
         return PaymentUpdate(
             event_id=event_id,
             event_type=event_type,
             payload=event,
             status=status,
             payment_id=int(payment_id) if str(payment_id or "").isdigit() else None,
-            reference=obj.get("id", "") if str(obj.get("id", "")).startswith("cs_") else "",
+            reference=reference if reference.startswith(("cs_", "pi_")) else "",
+            refunded_amount=refunded,
+            disputed=event_type == "charge.dispute.created",
         )
 
 

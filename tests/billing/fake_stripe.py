@@ -84,8 +84,12 @@ class FakeStripe:
             return session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
         with self._lock:
             intent = self.intents[session["payment_intent"]]
-            intent["status"] = "requires_capture"
-            intent["amount_capturable"] = amount_minor if amount_minor is not None else intent["amount"]
+            if intent["capture_method"] == "manual":
+                intent["status"] = "requires_capture"
+                intent["amount_capturable"] = amount_minor if amount_minor is not None else intent["amount"]
+            else:
+                intent.update(status="succeeded", amount_received=intent["amount"])
+                session["payment_status"] = "paid"
             session["status"] = "complete"
         self.webhook_send("checkout.session.completed", self._session_json(session))
         return session["success_url"]
@@ -155,7 +159,7 @@ class FakeStripe:
                 "success_url": form.get("success_url", ""),
                 "payment_intent": None,
             }
-            if form.get("payment_intent_data[capture_method]") == "manual":
+            if session["mode"] == "payment":
                 intent_id = f"pi_test_{number:04d}"
                 self.intents[intent_id] = {
                     "id": intent_id,
@@ -164,7 +168,8 @@ class FakeStripe:
                     "amount_capturable": 0,
                     "amount_received": 0,
                     "currency": form["line_items[0][price_data][currency]"],
-                    "capture_method": "manual",
+                    "capture_method": form.get("payment_intent_data[capture_method]", "automatic"),
+                    "amount_refunded": 0,
                     "status": "requires_payment_method",
                     "metadata": {
                         k[len("payment_intent_data[metadata][") : -1]: v
@@ -194,6 +199,25 @@ class FakeStripe:
                 }
             expand = (urllib.parse.parse_qs(parsed.query).get("expand[]") or [""])[0]
             return 200, self._session_json(session, expand=expand)
+        if method == "POST" and parsed.path == "/v1/refunds":
+            intent = self.intents.get(form.get("payment_intent", ""))
+            if intent is None or intent["status"] != "succeeded":
+                return 400, {
+                    "error": {"type": "invalid_request_error", "message": "No such charge to refund"}
+                }
+            amount = int(form.get("amount", intent["amount_received"] - intent.get("amount_refunded", 0)))
+            left = intent["amount_received"] - intent.get("amount_refunded", 0)
+            if amount > left:
+                return 400, {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "message": f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left})",
+                    }
+                }
+            intent["amount_refunded"] = intent.get("amount_refunded", 0) + amount
+            refund = {"id": f"re_test_{next(self._ids):04d}", "object": "refund", "amount": amount,
+                      "payment_intent": intent["id"], "status": "succeeded"}  # fmt: skip
+            return 200, refund
         if method == "POST" and parsed.path == "/v1/customers":
             customer_id = f"cus_test_{next(self._ids):04d}"
             self.customers[customer_id] = {"id": customer_id, "object": "customer", **form}
@@ -218,6 +242,7 @@ class FakeStripe:
                 "payment_method": card["id"],
                 "metadata": {"payment_id": form.get("metadata[payment_id]")},
                 "status": "succeeded",
+                "amount_refunded": 0,
                 "amount_received": int(form["amount"]),
             }
             if card["id"] in self.declining:
