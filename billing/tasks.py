@@ -106,3 +106,11 @@ def autopay_failure_mail_task(payment_id: int) -> bool:
     from billing.cards.services import autopay_failure_mail
 
     return autopay_failure_mail(payment_id=payment_id)
+
+
+@shared_task(name="billing.payments_reconcile_task", ignore_result=True)
+def payments_reconcile_task() -> bool:
+    """Daily: mail the operators yesterday's reconciliation report when something does not add up."""
+    from billing.reconciliation import reconciliation_report_send
+
+    return reconciliation_report_send(day=timezone.localdate() - timedelta(days=1))

@@ -31,6 +31,7 @@ urlpatterns = [
     path("reports/revenue/", views.revenue_report, name="revenue-report"),
     path("partials/revenue/", views.revenue_tiles, name="revenue-tiles"),
     path("webhooks/stripe/", views.stripe_webhook, name="stripe-webhook"),
+    path("reports/reconciliation/", views.reconciliation_report, name="reconciliation-report"),
     path("cards/", card_views.card_list, name="card-list"),
     path("cards/added/", card_views.card_added, name="card-added"),
     path("cards/remove/", card_views.card_remove, name="card-remove"),

@@ -759,3 +759,17 @@ def my_plan(request: UserRequest) -> HttpResponse:
             "offered": selectors.subscription_plans_offered(),
         },
     )
+
+
+@staff_required
+def reconciliation_report(request: UserRequest) -> HttpResponse:
+    """The payment reconciliation report for a day (`?day=YYYY-MM-DD`, default yesterday)."""
+    from billing.reconciliation import reconciliation_for_day, reconciliation_text
+
+    try:
+        day = date.fromisoformat(request.GET.get("day", "")) if request.GET.get("day") else None
+    except ValueError:
+        return HttpResponseBadRequest("day must be a date such as 2026-10-31")
+    day = day or timezone.localdate() - timedelta(days=1)
+    report = reconciliation_for_day(day=day)
+    return HttpResponse(reconciliation_text(report), content_type="text/plain; charset=utf-8")

@@ -478,5 +478,9 @@ BILLING_AUTOPAY_RETRY_HOURS = env_list("BILLING_AUTOPAY_RETRY_HOURS", ["24", "72
 if not all(hours.isdigit() and int(hours) > 0 for hours in BILLING_AUTOPAY_RETRY_HOURS):
     raise ConfigError("BILLING_AUTOPAY_RETRY_HOURS must be whole hours such as 24,72,168")
 CELERY_BEAT_SCHEDULE |= {
-    "billing-invoice-autopay-retry": {"task": "billing.invoice_autopay_retry_task", "schedule": 3600.0}
+    "billing-invoice-autopay-retry": {"task": "billing.invoice_autopay_retry_task", "schedule": 3600.0},
+    "billing-payments-reconcile": {
+        "task": "billing.payments_reconcile_task",
+        "schedule": crontab(minute=30, hour=6),
+    },
 }

@@ -174,3 +174,33 @@ def test_a_forged_refund_webhook_changes_nothing(client, paid, fake_stripe):
 
     assert response.status_code == 400
     assert not Refund.objects.exists() and Payment.objects.get().amount_refunded == 0
+
+
+def test_the_daily_reconciliation_flags_an_invoice_paid_twice_and_a_payment_without_an_invoice(
+    client, operator, paid, fake_stripe, mailoutbox
+):
+    from django.utils import timezone
+
+    from billing.reconciliation import reconciliation_report_send
+
+    # given the driver also paid the invoice by bank transfer, and Stripe reports a payment we never made
+    services.payment_record_manual(invoice=paid.invoice, amount=Decimal("5.00"), reference="BANK-1")
+    webhook(client, "checkout.session.completed",
+            {"id": "cs_stranger", "payment_status": "paid", "amount_total": 900, "metadata": {}}, "evt_u1")  # fmt: skip
+    operator.email = "olivia@example.com"
+    operator.save()
+    today = timezone.localdate()
+
+    # when the report runs
+    client.force_login(operator)
+    page = client.get(f"/billing/reports/reconciliation/?day={today:%Y-%m-%d}").content.decode()
+    sent = reconciliation_report_send(day=today)
+
+    # then both are flagged, on the page and in the mail
+    assert f"PAID TWICE: invoice {paid.invoice.number}" in page and "2 paid payments totalling 10.00" in page
+    assert "NO INVOICE: provider event evt_u1" in page
+    assert sent and mailoutbox[-1].to == ["olivia@example.com"] and "PAID TWICE" in mailoutbox[-1].body
+    assert (
+        "Everything adds up."
+        in client.get("/billing/reports/reconciliation/?day=2020-01-01").content.decode()
+    )
