@@ -169,3 +169,84 @@ def test_a_guest_session_without_energy_releases_the_whole_hold(
     charge = in_thread(lambda: GuestCharge.objects.get(connector__evse__station__identity="E2E-GUEST-2"))
     assert charge.status == GuestCharge.Status.RELEASED and charge.amount_captured == 0
     assert fake_stripe.intents[charge.intent_reference]["status"] == "canceled"
+
+
+def test_a_saved_card_pays_the_invoice_run_and_an_operator_refunds_part_with_a_credit_note(
+    live_system,
+    stations,  # noqa: F811
+    new_page,  # noqa: F811
+    fake_stripe,
+    driver,
+    operator,
+):
+    import subprocess
+
+    from billing.models import Invoice, Refund
+    from rfid.services import id_token_create
+    from stations.models import Session
+    from tests.e2e.conftest import log_in
+    from tests.support import manage_py
+
+    base = live_system.base_url
+    in_thread(tariff_create, **{**TARIFF, "code": "E2E-CARD"})
+    in_thread(id_token_create, uid="04CARD0001", driver=driver, label="Car")
+
+    # given Dana saved a card on her phone
+    phone = new_page(phone=True)
+    log_in(phone, base, "dana", "pw-dana-1")
+    phone.goto(f"{base}/billing/cards/")
+    phone.get_by_role("button", name="Add a card").click()
+    phone.get_by_role("button", name="Save card").click()
+    expect(phone.locator("[data-testid=saved-card]")).to_contain_text("Visa •••• 4242, expires 12/2030")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # and charged 10 kWh with her RFID card
+    sim = stations.connect("E2E-CARD-1")
+
+    async def charge():
+        start = await sim.start_transaction(1, "04CARD0001", meter_start=0)
+        await sim.stop_transaction(start.transaction_id, meter_stop=10_000, reason="EVDisconnected")
+
+    stations.run(charge())
+    day = in_thread(lambda: Session.objects.get(station__identity="E2E-CARD-1").stopped_at.date())
+    for _ in range(60):  # the worker prices it
+        if in_thread(lambda: Session.objects.get(station__identity="E2E-CARD-1").cdrs.exists()):
+            break
+        phone.wait_for_timeout(500)
+
+    # when the invoice run issues her invoice
+    process = manage_py(
+        "invoice", "--from", day.isoformat(), "--to", day.isoformat(),
+        env=live_system.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+
+    # then the worker charges it to her card and she sees it paid
+    invoice = in_thread(lambda: Invoice.objects.defer("pdf").get(driver=driver))
+    phone.goto(f"{base}/billing/invoices/{invoice.pk}/")
+    for _ in range(40):
+        if "Paid" in phone.locator("h1 + p .badge").inner_text():
+            break
+        phone.wait_for_timeout(500)
+        phone.reload()
+    expect(phone.locator("h1 + p .badge")).to_have_text("Paid")
+    charges = [r for r in fake_stripe.requests if r[1] == "/v1/payment_intents"]
+    assert len(charges) == 1 and charges[0][3]["amount"] == "375" and charges[0][3]["off_session"] == "true"
+
+    # when an operator refunds 1.00 of it from the invoice page
+    office = new_page()
+    log_in(office, base, "olivia", "pw-olivia-1")
+    office.goto(f"{base}/billing/invoices/{invoice.pk}/")
+    office.get_by_label("Amount to refund").fill("1.00")
+    office.get_by_label("Reason (on the credit note)").fill("Slow charger")
+    office.get_by_role("button", name="Refund").click()
+
+    # then a credit note is issued for it and Stripe refunded exactly that
+    notes = office.locator("[data-testid=credit-notes] tbody tr")
+    expect(notes).to_have_count(1)
+    expect(notes).to_contain_text("-1.00 EUR")
+    expect(notes).to_contain_text("Slow charger")
+    refund = in_thread(lambda: Refund.objects.get())
+    expect(notes).to_contain_text(refund.credit_note_number)
+    assert [r[3]["amount"] for r in fake_stripe.requests if r[1] == "/v1/refunds"] == ["100"]
