@@ -1,7 +1,8 @@
-"""Issue 19's guest done-when, end to end: a guest scans a connector's QR code on a phone, reserves
+"""Issue 19's done-when, end to end. A guest scans a connector's QR code on a phone, reserves
 an amount through the provider (a local fake of Stripe's API, hosted page and webhooks), the
 station starts remotely, the session shows live on the private page, the guest stops it there, and
 exactly the CDR total is captured and e-mailed; a session without energy releases the whole hold.
+A driver's saved card pays the invoice run, and an operator refunds part of it with a credit note.
 
 The live system here is this module's own (the real server and a Celery worker with beat), because
 the server must know the fake provider's address.
