@@ -29,7 +29,11 @@ class ProviderError(Exception):
     """The provider refused a request or could not be reached."""
 
 
-class CardDeclined(ProviderError):
+class ProviderRefused(ProviderError):
+    """The provider answered and refused (4xx): asking again with the same request will not help."""
+
+
+class CardDeclined(ProviderRefused):
     """The card was declined (or needs the cardholder): this attempt failed; asking again is pointless
     until the driver acts."""
 
@@ -250,6 +254,8 @@ class StripeProvider:
                 message, kind = f"HTTP {exc.code}", ""
             if kind == "card_error" or exc.code == 402:
                 raise CardDeclined(message) from None
+            if 400 <= exc.code < 500 and exc.code not in (408, 409, 429):
+                raise ProviderRefused(f"Stripe refused: {message}") from None
             raise ProviderError(f"Stripe refused: {message}") from None
         except (OSError, ValueError) as exc:
             raise ProviderError(f"Stripe could not be reached: {exc}") from None

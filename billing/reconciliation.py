@@ -42,6 +42,8 @@ def reconciliation_text(report: selectors.Reconciliation) -> str:
         )
     for payment in report.stuck_automatic:
         lines.append(f"NO ANSWER: automatic payment {payment.pk} of invoice {payment.invoice.number}")
+    for charge in report.guest_unpaid:
+        lines.append(f"GUEST UNPAID: CDR {charge.cdr.cdr_id} of guest charge {charge.pk}: {charge.note}")
     return "\n".join(lines) + "\n"
 
 

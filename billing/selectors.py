@@ -463,6 +463,7 @@ class Reconciliation:
     disputed: list[Any]
     failed_refunds: list[Any]
     stuck_automatic: list[Any]
+    guest_unpaid: list[Any]
 
     @property
     def clean(self) -> bool:
@@ -472,6 +473,7 @@ class Reconciliation:
             or self.disputed
             or self.failed_refunds
             or self.stuck_automatic
+            or self.guest_unpaid
         )
 
 
@@ -549,5 +551,10 @@ def payments_reconciliation(*, start: datetime, end: datetime) -> Reconciliation
                 note__startswith="Automatic card payment",
                 created_at__lt=end - timedelta(hours=1),
             ).select_related("invoice")
+        ),
+        guest_unpaid=list(
+            GuestCharge.objects.filter(
+                status="failed", cdr__isnull=False, updated_at__gte=start, updated_at__lt=end
+            ).select_related("cdr")
         ),
     )

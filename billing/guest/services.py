@@ -34,7 +34,7 @@ from billing import selectors as billing_selectors
 from billing.guest import selectors
 from billing.models import Cdr, GuestCharge
 from billing.money import money_round
-from billing.providers import PaymentProvider, ProviderError, provider_get
+from billing.providers import PaymentProvider, ProviderError, ProviderRefused, provider_get
 from billing.services import BillingError
 from chargenet.events import event_publish
 from rfid.models import IdToken
@@ -306,12 +306,18 @@ def guest_charge_settle(*, cdr_id: int) -> GuestCharge | None:
     if amount <= 0:
         _hold_release(charge, note="no energy was charged: the whole hold was released")
     else:
-        _provider(charge.provider).hold_capture(
-            hold_reference=charge.intent_reference,
-            amount=amount,
-            currency=charge.currency,
-            key=f"chargenet-guest-{charge.pk}-capture",
-        )
+        try:
+            _provider(charge.provider).hold_capture(
+                hold_reference=charge.intent_reference,
+                amount=amount,
+                currency=charge.currency,
+                key=f"chargenet-guest-{charge.pk}-capture",
+            )
+        except ProviderRefused as exc:
+            # The hold expired (7 days at Stripe) or was cancelled: nothing can be captured any more.
+            # The charge is failed with its CDR, and the reconciliation report lists it.
+            _status_set(charge, GuestCharge.Status.FAILED, note=f"the hold could not be captured: {exc}")
+            return charge
         note = "" if amount == owed else f"the session cost {owed} {cdr.currency}; the hold was the limit"
         _status_set(charge, GuestCharge.Status.CAPTURED, note=note, amount_captured=amount)
         event_publish("guest_charge.settled", _event(charge))

@@ -317,3 +317,21 @@ def test_a_cancelled_checkout_tells_the_guest_nothing_was_reserved(client, onlin
 
     assert "nothing was reserved" in page and "Go to the payment" in page
     assert not Session.objects.exists()
+
+
+def test_an_expired_hold_fails_the_charge_once_and_the_report_lists_the_unpaid_cdr(
+    client, online, fake_stripe, django_capture_on_commit_callbacks
+):
+    from billing.reconciliation import reconciliation_for_day, reconciliation_text
+
+    charge = pay(client, fake_stripe)
+    fake_stripe.intents[charge.intent_reference]["status"] = "canceled"  # Stripe let the hold expire
+    session = guest_session(online, charge)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stop_session(session)
+
+    charge.refresh_from_db()
+    assert charge.status == GuestCharge.Status.FAILED and "could not be captured" in charge.note
+    report = reconciliation_text(reconciliation_for_day(day=timezone.localdate()))
+    assert f"GUEST UNPAID: CDR {charge.cdr.cdr_id}" in report
