@@ -22,6 +22,8 @@ class BillingConfig(AppConfig):
         event_subscribe("invoice.issued", _on_invoice_issued_autopay)
         event_subscribe("payment.autopay_failed", _on_autopay_failed)
         event_subscribe("checkout.setup_completed", _on_setup_completed)
+        event_subscribe("payment.autopay_failed", _on_autopay_failed_block)
+        event_subscribe("invoice.status_changed", _on_invoice_status_changed)
 
 
 def _on_session_stopped(event_type: str, data: dict) -> None:
@@ -106,3 +108,25 @@ def _on_setup_completed(event_type: str, data: dict) -> None:
     from billing.cards.services import payment_method_setup_complete
 
     payment_method_setup_complete(checkout_reference=data["checkout_reference"])
+
+
+def _on_autopay_failed_block(event_type: str, data: dict) -> None:
+    """Block the driver's cards when their failed invoices reach BILLING_BLOCK_AFTER_FAILED_PAYMENTS."""
+    from billing.cards.services import driver_payment_block_apply
+    from billing.models import Invoice
+
+    driver_id = Invoice.objects.filter(pk=data["invoice_id"]).values_list("driver_id", flat=True).first()
+    if driver_id is not None:
+        driver_payment_block_apply(driver_id=driver_id)
+
+
+def _on_invoice_status_changed(event_type: str, data: dict) -> None:
+    """An invoice paid: lift the payment block once the driver is below the limit again."""
+    from billing.cards.services import driver_payment_block_lift
+    from billing.models import Invoice
+
+    if data.get("status") != Invoice.Status.PAID:
+        return
+    driver_id = Invoice.objects.filter(pk=data["invoice_id"]).values_list("driver_id", flat=True).first()
+    if driver_id is not None:
+        driver_payment_block_lift(driver_id=driver_id)

@@ -436,3 +436,25 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return self.credit_note_number or f"refund {self.amount} {self.currency} ({self.status})"
+
+
+class PaymentBlock(models.Model):
+    """A card billing blocked because its driver's payments kept failing
+    (BILLING_BLOCK_AFTER_FAILED_PAYMENTS); lifted, and the card unblocked, once they are paid."""
+
+    driver = models.ForeignKey("rfid.Driver", on_delete=models.CASCADE, related_name="payment_blocks")
+    id_token = models.ForeignKey("rfid.IdToken", on_delete=models.CASCADE, related_name="payment_blocks")
+    failed_invoices = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                "id_token", condition=models.Q(lifted_at__isnull=True), name="payment_block_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id_token} blocked for {self.failed_invoices} unpaid invoices"

@@ -477,6 +477,9 @@ CELERY_BEAT_SCHEDULE |= {
 BILLING_AUTOPAY_RETRY_HOURS = env_list("BILLING_AUTOPAY_RETRY_HOURS", ["24", "72", "168"])
 if not all(hours.isdigit() and int(hours) > 0 for hours in BILLING_AUTOPAY_RETRY_HOURS):
     raise ConfigError("BILLING_AUTOPAY_RETRY_HOURS must be whole hours such as 24,72,168")
+# Block a driver's cards once this many of their invoices are unpaid after a failed card payment
+# (0: never); paying them unblocks the cards.
+BILLING_BLOCK_AFTER_FAILED_PAYMENTS = env_int("BILLING_BLOCK_AFTER_FAILED_PAYMENTS", 0, minimum=0)
 CELERY_BEAT_SCHEDULE |= {
     "billing-invoice-autopay-retry": {"task": "billing.invoice_autopay_retry_task", "schedule": 3600.0},
     "billing-payments-reconcile": {

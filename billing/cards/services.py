@@ -16,11 +16,12 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import Invoice, Payment, PaymentMethod
+from billing.models import Invoice, Payment, PaymentBlock, PaymentMethod
 from billing.providers import CardDeclined, PaymentProvider, ProviderError, provider_get
 from billing.services import BillingError, payment_status_set
 from chargenet.events import event_publish
-from rfid.models import Driver
+from rfid.models import Driver, IdToken
+from rfid.services import id_token_block, id_token_unblock
 
 logger = logging.getLogger(__name__)
 
@@ -244,3 +245,47 @@ def autopay_failure_mail(*, payment_id: int) -> bool:
         to=[address],
     ).send()
     return True
+
+
+def driver_failed_invoices(*, driver_id: int) -> list[Invoice]:
+    """The driver's invoices whose latest payment attempt failed (not paid since)."""
+    return list(Invoice.objects.defer("pdf").filter(driver_id=driver_id, status=Invoice.Status.FAILED))
+
+
+@transaction.atomic
+def driver_payment_block_apply(*, driver_id: int) -> list[PaymentBlock]:
+    """The rule BILLING_BLOCK_AFTER_FAILED_PAYMENTS (0: off): a driver with that many failed invoices
+    has their valid cards blocked (stations refuse them; "My cards" says why). Returns new blocks."""
+    limit = settings.BILLING_BLOCK_AFTER_FAILED_PAYMENTS
+    failed = driver_failed_invoices(driver_id=driver_id)
+    if not limit or len(failed) < limit:
+        return []
+    blocks = []
+    for token in IdToken.objects.select_for_update().filter(
+        driver_id=driver_id, status=IdToken.Status.ACCEPTED
+    ):
+        if PaymentBlock.objects.filter(id_token=token, lifted_at__isnull=True).exists():
+            continue
+        id_token_block(id_token=token)
+        blocks.append(
+            PaymentBlock.objects.create(driver_id=driver_id, id_token=token, failed_invoices=len(failed))
+        )
+    return blocks
+
+
+@transaction.atomic
+def driver_payment_block_lift(*, driver_id: int) -> int:
+    """Unblock the cards billing blocked once the driver is below the rule's limit again (an invoice
+    paid); cards blocked for other reasons since stay blocked. Returns how many were unblocked."""
+    limit = settings.BILLING_BLOCK_AFTER_FAILED_PAYMENTS
+    if limit and len(driver_failed_invoices(driver_id=driver_id)) >= limit:
+        return 0
+    lifted = 0
+    for block in PaymentBlock.objects.select_for_update().filter(driver_id=driver_id, lifted_at__isnull=True):
+        token = IdToken.objects.get(pk=block.id_token_id)
+        if token.status == IdToken.Status.BLOCKED and not token.blocked_by_owner:
+            id_token_unblock(id_token=token)
+            lifted += 1
+        block.lifted_at = timezone.now()
+        block.save(update_fields=["lifted_at"])
+    return lifted

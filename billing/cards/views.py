@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from billing.cards import services
-from billing.models import PaymentMethod
+from billing.models import PaymentBlock, PaymentMethod
 from billing.services import BillingError
 from chargenet.permissions import UserRequest, driver_required
 from rfid.models import Driver
@@ -42,7 +42,9 @@ def card_list(request: UserRequest) -> HttpResponse:
             return redirect("billing:card-list")
         return redirect(url)
     cards = PaymentMethod.objects.filter(driver=driver)
-    return render(request, "billing/card_list.html", {"cards": cards})
+    blocked = PaymentBlock.objects.filter(driver=driver, lifted_at__isnull=True).exists()
+    failed = services.driver_failed_invoices(driver_id=driver.pk) if blocked else []
+    return render(request, "billing/card_list.html", {"cards": cards, "blocked": blocked, "failed": failed})
 
 
 @driver_required

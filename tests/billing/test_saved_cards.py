@@ -216,3 +216,27 @@ def test_a_card_saved_while_the_driver_never_came_back_is_recorded_from_the_webh
         )
 
     assert PaymentMethod.objects.get().driver == driver
+
+
+def test_by_rule_a_driver_whose_payment_failed_is_blocked_with_a_clear_message_until_paid(
+    client, dana_with_card, card, charged_month, fake_stripe, settings, django_capture_on_commit_callbacks
+):
+    from rfid.services import id_token_authorize
+
+    settings.BILLING_BLOCK_AFTER_FAILED_PAYMENTS = 1
+    fake_stripe.declining.add(PaymentMethod.objects.get().reference)
+
+    # when the invoice's card payment fails
+    invoice = invoice_run(django_capture_on_commit_callbacks)
+
+    # then her card is refused at every station and "My cards" says why and what to do
+    assert id_token_authorize(uid=card.uid).status == "Blocked"
+    page = client.get("/billing/cards/").content.decode()
+    assert "Your charging cards are blocked because 1 invoice could not be charged" in page
+    assert invoice.number in page
+
+    # when she pays it by hand, her card works again
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_record_manual(invoice=invoice, amount=invoice.total_incl_vat, reference="BANK-7")
+    assert id_token_authorize(uid=card.uid).status == "Accepted"
+    assert "blocked" not in client.get("/billing/cards/").content.decode()
