@@ -4,6 +4,8 @@ Every function takes the message's payload as the station sent it (camelCase, OC
 names) and runs in one transaction with the events it publishes.
 """
 
+import secrets
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -340,3 +342,159 @@ def variables_result_record(
                 asked = requested.get(variable_key(component, variable, attribute_type)) or {}
                 fields["value"] = _text(asked.get("attributeValue"), 2500)
         _variable_upsert(station_id, component, variable, attribute_type, **fields)
+
+
+# --- requests an operator makes (dashboard and API): durable commands ------------------------------
+
+
+def _component(item: dict[str, Any]) -> dict[str, Any]:
+    component: dict[str, Any] = {"name": item["component"]}
+    if item.get("component_instance"):
+        component["instance"] = item["component_instance"]
+    if item.get("evse_id") is not None:
+        component["evse"] = {"id": item["evse_id"]}
+        if item.get("connector_id") is not None:
+            component["evse"]["connectorId"] = item["connector_id"]
+    return component
+
+
+def _variable(item: dict[str, Any]) -> dict[str, Any]:
+    variable: dict[str, Any] = {"name": item["variable"]}
+    if item.get("variable_instance"):
+        variable["instance"] = item["variable_instance"]
+    return variable
+
+
+def _command_create(**kwargs: Any) -> Any:
+    from stations.connection.services.commands import command_create
+
+    return command_create(**kwargs)
+
+
+def variables_get_request(
+    *, station: Station, variables: list[dict[str, Any]], requested_by: Any = None
+) -> Any:
+    """Send GetVariables for `variables` (component, variable, optional instances, EVSE, connector,
+    attribute_type); the answer is stored per attribute (variables_result_record). Raises CommandError."""
+    payload = {
+        "getVariableData": [
+            {
+                "component": _component(item),
+                "variable": _variable(item),
+                **({"attributeType": item["attribute_type"]} if item.get("attribute_type") else {}),
+            }
+            for item in variables
+        ]
+    }
+    return _command_create(station=station, action="GetVariables", payload=payload, requested_by=requested_by)
+
+
+def variables_set_request(
+    *, station: Station, variables: list[dict[str, Any]], requested_by: Any = None
+) -> Any:
+    """Send SetVariables with a `value` per attribute; each attribute's result is stored when the
+    station answers (B05). Raises CommandError (a 1.6 station, a payload outside the schema)."""
+    payload = {
+        "setVariableData": [
+            {
+                "component": _component(item),
+                "variable": _variable(item),
+                "attributeValue": str(item["value"]),
+                **({"attributeType": item["attribute_type"]} if item.get("attribute_type") else {}),
+            }
+            for item in variables
+        ]
+    }
+    return _command_create(station=station, action="SetVariables", payload=payload, requested_by=requested_by)
+
+
+def _request_id() -> int:
+    return secrets.randbelow(2**31 - 1) + 1
+
+
+def base_report_request(
+    *, station: Station, report_base: str = "FullInventory", requested_by: Any = None
+) -> Any:
+    """Send GetBaseReport (B07/B08) with a fresh requestId; the NotifyReport parts that follow are
+    stored as the station's device model. Raises CommandError."""
+    payload = {"requestId": _request_id(), "reportBase": report_base}
+    return _command_create(
+        station=station, action="GetBaseReport", payload=payload, requested_by=requested_by
+    )
+
+
+def display_message_set_request(
+    *,
+    station: Station,
+    message_id: int,
+    content: str,
+    priority: str = "NormalCycle",
+    message_format: str = "UTF8",
+    language: str = "",
+    state: str = "",
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
+    transaction_id: str = "",
+    requested_by: Any = None,
+) -> Any:
+    """Send SetDisplayMessage (O01); the message is stored as shown once the station accepts it."""
+    message: dict[str, Any] = {"format": message_format, "content": content}
+    if language:
+        message["language"] = language
+    info: dict[str, Any] = {"id": message_id, "priority": priority, "message": message}
+    if state:
+        info["state"] = state
+    if start_at:
+        info["startDateTime"] = start_at.isoformat()
+    if end_at:
+        info["endDateTime"] = end_at.isoformat()
+    if transaction_id:
+        info["transactionId"] = transaction_id
+    return _command_create(
+        station=station, action="SetDisplayMessage", payload={"message": info}, requested_by=requested_by
+    )
+
+
+def display_messages_get_request(*, station: Station, requested_by: Any = None) -> Any:
+    """Send GetDisplayMessages (O02); the station's NotifyDisplayMessages are stored."""
+    return _command_create(
+        station=station,
+        action="GetDisplayMessages",
+        payload={"requestId": _request_id()},
+        requested_by=requested_by,
+    )
+
+
+def display_message_clear_request(*, station: Station, message_id: int, requested_by: Any = None) -> Any:
+    """Send ClearDisplayMessage (O05); the stored message goes once the station accepts."""
+    return _command_create(
+        station=station, action="ClearDisplayMessage", payload={"id": message_id}, requested_by=requested_by
+    )
+
+
+def display_message_result_record(
+    *, station_id: int, action: str, payload: dict[str, Any], accepted: bool
+) -> None:
+    """SetDisplayMessage/ClearDisplayMessage accepted: the stored messages follow. Runs in
+    command_complete's transaction."""
+    if not accepted:
+        return
+    if action == "ClearDisplayMessage":
+        DisplayMessage.objects.filter(station_id=station_id, message_id=int(payload.get("id") or 0)).delete()
+        return
+    info = payload.get("message") or {}
+    message = info.get("message") or {}
+    DisplayMessage.objects.update_or_create(
+        station_id=station_id,
+        message_id=int(info.get("id") or 0),
+        defaults={
+            "priority": _text(info.get("priority"), 20),
+            "state": _text(info.get("state"), 20),
+            "content": _text(message.get("content"), 512),
+            "format": _text(message.get("format"), 10),
+            "language": _text(message.get("language"), 8),
+            "start_at": parse_datetime(str(info.get("startDateTime") or "")),
+            "end_at": parse_datetime(str(info.get("endDateTime") or "")),
+            "transaction_id": _text(info.get("transactionId"), 36),
+        },
+    )

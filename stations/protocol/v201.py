@@ -19,6 +19,7 @@ from stations import services
 from stations.devicemodel import services as devicemodel
 from stations.models import ChargingNotice
 from stations.protocol.base import CentralSystemMixin, committed
+from stations.protocol.batch import BATCH
 from stations.protocol.normalise import meter_values_normalise, timestamp_format, timestamp_parse
 from stations.protocol.v16 import VENDOR_HANDLERS, _station_security_event
 
@@ -90,7 +91,9 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         uid = id_token_uid(id_token)
         if not uid:
             return call_result.Authorize(id_token_info={"status": "Accepted"})
-        decision = await committed(services.station_id_tag_authorize)(station_id=self.station_id, uid=uid)
+        decision = await committed(services.station_id_tag_authorize)(
+            station_id=self.station_id, uid=uid, concurrency="other_stations"
+        )
         return call_result.Authorize(id_token_info=id_token_info(decision))
 
     @on(Action.transaction_event, skip_schema_validation=True)
@@ -107,7 +110,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         **_: Any,  # triggerReason, offline (queued events are processed as any other), numberOfPhases …
     ) -> call_result.TransactionEvent:
         uid = id_token_uid(id_token)
-        _, decision = await committed(services.transaction_event_record)(
+        session, decision = await committed(services.transaction_event_record)(
             station_id=self.station_id,
             event_type=event_type,
             transaction_id=str(transaction_info["transaction_id"]),
@@ -118,12 +121,20 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
             samples=meter_values_normalise(meter_value or []),
             stopped_reason=transaction_info.get("stopped_reason") or "",
             reservation_id=reservation_id,
+            seq_no=seq_no,
+            remote_start_id=transaction_info.get("remote_start_id"),
         )
+        answer: dict[str, Any] = {}
+        if event_type == "Ended":
+            # I02: the session's final cost, the figure the driver sees (billing's pricing).
+            cost = await BATCH.db_call(services.session_total_cost, session_id=session.pk)
+            if cost is not None:
+                answer["total_cost"] = float(cost)
         if decision is not None:
-            return call_result.TransactionEvent(id_token_info=id_token_info(decision))
-        if id_token:  # an idToken naming no card (NoAuthorization) still gets its idTokenInfo
-            return call_result.TransactionEvent(id_token_info={"status": "Accepted"})
-        return call_result.TransactionEvent()
+            answer["id_token_info"] = id_token_info(decision)
+        elif id_token:  # an idToken naming no card (NoAuthorization) still gets its idTokenInfo
+            answer["id_token_info"] = {"status": "Accepted"}
+        return call_result.TransactionEvent(**answer)
 
     @on(Action.meter_values, skip_schema_validation=True)
     async def on_meter_values(self, evse_id: int, meter_value: list, **_: Any) -> call_result.MeterValues:

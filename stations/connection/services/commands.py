@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import secrets
 import time
 from datetime import timedelta
 from typing import Any
@@ -359,6 +360,12 @@ def _command_effects(command: Command, response: dict[str, Any], accepted: bool)
         from stations.devicemodel.services import variables_result_record
 
         variables_result_record(station_id=station_id, action=action, payload=payload, response=response)
+    elif action in ("SetDisplayMessage", "ClearDisplayMessage"):
+        from stations.devicemodel.services import display_message_result_record
+
+        display_message_result_record(
+            station_id=station_id, action=action, payload=payload, accepted=accepted
+        )
     elif action == "SetChargingProfile" and accepted:
         profile = payload.get("csChargingProfiles") or {}
         connector_id = payload.get("connectorId", 0)
@@ -477,7 +484,8 @@ def session_remote_start(
     else:
         payload = {
             "evseId": evse_id,
-            "remoteStartId": int(time.time()),
+            # Unique enough to tie the station's TransactionEvent back to this request (F01).
+            "remoteStartId": secrets.randbelow(2**31 - 1) + 1,
             "idToken": {"idToken": uid, "type": "ISO14443"},
         }
     return command_create(
