@@ -91,6 +91,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         uid = id_token_uid(id_token)
         if not uid:
             return call_result.Authorize(id_token_info={"status": "Accepted"})
+        await self.remote_authorization_prefetch(uid)
         decision = await committed(services.station_id_tag_authorize)(
             station_id=self.station_id, uid=uid, concurrency="other_stations"
         )
@@ -110,6 +111,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         **_: Any,  # triggerReason, offline (queued events are processed as any other), numberOfPhases …
     ) -> call_result.TransactionEvent:
         uid = id_token_uid(id_token)
+        await self.remote_authorization_prefetch(uid)
         session, decision = await committed(services.transaction_event_record)(
             station_id=self.station_id,
             event_type=event_type,
