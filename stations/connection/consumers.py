@@ -261,9 +261,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self.send_frame(error)
             return
         self.in_actions[frame.message_id] = frame.action
-        raw_calls = getattr(self.cp, "raw_calls", None)
-        if raw_calls is not None:  # 2.0.1 handlers that store a message as sent read it from here
-            raw_calls[frame.message_id] = frame.payload
+        if frame.action in getattr(self.cp, "RAW_ACTIONS", ()):
+            # 2.0.1 handlers that store a message as sent read it from here (and take it out).
+            self.cp.raw_calls[frame.message_id] = frame.payload
         self.connection.feed(nul_free(text, frame))
 
     def call_check(self, action: str, message_id: str, payload: dict) -> str | None:

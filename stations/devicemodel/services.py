@@ -34,6 +34,8 @@ CHARGING_NOTICE_EVENTS = {
     ChargingNotice.Kind.EV_SCHEDULE: "station.ev_charging_schedule",
     ChargingNotice.Kind.PROFILES: "station.charging_profiles_reported",
 }
+# Variables whose value is a secret: their value is never stored nor shown.
+SECRET_VARIABLES = frozenset({"BasicAuthPassword"})
 # 2.0.1 ReservationUpdateStatusEnumType → our reservation status.
 RESERVATION_UPDATES = {"Expired": Reservation.Status.EXPIRED, "Removed": Reservation.Status.CANCELLED}
 
@@ -185,8 +187,7 @@ def device_events_record(*, station_id: int, payload: dict[str, Any]) -> list[De
         if timestamp is None or not _timestamp_plausible(station, timestamp):
             timestamp = timezone.now()
         value = _text(event.get("actualValue"), 2500)
-        if event.get("eventNotificationType") != "CustomMonitor" or value:
-            _variable_upsert(station_id, component, variable, "Actual", value=value)
+        _variable_upsert(station_id, component, variable, "Actual", value=value)
         if _ends_problem(event):
             DeviceEvent.objects.filter(
                 station=station, key=key, problem=True, cleared_at__isnull=True
@@ -335,7 +336,9 @@ def variables_result_record(
             ),
             "last_status_at": now,
         }
-        if status == "Accepted":
+        if status == "Accepted" and variable.get("name") in SECRET_VARIABLES:
+            fields["value"] = ""  # a password is never stored (B05: BasicAuthPassword is WriteOnly)
+        elif status == "Accepted":
             if action == "GetVariables":
                 fields["value"] = _text(result.get("attributeValue"), 2500)
             else:

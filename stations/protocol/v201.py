@@ -47,6 +47,23 @@ def id_token_uid(id_token: dict | None) -> str:
 class ChargePoint201(CentralSystemMixin, ChargePoint):
     """One connected OCPP 2.0.1 station."""
 
+    # The actions whose handlers read the payload as sent (raw_calls); no other payload is kept.
+    RAW_ACTIONS = frozenset(
+        {
+            "ClearedChargingLimit",
+            "DataTransfer",
+            "NotifyChargingLimit",
+            "NotifyCustomerInformation",
+            "NotifyDisplayMessages",
+            "NotifyEVChargingNeeds",
+            "NotifyEVChargingSchedule",
+            "NotifyEvent",
+            "NotifyMonitoringReport",
+            "NotifyReport",
+            "ReportChargingProfiles",
+        }
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # message id → the CALL's payload as received (filled by the consumer, taken by the handler).

@@ -285,3 +285,21 @@ def test_tc_o_04_notify_display_messages_are_stored(ocpp_server, run):
         DisplayMessage.objects.filter(station=station).values_list("message_id", "priority", "content")
     )
     assert messages == [(1, "NormalCycle", "Welcome"), (2, "AlwaysFront", "Out of order soon")]
+
+
+def test_a_password_set_with_set_variables_is_never_stored(ocpp_server, run):
+    station = station_make(ocpp_version="2.0.1")
+    secret = {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"}}
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            cp.responders["SetVariables"] = {"setVariableResult": [{"attributeStatus": "Accepted", **secret}]}
+            return await command_send(
+                station,
+                "SetVariables",
+                {"setVariableData": [{"attributeValue": "s3cret-s3cret-s3cret", **secret}]},
+            )
+
+    assert run(scenario()).status == Command.Status.ACCEPTED
+    stored = DeviceVariable.objects.get(station=station, variable="BasicAuthPassword")
+    assert (stored.value, stored.last_status) == ("", "Accepted")
