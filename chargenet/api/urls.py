@@ -170,6 +170,16 @@ v1 = [
         devicemodel_api.DisplayMessageListApi.as_view(),
         name="station-display-messages",
     ),
+    path(
+        "stations/<str:identity>/display-messages/request/",
+        devicemodel_api.DisplayMessagesRequestApi.as_view(),
+        name="station-display-messages-request",
+    ),
+    path(
+        "stations/<str:identity>/display-messages/<int:message_id>/clear/",
+        devicemodel_api.DisplayMessageClearApi.as_view(),
+        name="station-display-message-clear",
+    ),
 ]
 
 urlpatterns = [

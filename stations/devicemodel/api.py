@@ -228,3 +228,49 @@ class DisplayMessageListApi(ApiView):
             requested_by=request.user,
         )
         return _command_created(command, data.get("wait"))
+
+
+class DisplayMessagesRequestSerializer(_Wait):
+    pass
+
+
+@extend_schema(tags=["device model"])
+class DisplayMessagesRequestApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "station"
+    audit_lookup = "identity"
+
+    @extend_schema(
+        summary="Ask for the messages shown (GetDisplayMessages)",
+        request=DisplayMessagesRequestSerializer,
+        responses=_command_response(),
+        description="Sends GetDisplayMessages; the NotifyDisplayMessages that follow are stored.",
+    )
+    def post(self, request, identity: str):
+        station = _station(request, identity)
+        serializer = DisplayMessagesRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        command = services.display_messages_get_request(station=station, requested_by=request.user)
+        return _command_created(command, serializer.validated_data.get("wait"))
+
+
+@extend_schema(tags=["device model"])
+class DisplayMessageClearApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "station"
+    audit_lookup = "identity"
+
+    @extend_schema(
+        summary="Remove a message (ClearDisplayMessage)",
+        request=_Wait,
+        responses=_command_response(),
+        description="Sends ClearDisplayMessage; the message is no longer listed once the station accepts.",
+    )
+    def post(self, request, identity: str, message_id: int):
+        station = _station(request, identity)
+        serializer = _Wait(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        command = services.display_message_clear_request(
+            station=station, message_id=message_id, requested_by=request.user
+        )
+        return _command_created(command, serializer.validated_data.get("wait"))

@@ -121,15 +121,27 @@ def test_tc_o_01_a_display_message_set_over_the_api_is_listed_once_accepted(ocpp
     call = lambda *a: asyncio.to_thread(api, ocpp_server.base_url, key, *a)  # noqa: E731
 
     async def scenario():
-        async with booted201(ocpp_server, station):
+        async with booted201(ocpp_server, station) as cp:
             status, command = await call(
                 "POST",
                 f"/stations/{station.identity}/display-messages/",
                 {"message_id": 4, "content": "Free charging today", "priority": "InFront", "wait": 10},
             )
-            return status, command, await call("GET", f"/stations/{station.identity}/display-messages/")
+            listed = await call("GET", f"/stations/{station.identity}/display-messages/")
+            # O02 / O05: ask for what it shows, then clear the message
+            asked = await call(
+                "POST", f"/stations/{station.identity}/display-messages/request/", {"wait": 10}
+            )
+            request = await cp.wait_call("GetDisplayMessages")
+            cleared = await call(
+                "POST", f"/stations/{station.identity}/display-messages/4/clear/", {"wait": 10}
+            )
+            after = await call("GET", f"/stations/{station.identity}/display-messages/")
+            return status, command, listed, asked, request, cleared, after
 
-    status, command, (_, messages) = run(scenario())
+    status, command, (_, messages), asked, request, cleared, (_, after) = run(scenario())
+    assert asked[0] == 201 and asked[1]["status"] == "accepted" and request["requestId"] > 0
+    assert cleared[0] == 201 and cleared[1]["payload"] == {"id": 4} and after == []
     assert status == 201 and command["status"] == "accepted"
     assert command["payload"]["message"]["message"] == {"format": "UTF8", "content": "Free charging today"}
     assert [(m["message_id"], m["priority"], m["content"]) for m in messages] == [
