@@ -44,14 +44,19 @@ def _text(value: Any, limit: int) -> str:
     return "" if value is None else str(value)[:limit]
 
 
+def _count(value: Any) -> int | None:
+    """An EVSE or connector number as stored: a negative one (no such thing) is dropped."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _place(component: dict[str, Any], variable: dict[str, Any]) -> dict[str, Any]:
     """The columns that name a component's variable (ComponentType + VariableType)."""
     evse = component.get("evse") or {}
     return {
         "component": _text(component.get("name"), 50),
         "component_instance": _text(component.get("instance"), 50),
-        "evse_id": evse.get("id"),
-        "connector_id": evse.get("connectorId"),
+        "evse_id": _count(evse.get("id")),
+        "connector_id": _count(evse.get("connectorId")),
         "variable": _text(variable.get("name"), 50),
         "variable_instance": _text(variable.get("instance"), 50),
     }
@@ -139,7 +144,7 @@ def monitoring_report_record(*, station_id: int, payload: dict[str, Any]) -> Sta
                 defaults={
                     **place,
                     "type": _text(monitor.get("type"), 30),
-                    "severity": int(monitor.get("severity") or 0),
+                    "severity": min(9, max(0, int(monitor.get("severity") or 0))),
                     "value": float(monitor.get("value") or 0),
                     "transaction": bool(monitor.get("transaction", False)),
                 },

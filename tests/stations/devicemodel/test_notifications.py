@@ -267,3 +267,20 @@ def test_tc_p_01_data_transfer_goes_to_the_vendor_handler_with_its_data_untouche
     # no vendor handler is registered in the server: every vendor id is unknown (P01.FR.03)
     assert run(scenario()) == {"status": "UnknownVendorId"}
     assert "org.unknown" not in v16.VENDOR_HANDLERS
+
+
+def test_an_event_naming_a_negative_evse_is_stored_without_one(ocpp_server, run):
+    station = station_make(ocpp_version="2.0.1")
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            return await cp.call(
+                "NotifyEvent",
+                notify_event(
+                    3, "Problem", "true", trigger="Alerting", component={"name": "EVSE", "evse": {"id": -1}}
+                ),
+            )
+
+    answer = run(scenario())
+    assert answer[0] == 3, answer
+    assert DeviceEvent.objects.get(station=station, event_id=3).evse_id is None
