@@ -9,38 +9,13 @@ import pytest
 from django.utils import timezone
 
 from ocpi import services
-from ocpi.models import Partner, PartnerCdr, PartnerLocation, PartnerSession, PartnerTariff, Push
-from rfid.models import AuthorizationLog, IdToken
+from ocpi.models import PartnerCdr, PartnerLocation, PartnerSession, PartnerTariff, Push
+from rfid.models import AuthorizationLog
 from rfid.services import id_token_block, id_token_create, id_token_update
 from stations.models import Location
-from tests.ocpi.cpo import FakeCpo, a_location, a_tariff
+from tests.ocpi.cpo import a_location, a_tariff
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def cpo():
-    fake = FakeCpo().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def cpo_partner(cpo) -> Partner:
-    """ChargeNet registered with the fake CPO (its token A given by the operator)."""
-    partner, _ = services.partner_create(name="Example CPO", country_code="BE", party_id="CPX", roles=["CPO"])
-    return services.partner_register_with(
-        partner=partner, versions_url=cpo.versions_url, token_a="cpo-token-a",
-        our_versions_url="http://testserver/ocpi/versions",
-    )  # fmt: skip
-
-
-@pytest.fixture
-def card(driver) -> IdToken:
-    """Dana's card, offered for roaming."""
-    card = id_token_create(uid="DANA0001", driver=driver, printed_number="NL-CNT-0001")
-    services.emsp_token_enable(id_token=card)
-    return card
 
 
 def deliver_all() -> None:
