@@ -116,7 +116,9 @@ def emsp_command_send(*, command_id: int) -> str:
         if command.attempts >= SEND_ATTEMPTS:
             _command_finish(command, status=EmspCommand.Status.FAILED, result="FAILED", message=str(exc))
         return "retry"
-    data = answer.data if isinstance(answer.data, dict) else {}
+    # Some CPOs (extrawest's library among them) wrap the CommandResponse in a list.
+    data = answer.data[0] if isinstance(answer.data, list) and answer.data else answer.data
+    data = data if isinstance(data, dict) else {}
     response = str(data.get("result", ""))
     if not answer.ok or response not in RESPONSES:
         _command_finish(command, status=EmspCommand.Status.FAILED, result="FAILED",
