@@ -460,6 +460,9 @@ CELERY_BEAT_SCHEDULE |= {
 # The eMSP role (ChargeNet's drivers on partner networks): what a driver pays for a partner's CDR is
 # the partner's price excl. VAT plus OCPI_ROAMING_MARKUP_PERCENT of it plus OCPI_ROAMING_FEE per
 # session, then OCPI_ROAMING_VAT_PERCENT VAT on top (docs/ocpi.md).
+# Advertise the eMSP role (its modules under /ocpi/2.2.1/emsp/ and the EMSP role in our credentials);
+# off for a deployment that is only a CPO, or for partners that cannot tell endpoints apart by role.
+OCPI_EMSP_ROLE = env_bool("OCPI_EMSP_ROLE", True)
 OCPI_ROAMING_MARKUP_PERCENT = env_decimal("OCPI_ROAMING_MARKUP_PERCENT", "0", minimum="0")
 OCPI_ROAMING_FEE = env_decimal("OCPI_ROAMING_FEE", "0", minimum="0")
 OCPI_ROAMING_VAT_PERCENT = env_decimal("OCPI_ROAMING_VAT_PERCENT", "21", minimum="0")

@@ -151,6 +151,7 @@ def version_details(request: HttpRequest, partner: Partner, body: Any) -> Reply:
     endpoints = [
         {"identifier": module, "role": role, "url": _module_url(request, url)}
         for module, role, url in MODULES
+        if settings.OCPI_EMSP_ROLE or not url.startswith("emsp/")
     ]
     return Reply(data={"version": transport.VERSION, "endpoints": endpoints})
 

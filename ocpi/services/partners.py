@@ -112,7 +112,7 @@ def our_credentials(*, token: str, versions_url: str) -> dict[str, Any]:
                 "party_id": settings.OCPI_PARTY_ID,
                 "business_details": {"name": settings.OCPI_BUSINESS_NAME},
             }
-            for role in ("CPO", "EMSP")
+            for role in (("CPO", "EMSP") if settings.OCPI_EMSP_ROLE else ("CPO",))
         ],
     }
 

@@ -328,3 +328,15 @@ def test_reconciliation_flags_missing_and_differing_cdrs(ocpi, cpo, cpo_partner,
 
     issues = services_reconciliation(cpo_partner)
     assert ("missing", "S2") in issues and ("differing", "CDR1") in issues
+
+
+def test_a_cpo_only_deployment_advertises_no_emsp_role(ocpi, partner_with_token_a, settings):
+    settings.OCPI_EMSP_ROLE = False
+    _, token_a = partner_with_token_a
+
+    details = ocpi("GET", "/ocpi/2.2.1", token=token_a)
+
+    assert not [e for e in details.body["data"]["endpoints"] if "/emsp/" in e["url"]]
+    assert {(e["identifier"], e["role"]) for e in details.body["data"]["endpoints"]} >= {
+        ("tokens", "RECEIVER")
+    }
