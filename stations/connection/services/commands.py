@@ -292,6 +292,10 @@ def command_complete(
         command.status = Command.Status.ACCEPTED if accepted else Command.Status.REJECTED
         command.response = response
         _command_effects(command, response or {}, accepted)
+    if command.action == "CertificateSigned":
+        from stations.certificates.services import certificate_signed_answer_record
+
+        certificate_signed_answer_record(command=command)
     if _is_authorization_key_change(command.action, command.payload):
         if command.status in (Command.Status.REJECTED, Command.Status.ERROR):
             type(_protocol_state(command.station_id)).objects.filter(station_id=command.station_id).update(
@@ -388,23 +392,19 @@ def _command_effects(command: Command, response: dict[str, Any], accepted: bool)
         profiles.update(is_active=False, cleared_at=timezone.now())
     elif action == "GetInstalledCertificateIds":
         state = _protocol_state(station_id)
-        if not accepted:
-            # NotFound: the station holds no certificate of the requested type.
-            wanted = payload.get("certificateType")
-            state.installed_certificates = [
-                c for c in state.installed_certificates if c.get("certificateType") != wanted
-            ]
-        else:
-            kept = [
-                c
-                for c in state.installed_certificates
-                if c.get("certificateType") != payload.get("certificateType")
-            ]
+        # 1.6 asks for one type (a string), 2.0.1 for a list (none: every type).
+        wanted = payload.get("certificateType")
+        asked = {wanted} if isinstance(wanted, str) else set(wanted or [])
+        kept = [c for c in state.installed_certificates if asked and c.get("certificateType") not in asked]
+        reported: list[dict[str, Any]] = []
+        if accepted:  # NotFound: the station holds no certificate of the requested types
             reported = [
-                {**c, "certificateType": payload.get("certificateType")}
-                for c in response.get("certificateHashData") or []
+                {**c, "certificateType": wanted} for c in response.get("certificateHashData") or []
+            ] + [
+                {**(c.get("certificateHashData") or {}), "certificateType": c.get("certificateType", "")}
+                for c in response.get("certificateHashDataChain") or []
             ]
-            state.installed_certificates = kept + reported
+        state.installed_certificates = kept + reported
         state.save(update_fields=["installed_certificates", "updated_at"])
     elif action == "DeleteCertificate" and accepted:
         state = _protocol_state(station_id)
