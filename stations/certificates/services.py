@@ -265,7 +265,10 @@ def ev_certificate_get(
     with a reason ("not configured" when OCPP_CERTIFICATE_PROVIDER is empty, or the provider failed)."""
     provider = _provider()
     if provider is None:
-        return {**_failed("no ISO 15118 certificate provider is configured"), "exiResponse": ""}
+        return {
+            **_failed("not configured: no ISO 15118 certificate provider (OCPP_CERTIFICATE_PROVIDER)"),
+            "exiResponse": "",
+        }
     station = Station.objects.get(pk=station_id)
     try:
         answer = provider.ev_certificate(
@@ -282,7 +285,7 @@ def certificate_status_get(*, station_id: int, ocsp_request: dict[str, Any]) -> 
     reason, as ev_certificate_get."""
     provider = _provider()
     if provider is None:
-        return _failed("no OCSP provider is configured")
+        return _failed("not configured: no OCSP provider (OCPP_CERTIFICATE_PROVIDER)")
     station = Station.objects.get(pk=station_id)
     try:
         return provider.certificate_status(station=station, ocsp_request=ocsp_request)

@@ -4,7 +4,7 @@
 import pytest
 
 from tests.stations.certificates.pki import ca_make
-from tests.stations.connection.conftest import run, server_start, server_stop  # noqa: F401
+from tests.stations.connection.conftest import ocpp_server, run, server_start, server_stop  # noqa: F401
 
 ORGANIZATION = "ChargeNet Tests"
 
