@@ -124,6 +124,16 @@ def _redact(action: str, payload: Any) -> Any:
         and payload.get("key") == "AuthorizationKey"
     ):
         return {**payload, "value": "********"}
+    if isinstance(payload, dict) and services.basic_auth_password(action, payload) is not None:
+        return {
+            **payload,
+            "setVariableData": [
+                {**item, "attributeValue": "********"}
+                if (item.get("variable") or {}).get("name") == "BasicAuthPassword"
+                else item
+                for item in payload["setVariableData"]
+            ],
+        }
     return payload
 
 
