@@ -2,6 +2,8 @@
 
 import logging
 import re
+import threading
+import time as monotonic_clock
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -213,7 +215,10 @@ def id_token_authorize(*, uid: str, context: AuthorizationContext | None = None)
     Every decision is recorded in the authorization log; an accepted card gets its last-used time."""
     context = context or AuthorizationContext()
     uid = uid.strip()
-    decision = _remote_decide(uid=uid, context=context) or _decide(uid=uid, context=context)
+    remote = _remote_prefetched_take(uid=uid, context=context)
+    if remote is _NOT_PREFETCHED:
+        remote = _remote_decide(uid=uid, context=context)
+    decision = remote or _decide(uid=uid, context=context)
     with transaction.atomic():
         AuthorizationLog.objects.create(
             uid=uid[:36],
@@ -240,6 +245,44 @@ def remote_authorizer_register(authorizer: RemoteAuthorizer) -> None:
     returns an AuthorizationDecision, or None to leave the card to the local rules."""
     if authorizer not in _remote_authorizers:
         _remote_authorizers.append(authorizer)
+
+
+# Remote answers asked for ahead of the decision (id_token_remote_prefetch), per (uid, station):
+# (monotonic expiry, the answer). Taken once.
+REMOTE_PREFETCH_SECONDS = 30.0
+_NOT_PREFETCHED: Any = object()
+_remote_prefetched: dict[tuple[str, str], tuple[float, AuthorizationDecision | None]] = {}
+_remote_prefetched_lock = threading.Lock()
+
+
+def id_token_remote_prefetch(*, uid: str, context: AuthorizationContext) -> None:
+    """Ask the remote authorizers about `uid` now, in the caller's own short transaction, and keep
+    their answer for the next `id_token_authorize` of this card at this station (within
+    REMOTE_PREFETCH_SECONDS). The OCPP layer calls it before the group commit that every charger's
+    messages share, so an eMSP that takes seconds to answer holds no other station's writes."""
+    if not _remote_authorizers:
+        return
+    uid = uid.strip()
+    answer = _remote_decide(uid=uid, context=context)
+    now = monotonic_clock.monotonic()
+    with _remote_prefetched_lock:
+        if len(_remote_prefetched) > 1000:
+            for key in [k for k, (expires, _) in _remote_prefetched.items() if expires < now]:
+                del _remote_prefetched[key]
+        _remote_prefetched[(uid.lower(), context.station_identity)] = (now + REMOTE_PREFETCH_SECONDS, answer)
+
+
+def remote_authorizers_registered() -> bool:
+    """Whether any remote authorizer (e.g. OCPI real-time authorization) is installed."""
+    return bool(_remote_authorizers)
+
+
+def _remote_prefetched_take(*, uid: str, context: AuthorizationContext) -> Any:
+    with _remote_prefetched_lock:
+        entry = _remote_prefetched.pop((uid.lower(), context.station_identity), None)
+    if entry is None or entry[0] < monotonic_clock.monotonic():
+        return _NOT_PREFETCHED
+    return entry[1]
 
 
 def _remote_decide(*, uid: str, context: AuthorizationContext) -> AuthorizationDecision | None:
