@@ -86,7 +86,10 @@ def certificate_sign_request(*, station_id: int, csr: str, certificate_type: str
     if station.ocpp_version != V16 and certificate_type:
         payload["certificateType"] = certificate_type
     with transaction.atomic():
-        command = command_create(station=station, action="CertificateSigned", payload=payload)
+        try:
+            command = command_create(station=station, action="CertificateSigned", payload=payload)
+        except CommandError as exc:  # e.g. a Rejected station: nothing may be sent to it
+            return SignResult("Rejected", "NotSent", str(exc))
         certificate = IssuedCertificate.objects.create(
             station=station,
             certificate_type=certificate_type or IssuedCertificate.Type.CHARGING_STATION,
