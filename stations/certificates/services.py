@@ -155,6 +155,30 @@ def certificate_ids_get(
     )
 
 
+def certificate_renew_request(
+    *,
+    station: Station,
+    certificate_type: str = IssuedCertificate.Type.CHARGING_STATION,
+    requested_by: Any = None,
+) -> Command:
+    """Ask the station to send a new CSR (then signed as any SignCertificate): 1.6
+    ExtendedTriggerMessage SignChargePointCertificate, 2.0.1 TriggerMessage
+    SignChargingStationCertificate or SignV2GCertificate. Raises CommandError for another type."""
+    if station.ocpp_version == V16:
+        if certificate_type != IssuedCertificate.Type.CHARGING_STATION:
+            raise CommandError("OCPP 1.6 stations have only a charge point certificate")
+        action, payload = "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}
+    else:
+        messages = {
+            IssuedCertificate.Type.CHARGING_STATION: "SignChargingStationCertificate",
+            IssuedCertificate.Type.V2G: "SignV2GCertificate",
+        }
+        if certificate_type not in messages:
+            raise CommandError(f"certificate type must be one of {', '.join(messages)}")
+        action, payload = "TriggerMessage", {"requestedMessage": messages[certificate_type]}
+    return command_create(station=station, action=action, payload=payload, requested_by=requested_by)
+
+
 def certificate_delete(*, station: Station, hash_data: dict[str, str], requested_by: Any = None) -> Command:
     """Queue DeleteCertificate for the certificate named by its hash data (hashAlgorithm,
     issuerNameHash, issuerKeyHash, serialNumber), as GetInstalledCertificateIds reported it."""

@@ -16,7 +16,8 @@ from stations.services import StationError
 @require_POST
 @operate_required
 def station_certificate_command(request: HttpRequest, identity: str) -> HttpResponse:
-    """Queue InstallCertificate, GetInstalledCertificateIds or DeleteCertificate from the station page."""
+    """Queue InstallCertificate, GetInstalledCertificateIds, DeleteCertificate or a request for a new
+    CSR (renewal) from the station page."""
     station = Station.objects.filter(identity=identity).first()
     if station is None:
         raise Http404("no such station")
@@ -34,6 +35,12 @@ def station_certificate_command(request: HttpRequest, identity: str) -> HttpResp
             types = [t for t in data.getlist("certificate_type") if t]
             command = services.certificate_ids_get(
                 station=station, certificate_types=types, requested_by=request.user
+            )
+        elif name == "renew":
+            command = services.certificate_renew_request(
+                station=station,
+                certificate_type=data.get("certificate_type") or "ChargingStationCertificate",
+                requested_by=request.user,
             )
         elif name == "delete":
             fields = ("hashAlgorithm", "issuerNameHash", "issuerKeyHash", "serialNumber")

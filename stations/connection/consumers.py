@@ -64,7 +64,11 @@ PENDING_FORBIDDEN = frozenset(
     {"RemoteStartTransaction", "RemoteStopTransaction", "RequestStartTransaction", "RequestStopTransaction"}
 )
 # TriggerMessage requestedMessage → the CALL it lets a Pending station send.
-TRIGGERED_ACTIONS = {"SignChargePointCertificate": "SignCertificate"}
+TRIGGERED_ACTIONS = {
+    "SignChargePointCertificate": "SignCertificate",
+    "SignChargingStationCertificate": "SignCertificate",
+    "SignV2GCertificate": "SignCertificate",
+}
 # How long disconnect() lets the command loop settle (finish a claim, record the outcome) before it
 # cancels what is left; daphne gives the whole disconnect 10 s (--application-close-timeout).
 SETTLE_SECONDS = 5.0

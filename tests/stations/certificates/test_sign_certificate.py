@@ -2,8 +2,10 @@
 the real server, for OCPP 1.6 (security extension, OCTT TC_074) and 2.0.1 (TC_A_11 … TC_A_14)."""
 
 import pytest
+from asgiref.sync import sync_to_async
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509.oid import NameOID
+from django.urls import reverse
 
 from stations.models import Command, IssuedCertificate
 from tests.stations.certificates.conftest import ORGANIZATION
@@ -137,3 +139,43 @@ def test_a_csr_naming_the_stations_serial_number_is_signed(pki_server, run):
     assert run(scenario()) == {"status": "Accepted"}
     issued = eventually(lambda: IssuedCertificate.objects.filter(station=station).first())
     assert "CN=SN-4711" in issued.subject
+
+
+@pytest.mark.parametrize(
+    ("version", "trigger", "requested"),
+    [
+        ("1.6", "ExtendedTriggerMessage", "SignChargePointCertificate"),
+        ("2.0.1", "TriggerMessage", "SignChargingStationCertificate"),
+    ],
+)
+def test_an_operator_renews_a_stations_certificate_from_the_station_page(
+    pki_server, run, client, operator, station_ca, version, trigger, requested
+):
+    # given a connected station that answers a trigger for a CSR with a new CSR
+    station = station_make(ocpp_version=version)
+    client.force_login(operator)
+
+    async def scenario():
+        async with station_connection(
+            pki_server.url, station.identity, PASSWORD, subprotocols=(f"ocpp{version}",)
+        ) as cp:
+            boot = await cp.ok(
+                "BootNotification",
+                BOOT_201 if version == "2.0.1" else {"chargePointVendor": "V", "chargePointModel": "M"},
+            )
+            assert boot["status"] == "Accepted"
+            # when the operator asks for a new certificate on the station page
+            await sync_to_async(client.post)(
+                reverse("station-certificate-command", args=[station.identity]), {"action": "renew"}
+            )
+            triggered = await cp.wait_call(trigger)
+            signed = await cp.ok("SignCertificate", {"csr": csr_make(station.identity, ORGANIZATION)})
+            return triggered, signed, await cp.wait_call("CertificateSigned")
+
+    triggered, signed, chain = run(scenario())
+    # then the station was asked, its CSR signed, and the new certificate sent back
+    assert triggered == {"requestedMessage": requested}
+    assert signed == {"status": "Accepted"}
+    leaf, _ = chain_split(chain["certificateChain"])
+    assert signed_by(leaf, station_ca)
+    eventually(lambda: IssuedCertificate.objects.filter(station=station, station_answer="Accepted").exists())
