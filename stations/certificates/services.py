@@ -169,7 +169,7 @@ def certificate_renew_request(
             raise CommandError("OCPP 1.6 stations have only a charge point certificate")
         action, payload = "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}
     else:
-        messages = {
+        messages: dict[str, str] = {
             IssuedCertificate.Type.CHARGING_STATION: "SignChargingStationCertificate",
             IssuedCertificate.Type.V2G: "SignV2GCertificate",
         }
