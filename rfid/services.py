@@ -100,10 +100,13 @@ class DriverError(Exception):
 
 
 @transaction.atomic
-def driver_signup(*, email: str, password: str, name: str = "") -> Driver:
+def driver_signup(*, email: str, password: str, name: str = "", site_url: str = "") -> Driver:
     """Open a driver account that stays inactive until the e-mail address is verified.
 
     The e-mail address is the login name. Raises DriverError for a taken address or a weak password.
+    With `site_url` (the site's absolute root, e.g. "https://charge.example.com"), the mail with the
+    verification link is made durable work of the same transaction (`driver.signed_up`): sent by the
+    event dispatcher, retried until the mail server takes it.
     """
     from django.contrib.auth import get_user_model
     from django.contrib.auth.password_validation import validate_password
@@ -128,7 +131,24 @@ def driver_signup(*, email: str, password: str, name: str = "") -> Driver:
     user = user_model.objects.create_user(
         username=email, email=email, password=password, role="driver", is_active=False
     )
-    return Driver.objects.create(user=user, name=name.strip()[:200], email=email)
+    driver = Driver.objects.create(user=user, name=name.strip()[:200], email=email)
+    if site_url:
+        event_publish("driver.signed_up", {"driver_id": driver.pk, "site_url": site_url.rstrip("/")})
+    return driver
+
+
+def driver_verification_mail_send(*, driver_id: int, site_url: str) -> None:
+    """Mail a new driver the link that activates the account, unless it is already active (the
+    `driver.signed_up` subscriber; a redelivery after activation sends nothing)."""
+    from django.urls import reverse
+
+    driver = Driver.objects.select_related("user").filter(pk=driver_id).first()
+    if driver is None or driver.user is None or driver.user.is_active:
+        return
+    uidb64, token = driver_verification_token(driver=driver)
+    driver_verification_send(
+        driver=driver, verify_url=site_url + reverse("signup-verify", args=[uidb64, token])
+    )
 
 
 def driver_verification_send(*, driver: Driver, verify_url: str) -> None:
