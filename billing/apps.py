@@ -1,4 +1,5 @@
 import logging
+from typing import Any
 
 from django.apps import AppConfig
 from django.db import transaction
@@ -12,6 +13,7 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from chargenet.events import event_subscribe
+        from stations.sessions.services import session_cost_register
 
         event_subscribe("session.stopped", _on_session_stopped)
         event_subscribe("invoice.issued", _on_invoice_issued)
@@ -24,6 +26,8 @@ class BillingConfig(AppConfig):
         event_subscribe("checkout.setup_completed", _on_setup_completed)
         event_subscribe("payment.autopay_failed", _on_autopay_failed_block)
         event_subscribe("invoice.status_changed", _on_invoice_status_changed)
+        # A 2.0.1 station shows the driver the session's cost at its end (totalCost, I02).
+        session_cost_register(_session_total_cost)
 
 
 def _on_session_stopped(event_type: str, data: dict) -> None:
@@ -130,3 +134,10 @@ def _on_invoice_status_changed(event_type: str, data: dict) -> None:
     driver_id = Invoice.objects.filter(pk=data["invoice_id"]).values_list("driver_id", flat=True).first()
     if driver_id is not None:
         driver_payment_block_lift(driver_id=driver_id)
+
+
+def _session_total_cost(session: Any) -> Any:
+    """The session's cost incl. VAT as the driver sees it (its CDR, or priced live from its samples)."""
+    from billing import selectors
+
+    return selectors.session_cost(session=session).total_incl_vat
