@@ -473,10 +473,13 @@ FLEET_TICK_SECONDS = env_int("FLEET_TICK_SECONDS", 10, minimum=1)
 # The FTP server for diagnostics uploads (many 1.6 chargers upload only by FTP), started by
 # `manage.py run`; in production run `manage.py fleet_ftp` on its own.
 FLEET_FTP_ENABLED = env_bool("FLEET_FTP_ENABLED", True)
-FLEET_FTP_HOST = env_str("FLEET_FTP_HOST", "0.0.0.0")  # noqa: S104 - stations connect from outside
+FLEET_FTP_HOST = env_str("FLEET_FTP_HOST", HOST)
 FLEET_FTP_PORT = env_int("FLEET_FTP_PORT", 2121, minimum=1, maximum=65535)
 FLEET_FTP_PUBLIC_HOST = env_str("FLEET_FTP_PUBLIC_HOST", HOST)
+# Passive data ports (open them in the firewall; blank = any free port) and the address the server
+# announces for them when it sits behind NAT (blank = its own).
 FLEET_FTP_PASSIVE_PORTS = env_str("FLEET_FTP_PASSIVE_PORTS", "60000-60099")
+FLEET_FTP_MASQUERADE_ADDRESS = env_str("FLEET_FTP_MASQUERADE_ADDRESS")
 CELERY_BEAT_SCHEDULE |= {
     "fleet-campaigns-advance": {
         "task": "fleet.campaigns_advance_task",
