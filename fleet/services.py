@@ -570,12 +570,8 @@ def _station_start(campaign: Campaign, row: CampaignStation, now: datetime) -> b
             if not claimed:
                 return False
             action, payload = _firmware_command(campaign, row, request_id)
-            command = command_create(
-                station=row.station,
-                action=action,
-                payload=payload,
-                idempotency_key=f"fleet-{row.pk}-{row.attempts + 1}",
-            )
+            # Exactly once without an idempotency key: the claim above and this row commit together.
+            command = command_create(station=row.station, action=action, payload=payload)
             CampaignStation.objects.filter(pk=row.pk).update(command=command)
     except IntegrityError:
         # Another campaign claimed this station in the same instant; it waits for its turn.
