@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from chargenet.web_server import web_server_argv
+from tests.api.conftest import operator_api, viewer_api  # noqa: F401 - API clients per persona
 from tests.e2e.conftest import (  # noqa: F401 - fixtures shared with the e2e scenarios
     LiveSystem,
     _wait_for_worker,
