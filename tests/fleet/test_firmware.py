@@ -248,7 +248,7 @@ def test_stations_wait_outside_the_window_while_charging_offline_or_busy_with_an
     end = (local_now + timedelta(hours=3)).time().replace(second=0, microsecond=0)
     outside = make_station("W-1", location=zone_location)
     charging = make_station("W-2")
-    offline = make_station("W-3", online=False)
+    make_station("W-3", online=False)
     busy = make_station("W-4")
     Session.objects.create(
         station=charging,
