@@ -14,6 +14,8 @@ from fleet import selectors, services
 from fleet.models import Campaign, CampaignEvent, CampaignStation, DiagnosticsRequest, FirmwareImage
 from stations.models import Station
 
+ID_MAX = 2**63 - 1  # a database id (a larger number would overflow the query, not miss)
+
 
 # --- serializers ------------------------------------------------------------------------------
 class FirmwareImageSerializer(serializers.ModelSerializer):
@@ -127,11 +129,13 @@ class CampaignDetailSerializer(CampaignSerializer):
 
 class CampaignCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    image = serializers.IntegerField(help_text="The firmware image's id")
+    image = serializers.IntegerField(min_value=1, max_value=ID_MAX, help_text="The firmware image's id")
     stations = serializers.ListField(
         child=serializers.CharField(max_length=48), required=False, help_text="Station identities"
     )
-    location = serializers.IntegerField(required=False, help_text="A location's id (instead of stations)")
+    location = serializers.IntegerField(
+        required=False, min_value=1, max_value=ID_MAX, help_text="A location's id (instead of stations)"
+    )
     waves = serializers.ListField(
         child=serializers.CharField(max_length=10),
         required=False,

@@ -32,6 +32,21 @@ from tests.support import REPO, free_port, wait_for_health
 @dataclass
 class FleetSystem(LiveSystem):
     ftp_port: int = 0
+    worker: subprocess.Popen | None = None
+
+    def worker_kill(self) -> None:
+        """SIGKILL the Celery worker (and its pool and embedded beat) mid-work, as a crash would."""
+        import psutil
+
+        assert self.worker is not None
+        parent = psutil.Process(self.worker.pid)
+        for process in [*parent.children(recursive=True), parent]:
+            process.kill()
+        self.worker.wait(timeout=20)
+
+    def worker_start(self) -> None:
+        self.worker = _worker_start(self.env)
+        _wait_for_worker(self.base_url, self.worker)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -69,27 +84,27 @@ def live_system(test_db_name, redis_server, tmp_path_factory):
         stdout=subprocess.DEVNULL,
     )
     base_url = f"http://127.0.0.1:{port}"
-    worker = ftp = None
+    ftp = None
+    system = FleetSystem(
+        base_url=base_url,
+        ocpp_url=f"ws://127.0.0.1:{port}/ocpp/",
+        mail_dir=mail_dir,
+        env=env,
+        ftp_port=ftp_port,
+    )
     try:
         wait_for_health(base_url, server, timeout=60)
-        worker = _worker_start(env)
         ftp = subprocess.Popen(
             [sys.executable, str(REPO / "manage.py"), "fleet_ftp"],
             env={**os.environ, **env},
             cwd=REPO,
             stdout=subprocess.DEVNULL,
         )
-        _wait_for_worker(base_url, worker)
-        yield FleetSystem(
-            base_url=base_url,
-            ocpp_url=f"ws://127.0.0.1:{port}/ocpp/",
-            mail_dir=mail_dir,
-            env=env,
-            ftp_port=ftp_port,
-        )
+        system.worker_start()
+        yield system
     finally:
-        for process in (ftp, worker, server):
-            if process is not None:
+        for process in (ftp, system.worker, server):
+            if process is not None and process.poll() is None:
                 _stop(process)
 
 

@@ -111,3 +111,43 @@ def test_a_campaign_of_20_stations_halts_on_failed_installs_and_after_a_fix_brin
 
     history = in_thread(lambda: list(station_firmware_history(station=Station.objects.get(identity="FW-02"))))
     assert [row.status for row in history] == ["succeeded"]
+
+
+@pytest.mark.slow
+def test_a_worker_killed_in_the_middle_of_a_campaign_changes_nothing_in_its_outcome(
+    api, stations, live_system
+):
+    # given 8 stations that take their time over each step
+    sims = {f"WK-{n}": stations.connect(f"WK-{n}", evses=1) for n in range(1, 9)}
+    for sim in sims.values():
+        sim.vendor, sim.model = "ChargeNet", "Slow"
+        sim.step_delay = 0.4
+        stations.run(sim.boot())
+    status, image = api.upload(
+        "/api/v1/firmware-images/",
+        {"vendor": "ChargeNet", "model": "Slow", "version": "3.1"},
+        "slow.bin",
+        IMAGE,
+    )
+    assert status == 201, image
+    status, campaign = api.post(
+        "/api/v1/firmware-campaigns/",
+        {"name": "kill", "image": image["id"], "waves": ["1", "50%", "rest"], "max_retries": 0},
+    )
+    assert status == 201, campaign
+
+    # when the worker is killed while the second wave is under way, and a new one starts later
+    wait_for(
+        lambda: any(c.action == "UpdateFirmware" for sim in list(sims.values())[1:] for c in sim.received),
+        "the second wave to start",
+    )
+    live_system.worker_kill()
+    time.sleep(3)
+    live_system.worker_start()
+
+    # then the campaign completes as if nothing happened: every station updated once, none twice
+    done = wait_for(campaign_status(api, campaign["id"], "completed"), "the campaign to complete")
+    assert done["counts"]["succeeded"] == 8
+    for identity, sim in sims.items():
+        assert sim.firmware_version == "3.1", identity
+        assert len([c for c in sim.received if c.action == "UpdateFirmware"]) == 1, identity
