@@ -10,6 +10,7 @@ import hashlib
 import math
 import secrets
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,9 +25,9 @@ from django.utils import timezone
 from chargenet.errors import DomainError
 from chargenet.events import event_publish
 from fleet.models import Campaign, CampaignEvent, CampaignStation, DiagnosticsRequest, FirmwareImage
-from stations.models import Session, Station
+from stations.models import Command, Session, Station
 from stations.network.passwords import password_check, password_hash
-from stations.services import CommandError, command_create
+from stations.services import CommandError, command_create, command_dispatch
 
 DOWNLOAD_SALT = "fleet.firmware-download"
 WAVE_REST = "rest"
@@ -445,6 +446,15 @@ def campaign_advance(*, campaign_id: int) -> None:
 def _follow_quiet(campaign: Campaign, now: datetime) -> None:
     quiet = timedelta(seconds=settings.FLEET_QUIET_SECONDS)
     give_up = timedelta(seconds=settings.FLEET_STEP_TIMEOUT_SECONDS)
+    # A command whose nudge was lost (the worker that queued it died before its commit hook ran)
+    # would wait for the station's next reconnect: nudge its connection again, which costs nothing.
+    unsent = Command.objects.filter(
+        status=Command.Status.QUEUED,
+        created_at__lt=now - timedelta(seconds=5),
+        pk__in=campaign.stations.filter(status=CampaignStation.Status.SENT).values("command_id"),
+    ).values_list("station_id", flat=True)
+    for station_id in set(unsent):
+        transaction.on_commit(partial(command_dispatch, station_id=station_id))
     for row in campaign.stations.select_related("station").filter(status__in=CampaignStation.ACTIVE):
         last = max(filter(None, [row.last_report_at, row.started_at]), default=now)
         if now - last > give_up:
