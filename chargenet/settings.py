@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "stations",
     "billing",
     "ocpi",
+    "fleet",
 ]
 
 MIDDLEWARE = [
@@ -217,9 +218,15 @@ STATIC_ROOT = DATA_DIR / "staticfiles"
 # tests need no collectstatic; production runs collectstatic and gets pre-compressed files. (No
 # manifest storage: it makes every {% static %} fail until collectstatic has run.)
 WHITENOISE_USE_FINDERS = True
+FLEET_STORAGE_BACKEND = env_str("FLEET_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Firmware images and uploaded diagnostics (docs/firmware-and-diagnostics.md): local files under
+    # DATA_DIR by default; any Django storage backend (an S3-compatible bucket) in production.
+    "fleet": {"BACKEND": FLEET_STORAGE_BACKEND, "OPTIONS": {"location": str(DATA_DIR / "fleet")}}
+    if FLEET_STORAGE_BACKEND.endswith("FileSystemStorage")
+    else {"BACKEND": FLEET_STORAGE_BACKEND},
 }
 
 # --- security ---------------------------------------------------------------------------------
@@ -531,4 +538,36 @@ OCPI_PULL_INTERVAL = env_int("OCPI_PULL_INTERVAL", 300, minimum=10)
 CELERY_BEAT_SCHEDULE |= {
     "ocpi-emsp-pull": {"task": "ocpi.partner_pull_task", "schedule": float(OCPI_PULL_INTERVAL)},
     "ocpi-emsp-sweep": {"task": "ocpi.emsp_sweep_task", "schedule": 15.0},
+}
+
+# --- fleet operations: firmware campaigns, diagnostics and logs (docs/firmware-and-diagnostics.md) --
+# The base URL stations download firmware from and upload diagnostics to (blank = SITE_URL).
+FLEET_PUBLIC_URL = env_str("FLEET_PUBLIC_URL").rstrip("/")
+FLEET_IMAGE_MAX_BYTES = env_int("FLEET_IMAGE_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
+FLEET_DOWNLOAD_TOKEN_SECONDS = env_int("FLEET_DOWNLOAD_TOKEN_SECONDS", 86400, minimum=60)
+FLEET_UPLOAD_TOKEN_SECONDS = env_int("FLEET_UPLOAD_TOKEN_SECONDS", 86400, minimum=60)
+FLEET_UPLOAD_MAX_BYTES = env_int("FLEET_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
+FLEET_DIAGNOSTICS_RETENTION_DAYS = env_int("FLEET_DIAGNOSTICS_RETENTION_DAYS", 30, minimum=1)
+# A station silent this long in an update is asked for its status (TriggerMessage); silent this long
+# it has failed the attempt.
+FLEET_QUIET_SECONDS = env_int("FLEET_QUIET_SECONDS", 600, minimum=1)
+FLEET_STEP_TIMEOUT_SECONDS = env_int("FLEET_STEP_TIMEOUT_SECONDS", 3 * 3600, minimum=10)
+FLEET_MAX_STARTS_PER_TICK = env_int("FLEET_MAX_STARTS_PER_TICK", 500, minimum=1)
+FLEET_TICK_SECONDS = env_int("FLEET_TICK_SECONDS", 10, minimum=1)
+# The FTP server for diagnostics uploads (many 1.6 chargers upload only by FTP), started by
+# `manage.py run`; in production run `manage.py fleet_ftp` on its own.
+FLEET_FTP_ENABLED = env_bool("FLEET_FTP_ENABLED", True)
+FLEET_FTP_HOST = env_str("FLEET_FTP_HOST", HOST)
+FLEET_FTP_PORT = env_int("FLEET_FTP_PORT", 2121, minimum=1, maximum=65535)
+FLEET_FTP_PUBLIC_HOST = env_str("FLEET_FTP_PUBLIC_HOST", HOST)
+# Passive data ports (open them in the firewall; blank = any free port) and the address the server
+# announces for them when it sits behind NAT (blank = its own).
+FLEET_FTP_PASSIVE_PORTS = env_str("FLEET_FTP_PASSIVE_PORTS", "60000-60099")
+FLEET_FTP_MASQUERADE_ADDRESS = env_str("FLEET_FTP_MASQUERADE_ADDRESS")
+CELERY_BEAT_SCHEDULE |= {
+    "fleet-campaigns-advance": {
+        "task": "fleet.campaigns_advance_task",
+        "schedule": float(FLEET_TICK_SECONDS),
+    },
+    "fleet-diagnostics-prune": {"task": "fleet.diagnostics_prune_task", "schedule": 3600.0},
 }

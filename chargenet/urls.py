@@ -32,4 +32,5 @@ urlpatterns = [
     path("pay/", include("billing.guest.urls")),
     path("", include("stations.devicemodel.urls")),
     path("", include("stations.certificates.urls")),
+    path("fleet/", include("fleet.urls")),
 ]

@@ -7,6 +7,7 @@ from billing import api as billing_api
 from chargenet.api import api as key_api
 from chargenet.api import views
 from chargenet.webhooks import api as webhook_api
+from fleet import api as fleet_api
 from ocpi import api as ocpi_api
 from rfid import api as rfid_api
 from stations.api import views as stations_api
@@ -205,6 +206,49 @@ v1 = [
         "stations/<str:identity>/certificates/delete/",
         certificates_api.StationCertificateDeleteApi.as_view(),
         name="station-certificate-delete",
+    ),
+    path("firmware-images/", fleet_api.FirmwareImageListApi.as_view(), name="firmware-image-list"),
+    path(
+        "firmware-images/<id:pk>/", fleet_api.FirmwareImageDetailApi.as_view(), name="firmware-image-detail"
+    ),
+    path("firmware-campaigns/", fleet_api.CampaignListApi.as_view(), name="firmware-campaign-list"),
+    path(
+        "firmware-campaigns/<id:pk>/", fleet_api.CampaignDetailApi.as_view(), name="firmware-campaign-detail"
+    ),
+    path(
+        "firmware-campaigns/<id:pk>/pause/",
+        fleet_api.CampaignPauseApi.as_view(),
+        name="firmware-campaign-pause",
+    ),
+    path(
+        "firmware-campaigns/<id:pk>/resume/",
+        fleet_api.CampaignResumeApi.as_view(),
+        name="firmware-campaign-resume",
+    ),
+    path(
+        "firmware-campaigns/<id:pk>/cancel/",
+        fleet_api.CampaignCancelApi.as_view(),
+        name="firmware-campaign-cancel",
+    ),
+    path(
+        "firmware-campaigns/<id:pk>/retry-failed/",
+        fleet_api.CampaignRetryFailedApi.as_view(),
+        name="firmware-campaign-retry-failed",
+    ),
+    path(
+        "stations/<str:identity>/diagnostics/",
+        fleet_api.StationDiagnosticsListApi.as_view(),
+        name="station-diagnostics",
+    ),
+    path(
+        "diagnostics/<uuid:request_uuid>/",
+        fleet_api.DiagnosticsDetailApi.as_view(),
+        name="diagnostics-detail",
+    ),
+    path(
+        "diagnostics/<uuid:request_uuid>/file/",
+        fleet_api.DiagnosticsFileApi.as_view(),
+        name="diagnostics-file",
     ),
 ]
 

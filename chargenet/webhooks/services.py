@@ -54,6 +54,11 @@ WEBHOOK_EVENTS = (
     "invoice.issued",
     "subscription.started",
     "subscription.ended",
+    "firmware_image.created",
+    "firmware_campaign.updated",
+    "firmware_campaign.station_updated",
+    "diagnostics.updated",
+    "station.status_reported",
 )
 COMMAND_FINAL_STATUSES = {"accepted", "rejected", "error", "timed_out", "expired"}
 SIGNATURE_HEADER = "ChargeNet-Signature"

@@ -15,16 +15,19 @@ It imports nothing from Django, so it also runs against a ChargeNet somewhere el
 
 import asyncio
 import base64
+import ftplib
 import hashlib
+import io
 import logging
 import random
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from ocpp.v16 import call, call_result
 from websockets.asyncio.client import ClientConnection
@@ -143,6 +146,11 @@ class SimulatedStation:
         # Pauses between the steps of a firmware update or upload, so a CSMS sees each status.
         self.step_delay = 0.2
         self.reboot_delay = 0.5
+        # Fleet operations: shares (0..1) of firmware downloads/installs that fail, and the last files.
+        self.firmware_download_failure_rate = 0.0
+        self.firmware_install_failure_rate = 0.0
+        self.firmware_downloads: list[bytes] = []
+        self.uploads: list[tuple[str, str]] = []  # (location without credentials, file name)
 
         # Test hooks: answer overrides, delays and CALLERRORs per action (see the module docstring).
         self.responses: dict[str, str | dict[str, Any]] = {}
@@ -717,29 +725,68 @@ class SimulatedStation:
         name = f"diagnostics-{self.identity}-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
 
         async def upload():
-            for status in ("Uploading", "Uploaded"):
-                await asyncio.sleep(self.step_delay)
-                await self.send_diagnostics_status(status)
+            await asyncio.sleep(self.step_delay)
+            await self.send_diagnostics_status("Uploading")
+            uploaded = await self._upload_file(location, name)
+            await asyncio.sleep(self.step_delay)
+            await self.send_diagnostics_status("Uploaded" if uploaded else "UploadFailed")
             self.diagnostics_status = "Idle"
 
         self._later(upload)
         return {"file_name": name}
 
-    def _firmware_steps(self, retrieve: datetime | None, send_status: Callable[[str], Awaitable[Any]]):
+    def _firmware_steps(
+        self,
+        retrieve: datetime | None,
+        send_status: Callable[[str], Awaitable[Any]],
+        location: str = "",
+    ):
         async def steps():
             if retrieve is not None:
                 wait = (retrieve - datetime.now(UTC)).total_seconds()
                 if wait > 0:
                     await asyncio.sleep(min(wait, 3600))
-            for status in ("Downloading", "Downloaded", "Installing", "Installed"):
+            await asyncio.sleep(self.step_delay)
+            await send_status("Downloading")
+            version = await self._firmware_download(location)
+            if version is None:
+                await send_status("DownloadFailed")
+                self.firmware_status = "Idle"
+                return
+            for status in ("Downloaded", "Installing"):
                 await asyncio.sleep(self.step_delay)
                 await send_status(status)
+            await asyncio.sleep(self.step_delay)
+            if self.rng.random() < self.firmware_install_failure_rate:
+                await send_status("InstallationFailed")
+                self.firmware_status = "Idle"
+                return
+            await send_status("Installed")
             self.firmware_status = "Idle"
+            if version != self.firmware_version:
+                # A charger runs the new firmware after a restart and reports it in BootNotification.
+                self.firmware_version = version
+                await self.reboot("FirmwareUpdate")
 
         return steps
 
+    async def _firmware_download(self, location: str) -> str | None:
+        """Fetch the image by HTTP(S); the version it carries (the X-Firmware-Version header, else
+        the station's own), or None when the download failed or a simulated failure was drawn."""
+        if self.rng.random() < self.firmware_download_failure_rate:
+            return None
+        if not location.startswith(("http://", "https://")):
+            return self.firmware_version if not location else None
+        try:
+            body, version = await asyncio.to_thread(_http_download, location)
+        except OSError as exc:
+            logger.info("%s: firmware download failed: %r", self.identity, exc)
+            return None
+        self.firmware_downloads.append(body)
+        return version or self.firmware_version
+
     def _update_firmware(self, location: str, retrieve_date: str, **_) -> dict:
-        self._later(self._firmware_steps(_parse_time(retrieve_date), self.send_firmware_status))
+        self._later(self._firmware_steps(_parse_time(retrieve_date), self.send_firmware_status, location))
         return {}
 
     def _signed_update_firmware(self, request_id: int, firmware: dict, **_) -> dict:
@@ -750,19 +797,48 @@ class SimulatedStation:
             )
 
         retrieve = firmware.get("retrieve_date_time")
-        self._later(self._firmware_steps(_parse_time(retrieve) if retrieve else None, send_status))
+        self._later(
+            self._firmware_steps(
+                _parse_time(retrieve) if retrieve else None, send_status, firmware.get("location", "")
+            )
+        )
         return {"status": "Accepted"}
 
     def _get_log(self, log: dict, log_type: str, request_id: int, **_) -> dict:
         name = f"{log_type.lower()}-{self.identity}-{request_id}.log"
 
         async def upload():
-            for status in ("Uploading", "Uploaded"):
-                await asyncio.sleep(self.step_delay)
-                await self.send(call.LogStatusNotification(status=status, request_id=request_id))
+            await asyncio.sleep(self.step_delay)
+            await self.send(call.LogStatusNotification(status="Uploading", request_id=request_id))
+            uploaded = await self._upload_file(log.get("remote_location", ""), name)
+            await asyncio.sleep(self.step_delay)
+            status = "Uploaded" if uploaded else "UploadFailure"
+            await self.send(call.LogStatusNotification(status=status, request_id=request_id))
 
         self._later(upload)
         return {"status": "Accepted", "filename": name}
+
+    def _diagnostics_content(self) -> bytes:
+        lines = [f"{now_iso()} {self.identity} {self.vendor} {self.model} firmware {self.firmware_version}"]
+        for connector in self.connectors.values():
+            lines.append(
+                f"{now_iso()} connector {connector.connector_id} {connector.status} {connector.error_code}"
+                f" {int(connector.energy_wh)} Wh"
+            )
+        return ("\n".join(lines) + "\n").encode()
+
+    async def _upload_file(self, location: str, name: str) -> bool:
+        """Upload a generated diagnostics/log file to `location`: HTTP(S) as a multipart POST, or FTP
+        (credentials in the URL) with STOR. True when the server took it."""
+        if not location:
+            return False
+        try:
+            await asyncio.to_thread(_upload, location, name, self._diagnostics_content())
+        except (OSError, EOFError, ValueError) as exc:
+            logger.info("%s: upload to %s failed: %r", self.identity, location.split("@")[-1], exc)
+            return False
+        self.uploads.append((location.split("@")[-1], name))
+        return True
 
     def _send_local_list(
         self, list_version: int, update_type: str, local_authorization_list=None, **_
@@ -958,3 +1034,41 @@ class SimulatedStation:
                 self.certificates.remove(cert)
                 return {"status": "Accepted"}
         return {"status": "NotFound"}
+
+
+def _http_download(url: str) -> tuple[bytes, str]:
+    """GET `url`; the body and the X-Firmware-Version header (blank when absent)."""
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - the CSMS's own URL
+        return response.read(), response.headers.get("X-Firmware-Version", "")
+
+
+def _upload(location: str, name: str, content: bytes) -> None:
+    """Send `content` as file `name` to an HTTP(S) location (multipart POST) or an FTP one (STOR)."""
+    parts = urlsplit(location)
+    if parts.scheme == "ftp":
+        with ftplib.FTP() as ftp:
+            ftp.connect(parts.hostname or "127.0.0.1", parts.port or 21, timeout=30)
+            ftp.login(unquote(parts.username or "anonymous"), unquote(parts.password or ""))
+            if parts.path.strip("/"):
+                ftp.cwd(parts.path)
+            ftp.storbinary(f"STOR {name}", io.BytesIO(content))
+        return
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"cannot upload to {parts.scheme!r}")
+    boundary = f"----chargenet{random.getrandbits(64):x}"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        location,
+        data=body,
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the CSMS's own URL
+        response.read()

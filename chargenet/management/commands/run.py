@@ -186,6 +186,10 @@ class Command(BaseCommand):
                     ],
                 )
             )
+        if settings.FLEET_FTP_ENABLED:
+            # Diagnostics/log uploads by FTP (docs/firmware-and-diagnostics.md); FLEET_FTP_ENABLED=false
+            # turns it off.
+            children.append(Child("ftp", [python, manage, "fleet_ftp"], quiet=True))
         return children
 
     def _banner(self, demo_seeded: bool) -> None:

@@ -69,3 +69,8 @@ def station_report_status(*, station_id: int, kind: str, status: str, request_id
     state.save()
     station = Station.objects.get(pk=station_id)
     event_publish("station.updated", _station_event(station, **{status_field: status}))
+    # The dedicated event fleet operations follow (firmware campaigns, diagnostics uploads).
+    event_publish(
+        "station.status_reported",
+        _station_event(station, kind=kind, status=status[:40], request_id=request_id),
+    )

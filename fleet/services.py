@@ -1,0 +1,923 @@
+"""Every write and business rule of fleet operations: firmware images, campaigns, diagnostics uploads.
+
+A campaign's state lives in the database (`Campaign`, one `CampaignStation` row per station), so any
+worker can advance it and a killed one loses nothing: `campaign_advance` locks the campaign, claims each
+step with a conditional update and queues the station's command in the same transaction. The stations'
+FirmwareStatusNotifications and BootNotifications reach it through domain events (fleet.subscribers).
+"""
+
+import hashlib
+import math
+import secrets
+from datetime import datetime, time, timedelta
+from functools import partial
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core import signing
+from django.core.files.base import File
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from chargenet.errors import DomainError
+from chargenet.events import event_publish
+from fleet.models import Campaign, CampaignEvent, CampaignStation, DiagnosticsRequest, FirmwareImage
+from stations.models import Command, Session, Station
+from stations.network.passwords import password_check, password_hash
+from stations.services import CommandError, command_create, command_dispatch
+
+DOWNLOAD_SALT = "fleet.firmware-download"
+WAVE_REST = "rest"
+
+# FirmwareStatusNotification statuses (1.6, 1.6 security extension, 2.0.1) → the step they mean.
+FIRMWARE_PROGRESS = {
+    "DownloadScheduled": CampaignStation.Status.SENT,
+    "DownloadPaused": CampaignStation.Status.SENT,
+    "Downloading": CampaignStation.Status.DOWNLOADING,
+    "Downloaded": CampaignStation.Status.DOWNLOADED,
+    "SignatureVerified": CampaignStation.Status.DOWNLOADED,
+    "InstallScheduled": CampaignStation.Status.INSTALLING,
+    "Installing": CampaignStation.Status.INSTALLING,
+    "InstallRebooting": CampaignStation.Status.INSTALLING,
+    "Installed": CampaignStation.Status.INSTALLED,
+}
+FIRMWARE_FAILURES = {
+    "DownloadFailed": "the download failed",
+    "InstallationFailed": "the installation failed",
+    "InvalidSignature": "the station found the signature invalid",
+    "InstallVerificationFailed": "the installed firmware did not verify",
+    "InvalidCertificate": "the station refused the signing certificate",
+    "RevokedCertificate": "the signing certificate is revoked",
+}
+# "Idle" says the station is not busy with firmware: nothing to change, the boot verifies the version.
+FIRMWARE_NEUTRAL = {"Idle"}
+
+UPLOAD_FAILURES = {"UploadFailed", "UploadFailure", "BadMessage", "NotSupportedOperation", "PermissionDenied"}
+UPLOAD_PROGRESS = {"Uploading", "Uploaded", "AcceptedCanceled", "Idle"}
+
+
+class FleetError(DomainError):
+    """A fleet action was refused (bad image, bad campaign, bad upload); the message says why."""
+
+    api_status = 400
+    api_code = "fleet_refused"
+
+
+class UploadRefused(FleetError):
+    """A station's upload or download was refused: an unknown, expired or used token."""
+
+    api_status = 403
+    api_code = "token_refused"
+
+
+class UploadTooLarge(FleetError):
+    """A station's upload is larger than FLEET_UPLOAD_MAX_BYTES."""
+
+    api_status = 413
+    api_code = "upload_too_large"
+
+
+def _public_url() -> str:
+    return (settings.FLEET_PUBLIC_URL or settings.SITE_URL).rstrip("/")
+
+
+# ---- firmware images -------------------------------------------------------------------------
+
+
+def _sha256(file: File) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    file.seek(0)
+    for chunk in file.chunks():
+        digest.update(chunk)
+        size += len(chunk)
+    file.seek(0)
+    return digest.hexdigest(), size
+
+
+def _clean(value: str, field: str, length: int) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise FleetError(f"{field} is required")
+    if len(value) > length:
+        raise FleetError(f"{field} must be at most {length} characters")
+    return value
+
+
+def firmware_image_create(
+    *,
+    vendor: str,
+    model: str,
+    version: str,
+    file: File,
+    file_name: str = "",
+    sha256: str = "",
+    signing_certificate: str = "",
+    signature: str = "",
+    notes: str = "",
+    uploaded_by: Any = None,
+) -> FirmwareImage:
+    """Store an uploaded firmware image with the SHA-256 computed here.
+
+    Raises FleetError for a missing field, an empty or oversize file, a checksum that differs from the
+    `sha256` the uploader gave (a corrupted upload), half of a signature, or a version already stored
+    for that vendor and model. Nothing is stored then.
+    """
+    vendor, model = _clean(vendor, "vendor", 50), _clean(model, "model", 50)
+    version = _clean(version, "version", 50)
+    computed, size = _sha256(file)
+    if size == 0:
+        raise FleetError("the firmware file is empty")
+    if size > settings.FLEET_IMAGE_MAX_BYTES:
+        raise FleetError(f"the firmware file is larger than {settings.FLEET_IMAGE_MAX_BYTES} bytes")
+    if sha256 and sha256.strip().lower() != computed:
+        raise FleetError(f"checksum mismatch: the upload's SHA-256 is {computed}, not {sha256.strip()}")
+    if bool(signing_certificate.strip()) != bool(signature.strip()):
+        raise FleetError("a signed image needs both the signing certificate and the signature")
+    name = (file_name or getattr(file, "name", "") or "firmware.bin").rsplit("/", 1)[-1][:150]
+    with transaction.atomic():
+        if FirmwareImage.objects.filter(vendor=vendor, model=model, version=version).exists():
+            raise FleetError(f"{vendor} {model} version {version} is already stored")
+        image = FirmwareImage(
+            vendor=vendor,
+            model=model,
+            version=version,
+            file_name=name,
+            size=size,
+            sha256=computed,
+            signing_certificate=signing_certificate.strip(),
+            signature=signature.strip(),
+            notes=notes,
+            uploaded_by=uploaded_by,
+        )
+        image.file.save(f"{computed[:16]}-{name}", file, save=False)
+        image.save()
+        event_publish(
+            "firmware_image.created",
+            {"image_id": image.pk, "vendor": vendor, "model": model, "version": version, "sha256": computed},
+        )
+    return image
+
+
+def firmware_download_url(*, image: FirmwareImage, station: Station) -> str:
+    """The URL `station` downloads `image` from: a signed, expiring token for this station only."""
+    token = signing.dumps([image.pk, station.pk], salt=DOWNLOAD_SALT, compress=True)
+    return f"{_public_url()}/fleet/firmware/{token}/{quote(image.file_name)}"
+
+
+def firmware_download_resolve(*, token: str) -> tuple[FirmwareImage, Station]:
+    """The image and station a download token names; raises UploadRefused when it is forged or expired."""
+    try:
+        image_id, station_id = signing.loads(
+            token, salt=DOWNLOAD_SALT, max_age=settings.FLEET_DOWNLOAD_TOKEN_SECONDS
+        )
+    except signing.SignatureExpired:
+        raise UploadRefused("the download link has expired") from None
+    except (signing.BadSignature, ValueError, TypeError):
+        raise UploadRefused("the download link is not valid") from None
+    image = FirmwareImage.objects.filter(pk=image_id).first()
+    station = Station.objects.filter(pk=station_id).first()
+    if image is None or station is None:
+        raise UploadRefused("the download link is not valid")
+    return image, station
+
+
+# ---- campaigns: creation ---------------------------------------------------------------------
+
+
+def _wave_sizes(waves: list[Any], total: int) -> list[int]:
+    """Sizes of the waves for `total` stations: counts, percentages (rounded up) and "rest"; the last
+    wave takes whatever is left. Raises FleetError for a malformed wave."""
+    if not waves:
+        waves = [WAVE_REST]
+    if len(waves) > 20:
+        raise FleetError("at most 20 waves")
+    sizes: list[int] = []
+    left = total
+    for index, raw in enumerate(waves):
+        text = str(raw).strip().lower()
+        last = index == len(waves) - 1
+        if text == WAVE_REST:
+            if not last:
+                raise FleetError('"rest" can only be the last wave')
+            size = left
+        elif text.endswith("%"):
+            try:
+                share = float(text[:-1])
+            except ValueError:
+                raise FleetError(f"wave {index + 1}: {raw!r} is not a percentage") from None
+            if not 0 < share <= 100:
+                raise FleetError(f"wave {index + 1}: a percentage must be above 0 and at most 100")
+            size = math.ceil(total * share / 100)
+        else:
+            try:
+                size = int(text)
+            except ValueError:
+                raise FleetError(
+                    f'wave {index + 1}: {raw!r} is not a count, a percentage or "rest"'
+                ) from None
+            if size < 1:
+                raise FleetError(f"wave {index + 1}: a wave has at least one station")
+        size = min(size, left)
+        if last:
+            size = left
+        sizes.append(size)
+        left -= size
+    return [size for size in sizes if size > 0]
+
+
+def campaign_create(
+    *,
+    name: str,
+    image: FirmwareImage,
+    identities: list[str] | None = None,
+    location_id: int | None = None,
+    waves: list[Any] | None = None,
+    max_failure_rate: int = 10,
+    window_start: time | None = None,
+    window_end: time | None = None,
+    allow_while_charging: bool = False,
+    max_retries: int = 1,
+    created_by: Any = None,
+) -> Campaign:
+    """Create a running campaign that updates the targeted stations to `image` in waves.
+
+    The target is the listed stations, a location's stations, or (neither given) every station of the
+    image's vendor and model. Raises FleetError when a listed station is unknown or of another
+    vendor/model than the image, when nothing matches, or for malformed waves, rates or windows.
+    """
+    name = _clean(name, "name", 200)
+    if not 0 <= max_failure_rate <= 100:
+        raise FleetError("the maximum failure rate is a percentage from 0 to 100")
+    if not 0 <= max_retries <= 10:
+        raise FleetError("retries must be from 0 to 10")
+    if (window_start is None) != (window_end is None) or (
+        window_start is not None and window_start == window_end
+    ):
+        raise FleetError("an update window needs a start and a different end time")
+    stations = Station.objects.select_related("location").order_by("identity")
+    target: dict[str, Any] = {"vendor": image.vendor, "model": image.model}
+    if identities:
+        identities = sorted(set(identities))
+        stations = stations.filter(identity__in=identities)
+        found = {s.identity: s for s in stations}
+        unknown = [i for i in identities if i not in found]
+        if unknown:
+            raise FleetError(f"unknown stations: {', '.join(unknown[:10])}")
+        wrong = [s.identity for s in found.values() if (s.vendor, s.model) != (image.vendor, image.model)]
+        if wrong:
+            raise FleetError(
+                f"the image is for {image.vendor} {image.model}; these stations are another vendor or "
+                f"model: {', '.join(wrong[:10])}"
+            )
+        target["stations"] = identities
+    else:
+        stations = stations.filter(vendor=image.vendor, model=image.model)
+        if location_id is not None:
+            stations = stations.filter(location_id=location_id)
+            target["location_id"] = location_id
+    chosen = list(stations)
+    if not chosen:
+        raise FleetError(f"no station of {image.vendor} {image.model} matches the target")
+    sizes = _wave_sizes(list(waves or ["1", "10%", WAVE_REST]), len(chosen))
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            name=name,
+            image=image,
+            target=target,
+            waves=[str(w) for w in (waves or ["1", "10%", WAVE_REST])],
+            max_failure_rate=max_failure_rate,
+            window_start=window_start,
+            window_end=window_end,
+            allow_while_charging=allow_while_charging,
+            max_retries=max_retries,
+            created_by=created_by,
+        )
+        rows, position = [], 0
+        for wave, size in enumerate(sizes, start=1):
+            for station in chosen[position : position + size]:
+                rows.append(
+                    CampaignStation(
+                        campaign=campaign, station=station, wave=wave, version_before=station.firmware_version
+                    )
+                )
+            position += size
+        CampaignStation.objects.bulk_create(rows)
+        _timeline(
+            campaign, f"created for {len(rows)} stations in {len(sizes)} waves ({', '.join(map(str, sizes))})"
+        )
+        _campaign_event(campaign)
+        transaction.on_commit(lambda: _advance_soon(campaign.pk))
+    return campaign
+
+
+# ---- campaigns: the operator's actions ---------------------------------------------------------
+
+
+@transaction.atomic
+def campaign_pause(*, campaign: Campaign) -> Campaign:
+    """Stop starting updates (those under way go on); raises FleetError unless running."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status != Campaign.Status.RUNNING:
+        raise FleetError(f"only a running campaign can be paused (this one is {campaign.status})")
+    campaign.status = Campaign.Status.PAUSED
+    campaign.save(update_fields=["status"])
+    _timeline(campaign, "paused")
+    _campaign_event(campaign)
+    return campaign
+
+
+@transaction.atomic
+def campaign_resume(*, campaign: Campaign) -> Campaign:
+    """Run a paused or halted campaign again. Resuming a halted one accepts the failures that halted
+    it (retry them first with campaign_retry_failed to count them again)."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status not in (Campaign.Status.PAUSED, Campaign.Status.HALTED):
+        raise FleetError(f"only a paused or halted campaign can be resumed (this one is {campaign.status})")
+    if campaign.status == Campaign.Status.HALTED:
+        campaign.stations.filter(status=CampaignStation.Status.FAILED).update(failure_accepted=True)
+    campaign.status, campaign.halted_reason = Campaign.Status.RUNNING, ""
+    campaign.save(update_fields=["status", "halted_reason"])
+    _timeline(campaign, "resumed")
+    _campaign_event(campaign)
+    transaction.on_commit(lambda: _advance_soon(campaign.pk))
+    return campaign
+
+
+@transaction.atomic
+def campaign_cancel(*, campaign: Campaign) -> Campaign:
+    """Cancel: stations not started are dropped; updates under way finish and are still followed."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status in (Campaign.Status.CANCELLED, Campaign.Status.COMPLETED):
+        raise FleetError(f"the campaign is already {campaign.status}")
+    campaign.stations.filter(status=CampaignStation.Status.PENDING).update(
+        status=CampaignStation.Status.CANCELLED, finished_at=timezone.now(), waiting_reason=""
+    )
+    campaign.status, campaign.finished_at = Campaign.Status.CANCELLED, timezone.now()
+    campaign.save(update_fields=["status", "finished_at"])
+    _timeline(campaign, "cancelled")
+    _campaign_event(campaign)
+    return campaign
+
+
+@transaction.atomic
+def campaign_retry_failed(*, campaign: Campaign) -> int:
+    """Put every failed station back in line with its retries renewed; returns how many. A completed
+    campaign runs again for them; a halted or paused one stays so until resumed."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status == Campaign.Status.CANCELLED:
+        raise FleetError("a cancelled campaign cannot retry")
+    count = campaign.stations.filter(status=CampaignStation.Status.FAILED).update(
+        status=CampaignStation.Status.PENDING, attempts=0, failure_accepted=False, finished_at=None
+    )
+    if not count:
+        raise FleetError("no station has failed")
+    if campaign.status == Campaign.Status.COMPLETED:
+        campaign.status, campaign.finished_at = Campaign.Status.RUNNING, None
+        campaign.save(update_fields=["status", "finished_at"])
+    _timeline(campaign, f"{count} failed stations will be tried again")
+    _campaign_event(campaign)
+    transaction.on_commit(lambda: _advance_soon(campaign.pk))
+    return count
+
+
+# ---- campaigns: advancing ----------------------------------------------------------------------
+
+
+def campaigns_advance_due() -> int:
+    """Advance every campaign that has work: running ones, and any with updates under way (a paused,
+    halted or cancelled campaign still follows those). Returns how many were looked at."""
+    ids = list(
+        Campaign.objects.filter(
+            Q(status=Campaign.Status.RUNNING) | Q(stations__status__in=CampaignStation.ACTIVE)
+        )
+        .distinct()
+        .values_list("pk", flat=True)
+    )
+    for campaign_id in ids:
+        campaign_advance(campaign_id=campaign_id)
+    return len(ids)
+
+
+def campaign_advance(*, campaign_id: int) -> None:
+    """One idempotent step of a campaign: time out or nudge quiet stations, halt on too many failures,
+    start the stations that may start now, move to the next wave or complete.
+
+    Safe to run from any number of workers at once: the campaign row is locked, each start is a
+    conditional update, and the one-active-update constraint keeps two campaigns off one station.
+    """
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().select_related("image").filter(pk=campaign_id).first()
+        if campaign is None:
+            return
+        now = timezone.now()
+        _follow_quiet(campaign, now)
+        if campaign.status != Campaign.Status.RUNNING:
+            return
+        if _halt_if_failing(campaign):
+            return
+        started = 0
+        while True:
+            started += _start_pending(campaign, now, budget=settings.FLEET_MAX_STARTS_PER_TICK - started)
+            open_rows = campaign.stations.filter(wave__lte=campaign.current_wave).exclude(
+                status__in=CampaignStation.FINAL
+            )
+            if open_rows.exists():
+                break
+            if campaign.stations.filter(wave__gt=campaign.current_wave).exists():
+                campaign.current_wave += 1
+                campaign.save(update_fields=["current_wave"])
+                _timeline(campaign, f"wave {campaign.current_wave} started")
+                _campaign_event(campaign)
+                continue
+            campaign.status, campaign.finished_at = Campaign.Status.COMPLETED, now
+            campaign.save(update_fields=["status", "finished_at"])
+            counts = _counts(campaign)
+            _timeline(
+                campaign,
+                f"completed: {counts.get('succeeded', 0)} succeeded, {counts.get('failed', 0)} failed",
+            )
+            _campaign_event(campaign)
+            break
+
+
+def _follow_quiet(campaign: Campaign, now: datetime) -> None:
+    quiet = timedelta(seconds=settings.FLEET_QUIET_SECONDS)
+    give_up = timedelta(seconds=settings.FLEET_STEP_TIMEOUT_SECONDS)
+    # A command whose nudge was lost (the worker that queued it died before its commit hook ran)
+    # would wait for the station's next reconnect: nudge its connection again, which costs nothing.
+    unsent = Command.objects.filter(
+        status=Command.Status.QUEUED,
+        created_at__lt=now - timedelta(seconds=5),
+        pk__in=campaign.stations.filter(status=CampaignStation.Status.SENT).values("command_id"),
+    ).values_list("station_id", flat=True)
+    for station_id in set(unsent):
+        transaction.on_commit(partial(command_dispatch, station_id=station_id))
+    for row in campaign.stations.select_related("station").filter(status__in=CampaignStation.ACTIVE):
+        last = max(filter(None, [row.last_report_at, row.started_at]), default=now)
+        if now - last > give_up:
+            _station_fail(campaign, row, f"no progress reported for {settings.FLEET_STEP_TIMEOUT_SECONDS} s")
+        elif now - last > quiet and (row.triggered_at is None or now - row.triggered_at > quiet):
+            # Quiet: ask where it stands (TriggerMessage); an offline station is asked when it is back.
+            if not row.station.is_online:
+                continue
+            try:
+                command_create(
+                    station=row.station,
+                    action="TriggerMessage",
+                    payload={"requestedMessage": "FirmwareStatusNotification"},
+                    expires_in=settings.FLEET_QUIET_SECONDS,
+                )
+            except CommandError:
+                continue
+            row.triggered_at = now
+            row.save(update_fields=["triggered_at"])
+            _timeline(campaign, "quiet: asked for its firmware status", station=row.station)
+
+
+def _halt_if_failing(campaign: Campaign) -> bool:
+    for wave in range(1, campaign.current_wave + 1):
+        rows = campaign.stations.filter(wave=wave)
+        size = rows.count()
+        failed = rows.filter(status=CampaignStation.Status.FAILED, failure_accepted=False).count()
+        if size and failed * 100 > campaign.max_failure_rate * size:
+            campaign.status = Campaign.Status.HALTED
+            campaign.halted_reason = (
+                f"wave {wave}: {failed} of {size} stations failed, more than the "
+                f"{campaign.max_failure_rate} % allowed"
+            )[:300]
+            campaign.save(update_fields=["status", "halted_reason"])
+            _timeline(campaign, f"halted: {campaign.halted_reason}")
+            _campaign_event(campaign)
+            return True
+    return False
+
+
+def _in_window(campaign: Campaign, station: Station, now: datetime) -> bool:
+    if campaign.window_start is None or campaign.window_end is None:
+        return True
+    try:
+        zone = ZoneInfo(station.location.time_zone if station.location else "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = now.astimezone(zone).time()
+    start, end = campaign.window_start, campaign.window_end
+    # A window past midnight (22:00–04:00) wraps.
+    return start <= local < end if start < end else local >= start or local < end
+
+
+def _start_pending(campaign: Campaign, now: datetime, *, budget: int) -> int:
+    started = 0
+    rows = (
+        campaign.stations.select_related("station__location")
+        .filter(wave__lte=campaign.current_wave, status=CampaignStation.Status.PENDING)
+        .order_by("wave", "station__identity")
+    )
+    charging = set(
+        Session.objects.filter(
+            status=Session.Status.ACTIVE, station_id__in=rows.values("station_id")
+        ).values_list("station_id", flat=True)
+    )
+    for row in rows:
+        if started >= budget:
+            break
+        station = row.station
+        reason = ""
+        if not station.is_online:
+            reason = "offline: starts when the station is back"
+        elif not _in_window(campaign, station, now):
+            reason = f"outside the update window {campaign.window_start:%H:%M}–{campaign.window_end:%H:%M} local time"
+        elif station.pk in charging and not campaign.allow_while_charging:
+            reason = "charging: starts when the session ends"
+        elif (
+            CampaignStation.objects.filter(station=station, status__in=CampaignStation.ACTIVE)
+            .exclude(pk=row.pk)
+            .exists()
+        ):
+            reason = "another firmware update is under way"
+        if reason:
+            if row.waiting_reason != reason:
+                row.waiting_reason = reason
+                row.save(update_fields=["waiting_reason"])
+            continue
+        if _station_start(campaign, row, now):
+            started += 1
+    return started
+
+
+def _firmware_command(
+    campaign: Campaign, row: CampaignStation, request_id: int
+) -> tuple[str, dict[str, Any]]:
+    image, station = campaign.image, row.station
+    location = firmware_download_url(image=image, station=station)
+    retrieve = timezone.now().isoformat(timespec="seconds").replace("+00:00", "Z")
+    firmware: dict[str, Any] = {"location": location, "retrieveDateTime": retrieve}
+    if image.is_signed:
+        firmware |= {"signingCertificate": image.signing_certificate, "signature": image.signature}
+    if station.ocpp_version == Station.OcppVersion.V16:
+        if image.is_signed:
+            return "SignedUpdateFirmware", {"requestId": request_id, "firmware": firmware}
+        return "UpdateFirmware", {"location": location, "retrieveDate": retrieve}
+    return "UpdateFirmware", {"requestId": request_id, "firmware": firmware}
+
+
+def _station_start(campaign: Campaign, row: CampaignStation, now: datetime) -> bool:
+    request_id = secrets.randbelow(2**31 - 1) + 1
+    try:
+        with transaction.atomic():
+            claimed = CampaignStation.objects.filter(pk=row.pk, status=CampaignStation.Status.PENDING).update(
+                status=CampaignStation.Status.SENT,
+                attempts=row.attempts + 1,
+                request_id=request_id,
+                started_at=now,
+                last_report="",
+                last_report_at=None,
+                triggered_at=None,
+                waiting_reason="",
+            )
+            if not claimed:
+                return False
+            action, payload = _firmware_command(campaign, row, request_id)
+            # Exactly once without an idempotency key: the claim above and this row commit together.
+            command = command_create(station=row.station, action=action, payload=payload)
+            CampaignStation.objects.filter(pk=row.pk).update(command=command)
+    except IntegrityError:
+        # Another campaign claimed this station in the same instant; it waits for its turn.
+        return False
+    except CommandError as exc:
+        row.refresh_from_db()
+        _station_fail(campaign, row, str(exc))
+        return False
+    row.refresh_from_db()
+    _timeline(campaign, f"{action} sent (attempt {row.attempts})", station=row.station)
+    _station_event(campaign, row)
+    return True
+
+
+def _station_fail(campaign: Campaign, row: CampaignStation, reason: str) -> None:
+    row.failure_reason = reason[:300]
+    retry = row.attempts <= campaign.max_retries and campaign.status != Campaign.Status.CANCELLED
+    if retry:
+        row.status = CampaignStation.Status.PENDING
+        _timeline(campaign, f"failed ({reason}); will retry", station=row.station)
+    else:
+        row.status, row.finished_at = CampaignStation.Status.FAILED, timezone.now()
+        _timeline(campaign, f"failed: {reason}", station=row.station)
+    row.save()
+    _station_event(campaign, row)
+    transaction.on_commit(lambda: _advance_soon(campaign.pk))
+
+
+def _station_succeed(campaign: Campaign, row: CampaignStation, version: str) -> None:
+    row.status, row.finished_at, row.failure_reason = CampaignStation.Status.SUCCEEDED, timezone.now(), ""
+    row.save()
+    _timeline(campaign, f"booted with version {version}", station=row.station)
+    _station_event(campaign, row)
+    transaction.on_commit(lambda: _advance_soon(campaign.pk))
+
+
+# ---- campaigns: what stations report ---------------------------------------------------------
+
+
+def _active_row(station_id: int) -> CampaignStation | None:
+    return (
+        CampaignStation.objects.select_for_update(of=("self",))
+        .select_related("campaign__image", "station")
+        .filter(station_id=station_id, status__in=CampaignStation.ACTIVE)
+        .first()
+    )
+
+
+@transaction.atomic
+def campaign_station_report(*, station_id: int, status: str, request_id: int | None = None) -> None:
+    """Follow a station's FirmwareStatusNotification in the update it is running. A status ChargeNet
+    does not know, or one for another request, is put on the timeline and changes nothing."""
+    row = _active_row(station_id)
+    if row is None:
+        return
+    campaign = row.campaign
+    if request_id is not None and row.request_id is not None and request_id != row.request_id:
+        _timeline(campaign, f"ignored {status} for another request ({request_id})", station=row.station)
+        return
+    row.last_report, row.last_report_at = status[:40], timezone.now()
+    if status in FIRMWARE_FAILURES:
+        _station_fail(campaign, row, f"{status}: {FIRMWARE_FAILURES[status]}")
+        return
+    if status in FIRMWARE_PROGRESS:
+        row.status = FIRMWARE_PROGRESS[status]
+        _timeline(campaign, status, station=row.station)
+    elif status not in FIRMWARE_NEUTRAL:
+        _timeline(campaign, f"reported an unknown firmware status {status!r}; ignored", station=row.station)
+    row.save()
+    _station_event(campaign, row)
+
+
+@transaction.atomic
+def campaign_station_booted(*, station_id: int) -> None:
+    """Verify the version a station booted with: the image's → succeeded; another one after it said
+    Installed → failed (a reboot in the middle of an update is no verdict)."""
+    row = _active_row(station_id)
+    if row is None:
+        return
+    version = Station.objects.filter(pk=station_id).values_list("firmware_version", flat=True).first() or ""
+    if version == row.campaign.image.version:
+        _station_succeed(row.campaign, row, version)
+    elif row.status == CampaignStation.Status.INSTALLED:
+        _station_fail(
+            row.campaign, row, f"booted with version {version or '?'}, not {row.campaign.image.version}"
+        )
+
+
+@transaction.atomic
+def campaign_command_finished(*, command_uuid: str, status: str) -> None:
+    """A firmware command the station refused, or never answered, fails that attempt."""
+    if status not in ("rejected", "error", "timed_out", "expired"):
+        return
+    row = (
+        CampaignStation.objects.select_for_update(of=("self",))
+        .select_related("campaign", "station", "command")
+        .filter(command__uuid=command_uuid, status=CampaignStation.Status.SENT)
+        .first()
+    )
+    if row is None:
+        return
+    detail = row.command.error if row.command and row.command.error else ""
+    response = row.command.response if row.command else None
+    answer = (response or {}).get("status", "") if isinstance(response, dict) else ""
+    _station_fail(row.campaign, row, f"the station's answer: {status} {answer or detail}".strip())
+
+
+# ---- campaigns: events and timeline ----------------------------------------------------------
+
+
+def _timeline(campaign: Campaign, message: str, *, station: Station | None = None) -> None:
+    CampaignEvent.objects.create(campaign=campaign, station=station, message=message[:300])
+
+
+def _counts(campaign: Campaign) -> dict[str, int]:
+    from django.db.models import Count
+
+    return {
+        row["status"]: row["n"]
+        for row in campaign.stations.values("status").annotate(n=Count("id")).order_by()
+    }
+
+
+def _campaign_event(campaign: Campaign) -> None:
+    event_publish(
+        "firmware_campaign.updated",
+        {
+            "campaign_id": campaign.pk,
+            "status": campaign.status,
+            "current_wave": campaign.current_wave,
+            "halted_reason": campaign.halted_reason,
+        },
+    )
+
+
+def _station_event(campaign: Campaign, row: CampaignStation) -> None:
+    event_publish(
+        "firmware_campaign.station_updated",
+        {
+            "campaign_id": campaign.pk,
+            "station_id": row.station_id,
+            "identity": row.station.identity,
+            "wave": row.wave,
+            "status": row.status,
+            "report": row.last_report,
+            "failure_reason": row.failure_reason,
+        },
+    )
+
+
+def _advance_soon(campaign_id: int) -> None:
+    """Queue a campaign step now instead of at the next beat tick (a lost one waits for the tick)."""
+    from fleet.tasks import campaign_advance_task
+
+    try:
+        campaign_advance_task.apply_async((campaign_id,), retry=False, expires=60)
+    except Exception:  # noqa: S110 - the beat tick advances it anyway
+        pass
+
+
+# ---- diagnostics and logs --------------------------------------------------------------------
+
+
+def diagnostics_collect(
+    *,
+    station: Station,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    transport: str = DiagnosticsRequest.Transport.HTTP,
+    kind: str = "",
+    log_type: str = "DiagnosticsLog",
+    requested_by: Any = None,
+) -> DiagnosticsRequest:
+    """Ask a station for its diagnostics (1.6 GetDiagnostics) or log (GetLog) and give it a one-time
+    upload location: an HTTP URL with a token, or FTP with one-time credentials.
+
+    Raises FleetError for a window that ends before it starts, FTP while the FTP server is off, or
+    an action the station's version lacks.
+    """
+    if since and until and until <= since:
+        raise FleetError("the time window must end after it starts")
+    if transport not in DiagnosticsRequest.Transport.values:
+        raise FleetError("transport must be http or ftp")
+    if transport == DiagnosticsRequest.Transport.FTP and not settings.FLEET_FTP_ENABLED:
+        raise FleetError("the FTP server is turned off (FLEET_FTP_ENABLED)")
+    if not kind:
+        kind = (
+            DiagnosticsRequest.Kind.DIAGNOSTICS
+            if station.ocpp_version == "1.6"
+            else DiagnosticsRequest.Kind.LOG
+        )
+    if kind not in DiagnosticsRequest.Kind.values:
+        raise FleetError("kind must be diagnostics or log")
+    if kind == DiagnosticsRequest.Kind.DIAGNOSTICS and station.ocpp_version != "1.6":
+        raise FleetError("OCPP 2.0.1 stations send logs (GetLog), not diagnostics")
+    if log_type not in ("DiagnosticsLog", "SecurityLog"):
+        raise FleetError("log_type must be DiagnosticsLog or SecurityLog")
+    secret = secrets.token_urlsafe(24)
+    with transaction.atomic():
+        request = DiagnosticsRequest.objects.create(
+            station=station,
+            kind=kind,
+            log_type=log_type if kind == DiagnosticsRequest.Kind.LOG else "",
+            transport=transport,
+            request_id=secrets.randbelow(2**31 - 1) + 1,
+            since=since,
+            until=until,
+            secret_hash=password_hash(secret),
+            secret_expires_at=timezone.now() + timedelta(seconds=settings.FLEET_UPLOAD_TOKEN_SECONDS),
+            requested_by=requested_by,
+        )
+        if transport == DiagnosticsRequest.Transport.FTP:
+            request.ftp_user = f"cn{request.uuid.hex[:16]}"
+            request.save(update_fields=["ftp_user"])
+            location = f"ftp://{request.ftp_user}:{secret}@{settings.FLEET_FTP_PUBLIC_HOST}:{settings.FLEET_FTP_PORT}/"
+        else:
+            location = f"{_public_url()}/fleet/uploads/{request.uuid}/{secret}/"
+        stamp = lambda value: value.isoformat(timespec="seconds").replace("+00:00", "Z")  # noqa: E731
+        payload: dict[str, Any]
+        if kind == DiagnosticsRequest.Kind.DIAGNOSTICS:
+            action, payload = "GetDiagnostics", {"location": location}
+            if since:
+                payload["startTime"] = stamp(since)
+            if until:
+                payload["stopTime"] = stamp(until)
+        else:
+            log: dict[str, Any] = {"remoteLocation": location}
+            if since:
+                log["oldestTimestamp"] = stamp(since)
+            if until:
+                log["latestTimestamp"] = stamp(until)
+            action, payload = "GetLog", {"logType": log_type, "requestId": request.request_id, "log": log}
+        try:
+            request.command = command_create(
+                station=station, action=action, payload=payload, requested_by=requested_by
+            )
+        except CommandError as exc:
+            raise FleetError(str(exc)) from None
+        request.save(update_fields=["command"])
+        _diagnostics_event(request)
+    return request
+
+
+def _diagnostics_event(request: DiagnosticsRequest) -> None:
+    event_publish(
+        "diagnostics.updated",
+        {
+            "request_id": str(request.uuid),
+            "station_id": request.station_id,
+            "kind": request.kind,
+            "status": request.status,
+            "station_status": request.station_status,
+        },
+    )
+
+
+def _secret_valid(request: DiagnosticsRequest, secret: str) -> bool:
+    return (
+        bool(request.secret_hash)
+        and request.secret_expires_at > timezone.now()
+        and password_check(secret, request.secret_hash)
+    )
+
+
+def diagnostics_upload_check(*, request_uuid: Any, secret: str) -> DiagnosticsRequest:
+    """The request a one-time upload secret opens; raises UploadRefused when unknown, expired or used."""
+    request = DiagnosticsRequest.objects.filter(uuid=request_uuid).first()
+    if request is None or not _secret_valid(request, secret):
+        raise UploadRefused("the upload token is unknown, expired or already used")
+    return request
+
+
+def diagnostics_ftp_login(*, user: str, secret: str) -> DiagnosticsRequest:
+    """The request one-time FTP credentials open; raises UploadRefused otherwise."""
+    request = DiagnosticsRequest.objects.filter(ftp_user=user, transport="ftp").first() if user else None
+    if request is None or not _secret_valid(request, secret):
+        raise UploadRefused("the FTP credentials are unknown, expired or already used")
+    return request
+
+
+def diagnostics_upload_receive(
+    *, request_uuid: Any, secret: str, file: File, file_name: str, size: int
+) -> DiagnosticsRequest:
+    """Store the file a station uploaded with its one-time secret, which is then used up.
+
+    Raises UploadRefused (unknown, expired or used secret) or UploadTooLarge; nothing is stored then.
+    """
+    if size > settings.FLEET_UPLOAD_MAX_BYTES:
+        raise UploadTooLarge(f"uploads are limited to {settings.FLEET_UPLOAD_MAX_BYTES} bytes")
+    with transaction.atomic():
+        request = DiagnosticsRequest.objects.select_for_update().filter(uuid=request_uuid).first()
+        if request is None or not _secret_valid(request, secret):
+            raise UploadRefused("the upload token is unknown, expired or already used")
+        name = (file_name or "upload.log").replace("\\", "/").rsplit("/", 1)[-1][:150] or "upload.log"
+        request.file.save(f"{request.station.identity}/{request.uuid.hex[:8]}-{name}", file, save=False)
+        request.file_name, request.size = name, size
+        request.secret_hash = ""  # one time
+        request.status, request.uploaded_at, request.error = (
+            DiagnosticsRequest.Status.RECEIVED,
+            timezone.now(),
+            "",
+        )
+        request.save()
+        _diagnostics_event(request)
+    return request
+
+
+@transaction.atomic
+def diagnostics_station_report(*, station_id: int, kind: str, status: str, request_id: int | None) -> None:
+    """Follow DiagnosticsStatusNotification / LogStatusNotification on the latest matching request."""
+    requests = DiagnosticsRequest.objects.select_for_update().filter(station_id=station_id, kind=kind)
+    if kind == DiagnosticsRequest.Kind.LOG and request_id is not None:
+        requests = requests.filter(request_id=request_id)
+    request = requests.order_by("-created_at").first()
+    if request is None:
+        return
+    request.station_status = status[:40]
+    if request.status != DiagnosticsRequest.Status.RECEIVED:
+        if status in UPLOAD_FAILURES:
+            request.status, request.error = DiagnosticsRequest.Status.FAILED, f"the station reported {status}"
+            request.secret_hash = ""
+        elif status == "Uploading":
+            request.status = DiagnosticsRequest.Status.UPLOADING
+        elif status not in UPLOAD_PROGRESS:
+            request.error = f"the station reported an unknown status {status!r}"[:300]
+    request.save()
+    _diagnostics_event(request)
+
+
+def diagnostics_prune(*, older_than_days: int) -> int:
+    """Delete diagnostics requests and their files older than `older_than_days`; returns how many."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    count = 0
+    for request in DiagnosticsRequest.objects.filter(created_at__lt=cutoff).iterator():
+        if request.file:
+            request.file.delete(save=False)
+        request.delete()
+        count += 1
+    return count

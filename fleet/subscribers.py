@@ -1,0 +1,31 @@
+"""Reactions to domain events of the stations app (subscribed in FleetConfig.ready): firmware and
+upload status reports, boots, answers to firmware commands. Each runs in the dispatcher's
+transaction, once per event."""
+
+from typing import Any
+
+from fleet import services
+
+
+def on_station_status_reported(event_type: str, data: dict[str, Any]) -> None:
+    """A Firmware/SignedFirmware/Diagnostics/Log status notification, from a 1.6 or 2.0.1 station."""
+    kind, status = data.get("kind"), str(data.get("status") or "")
+    if kind == "firmware":
+        services.campaign_station_report(
+            station_id=data["station_id"], status=status, request_id=data.get("request_id")
+        )
+    elif kind in ("diagnostics", "log"):
+        services.diagnostics_station_report(
+            station_id=data["station_id"], kind=kind, status=status, request_id=data.get("request_id")
+        )
+
+
+def on_station_booted(event_type: str, data: dict[str, Any]) -> None:
+    """A BootNotification: verify the version of a station whose update is under way."""
+    services.campaign_station_booted(station_id=data["station_id"])
+
+
+def on_command_updated(event_type: str, data: dict[str, Any]) -> None:
+    """A firmware command refused or unanswered fails that attempt."""
+    if data.get("action") in ("UpdateFirmware", "SignedUpdateFirmware"):
+        services.campaign_command_finished(command_uuid=data["command_id"], status=data.get("status", ""))

@@ -1,0 +1,85 @@
+"""Diagnostics end to end: an operator presses "Collect diagnostics" on a station's page, the
+simulated station uploads its file by HTTP (and, the second time, by FTP with one-time credentials),
+the row turns Received without a reload, and the operator downloads the file."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import log_in
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def collect(page, transport: str) -> None:
+    page.locator("#diag-transport").select_option(transport)
+    page.get_by_role("button", name="Collect diagnostics").click()
+
+
+def test_an_operator_collects_diagnostics_by_http_and_by_ftp_and_downloads_them_from_the_station_page(
+    live_system, stations, new_page, operator
+):
+    base = live_system.base_url
+    # given an online 1.6 station
+    sim = stations.connect("DIAG-1", evses=2)
+
+    # when the operator asks for its diagnostics on its page (upload by HTTP)
+    page = new_page()
+    log_in(page, base, "olivia", "pw-olivia-1")
+    page.goto(f"{base}/stations/DIAG-1/")
+    expect(page.locator("#live-status")).to_have_text("Live")
+    collect(page, "http")
+
+    # then the station gets GetDiagnostics with a one-time upload URL of this server
+    request = stations.run(sim.wait_received("GetDiagnostics"))
+    assert request.payload["location"].startswith(f"{base}/fleet/uploads/")
+    # and the row turns Received live, with a link to the file
+    rows = page.locator("#station-fleet tr[data-status='received']")
+    expect(rows).to_have_count(1, timeout=20000)
+
+    # when the operator downloads it
+    with page.expect_download() as download_info:
+        rows.first.get_by_role("link").click()
+    content = open(download_info.value.path(), "rb").read().decode()
+
+    # then it is the station's own diagnostics file
+    assert "DIAG-1 ChargeNet Simulator firmware 1.0.0" in content
+    assert "connector 2 Available" in content
+
+    # and the upload URL was good for one upload only
+    status = _put(request.payload["location"] + "again.log", b"replayed")
+    assert status == 403
+
+    # when the operator collects again, by FTP this time
+    collect(page, "ftp")
+    request = stations.run(sim.wait_received("GetDiagnostics", count=2))
+    assert request.payload["location"].startswith("ftp://cn")
+    assert f"@127.0.0.1:{live_system.ftp_port}/" in request.payload["location"]
+
+    # then the second file arrives by FTP and can be downloaded too
+    expect(rows).to_have_count(2, timeout=20000)
+    ftp_row = page.locator("#station-fleet tr[data-status='received']").first
+    expect(ftp_row).to_contain_text("FTP")
+    with page.expect_download() as download_info:
+        ftp_row.get_by_role("link").click()
+    assert "DIAG-1" in open(download_info.value.path(), "rb").read().decode()
+
+    # and the FTP credentials are used up: a second login is refused
+    import ftplib
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(request.payload["location"])
+    with pytest.raises(ftplib.error_perm):
+        with ftplib.FTP() as ftp:
+            ftp.connect("127.0.0.1", live_system.ftp_port, timeout=10)
+            ftp.login(parts.username, parts.password)
+
+
+def _put(url: str, body: bytes) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=body, method="PUT"), timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
