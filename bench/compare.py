@@ -7,13 +7,13 @@
     python bench/compare.py storm                   # server killed (-9) and restarted mid-run
     python bench/compare.py nodes --processes 2     # ChargeNet with N ASGI processes (no baseline)
 
-Each row starts the bare server (`bench/baseline.py`), runs `bench/fleet.py` against it, stops it,
+Each row starts the bare server (`bench/baseline.py`), runs `bench/loadgen.py` against it, stops it,
 then starts a fresh ChargeNet (`manage.py run`, its own data directory, its stations created first)
 and runs the same fleet against it; both results go in one table. Both run in the same invocation so
 that a machine shared with other work affects them alike. ChargeNet runs in the embedded mode unless
 `--database-url`/`--redis-url` are given (PostgreSQL mode). `--before DIR` adds a column for another
 source tree (an older commit, exported with `git archive`), run the same way. Sizes are parameters (`--stations`,
-`--duration`, `--interval`); anything else after `--` goes to fleet.py. Loopback only, bounded in
+`--duration`, `--interval`); anything else after `--` goes to loadgen.py. Loopback only, bounded in
 time and count; run by hand, never in CI.
 """
 
@@ -34,9 +34,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from fleet import percentile, process_tree  # noqa: E402
+from loadgen import percentile, process_tree  # noqa: E402
 
-# row → fleet.py arguments (sizes can be overridden on the command line)
+# row → loadgen.py arguments (sizes can be overridden on the command line)
 ROWS: dict[str, dict] = {
     "mix": {"stations": 200, "duration": 30, "interval": 0, "fleet": ["--mix", "session"]},
     "rate": {"stations": 3000, "duration": 60, "interval": 10, "fleet": ["--mix", "session"]},
@@ -167,10 +167,10 @@ def chargenet_run(args: argparse.Namespace, row: dict, tree: Path) -> dict:
 
 
 def fleet_run(args: argparse.Namespace, server: Server, row: dict) -> dict:
-    """Run fleet.py against `server`; in the storm row, kill the server's socket holders mid-run."""
+    """Run loadgen.py against `server`; in the storm row, kill the server's socket holders mid-run."""
     argv = [
         sys.executable,
-        str(HERE / "fleet.py"),
+        str(HERE / "loadgen.py"),
         "--url",
         f"ws://127.0.0.1:{server.port}/ocpp/",
         "--stations",
@@ -260,7 +260,7 @@ def main() -> None:
         "--before", help="another ChargeNet source tree (e.g. `git archive` of an older commit) to run too"
     )
     parser.add_argument("--keep", action="store_true", help="keep ChargeNet's data directory")
-    parser.add_argument("fleet_args", nargs="*", help="more fleet.py arguments, after --")
+    parser.add_argument("fleet_args", nargs="*", help="more loadgen.py arguments, after --")
     args = parser.parse_args()
     row = ROWS[args.row]
     for size in ("stations", "duration", "interval"):

@@ -1,4 +1,4 @@
-"""Create (or remove) the stations and the card `bench/fleet.py` uses, in ChargeNet's database.
+"""Create (or remove) the stations and the card `bench/loadgen.py` uses, in ChargeNet's database.
 
     python bench/create_stations.py --count 1000                 # BENCH-00001 … BENCH-01000
     python bench/create_stations.py --count 1000 --delete        # remove them again

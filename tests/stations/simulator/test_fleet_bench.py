@@ -10,7 +10,7 @@ from tests.support import REPO
 
 
 def load_fleet():
-    spec = importlib.util.spec_from_file_location("bench_fleet", REPO / "bench" / "fleet.py")
+    spec = importlib.util.spec_from_file_location("bench_loadgen", REPO / "bench" / "loadgen.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,7 +1,7 @@
 """Fleet benchmark: M lightweight OCPP 1.6 stations against a running ChargeNet on this machine.
 
     python bench/create_stations.py --count 1000
-    python bench/fleet.py --stations 1000 --duration 60 --interval 10 --server-pid <daphne pid>
+    python bench/loadgen.py --stations 1000 --duration 60 --interval 10 --server-pid <daphne pid>
 
 Each station is one WebSocket with plain JSON frames (no schema validation on this side, so the
 client stays cheap): it connects with HTTP Basic auth, boots, reports its connector, then for
