@@ -781,17 +781,36 @@ def schedule_rule_delete(*, rule: ScheduleRule) -> None:
     rule.delete()
 
 
-def station_reapply(*, station_id: int) -> None:
-    """A station booted or reconnected: it may have lost its profiles. Install the site's fallback
-    again, re-apply the schedules (forced) and rebalance its site. Runs in the event's transaction."""
+def station_reapply(*, station_id: int) -> int:
+    """A station booted: it may have lost its charging profiles. Send every profile ChargeNet
+    holds as installed there again (not TxProfiles: its sessions ended with the reboot), the
+    availability its schedules want, and rebalance its site. Runs in the event's transaction;
+    returns how many commands were queued."""
     station = Station.objects.select_related("location").filter(pk=station_id).first()
-    if station is None or station.location_id is None:
-        return
-    site = SiteCapacity.objects.filter(location_id=station.location_id, enabled=True).first()
-    if site is not None:
-        site_fallback_install(site=site, station=station)
-    if ScheduleRule.objects.filter(
-        Q(station=station) | Q(location_id=station.location_id), is_active=True
-    ).exists():
-        _station_schedule_apply(station=station, now=timezone.now(), force=True)
-    site_rebalance_request(location_id=station.location_id, trigger="station booted")
+    if station is None:
+        return 0
+    sent = 0
+    installed = ChargingProfile.objects.filter(station=station, is_active=True).exclude(purpose="TxProfile")
+    for row in installed.order_by("id"):
+        if station.ocpp_version == "1.6":
+            payload: dict[str, Any] = {"connectorId": row.connector_id, "csChargingProfiles": row.profile}
+        else:
+            payload = {"evseId": row.connector_id, "chargingProfile": row.profile}
+        command_create(station=station, action="SetChargingProfile", payload=payload)
+        sent += 1
+    state = StationScheduleState.objects.filter(station=station).first()
+    if state is not None and state.inoperative:
+        kind_payload = (
+            {"connectorId": 0, "type": "Inoperative"}
+            if station.ocpp_version == "1.6"
+            else {"operationalStatus": "Inoperative"}
+        )
+        command_create(station=station, action="ChangeAvailability", payload=kind_payload)
+        sent += 1
+    if station.location_id is not None:
+        if not installed.filter(charging_profile_id=LOAD_DEFAULT_PROFILE_ID).exists():
+            site = SiteCapacity.objects.filter(location_id=station.location_id, enabled=True).first()
+            if site is not None and site_fallback_install(site=site, station=station):
+                sent += 1
+        site_rebalance_request(location_id=station.location_id, trigger="station booted")
+    return sent

@@ -673,6 +673,9 @@ class SimulatedStation:
             if connector.transaction_id is not None and wanted == "Unavailable":
                 connector.pending_availability = wanted
                 scheduled = True
+            elif connector.transaction_id is not None:
+                # Operative again while charging: the session goes on and ends Available.
+                connector.pending_availability = None
             elif connector.status != wanted and connector.status != "Faulted":
                 changed.append(connector.connector_id)
 
