@@ -294,6 +294,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
+        "ScheduleRuleKindEnum": "smartcharging.models.ScheduleRule.Kind",
+        "ChargingProfileKindEnum": ["Absolute", "Recurring", "Relative"],
         "ConnectorStatusEnum": "stations.models.Connector.Status",
         "IdTokenStatusEnum": "rfid.models.IdToken.Status",
         "SessionStatusEnum": "stations.models.Session.Status",

@@ -9,6 +9,7 @@ from chargenet.api import views
 from chargenet.webhooks import api as webhook_api
 from ocpi import api as ocpi_api
 from rfid import api as rfid_api
+from smartcharging import api as smart_api
 from stations.api import views as stations_api
 
 app_name = "api"
@@ -143,6 +144,25 @@ v1 = [
     ),
     path("api-keys/", key_api.ApiKeyListApi.as_view(), name="api-key-list"),
     path("api-keys/<id:pk>/", key_api.ApiKeyDetailApi.as_view(), name="api-key-detail"),
+    path(
+        "stations/<str:identity>/charging-profiles/",
+        smart_api.ChargingProfileListApi.as_view(),
+        name="charging-profile-list",
+    ),
+    path(
+        "stations/<str:identity>/charging-profiles/<int:profile_id>/",
+        smart_api.ChargingProfileDetailApi.as_view(),
+        name="charging-profile-detail",
+    ),
+    path(
+        "stations/<str:identity>/composite-schedule/",
+        smart_api.CompositeScheduleApi.as_view(),
+        name="composite-schedule",
+    ),
+    path("locations/<id:pk>/site-capacity/", smart_api.SiteCapacityApi.as_view(), name="site-capacity"),
+    path("locations/<id:pk>/allocations/", smart_api.AllocationListApi.as_view(), name="allocation-list"),
+    path("schedule-rules/", smart_api.ScheduleRuleListApi.as_view(), name="schedule-rule-list"),
+    path("schedule-rules/<id:pk>/", smart_api.ScheduleRuleDetailApi.as_view(), name="schedule-rule-detail"),
 ]
 
 urlpatterns = [
