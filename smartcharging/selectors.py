@@ -107,6 +107,11 @@ class ChartBar:
     height: float  # percent of the height
     label: str
 
+    @property
+    def top(self) -> float:
+        """The bar's top in a 40-unit-high SVG (its y coordinate)."""
+        return round(40 - 40 * self.height / 100, 3)
+
 
 def composite_chart(composite: Composite, *, ceiling: float) -> list[ChartBar]:
     """The composite as bars for a server-rendered SVG (no limit: full height, labelled so)."""

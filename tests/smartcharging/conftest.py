@@ -14,7 +14,6 @@ from tests.e2e.conftest import (  # noqa: F401
     station_loop,
     stations,
 )
-from tests.e2e.conftest import browser as e2e_browser  # noqa: F401
 from tests.stations.connection.conftest import (  # noqa: F401
     Server,
     ocpp_server,
