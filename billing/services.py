@@ -491,6 +491,7 @@ def _cdr_published(cdr: Cdr) -> None:
             "ocpi_id": cdr.cdr_id,
             "session_id": cdr.session_id,
             "driver_id": cdr.driver_id,
+            "id_tag": cdr.id_tag,
             "kind": cdr.kind,
             "currency": cdr.currency,
             "total_excl_vat": str(cdr.total_excl_vat),

@@ -2,6 +2,8 @@
 
 import logging
 import re
+import threading
+import time as monotonic_clock
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -98,10 +100,13 @@ class DriverError(Exception):
 
 
 @transaction.atomic
-def driver_signup(*, email: str, password: str, name: str = "") -> Driver:
+def driver_signup(*, email: str, password: str, name: str = "", site_url: str = "") -> Driver:
     """Open a driver account that stays inactive until the e-mail address is verified.
 
     The e-mail address is the login name. Raises DriverError for a taken address or a weak password.
+    With `site_url` (the site's absolute root, e.g. "https://charge.example.com"), the mail with the
+    verification link is made durable work of the same transaction (`driver.signed_up`): sent by the
+    event dispatcher, retried until the mail server takes it.
     """
     from django.contrib.auth import get_user_model
     from django.contrib.auth.password_validation import validate_password
@@ -126,7 +131,24 @@ def driver_signup(*, email: str, password: str, name: str = "") -> Driver:
     user = user_model.objects.create_user(
         username=email, email=email, password=password, role="driver", is_active=False
     )
-    return Driver.objects.create(user=user, name=name.strip()[:200], email=email)
+    driver = Driver.objects.create(user=user, name=name.strip()[:200], email=email)
+    if site_url:
+        event_publish("driver.signed_up", {"driver_id": driver.pk, "site_url": site_url.rstrip("/")})
+    return driver
+
+
+def driver_verification_mail_send(*, driver_id: int, site_url: str) -> None:
+    """Mail a new driver the link that activates the account, unless it is already active (the
+    `driver.signed_up` subscriber; a redelivery after activation sends nothing)."""
+    from django.urls import reverse
+
+    driver = Driver.objects.select_related("user").filter(pk=driver_id).first()
+    if driver is None or driver.user is None or driver.user.is_active:
+        return
+    uidb64, token = driver_verification_token(driver=driver)
+    driver_verification_send(
+        driver=driver, verify_url=site_url + reverse("signup-verify", args=[uidb64, token])
+    )
 
 
 def driver_verification_send(*, driver: Driver, verify_url: str) -> None:
@@ -213,7 +235,10 @@ def id_token_authorize(*, uid: str, context: AuthorizationContext | None = None)
     Every decision is recorded in the authorization log; an accepted card gets its last-used time."""
     context = context or AuthorizationContext()
     uid = uid.strip()
-    decision = _remote_decide(uid=uid, context=context) or _decide(uid=uid, context=context)
+    remote = _remote_prefetched_take(uid=uid, context=context)
+    if remote is _NOT_PREFETCHED:
+        remote = _remote_decide(uid=uid, context=context)
+    decision = remote or _decide(uid=uid, context=context)
     with transaction.atomic():
         AuthorizationLog.objects.create(
             uid=uid[:36],
@@ -240,6 +265,44 @@ def remote_authorizer_register(authorizer: RemoteAuthorizer) -> None:
     returns an AuthorizationDecision, or None to leave the card to the local rules."""
     if authorizer not in _remote_authorizers:
         _remote_authorizers.append(authorizer)
+
+
+# Remote answers asked for ahead of the decision (id_token_remote_prefetch), per (uid, station):
+# (monotonic expiry, the answer). Taken once.
+REMOTE_PREFETCH_SECONDS = 30.0
+_NOT_PREFETCHED: Any = object()
+_remote_prefetched: dict[tuple[str, str], tuple[float, AuthorizationDecision | None]] = {}
+_remote_prefetched_lock = threading.Lock()
+
+
+def id_token_remote_prefetch(*, uid: str, context: AuthorizationContext) -> None:
+    """Ask the remote authorizers about `uid` now, in the caller's own short transaction, and keep
+    their answer for the next `id_token_authorize` of this card at this station (within
+    REMOTE_PREFETCH_SECONDS). The OCPP layer calls it before the group commit that every charger's
+    messages share, so an eMSP that takes seconds to answer holds no other station's writes."""
+    if not _remote_authorizers:
+        return
+    uid = uid.strip()
+    answer = _remote_decide(uid=uid, context=context)
+    now = monotonic_clock.monotonic()
+    with _remote_prefetched_lock:
+        if len(_remote_prefetched) > 1000:
+            for key in [k for k, (expires, _) in _remote_prefetched.items() if expires < now]:
+                del _remote_prefetched[key]
+        _remote_prefetched[(uid.lower(), context.station_identity)] = (now + REMOTE_PREFETCH_SECONDS, answer)
+
+
+def remote_authorizers_registered() -> bool:
+    """Whether any remote authorizer (e.g. OCPI real-time authorization) is installed."""
+    return bool(_remote_authorizers)
+
+
+def _remote_prefetched_take(*, uid: str, context: AuthorizationContext) -> Any:
+    with _remote_prefetched_lock:
+        entry = _remote_prefetched.pop((uid.lower(), context.station_identity), None)
+    if entry is None or entry[0] < monotonic_clock.monotonic():
+        return _NOT_PREFETCHED
+    return entry[1]
 
 
 def _remote_decide(*, uid: str, context: AuthorizationContext) -> AuthorizationDecision | None:

@@ -8,7 +8,6 @@ from django.contrib.auth import login, logout
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from chargenet.permissions import UserRequest, driver_required, operate_required, staff_required
@@ -313,13 +312,11 @@ def signup(request: HttpRequest) -> HttpResponse:
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password"],
                 name=form.cleaned_data["name"],
+                site_url=request.build_absolute_uri("/"),
             )
         except services.DriverError as exc:
             form.add_error(None, str(exc))
         else:
-            uidb64, token = services.driver_verification_token(driver=driver)
-            url = request.build_absolute_uri(reverse("signup-verify", args=[uidb64, token]))
-            services.driver_verification_send(driver=driver, verify_url=url)
             return render(request, "rfid/signup_sent.html", {"email": driver.email})
     return render(request, "rfid/signup.html", {"form": form})
 

@@ -11,7 +11,13 @@ from django.db.models import Q
 
 from chargenet.events import event_publish
 from rfid.models import Driver, IdToken
-from rfid.services import AuthorizationContext, AuthorizationDecision, id_token_authorize
+from rfid.services import (
+    AuthorizationContext,
+    AuthorizationDecision,
+    id_token_authorize,
+    id_token_remote_prefetch,
+    remote_authorizers_registered,
+)
 from stations.models import Location, Session, Station
 
 
@@ -79,6 +85,14 @@ def station_id_token_authorize(
         station=station, uid=uid, evse_id=evse_id, exclude_session_id=exclude_session_id, source=source
     )
     return id_token_authorize(uid=uid, context=context)
+
+
+def station_id_token_remote_prefetch(*, identity: str, uid: str) -> None:
+    """Ask the card's remote authorizer (its eMSP) about `uid` at the station ahead of the decision,
+    outside the OCPP group commit (rfid.services.id_token_remote_prefetch). The remote authorizers
+    need only the station; the local rules get their full context at the decision."""
+    if remote_authorizers_registered():
+        id_token_remote_prefetch(uid=uid, context=AuthorizationContext(station_identity=identity))
 
 
 def card_allowed_at(*, station: Station, id_token: IdToken) -> bool:

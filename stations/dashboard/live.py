@@ -19,6 +19,10 @@ from chargenet.events import EVENTS_GROUP
 CLOSE_FORBIDDEN = 4403
 
 
+# What a driver's feed carries: the events of their own cards' sessions and of their CDRs.
+DRIVER_EVENTS = ("session.", "cdr.")
+
+
 @database_sync_to_async
 def _driver_card_uids(user) -> frozenset[str]:
     from rfid.models import IdToken
@@ -62,7 +66,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def event_message(self, message: dict) -> None:
         data = message["data"]
         if self.driver_uids is not None and not (
-            message["event"].startswith("session.") and data.get("id_tag") in self.driver_uids
+            message["event"].startswith(DRIVER_EVENTS) and data.get("id_tag") in self.driver_uids
         ):
             return
         await self.send_json({"type": "event", "event": message["event"], "data": data})

@@ -8,7 +8,9 @@ from typing import Any
 
 from ocpp.messages import Call, MessageType
 
+from rfid.services import remote_authorizers_registered
 from stations import services
+from stations.access.services import station_id_token_remote_prefetch
 from stations.protocol.batch import BATCH
 
 
@@ -95,6 +97,13 @@ class CentralSystemMixin:
         status, interval = await committed(services.station_boot)(station_id=self.station_id, info=info)
         self.on_registration(status)
         return status, interval
+
+    async def remote_authorization_prefetch(self, uid: str) -> None:
+        """Before a card's decision goes into the group commit, let its remote authorizer (an eMSP
+        asked in real time over OCPI) answer on the database pool: a partner that takes seconds then
+        holds only this station's answer, never the transaction every connection shares."""
+        if uid and remote_authorizers_registered():
+            await BATCH.db_call(station_id_token_remote_prefetch, identity=self.id, uid=uid)  # type: ignore[attr-defined]
 
     async def call_action(self, action: str, payload: dict[str, Any], unique_id: str) -> dict[str, Any]:
         """Send one CALL with the payload as given (no case conversion, which would mangle

@@ -46,6 +46,7 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
 
     @on(Action.authorize, skip_schema_validation=True)
     async def on_authorize(self, id_tag: str, **_: Any) -> call_result.Authorize:
+        await self.remote_authorization_prefetch(id_tag)
         decision = await committed(services.station_id_tag_authorize)(station_id=self.station_id, uid=id_tag)
         return call_result.Authorize(id_tag_info=id_tag_info(decision))
 
@@ -53,6 +54,7 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
     async def on_start_transaction(
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, reservation_id=None, **_: Any
     ) -> call_result.StartTransaction:
+        await self.remote_authorization_prefetch(id_tag)
         session, decision = await committed(services.session_start)(
             station_id=self.station_id,
             connector_id=connector_id,

@@ -48,6 +48,18 @@ class LiveSystem:
                     messages.append(email.message_from_bytes(chunk))
         return messages
 
+    def mail_to(self, address: str, timeout: float = 30.0) -> email.message.Message:
+        """The one e-mail sent to `address`, waiting for it: mails are durable work that a worker
+        sends after the request that caused them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in self.mails() if m["To"] == address]
+            if found or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert len(found) == 1, f"{len(found)} mails to {address} within {timeout} s"
+        return found[0]
+
     def mail_text(self, message: email.message.Message) -> str:
         part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
         return part.get_payload(decode=True).decode()

@@ -27,6 +27,12 @@ class Received:
     body: Any
 
 
+def _open_gate() -> threading.Event:
+    gate = threading.Event()
+    gate.set()
+    return gate
+
+
 @dataclass
 class FakeEmsp:
     """The eMSP "EU*EMS". `token_b` is what ChargeNet must send; `authorize` answers real-time
@@ -42,6 +48,8 @@ class FakeEmsp:
     versions_offered: tuple[str, ...] = ("2.2.1",)
     token_c: str = ""  # what ChargeNet gave us to call it with
     cpo_endpoints: dict[str, str] = field(default_factory=dict)
+    # While cleared, real-time authorization answers wait (at most 30 s) until the test sets it.
+    authorize_gate: threading.Event = field(default_factory=lambda: _open_gate())
 
     @property
     def base(self) -> str:
@@ -143,6 +151,7 @@ class FakeEmsp:
             self.token_c = body["token"]
             return 200, self.envelope(self.credentials()), {}
         if path.endswith("/authorize"):
+            self.authorize_gate.wait(timeout=30)
             uid = path.split("/")[-2]
             info = self.authorize.get(uid)
             if info is None:

@@ -2,6 +2,7 @@
 pushes a token, starts and stops a session on a simulated station, and gets the session and the CDR
 pushed with the totals the operator sees."""
 
+import asyncio
 import json
 import urllib.request
 from decimal import Decimal
@@ -166,6 +167,37 @@ def test_an_unknown_roaming_card_is_authorized_in_real_time_at_a_station(live_sy
     assert refused.id_tag_info["status"] == "Invalid"
     asked = next(r for r in emsp.received if r.path == "/ocpi/2.2.1/tokens/VISITOR9/authorize")
     assert asked.body["location_id"] == str(location.pk)
+
+
+def test_while_an_emsp_thinks_about_a_card_the_other_stations_are_served(live_system, stations, emsp):
+    from ocpi.services import partner_create
+    from stations.models import Connector
+
+    partner, token_a = in_thread(
+        partner_create, name="Example eMSP", country_code="DE", party_id="EMS", roles=["EMSP"]
+    )
+    emsp.register_with(f"{live_system.base_url}/ocpi/versions", token_a)
+    location = in_thread(published_location)
+    visited = stations.connect("ROAM-CP-4", evses=1, location=location)
+    other = stations.connect("ROAM-CP-5", evses=1)
+    emsp.authorize["VISITOR8"] = {"allowed": "ALLOWED", "token": a_token(uid="VISITOR8", whitelist="NEVER")}
+
+    # given a visitor's card presented at one station, and its eMSP slow to answer
+    emsp.authorize_gate.clear()
+    pending = asyncio.run_coroutine_threadsafe(visited.authorize("VISITOR8"), stations.loop.loop)
+    emsp.wait_for(lambda r: r.path.endswith("/tokens/VISITOR8/authorize"), what="the authorization request")
+
+    # when another station reports a status change meanwhile
+    stations.run(other.status(1, "Preparing"))
+
+    # then it is answered and stored while the eMSP still thinks
+    status = in_thread(lambda: Connector.objects.get(evse__station__identity="ROAM-CP-5").status)
+    assert status == "Preparing"
+    assert not pending.done()
+
+    # and once the eMSP answers, the visitor may charge
+    emsp.authorize_gate.set()
+    assert pending.result(timeout=30).id_tag_info["status"] == "Accepted"
 
 
 def test_a_partner_that_was_down_gets_the_evse_status_it_missed(live_system, stations, emsp):

@@ -5,7 +5,9 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.urls import reverse
+from django.utils import timezone
 
 from rfid.models import Driver, IdToken
 from rfid.services import id_token_authorize, id_token_create
@@ -18,8 +20,13 @@ def _link(message) -> str:
 
 
 @pytest.mark.django_db
-def test_a_driver_signs_up_confirms_the_email_and_lands_on_the_account(client):
-    response = client.post(reverse("signup"), {"name": "Eve", "email": "Eve@Example.com", "password": STRONG})
+def test_a_driver_signs_up_confirms_the_email_and_lands_on_the_account(
+    client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("signup"), {"name": "Eve", "email": "Eve@Example.com", "password": STRONG}
+        )
 
     assert "Check your e-mail" in response.text
     user = get_user_model().objects.get(username="eve@example.com")
@@ -34,6 +41,41 @@ def test_a_driver_signs_up_confirms_the_email_and_lands_on_the_account(client):
     assert Driver.objects.get(user=user).email == "eve@example.com"
 
 
+class MailServerDown(BaseEmailBackend):
+    def send_messages(self, email_messages):
+        raise ConnectionRefusedError("the mail server is down")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_signup_while_the_mail_server_is_down_gets_its_link_once_it_is_back(client, settings):
+    from chargenet.events import events_dispatch_due
+    from chargenet.models import Event
+
+    # given the mail server down
+    settings.EMAIL_BACKEND = f"{__name__}.MailServerDown"
+
+    # when a driver signs up
+    response = client.post(reverse("signup"), {"email": "eve@example.com", "password": STRONG})
+
+    # then the sign-up is taken, and its mail waits as durable work
+    assert "Check your e-mail" in response.text
+    assert mail.outbox == []
+    (pending,) = Event.objects.filter(type="driver.signed_up", dispatched_at__isnull=True)
+    assert "the mail server is down" in pending.last_error
+
+    # when the mail server is back and the retry is due
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    Event.objects.filter(pk=pending.pk).update(next_attempt_at=timezone.now())
+    events_dispatch_due()
+
+    # then the link arrives, once, and it works
+    assert [m.to for m in mail.outbox] == [["eve@example.com"]]
+    events_dispatch_due()
+    assert len(mail.outbox) == 1
+    client.get(_link(mail.outbox[0]))
+    assert get_user_model().objects.get(username="eve@example.com").is_active
+
+
 @pytest.mark.django_db
 def test_a_taken_email_or_a_weak_password_is_refused_and_no_account_is_made(client, driver):
     taken = client.post(reverse("signup"), {"email": "dana@example.com", "password": STRONG})
@@ -46,8 +88,9 @@ def test_a_taken_email_or_a_weak_password_is_refused_and_no_account_is_made(clie
 
 
 @pytest.mark.django_db
-def test_a_forged_confirmation_link_activates_nothing(client):
-    client.post(reverse("signup"), {"email": "eve@example.com", "password": STRONG})
+def test_a_forged_confirmation_link_activates_nothing(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("signup"), {"email": "eve@example.com", "password": STRONG})
     link = _link(mail.outbox[0])
 
     response = client.get(link[:-3] + "xyz/")

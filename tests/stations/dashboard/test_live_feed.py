@@ -82,3 +82,43 @@ async def test_a_ping_renews_the_subscription_and_is_answered(viewer):
 
     assert await feed.receive_json_from(timeout=5) == {"type": "pong"}
     await feed.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_driver_hears_when_her_session_is_priced_and_not_when_others_are(driver, other_driver):
+    from datetime import timedelta
+
+    from chargenet.events import events_dispatch_due
+    from stations.services import session_stop
+
+    # given Dana's feed open, and Bob and then Dana charging at one station
+    station = await database_sync_to_async(make_station)("LIVE-3")
+    await database_sync_to_async(id_token_create)(uid="DANA0002", driver=driver)
+    await database_sync_to_async(id_token_create)(uid="BOB00002", driver=other_driver)
+    started = timezone.now() - timedelta(hours=1)
+    sessions = [
+        (await database_sync_to_async(session_start)(
+            station_id=station.pk, connector_id=evse, id_tag=uid, meter_start=0, timestamp=started
+        ))[0]
+        for evse, uid in ((1, "BOB00002"), (2, "DANA0002"))
+    ]  # fmt: skip
+    feed, connected, _ = await open_feed(driver.user)
+    assert connected
+
+    # when both stop, Bob first, and billing prices each session
+    for session in sessions:
+        await database_sync_to_async(session_stop)(
+            station_id=station.pk, transaction_id=int(session.transaction_id), meter_stop=5000,
+            timestamp=timezone.now(),
+        )  # fmt: skip
+
+    # (in the server a worker dispatches the events; here the test does)
+    await database_sync_to_async(events_dispatch_due)()
+
+    # then the first CDR Dana's feed hears of is her own
+    frame = await feed.receive_json_from(timeout=5)
+    while frame["event"] != "cdr.created":
+        frame = await feed.receive_json_from(timeout=5)
+    assert frame["data"]["id_tag"] == "DANA0002"
+    assert frame["data"]["session_id"] == sessions[1].pk
+    await feed.disconnect()
