@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
+from time import monotonic as time_monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -494,10 +495,10 @@ def _site_rebalance_once(*, site: SiteCapacity, trigger: str) -> list[Allocation
     decisions = _site_send(site, lower, trigger)
     if decisions:
         pending = [d.command for d in decisions if d.command is not None]
-        deadline = settings.SMART_STEP_TIMEOUT
+        deadline = time_monotonic() + settings.SMART_STEP_TIMEOUT
         for command in pending:
             # Raising before the stations took the lower limits could overshoot the capacity.
-            command_wait(command=command, timeout=deadline)
+            command_wait(command=command, timeout=max(0.0, deadline - time_monotonic()))
     decisions += _site_send(site, higher, trigger)
     return decisions
 
