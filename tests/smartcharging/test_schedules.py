@@ -93,6 +93,8 @@ def test_opening_hours_make_a_charger_inoperative_after_its_session_and_operativ
     # when the shop closes (Friday 18:00 local)
     in_thread(schedules_apply, now=utc(2026, 3, 27, 17, 0))
     stations.run(sim.wait_received("ChangeAvailability"))
+    # (the charger answered Scheduled: it turns Unavailable once the session is over)
+    stations.run(sim.wait_for(lambda: sim.connectors[1].pending_availability == "Unavailable"))
 
     # then the session goes on, and the charger turns Unavailable only when the car leaves
     assert sim.received[-1].payload == {"connectorId": 0, "type": "Inoperative"}
