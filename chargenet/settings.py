@@ -12,7 +12,16 @@ from pathlib import Path
 
 import dj_database_url
 
-from chargenet.env import ConfigError, env_bool, env_int, env_list, env_str, env_time_zone, env_url
+from chargenet.env import (
+    ConfigError,
+    env_bool,
+    env_decimal,
+    env_int,
+    env_list,
+    env_str,
+    env_time_zone,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Runtime files of the embedded mode: the SQLite database, the Redis socket, collected static files.
@@ -336,6 +345,26 @@ CELERY_BEAT_SCHEDULE |= {
     "stations-prune-messages": {"task": "stations.ocpp_message_prune_task", "schedule": 3600.0},
 }
 
+# --- OCPP certificates and security profile 3 (docs/security.md) ---------------------------------
+# The CA that signs the stations' certificates (SignCertificate): PEM files. Unset in the embedded
+# mode: a CA is generated on first use in DATA_DIR/ca; unset in production: signing is refused.
+OCPP_CA_CERT_FILE = env_str("OCPP_CA_CERT_FILE")
+OCPP_CA_KEY_FILE = env_str("OCPP_CA_KEY_FILE")
+# The charging station operator's name: when set, a CSR's and a client certificate's O must equal it.
+OCPP_CA_ORGANIZATION = env_str("OCPP_CA_ORGANIZATION")
+OCPP_CERTIFICATE_DAYS = env_int("OCPP_CERTIFICATE_DAYS", 365, minimum=1, maximum=3650)
+# Warn (a security event, so an alert) this many days before an issued certificate expires.
+OCPP_CERTIFICATE_EXPIRY_WARNING_DAYS = env_int("OCPP_CERTIFICATE_EXPIRY_WARNING_DAYS", 30, minimum=1)
+# Dotted path of the class that answers Get15118EVCertificate and GetCertificateStatus (an
+# ISO 15118 contract-certificate pool / OCSP responder); empty: answered Failed, "not configured".
+OCPP_CERTIFICATE_PROVIDER = env_str("OCPP_CERTIFICATE_PROVIDER")
+# Addresses of the TLS proxies whose X-SSL-Client-Verify / X-SSL-Client-S-DN headers are believed
+# (security profile 3). Empty: no proxy is trusted and profile-3 stations cannot connect.
+OCPP_TRUSTED_PROXIES = env_list("OCPP_TRUSTED_PROXIES", [])
+CELERY_BEAT_SCHEDULE |= {
+    "stations-certificate-expiry": {"task": "stations.certificate_expiry_check_task", "schedule": 86400.0},
+}
+
 # --- demo -------------------------------------------------------------------------------------
 DEMO = env_bool("DEMO", EMBEDDED)
 DEMO_STATIONS = env_int("DEMO_STATIONS", 3, minimum=0, maximum=100)
@@ -469,4 +498,20 @@ CELERY_BEAT_SCHEDULE |= {
         "task": "smartcharging.site_rebalance_due_task",
         "schedule": float(SMART_REBALANCE_SWEEP),
     },
+}
+
+# The eMSP role (ChargeNet's drivers on partner networks): what a driver pays for a partner's CDR is
+# the partner's price excl. VAT plus OCPI_ROAMING_MARKUP_PERCENT of it plus OCPI_ROAMING_FEE per
+# session, then OCPI_ROAMING_VAT_PERCENT VAT on top (docs/ocpi.md).
+# Advertise the eMSP role (its modules under /ocpi/2.2.1/emsp/ and the EMSP role in our credentials);
+# off for a deployment that is only a CPO, or for partners that cannot tell endpoints apart by role.
+OCPI_EMSP_ROLE = env_bool("OCPI_EMSP_ROLE", True)
+OCPI_ROAMING_MARKUP_PERCENT = env_decimal("OCPI_ROAMING_MARKUP_PERCENT", "0", minimum="0")
+OCPI_ROAMING_FEE = env_decimal("OCPI_ROAMING_FEE", "0", minimum="0")
+OCPI_ROAMING_VAT_PERCENT = env_decimal("OCPI_ROAMING_VAT_PERCENT", "21", minimum="0")
+# Seconds between incremental pulls (date_from) of partners' locations and tariffs.
+OCPI_PULL_INTERVAL = env_int("OCPI_PULL_INTERVAL", 300, minimum=10)
+CELERY_BEAT_SCHEDULE |= {
+    "ocpi-emsp-pull": {"task": "ocpi.partner_pull_task", "schedule": float(OCPI_PULL_INTERVAL)},
+    "ocpi-emsp-sweep": {"task": "ocpi.emsp_sweep_task", "schedule": 15.0},
 }

@@ -30,4 +30,6 @@ urlpatterns = [
     path("", include("chargenet.api.urls")),
     path("", include("ocpi.urls")),
     path("smart/", include("smartcharging.urls")),
+    path("", include("stations.devicemodel.urls")),
+    path("", include("stations.certificates.urls")),
 ]

@@ -7,6 +7,7 @@ Each room keeps its models in its own `models.py`; this module gathers them so t
 
 from stations.access.models import LocalListSync
 from stations.alerts.models import AlertAcknowledgement, AlertMailPreference, AlertNotification
+from stations.certificates.models import IssuedCertificate
 from stations.connection.models import (
     ChargingProfile,
     Command,
@@ -15,6 +16,14 @@ from stations.connection.models import (
     SecurityEvent,
     StationConfigurationKey,
     StationProtocolState,
+)
+from stations.devicemodel.models import (
+    ChargingNotice,
+    DeviceEvent,
+    DeviceMonitor,
+    DeviceVariable,
+    DisplayMessage,
+    StationReport,
 )
 from stations.network.models import Connector, ConnectorStatusChange, Evse, Location, Station
 from stations.sessions.models import MeterSample, Reservation, Session
@@ -28,6 +37,7 @@ __all__ = [
     "Connector",
     "ConnectorStatusChange",
     "Evse",
+    "IssuedCertificate",
     "LocalListSync",
     "Location",
     "MeterSample",
@@ -39,4 +49,10 @@ __all__ = [
     "Station",
     "StationConfigurationKey",
     "StationProtocolState",
+    "ChargingNotice",
+    "DeviceEvent",
+    "DeviceMonitor",
+    "DeviceVariable",
+    "DisplayMessage",
+    "StationReport",
 ]

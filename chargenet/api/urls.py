@@ -11,6 +11,8 @@ from ocpi import api as ocpi_api
 from rfid import api as rfid_api
 from smartcharging import api as smart_api
 from stations.api import views as stations_api
+from stations.certificates import api as certificates_api
+from stations.devicemodel import api as devicemodel_api
 
 app_name = "api"
 
@@ -163,6 +165,62 @@ v1 = [
     path("locations/<id:pk>/allocations/", smart_api.AllocationListApi.as_view(), name="allocation-list"),
     path("schedule-rules/", smart_api.ScheduleRuleListApi.as_view(), name="schedule-rule-list"),
     path("schedule-rules/<id:pk>/", smart_api.ScheduleRuleDetailApi.as_view(), name="schedule-rule-detail"),
+    # The device model of 2.0.1 stations (stations/devicemodel/api.py).
+    path(
+        "stations/<str:identity>/device-model/",
+        devicemodel_api.DeviceModelApi.as_view(),
+        name="station-device-model",
+    ),
+    path(
+        "stations/<str:identity>/variables/get/",
+        devicemodel_api.VariablesGetApi.as_view(),
+        name="station-variables-get",
+    ),
+    path(
+        "stations/<str:identity>/variables/set/",
+        devicemodel_api.VariablesSetApi.as_view(),
+        name="station-variables-set",
+    ),
+    path(
+        "stations/<str:identity>/base-report/",
+        devicemodel_api.BaseReportApi.as_view(),
+        name="station-base-report",
+    ),
+    path(
+        "stations/<str:identity>/display-messages/",
+        devicemodel_api.DisplayMessageListApi.as_view(),
+        name="station-display-messages",
+    ),
+    path(
+        "stations/<str:identity>/display-messages/request/",
+        devicemodel_api.DisplayMessagesRequestApi.as_view(),
+        name="station-display-messages-request",
+    ),
+    path(
+        "stations/<str:identity>/display-messages/<int:message_id>/clear/",
+        devicemodel_api.DisplayMessageClearApi.as_view(),
+        name="station-display-message-clear",
+    ),
+    path(
+        "stations/<str:identity>/certificates/",
+        certificates_api.StationCertificateListApi.as_view(),
+        name="station-certificates",
+    ),
+    path(
+        "stations/<str:identity>/certificates/install/",
+        certificates_api.StationCertificateInstallApi.as_view(),
+        name="station-certificate-install",
+    ),
+    path(
+        "stations/<str:identity>/certificates/installed-ids/",
+        certificates_api.StationCertificateQueryApi.as_view(),
+        name="station-certificate-query",
+    ),
+    path(
+        "stations/<str:identity>/certificates/delete/",
+        certificates_api.StationCertificateDeleteApi.as_view(),
+        name="station-certificate-delete",
+    ),
 ]
 
 urlpatterns = [

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('stations', '0007_charging_profile_status'),
+        ('stations', '0009_charging_profile_status'),
     ]
 
     operations = [

@@ -58,8 +58,30 @@ STATION_ACTIONS: dict[str, frozenset[str]] = {
             "MeterValues",
             "StatusNotification",
             "TransactionEvent",
+            "ClearedChargingLimit",
+            "DataTransfer",
+            "FirmwareStatusNotification",
+            "LogStatusNotification",
+            "NotifyChargingLimit",
+            "NotifyCustomerInformation",
+            "NotifyDisplayMessages",
+            "NotifyEVChargingNeeds",
+            "NotifyEVChargingSchedule",
+            "NotifyEvent",
+            "NotifyMonitoringReport",
+            "NotifyReport",
+            "PublishFirmwareStatusNotification",
+            "ReportChargingProfiles",
+            "ReservationStatusUpdate",
+            "SecurityEventNotification",
         }
     ),
+}
+# 2.0.1 A/M certificate management (stations/certificates, docs/security.md).
+STATION_ACTIONS["2.0.1"] = STATION_ACTIONS["2.0.1"] | {
+    "Get15118EVCertificate",
+    "GetCertificateStatus",
+    "SignCertificate",
 }
 
 

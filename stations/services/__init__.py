@@ -9,6 +9,7 @@ from stations.connection.services.commands import (
     ACCEPTING_STATUSES,
     REMOTE_START_REFUSED,
     CommandError,
+    basic_auth_password,
     command_claim_next,
     command_complete,
     command_create,
@@ -48,13 +49,18 @@ from stations.network.services.status import FAULT_FREE_ERROR_CODES, connector_s
 from stations.sessions.services import (
     ENERGY_REGISTER,
     meter_values_record,
+    session_cost_register,
     session_start,
     session_stop,
+    session_total_cost,
     station_id_tag_authorize,
     transaction_event_record,
 )
 
 __all__ = [
+    "session_cost_register",
+    "session_total_cost",
+    "basic_auth_password",
     "ACCEPTING_STATUSES",
     "CommandError",
     "ENERGY_REGISTER",
