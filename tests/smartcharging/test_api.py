@@ -93,7 +93,9 @@ def test_the_composite_schedule_combines_the_installed_profiles(api, station):
 
     body = api.get("/api/v1/stations/API-SC-1/composite-schedule/?evse_id=1&duration=10800").json()
 
-    assert [(p["start"], p["limit"]) for p in body["periods"]] == [(0, None), (3600, 11000.0), (7200, None)]
+    # (the request's clock may have ticked a second past the test's)
+    assert [p["limit"] for p in body["periods"]] == [None, 11000.0, None]
+    assert [p["start"] for p in body["periods"]][1:] in ([3600, 7200], [3599, 7199])
     assert body["station_reported"] is None
 
 
