@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "billing",
     "ocpi",
     "fleet",
+    "smartcharging",
 ]
 
 MIDDLEWARE = [
@@ -309,6 +310,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
+        "ScheduleRuleKindEnum": "smartcharging.models.ScheduleRule.Kind",
+        "ChargingProfileKindEnum": ["Absolute", "Recurring", "Relative"],
         "ConnectorStatusEnum": "stations.models.Connector.Status",
         "IdTokenStatusEnum": "rfid.models.IdToken.Status",
         "SessionStatusEnum": "stations.models.Session.Status",
@@ -483,6 +486,25 @@ CELERY_BEAT_SCHEDULE |= {
     "ocpi-push-sweep": {"task": "ocpi.push_sweep_task", "schedule": 15.0},
     "ocpi-log-prune": {"task": "ocpi.log_prune_task", "schedule": 3600.0},
     "ocpi-command-timeouts": {"task": "ocpi.command_timeout_sweep_task", "schedule": 5.0},
+}
+
+# --- smart charging (docs/smart-charging.md) -------------------------------------------------------
+# How often the schedule rules are applied (seconds); a rule takes effect within one tick.
+SMART_SCHEDULE_TICK = env_int("SMART_SCHEDULE_TICK", 30, minimum=1)
+# How often lost site rebalances are swept up (seconds).
+SMART_REBALANCE_SWEEP = env_int("SMART_REBALANCE_SWEEP", 10, minimum=1)
+# How long a rebalance waits for stations to accept lowered limits before raising others (seconds).
+SMART_STEP_TIMEOUT = env_int("SMART_STEP_TIMEOUT", 8, minimum=1, maximum=60)
+SMART_REBALANCE_LOCK_SECONDS = env_int("SMART_REBALANCE_LOCK_SECONDS", 120, minimum=10)
+CELERY_BEAT_SCHEDULE |= {
+    "smartcharging-schedules": {
+        "task": "smartcharging.schedules_apply_task",
+        "schedule": float(SMART_SCHEDULE_TICK),
+    },
+    "smartcharging-rebalance-due": {
+        "task": "smartcharging.site_rebalance_due_task",
+        "schedule": float(SMART_REBALANCE_SWEEP),
+    },
 }
 
 # Guest pay-as-you-go (billing.guest, docs/billing.md): the amounts a guest may reserve on a card, in

@@ -10,6 +10,7 @@ from chargenet.webhooks import api as webhook_api
 from fleet import api as fleet_api
 from ocpi import api as ocpi_api
 from rfid import api as rfid_api
+from smartcharging import api as smart_api
 from stations.api import views as stations_api
 from stations.certificates import api as certificates_api
 from stations.devicemodel import api as devicemodel_api
@@ -151,6 +152,25 @@ v1 = [
     ),
     path("api-keys/", key_api.ApiKeyListApi.as_view(), name="api-key-list"),
     path("api-keys/<id:pk>/", key_api.ApiKeyDetailApi.as_view(), name="api-key-detail"),
+    path(
+        "stations/<str:identity>/charging-profiles/",
+        smart_api.ChargingProfileListApi.as_view(),
+        name="charging-profile-list",
+    ),
+    path(
+        "stations/<str:identity>/charging-profiles/<int:profile_id>/",
+        smart_api.ChargingProfileDetailApi.as_view(),
+        name="charging-profile-detail",
+    ),
+    path(
+        "stations/<str:identity>/composite-schedule/",
+        smart_api.CompositeScheduleApi.as_view(),
+        name="composite-schedule",
+    ),
+    path("locations/<id:pk>/site-capacity/", smart_api.SiteCapacityApi.as_view(), name="site-capacity"),
+    path("locations/<id:pk>/allocations/", smart_api.AllocationListApi.as_view(), name="allocation-list"),
+    path("schedule-rules/", smart_api.ScheduleRuleListApi.as_view(), name="schedule-rule-list"),
+    path("schedule-rules/<id:pk>/", smart_api.ScheduleRuleDetailApi.as_view(), name="schedule-rule-detail"),
     # The device model of 2.0.1 stations (stations/devicemodel/api.py).
     path(
         "stations/<str:identity>/device-model/",

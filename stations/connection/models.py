@@ -165,16 +165,28 @@ class ProtocolViolation(models.Model):
 
 
 class ChargingProfile(models.Model):
-    """A charging profile the station accepted (SetChargingProfile), until it is cleared."""
+    """A charging profile sent to a station (SetChargingProfile) and what became of it: installed until
+    replaced or cleared, or rejected by the station. One row per attempt, so the history stays."""
+
+    class Status(models.TextChoices):
+        INSTALLED = "installed", "Installed"
+        REPLACED = "replaced", "Replaced"
+        CLEARED = "cleared", "Cleared"
+        REJECTED = "rejected", "Rejected"
 
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="charging_profiles")
-    connector_id = models.PositiveIntegerField(default=0)
+    connector_id = models.PositiveIntegerField(
+        default=0, help_text="1.6 connectorId or 2.0.1 evseId; 0 = the whole station"
+    )
     charging_profile_id = models.IntegerField()
     stack_level = models.IntegerField(default=0)
     purpose = models.CharField(max_length=30)
     kind = models.CharField(max_length=20, blank=True)
     transaction_id = models.CharField(max_length=36, blank=True)
-    profile = models.JSONField(help_text="The csChargingProfiles object as sent")
+    profile = models.JSONField(
+        help_text="The profile object as sent (1.6 csChargingProfiles, 2.0.1 chargingProfile)"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.INSTALLED)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     cleared_at = models.DateTimeField(null=True, blank=True)

@@ -201,6 +201,8 @@ async def fleet_run(
     duration: float | None = None,
     stop: asyncio.Event | None = None,
     seed: int | None = None,
+    ev_max_current_a: float | None = None,
+    ev_phases: int = 3,
 ) -> list[SimulatedStation]:
     """Run one demo station per identity until `stop` is set or `duration` seconds have passed.
 
@@ -219,6 +221,8 @@ async def fleet_run(
         )
         for identity in identities
     ]
+    for station in stations:  # the EVs that plug in (smart charging: their power follows the profiles)
+        station.ev_max_current_a, station.ev_phases = ev_max_current_a, ev_phases
 
     async def one(station: SimulatedStation, delay: float) -> None:
         if not await _sleep(stop, delay):

@@ -91,6 +91,7 @@ class Connector:
     pending_availability: str | None = None
     stop_at: float | None = None
     meter_task: asyncio.Task | None = None
+    started_at: datetime | None = None  # when the transaction began (anchors Relative profiles)
 
 
 class SimulatedStation:
@@ -138,6 +139,11 @@ class SimulatedStation:
         self.local_list: dict[str, dict] = {}
         self.local_list_version = 0
         self.charging_profiles: list[dict[str, Any]] = []
+        # The EV plugged in: its maximum current per phase (None: the station's maximum) and phases.
+        self.ev_max_current_a: float | None = None
+        self.ev_phases = 3
+        # A charger that keeps its charging profiles over a reboot; False plays one that loses them.
+        self.keeps_profiles = False
         self.certificates: list[dict[str, str]] = []
         self.firmware_status = "Idle"
         self.diagnostics_status = "Idle"
@@ -340,6 +346,7 @@ class SimulatedStation:
         )
         connector.transaction_id = response.transaction_id
         connector.id_tag = id_tag
+        connector.started_at = datetime.now(UTC)
         return response
 
     async def meter_values(
@@ -379,6 +386,7 @@ class SimulatedStation:
         """StopTransaction; frees the connector that held the transaction (locally)."""
         for connector in self.connectors.values():
             if connector.transaction_id == transaction_id:
+                self._drop_tx_profiles(connector.connector_id)
                 connector.transaction_id = None
                 connector.id_tag = None
                 connector.power_w = 0.0
@@ -502,8 +510,8 @@ class SimulatedStation:
                 wait = max(0.0, min(wait, connector.stop_at - time.monotonic()))
             await asyncio.sleep(wait)
             now = time.monotonic()
-            # Real power wobbles a little around the vehicle's charging rate.
-            power = connector.power_w * self.rng.uniform(0.96, 1.0)
+            # Real power wobbles a little around the rate the vehicle and the profiles allow.
+            power = self.present_power_w(connector) * self.rng.uniform(0.96, 1.0)
             connector.energy_wh += power * (now - last) * self.time_scale / 3600
             last = now
             if connector.stop_at is not None and now >= connector.stop_at:
@@ -527,6 +535,85 @@ class SimulatedStation:
     async def recover(self, connector_id: int) -> None:
         """Clear a fault: the connector reports Available with NoError again."""
         await self.status(connector_id, "Available")
+
+    # ---- charging profiles (what limits the power) ------------------------------------------------
+
+    def _drop_tx_profiles(self, connector_id: int) -> None:
+        # OCPP 1.6 §3.13.4: a TxProfile ends with its transaction.
+        self.charging_profiles = [
+            p
+            for p in self.charging_profiles
+            if not (
+                p.get("connector_id") == connector_id and p.get("charging_profile_purpose") == "TxProfile"
+            )
+        ]
+
+    def present_power_w(self, connector: Connector) -> float:
+        """What the connector draws now: the EV's wish, capped by the EV's maximum current and by
+        the composite of the installed charging profiles."""
+        if connector.transaction_id is None:
+            return 0.0
+        power = connector.power_w
+        if self.ev_max_current_a is not None:
+            power = min(power, self.ev_max_current_a * 230 * self.ev_phases)
+        limit = self.profile_limit_w(connector.connector_id)
+        return power if limit is None else max(0.0, min(power, limit))
+
+    def profile_limit_w(self, connector_id: int, at: datetime | None = None) -> float | None:
+        """The composite limit (W) on a connector now: per purpose the valid profile with the highest
+        stack level that has a period now; TxProfile over TxDefaultProfile; ChargePointMaxProfile caps."""
+        at = at or datetime.now(UTC)
+        connector = self.connectors.get(connector_id)
+        started = (
+            connector.started_at if connector is not None and connector.transaction_id is not None else None
+        )
+
+        def prevailing(purpose: str) -> float | None:
+            candidates = [
+                p
+                for p in self.charging_profiles
+                if p.get("charging_profile_purpose") == purpose and p.get("connector_id") in (0, connector_id)
+            ]
+            candidates.sort(key=lambda p: (p.get("stack_level", 0), p.get("connector_id") != 0), reverse=True)
+            for profile in candidates:
+                limit = self._profile_period_limit_w(profile, at, started)
+                if limit is not None:
+                    return limit
+            return None
+
+        tx = (prevailing("TxProfile") if started else None) or prevailing("TxDefaultProfile")
+        cap = prevailing("ChargePointMaxProfile")
+        limits = [x for x in (tx, cap) if x is not None]
+        return min(limits) if limits else None
+
+    def _profile_period_limit_w(
+        self, profile: dict[str, Any], at: datetime, started: datetime | None
+    ) -> float | None:
+        if profile.get("valid_from") and at < _parse_time(profile["valid_from"]):
+            return None
+        if profile.get("valid_to") and at >= _parse_time(profile["valid_to"]):
+            return None
+        schedule = profile.get("charging_schedule") or {}
+        kind = profile.get("charging_profile_kind")
+        anchor = schedule.get("start_schedule")
+        start = started if kind == "Relative" or not anchor else _parse_time(anchor)
+        if start is None:
+            return None
+        elapsed = (at - start).total_seconds()
+        if kind == "Recurring":
+            cycle = 7 * 86400 if profile.get("recurrency_kind") == "Weekly" else 86400
+            elapsed %= cycle
+        if elapsed < 0 or (schedule.get("duration") and elapsed >= schedule["duration"]):
+            return None
+        periods = sorted(schedule.get("charging_schedule_period") or [], key=lambda p: p["start_period"])
+        current = next((p for p in reversed(periods) if p["start_period"] <= elapsed), None)
+        if current is None:
+            return None
+        limit = float(current["limit"])
+        if schedule.get("charging_rate_unit") == "A":
+            phases = min(current.get("number_phases") or 3, self.ev_phases)
+            limit *= 230 * phases
+        return limit
 
     # ---- waiting helpers for tests and scripts ----------------------------------------------------
 
@@ -594,6 +681,9 @@ class SimulatedStation:
             if connector.transaction_id is not None and wanted == "Unavailable":
                 connector.pending_availability = wanted
                 scheduled = True
+            elif connector.transaction_id is not None:
+                # Operative again while charging: the session goes on and ends Available.
+                connector.pending_availability = None
             elif connector.status != wanted and connector.status != "Faulted":
                 changed.append(connector.connector_id)
 
@@ -705,6 +795,8 @@ class SimulatedStation:
                     logger.info("%s: could not stop the session before rebooting: %r", self.identity, exc)
         await asyncio.sleep(0.05)  # let the last frames leave before the socket goes
         await self.close()
+        if not self.keeps_profiles:
+            self.charging_profiles = []
         if self.supervised:
             return
         await asyncio.sleep(self.reboot_delay)
@@ -919,6 +1011,7 @@ class SimulatedStation:
                 and p.get("charging_profile_purpose") == profile.get("charging_profile_purpose")
                 and p.get("stack_level") == profile.get("stack_level")
             )
+            and p.get("charging_profile_id") != profile.get("charging_profile_id")
         ]
         self.charging_profiles.append({"connector_id": connector_id, **profile})
         return {"status": "Accepted"}
@@ -947,16 +1040,10 @@ class SimulatedStation:
         if connector_id != 0 and connector_id not in self.connectors:
             return {"status": "Rejected"}
         unit = charging_rate_unit or "W"
-        limit = self.max_power_w if unit == "W" else round(self.max_power_w / 230 / 3, 1)
-        # The lowest limit of any installed profile's first period is the composite limit: enough for
-        # a CSMS to see its profile took effect, without simulating the full stacking rules.
-        for profile in self.charging_profiles:
-            if profile.get("connector_id") not in (0, connector_id):
-                continue
-            schedule = profile.get("charging_schedule") or {}
-            periods = schedule.get("charging_schedule_period") or []
-            if periods and schedule.get("charging_rate_unit") == unit:
-                limit = min(limit, float(periods[0]["limit"]))
+        limit_w = self.profile_limit_w(connector_id)
+        if limit_w is None:
+            limit_w = self.max_power_w
+        limit = limit_w if unit == "W" else limit_w / 230 / self.ev_phases
         return {
             "status": "Accepted",
             "connector_id": connector_id,
@@ -964,7 +1051,7 @@ class SimulatedStation:
             "charging_schedule": {
                 "duration": duration,
                 "charging_rate_unit": unit,
-                "charging_schedule_period": [{"start_period": 0, "limit": float(limit)}],
+                "charging_schedule_period": [{"start_period": 0, "limit": round(float(limit), 1)}],
             },
         }
 

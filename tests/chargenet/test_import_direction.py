@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.support import REPO
 
-APPS = ("rfid", "stations", "billing", "ocpi", "fleet")
+APPS = ("rfid", "stations", "billing", "ocpi", "fleet", "smartcharging")
 
 # What each part may import besides itself and the foundation.
 ALLOWED: dict[str, frozenset[str]] = {
@@ -22,6 +22,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "billing": frozenset({"rfid", "stations"}),
     "ocpi": frozenset({"rfid", "stations", "billing"}),
     "fleet": frozenset({"rfid", "stations", "billing"}),
+    "smartcharging": frozenset({"rfid", "stations", "billing"}),
 }
 
 # The composition root: the modules of `chargenet` that know every app.

@@ -432,42 +432,10 @@ def _command_effects(command: Command, response: dict[str, Any], accepted: bool)
         display_message_result_record(
             station_id=station_id, action=action, payload=payload, accepted=accepted
         )
-    elif action == "SetChargingProfile" and accepted:
-        profile = payload.get("csChargingProfiles") or {}
-        connector_id = payload.get("connectorId", 0)
-        now = timezone.now()
-        # 1.6 §3.13.2: a profile with the same id, or the same stackLevel and purpose on the same
-        # connector, replaces the old one.
-        ChargingProfile.objects.filter(station_id=station_id, is_active=True).filter(
-            models.Q(charging_profile_id=profile.get("chargingProfileId"))
-            | models.Q(
-                connector_id=connector_id,
-                stack_level=profile.get("stackLevel"),
-                purpose=profile.get("chargingProfilePurpose"),
-            )
-        ).update(is_active=False, cleared_at=now)
-        ChargingProfile.objects.create(
-            station_id=station_id,
-            connector_id=connector_id,
-            charging_profile_id=profile.get("chargingProfileId", 0),
-            stack_level=profile.get("stackLevel", 0),
-            purpose=profile.get("chargingProfilePurpose", ""),
-            kind=profile.get("chargingProfileKind", ""),
-            transaction_id=str(profile.get("transactionId") or ""),
-            profile=profile,
-        )
+    elif action == "SetChargingProfile":
+        _charging_profile_store(station_id, payload, accepted)
     elif action == "ClearChargingProfile" and accepted:
-        profiles = ChargingProfile.objects.filter(station_id=station_id, is_active=True)
-        if payload.get("id") is not None:
-            profiles = profiles.filter(charging_profile_id=payload["id"])
-        else:
-            if payload.get("connectorId") is not None:
-                profiles = profiles.filter(connector_id=payload["connectorId"])
-            if payload.get("chargingProfilePurpose"):
-                profiles = profiles.filter(purpose=payload["chargingProfilePurpose"])
-            if payload.get("stackLevel") is not None:
-                profiles = profiles.filter(stack_level=payload["stackLevel"])
-        profiles.update(is_active=False, cleared_at=timezone.now())
+        _charging_profiles_clear(station_id, payload)
     elif action == "GetInstalledCertificateIds":
         state = _protocol_state(station_id)
         # 1.6 asks for one type (a string), 2.0.1 for a list (none: every type).
@@ -500,6 +468,68 @@ def _command_effects(command: Command, response: dict[str, Any], accepted: bool)
         state.log_file_name = str(response.get("filename") or "")[:255]
         state.log_request_id = payload.get("requestId")
         state.save(update_fields=["log_file_name", "log_request_id", "updated_at"])
+
+
+# The purposes as 1.6 and 2.0.1 spell them, so one criterion matches rows from either version.
+_PURPOSE_ALIASES = {"ChargePointMaxProfile": "ChargingStationMaxProfile"}
+
+
+def _charging_profile_store(station_id: int, payload: dict[str, Any], accepted: bool) -> None:
+    """Record a SetChargingProfile outcome: installed (replacing what it replaces) or rejected."""
+    if "chargingProfile" in payload:  # 2.0.1: {"evseId", "chargingProfile": {"id", …}}
+        profile = payload.get("chargingProfile") or {}
+        connector_id = payload.get("evseId", 0)
+        profile_id = profile.get("id", 0)
+    else:  # 1.6: {"connectorId", "csChargingProfiles": {"chargingProfileId", …}}
+        profile = payload.get("csChargingProfiles") or {}
+        connector_id = payload.get("connectorId", 0)
+        profile_id = profile.get("chargingProfileId", 0)
+    purpose = profile.get("chargingProfilePurpose", "")
+    now = timezone.now()
+    if accepted:
+        # 1.6 §3.13.2 / 2.0.1 K01.FR.05: a profile with the same id, or the same stackLevel and
+        # purpose on the same connector (EVSE), replaces the old one.
+        ChargingProfile.objects.filter(station_id=station_id, is_active=True).filter(
+            models.Q(charging_profile_id=profile_id)
+            | models.Q(connector_id=connector_id, stack_level=profile.get("stackLevel"), purpose=purpose)
+        ).update(is_active=False, status=ChargingProfile.Status.REPLACED, cleared_at=now)
+    ChargingProfile.objects.create(
+        station_id=station_id,
+        connector_id=connector_id,
+        charging_profile_id=profile_id,
+        stack_level=profile.get("stackLevel", 0),
+        purpose=purpose,
+        kind=profile.get("chargingProfileKind", ""),
+        transaction_id=str(profile.get("transactionId") or ""),
+        profile=profile,
+        status=ChargingProfile.Status.INSTALLED if accepted else ChargingProfile.Status.REJECTED,
+        is_active=accepted,
+        cleared_at=None if accepted else now,
+    )
+
+
+def _charging_profiles_clear(station_id: int, payload: dict[str, Any]) -> None:
+    """Mark what an accepted ClearChargingProfile names as cleared, and nothing else.
+
+    1.6: `id`, or any of connectorId / chargingProfilePurpose / stackLevel (none given = all).
+    2.0.1: `chargingProfileId`, or chargingProfileCriteria {evseId, chargingProfilePurpose, stackLevel}.
+    """
+    profiles = ChargingProfile.objects.filter(station_id=station_id, is_active=True)
+    profile_id = payload.get("id", payload.get("chargingProfileId"))
+    criteria = payload.get("chargingProfileCriteria") or {}
+    connector_id = payload.get("connectorId", criteria.get("evseId"))
+    purpose = payload.get("chargingProfilePurpose") or criteria.get("chargingProfilePurpose")
+    stack_level = payload.get("stackLevel", criteria.get("stackLevel"))
+    if profile_id is not None:
+        profiles = profiles.filter(charging_profile_id=profile_id)
+    else:
+        if connector_id is not None:
+            profiles = profiles.filter(connector_id=connector_id)
+        if purpose:
+            profiles = profiles.filter(purpose__in={purpose, _PURPOSE_ALIASES.get(purpose, purpose)})
+        if stack_level is not None:
+            profiles = profiles.filter(stack_level=stack_level)
+    profiles.update(is_active=False, status=ChargingProfile.Status.CLEARED, cleared_at=timezone.now())
 
 
 REMOTE_START_REFUSED: dict[str, str] = {

@@ -50,6 +50,10 @@ class Command(BaseCommand):
             help="Mean seconds between a connector's driver sessions (randomised ±70%%).",
         )
         parser.add_argument("--seed", type=int, default=None, help="Random seed, for a repeatable run.")
+        parser.add_argument(
+            "--ev-max-current", type=float, default=None, help="The EVs' maximum current per phase (A)."
+        )
+        parser.add_argument("--ev-phases", type=int, default=3, choices=[1, 2, 3], help="The EVs' phases.")
 
     def handle(self, *args, **options):
         count = options["stations"]
@@ -90,6 +94,8 @@ class Command(BaseCommand):
                 meter_interval=options["meter_interval"],
                 duration=options["duration"] or None,
                 seed=options["seed"],
+                ev_max_current_a=options["ev_max_current"],
+                ev_phases=options["ev_phases"],
             )
         )
         self.stdout.write("Simulator stopped.")

@@ -1,0 +1,1 @@
+"""Smart charging: charging profiles as objects, site load management and charging schedules."""

@@ -1,0 +1,817 @@
+"""Smart charging's business actions: charging profiles sent as durable commands, site load
+management and charging schedules. Every interface (pages, API, event subscribers, Celery tasks)
+calls these; docs/smart-charging.md describes the rules."""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal
+from time import monotonic as time_monotonic
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from chargenet.errors import DomainError
+from smartcharging.allocation import Demand, allocate
+from smartcharging.models import AllocationDecision, ScheduleRule, SiteCapacity, StationScheduleState
+from stations.models import (
+    ChargingProfile,
+    Command,
+    Connector,
+    Evse,
+    Location,
+    Session,
+    Station,
+    StationConfigurationKey,
+)
+from stations.services import command_create, command_wait
+
+logger = logging.getLogger(__name__)
+
+VOLTAGE = 230
+PHASES = 3
+# Profile ids and stack levels ChargeNet keeps for itself; operators' profiles use other ids.
+LOAD_TX_PROFILE_ID = 1_000_000  # + EVSE id: the site's TxProfile for the session there
+LOAD_DEFAULT_PROFILE_ID = 1_000_900  # the site's safe TxDefaultProfile
+SCHEDULE_PROFILE_ID = 1_000_950  # the schedules' station maximum
+RESERVED_PROFILE_IDS = 1_000_000
+MANAGED_STACK_LEVEL = 1
+DEFAULT_MAX_STACK_LEVEL = 8
+DEFAULT_MAX_PERIODS = 24
+
+PURPOSES_16 = {"TxDefault": "TxDefaultProfile", "Tx": "TxProfile", "StationMax": "ChargePointMaxProfile"}
+PURPOSES_201 = {"TxDefault": "TxDefaultProfile", "Tx": "TxProfile", "StationMax": "ChargingStationMaxProfile"}
+
+
+class SmartChargingError(DomainError):
+    """A charging profile, capacity or schedule is invalid for its target; nothing was applied."""
+
+    api_status = 400
+    api_code = "smart_charging_invalid"
+
+
+# --- charging profiles ------------------------------------------------------------------------------
+
+
+@dataclass
+class ProfileSpec:
+    """A charging profile as an operator states it, the same for 1.6 and 2.0.1 stations."""
+
+    purpose: str  # TxDefault | Tx | StationMax
+    periods: list[dict[str, Any]]  # [{"start": s, "limit": n, "phases": 1-3 (optional)}]
+    unit: str = "W"  # W | A
+    evse_id: int = 0
+    stack_level: int = 0
+    kind: str = "Absolute"  # Absolute | Recurring | Relative
+    recurrency: str | None = None  # Daily | Weekly
+    start_schedule: datetime | None = None
+    duration: int | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    transaction_id: str | None = None
+    profile_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _config_int(station: Station, key: str, default: int) -> int:
+    value = (
+        StationConfigurationKey.objects.filter(station=station, key=key)
+        .values_list("value", flat=True)
+        .first()
+    )
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
+
+
+def _allowed_units(station: Station) -> set[str]:
+    value = (
+        StationConfigurationKey.objects.filter(station=station, key="ChargingScheduleAllowedChargingRateUnit")
+        .values_list("value", flat=True)
+        .first()
+    )
+    if not value:
+        return {"A", "W"}
+    names = {part.strip() for part in value.split(",")}
+    return {unit for name, unit in (("Current", "A"), ("Power", "W")) if name in names}
+
+
+def charging_profile_validate(*, station: Station, spec: ProfileSpec, managed: bool = False) -> None:
+    """Check a profile against the station: its EVSE/connector, the purpose's rules, the stack
+    level (range and clashes), ChargingScheduleMaxPeriods and the allowed units. Raises
+    SmartChargingError naming the first problem."""
+    if spec.purpose not in PURPOSES_16:
+        raise SmartChargingError("purpose must be TxDefault, Tx or StationMax")
+    if spec.unit not in ("A", "W"):
+        raise SmartChargingError("unit must be A or W")
+    if spec.kind not in ("Absolute", "Recurring", "Relative"):
+        raise SmartChargingError("kind must be Absolute, Recurring or Relative")
+    if spec.kind == "Recurring" and spec.recurrency not in ("Daily", "Weekly"):
+        raise SmartChargingError("a Recurring profile needs recurrency Daily or Weekly")
+    if spec.kind == "Recurring" and spec.start_schedule is None:
+        raise SmartChargingError("a Recurring profile needs start_schedule (when its cycle begins)")
+    if spec.kind == "Relative" and spec.start_schedule is not None:
+        raise SmartChargingError("a Relative profile starts with the transaction; leave start_schedule empty")
+    if spec.evse_id < 0 or (
+        spec.evse_id and not Evse.objects.filter(station=station, evse_id=spec.evse_id).exists()
+    ):
+        raise SmartChargingError(f"{station.identity} has no connector/EVSE {spec.evse_id}")
+    if spec.purpose == "StationMax" and spec.evse_id != 0:
+        raise SmartChargingError("a StationMax profile applies to the whole station: evse_id must be 0")
+    if spec.purpose == "Tx":
+        if spec.evse_id == 0:
+            raise SmartChargingError("a Tx profile needs the EVSE/connector of its session")
+        session = Session.objects.filter(
+            station=station, evse__evse_id=spec.evse_id, status=Session.Status.ACTIVE
+        ).first()
+        if session is None:
+            raise SmartChargingError(f"no session is running on EVSE {spec.evse_id}; a Tx profile needs one")
+        if spec.transaction_id and spec.transaction_id != session.transaction_id:
+            raise SmartChargingError(
+                f"the session on EVSE {spec.evse_id} is transaction {session.transaction_id}"
+            )
+    max_level = _config_int(station, "ChargeProfileMaxStackLevel", DEFAULT_MAX_STACK_LEVEL)
+    if not 0 <= spec.stack_level <= max_level:
+        raise SmartChargingError(
+            f"stack level must be between 0 and {max_level} (ChargeProfileMaxStackLevel)"
+        )
+    max_periods = _config_int(station, "ChargingScheduleMaxPeriods", DEFAULT_MAX_PERIODS)
+    if not spec.periods:
+        raise SmartChargingError("a schedule needs at least one period")
+    if len(spec.periods) > max_periods:
+        raise SmartChargingError(
+            f"{len(spec.periods)} periods are more than the station takes ({max_periods}, ChargingScheduleMaxPeriods)"
+        )
+    if spec.unit not in _allowed_units(station):
+        raise SmartChargingError(
+            f"{station.identity} does not allow limits in {spec.unit} (ChargingScheduleAllowedChargingRateUnit)"
+        )
+    starts = [int(p.get("start", -1)) for p in spec.periods]
+    if starts[0] != 0 or starts != sorted(set(starts)):
+        raise SmartChargingError("periods must start at 0 and their starts must increase")
+    for period in spec.periods:
+        if float(period.get("limit", -1)) < 0:
+            raise SmartChargingError("a period's limit must be 0 or more")
+        if period.get("phases") not in (None, 1, 2, 3):
+            raise SmartChargingError("phases must be 1, 2 or 3")
+    if spec.duration is not None and spec.duration <= 0:
+        raise SmartChargingError("duration must be positive")
+    if spec.valid_from and spec.valid_to and spec.valid_to <= spec.valid_from:
+        raise SmartChargingError("valid_to must be after valid_from")
+    if spec.profile_id is not None and spec.profile_id >= RESERVED_PROFILE_IDS and not managed:
+        raise SmartChargingError(
+            f"profile ids from {RESERVED_PROFILE_IDS} are kept for ChargeNet's own profiles"
+        )
+    clash = (
+        ChargingProfile.objects.filter(
+            station=station,
+            is_active=True,
+            connector_id=spec.evse_id,
+            stack_level=spec.stack_level,
+            purpose__in=[PURPOSES_16[spec.purpose], PURPOSES_201[spec.purpose]],
+        )
+        .exclude(charging_profile_id=spec.profile_id if spec.profile_id is not None else -1)
+        .first()
+    )
+    if clash is not None and not managed:
+        raise SmartChargingError(
+            f"profile {clash.charging_profile_id} already holds stack level {spec.stack_level} for "
+            f"{clash.purpose} on EVSE {spec.evse_id}; replace it by its id or choose another stack level"
+        )
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(ZoneInfo("UTC")).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _number(value: Any) -> float | int:
+    rounded = round(float(value), 1)
+    return int(rounded) if rounded == int(rounded) else rounded
+
+
+def charging_profile_payload(*, station: Station, spec: ProfileSpec, profile_id: int) -> dict[str, Any]:
+    """The SetChargingProfile payload for the station's OCPP version."""
+    periods = []
+    for period in spec.periods:
+        item: dict[str, Any] = {"startPeriod": int(period["start"]), "limit": _number(period["limit"])}
+        if period.get("phases"):
+            item["numberPhases"] = int(period["phases"])
+        periods.append(item)
+    schedule: dict[str, Any] = {"chargingRateUnit": spec.unit, "chargingSchedulePeriod": periods}
+    if spec.duration is not None:
+        schedule["duration"] = spec.duration
+    if spec.start_schedule is not None:
+        schedule["startSchedule"] = _iso(spec.start_schedule)
+    v16 = station.ocpp_version == "1.6"
+    profile: dict[str, Any] = {
+        "chargingProfileId" if v16 else "id": profile_id,
+        "stackLevel": spec.stack_level,
+        "chargingProfilePurpose": (PURPOSES_16 if v16 else PURPOSES_201)[spec.purpose],
+        "chargingProfileKind": spec.kind,
+    }
+    if spec.recurrency:
+        profile["recurrencyKind"] = spec.recurrency
+    if spec.valid_from:
+        profile["validFrom"] = _iso(spec.valid_from)
+    if spec.valid_to:
+        profile["validTo"] = _iso(spec.valid_to)
+    if spec.purpose == "Tx":
+        transaction_id = spec.transaction_id or (
+            Session.objects.filter(station=station, evse__evse_id=spec.evse_id, status=Session.Status.ACTIVE)
+            .values_list("transaction_id", flat=True)
+            .first()
+        )
+        if transaction_id:
+            profile["transactionId"] = (
+                int(transaction_id) if v16 and transaction_id.isdigit() else transaction_id
+            )
+    if v16:
+        profile["chargingSchedule"] = schedule
+        return {"connectorId": spec.evse_id, "csChargingProfiles": profile}
+    profile["chargingSchedule"] = [{"id": 1, **schedule}]
+    return {"evseId": spec.evse_id, "chargingProfile": profile}
+
+
+def _next_profile_id(station: Station) -> int:
+    used = (
+        ChargingProfile.objects.filter(station=station, charging_profile_id__lt=RESERVED_PROFILE_IDS)
+        .order_by("-charging_profile_id")
+        .values_list("charging_profile_id", flat=True)
+        .first()
+    )
+    return (used or 0) + 1
+
+
+def charging_profile_send(
+    *, station: Station, spec: ProfileSpec, requested_by: Any = None, managed: bool = False
+) -> Command:
+    """Validate a profile against the station and queue SetChargingProfile as a durable command.
+    The station's answer marks the profile installed (replacing what it replaces) or rejected.
+    Raises SmartChargingError (nothing queued) or CommandError."""
+    charging_profile_validate(station=station, spec=spec, managed=managed)
+    profile_id = spec.profile_id if spec.profile_id is not None else _next_profile_id(station)
+    payload = charging_profile_payload(station=station, spec=spec, profile_id=profile_id)
+    return command_create(
+        station=station, action="SetChargingProfile", payload=payload, requested_by=requested_by
+    )
+
+
+def charging_profile_clear(*, station: Station, profile_id: int, requested_by: Any = None) -> Command:
+    """Queue ClearChargingProfile for one installed profile (by its id); only that one is cleared."""
+    if not ChargingProfile.objects.filter(
+        station=station, charging_profile_id=profile_id, is_active=True
+    ).exists():
+        raise SmartChargingError(f"{station.identity} has no installed profile {profile_id}")
+    key = "id" if station.ocpp_version == "1.6" else "chargingProfileId"
+    return command_create(
+        station=station, action="ClearChargingProfile", payload={key: profile_id}, requested_by=requested_by
+    )
+
+
+def composite_schedule_request(
+    *, station: Station, evse_id: int = 0, duration: int = 86400, unit: str = "W", requested_by: Any = None
+) -> Command:
+    """Ask the station for its composite schedule (GetCompositeSchedule); the answer is kept on the
+    command and shown beside ChargeNet's own calculation."""
+    if evse_id and not Evse.objects.filter(station=station, evse_id=evse_id).exists():
+        raise SmartChargingError(f"{station.identity} has no connector/EVSE {evse_id}")
+    if unit not in ("A", "W"):
+        raise SmartChargingError("unit must be A or W")
+    if not 0 < duration <= 7 * 86400:
+        raise SmartChargingError("duration must be between 1 s and 7 days")
+    key = "connectorId" if station.ocpp_version == "1.6" else "evseId"
+    return command_create(
+        station=station,
+        action="GetCompositeSchedule",
+        payload={key: evse_id, "duration": duration, "chargingRateUnit": unit},
+        requested_by=requested_by,
+    )
+
+
+# --- site load management ---------------------------------------------------------------------------
+
+
+def _amps(watts: float) -> float:
+    return watts / (VOLTAGE * PHASES)
+
+
+@transaction.atomic
+def site_capacity_set(
+    *,
+    location: Location,
+    capacity_a: Decimal | None = None,
+    capacity_kw: Decimal | None = None,
+    min_current_a: Decimal = Decimal("6"),
+    fallback_current_a: Decimal = Decimal("6"),
+    priorities: dict[str, int] | None = None,
+    enabled: bool = True,
+) -> SiteCapacity:
+    """Set (or change) a location's capacity, in A per phase or in kW (three phases at 230 V), then
+    install the safe TxDefault on its stations and rebalance its sessions. Raises
+    SmartChargingError for a capacity below the minimum current of the sessions running there."""
+    if (capacity_a is None) == (capacity_kw is None):
+        raise SmartChargingError("give the capacity either in A per phase or in kW")
+    amps = (
+        Decimal(str(capacity_a))
+        if capacity_a is not None
+        else Decimal(str(round(_amps(float(capacity_kw or 0) * 1000), 1)))
+    )
+    if amps <= 0:
+        raise SmartChargingError("the capacity must be positive")
+    if min_current_a < 0 or fallback_current_a < 0:
+        raise SmartChargingError("currents must not be negative")
+    running = Session.objects.filter(station__location=location, status=Session.Status.ACTIVE).count()
+    if enabled and running and amps < min_current_a * running:
+        raise SmartChargingError(
+            f"{amps} A is less than the minimum of {min_current_a} A for each of the {running} running sessions"
+        )
+    connectors = Connector.objects.filter(evse__station__location=location).count()
+    if enabled and fallback_current_a * connectors > amps:
+        raise SmartChargingError(
+            f"{connectors} connectors at a fallback of {fallback_current_a} A need {fallback_current_a * connectors} A, "
+            f"more than the capacity; lower the fallback current"
+        )
+    site, _ = SiteCapacity.objects.update_or_create(
+        location=location,
+        defaults={
+            "capacity_a": amps,
+            "min_current_a": min_current_a,
+            "fallback_current_a": fallback_current_a,
+            "priorities": priorities or {},
+            "enabled": enabled,
+        },
+    )
+    if enabled:
+        for station in Station.objects.filter(location=location):
+            site_fallback_install(site=site, station=station)
+    site_rebalance_request(location_id=location.pk, trigger="capacity changed")
+    return site
+
+
+def site_fallback_install(*, site: SiteCapacity, station: Station) -> Command | None:
+    """Queue the site's safe TxDefaultProfile on a station (all its connectors): what a new session
+    there draws until it gets its share, and what it keeps when ChargeNet cannot reach it."""
+    if station.registration_status == Station.RegistrationStatus.REJECTED:
+        return None
+    spec = ProfileSpec(
+        purpose="TxDefault",
+        unit="A",
+        evse_id=0,
+        stack_level=MANAGED_STACK_LEVEL,
+        kind="Relative",
+        periods=[{"start": 0, "limit": float(site.fallback_current_a)}],
+        profile_id=LOAD_DEFAULT_PROFILE_ID,
+    )
+    return command_create(
+        station=station,
+        action="SetChargingProfile",
+        payload=charging_profile_payload(station=station, spec=spec, profile_id=LOAD_DEFAULT_PROFILE_ID),
+        idempotency_key="",
+    )
+
+
+def site_rebalance_request(
+    *, location_id: int | None = None, station_id: int | None = None, trigger: str = ""
+) -> bool:
+    """Note that a site's sessions must be shared out again and have a worker do it after the
+    commit (coalesced: many requests, one rebalance). Returns False when no capacity is set there."""
+    if location_id is None and station_id is not None:
+        location_id = Station.objects.filter(pk=station_id).values_list("location_id", flat=True).first()
+    if location_id is None:
+        return False
+    now = timezone.now()
+    updated = SiteCapacity.objects.filter(location_id=location_id, enabled=True).update(
+        rebalance_requested_at=now
+    )
+    if not updated:
+        return False
+
+    def enqueue() -> None:
+        from smartcharging.tasks import site_rebalance_task
+
+        try:
+            site_rebalance_task.delay(location_id, trigger)
+        except Exception:
+            # The beat sweep (site_rebalance_due) runs it within seconds.
+            logger.warning("could not enqueue the rebalance of location %s", location_id, exc_info=True)
+
+    transaction.on_commit(enqueue)
+    return True
+
+
+def site_rebalance(*, location_id: int, trigger: str = "") -> list[AllocationDecision]:
+    """Share the site's capacity among its running sessions (smartcharging.allocation), record each
+    changed decision with its reason, and send TxProfiles: lowered limits first, and raised ones
+    only after the stations accepted those, so the site never draws more than its capacity.
+    Runs one at a time per site (a cache lock); a request that arrives meanwhile runs next."""
+    from django.core.cache import cache
+
+    lock_key = f"smartcharging:rebalance:{location_id}"
+    if not cache.add(lock_key, "1", timeout=settings.SMART_REBALANCE_LOCK_SECONDS):
+        return []
+    decisions: list[AllocationDecision] = []
+    try:
+        while True:
+            site = SiteCapacity.objects.filter(location_id=location_id, enabled=True).first()
+            if site is None:
+                return decisions
+            requested = site.rebalance_requested_at
+            decisions += _site_rebalance_once(site=site, trigger=trigger)
+            SiteCapacity.objects.filter(pk=site.pk).update(rebalanced_at=requested or timezone.now())
+            fresh = (
+                SiteCapacity.objects.filter(pk=site.pk)
+                .values_list("rebalance_requested_at", flat=True)
+                .first()
+            )
+            if fresh == requested:
+                return decisions
+            trigger = "requests during the last rebalance"
+    finally:
+        cache.delete(lock_key)
+
+
+def _site_rebalance_once(*, site: SiteCapacity, trigger: str) -> list[AllocationDecision]:
+    sessions = list(
+        Session.objects.filter(station__location_id=site.location_id, status=Session.Status.ACTIVE)
+        .select_related("station", "evse", "connector")
+        .order_by("started_at", "id")
+    )
+    connectors = Connector.objects.filter(evse__station__location_id=site.location_id).count()
+    idle = max(0, connectors - len(sessions))
+    last: dict[int, AllocationDecision] = {}
+    for decision in (
+        AllocationDecision.objects.filter(session__in=sessions)
+        .select_related("command")
+        .order_by("session_id", "-created_at", "-id")
+    ):
+        last.setdefault(decision.session_id, decision)
+    demands = []
+    for session in sessions:
+        max_w = session.connector.max_power_w if session.connector else 22000
+        fixed = None
+        if not session.station.is_online:
+            previous = last.get(session.pk)
+            fixed = float(previous.current_a) if previous else float(site.fallback_current_a)
+        demands.append(
+            Demand(
+                session_id=session.pk,
+                max_current_a=round(_amps(max_w), 1),
+                priority=int((site.priorities or {}).get(session.id_tag, 0)),
+                fixed_current_a=fixed,
+            )
+        )
+    allocations = allocate(
+        capacity_a=float(site.capacity_a),
+        demands=demands,
+        min_current_a=float(site.min_current_a),
+        idle_connectors=idle,
+        fallback_current_a=float(site.fallback_current_a),
+    )
+    by_session = {s.pk: s for s in sessions}
+    lower: list[tuple[Session, Decimal, str]] = []
+    higher: list[tuple[Session, Decimal, str]] = []
+    for allocation in allocations:
+        session = by_session[allocation.session_id]
+        current = Decimal(str(allocation.current_a))
+        previous = last.get(session.pk)
+        if not session.station.is_online:
+            continue
+        if (
+            previous is not None
+            and previous.current_a == current
+            and _still_in_force(previous, session.station)
+        ):
+            continue
+        was = previous.current_a if previous is not None else site.fallback_current_a
+        (lower if current <= was else higher).append((session, current, allocation.reason))
+    decisions = _site_send(site, lower, trigger)
+    if decisions:
+        pending = [d.command for d in decisions if d.command is not None]
+        deadline = time_monotonic() + settings.SMART_STEP_TIMEOUT
+        for command in pending:
+            # Raising before the stations took the lower limits could overshoot the capacity.
+            command_wait(command=command, timeout=max(0.0, deadline - time_monotonic()))
+    decisions += _site_send(site, higher, trigger)
+    return decisions
+
+
+def _still_in_force(decision: AllocationDecision, station: Station) -> bool:
+    # A limit the station refused, or one sent before it last rebooted, has to be sent again.
+    command = decision.command
+    if command is None or command.status not in (
+        Command.Status.QUEUED,
+        Command.Status.SENT,
+        Command.Status.ACCEPTED,
+    ):
+        return False
+    return station.last_boot_at is None or decision.created_at >= station.last_boot_at
+
+
+def _site_send(
+    site: SiteCapacity, items: Sequence[tuple[Session, Decimal, str]], trigger: str
+) -> list[AllocationDecision]:
+    decisions = []
+    for session, current, reason in items:
+        evse_id = session.evse.evse_id if session.evse else 1
+        spec = ProfileSpec(
+            purpose="Tx",
+            unit="A",
+            evse_id=evse_id,
+            stack_level=MANAGED_STACK_LEVEL,
+            kind="Relative",
+            periods=[{"start": 0, "limit": float(current)}],
+            transaction_id=session.transaction_id,
+            profile_id=LOAD_TX_PROFILE_ID + evse_id,
+        )
+        with transaction.atomic():
+            try:
+                command = command_create(
+                    station=session.station,
+                    action="SetChargingProfile",
+                    payload=charging_profile_payload(
+                        station=session.station, spec=spec, profile_id=spec.profile_id or 0
+                    ),
+                )
+            except DomainError as exc:
+                logger.warning("could not limit session %s: %s", session.pk, exc)
+                command = None
+            decisions.append(
+                AllocationDecision.objects.create(
+                    site=site,
+                    session=session,
+                    station=session.station,
+                    current_a=current,
+                    reason=reason[:300],
+                    trigger=trigger[:60],
+                    command=command,
+                )
+            )
+    return decisions
+
+
+def site_rebalance_due() -> list[int]:
+    """The locations whose rebalance was requested and has not run (a lost enqueue); beat runs them."""
+    from django.db.models import F
+
+    return list(
+        SiteCapacity.objects.filter(enabled=True, rebalance_requested_at__isnull=False)
+        .filter(Q(rebalanced_at__isnull=True) | Q(rebalance_requested_at__gt=F("rebalanced_at")))
+        .values_list("location_id", flat=True)
+    )
+
+
+# --- schedules ------------------------------------------------------------------------------------
+
+
+def _rule_window_active(rule: ScheduleRule, local: datetime) -> bool:
+    """Whether a recurring rule's window contains the local wall-clock moment `local`."""
+    if rule.start_time is None or rule.end_time is None:
+        return False
+    days = set(rule.weekdays or range(7))
+    now_t = local.time().replace(tzinfo=None)
+    if rule.start_time < rule.end_time:
+        return local.weekday() in days and rule.start_time <= now_t < rule.end_time
+    # The window runs past midnight: it belongs to the weekday on which it began.
+    if now_t >= rule.start_time:
+        return local.weekday() in days
+    if now_t < rule.end_time:
+        return (local.weekday() - 1) % 7 in days
+    return False
+
+
+def schedule_rule_active(*, rule: ScheduleRule, now: datetime, tz: ZoneInfo) -> bool:
+    """Whether the rule is in force at `now` (aware UTC), read in the location's time zone, so a
+    17:00 rule starts at 17:00 local time in winter and in summer."""
+    if rule.kind == ScheduleRule.Kind.MAINTENANCE:
+        return bool(rule.starts_at and rule.ends_at and rule.starts_at <= now < rule.ends_at)
+    return _rule_window_active(rule, now.astimezone(tz))
+
+
+def _station_tz(station: Station) -> ZoneInfo:
+    name = station.location.time_zone if station.location is not None else "UTC"
+    try:
+        return ZoneInfo(name or "UTC")
+    except Exception:
+        return ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class Desired:
+    limit_w: int | None
+    inoperative: bool
+    reason: str
+    stop_sessions: bool = False
+
+
+def station_schedule_desired(*, station: Station, now: datetime) -> Desired:
+    """What the rules want for the station at `now`. Overlaps resolve strictly: the lowest power
+    limit wins; Inoperative wins (outside opening hours or inside maintenance)."""
+    rules = ScheduleRule.objects.filter(is_active=True).filter(
+        Q(station=station) | Q(location_id=station.location_id, station__isnull=True)
+    )
+    tz = _station_tz(station)
+    limit: int | None = None
+    reasons: list[str] = []
+    inoperative = stop = False
+    has_opening_hours = open_now = False
+    for rule in rules:
+        active = schedule_rule_active(rule=rule, now=now, tz=tz)
+        if rule.kind == ScheduleRule.Kind.POWER_LIMIT and active and rule.limit_w is not None:
+            if limit is None or rule.limit_w < limit:
+                limit = rule.limit_w
+                reasons.append(f"{rule.name}: {rule.limit_w / 1000:g} kW")
+        elif rule.kind == ScheduleRule.Kind.OPENING_HOURS:
+            has_opening_hours = True
+            open_now = open_now or active
+            stop = stop or (rule.stop_sessions and not active)
+        elif rule.kind == ScheduleRule.Kind.MAINTENANCE and active:
+            inoperative = True
+            stop = stop or rule.stop_sessions
+            reasons.append(f"{rule.name}: maintenance")
+    if has_opening_hours and not open_now:
+        inoperative = True
+        reasons.append("outside opening hours")
+    return Desired(limit, inoperative, "; ".join(reasons)[:200], stop and inoperative)
+
+
+def schedules_apply(
+    *, now: datetime | None = None, station_ids: Sequence[int] | None = None, force: bool = False
+) -> int:
+    """Bring every station with schedule rules (or those named) to what the rules want at `now`:
+    a station maximum profile for a power limit (cleared when it ends), ChangeAvailability
+    Inoperative / Operative (a running session goes on unless the rule says stop). Sends only
+    changes unless `force` (a station that rebooted). Returns how many stations got commands."""
+    now = now or timezone.now()
+    stations = Station.objects.select_related("location").exclude(
+        registration_status=Station.RegistrationStatus.REJECTED
+    )
+    if station_ids is not None:
+        stations = stations.filter(pk__in=station_ids)
+    else:
+        stations = stations.filter(
+            Q(schedule_rules__is_active=True)
+            | Q(location__schedule_rules__is_active=True)
+            | Q(schedule_state__isnull=False)
+        ).distinct()
+    changed = 0
+    for station in stations:
+        if _station_schedule_apply(station=station, now=now, force=force):
+            changed += 1
+    return changed
+
+
+@transaction.atomic
+def _station_schedule_apply(*, station: Station, now: datetime, force: bool) -> bool:
+    desired = station_schedule_desired(station=station, now=now)
+    state, created = StationScheduleState.objects.select_for_update().get_or_create(station=station)
+    if created and desired.limit_w is None and not desired.inoperative:
+        state.applied_at = now
+        state.save()
+        return False
+    sent = False
+    if force or created or desired.limit_w != state.limit_w:
+        if desired.limit_w is not None:
+            spec = ProfileSpec(
+                purpose="StationMax",
+                unit="W",
+                evse_id=0,
+                stack_level=MANAGED_STACK_LEVEL,
+                kind="Absolute",
+                start_schedule=timezone.now().replace(microsecond=0),
+                periods=[{"start": 0, "limit": desired.limit_w}],
+                profile_id=SCHEDULE_PROFILE_ID,
+            )
+            command_create(
+                station=station,
+                action="SetChargingProfile",
+                payload=charging_profile_payload(station=station, spec=spec, profile_id=SCHEDULE_PROFILE_ID),
+            )
+            sent = True
+        elif state.limit_w is not None or force:
+            key = "id" if station.ocpp_version == "1.6" else "chargingProfileId"
+            command_create(station=station, action="ClearChargingProfile", payload={key: SCHEDULE_PROFILE_ID})
+            sent = True
+    if force or created or desired.inoperative != state.inoperative:
+        if desired.inoperative and desired.stop_sessions:
+            from stations.services import session_remote_stop
+
+            for session in Session.objects.filter(station=station, status=Session.Status.ACTIVE):
+                try:
+                    session_remote_stop(session=session)
+                except DomainError as exc:
+                    logger.info("schedule could not stop session %s: %s", session.pk, exc)
+        if desired.inoperative or state.inoperative or force:
+            kind = "Inoperative" if desired.inoperative else "Operative"
+            if station.ocpp_version == "1.6":
+                payload: dict[str, Any] = {"connectorId": 0, "type": kind}
+            else:
+                payload = {"operationalStatus": kind}
+            command_create(station=station, action="ChangeAvailability", payload=payload)
+            sent = True
+    state.limit_w, state.inoperative, state.reason, state.applied_at = (
+        desired.limit_w,
+        desired.inoperative,
+        desired.reason,
+        now,
+    )
+    state.save()
+    return sent
+
+
+@transaction.atomic
+def schedule_rule_create(
+    *,
+    name: str,
+    kind: str,
+    location: Location | None = None,
+    station: Station | None = None,
+    weekdays: list[int] | None = None,
+    start_time: time | None = None,
+    end_time: time | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    limit_w: int | None = None,
+    stop_sessions: bool = False,
+    notice: str = "",
+) -> ScheduleRule:
+    """Create a schedule rule after checking it is complete for its kind; it takes effect at the
+    next tick (SMART_SCHEDULE_TICK). Raises SmartChargingError."""
+    if (location is None) == (station is None):
+        raise SmartChargingError("a rule applies to one station or one location")
+    if kind not in ScheduleRule.Kind.values:
+        raise SmartChargingError(f"kind must be one of {', '.join(ScheduleRule.Kind.values)}")
+    days = list(weekdays or [])
+    if any(not isinstance(d, int) or not 0 <= d <= 6 for d in days):
+        raise SmartChargingError("weekdays are 0 (Monday) to 6 (Sunday)")
+    if kind == ScheduleRule.Kind.MAINTENANCE:
+        if starts_at is None or ends_at is None or ends_at <= starts_at:
+            raise SmartChargingError("a maintenance window needs starts_at before ends_at")
+    else:
+        if start_time is None or end_time is None or start_time == end_time:
+            raise SmartChargingError("a recurring rule needs start_time and end_time (different)")
+    if kind == ScheduleRule.Kind.POWER_LIMIT and (limit_w is None or limit_w < 0):
+        raise SmartChargingError("a power limit needs limit_w (W)")
+    rule = ScheduleRule.objects.create(
+        name=name[:100],
+        kind=kind,
+        location=location,
+        station=station,
+        weekdays=sorted(set(days)),
+        start_time=start_time,
+        end_time=end_time,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        limit_w=limit_w,
+        stop_sessions=stop_sessions,
+        notice=notice[:200],
+    )
+    return rule
+
+
+@transaction.atomic
+def schedule_rule_delete(*, rule: ScheduleRule) -> None:
+    """Delete a rule; the next tick lifts what it imposed."""
+    rule.delete()
+
+
+def station_reapply(*, station_id: int) -> int:
+    """A station booted: it may have lost its charging profiles. Send every profile ChargeNet
+    holds as installed there again (not TxProfiles: its sessions ended with the reboot), the
+    availability its schedules want, and rebalance its site. Runs in the event's transaction;
+    returns how many commands were queued."""
+    station = Station.objects.select_related("location").filter(pk=station_id).first()
+    if station is None:
+        return 0
+    sent = 0
+    installed = ChargingProfile.objects.filter(station=station, is_active=True).exclude(purpose="TxProfile")
+    for row in installed.order_by("id"):
+        if station.ocpp_version == "1.6":
+            payload: dict[str, Any] = {"connectorId": row.connector_id, "csChargingProfiles": row.profile}
+        else:
+            payload = {"evseId": row.connector_id, "chargingProfile": row.profile}
+        command_create(station=station, action="SetChargingProfile", payload=payload)
+        sent += 1
+    state = StationScheduleState.objects.filter(station=station).first()
+    if state is not None and state.inoperative:
+        kind_payload = (
+            {"connectorId": 0, "type": "Inoperative"}
+            if station.ocpp_version == "1.6"
+            else {"operationalStatus": "Inoperative"}
+        )
+        command_create(station=station, action="ChangeAvailability", payload=kind_payload)
+        sent += 1
+    if station.location_id is not None:
+        if not installed.filter(charging_profile_id=LOAD_DEFAULT_PROFILE_ID).exists():
+            site = SiteCapacity.objects.filter(location_id=station.location_id, enabled=True).first()
+            if site is not None and site_fallback_install(site=site, station=station):
+                sent += 1
+        site_rebalance_request(location_id=station.location_id, trigger="station booted")
+    return sent

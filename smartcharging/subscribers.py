@@ -1,0 +1,50 @@
+"""Smart charging reacts to what happens at the stations (chargenet.events; docs/smart-charging.md)."""
+
+from typing import Any
+
+from chargenet.events import event_subscribe
+
+
+def on_session_changed(event_type: str, data: dict[str, Any]) -> None:
+    """A session started or stopped: its site's capacity is shared out again within seconds."""
+    from smartcharging.services import site_rebalance_request
+
+    site_rebalance_request(station_id=data.get("station_id"), trigger=event_type)
+
+
+def on_session_updated(event_type: str, data: dict[str, Any]) -> None:
+    """Meter values of a session ChargeNet has not limited yet (it heard of the start late)."""
+    from smartcharging.models import AllocationDecision, SiteCapacity
+    from smartcharging.services import site_rebalance_request
+
+    session_id, station_id = data.get("session_id"), data.get("station_id")
+    if session_id is None or station_id is None or data.get("status") != "active":
+        return
+    if AllocationDecision.objects.filter(session_id=session_id).exists():
+        return
+    if SiteCapacity.objects.filter(location__stations__pk=station_id, enabled=True).exists():
+        site_rebalance_request(station_id=data.get("station_id"), trigger=event_type)
+
+
+def on_station_booted(event_type: str, data: dict[str, Any]) -> None:
+    """A station (re)booted and may have lost its profiles: install them again."""
+    from smartcharging.services import station_reapply
+
+    if data.get("registration_status", "Accepted") == "Accepted" and data.get("station_id"):
+        station_reapply(station_id=data["station_id"])
+
+
+def on_station_disconnected(event_type: str, data: dict[str, Any]) -> None:
+    """An offline station keeps its limits; the others are shared out around them."""
+    from smartcharging.services import site_rebalance_request
+
+    site_rebalance_request(station_id=data.get("station_id"), trigger=event_type)
+
+
+def subscribe() -> None:
+    """Register the subscribers (called from SmartChargingConfig.ready)."""
+    event_subscribe("session.started", on_session_changed)
+    event_subscribe("session.stopped", on_session_changed)
+    event_subscribe("session.updated", on_session_updated)
+    event_subscribe("station.booted", on_station_booted)
+    event_subscribe("station.disconnected", on_station_disconnected)

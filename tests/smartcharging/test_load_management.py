@@ -1,0 +1,91 @@
+"""Site load management over real sockets: simulated chargers whose power follows the profiles
+ChargeNet sends, a live server and a Celery worker reacting to session starts and stops."""
+
+import asyncio
+import time
+
+import pytest
+
+from rfid.services import id_token_create
+from smartcharging.models import AllocationDecision
+from smartcharging.services import site_capacity_set
+from stations.services import location_create
+from tests.e2e.conftest import in_thread
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+SITE_W = 22000
+
+
+class PowerSampler:
+    """Samples what the simulated chargers draw together, every 20 ms, on the stations' loop."""
+
+    def __init__(self, sims):
+        self.sims = sims
+        self.highest = 0.0
+        self.samples = 0
+        self.task = None
+
+    def total(self) -> float:
+        return sum(sim.present_power_w(c) for sim in self.sims for c in sim.connectors.values())
+
+    async def run(self):
+        while True:
+            self.highest = max(self.highest, self.total())
+            self.samples += 1
+            await asyncio.sleep(0.02)
+
+
+def wait_until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def test_three_cars_share_a_22_kw_site_and_never_draw_more_than_it(stations):
+    # given a 22 kW site with three single-connector 1.6 chargers, each car wanting 11 kW
+    site = in_thread(location_create, name="Depot", time_zone="Europe/Amsterdam")
+    sims = [stations.connect(f"LM-{n}", evses=1, location=site) for n in (1, 2, 3)]
+    for n in (1, 2, 3):
+        in_thread(id_token_create, uid=f"04LM000{n}")
+    in_thread(site_capacity_set, location=site, capacity_kw=22)
+    for sim in sims:  # every charger got the safe default first
+        stations.run(sim.wait_for(lambda s=sim: any(p.get("stack_level") == 1 for p in s.charging_profiles)))
+    sampler = PowerSampler(sims)
+    sampler.task = asyncio.run_coroutine_threadsafe(sampler.run(), stations.loop.loop)
+
+    def drawing(sim) -> float:
+        return sim.present_power_w(sim.connectors[1])
+
+    try:
+        # when the first car plugs in it gets full speed
+        stations.run(sims[0].session_start(1, "04LM0001", power_w=11000))
+        wait_until(lambda: drawing(sims[0]) == 11000, 10, "car 1 at 11 kW")
+
+        # when the second and third arrive, each gets a third of the site within 10 s
+        stations.run(sims[1].session_start(1, "04LM0002", power_w=11000))
+        wait_until(
+            lambda: 8800 <= drawing(sims[1]) <= 8901 and drawing(sims[0]) <= 8901, 10, "two cars sharing"
+        )
+        stations.run(sims[2].session_start(1, "04LM0003", power_w=11000))
+        wait_until(
+            lambda: all(7300 <= drawing(sim) <= 7314 for sim in sims),
+            10,
+            "three cars at 10.6 A (7.3 kW) each",
+        )
+
+        # when the first leaves, the other two share its part again within 10 s
+        stations.run(sims[0].session_stop(1))
+        wait_until(lambda: all(8800 <= drawing(sim) <= 8901 for sim in sims[1:]), 10, "two cars at 12.9 A")
+    finally:
+        sampler.task.cancel()
+
+    # then the site never drew more than 22 kW, sampled all along
+    assert sampler.samples > 100
+    assert sampler.highest <= SITE_W
+    # and every decision is recorded with its reason
+    reasons = list(AllocationDecision.objects.values_list("reason", flat=True))
+    assert any("equal share of 31.9 A among 3 session(s)" in r for r in reasons), reasons
