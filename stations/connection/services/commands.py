@@ -366,6 +366,10 @@ def _command_effects(command: Command, response: dict[str, Any], accepted: bool)
         display_message_result_record(
             station_id=station_id, action=action, payload=payload, accepted=accepted
         )
+    elif action in ("SetVariableMonitoring", "ClearVariableMonitoring"):
+        from stations.devicemodel.services import monitoring_result_record
+
+        monitoring_result_record(station_id=station_id, action=action, payload=payload, response=response)
     elif action == "SetChargingProfile" and accepted:
         profile = payload.get("csChargingProfiles") or {}
         connector_id = payload.get("connectorId", 0)
