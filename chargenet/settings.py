@@ -345,6 +345,26 @@ CELERY_BEAT_SCHEDULE |= {
     "stations-prune-messages": {"task": "stations.ocpp_message_prune_task", "schedule": 3600.0},
 }
 
+# --- OCPP certificates and security profile 3 (docs/security.md) ---------------------------------
+# The CA that signs the stations' certificates (SignCertificate): PEM files. Unset in the embedded
+# mode: a CA is generated on first use in DATA_DIR/ca; unset in production: signing is refused.
+OCPP_CA_CERT_FILE = env_str("OCPP_CA_CERT_FILE")
+OCPP_CA_KEY_FILE = env_str("OCPP_CA_KEY_FILE")
+# The charging station operator's name: when set, a CSR's and a client certificate's O must equal it.
+OCPP_CA_ORGANIZATION = env_str("OCPP_CA_ORGANIZATION")
+OCPP_CERTIFICATE_DAYS = env_int("OCPP_CERTIFICATE_DAYS", 365, minimum=1, maximum=3650)
+# Warn (a security event, so an alert) this many days before an issued certificate expires.
+OCPP_CERTIFICATE_EXPIRY_WARNING_DAYS = env_int("OCPP_CERTIFICATE_EXPIRY_WARNING_DAYS", 30, minimum=1)
+# Dotted path of the class that answers Get15118EVCertificate and GetCertificateStatus (an
+# ISO 15118 contract-certificate pool / OCSP responder); empty: answered Failed, "not configured".
+OCPP_CERTIFICATE_PROVIDER = env_str("OCPP_CERTIFICATE_PROVIDER")
+# Addresses of the TLS proxies whose X-SSL-Client-Verify / X-SSL-Client-S-DN headers are believed
+# (security profile 3). Empty: no proxy is trusted and profile-3 stations cannot connect.
+OCPP_TRUSTED_PROXIES = env_list("OCPP_TRUSTED_PROXIES", [])
+CELERY_BEAT_SCHEDULE |= {
+    "stations-certificate-expiry": {"task": "stations.certificate_expiry_check_task", "schedule": 86400.0},
+}
+
 # --- demo -------------------------------------------------------------------------------------
 DEMO = env_bool("DEMO", EMBEDDED)
 DEMO_STATIONS = env_int("DEMO_STATIONS", 3, minimum=0, maximum=100)

@@ -30,4 +30,5 @@ urlpatterns = [
     path("", include("chargenet.api.urls")),
     path("", include("ocpi.urls")),
     path("", include("stations.devicemodel.urls")),
+    path("", include("stations.certificates.urls")),
 ]

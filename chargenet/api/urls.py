@@ -10,6 +10,7 @@ from chargenet.webhooks import api as webhook_api
 from ocpi import api as ocpi_api
 from rfid import api as rfid_api
 from stations.api import views as stations_api
+from stations.certificates import api as certificates_api
 from stations.devicemodel import api as devicemodel_api
 
 app_name = "api"
@@ -207,6 +208,26 @@ v1 = [
         "stations/<str:identity>/customer-information/",
         devicemodel_api.CustomerInformationApi.as_view(),
         name="station-customer-information",
+    ),
+    path(
+        "stations/<str:identity>/certificates/",
+        certificates_api.StationCertificateListApi.as_view(),
+        name="station-certificates",
+    ),
+    path(
+        "stations/<str:identity>/certificates/install/",
+        certificates_api.StationCertificateInstallApi.as_view(),
+        name="station-certificate-install",
+    ),
+    path(
+        "stations/<str:identity>/certificates/installed-ids/",
+        certificates_api.StationCertificateQueryApi.as_view(),
+        name="station-certificate-query",
+    ),
+    path(
+        "stations/<str:identity>/certificates/delete/",
+        certificates_api.StationCertificateDeleteApi.as_view(),
+        name="station-certificate-delete",
     ),
 ]
 
