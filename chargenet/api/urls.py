@@ -116,6 +116,11 @@ v1 = [
         billing_api.InvoicePaymentListApi.as_view(),
         name="invoice-payment-list",
     ),
+    path(
+        "invoices/<id:pk>/refunds/",
+        billing_api.InvoiceRefundListApi.as_view(),
+        name="invoice-refund-list",
+    ),
     path("ocpi/partners/", ocpi_api.PartnerListApi.as_view(), name="ocpi-partner-list"),
     path("ocpi/partners/<id:pk>/", ocpi_api.PartnerDetailApi.as_view(), name="ocpi-partner-detail"),
     path(
