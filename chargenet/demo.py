@@ -16,7 +16,7 @@ from chargenet.models import User
 from rfid.models import Driver, IdToken
 from stations.models import Connector, Evse, Location, Session, Station
 from stations.network.passwords import password_hash
-from stations.simulator.demo import DEMO_STATION_PASSWORD, DEMO_VISITOR_CARDS
+from stations.simulator.demo import DEMO_STATION_PASSWORD, DEMO_VISITOR_CARDS, demo_ocpp_version
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,8 @@ def demo_seed(*, stations: int = 3) -> DemoLogin:
                 "location": location,
                 "name": f"Demo charger {index}",
                 "password_hash": password_hash(DEMO_STATION_PASSWORD),
+                # every third demo charger speaks OCPP 2.0.1 (the simulator's demo fleet does too)
+                "ocpp_version": demo_ocpp_version(f"DEMO-{index:03d}"),
             },
         )
         if created:

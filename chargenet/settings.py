@@ -346,6 +346,9 @@ OCPP_DB_THREADS = env_int("OCPP_DB_THREADS", 2, minimum=1, maximum=32)
 OCPP_BOOT_PACING_BACKLOG = env_int("OCPP_BOOT_PACING_BACKLOG", 200, minimum=1)
 OCPP_COMMAND_EXPIRY = env_int("OCPP_COMMAND_EXPIRY", 3600, minimum=0)
 OCPP_MESSAGE_RETENTION_DAYS = env_int("OCPP_MESSAGE_RETENTION_DAYS", 30, minimum=1)
+# A 2.0.1 station charging a session is sent its running cost (CostUpdated) at most once per this many
+# seconds, and only when the amount changed; 0 turns CostUpdated off.
+OCPP_COST_UPDATED_INTERVAL = env_int("OCPP_COST_UPDATED_INTERVAL", 60, minimum=0)
 CELERY_BEAT_SCHEDULE |= {
     "stations-mark-offline": {"task": "stations.station_mark_offline_task", "schedule": 30.0},
     "stations-expire-commands": {"task": "stations.command_expire_task", "schedule": 60.0},

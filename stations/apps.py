@@ -10,6 +10,7 @@ class StationsConfig(AppConfig):
         from stations.access import local_lists
         from stations.alerts import services as alerts
         from stations.connection.metrics import StationsCollector
+        from stations.sessions import services as sessions
 
         # Card and station changes reach the stations' local lists and caches (docs/drivers-and-cards.md).
         local_lists.subscribe()
@@ -17,3 +18,5 @@ class StationsConfig(AppConfig):
         alerts.subscribe()
         # /metrics reports the stations and the commands (docs/deployment.md).
         scrape_collector_register(StationsCollector())
+        # A 2.0.1 station charging a session is told its running cost (CostUpdated, docs/ocpp-2.0.1-coverage.md).
+        sessions.subscribe()

@@ -208,6 +208,34 @@ v1 = [
         name="station-display-message-clear",
     ),
     path(
+        "stations/<str:identity>/monitors/", devicemodel_api.MonitorListApi.as_view(), name="station-monitors"
+    ),
+    path(
+        "stations/<str:identity>/monitors/clear/",
+        devicemodel_api.MonitorsClearApi.as_view(),
+        name="station-monitors-clear",
+    ),
+    path(
+        "stations/<str:identity>/monitors/report/",
+        devicemodel_api.MonitoringReportApi.as_view(),
+        name="station-monitoring-report",
+    ),
+    path(
+        "stations/<str:identity>/monitoring-base/",
+        devicemodel_api.MonitoringBaseApi.as_view(),
+        name="station-monitoring-base",
+    ),
+    path(
+        "stations/<str:identity>/monitoring-level/",
+        devicemodel_api.MonitoringLevelApi.as_view(),
+        name="station-monitoring-level",
+    ),
+    path(
+        "stations/<str:identity>/customer-information/",
+        devicemodel_api.CustomerInformationApi.as_view(),
+        name="station-customer-information",
+    ),
+    path(
         "stations/<str:identity>/certificates/",
         certificates_api.StationCertificateListApi.as_view(),
         name="station-certificates",

@@ -2,7 +2,7 @@
 typed GetVariables / SetVariables / GetBaseReport, and display messages. Each POST queues one durable
 command (as POST …/commands/ does) and, with `wait`, answers with the station's response."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -10,7 +10,7 @@ from chargenet.api.base import ApiView
 from chargenet.api.permissions import IsStaffReadOperateWrite
 from stations.api.views import _command_created, _station
 from stations.devicemodel import selectors, services
-from stations.models import DeviceVariable, DisplayMessage
+from stations.models import DeviceMonitor, DeviceVariable, DisplayMessage
 
 
 class DeviceVariableSerializer(serializers.ModelSerializer):
@@ -274,3 +274,287 @@ class DisplayMessageClearApi(ApiView):
             station=station, message_id=message_id, requested_by=request.user
         )
         return _command_created(command, serializer.validated_data.get("wait"))
+
+
+# --- N Monitoring and customer information ---------------------------------------------------------
+
+
+class DeviceMonitorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeviceMonitor
+        fields = [
+            "monitor_id",
+            "component",
+            "component_instance",
+            "evse_id",
+            "connector_id",
+            "variable",
+            "variable_instance",
+            "type",
+            "severity",
+            "value",
+            "transaction",
+            "updated_at",
+        ]
+
+
+MONITOR_TYPES = ["UpperThreshold", "LowerThreshold", "Delta", "Periodic", "PeriodicClockAligned"]
+
+
+class MonitorSetSerializer(serializers.Serializer):
+    component = serializers.CharField(max_length=50)
+    component_instance = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    evse_id = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    connector_id = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    variable = serializers.CharField(max_length=50)
+    variable_instance = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    type = serializers.ChoiceField(choices=MONITOR_TYPES)
+    value = serializers.FloatField()
+    severity = serializers.IntegerField(min_value=0, max_value=9)
+    transaction = serializers.BooleanField(required=False, default=False)
+    monitor_id = serializers.IntegerField(
+        min_value=0, required=False, allow_null=True, help_text="Replace this monitor"
+    )
+
+
+class MonitorsSetRequestSerializer(_Wait):
+    monitors = MonitorSetSerializer(many=True, allow_empty=False)
+
+
+class MonitorsClearRequestSerializer(_Wait):
+    monitor_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=0), allow_empty=False, max_length=100
+    )
+
+
+class MonitoringReportRequestSerializer(_Wait):
+    criteria = serializers.ListField(
+        child=serializers.ChoiceField(
+            choices=["ThresholdMonitoring", "DeltaMonitoring", "PeriodicMonitoring"]
+        ),
+        required=False,
+        max_length=3,
+    )
+
+
+class MonitoringBaseRequestSerializer(_Wait):
+    monitoring_base = serializers.ChoiceField(choices=["All", "FactoryDefault", "HardWiredOnly"])
+
+
+class MonitoringLevelRequestSerializer(_Wait):
+    severity = serializers.IntegerField(min_value=0, max_value=9)
+
+
+class CustomerInformationRequestSerializer(_Wait):
+    id_token = serializers.CharField(max_length=36, required=False, allow_blank=True)
+    id_token_type = serializers.ChoiceField(
+        choices=[
+            "Central",
+            "eMAID",
+            "ISO14443",
+            "ISO15693",
+            "KeyCode",
+            "Local",
+            "MacAddress",
+            "NoAuthorization",
+        ],
+        default="ISO14443",
+    )
+    customer_identifier = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    report = serializers.BooleanField(default=True, help_text="Ask for the data the station holds")
+    clear = serializers.BooleanField(default=False, help_text="Erase it on the station (GDPR)")
+
+    def validate(self, attrs):
+        if not attrs.get("id_token") and not attrs.get("customer_identifier"):
+            raise serializers.ValidationError("name the customer: id_token or customer_identifier")
+        if not attrs["report"] and not attrs["clear"]:
+            raise serializers.ValidationError("ask for a report, a clear, or both")
+        return attrs
+
+
+class CustomerInformationSerializer(serializers.Serializer):
+    command = serializers.UUIDField()
+    request_id = serializers.IntegerField()
+    id_token = serializers.CharField()
+    customer_identifier = serializers.CharField()
+    report = serializers.BooleanField()
+    clear = serializers.BooleanField()
+    requested_at = serializers.DateTimeField()
+    status = serializers.CharField(
+        help_text="The station's answer (Accepted, Rejected, Invalid) or the command's"
+    )
+    complete = serializers.BooleanField(help_text="All parts of the data arrived")
+    data = serializers.CharField(help_text="What the station holds about the customer")
+
+
+def _post(request, identity: str, serializer_class, send):
+    station = _station(request, identity)
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    command = send(station, data)
+    return _command_created(command, data.get("wait"))
+
+
+@extend_schema(tags=["device model"])
+class MonitorListApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "station"
+    audit_lookup = "identity"
+
+    @extend_schema(summary="The station's variable monitors", responses=DeviceMonitorSerializer(many=True))
+    def get(self, request, identity: str):
+        station = _station(request, identity)
+        return Response(DeviceMonitorSerializer(selectors.device_monitors(station=station), many=True).data)
+
+    @extend_schema(
+        summary="Set monitors (SetVariableMonitoring)",
+        request=MonitorsSetRequestSerializer,
+        responses=_command_response(),
+        description="Sends SetVariableMonitoring; each monitor the station accepts is listed under the id "
+        "the station gave it; the per-monitor result is in the command's response.",
+    )
+    def post(self, request, identity: str):
+        return _post(
+            request,
+            identity,
+            MonitorsSetRequestSerializer,
+            lambda station, data: services.variable_monitoring_set_request(
+                station=station, monitors=data["monitors"], requested_by=request.user
+            ),
+        )
+
+
+@extend_schema(tags=["device model"])
+class MonitorsClearApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "station"
+    audit_lookup = "identity"
+
+    @extend_schema(
+        summary="Remove monitors (ClearVariableMonitoring)",
+        request=MonitorsClearRequestSerializer,
+        responses=_command_response(),
+        description="Sends ClearVariableMonitoring; monitors the station clears (or does not know) are no "
+        "longer listed.",
+    )
+    def post(self, request, identity: str):
+        return _post(
+            request,
+            identity,
+            MonitorsClearRequestSerializer,
+            lambda station, data: services.variable_monitoring_clear_request(
+                station=station, monitor_ids=data["monitor_ids"], requested_by=request.user
+            ),
+        )
+
+
+@extend_schema(tags=["device model"])
+class MonitoringReportApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "station"
+    audit_lookup = "identity"
+
+    @extend_schema(
+        summary="Ask for the monitors (GetMonitoringReport)",
+        request=MonitoringReportRequestSerializer,
+        responses=_command_response(),
+        description="Sends GetMonitoringReport; the NotifyMonitoringReport parts that follow are stored "
+        "(GET …/monitors/).",
+    )
+    def post(self, request, identity: str):
+        return _post(
+            request,
+            identity,
+            MonitoringReportRequestSerializer,
+            lambda station, data: services.monitoring_report_request(
+                station=station, criteria=data.get("criteria"), requested_by=request.user
+            ),
+        )
+
+
+@extend_schema(tags=["device model"])
+class MonitoringBaseApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "station"
+    audit_lookup = "identity"
+
+    @extend_schema(
+        summary="Choose the monitoring base (SetMonitoringBase)",
+        request=MonitoringBaseRequestSerializer,
+        responses=_command_response(),
+    )
+    def post(self, request, identity: str):
+        return _post(
+            request,
+            identity,
+            MonitoringBaseRequestSerializer,
+            lambda station, data: services.monitoring_base_set_request(
+                station=station, monitoring_base=data["monitoring_base"], requested_by=request.user
+            ),
+        )
+
+
+@extend_schema(tags=["device model"])
+class MonitoringLevelApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "station"
+    audit_lookup = "identity"
+
+    @extend_schema(
+        summary="Choose the severity reported (SetMonitoringLevel)",
+        request=MonitoringLevelRequestSerializer,
+        responses=_command_response(),
+    )
+    def post(self, request, identity: str):
+        return _post(
+            request,
+            identity,
+            MonitoringLevelRequestSerializer,
+            lambda station, data: services.monitoring_level_set_request(
+                station=station, severity=data["severity"], requested_by=request.user
+            ),
+        )
+
+
+@extend_schema(tags=["device model"])
+class CustomerInformationApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "station"
+    audit_lookup = "identity"
+
+    @extend_schema(
+        summary="Customer information requests and the data returned",
+        parameters=[OpenApiParameter("id_token", str, description="Only the requests about this card")],
+        responses=CustomerInformationSerializer(many=True),
+    )
+    def get(self, request, identity: str):
+        station = _station(request, identity)
+        rows = selectors.customer_information_requests(
+            station=station, id_token=str(request.query_params.get("id_token", ""))[:36]
+        )
+        return Response(CustomerInformationSerializer(rows, many=True).data)
+
+    @extend_schema(
+        summary="Ask for / erase a customer's data (CustomerInformation)",
+        request=CustomerInformationRequestSerializer,
+        responses=_command_response(),
+        description="Sends CustomerInformation for a card or customer identifier (a GDPR request): "
+        "`report` asks for the data the station holds, `clear` erases it there. The data the station "
+        "sends (NotifyCustomerInformation) is listed by GET.",
+    )
+    def post(self, request, identity: str):
+        return _post(
+            request,
+            identity,
+            CustomerInformationRequestSerializer,
+            lambda station, data: services.customer_information_request(
+                station=station,
+                id_token=data.get("id_token", ""),
+                id_token_type=data["id_token_type"],
+                customer_identifier=data.get("customer_identifier", ""),
+                report=data["report"],
+                clear=data["clear"],
+                requested_by=request.user,
+            ),
+        )

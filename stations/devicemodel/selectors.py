@@ -1,10 +1,19 @@
 """Reads of the device model room."""
 
 from collections import OrderedDict
+from typing import Any
 
 from django.db.models import QuerySet
 
-from stations.models import DeviceEvent, DeviceVariable, DisplayMessage, Station, StationReport
+from stations.models import (
+    Command,
+    DeviceEvent,
+    DeviceMonitor,
+    DeviceVariable,
+    DisplayMessage,
+    Station,
+    StationReport,
+)
 
 
 def device_model_components(*, station: Station) -> "OrderedDict[str, list[DeviceVariable]]":
@@ -35,3 +44,45 @@ def display_messages(*, station: Station) -> QuerySet[DisplayMessage]:
 def station_reports(*, station: Station, kind: str | None = None) -> QuerySet[StationReport]:
     rows = StationReport.objects.filter(station=station)
     return rows.filter(kind=kind) if kind else rows
+
+
+def device_monitors(*, station: Station) -> QuerySet[DeviceMonitor]:
+    """The monitors the station reported (NotifyMonitoringReport) or accepted (SetVariableMonitoring)."""
+    return DeviceMonitor.objects.filter(station=station)
+
+
+def customer_information_requests(*, station: Station, id_token: str = "") -> list[dict[str, Any]]:
+    """The CustomerInformation requests sent to the station (newest first), each with what the
+    station answered and the data it returned (NotifyCustomerInformation, joined per requestId);
+    `id_token` keeps those about one card (a driver's GDPR request)."""
+    rows_sent = Command.objects.filter(station=station, action="CustomerInformation").order_by("-pk")
+    if id_token:
+        rows_sent = rows_sent.filter(payload__idToken__idToken=id_token)
+    commands = list(rows_sent[:50])
+    reports = {
+        report.request_id: report
+        for report in StationReport.objects.filter(
+            station=station,
+            kind=StationReport.Kind.CUSTOMER_INFORMATION,
+            request_id__in=[c.payload.get("requestId") for c in commands],
+        )
+    }
+    rows = []
+    for command in commands:
+        payload = command.payload
+        report = reports.get(payload.get("requestId"))
+        rows.append(
+            {
+                "command": str(command.uuid),
+                "request_id": payload.get("requestId"),
+                "id_token": (payload.get("idToken") or {}).get("idToken", ""),
+                "customer_identifier": payload.get("customerIdentifier", ""),
+                "report": bool(payload.get("report")),
+                "clear": bool(payload.get("clear")),
+                "requested_at": command.created_at,
+                "status": (command.response or {}).get("status", "") or command.status,
+                "complete": bool(report and report.complete),
+                "data": report.data if report else "",
+            }
+        )
+    return rows

@@ -506,3 +506,150 @@ def display_message_result_record(
             "transaction_id": _text(info.get("transactionId"), 36),
         },
     )
+
+
+# --- N Monitoring and customer information (CSMS → station) -------------------------------------
+
+
+def variable_monitoring_set_request(
+    *, station: Station, monitors: list[dict[str, Any]], requested_by: Any = None
+) -> Any:
+    """Send SetVariableMonitoring (N04): each monitor (component, EVSE, variable, type, value,
+    severity, transaction, and `monitor_id` to replace an existing one); the monitors the station
+    accepts are stored with the id it gave them (monitoring_result_record). Raises CommandError."""
+    data = []
+    for item in monitors:
+        entry: dict[str, Any] = {
+            "type": item["type"],
+            "value": float(item["value"]),
+            "severity": int(item["severity"]),
+            "component": _component(item),
+            "variable": _variable(item),
+        }
+        if item.get("transaction"):
+            entry["transaction"] = True
+        if item.get("monitor_id") is not None:
+            entry["id"] = int(item["monitor_id"])
+        data.append(entry)
+    return _command_create(
+        station=station,
+        action="SetVariableMonitoring",
+        payload={"setMonitoringData": data},
+        requested_by=requested_by,
+    )
+
+
+def variable_monitoring_clear_request(
+    *, station: Station, monitor_ids: list[int], requested_by: Any = None
+) -> Any:
+    """Send ClearVariableMonitoring (N06); the monitors the station clears (or no longer has) go."""
+    return _command_create(
+        station=station,
+        action="ClearVariableMonitoring",
+        payload={"id": [int(i) for i in monitor_ids]},
+        requested_by=requested_by,
+    )
+
+
+def monitoring_report_request(
+    *,
+    station: Station,
+    criteria: list[str] | None = None,
+    requested_by: Any = None,
+) -> Any:
+    """Send GetMonitoringReport (N02) with a fresh requestId and optional monitoringCriteria
+    (ThresholdMonitoring, DeltaMonitoring, PeriodicMonitoring); the NotifyMonitoringReport parts that
+    follow are stored as the station's monitors."""
+    payload: dict[str, Any] = {"requestId": _request_id()}
+    if criteria:
+        payload["monitoringCriteria"] = list(criteria)
+    return _command_create(
+        station=station, action="GetMonitoringReport", payload=payload, requested_by=requested_by
+    )
+
+
+def monitoring_base_set_request(*, station: Station, monitoring_base: str, requested_by: Any = None) -> Any:
+    """Send SetMonitoringBase (N03): All, FactoryDefault or HardWiredOnly."""
+    return _command_create(
+        station=station,
+        action="SetMonitoringBase",
+        payload={"monitoringBase": monitoring_base},
+        requested_by=requested_by,
+    )
+
+
+def monitoring_level_set_request(*, station: Station, severity: int, requested_by: Any = None) -> Any:
+    """Send SetMonitoringLevel (N05): the station reports events of this severity (0-9) and more severe."""
+    return _command_create(
+        station=station,
+        action="SetMonitoringLevel",
+        payload={"severity": int(severity)},
+        requested_by=requested_by,
+    )
+
+
+def customer_information_request(
+    *,
+    station: Station,
+    id_token: str = "",
+    id_token_type: str = "ISO14443",
+    customer_identifier: str = "",
+    certificate: dict[str, str] | None = None,
+    report: bool = True,
+    clear: bool = False,
+    requested_by: Any = None,
+) -> Any:
+    """Send CustomerInformation (N09 report, N10 clear) for a driver's card (`id_token`), a customer
+    identifier or a certificate (a GDPR request); the NotifyCustomerInformation data that follows is
+    kept per requestId (customer_information_reports). Raises CommandError."""
+    payload: dict[str, Any] = {"requestId": _request_id(), "report": report, "clear": clear}
+    if id_token:
+        payload["idToken"] = {"idToken": id_token, "type": id_token_type}
+    if customer_identifier:
+        payload["customerIdentifier"] = customer_identifier
+    if certificate:
+        payload["customerCertificate"] = certificate
+    return _command_create(
+        station=station, action="CustomerInformation", payload=payload, requested_by=requested_by
+    )
+
+
+def monitoring_result_record(
+    *, station_id: int, action: str, payload: dict[str, Any], response: dict[str, Any]
+) -> None:
+    """SetVariableMonitoring / ClearVariableMonitoring answered: the stored monitors follow what the
+    station accepted (a set monitor under the id the station gave it; a cleared or unknown one goes).
+    Runs in command_complete's transaction."""
+    if action == "ClearVariableMonitoring":
+        gone = [
+            int(result.get("id") or 0)
+            for result in response.get("clearMonitoringResult") or []
+            if result.get("status") in ("Accepted", "NotFound")
+        ]
+        DeviceMonitor.objects.filter(station_id=station_id, monitor_id__in=gone).delete()
+        return
+    for result in response.get("setMonitoringResult") or []:
+        if result.get("status") != "Accepted" or result.get("id") is None:
+            continue
+        place = _place(result.get("component") or {}, result.get("variable") or {})
+        sent: dict[str, Any] = next(
+            (
+                item
+                for item in payload.get("setMonitoringData") or []
+                if item.get("type") == result.get("type")
+                and (item.get("component") or {}).get("name") == place["component"]
+                and (item.get("variable") or {}).get("name") == place["variable"]
+            ),
+            {},
+        )
+        DeviceMonitor.objects.update_or_create(
+            station_id=station_id,
+            monitor_id=int(result["id"]),
+            defaults={
+                **place,
+                "type": _text(result.get("type"), 30),
+                "severity": min(9, max(0, int(result.get("severity") or 0))),
+                "value": float(sent.get("value") or 0),
+                "transaction": bool(sent.get("transaction", False)),
+            },
+        )

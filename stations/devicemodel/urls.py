@@ -12,4 +12,9 @@ urlpatterns = [
         views.device_model_report,
         name="station-device-model-report",
     ),
+    path(
+        "stations/<str:identity>/device-model/monitoring/",
+        views.device_model_monitoring,
+        name="station-device-model-monitoring",
+    ),
 ]

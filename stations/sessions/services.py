@@ -481,3 +481,76 @@ def session_total_cost(*, session_id: int) -> Decimal | None:
         if cost is not None:
             return cost
     return None
+
+
+def session_cost_updated_send(*, session_id: int) -> Command | None:
+    """Tell a 2.0.1 station the running cost of a session it is charging (I: CostUpdated), as a durable
+    command: the price the driver sees (billing's pricing), at most once per
+    OCPP_COST_UPDATED_INTERVAL seconds per session and only when the amount changed since the last
+    one sent. Nothing is sent for a 1.6 station, a session that ended, without pricing, or when the
+    interval is 0 (turned off). Returns the command queued, if any."""
+    from django.conf import settings
+
+    from stations.connection.services.commands import CommandError, command_create
+
+    interval = settings.OCPP_COST_UPDATED_INTERVAL
+    if interval <= 0:
+        return None
+    with transaction.atomic():
+        # Locked so two reactions to the same session's updates do not both send.
+        session = (
+            Session.objects.select_for_update(of=("self",))
+            .select_related("station")
+            .filter(pk=session_id)
+            .first()
+        )
+        if (
+            session is None
+            or session.status != Session.Status.ACTIVE
+            or session.station.ocpp_version != "2.0.1"
+            or not session.transaction_id
+        ):
+            return None
+        last = (
+            Command.objects.filter(
+                station_id=session.station_id,
+                action="CostUpdated",
+                payload__transactionId=session.transaction_id,
+            )
+            .order_by("-pk")
+            .first()
+        )
+        if last is not None and last.created_at > timezone.now() - timedelta(seconds=interval):
+            return None
+        cost = session_total_cost(session_id=session.pk)
+        if cost is None:
+            return None
+        total = float(cost.quantize(Decimal("0.01")))
+        delivered = last is not None and last.status not in (
+            Command.Status.ERROR,
+            Command.Status.TIMED_OUT,
+            Command.Status.EXPIRED,
+        )
+        if delivered and last is not None and last.payload.get("totalCost") == total:
+            return None
+        try:
+            return command_create(
+                station=session.station,
+                action="CostUpdated",
+                payload={"totalCost": total, "transactionId": session.transaction_id},
+                # a running cost is stale soon: one the station did not get in time gives way to the next
+                expires_in=max(interval, 60),
+            )
+        except CommandError:  # e.g. the station was Rejected meanwhile: nothing may be sent
+            return None
+
+
+def _on_session_updated(event_type: str, data: dict[str, Any]) -> None:
+    session_cost_updated_send(session_id=data["session_id"])
+
+
+def subscribe() -> None:
+    """React to session events (stations/apps.py)."""
+    from chargenet.events import event_subscribe
+
+    event_subscribe("session.updated", _on_session_updated)

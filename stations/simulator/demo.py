@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,6 +182,13 @@ async def _sleep_or_disconnect(station: SimulatedStation, stop: asyncio.Event, s
             waiter.cancel()
 
 
+def demo_ocpp_version(identity: str) -> str:
+    """The protocol a demo station speaks: every third one (DEMO-003, DEMO-006, …) 2.0.1, the others 1.6,
+    so the demo network shows both (the demo seed registers them so, chargenet/demo.py)."""
+    digits = "".join(ch for ch in identity if ch.isdigit())
+    return "2.0.1" if digits and int(digits) % 3 == 0 else "1.6"
+
+
 def station_make(*, ocpp_version: str, **kwargs: Any) -> Any:
     """A simulated station speaking `ocpp_version` (1.6, or 2.0.1: stations/simulator/v201.py)."""
     if ocpp_version == "2.0.1":
@@ -196,6 +204,7 @@ async def fleet_run(
     identities: list[str],
     password: str | None,
     ocpp_version: str = "1.6",
+    ocpp_version_for: Callable[[str], str] | None = None,
     behaviour: DemoBehaviour | None = None,
     meter_interval: float = 10.0,
     duration: float | None = None,
@@ -206,7 +215,8 @@ async def fleet_run(
 ) -> list[SimulatedStation]:
     """Run one demo station per identity until `stop` is set or `duration` seconds have passed.
 
-    Start-up is spread over a second or two so a fleet does not arrive as one burst."""
+    Start-up is spread over a second or two so a fleet does not arrive as one burst. Every station
+    speaks `ocpp_version`, or what `ocpp_version_for(identity)` says (a mixed fleet, as the demo's)."""
     behaviour = behaviour or DemoBehaviour()
     stop = stop or asyncio.Event()
     master = random.Random(seed)
@@ -215,7 +225,7 @@ async def fleet_run(
             url=url,
             identity=identity,
             password=password,
-            ocpp_version=ocpp_version,
+            ocpp_version=ocpp_version_for(identity) if ocpp_version_for else ocpp_version,
             meter_interval=meter_interval,
             rng=random.Random(master.random()),
         )

@@ -176,6 +176,55 @@ class _StationCP(ChargePoint):
     async def on_data_transfer(self, vendor_id: str, **_: Any):
         return call_result.DataTransfer(status="UnknownVendorId")
 
+    @on(Action.cost_updated)
+    async def on_cost_updated(self, total_cost: float, transaction_id: str, **_: Any):
+        self.station.running_costs[transaction_id] = total_cost
+        return call_result.CostUpdated()
+
+    @on(Action.set_variable_monitoring)
+    async def on_set_variable_monitoring(self, set_monitoring_data: list, **_: Any):
+        results = []
+        for n, item in enumerate(set_monitoring_data):
+            monitor_id = item.get("id") or 1000 + len(self.station.monitors) + n
+            self.station.monitors[monitor_id] = item
+            results.append(
+                {
+                    "id": monitor_id,
+                    "status": "Accepted",
+                    "type": item["type"],
+                    "severity": item["severity"],
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
+            )
+        return call_result.SetVariableMonitoring(set_monitoring_result=results)
+
+    @on(Action.clear_variable_monitoring)
+    async def on_clear_variable_monitoring(self, id: list, **_: Any):
+        results = [
+            {"id": i, "status": "Accepted" if self.station.monitors.pop(i, None) is not None else "NotFound"}
+            for i in id
+        ]
+        return call_result.ClearVariableMonitoring(clear_monitoring_result=results)
+
+    @on(Action.get_monitoring_report)
+    async def on_get_monitoring_report(self, request_id: int, **_: Any):
+        return call_result.GetMonitoringReport(
+            status="Accepted" if self.station.monitors else "EmptyResultSet"
+        )
+
+    @on(Action.set_monitoring_base)
+    async def on_set_monitoring_base(self, monitoring_base: str, **_: Any):
+        return call_result.SetMonitoringBase(status="Accepted")
+
+    @on(Action.set_monitoring_level)
+    async def on_set_monitoring_level(self, severity: int, **_: Any):
+        return call_result.SetMonitoringLevel(status="Accepted")
+
+    @on(Action.customer_information)
+    async def on_customer_information(self, request_id: int, report: bool, clear: bool, **_: Any):
+        return call_result.CustomerInformation(status="Accepted")
+
 
 @dataclass
 class Simulated201Station:
@@ -194,6 +243,8 @@ class Simulated201Station:
         self.connectors = {n: Connector201(n) for n in range(1, self.evses + 1)}
         self.device_model = default_device_model(self.evses)
         self.display_messages: dict[int, dict] = {}
+        self.running_costs: dict[str, float] = {}  # transactionId → the last CostUpdated
+        self.monitors: dict[int, dict] = {}
         self.heartbeat_interval = 300.0
         self.disconnected = asyncio.Event()
         self.supervised = False

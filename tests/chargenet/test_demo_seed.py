@@ -47,3 +47,13 @@ def test_seeding_again_changes_nothing(seeded):
     demo_seed(stations=3)
 
     assert (Session.objects.count(), Invoice.objects.count(), IdToken.objects.count()) == counts
+
+
+def test_every_third_demo_station_is_registered_as_ocpp_2_0_1(seeded):
+    from stations.models import Station
+
+    assert dict(Station.objects.order_by("identity").values_list("identity", "ocpp_version")) == {
+        "DEMO-001": "1.6",
+        "DEMO-002": "1.6",
+        "DEMO-003": "2.0.1",
+    }

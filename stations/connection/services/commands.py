@@ -434,6 +434,10 @@ def _command_effects(command: Command, response: dict[str, Any], accepted: bool)
         )
     elif action == "SetChargingProfile":
         _charging_profile_store(station_id, payload, accepted)
+    elif action in ("SetVariableMonitoring", "ClearVariableMonitoring"):
+        from stations.devicemodel.services import monitoring_result_record
+
+        monitoring_result_record(station_id=station_id, action=action, payload=payload, response=response)
     elif action == "ClearChargingProfile" and accepted:
         _charging_profiles_clear(station_id, payload)
     elif action == "GetInstalledCertificateIds":

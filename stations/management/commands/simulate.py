@@ -15,7 +15,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from stations.simulator import DemoBehaviour, fleet_run
-from stations.simulator.demo import DEMO_STATION_PASSWORD, DEMO_VISITOR_CARDS
+from stations.simulator.demo import DEMO_STATION_PASSWORD, DEMO_VISITOR_CARDS, demo_ocpp_version
 
 
 class Command(BaseCommand):
@@ -32,7 +32,12 @@ class Command(BaseCommand):
         parser.add_argument("--identity-prefix", default="SIM-", help="Identities are <prefix>001, …")
         parser.add_argument("--password", default=None, help="HTTP Basic password of every station.")
         parser.add_argument(
-            "--ocpp-version", "--ocpp", default="1.6", choices=["1.6", "2.0.1"], help="Protocol version."
+            "--ocpp-version",
+            "--ocpp",
+            default=None,
+            choices=["1.6", "2.0.1"],
+            help="Protocol version of every station (default 1.6; with --demo every third station "
+            "speaks 2.0.1 unless a version is given).",
         )
         parser.add_argument(
             "--id-tags", default="DEMO0001,DEMO0002", help="Comma-separated cards drivers present."
@@ -89,7 +94,10 @@ class Command(BaseCommand):
                 url=options["url"],
                 identities=identities,
                 password=password,
-                ocpp_version=options["ocpp_version"],
+                ocpp_version=options["ocpp_version"] or "1.6",
+                ocpp_version_for=demo_ocpp_version
+                if options["demo"] and not options["ocpp_version"]
+                else None,
                 behaviour=behaviour,
                 meter_interval=options["meter_interval"],
                 duration=options["duration"] or None,

@@ -102,3 +102,95 @@ def test_the_station_page_of_a_2_0_1_station_loads_the_panel_and_a_viewer_cannot
     assert f"/stations/{station.identity}/device-model/" in page
     assert "HeartbeatInterval" in panel and 'name="value"' not in panel
     assert refused.status_code == 403
+
+
+def test_tc_n_04_the_panel_sets_and_clears_a_monitor_and_asks_for_customer_information(
+    ocpp_server, run, client, operator
+):
+    station = station_make(ocpp_version="2.0.1")
+    client.force_login(operator)
+    url = f"/stations/{station.identity}/device-model/monitoring/"
+
+    def set_answer(payload):
+        item = payload["setMonitoringData"][0]
+        return {
+            "setMonitoringResult": [
+                {
+                    "id": 41,
+                    "status": "Accepted",
+                    "type": item["type"],
+                    "severity": item["severity"],
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
+            ]
+        }
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            cp.responders["SetVariableMonitoring"] = set_answer
+            cp.responders["ClearVariableMonitoring"] = {
+                "clearMonitoringResult": [{"id": 41, "status": "Accepted"}]
+            }
+            post = lambda data: _in_thread(lambda: client.post(url, data))  # noqa: E731
+            bad = await post(
+                {
+                    "op": "monitor-set",
+                    "component": "EVSE",
+                    "variable": "Power",
+                    "type": "Delta",
+                    "threshold": "lots",
+                    "severity": "3",
+                }
+            )
+            sent_form = await post(
+                {
+                    "op": "monitor-set",
+                    "component": "EVSE",
+                    "evse_id": "1",
+                    "variable": "Power",
+                    "type": "UpperThreshold",
+                    "threshold": "7400",
+                    "severity": "3",
+                }
+            )
+            sent = await cp.wait_call("SetVariableMonitoring")
+            # the panel lists the monitor once the station accepted it
+            for _ in range(50):
+                panel = await _in_thread(lambda: client.get(f"/stations/{station.identity}/device-model/"))
+                if "7400" in panel.content.decode():
+                    break
+                await asyncio.sleep(0.1)
+            await post({"op": "monitor-clear", "monitor_id": "41"})
+            await cp.wait_call("ClearVariableMonitoring")
+            gdpr = await post(
+                {"op": "customer-information", "id_token": "PANEL-CARD", "report": "1", "clear": "1"}
+            )
+            request = await cp.wait_call("CustomerInformation")
+            await cp.ok(
+                "NotifyCustomerInformation",
+                {
+                    "data": "PANEL-CARD used 4 times",
+                    "seqNo": 0,
+                    "generatedAt": now_iso(),
+                    "requestId": request["requestId"],
+                },
+            )
+            for _ in range(50):
+                after = await _in_thread(lambda: client.get(f"/stations/{station.identity}/device-model/"))
+                text = after.content.decode()
+                if "PANEL-CARD used 4 times" in text and "Clear monitor 41" not in text:
+                    break
+                await asyncio.sleep(0.1)
+            return bad, sent_form, sent, panel, gdpr, request, after
+
+    bad, sent_form, sent, panel, gdpr, request, after = run(scenario())
+    assert bad.status_code == 400 and "must be a number" in bad.content.decode()
+    assert sent_form.status_code == 200 and "Monitor sent" in sent_form.content.decode()
+    assert sent["setMonitoringData"][0]["component"] == {"name": "EVSE", "evse": {"id": 1}}
+    assert 'aria-label="Clear monitor 41"' in panel.content.decode()
+    assert "Customer information requested" in gdpr.content.decode()
+    assert request["idToken"]["idToken"] == "PANEL-CARD" and request["clear"] is True
+    page = after.content.decode()
+    assert "PANEL-CARD used 4 times" in page
+    assert 'aria-label="Clear monitor 41"' not in page

@@ -1,6 +1,6 @@
 """`manage.py simulate --ocpp 2.0.1` against the real server: the simulated 2.0.1 station boots,
 reports its status with StatusNotification and NotifyEvent, charges with TransactionEvents in seqNo
-order, and reports its device model when the CSMS asks (GetBaseReport)."""
+order, reports its device model when the CSMS asks (GetBaseReport) and accepts a monitor."""
 
 import subprocess
 import sys
@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from rfid.services import id_token_create
-from stations.models import DeviceVariable, Session, Station
+from stations.models import DeviceMonitor, DeviceVariable, Session, Station
 from stations.services import command_create
 from tests.stations.connection.client import eventually
 from tests.stations.connection.helpers import PASSWORD
@@ -44,6 +44,23 @@ def test_the_2_0_1_simulator_charges_and_reports_its_device_model(ocpp_server):
             lambda: next((s for s in Session.objects.filter(station=station) if len(s.seq_nos) >= 3), None),
             timeout=40,
         )
+        # it accepts a monitor, which the CSMS then lists under the id the simulator gave it
+        from stations.devicemodel.services import variable_monitoring_set_request
+
+        variable_monitoring_set_request(
+            station=station,
+            monitors=[
+                {
+                    "component": "EVSE",
+                    "evse_id": 1,
+                    "variable": "Power",
+                    "type": "Delta",
+                    "value": 500,
+                    "severity": 6,
+                }
+            ],
+        )
+        monitor = eventually(lambda: DeviceMonitor.objects.filter(station=station).first(), timeout=30)
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0].decode()
@@ -53,3 +70,4 @@ def test_the_2_0_1_simulator_charges_and_reports_its_device_model(ocpp_server):
     model = DeviceVariable.objects.filter(station=station)
     assert model.get(component="ChargingStation", variable="Model").value == "SIM-201"
     assert model.filter(component="EVSE", variable="AvailabilityState").count() == 2
+    assert (monitor.variable, monitor.evse_id, monitor.type, monitor.value) == ("Power", 1, "Delta", 500.0)

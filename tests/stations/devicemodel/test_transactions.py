@@ -2,9 +2,11 @@
 from billing's pricing, remoteStartId tied to the remote start, and Authorize not counting the card's
 own session at this station as concurrent."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from billing.services import tariff_create
 from rfid.services import id_token_create
@@ -164,3 +166,144 @@ def test_tc_f_02_remote_start_id_ties_the_session_to_the_remote_start(ocpp_serve
     session = Session.objects.get(station=station, transaction_id="tx-f02")
     assert session.remote_start_id == request["remoteStartId"]
     assert session.id_tag == "REMOTE-CARD" and session.id_token.uid == "REMOTE-CARD"
+
+
+def _kwh30_tariff() -> None:
+    tariff_create(
+        code="KWH30C",
+        name="30 ct per kWh",
+        currency="EUR",
+        is_default=True,
+        elements=[{"price_components": [{"type": "ENERGY", "price": "0.30", "step_size": 1}]}],
+    )
+
+
+def test_tc_i_01_cost_updated_is_sent_while_charging_once_per_interval_and_on_change(
+    ocpp_server, run, settings
+):
+    """I01: while the session charges the station is sent its running cost (CostUpdated), the price
+    the driver sees; not again within the interval nor for an unchanged amount; totalCost at Ended."""
+    from chargenet.events import events_dispatch_due
+
+    settings.OCPP_COST_UPDATED_INTERVAL = 3600
+    station = station_make(ocpp_version="2.0.1")
+    id_token_create(uid=CARD["idToken"])
+    _kwh30_tariff()
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            started = event(
+                "Started",
+                "tx-i01",
+                0,
+                "Authorized",
+                idToken=CARD,
+                evse={"id": 1, "connectorId": 1},
+                meterValue=energy(1000, "Transaction.Begin"),
+            )
+            await cp.ok("TransactionEvent", started)
+            await cp.ok(
+                "TransactionEvent",
+                event("Updated", "tx-i01", 1, "MeterValuePeriodic", meterValue=energy(6000)),
+            )
+            await db(events_dispatch_due)()
+            first = await cp.wait_call("CostUpdated")
+            # within the interval: a further update sends nothing
+            await cp.ok(
+                "TransactionEvent",
+                event("Updated", "tx-i01", 2, "MeterValuePeriodic", meterValue=energy(8000)),
+            )
+            await db(events_dispatch_due)()
+            ended = await cp.ok(
+                "TransactionEvent",
+                event("Ended", "tx-i01", 3, "StopAuthorized", meterValue=energy(11000, "Transaction.End")),
+            )
+            await db(events_dispatch_due)()
+            return first, ended
+
+    first, ended = run(scenario())
+    # 5 kWh at 0.30 EUR
+    assert first == {"totalCost": 1.5, "transactionId": "tx-i01"}
+    assert Decimal(str(ended["totalCost"])) == Decimal("3.00")
+    commands = Command.objects.filter(station=station, action="CostUpdated").order_by("pk")
+    assert [c.payload["totalCost"] for c in commands] == [1.5]
+    assert commands.get().status == Command.Status.ACCEPTED
+
+
+def test_cost_updated_is_sent_again_only_when_the_amount_changed(ocpp_server, run, settings):
+    from chargenet.events import events_dispatch_due
+
+    settings.OCPP_COST_UPDATED_INTERVAL = 1  # every update is past the interval in this test
+    station = station_make(ocpp_version="2.0.1")
+    _kwh30_tariff()
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            await cp.ok(
+                "TransactionEvent",
+                event(
+                    "Started",
+                    "tx-chg",
+                    0,
+                    "CablePluggedIn",
+                    evse={"id": 1, "connectorId": 1},
+                    meterValue=energy(0, "Transaction.Begin"),
+                ),
+            )
+            costs = []
+            for seq, wh in ((1, 2000), (2, 2000), (3, 4000)):
+                await cp.ok(
+                    "TransactionEvent",
+                    event("Updated", "tx-chg", seq, "MeterValuePeriodic", meterValue=energy(wh)),
+                )
+                # the next update comes after the interval
+                await db(
+                    lambda: Command.objects.filter(action="CostUpdated").update(
+                        created_at=timezone.now() - timedelta(seconds=5)
+                    )
+                )()
+                await db(events_dispatch_due)()
+            costs.append((await cp.wait_call("CostUpdated"))["totalCost"])
+            costs.append((await cp.wait_call("CostUpdated"))["totalCost"])
+            return costs
+
+    costs = run(scenario())
+    assert costs == [0.6, 1.2]
+    assert [
+        c.payload["totalCost"]
+        for c in Command.objects.filter(station=station, action="CostUpdated").order_by("pk")
+    ] == [
+        0.6,
+        1.2,
+    ]
+
+
+def test_cost_updated_is_not_sent_when_turned_off(ocpp_server, run, settings):
+    from chargenet.events import events_dispatch_due
+
+    settings.OCPP_COST_UPDATED_INTERVAL = 0
+    station = station_make(ocpp_version="2.0.1")
+    _kwh30_tariff()
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            await cp.ok(
+                "TransactionEvent",
+                event(
+                    "Started",
+                    "tx-off",
+                    0,
+                    "CablePluggedIn",
+                    evse={"id": 1, "connectorId": 1},
+                    meterValue=energy(0, "Transaction.Begin"),
+                ),
+            )
+            await cp.ok(
+                "TransactionEvent",
+                event("Updated", "tx-off", 1, "MeterValuePeriodic", meterValue=energy(2000)),
+            )
+            await db(events_dispatch_due)()
+
+    run(scenario())
+    assert Session.objects.get(station=station, transaction_id="tx-off").energy_wh == 2000
+    assert not Command.objects.filter(station=station, action="CostUpdated").exists()

@@ -124,3 +124,30 @@ async def test_a_demo_station_keeps_trying_until_the_server_is_up():
     finally:
         stop.set()
         await asyncio.wait_for(runner, 5)
+
+
+async def test_the_demo_fleet_mixes_1_6_and_2_0_1_stations_every_third_speaking_2_0_1():
+    from stations.simulator.demo import demo_ocpp_version, fleet_run
+    from stations.simulator.v201 import Simulated201Station
+
+    # nothing listens on this port: the stations only retry until the run ends
+    url = f"ws://127.0.0.1:{free_port()}/ocpp/"
+    identities = [f"DEMO-{n:03d}" for n in range(1, 7)]
+    stations = await fleet_run(
+        url=url,
+        identities=identities,
+        password=PASSWORD,
+        ocpp_version_for=demo_ocpp_version,
+        behaviour=FAST,
+        duration=0.2,
+    )
+    versions = {s.identity: s.ocpp_version for s in stations}
+    assert versions == {
+        "DEMO-001": "1.6",
+        "DEMO-002": "1.6",
+        "DEMO-003": "2.0.1",
+        "DEMO-004": "1.6",
+        "DEMO-005": "1.6",
+        "DEMO-006": "2.0.1",
+    }
+    assert [type(s) is Simulated201Station for s in stations] == [False, False, True, False, False, True]
