@@ -39,13 +39,18 @@ def _own_session(request: UserRequest, pk: int) -> Session:
 
 @driver_required
 def charging_overview(request: UserRequest) -> HttpResponse:
-    """My charging: the live session or the start form. After a start (`?start=<command uuid>`) the
-    "now" region (`?fragment=now`) follows the command until the session appears or it fails."""
+    """My charging: the live session or the start form. The "now" region (`?fragment=now`) is a live
+    region: the live feed refreshes it on the driver's session events and, after a start
+    (`?start=<command uuid>`), on that command's events until the session appears or it fails."""
     driver = _driver(request)
     start = request.GET.get("start", "")
     progress = selectors.remote_start_progress(driver=driver, command_uuid=start) if start else None
+    active = [
+        (session, selectors.session_live_reading(session=session))
+        for session in selectors.session_list_for_driver(driver=driver, active=True)
+    ]
     context = {
-        "active": selectors.session_list_for_driver(driver=driver, active=True),
+        "active": active,
         "targets": selectors.charging_targets_for_driver(driver=driver),
         "cards": IdToken.objects.filter(driver=driver, status=IdToken.Status.ACCEPTED).order_by("created_at"),
         "request_key": uuid.uuid4().hex,
