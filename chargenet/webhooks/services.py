@@ -227,6 +227,8 @@ def webhook_event_fanout(
     delivery of this event gets no second one, so fanning the same event out again adds nothing.
     """
     subscriptions = [s for s in WebhookSubscription.objects.filter(is_active=True) if s.wants(event_type)]
+    if not subscriptions:  # the common case: nobody wants this event; no second query
+        return []
     if event_id is None:
         event_id = uuid.uuid4()
     else:

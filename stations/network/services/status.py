@@ -34,9 +34,15 @@ def connector_status_record(
     station = Station.objects.get(pk=station_id)
     if timestamp is None or not _timestamp_plausible(station, timestamp):
         timestamp = timezone.now()
-    connector = _connector_for(station, connector_id, connector_number) if connector_id > 0 else None
-    if connector is not None:
-        connector = Connector.objects.select_for_update().get(pk=connector.pk)
+    connector = None
+    if connector_id > 0:
+        # One locking query for the connector a station reports about (it exists but at the first
+        # report of a connector the station did not declare, which creates it).
+        connector = (
+            Connector.objects.select_for_update(of=("self",))
+            .filter(evse__station=station, evse__evse_id=connector_id, connector_id=connector_number or 1)
+            .first()
+        ) or _connector_for(station, connector_id, connector_number)
         previous, previous_error = connector.status, connector.error_code
     else:
         state = _protocol_state(station.pk)
@@ -60,7 +66,9 @@ def connector_status_record(
         connector.info = info[:50]
         connector.vendor_error_code = vendor_error_code[:50]
         connector.status_updated_at = timestamp
-        connector.save()
+        connector.save(
+            update_fields=["status", "error_code", "info", "vendor_error_code", "status_updated_at"]
+        )
     else:
         type(state).objects.filter(pk=state.pk).update(
             station_status=status[:16], station_error_code=error_code[:50]
