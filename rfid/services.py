@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext
 
 from chargenet.errors import DomainError
 from chargenet.events import event_publish
@@ -156,12 +157,13 @@ def driver_verification_send(*, driver: Driver, verify_url: str) -> None:
     from django.core.mail import send_mail
 
     send_mail(
-        subject="Confirm your ChargeNet account",
-        message=(
-            f"Hello {driver.name or driver.email},\n\n"
-            f"Open this link to confirm your e-mail address and activate your account:\n{verify_url}\n\n"
+        subject=gettext("Confirm your ChargeNet account"),
+        message=gettext(
+            "Hello %(name)s,\n\n"
+            "Open this link to confirm your e-mail address and activate your account:\n%(url)s\n\n"
             "If you did not sign up, ignore this message."
-        ),
+        )
+        % {"name": driver.name or driver.email, "url": verify_url},
         from_email=None,
         recipient_list=[driver.email],
     )

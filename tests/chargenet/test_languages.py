@@ -1,5 +1,6 @@
 """Pages in English, Swedish and Ukrainian: the browser's language, or the one picked in the header."""
 
+import ast
 import gettext
 import os
 import re
@@ -39,18 +40,59 @@ def test_numbers_use_the_languages_decimal_separator():
         assert energy(4200) == "4.20 kWh"
 
 
+def _po_entries(text: str) -> list[dict]:
+    """The entries of a .po file: flags, msgid, msgid_plural and the msgstr(s), continuation lines
+    joined and escapes undone (the header, msgid "", is left out)."""
+    entries = []
+    for block in text.split("\n\n"):
+        entry: dict = {"flags": "", "msgstr": {}}
+        key = None
+        for line in block.splitlines():
+            if line.startswith("#,"):
+                entry["flags"] += line
+            elif line.startswith("#"):
+                continue
+            elif match := re.match(r'^(msgid|msgid_plural|msgstr(?:\[(\d+)\])?) (".*")$', line):
+                key = (match.group(1), match.group(2))
+                _po_append(entry, key, match.group(3))
+            elif line.startswith('"') and key:
+                _po_append(entry, key, line)
+        if entry.get("msgid"):
+            entries.append(entry)
+    return entries
+
+
+def _po_append(entry: dict, key: tuple, quoted: str) -> None:
+    name, index = key
+    value = ast.literal_eval(quoted)
+    if name.startswith("msgstr"):
+        entry["msgstr"][int(index or 0)] = entry["msgstr"].get(int(index or 0), "") + value
+    else:
+        entry[name] = entry.get(name, "") + value
+
+
 @pytest.mark.parametrize("language", ["sv", "uk"])
 def test_every_message_is_translated_and_compiled(language):
     po = REPO / "locale" / language / "LC_MESSAGES" / "django.po"
-    text = po.read_text(encoding="utf-8")
+    entries = _po_entries(po.read_text(encoding="utf-8"))
     with open(po.with_suffix(".mo"), "rb") as mo:
         compiled = gettext.GNUTranslations(mo)
 
-    entries = re.findall(r'^msgid "(.+)"\nmsgstr "(.*)"$', text, flags=re.MULTILINE)
-
-    assert entries and [msgid for msgid, msgstr in entries if not msgstr] == []
+    # Every message has a translation (every plural form too), and none is left fuzzy.
+    assert len(entries) > 500
+    assert [e["msgid"] for e in entries if not e["msgstr"] or not all(e["msgstr"].values())] == []
+    assert [e["msgid"] for e in entries if "fuzzy" in e["flags"]] == []
+    # Placeholders survive translation.
+    placeholders = re.compile(r"%\(\w+\)s|%%")
+    assert [
+        e["msgid"]
+        for e in entries
+        for msgstr in e["msgstr"].values()
+        if sorted(placeholders.findall(msgstr)) != sorted(placeholders.findall(e["msgid"]))
+    ] == []
     # The .mo the server reads says what the .po says (compilemessages was run after the last edit).
-    assert [msgid for msgid, msgstr in entries if compiled.gettext(msgid) != msgstr] == []
+    singular = [e for e in entries if "msgid_plural" not in e]
+    assert [e["msgid"] for e in singular if compiled.gettext(e["msgid"]) != e["msgstr"][0]] == []
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
