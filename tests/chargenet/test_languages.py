@@ -114,3 +114,69 @@ def test_the_login_page_greets_a_ukrainian_browser_in_ukrainian(client):
     page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="uk").text
 
     assert "Увійти" in page and "Забули пароль?" in page
+
+
+# One page per area and a string on it, with its Swedish and Ukrainian translations.
+OPERATOR_PAGES = [
+    ("/dashboard/", "Network overview", "Nätöversikt", "Огляд мережі"),
+    ("/stations/", "Register a station", "Registrera en station", "Зареєструвати станцію"),
+    ("/sessions/", "No sessions match.", "Inga laddningar matchar.", "Жоден сеанс не відповідає."),
+    ("/alerts/", "Faults and alerts", "Fel och larm", "Несправності та сповіщення"),
+    ("/billing/tariffs/", "No tariffs.", "Inga taxor.", "Тарифів немає."),
+    ("/billing/cdrs/", "Priced sessions", "Prissatta laddningar", "Оцінені сеанси"),
+    (
+        "/billing/invoices/",
+        "Invoice a period now",
+        "Fakturera en period nu",
+        "Виставити рахунки за період зараз",
+    ),
+    ("/cards/", "No cards match.", "Inga kort matchar.", "Жодна картка не відповідає."),
+    ("/no-such-page/", "Not found", "Hittades inte", "Не знайдено"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("url", "english", "swedish", "ukrainian"), OPERATOR_PAGES)
+def test_the_operators_pages_speak_swedish_and_ukrainian(client, operator, url, english, swedish, ukrainian):
+    client.force_login(operator)
+
+    pages = {language: client.get(url, HTTP_ACCEPT_LANGUAGE=language).text for language in ("en", "sv", "uk")}
+
+    assert english in pages["en"]
+    assert swedish in pages["sv"] and english not in pages["sv"]
+    assert ukrainian in pages["uk"] and english not in pages["uk"]
+
+
+@pytest.mark.django_db
+def test_a_forbidden_page_says_so_in_the_viewers_language(client, driver):
+    client.force_login(driver.user)
+
+    page = client.get("/stations/", HTTP_ACCEPT_LANGUAGE="uk")
+
+    assert page.status_code == 403 and "Доступ заборонено" in page.text
+
+
+@pytest.mark.django_db
+def test_a_message_after_an_action_is_in_the_viewers_language(client, operator):
+    from rfid.services import id_token_create
+
+    card = id_token_create(uid="CARD0001")
+    client.force_login(operator)
+
+    page = client.post(f"/cards/{card.pk}/block/", HTTP_ACCEPT_LANGUAGE="sv", follow=True).text
+
+    assert "Kortet CARD0001 är spärrat." in page
+
+
+@pytest.mark.django_db
+def test_the_sign_up_mail_is_written_in_the_active_language(mailoutbox):
+    from rfid.models import Driver
+    from rfid.services import driver_verification_send
+
+    with translation.override("uk"):
+        driver_verification_send(
+            driver=Driver(name="Оксана", email="o@example.com"), verify_url="https://x/v/"
+        )
+
+    assert mailoutbox[0].subject == "Підтвердьте свій обліковий запис ChargeNet"
+    assert mailoutbox[0].body.startswith("Вітаємо, Оксана!") and "https://x/v/" in mailoutbox[0].body
