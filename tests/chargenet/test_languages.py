@@ -169,14 +169,16 @@ def test_a_message_after_an_action_is_in_the_viewers_language(client, operator):
 
 
 @pytest.mark.django_db
-def test_the_sign_up_mail_is_written_in_the_active_language(mailoutbox):
-    from rfid.models import Driver
-    from rfid.services import driver_verification_send
-
-    with translation.override("uk"):
-        driver_verification_send(
-            driver=Driver(name="Оксана", email="o@example.com"), verify_url="https://x/v/"
+def test_a_driver_who_signs_up_in_swedish_gets_the_confirmation_mail_in_swedish(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    # The mail goes out after the sign-up's transaction, from the durable event: the language travels with it.
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/signup/",
+            {"name": "Eva", "email": "eva@example.com", "password": "charge-my-car-2024"},
+            HTTP_ACCEPT_LANGUAGE="sv",
         )
 
-    assert mailoutbox[0].subject == "Підтвердьте свій обліковий запис ChargeNet"
-    assert mailoutbox[0].body.startswith("Вітаємо, Оксана!") and "https://x/v/" in mailoutbox[0].body
+    assert mailoutbox[0].subject == "Bekräfta ditt ChargeNet-konto"
+    assert mailoutbox[0].body.startswith("Hej Eva,") and "/signup/" in mailoutbox[0].body
