@@ -1,4 +1,5 @@
 import logging
+from typing import Any
 
 from django.apps import AppConfig
 
@@ -11,9 +12,12 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from chargenet.events import event_subscribe
+        from stations.sessions.services import session_cost_register
 
         event_subscribe("session.stopped", _on_session_stopped)
         event_subscribe("invoice.issued", _on_invoice_issued)
+        # A 2.0.1 station shows the driver the session's cost at its end (totalCost, I02).
+        session_cost_register(_session_total_cost)
 
 
 def _on_session_stopped(event_type: str, data: dict) -> None:
@@ -32,3 +36,10 @@ def _on_invoice_issued(event_type: str, data: dict) -> None:
     from billing import services
 
     services.invoice_email_request(invoice_id=data["invoice_id"])
+
+
+def _session_total_cost(session: Any) -> Any:
+    """The session's cost incl. VAT as the driver sees it (its CDR, or priced live from its samples)."""
+    from billing import selectors
+
+    return selectors.session_cost(session=session).total_incl_vat

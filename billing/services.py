@@ -1,6 +1,7 @@
 """Billing's writes: tariffs, CDRs, invoices and payments. Every business rule of billing is here."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -584,6 +585,26 @@ def invoice_period_previous(*, today: date, length: str) -> InvoicePeriod:
     return InvoicePeriod(last_day.replace(day=1), last_day)
 
 
+@dataclass(frozen=True)
+class InvoiceLineSource:
+    """Charges another app bills through our invoices (ocpi: CDRs of partner networks), without
+    billing importing it: `drivers(start=, end=)` names the drivers with uninvoiced charges in the
+    period; `lines(driver_id=, start=, end=)` gives line dicts (description, currency, vat_percent,
+    amounts rounded to the currency, and `attach(InvoiceLine)` that marks the charge invoiced)."""
+
+    drivers: Callable[..., set[int]]
+    lines: Callable[..., list[dict[str, Any]]]
+
+
+_invoice_line_sources: list[InvoiceLineSource] = []
+
+
+def invoice_line_source_register(source: InvoiceLineSource) -> None:
+    """Let another app add lines to drivers' invoices (see InvoiceLineSource); once per source."""
+    if source not in _invoice_line_sources:
+        _invoice_line_sources.append(source)
+
+
 def invoice_run(*, period: InvoicePeriod) -> list[Invoice]:
     """Issue an invoice to every driver with uninvoiced CDRs or subscription fees in the period.
 
@@ -599,6 +620,8 @@ def invoice_run(*, period: InvoicePeriod) -> list[Invoice]:
     )
     for month in period.fee_months():
         driver_ids |= set(_subscriptions_due(month).values_list("driver_id", flat=True))
+    for source in _invoice_line_sources:
+        driver_ids |= source.drivers(start=start, end=end)
     issued = []
     for driver_id in sorted(driver_ids):
         issued.extend(invoice_issue_for_driver(driver_id=driver_id, period=period))
@@ -646,7 +669,14 @@ def invoice_issue_for_driver(*, driver_id: int, period: InvoicePeriod) -> list[I
         for month in period.fee_months()
         for subscription in _subscriptions_due(month).filter(driver=driver)
     ]
-    currencies = sorted({c.currency for c in cdrs} | {s.plan.currency for s, _ in fees})
+    extra = [
+        line
+        for source in _invoice_line_sources
+        for line in source.lines(driver_id=driver.pk, start=start, end=end)
+    ]
+    currencies = sorted(
+        {c.currency for c in cdrs} | {s.plan.currency for s, _ in fees} | {x["currency"] for x in extra}
+    )
     invoices = []
     for currency in currencies:
         lines: list[dict[str, Any]] = []
@@ -682,6 +712,9 @@ def invoice_issue_for_driver(*, driver_id: int, period: InvoicePeriod) -> list[I
                     "amount_incl_vat": money_round(cdr.total_incl_vat, currency),
                 }
             )
+        lines.extend(
+            {k: v for k, v in x.items() if k != "currency"} for x in extra if x["currency"] == currency
+        )
         invoices.append(_invoice_create(driver=driver, period=period, currency=currency, lines=lines))
     return invoices
 
@@ -701,6 +734,7 @@ def _invoice_create(
 ) -> Invoice:
     from billing.pdf import invoice_pdf_render
 
+    attach = {number: line.pop("attach") for number, line in enumerate(lines, start=1) if "attach" in line}
     now = timezone.now()
     series = f"{settings.BILLING_INVOICE_PREFIX}{now:%Y}"
     sequence = _invoice_number_take(series=series)
@@ -746,6 +780,8 @@ def _invoice_create(
     InvoiceLine.objects.bulk_create(
         InvoiceLine(invoice=invoice, position=number, **line) for number, line in enumerate(lines, start=1)
     )
+    for made in invoice.lines.filter(position__in=attach):
+        attach[made.position](made)
     invoice.pdf = invoice_pdf_render(invoice=invoice, lines=list(invoice.lines.order_by("position")))
     invoice.save(update_fields=["pdf"])
     event_publish(

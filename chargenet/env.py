@@ -5,6 +5,7 @@ deployment stops start-up with one clear line instead of running with a silent d
 """
 
 import os
+from decimal import Decimal, InvalidOperation
 from urllib.parse import urlparse
 
 
@@ -76,4 +77,16 @@ def env_time_zone(name: str, default: str) -> str:
         raise ConfigError(
             f"{name} must be an IANA time zone such as Europe/Amsterdam, got {value!r}"
         ) from None
+    return value
+
+
+def env_decimal(name: str, default: str, *, minimum: str | None = None) -> Decimal:
+    """A decimal amount or percentage (never a float), e.g. "2.50"."""
+    raw = os.environ.get(name) or default
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be a decimal number such as 2.50, got {raw!r}") from None
+    if not value.is_finite() or (minimum is not None and value < Decimal(minimum)):
+        raise ConfigError(f"{name} must be a number of at least {minimum}, got {raw!r}")
     return value

@@ -12,7 +12,16 @@ from pathlib import Path
 
 import dj_database_url
 
-from chargenet.env import ConfigError, env_bool, env_int, env_list, env_str, env_time_zone, env_url
+from chargenet.env import (
+    ConfigError,
+    env_bool,
+    env_decimal,
+    env_int,
+    env_list,
+    env_str,
+    env_time_zone,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Runtime files of the embedded mode: the SQLite database, the Redis socket, collected static files.
@@ -447,4 +456,19 @@ CELERY_BEAT_SCHEDULE |= {
     "ocpi-push-sweep": {"task": "ocpi.push_sweep_task", "schedule": 15.0},
     "ocpi-log-prune": {"task": "ocpi.log_prune_task", "schedule": 3600.0},
     "ocpi-command-timeouts": {"task": "ocpi.command_timeout_sweep_task", "schedule": 5.0},
+}
+# The eMSP role (ChargeNet's drivers on partner networks): what a driver pays for a partner's CDR is
+# the partner's price excl. VAT plus OCPI_ROAMING_MARKUP_PERCENT of it plus OCPI_ROAMING_FEE per
+# session, then OCPI_ROAMING_VAT_PERCENT VAT on top (docs/ocpi.md).
+# Advertise the eMSP role (its modules under /ocpi/2.2.1/emsp/ and the EMSP role in our credentials);
+# off for a deployment that is only a CPO, or for partners that cannot tell endpoints apart by role.
+OCPI_EMSP_ROLE = env_bool("OCPI_EMSP_ROLE", True)
+OCPI_ROAMING_MARKUP_PERCENT = env_decimal("OCPI_ROAMING_MARKUP_PERCENT", "0", minimum="0")
+OCPI_ROAMING_FEE = env_decimal("OCPI_ROAMING_FEE", "0", minimum="0")
+OCPI_ROAMING_VAT_PERCENT = env_decimal("OCPI_ROAMING_VAT_PERCENT", "21", minimum="0")
+# Seconds between incremental pulls (date_from) of partners' locations and tariffs.
+OCPI_PULL_INTERVAL = env_int("OCPI_PULL_INTERVAL", 300, minimum=10)
+CELERY_BEAT_SCHEDULE |= {
+    "ocpi-emsp-pull": {"task": "ocpi.partner_pull_task", "schedule": float(OCPI_PULL_INTERVAL)},
+    "ocpi-emsp-sweep": {"task": "ocpi.emsp_sweep_task", "schedule": 15.0},
 }

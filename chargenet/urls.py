@@ -29,4 +29,5 @@ urlpatterns = [
     path("", include("stations.access.urls")),
     path("", include("chargenet.api.urls")),
     path("", include("ocpi.urls")),
+    path("", include("stations.devicemodel.urls")),
 ]

@@ -60,3 +60,50 @@ class RemoteCommandAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "partner", "command", "result", "result_sent_at")
     list_filter = ("command", "result")
     list_select_related = ("partner",)
+
+
+# --- the eMSP role --------------------------------------------------------------------------------
+
+
+@admin.register(models.EmspToken)
+class EmspTokenAdmin(ReadOnlyAdmin):
+    list_display = ("contract_id", "id_token", "enabled", "last_updated")
+    list_filter = ("enabled",)
+    list_select_related = ("id_token",)
+    search_fields = ("contract_id", "id_token__uid")
+
+
+@admin.register(models.PartnerLocation)
+class PartnerLocationAdmin(ReadOnlyAdmin):
+    list_display = ("object_id", "name", "city", "partner", "publish", "last_updated")
+    list_select_related = ("partner",)
+    search_fields = ("object_id", "name", "city")
+
+
+@admin.register(models.PartnerSession)
+class PartnerSessionAdmin(ReadOnlyAdmin):
+    list_display = ("object_id", "partner", "driver", "status", "kwh", "start_date_time")
+    list_filter = ("status",)
+    list_select_related = ("partner", "driver")
+
+
+@admin.register(models.PartnerCdr)
+class PartnerCdrAdmin(ReadOnlyAdmin):
+    list_display = (
+        "object_id",
+        "partner",
+        "driver",
+        "kwh",
+        "partner_excl_vat",
+        "driver_incl_vat",
+        "end_date_time",
+    )
+    list_select_related = ("partner", "driver")
+    search_fields = ("object_id", "session_id")
+
+
+@admin.register(models.EmspCommand)
+class EmspCommandAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "partner", "command", "driver", "status", "response", "result")
+    list_filter = ("command", "status")
+    list_select_related = ("partner", "driver")

@@ -7,6 +7,7 @@ from chargenet.permissions import operate_required, staff_required
 from ocpi import selectors, services
 from ocpi.models import Partner
 from ocpi.views import versions_url
+from rfid.models import IdToken
 
 
 @staff_required
@@ -72,3 +73,28 @@ def _partner_page(
         **selectors.partner_activity(partner=partner),
     }
     return render(request, "ocpi/partner_detail.html", context, status=status)
+
+
+@staff_required
+def partner_network(request: HttpRequest) -> HttpResponse:
+    """Partner networks (the eMSP role): per CPO partner its locations, our drivers' sessions and
+    CDRs there, and the reconciliation of its CDRs against the sessions it pushed."""
+    return render(request, "ocpi/partner_network.html", {"networks": selectors.partner_network_overview()})
+
+
+@staff_required
+def roaming_cards(request: HttpRequest) -> HttpResponse:
+    """Our drivers' cards offered to CPO partners; an operator enables or withdraws one by uid."""
+    error = ""
+    if request.method == "POST":
+        if not getattr(request.user, "can_operate", False):
+            return HttpResponse("operators only", status=403)
+        card = IdToken.objects.filter(uid__iexact=request.POST.get("uid", "").strip()).first()
+        try:
+            if card is None:
+                raise services.RoamingCardError("no card with this uid")
+            services.emsp_token_enable(id_token=card, enabled=request.POST.get("enabled", "1") == "1")
+        except services.RoamingCardError as exc:
+            error = str(exc)
+    context = {"tokens": selectors.emsp_token_list().select_related("id_token__driver"), "error": error}
+    return render(request, "ocpi/roaming_cards.html", context, status=400 if error else 200)

@@ -250,3 +250,189 @@ class RemoteCommand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.command} from {self.partner_id} ({self.result or 'waiting'})"
+
+
+# --- the eMSP role: ChargeNet's drivers on partner networks (docs/ocpi.md, "eMSP role") ---------
+
+
+class EmspToken(models.Model):
+    """One of our drivers' cards that the operator offers to CPO partners (roaming-enabled), with the
+    contract id it roams under and what was last pushed, so a change is pushed once."""
+
+    id_token = models.OneToOneField("rfid.IdToken", on_delete=models.CASCADE, related_name="emsp_token")
+    enabled = models.BooleanField(default=True)
+    contract_id = models.CharField(max_length=36, unique=True)
+    # The Token object (without last_updated) as partners last got it; a change pushes it again.
+    pushed = models.JSONField(default=dict, blank=True)
+    last_updated = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} ({'roaming' if self.enabled else 'not roaming'})"
+
+
+class PartnerObject(models.Model):
+    """Common fields of what a CPO partner told us about its network (kept apart from our own)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    object_id = models.CharField(max_length=36)
+    data = models.JSONField(default=dict)
+    last_updated = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]
+
+
+class PartnerLocation(PartnerObject):
+    """A partner's location with its EVSEs and their live status (the OCPI Location object)."""
+
+    name = models.CharField(max_length=255, blank=True)
+    city = models.CharField(max_length=45, blank=True)
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    publish = models.BooleanField(default=True)
+
+    class Meta(PartnerObject.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                "partner", "country_code", "party_id", "object_id", name="ocpi_partner_location_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} {self.name or self.object_id}"
+
+
+class PartnerTariff(PartnerObject):
+    """A partner's tariff (the OCPI Tariff object) as it pushed or we pulled it."""
+
+    currency = models.CharField(max_length=3, blank=True)
+
+    class Meta(PartnerObject.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                "partner", "country_code", "party_id", "object_id", name="ocpi_partner_tariff_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} tariff {self.object_id}"
+
+
+class PartnerSession(PartnerObject):
+    """A session one of our drivers charges on a partner's network, as the CPO reports it."""
+
+    id_token = models.ForeignKey("rfid.IdToken", null=True, on_delete=models.SET_NULL, related_name="+")
+    driver = models.ForeignKey("rfid.Driver", null=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=12)
+    location_id = models.CharField(max_length=36, blank=True)
+    evse_uid = models.CharField(max_length=36, blank=True)
+    kwh = models.DecimalField(max_digits=12, decimal_places=4, default=0)
+    currency = models.CharField(max_length=3, blank=True)
+    total_cost_excl_vat = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    authorization_reference = models.CharField(max_length=36, blank=True)
+    start_date_time = models.DateTimeField()
+    end_date_time = models.DateTimeField(null=True, blank=True)
+
+    class Meta(PartnerObject.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                "partner", "country_code", "party_id", "object_id", name="ocpi_partner_session_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} session {self.object_id} ({self.status})"
+
+
+class PartnerCdr(PartnerObject):
+    """A CDR a CPO partner sent for one of our drivers, with the price we charge the driver for it
+    (the partner's price plus our roaming markup and fee, with VAT), fixed when it arrived."""
+
+    id_token = models.ForeignKey("rfid.IdToken", null=True, on_delete=models.SET_NULL, related_name="+")
+    driver = models.ForeignKey("rfid.Driver", null=True, on_delete=models.SET_NULL, related_name="+")
+    session_id = models.CharField(max_length=36, blank=True)
+    location_name = models.CharField(max_length=255, blank=True)
+    start_date_time = models.DateTimeField()
+    end_date_time = models.DateTimeField(db_index=True)
+    kwh = models.DecimalField(max_digits=12, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    partner_excl_vat = models.DecimalField(max_digits=12, decimal_places=4)
+    partner_incl_vat = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    # What the driver pays us, rounded once (billing.pricing.money_round).
+    driver_excl_vat = models.DecimalField(max_digits=12, decimal_places=2)
+    driver_vat_percent = models.DecimalField(max_digits=5, decimal_places=2)
+    driver_vat = models.DecimalField(max_digits=12, decimal_places=2)
+    driver_incl_vat = models.DecimalField(max_digits=12, decimal_places=2)
+    # A second CDR for a session that already has one: kept for reconciliation, never invoiced.
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    invoice_line = models.OneToOneField(
+        "billing.InvoiceLine", null=True, blank=True, on_delete=models.SET_NULL, related_name="partner_cdr"
+    )
+
+    class Meta(PartnerObject.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                "partner", "country_code", "party_id", "object_id", name="ocpi_partner_cdr_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} CDR {self.object_id}"
+
+
+class PartnerPull(models.Model):
+    """Where the periodic incremental pull of a partner's module stands (date_from of the next)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    module = models.CharField(max_length=20)
+    pulled_until = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint("partner", "module", name="ocpi_partner_pull_unique")]
+
+    def __str__(self) -> str:
+        return f"pull {self.module} of {self.partner_id}"
+
+
+class EmspCommand(models.Model):
+    """A command we (as eMSP) send a CPO partner for a driver: START_SESSION or STOP_SESSION, its
+    immediate answer and the result the CPO posts to our response_url."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Sending"
+        SENT = "sent", "Waiting for the charger"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="emsp_commands")
+    command = models.CharField(max_length=20)
+    driver = models.ForeignKey("rfid.Driver", null=True, on_delete=models.SET_NULL, related_name="+")
+    id_token = models.ForeignKey("rfid.IdToken", null=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.JSONField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    # The CPO's CommandResponse result, then its CommandResult (ACCEPTED, REJECTED, TIMEOUT …).
+    response = models.CharField(max_length=30, blank=True)
+    result = models.CharField(max_length=30, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.command} to {self.partner_id} ({self.result or self.response or self.status})"

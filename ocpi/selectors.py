@@ -13,7 +13,16 @@ from django.utils import timezone
 from billing import selectors as billing_selectors
 from billing.models import Cdr, Tariff
 from billing.services import charging_periods_ocpi
-from ocpi.models import Partner, RoamingSession
+from ocpi.models import (
+    EmspCommand,
+    EmspToken,
+    Partner,
+    PartnerCdr,
+    PartnerLocation,
+    PartnerSession,
+    PartnerTariff,
+    RoamingSession,
+)
 from ocpi.transport import ocpi_datetime
 from stations.models import Connector, Evse, Location, Session, Station
 
@@ -362,3 +371,177 @@ def partner_sessions(*, partner: Partner) -> QuerySet[RoamingSession]:
         .prefetch_related(Prefetch("session__cdrs", queryset=standing))
         .order_by("-id")
     )
+
+
+# --- the eMSP role: our cards offered to CPOs, partner networks, our drivers there ---------------
+
+
+def emsp_token_list() -> QuerySet[EmspToken]:
+    """Every card ever offered for roaming (withdrawn ones are sent with valid=false), oldest first."""
+    return EmspToken.objects.select_related("id_token").order_by("last_updated", "id")
+
+
+def partner_object_get(
+    *, partner: Partner, kind: str, object_id: str, country_code: str = "", party_id: str = "",
+    evse_uid: str = "", connector_id: str = "",
+) -> dict[str, Any]:  # fmt: skip
+    """A partner's own object as we stored it (GET on our receiver endpoints, spec: the CPO may
+    check what we hold). Raises OcpiError 2001/404 (2003 for locations) when we hold none."""
+    from ocpi import transport
+    from ocpi.transport import OcpiError
+
+    model = {
+        "location": PartnerLocation,
+        "tariff": PartnerTariff,
+        "session": PartnerSession,
+        "cdr": PartnerCdr,
+    }[kind]
+    rows = model.objects.filter(partner=partner)  # type: ignore[attr-defined]
+    if kind == "cdr":
+        row = rows.filter(pk=int(object_id)).first()
+    else:
+        row = rows.filter(
+            country_code=country_code.upper(), party_id=party_id.upper(), object_id=object_id
+        ).first()
+    code = transport.UNKNOWN_LOCATION if kind == "location" else transport.INVALID_PARAMETERS
+    if row is None:
+        raise OcpiError(f"unknown {kind} {object_id}", status_code=code, http_status=404)
+    data: dict[str, Any] = row.data
+    if evse_uid:
+        data = next((e for e in data.get("evses", []) if e.get("uid") == evse_uid), {})
+        if connector_id:
+            data = next((c for c in data.get("connectors", []) if c.get("id") == connector_id), {})
+        if not data:
+            raise OcpiError(f"unknown {kind} part {evse_uid}", status_code=code, http_status=404)
+    return data
+
+
+def tariff_summary(tariff: dict[str, Any] | None) -> str:
+    """A partner tariff in one line for drivers: "0.45 EUR/kWh + 1.00 EUR per session"."""
+    if not tariff:
+        return ""
+    units = {"ENERGY": "/kWh", "TIME": "/h charging", "PARKING_TIME": "/h parking", "FLAT": " per session"}
+    parts = []
+    currency = tariff.get("currency", "")
+    for element in tariff.get("elements", [])[:1]:
+        for component in element.get("price_components", []):
+            price = Decimal(str(component.get("price", 0)))
+            parts.append(f"{price:.2f} {currency}{units.get(component.get('type'), '')}")
+    return " + ".join(parts) + (" (excl. VAT)" if parts else "")
+
+
+def partner_locations_for_drivers() -> list[dict[str, Any]]:
+    """Published locations of CPO partners with each EVSE's live status and the partner's tariff."""
+    tariffs = {
+        (t.partner_id, t.country_code, t.party_id, t.object_id): t.data for t in PartnerTariff.objects.all()
+    }
+    result = []
+    locations = (
+        PartnerLocation.objects.filter(publish=True, partner__status=Partner.Status.REGISTERED)
+        .select_related("partner")
+        .order_by("partner__name", "name", "id")
+    )
+    for location in locations:
+        evses = []
+        for evse in location.data.get("evses", []):
+            if evse.get("status") == "REMOVED":
+                continue
+            tariff_ids = [t for c in evse.get("connectors", []) for t in (c.get("tariff_ids") or [])]
+            tariff = next(
+                (tariffs[k] for t in tariff_ids
+                 if (k := (location.partner_id, location.country_code, location.party_id, t)) in tariffs),
+                None,
+            )  # fmt: skip
+            evses.append(
+                {
+                    "uid": evse.get("uid"),
+                    "evse_id": evse.get("evse_id") or evse.get("uid"),
+                    "status": evse.get("status"),
+                    "can_start": evse.get("status") in ("AVAILABLE", "RESERVED"),
+                    "tariff": tariff_summary(tariff),
+                    "power": ", ".join(
+                        f"{c.get('standard', '')} {int(c.get('max_electric_power') or 0) // 1000} kW".strip()
+                        for c in evse.get("connectors", [])
+                    ),
+                }
+            )
+        result.append({"location": location, "evses": evses})
+    return result
+
+
+def driver_roaming(*, driver_id: int) -> dict[str, Any]:
+    """A driver's commands, sessions and CDRs on partner networks, newest first."""
+    return {
+        "commands": list(EmspCommand.objects.filter(driver_id=driver_id).select_related("partner")[:5]),
+        "sessions": list(
+            PartnerSession.objects.filter(driver_id=driver_id)
+            .select_related("partner")
+            .order_by("-start_date_time")[:10]
+        ),
+        "cdrs": list(
+            PartnerCdr.objects.filter(driver_id=driver_id, duplicate_of=None)
+            .select_related("partner", "invoice_line__invoice")
+            .order_by("-end_date_time")[:50]
+        ),
+    }
+
+
+def partner_network_overview() -> list[dict[str, Any]]:
+    """Per CPO partner: its locations, our drivers' sessions and CDRs there, and the reconciliation
+    of its CDRs against the sessions it pushed (missing, duplicate, differing)."""
+    overview = []
+    for partner in Partner.objects.order_by("name", "id"):
+        locations = list(PartnerLocation.objects.filter(partner=partner).order_by("name", "id"))
+        sessions = list(PartnerSession.objects.filter(partner=partner).order_by("-start_date_time")[:200])
+        cdrs = list(
+            PartnerCdr.objects.filter(partner=partner)
+            .select_related("driver")
+            .order_by("-end_date_time")[:200]
+        )
+        if not (locations or sessions or cdrs):
+            continue
+        overview.append(
+            {
+                "partner": partner,
+                "locations": locations,
+                "sessions": sessions,
+                "cdrs": cdrs,
+                "issues": roaming_reconciliation(partner=partner),
+            }  # fmt: skip
+        )
+    return overview
+
+
+def roaming_reconciliation(*, partner: Partner) -> list[dict[str, str]]:
+    """The partner's CDRs held against the sessions it pushed: a completed session without a CDR
+    (missing), a second CDR for a session (duplicate), a CDR for an unknown session or whose energy or
+    cost differs from the session's last report (differing)."""
+    issues = []
+    sessions = {s.object_id: s for s in PartnerSession.objects.filter(partner=partner)}
+    cdrs = list(PartnerCdr.objects.filter(partner=partner).order_by("id"))
+    with_cdr = {c.session_id for c in cdrs}
+    for session in sessions.values():
+        if session.status == "COMPLETED" and session.object_id not in with_cdr:
+            issues.append(
+                {"kind": "missing", "object": session.object_id, "text": "completed session without a CDR"}
+            )
+    for cdr in cdrs:
+        pushed = sessions.get(cdr.session_id)
+        if cdr.duplicate_of_id:
+            issues.append({"kind": "duplicate", "object": cdr.object_id,
+                           "text": f"second CDR for session {cdr.session_id}; not invoiced"})  # fmt: skip
+        elif pushed is None:
+            issues.append(
+                {"kind": "differing", "object": cdr.object_id, "text": "CDR for a session never pushed"}
+            )
+        else:
+            if abs(pushed.kwh - cdr.kwh) > Decimal("0.01"):
+                issues.append({"kind": "differing", "object": cdr.object_id,
+                               "text": f"{cdr.kwh} kWh in the CDR, {pushed.kwh} kWh in the session"})  # fmt: skip
+            if session.total_cost_excl_vat is not None and abs(
+                session.total_cost_excl_vat - cdr.partner_excl_vat
+            ) > Decimal("0.01"):
+                issues.append({"kind": "differing", "object": cdr.object_id,
+                               "text": f"{cdr.partner_excl_vat} {cdr.currency} in the CDR, "
+                                       f"{pushed.total_cost_excl_vat} in the session"})  # fmt: skip
+    return issues

@@ -59,6 +59,11 @@ def on_command_updated(event_type: str, data: dict[str, Any]) -> None:
         command_result_send_task.delay(remote_id)
 
 
+def on_id_token_changed(event_type: str, data: dict[str, Any]) -> None:
+    # A roaming-enabled card was blocked, unblocked, expired …: CPO partners get it within seconds.
+    services.emsp_token_sync(id_token_id=data["id_token_id"], event_key=_event_key(data))
+
+
 def subscribe() -> None:
     from chargenet.events import event_subscribe
     from rfid.services import remote_authorizer_register
@@ -77,3 +82,4 @@ def subscribe() -> None:
     event_subscribe("cdr.created", on_cdr_created)
     event_subscribe("command.updated", on_command_updated)
     remote_authorizer_register(services.roaming_authorize)
+    event_subscribe("id_token.updated", on_id_token_changed)

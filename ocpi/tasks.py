@@ -42,3 +42,29 @@ def command_timeout_sweep_task() -> int:
 def log_prune_task() -> int:
     """Keep the OCPI request log and the push history to OCPI_LOG_RETENTION_DAYS."""
     return services.ocpi_log_prune()
+
+
+@shared_task(name="ocpi.partner_pull_task")
+def partner_pull_task(partner_id: int | None = None) -> int:
+    """Pull CPO partners' locations and tariffs changed since the last pull (one partner, or all)."""
+    due = services.partner_pulls_due()
+    return sum(
+        services.partner_pull(partner_id=pk, module=module)
+        for pk, module in due
+        if partner_id is None or pk == partner_id
+    )
+
+
+@shared_task(name="ocpi.emsp_command_send_task")
+def emsp_command_send_task(command_id: int) -> str:
+    """Send a driver's START_SESSION/STOP_SESSION to the CPO (once; the sweep retries)."""
+    return services.emsp_command_send(command_id=command_id)
+
+
+@shared_task(name="ocpi.emsp_sweep_task")
+def emsp_sweep_task() -> int:
+    """Resend queued commands, time out unanswered ones, push cards whose expiry passed."""
+    due = services.emsp_commands_due()
+    for command_id in due:
+        emsp_command_send_task.delay(command_id)
+    return len(due) + services.emsp_tokens_expired_sync()

@@ -3,12 +3,13 @@ without a trailing slash, so no client is ever redirected."""
 
 from django.urls import path, re_path
 
-from ocpi import dashboard, views
+from ocpi import account, dashboard, views
 
 app_name = "ocpi"
 
 V = r"^ocpi/2\.2\.1"
 SEGMENT = r"(?P<{}>[^/]+)"
+PARTY = r"(?P<country_code>[^/]+)/(?P<party_id>[^/]+)"
 
 urlpatterns = [
     # The dashboard's Roaming section.
@@ -38,4 +39,31 @@ urlpatterns = [
         name="tokens",
     ),
     re_path(rf"{V}/commands/(?P<command>[A-Za-z_]+)/?$", views.commands, name="commands"),
+    # The eMSP role (our drivers on partner networks).
+    re_path(rf"{V}/emsp/tokens/?$", views.emsp_tokens, name="emsp-tokens"),
+    re_path(rf"{V}/emsp/tokens/{SEGMENT.format('uid')}/authorize/?$", views.emsp_token_authorize),
+    re_path(rf"{V}/emsp/locations/{PARTY}/{SEGMENT.format('location_id')}/?$", views.emsp_locations),
+    re_path(
+        rf"{V}/emsp/locations/{PARTY}/{SEGMENT.format('location_id')}/{SEGMENT.format('evse_uid')}/?$",
+        views.emsp_locations,
+    ),
+    re_path(
+        rf"{V}/emsp/locations/{PARTY}/{SEGMENT.format('location_id')}/{SEGMENT.format('evse_uid')}/{SEGMENT.format('connector_id')}/?$",
+        views.emsp_locations,
+    ),
+    re_path(rf"{V}/emsp/tariffs/{PARTY}/{SEGMENT.format('tariff_id')}/?$", views.emsp_tariffs),
+    re_path(rf"{V}/emsp/sessions/{PARTY}/{SEGMENT.format('session_id')}/?$", views.emsp_sessions),
+    re_path(rf"{V}/emsp/cdrs/?$", views.emsp_cdrs, name="emsp-cdrs"),
+    re_path(rf"{V}/emsp/cdrs/(?P<pk>[0-9]+)/?$", views.emsp_cdr),
+    re_path(
+        rf"{V}/emsp/commands/(?P<command>[A-Za-z_]+)/(?P<uuid>[0-9a-fA-F-]{{32,36}})/?$",
+        views.emsp_command_result,
+    ),
+    # The driver's roaming page and the operator's partner networks.
+    path("account/roaming/", account.roaming_overview, name="roaming-account"),
+    path("account/roaming/live/", account.roaming_live, name="roaming-live"),
+    path("account/roaming/start/", account.roaming_start, name="roaming-start"),
+    path("account/roaming/sessions/<int:pk>/stop/", account.roaming_stop, name="roaming-stop"),
+    path("roaming/network/", dashboard.partner_network, name="partner-network"),
+    path("roaming/cards/", dashboard.roaming_cards, name="roaming-cards"),
 ]

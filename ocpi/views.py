@@ -123,14 +123,21 @@ def ocpi_endpoint(*, methods: tuple[str, ...], token_a: bool = False, functional
 
 # --- versions and credentials --------------------------------------------------------------------
 
+# (module, role, path): the CPO role's modules, then the eMSP role's under emsp/ (docs/ocpi.md).
 MODULES = (
-    ("credentials", "SENDER"),
-    ("locations", "SENDER"),
-    ("tariffs", "SENDER"),
-    ("sessions", "SENDER"),
-    ("cdrs", "SENDER"),
-    ("tokens", "RECEIVER"),
-    ("commands", "RECEIVER"),
+    ("credentials", "SENDER", "credentials"),
+    ("locations", "SENDER", "locations"),
+    ("tariffs", "SENDER", "tariffs"),
+    ("sessions", "SENDER", "sessions"),
+    ("cdrs", "SENDER", "cdrs"),
+    ("tokens", "RECEIVER", "tokens"),
+    ("commands", "RECEIVER", "commands"),
+    ("locations", "RECEIVER", "emsp/locations"),
+    ("tariffs", "RECEIVER", "emsp/tariffs"),
+    ("sessions", "RECEIVER", "emsp/sessions"),
+    ("cdrs", "RECEIVER", "emsp/cdrs"),
+    ("tokens", "SENDER", "emsp/tokens"),
+    ("commands", "SENDER", "emsp/commands"),
 )
 
 
@@ -142,7 +149,9 @@ def version_list(request: HttpRequest, partner: Partner, body: Any) -> Reply:
 @ocpi_endpoint(methods=("GET",), token_a=True, functional=False)
 def version_details(request: HttpRequest, partner: Partner, body: Any) -> Reply:
     endpoints = [
-        {"identifier": module, "role": role, "url": _module_url(request, module)} for module, role in MODULES
+        {"identifier": module, "role": role, "url": _module_url(request, url)}
+        for module, role, url in MODULES
+        if settings.OCPI_EMSP_ROLE or not url.startswith("emsp/")
     ]
     return Reply(data={"version": transport.VERSION, "endpoints": endpoints})
 
@@ -284,3 +293,89 @@ def tokens(
 @ocpi_endpoint(methods=("POST",))
 def commands(request: HttpRequest, partner: Partner, body: Any, command: str) -> Reply:
     return Reply(data=services.remote_command_receive(partner=partner, command=command, body=body))
+
+
+# --- the eMSP role (our drivers on partner networks) ----------------------------------------------
+
+
+@ocpi_endpoint(methods=("GET",))
+def emsp_tokens(request: HttpRequest, partner: Partner, body: Any) -> Reply:
+    return _paginated(
+        request,
+        selectors.emsp_token_list(),
+        date_field="last_updated",
+        to_ocpi=services.emsp_token_to_ocpi,
+    )
+
+
+@ocpi_endpoint(methods=("POST",))
+def emsp_token_authorize(request: HttpRequest, partner: Partner, body: Any, uid: str) -> Reply:
+    info = services.emsp_token_authorize(
+        partner=partner, uid=uid, token_type=request.GET.get("type", "RFID"), body=body
+    )
+    return Reply(data=info)
+
+
+@ocpi_endpoint(methods=("GET", "PUT", "PATCH"))
+def emsp_locations(
+    request: HttpRequest, partner: Partner, body: Any, country_code: str, party_id: str, location_id: str,
+    evse_uid: str = "", connector_id: str = "",
+) -> Reply:  # fmt: skip
+    if request.method == "GET":
+        return Reply(data=selectors.partner_object_get(
+            partner=partner, kind="location", country_code=country_code, party_id=party_id,
+            object_id=location_id, evse_uid=evse_uid, connector_id=connector_id,
+        ))  # fmt: skip
+    _, created = services.partner_location_store(
+        partner=partner, country_code=country_code, party_id=party_id, location_id=location_id,
+        evse_uid=evse_uid, connector_id=connector_id, body=body, patch=request.method == "PATCH",
+    )  # fmt: skip
+    return Reply(http_status=201 if created else 200)
+
+
+@ocpi_endpoint(methods=("GET", "PUT", "DELETE"))
+def emsp_tariffs(
+    request: HttpRequest, partner: Partner, body: Any, country_code: str, party_id: str, tariff_id: str
+) -> Reply:
+    if request.method == "GET":
+        return Reply(data=selectors.partner_object_get(
+            partner=partner, kind="tariff", country_code=country_code, party_id=party_id, object_id=tariff_id
+        ))  # fmt: skip
+    _, created = services.partner_tariff_store(
+        partner=partner, country_code=country_code, party_id=party_id, tariff_id=tariff_id, body=body,
+        delete=request.method == "DELETE",
+    )  # fmt: skip
+    return Reply(http_status=201 if created else 200)
+
+
+@ocpi_endpoint(methods=("GET", "PUT", "PATCH"))
+def emsp_sessions(
+    request: HttpRequest, partner: Partner, body: Any, country_code: str, party_id: str, session_id: str
+) -> Reply:
+    if request.method == "GET":
+        return Reply(data=selectors.partner_object_get(
+            partner=partner, kind="session", country_code=country_code, party_id=party_id, object_id=session_id
+        ))  # fmt: skip
+    _, created = services.partner_session_store(
+        partner=partner, country_code=country_code, party_id=party_id, session_id=session_id, body=body,
+        patch=request.method == "PATCH",
+    )  # fmt: skip
+    return Reply(http_status=201 if created else 200)
+
+
+@ocpi_endpoint(methods=("POST",))
+def emsp_cdrs(request: HttpRequest, partner: Partner, body: Any) -> Reply:
+    cdr, created = services.partner_cdr_store(partner=partner, body=body)
+    location = f"{_module_url(request, 'emsp/cdrs')}/{cdr.pk}"
+    return Reply(http_status=201 if created else 200, headers={"Location": location})
+
+
+@ocpi_endpoint(methods=("GET",))
+def emsp_cdr(request: HttpRequest, partner: Partner, body: Any, pk: str) -> Reply:
+    return Reply(data=selectors.partner_object_get(partner=partner, kind="cdr", object_id=pk))
+
+
+@ocpi_endpoint(methods=("POST",))
+def emsp_command_result(request: HttpRequest, partner: Partner, body: Any, command: str, uuid: str) -> Reply:
+    services.emsp_command_result(partner=partner, command=command, command_uuid=uuid, body=body)
+    return Reply()

@@ -16,6 +16,14 @@ from stations.connection.models import (
     StationConfigurationKey,
     StationProtocolState,
 )
+from stations.devicemodel.models import (
+    ChargingNotice,
+    DeviceEvent,
+    DeviceMonitor,
+    DeviceVariable,
+    DisplayMessage,
+    StationReport,
+)
 from stations.network.models import Connector, ConnectorStatusChange, Evse, Location, Station
 from stations.sessions.models import MeterSample, Reservation, Session
 
@@ -39,4 +47,10 @@ __all__ = [
     "Station",
     "StationConfigurationKey",
     "StationProtocolState",
+    "ChargingNotice",
+    "DeviceEvent",
+    "DeviceMonitor",
+    "DeviceVariable",
+    "DisplayMessage",
+    "StationReport",
 ]

@@ -10,6 +10,7 @@ from chargenet.webhooks import api as webhook_api
 from ocpi import api as ocpi_api
 from rfid import api as rfid_api
 from stations.api import views as stations_api
+from stations.devicemodel import api as devicemodel_api
 
 app_name = "api"
 
@@ -143,6 +144,42 @@ v1 = [
     ),
     path("api-keys/", key_api.ApiKeyListApi.as_view(), name="api-key-list"),
     path("api-keys/<id:pk>/", key_api.ApiKeyDetailApi.as_view(), name="api-key-detail"),
+    # The device model of 2.0.1 stations (stations/devicemodel/api.py).
+    path(
+        "stations/<str:identity>/device-model/",
+        devicemodel_api.DeviceModelApi.as_view(),
+        name="station-device-model",
+    ),
+    path(
+        "stations/<str:identity>/variables/get/",
+        devicemodel_api.VariablesGetApi.as_view(),
+        name="station-variables-get",
+    ),
+    path(
+        "stations/<str:identity>/variables/set/",
+        devicemodel_api.VariablesSetApi.as_view(),
+        name="station-variables-set",
+    ),
+    path(
+        "stations/<str:identity>/base-report/",
+        devicemodel_api.BaseReportApi.as_view(),
+        name="station-base-report",
+    ),
+    path(
+        "stations/<str:identity>/display-messages/",
+        devicemodel_api.DisplayMessageListApi.as_view(),
+        name="station-display-messages",
+    ),
+    path(
+        "stations/<str:identity>/display-messages/request/",
+        devicemodel_api.DisplayMessagesRequestApi.as_view(),
+        name="station-display-messages-request",
+    ),
+    path(
+        "stations/<str:identity>/display-messages/<int:message_id>/clear/",
+        devicemodel_api.DisplayMessageClearApi.as_view(),
+        name="station-display-message-clear",
+    ),
 ]
 
 urlpatterns = [

@@ -10,6 +10,33 @@ from ocpi.services.commands import (
     remote_command_result_send,
     remote_commands_overdue,
 )
+from ocpi.services.emsp_commands import (
+    RoamingChargeError,
+    emsp_command_result,
+    emsp_command_send,
+    emsp_commands_due,
+    roaming_charge_start,
+    roaming_charge_stop,
+)
+from ocpi.services.emsp_tokens import (
+    RoamingCardError,
+    emsp_token_authorize,
+    emsp_token_enable,
+    emsp_token_sync,
+    emsp_token_to_ocpi,
+    emsp_tokens_expired_sync,
+)
+from ocpi.services.partner_network import (
+    partner_cdr_store,
+    partner_location_store,
+    partner_pull,
+    partner_pulls_due,
+    partner_session_store,
+    partner_tariff_store,
+    roaming_invoice_drivers,
+    roaming_invoice_lines,
+    roaming_price,
+)
 from ocpi.services.partners import (
     ROLES,
     PartnerError,
@@ -40,6 +67,27 @@ from ocpi.services.push import (
 from ocpi.services.tokens import COMMAND_TOKEN_GRACE, TOKEN_TYPES, roaming_token_find, roaming_token_store
 
 __all__ = [
+    "RoamingCardError",
+    "RoamingChargeError",
+    "emsp_command_result",
+    "emsp_command_send",
+    "emsp_commands_due",
+    "emsp_token_authorize",
+    "emsp_token_enable",
+    "emsp_token_sync",
+    "emsp_token_to_ocpi",
+    "emsp_tokens_expired_sync",
+    "partner_cdr_store",
+    "partner_location_store",
+    "partner_pull",
+    "partner_pulls_due",
+    "partner_session_store",
+    "partner_tariff_store",
+    "roaming_charge_start",
+    "roaming_charge_stop",
+    "roaming_invoice_drivers",
+    "roaming_invoice_lines",
+    "roaming_price",
     "COMMANDS",
     "COMMAND_TOKEN_GRACE",
     "ROLES",

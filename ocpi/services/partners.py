@@ -100,17 +100,19 @@ def partner_authenticate(*, header: str) -> tuple[Partner, bool] | None:
 
 
 def our_credentials(*, token: str, versions_url: str) -> dict[str, Any]:
-    """Our Credentials object: the token a partner calls us with, our versions URL, our CPO role."""
+    """Our Credentials object: the token a partner calls us with, our versions URL, our CPO and eMSP roles."""
     return {
         "token": token,
         "url": versions_url,
+        # One platform, both roles (docs/ocpi.md): partners' drivers roam here, ours roam there.
         "roles": [
             {
-                "role": "CPO",
+                "role": role,
                 "country_code": settings.OCPI_COUNTRY_CODE,
                 "party_id": settings.OCPI_PARTY_ID,
                 "business_details": {"name": settings.OCPI_BUSINESS_NAME},
             }
+            for role in (("CPO", "EMSP") if settings.OCPI_EMSP_ROLE else ("CPO",))
         ],
     }
 

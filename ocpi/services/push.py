@@ -12,7 +12,7 @@ from django.utils import timezone
 from billing.models import Cdr, Tariff
 from ocpi import selectors
 from ocpi.client import PartnerUnreachable, answer_accepted, partner_call
-from ocpi.models import Partner, Push, RoamingSession, RoamingToken
+from ocpi.models import EmspToken, Partner, Push, RoamingSession, RoamingToken
 from ocpi.services.tokens import COMMAND_TOKEN_GRACE
 from stations.models import Evse, Session, Station
 
@@ -202,6 +202,10 @@ def _push_body(push: Push) -> Any:
         return data
     if kind == "cdr":
         return selectors.cdr_to_ocpi(selectors.cdr_list(partner=push.partner).get(pk=int(pk)))
+    if kind == "token":
+        from ocpi.services.emsp_tokens import emsp_token_to_ocpi
+
+        return emsp_token_to_ocpi(EmspToken.objects.select_related("id_token").get(pk=int(pk)))
     raise ValueError(f"unknown push object {push.object_key}")
 
 
@@ -284,7 +288,8 @@ def pushes_due() -> list[tuple[int, str]]:
 
 def partner_initial_push(*, partner_id: int) -> int:
     """A partner that just registered gets our published locations and our tariffs pushed (it may
-    still pull them); returns how many pushes were queued."""
+    still pull them), and, as a CPO, our drivers' roaming cards; we pull its network at once.
+    Returns how many pushes were queued."""
     partner = Partner.objects.get(pk=partner_id)
     queued = 0
     if partner.endpoint("tariffs"):
@@ -295,4 +300,10 @@ def partner_initial_push(*, partner_id: int) -> int:
         for location in selectors.location_list():
             queued += bool(push_create(partner=partner, module="locations", method="PUT",
                                        path=_our_path(str(location.pk)), object_key=f"location:{location.pk}"))  # fmt: skip
+    from ocpi.services.emsp_tokens import emsp_tokens_initial_push
+    from ocpi.tasks import partner_pull_task
+
+    queued += emsp_tokens_initial_push(partner=partner)
+    if partner.endpoint("locations", "SENDER") or partner.endpoint("tariffs", "SENDER"):
+        partner_pull_task.delay(partner.pk)
     return queued

@@ -47,8 +47,13 @@ def authorization_context_build(
     evse_id: int | None = None,
     exclude_session_id: int | None = None,
     source: str = "",
+    concurrency: str = "elsewhere",
 ) -> AuthorizationContext:
-    """Everything rfid needs to decide for `uid` at `station` (on `evse_id`, when known)."""
+    """Everything rfid needs to decide for `uid` at `station` (on `evse_id`, when known).
+
+    `concurrency` says which of the card's active sessions count as concurrent: "elsewhere" (any
+    but its own on this EVSE), "other_stations" (a 2.0.1 Authorize names no EVSE: none at this
+    station) or "none" (a 1.6 Authorize: only StartTransaction may answer ConcurrentTx)."""
     public = station_is_public(station=station)
     driver_ids, groups = (frozenset(), frozenset()) if public else station_allowed(station=station)
     uid = uid.strip()
@@ -61,12 +66,14 @@ def authorization_context_build(
     if exclude_session_id is not None:
         # The session being stopped or retried is the card's own, not a concurrent one.
         active = active.exclude(pk=exclude_session_id)
+    if concurrency == "other_stations":
+        active = active.exclude(station=station)
     return AuthorizationContext(
         station_identity=station.identity,
         is_public=public,
         allowed_driver_ids=driver_ids,
         allowed_groups=groups,
-        has_active_session_elsewhere=active.exists(),
+        has_active_session_elsewhere=concurrency != "none" and active.exists(),
         source=source or f"ocpp{station.ocpp_version}",
     )
 
@@ -78,11 +85,17 @@ def station_id_token_authorize(
     evse_id: int | None = None,
     exclude_session_id: int | None = None,
     source: str = "",
+    concurrency: str = "elsewhere",
 ) -> AuthorizationDecision:
     """Authorize `uid` at `station` (the one entry point for OCPP, the account page and OCPI): the
     context from here, the decision (and its log, and the card's last use) from rfid."""
     context = authorization_context_build(
-        station=station, uid=uid, evse_id=evse_id, exclude_session_id=exclude_session_id, source=source
+        station=station,
+        uid=uid,
+        evse_id=evse_id,
+        exclude_session_id=exclude_session_id,
+        source=source,
+        concurrency=concurrency,
     )
     return id_token_authorize(uid=uid, context=context)
 

@@ -19,6 +19,7 @@ class AlertAcknowledgement(models.Model):
         STATION_OFFLINE = "station_offline", "Station offline"
         BOOT_REJECTED = "boot_rejected", "Boot refused"
         SECURITY_EVENT = "security_event", "Security event"
+        DEVICE_PROBLEM = "device_problem", "Device problem"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     object_id = models.BigIntegerField(help_text="The connector, station or security event")

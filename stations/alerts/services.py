@@ -118,6 +118,7 @@ def alert_list(*, station: Station | None = None, include_acknowledged: bool = T
             )
         )
     alerts.extend(_security_alerts(station=station))
+    alerts.extend(_device_problem_alerts(station=station))
     _attach_acknowledgements(alerts)
     if not include_acknowledged:
         alerts = [a for a in alerts if a.acknowledgement is None]
@@ -157,6 +158,27 @@ def _security_alerts(*, station: Station | None, limit: int = 50) -> list[Alert]
                 station=event.station,
                 title=f"Security event {getattr(event, 'type', '') or getattr(event, 'event_type', '')}".strip(),
                 detail=str(getattr(event, "tech_info", "") or ""),
+            )
+        )
+    return alerts
+
+
+def _device_problem_alerts(*, station: Station | None, limit: int = 200) -> list[Alert]:
+    """A 2.0.1 station's problem events (NotifyEvent) that no later event has cleared."""
+    from stations.devicemodel.selectors import device_problems_open
+
+    alerts = []
+    for event in device_problems_open(station=station)[:limit]:
+        where = f" · EVSE {event.evse_id}" if event.evse_id is not None else ""
+        detail = " · ".join(x for x in (event.actual_value, event.tech_code, event.tech_info) if x)
+        alerts.append(
+            Alert(
+                kind=Kind.DEVICE_PROBLEM,
+                object_id=event.pk,
+                occurred_at=event.timestamp,
+                station=event.station,
+                title=f"{event.component} {event.variable}{where}",
+                detail=detail or event.trigger,
             )
         )
     return alerts

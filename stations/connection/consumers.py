@@ -35,6 +35,7 @@ from stations.protocol.framing import (
     CALL,
     CALLERROR,
     CALLRESULT,
+    KNOWN_ACTIONS,
     ErrorCode,
     FrameError,
     action_check,
@@ -65,6 +66,20 @@ PENDING_FORBIDDEN = frozenset(
 )
 # TriggerMessage requestedMessage → the CALL it lets a Pending station send.
 TRIGGERED_ACTIONS = {"SignChargePointCertificate": "SignCertificate"}
+# CSMS calls whose answer the station sends as CALLs of its own: while Pending these are "triggered"
+# by the CSMS too (2.0.1 B02.FR.02/B02.FR.09), e.g. GetBaseReport → NotifyReport.
+FOLLOW_UP_ACTIONS = {
+    "GetBaseReport": "NotifyReport",
+    "GetReport": "NotifyReport",
+    "GetMonitoringReport": "NotifyMonitoringReport",
+    "CustomerInformation": "NotifyCustomerInformation",
+    "GetDisplayMessages": "NotifyDisplayMessages",
+    "GetChargingProfiles": "ReportChargingProfiles",
+    "GetLog": "LogStatusNotification",
+    "UpdateFirmware": "FirmwareStatusNotification",
+    "PublishFirmware": "PublishFirmwareStatusNotification",
+    "SetVariableMonitoring": "NotifyEvent",
+}
 # How long disconnect() lets the command loop settle (finish a claim, record the outcome) before it
 # cancels what is left; daphne gives the whole disconnect 10 s (--application-close-timeout).
 SETTLE_SECONDS = 5.0
@@ -246,20 +261,26 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self.send_frame(error)
             return
         self.in_actions[frame.message_id] = frame.action
+        if frame.action in getattr(self.cp, "RAW_ACTIONS", ()):
+            # 2.0.1 handlers that store a message as sent read it from here (and take it out).
+            self.cp.raw_calls[frame.message_id] = frame.payload
         self.connection.feed(nul_free(text, frame))
 
     def call_check(self, action: str, message_id: str, payload: dict) -> str | None:
         """The CALLERROR frame for a CALL we must not serve, or None (serve it)."""
-        try:
-            action_check(action, version=self.version)
-        except FrameError as exc:
-            return call_error(message_id, exc.code, exc.description)
-        if not self.gate_allows(action):
+        # The boot gate comes before "not supported": a Pending station's NotifyEvent gets
+        # SecurityError (2.0.1 B02.FR.09); only a name the version does not define is NotImplemented.
+        known = action in KNOWN_ACTIONS[self.version]
+        if known and not self.gate_allows(action):
             return call_error(
                 message_id,
                 ErrorCode.SECURITY_ERROR,
                 f"{action} before the station's BootNotification was accepted",
             )
+        try:
+            action_check(action, version=self.version)
+        except FrameError as exc:
+            return call_error(message_id, exc.code, exc.description)
         violations = payload_violations(action, payload, version=self.version)
         if not violations:
             return None
@@ -413,6 +434,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             # Allow the triggered message before the station's answer can race it.
             requested = str(command.payload.get("requestedMessage", ""))
             self.triggered.add(TRIGGERED_ACTIONS.get(requested, requested))
+        if command.action in FOLLOW_UP_ACTIONS:
+            self.triggered.add(FOLLOW_UP_ACTIONS[command.action])
         complete = functools.partial(BATCH.run, services.command_complete)
         self.command_in_flight = command.pk
         try:

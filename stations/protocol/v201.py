@@ -1,8 +1,12 @@
 """OCPP 2.0.1 handlers: station → CSMS CALLs mapped onto the same stations services as 1.6 (one domain
-model): BootNotification, Heartbeat, StatusNotification, Authorize, TransactionEvent, MeterValues.
+model), and the 2.0.1-only reports (device model, events, monitoring, customer information, display
+messages, charging limits and needs) onto the device model room (stations/devicemodel/).
 
 As in v16.py, payloads arrive validated by the consumer's framing layer, handlers take **kwargs (the
 library hands them snake_case keys, nested ones too) and answer only after their service committed.
+Handlers that store a message as the station sent it read its original camelCase payload from
+`raw_calls` (the consumer puts it there by message id; the library's case conversion would also
+rewrite free-form data such as DataTransfer's).
 """
 
 from typing import Any
@@ -12,8 +16,12 @@ from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
 
 from stations import services
+from stations.devicemodel import services as devicemodel
+from stations.models import ChargingNotice
 from stations.protocol.base import CentralSystemMixin, committed
+from stations.protocol.batch import BATCH
 from stations.protocol.normalise import meter_values_normalise, timestamp_format, timestamp_parse
+from stations.protocol.v16 import VENDOR_HANDLERS, _station_security_event
 
 # idToken types that name no card: nothing to authorize (2.0.1 IdTokenEnumType).
 NO_CARD_TYPES = frozenset({"NoAuthorization"})
@@ -38,6 +46,31 @@ def id_token_uid(id_token: dict | None) -> str:
 
 class ChargePoint201(CentralSystemMixin, ChargePoint):
     """One connected OCPP 2.0.1 station."""
+
+    # The actions whose handlers read the payload as sent (raw_calls); no other payload is kept.
+    RAW_ACTIONS = frozenset(
+        {
+            "ClearedChargingLimit",
+            "DataTransfer",
+            "NotifyChargingLimit",
+            "NotifyCustomerInformation",
+            "NotifyDisplayMessages",
+            "NotifyEVChargingNeeds",
+            "NotifyEVChargingSchedule",
+            "NotifyEvent",
+            "NotifyMonitoringReport",
+            "NotifyReport",
+            "ReportChargingProfiles",
+        }
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # message id → the CALL's payload as received (filled by the consumer, taken by the handler).
+        self.raw_calls: dict[str, dict[str, Any]] = {}
+
+    def raw(self, message_id: str) -> dict[str, Any]:
+        return self.raw_calls.pop(message_id, None) or {}
 
     @on(Action.boot_notification, skip_schema_validation=True)
     async def on_boot_notification(self, charging_station: dict, **_: Any) -> call_result.BootNotification:
@@ -75,7 +108,10 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         uid = id_token_uid(id_token)
         if not uid:
             return call_result.Authorize(id_token_info={"status": "Accepted"})
-        decision = await committed(services.station_id_tag_authorize)(station_id=self.station_id, uid=uid)
+        await self.remote_authorization_prefetch(uid)
+        decision = await committed(services.station_id_tag_authorize)(
+            station_id=self.station_id, uid=uid, concurrency="other_stations"
+        )
         return call_result.Authorize(id_token_info=id_token_info(decision))
 
     @on(Action.transaction_event, skip_schema_validation=True)
@@ -92,7 +128,8 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         **_: Any,  # triggerReason, offline (queued events are processed as any other), numberOfPhases …
     ) -> call_result.TransactionEvent:
         uid = id_token_uid(id_token)
-        _, decision = await committed(services.transaction_event_record)(
+        await self.remote_authorization_prefetch(uid)
+        session, decision = await committed(services.transaction_event_record)(
             station_id=self.station_id,
             event_type=event_type,
             transaction_id=str(transaction_info["transaction_id"]),
@@ -103,12 +140,20 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
             samples=meter_values_normalise(meter_value or []),
             stopped_reason=transaction_info.get("stopped_reason") or "",
             reservation_id=reservation_id,
+            seq_no=seq_no,
+            remote_start_id=transaction_info.get("remote_start_id"),
         )
+        answer: dict[str, Any] = {}
+        if event_type == "Ended":
+            # I02: the session's final cost, the figure the driver sees (billing's pricing).
+            cost = await BATCH.db_call(services.session_total_cost, session_id=session.pk)
+            if cost is not None:
+                answer["total_cost"] = float(cost)
         if decision is not None:
-            return call_result.TransactionEvent(id_token_info=id_token_info(decision))
-        if id_token:  # an idToken naming no card (NoAuthorization) still gets its idTokenInfo
-            return call_result.TransactionEvent(id_token_info={"status": "Accepted"})
-        return call_result.TransactionEvent()
+            answer["id_token_info"] = id_token_info(decision)
+        elif id_token:  # an idToken naming no card (NoAuthorization) still gets its idTokenInfo
+            answer["id_token_info"] = {"status": "Accepted"}
+        return call_result.TransactionEvent(**answer)
 
     @on(Action.meter_values, skip_schema_validation=True)
     async def on_meter_values(self, evse_id: int, meter_value: list, **_: Any) -> call_result.MeterValues:
@@ -119,3 +164,155 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
             samples=meter_values_normalise(meter_value),
         )
         return call_result.MeterValues()
+
+    # --- B Provisioning: the device model ----------------------------------------------------------
+
+    @on(Action.notify_report, skip_schema_validation=True)
+    async def on_notify_report(self, call_unique_id: str, **_: Any) -> call_result.NotifyReport:
+        payload = self.raw(call_unique_id)
+        await committed(devicemodel.device_report_record)(station_id=self.station_id, payload=payload)
+        return call_result.NotifyReport()
+
+    # --- N Diagnostics and monitoring ------------------------------------------------------------
+
+    @on(Action.notify_event, skip_schema_validation=True)
+    async def on_notify_event(self, call_unique_id: str, **_: Any) -> call_result.NotifyEvent:
+        payload = self.raw(call_unique_id)
+        await committed(devicemodel.device_events_record)(station_id=self.station_id, payload=payload)
+        return call_result.NotifyEvent()
+
+    @on(Action.notify_monitoring_report, skip_schema_validation=True)
+    async def on_notify_monitoring_report(
+        self, call_unique_id: str, **_: Any
+    ) -> call_result.NotifyMonitoringReport:
+        payload = self.raw(call_unique_id)
+        await committed(devicemodel.monitoring_report_record)(station_id=self.station_id, payload=payload)
+        return call_result.NotifyMonitoringReport()
+
+    @on(Action.notify_customer_information, skip_schema_validation=True)
+    async def on_notify_customer_information(
+        self, call_unique_id: str, **_: Any
+    ) -> call_result.NotifyCustomerInformation:
+        payload = self.raw(call_unique_id)
+        await committed(devicemodel.customer_information_record)(station_id=self.station_id, payload=payload)
+        return call_result.NotifyCustomerInformation()
+
+    @on(Action.log_status_notification, skip_schema_validation=True)
+    async def on_log_status_notification(self, status: str, request_id: int | None = None, **_: Any):
+        await committed(services.station_report_status)(
+            station_id=self.station_id, kind="log", status=status, request_id=request_id
+        )
+        return call_result.LogStatusNotification()
+
+    # --- A Security ---------------------------------------------------------------------------------
+
+    @on(Action.security_event_notification, skip_schema_validation=True)
+    async def on_security_event_notification(
+        self, type: str, timestamp: str, tech_info: str | None = None, **_: Any
+    ) -> call_result.SecurityEventNotification:
+        await committed(_station_security_event)(
+            station_id=self.station_id,
+            type=type,
+            timestamp=timestamp_parse(timestamp),
+            tech_info=tech_info or "",
+        )
+        return call_result.SecurityEventNotification()
+
+    # --- L Firmware ---------------------------------------------------------------------------------
+
+    @on(Action.firmware_status_notification, skip_schema_validation=True)
+    async def on_firmware_status_notification(self, status: str, request_id: int | None = None, **_: Any):
+        await committed(services.station_report_status)(
+            station_id=self.station_id, kind="firmware", status=status, request_id=request_id
+        )
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.publish_firmware_status_notification, skip_schema_validation=True)
+    async def on_publish_firmware_status_notification(
+        self, status: str, request_id: int | None = None, **_: Any
+    ):
+        await committed(services.station_report_status)(
+            station_id=self.station_id, kind="firmware", status=status, request_id=request_id
+        )
+        return call_result.PublishFirmwareStatusNotification()
+
+    # --- H Reservation -----------------------------------------------------------------------------
+
+    @on(Action.reservation_status_update, skip_schema_validation=True)
+    async def on_reservation_status_update(
+        self, reservation_id: int, reservation_update_status: str, **_: Any
+    ) -> call_result.ReservationStatusUpdate:
+        await committed(devicemodel.reservation_status_update)(
+            station_id=self.station_id, reservation_id=reservation_id, status=reservation_update_status
+        )
+        return call_result.ReservationStatusUpdate()
+
+    # --- K Smart charging: stored and published for the smart-charging room -----------------------
+
+    async def _charging_notice(self, kind: str, message_id: str) -> None:
+        payload = self.raw(message_id)
+        await committed(devicemodel.charging_notice_record)(
+            station_id=self.station_id, kind=kind, payload=payload
+        )
+
+    @on(Action.notify_charging_limit, skip_schema_validation=True)
+    async def on_notify_charging_limit(
+        self, call_unique_id: str, **_: Any
+    ) -> call_result.NotifyChargingLimit:
+        await self._charging_notice(ChargingNotice.Kind.CHARGING_LIMIT, call_unique_id)
+        return call_result.NotifyChargingLimit()
+
+    @on(Action.cleared_charging_limit, skip_schema_validation=True)
+    async def on_cleared_charging_limit(
+        self, call_unique_id: str, **_: Any
+    ) -> call_result.ClearedChargingLimit:
+        await self._charging_notice(ChargingNotice.Kind.LIMIT_CLEARED, call_unique_id)
+        return call_result.ClearedChargingLimit()
+
+    @on(Action.notify_ev_charging_needs, skip_schema_validation=True)
+    async def on_notify_ev_charging_needs(
+        self, call_unique_id: str, **_: Any
+    ) -> call_result.NotifyEVChargingNeeds:
+        # K15: Accepted — the CSMS will answer the needs with a charging profile (the smart-charging
+        # room reacts to station.charging_needs).
+        await self._charging_notice(ChargingNotice.Kind.EV_NEEDS, call_unique_id)
+        return call_result.NotifyEVChargingNeeds(status="Accepted")
+
+    @on(Action.notify_ev_charging_schedule, skip_schema_validation=True)
+    async def on_notify_ev_charging_schedule(
+        self, call_unique_id: str, **_: Any
+    ) -> call_result.NotifyEVChargingSchedule:
+        await self._charging_notice(ChargingNotice.Kind.EV_SCHEDULE, call_unique_id)
+        return call_result.NotifyEVChargingSchedule(status="Accepted")
+
+    @on(Action.report_charging_profiles, skip_schema_validation=True)
+    async def on_report_charging_profiles(
+        self, call_unique_id: str, **_: Any
+    ) -> call_result.ReportChargingProfiles:
+        await self._charging_notice(ChargingNotice.Kind.PROFILES, call_unique_id)
+        return call_result.ReportChargingProfiles()
+
+    # --- O Display messages ------------------------------------------------------------------------
+
+    @on(Action.notify_display_messages, skip_schema_validation=True)
+    async def on_notify_display_messages(
+        self, call_unique_id: str, **_: Any
+    ) -> call_result.NotifyDisplayMessages:
+        payload = self.raw(call_unique_id)
+        await committed(devicemodel.display_messages_record)(station_id=self.station_id, payload=payload)
+        return call_result.NotifyDisplayMessages()
+
+    # --- P DataTransfer ----------------------------------------------------------------------------
+
+    @on(Action.data_transfer, skip_schema_validation=True)
+    async def on_data_transfer(
+        self, call_unique_id: str, vendor_id: str, **_: Any
+    ) -> call_result.DataTransfer:
+        payload = self.raw(call_unique_id)
+        handler = VENDOR_HANDLERS.get(vendor_id)
+        if handler is None:
+            return call_result.DataTransfer(status="UnknownVendorId")
+        status, reply = await committed(handler)(
+            self.station_id, payload.get("messageId") or "", payload.get("data")
+        )
+        return call_result.DataTransfer(status=status, data=reply)

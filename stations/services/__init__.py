@@ -48,13 +48,17 @@ from stations.network.services.status import FAULT_FREE_ERROR_CODES, connector_s
 from stations.sessions.services import (
     ENERGY_REGISTER,
     meter_values_record,
+    session_cost_register,
     session_start,
     session_stop,
+    session_total_cost,
     station_id_tag_authorize,
     transaction_event_record,
 )
 
 __all__ = [
+    "session_cost_register",
+    "session_total_cost",
     "ACCEPTING_STATUSES",
     "CommandError",
     "ENERGY_REGISTER",

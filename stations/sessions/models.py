@@ -33,6 +33,10 @@ class Session(models.Model):
     energy_wh = models.BigIntegerField(default=0)
     stop_reason = models.CharField(max_length=40, blank=True)
     reservation_id = models.IntegerField(null=True, blank=True)
+    # OCPP 2.0.1: the remoteStartId of the RequestStartTransaction that began it, and the seqNo of
+    # every TransactionEvent received (a gap at Ended sends GetTransactionStatus).
+    remote_start_id = models.IntegerField(null=True, blank=True)
+    seq_nos = models.JSONField(default=list, blank=True)
     # Things the CSMS noticed but accepted (unknown id tag, clock skew, meter going backwards …).
     flags = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

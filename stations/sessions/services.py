@@ -1,6 +1,8 @@
 """Charging sessions: authorization, start/stop transactions and meter values."""
 
+from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
@@ -18,16 +20,22 @@ from stations.common import (
     _timestamp_or_now,
     _timestamp_plausible,
 )
-from stations.models import MeterSample, Reservation, Session, Station
+from stations.models import Command, MeterSample, Reservation, Session, Station
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 
 
 @transaction.atomic
-def station_id_tag_authorize(*, station_id: int, uid: str) -> AuthorizationDecision:
-    """Answer an Authorize request: the decision for `uid` at the station; marks the card used."""
+def station_id_tag_authorize(
+    *, station_id: int, uid: str, concurrency: str = "none"
+) -> AuthorizationDecision:
+    """Answer an Authorize request: the decision for `uid` at the station; marks the card used.
+
+    1.6 Authorize never answers ConcurrentTx (1.6 §4.2: only StartTransaction may), so concurrency
+    is "none" by default; a 2.0.1 Authorize (no EVSE named) passes "other_stations": the card's own
+    session at this station (being stopped with the card) is not concurrent."""
     station = Station.objects.select_related("location").get(pk=station_id)
-    return station_id_token_authorize(station=station, uid=uid)
+    return station_id_token_authorize(station=station, uid=uid, concurrency=concurrency)
 
 
 @transaction.atomic
@@ -299,6 +307,8 @@ def transaction_event_record(
     samples: list[dict[str, Any]] | None = None,
     stopped_reason: str = "",
     reservation_id: int | None = None,
+    seq_no: int | None = None,
+    remote_start_id: int | None = None,
 ) -> tuple[Session, AuthorizationDecision | None]:
     """Record an OCPP 2.0.1 TransactionEvent (Started/Updated/Ended) on the session the station's own
     transaction id names; returns (session, decision for id_tag or None). Never refuses.
@@ -370,6 +380,18 @@ def transaction_event_record(
             session.started_at = timestamp
             if registers:
                 session.meter_start_wh = min(registers)
+    if remote_start_id is not None and session.remote_start_id is None and 0 <= remote_start_id <= INT32_MAX:
+        _remote_start_match(session, remote_start_id)
+    if seq_no is not None and 0 <= seq_no <= INT32_MAX and seq_no not in session.seq_nos:
+        session.seq_nos = sorted([*session.seq_nos, seq_no])
+    if event_type == "Ended" and _seq_no_gap(session) and "seq_no_gap" not in session.flags:
+        # E.FR: events are missing; ask the station whether it still holds them in its queue.
+        from stations.connection.services.commands import command_create
+
+        session.flags = [*session.flags, "seq_no_gap"]
+        command_create(
+            station=station, action="GetTransactionStatus", payload={"transactionId": session.transaction_id}
+        )
     decision = None
     if id_tag:
         decision = station_id_token_authorize(
@@ -408,3 +430,54 @@ def transaction_event_record(
     elif was_open and not created:
         event_publish("session.updated", _session_event(session))
     return session, decision
+
+
+def _seq_no_gap(session: Session) -> bool:
+    """Whether seqNos 0 … the highest received are not all there (2.0.1 E: seqNo counts from 0)."""
+    return bool(session.seq_nos) and len(session.seq_nos) < max(session.seq_nos) + 1
+
+
+def _remote_start_match(session: Session, remote_start_id: int) -> None:
+    """Tie a 2.0.1 session to the RequestStartTransaction whose remoteStartId it carries (F01/F02):
+    the card of the remote start is the session's card when the station named none yet."""
+    session.remote_start_id = remote_start_id
+    command = (
+        Command.objects.filter(
+            station_id=session.station_id,
+            action="RequestStartTransaction",
+            payload__remoteStartId=remote_start_id,
+        )
+        .order_by("-pk")
+        .first()
+    )
+    if command is None:
+        session.flags = [*session.flags, "remote_start_unknown"]
+        return
+    uid = str((command.payload.get("idToken") or {}).get("idToken") or "")
+    if uid and not session.id_tag:
+        session.id_tag = uid[:36]
+        session.id_token = station_id_token_authorize(station=session.station, uid=uid).id_token
+
+
+# The price of a session as its driver sees it comes from billing, which stations may not import:
+# billing registers its pricing here when it is installed (billing/apps.py).
+SessionCoster = Callable[[Session], Decimal | None]
+_session_costers: list[SessionCoster] = []
+
+
+def session_cost_register(coster: SessionCoster) -> None:
+    """Let `coster(session)` price a session (incl. VAT, in its tariff's currency) for the station."""
+    if coster not in _session_costers:
+        _session_costers.append(coster)
+
+
+def session_total_cost(*, session_id: int) -> Decimal | None:
+    """The session's total cost from the registered pricing, or None when no pricing is installed."""
+    session = Session.objects.select_related("station__location", "id_token__driver", "connector").get(
+        pk=session_id
+    )
+    for coster in _session_costers:
+        cost = coster(session)
+        if cost is not None:
+            return cost
+    return None

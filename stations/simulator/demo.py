@@ -11,6 +11,7 @@ import contextlib
 import logging
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from ocpp.exceptions import OCPPError
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -180,6 +181,15 @@ async def _sleep_or_disconnect(station: SimulatedStation, stop: asyncio.Event, s
             waiter.cancel()
 
 
+def station_make(*, ocpp_version: str, **kwargs: Any) -> Any:
+    """A simulated station speaking `ocpp_version` (1.6, or 2.0.1: stations/simulator/v201.py)."""
+    if ocpp_version == "2.0.1":
+        from stations.simulator.v201 import Simulated201Station
+
+        return Simulated201Station(**kwargs)
+    return SimulatedStation(ocpp_version=ocpp_version, **kwargs)
+
+
 async def fleet_run(
     *,
     url: str,
@@ -199,7 +209,7 @@ async def fleet_run(
     stop = stop or asyncio.Event()
     master = random.Random(seed)
     stations = [
-        SimulatedStation(
+        station_make(
             url=url,
             identity=identity,
             password=password,

@@ -84,6 +84,10 @@ def _billing_objects(station, driver) -> None:
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+# One test walks every operation (subtests): its time grows with the API, so it gets more than the
+# suite's per-test limit.
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
 @schema.parametrize()
 @settings(
     max_examples=6,

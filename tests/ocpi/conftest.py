@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.ocpi.cpo import FakeCpo
 from tests.ocpi.emsp import FakeEmsp
 
 
@@ -95,3 +96,36 @@ def network(db):
         return location
 
     return [place("Harbour", "CP-1"), place("Station square", "CP-2"), place("Depot", "CP-3", public=False)]
+
+
+# --- the eMSP role: a CPO partner and a roaming card of ours ----------------------------------------
+
+
+@pytest.fixture
+def cpo():
+    fake = FakeCpo().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def cpo_partner(cpo):
+    """ChargeNet registered with the fake CPO (its token A given by the operator)."""
+    from ocpi import services
+
+    partner, _ = services.partner_create(name="Example CPO", country_code="BE", party_id="CPX", roles=["CPO"])
+    return services.partner_register_with(
+        partner=partner, versions_url=cpo.versions_url, token_a="cpo-token-a",
+        our_versions_url="http://testserver/ocpi/versions",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def card(driver):
+    """Dana's card, offered for roaming."""
+    from ocpi import services
+    from rfid.services import id_token_create
+
+    card = id_token_create(uid="DANA0001", driver=driver, printed_number="NL-CNT-0001")
+    services.emsp_token_enable(id_token=card)
+    return card

@@ -209,7 +209,14 @@ class FakeEmsp:
         details_url = next(v["url"] for v in versions["data"] if v["version"] == "2.2.1")
         status, details, _ = self.call("GET", details_url, token_a)
         assert status == 200, details
-        self.cpo_endpoints = {e["identifier"]: e["url"] for e in details["data"]["endpoints"]}
+        # A platform with both roles lists a module twice (OCPI 2.2.1: endpoints are told apart by
+        # role): as an eMSP we call the CPO's senders and its tokens/commands receivers.
+        ours = {"tokens": "RECEIVER", "commands": "RECEIVER"}
+        self.cpo_endpoints = {
+            e["identifier"]: e["url"]
+            for e in details["data"]["endpoints"]
+            if e.get("role") == ours.get(e["identifier"], "SENDER") or e["identifier"] == "credentials"
+        }
         status, answer, _ = self.call("POST", self.cpo_endpoints["credentials"], token_a, self.credentials())
         assert status == 200 and answer["status_code"] == 1000, answer
         self.token_c = answer["data"]["token"]

@@ -60,7 +60,8 @@ def test_an_emsp_registers_with_token_a_and_gets_a_new_token_that_replaces_it(
     assert credentials["token"] not in ("", token_a)
     assert credentials["url"] == "http://testserver/ocpi/versions"
     assert credentials["roles"] == [
-        {"role": "CPO", "country_code": "NL", "party_id": "CNT", "business_details": {"name": "ChargeNet"}}
+        {"role": "CPO", "country_code": "NL", "party_id": "CNT", "business_details": {"name": "ChargeNet"}},
+        {"role": "EMSP", "country_code": "NL", "party_id": "CNT", "business_details": {"name": "ChargeNet"}},
     ]
     partner.refresh_from_db()
     assert partner.status == Partner.Status.REGISTERED

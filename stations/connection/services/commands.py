@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import secrets
 import time
 from datetime import timedelta
 from typing import Any
@@ -342,14 +343,19 @@ def _command_effects(command: Command, response: dict[str, Any], accepted: bool)
         state.local_list_version = payload.get("listVersion")
         state.save(update_fields=["local_list_version", "updated_at"])
     elif action == "ReserveNow":
+        # 1.6: reservationId, connectorId, idTag, parentIdTag, expiryDate; 2.0.1 (H01): id, evseId,
+        # idToken, groupIdToken, expiryDateTime (no EVSE: any EVSE, stored as 0).
+        id_token = payload.get("idToken") or {}
+        group = payload.get("groupIdToken") or {}
+        expiry = payload.get("expiryDate") or payload.get("expiryDateTime") or ""
         Reservation.objects.update_or_create(
             station_id=station_id,
-            reservation_id=payload["reservationId"],
+            reservation_id=payload.get("reservationId", payload.get("id")),
             defaults={
-                "connector_id": payload.get("connectorId", 0),
-                "id_tag": payload.get("idTag", ""),
-                "parent_id_tag": payload.get("parentIdTag", ""),
-                "expires_at": parse_datetime(payload["expiryDate"]) or timezone.now(),
+                "connector_id": payload.get("connectorId", payload.get("evseId")) or 0,
+                "id_tag": str(payload.get("idTag") or id_token.get("idToken") or "")[:36],
+                "parent_id_tag": str(payload.get("parentIdTag") or group.get("idToken") or "")[:36],
+                "expires_at": parse_datetime(str(expiry)) or timezone.now(),
                 "status": Reservation.Status.ACTIVE if accepted else Reservation.Status.REFUSED,
                 "response_status": str(response.get("status", ""))[:20],
             },
@@ -357,6 +363,16 @@ def _command_effects(command: Command, response: dict[str, Any], accepted: bool)
     elif action == "CancelReservation" and accepted:
         Reservation.objects.filter(station_id=station_id, reservation_id=payload.get("reservationId")).update(
             status=Reservation.Status.CANCELLED
+        )
+    elif action in ("GetVariables", "SetVariables"):
+        from stations.devicemodel.services import variables_result_record
+
+        variables_result_record(station_id=station_id, action=action, payload=payload, response=response)
+    elif action in ("SetDisplayMessage", "ClearDisplayMessage"):
+        from stations.devicemodel.services import display_message_result_record
+
+        display_message_result_record(
+            station_id=station_id, action=action, payload=payload, accepted=accepted
         )
     elif action == "SetChargingProfile" and accepted:
         profile = payload.get("csChargingProfiles") or {}
@@ -476,7 +492,8 @@ def session_remote_start(
     else:
         payload = {
             "evseId": evse_id,
-            "remoteStartId": int(time.time()),
+            # Unique enough to tie the station's TransactionEvent back to this request (F01).
+            "remoteStartId": secrets.randbelow(2**31 - 1) + 1,
             "idToken": {"idToken": uid, "type": "ISO14443"},
         }
     return command_create(

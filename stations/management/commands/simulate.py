@@ -31,7 +31,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--identity-prefix", default="SIM-", help="Identities are <prefix>001, …")
         parser.add_argument("--password", default=None, help="HTTP Basic password of every station.")
-        parser.add_argument("--ocpp-version", default="1.6", choices=["1.6"], help="Protocol version.")
+        parser.add_argument(
+            "--ocpp-version", "--ocpp", default="1.6", choices=["1.6", "2.0.1"], help="Protocol version."
+        )
         parser.add_argument(
             "--id-tags", default="DEMO0001,DEMO0002", help="Comma-separated cards drivers present."
         )

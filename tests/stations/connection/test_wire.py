@@ -187,7 +187,7 @@ def test_the_connection_can_speak_ocpp_2_0_1_when_that_is_all_the_station_offers
             )
             assert boot["status"] == "Accepted"
             assert (await cp.call("Heartbeat", {}))[0] == 3
-            assert (await cp.call("NotifyEvent", {}))[2] == "NotSupported"
+            assert (await cp.call("Reset", {"type": "Immediate"}))[2] == "NotSupported"  # CSMS → station only
 
     run(scenario())
     assert websockets  # the client library is the independent peer here

@@ -100,7 +100,8 @@ def test_list_pages_stay_within_a_fixed_number_of_queries_at_100_stations(
                 connector=Connector.objects.filter(evse__station=station).first(), status="Faulted"
             )
 
-    with django_assert_max_num_queries(8):
+    # A fixed number whatever the fleet's size (the alert list reads one table per kind of alert).
+    with django_assert_max_num_queries(9):
         response = as_operator.get(reverse(url))
 
     assert response.status_code == 200

@@ -1,0 +1,508 @@
+"""Writes of the device model room: what 2.0.1 stations report, stored as they report it.
+
+Every function takes the message's payload as the station sent it (camelCase, OCPP 2.0.1 Part 2
+names) and runs in one transaction with the events it publishes.
+"""
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from chargenet.events import event_publish
+from stations.common import _station_event, _timestamp_plausible
+from stations.models import (
+    ChargingNotice,
+    DeviceEvent,
+    DeviceMonitor,
+    DeviceVariable,
+    DisplayMessage,
+    Reservation,
+    Station,
+    StationReport,
+)
+
+ATTRIBUTE_TYPES = ("Actual", "Target", "MinSet", "MaxSet")
+# Events published for the smart-charging room (docs/ocpp-2.0.1-coverage.md, block K).
+CHARGING_NOTICE_EVENTS = {
+    ChargingNotice.Kind.CHARGING_LIMIT: "station.charging_limit",
+    ChargingNotice.Kind.LIMIT_CLEARED: "station.charging_limit_cleared",
+    ChargingNotice.Kind.EV_NEEDS: "station.charging_needs",
+    ChargingNotice.Kind.EV_SCHEDULE: "station.ev_charging_schedule",
+    ChargingNotice.Kind.PROFILES: "station.charging_profiles_reported",
+}
+# Variables whose value is a secret: their value is never stored nor shown.
+SECRET_VARIABLES = frozenset({"BasicAuthPassword"})
+# 2.0.1 ReservationUpdateStatusEnumType → our reservation status.
+RESERVATION_UPDATES = {"Expired": Reservation.Status.EXPIRED, "Removed": Reservation.Status.CANCELLED}
+
+
+def _text(value: Any, limit: int) -> str:
+    return "" if value is None else str(value)[:limit]
+
+
+def _count(value: Any) -> int | None:
+    """An EVSE or connector number as stored: a negative one (no such thing) is dropped."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _place(component: dict[str, Any], variable: dict[str, Any]) -> dict[str, Any]:
+    """The columns that name a component's variable (ComponentType + VariableType)."""
+    evse = component.get("evse") or {}
+    return {
+        "component": _text(component.get("name"), 50),
+        "component_instance": _text(component.get("instance"), 50),
+        "evse_id": _count(evse.get("id")),
+        "connector_id": _count(evse.get("connectorId")),
+        "variable": _text(variable.get("name"), 50),
+        "variable_instance": _text(variable.get("instance"), 50),
+    }
+
+
+def variable_key(component: dict[str, Any], variable: dict[str, Any], attribute_type: str = "Actual") -> str:
+    """The unique name of one attribute of a component's variable at a station."""
+    place = _place(component, variable)
+    return "|".join(
+        str(v if v is not None else "")
+        for v in (
+            place["component"],
+            place["component_instance"],
+            place["evse_id"],
+            place["connector_id"],
+            place["variable"],
+            place["variable_instance"],
+            attribute_type or "Actual",
+        )
+    )
+
+
+def _variable_upsert(
+    station_id: int, component: dict[str, Any], variable: dict[str, Any], attribute_type: str, **fields: Any
+) -> DeviceVariable:
+    key = variable_key(component, variable, attribute_type)
+    row, _ = DeviceVariable.objects.update_or_create(
+        station_id=station_id,
+        key=key,
+        defaults={**_place(component, variable), "attribute_type": attribute_type or "Actual", **fields},
+    )
+    return row
+
+
+def _report(station_id: int, kind: str, payload: dict[str, Any]) -> StationReport:
+    """The report row of `payload` (requestId, seqNo, tbc), one more part counted."""
+    report, _ = StationReport.objects.select_for_update().get_or_create(
+        station_id=station_id, kind=kind, request_id=int(payload.get("requestId") or 0)
+    )
+    report.parts += 1
+    report.complete = not payload.get("tbc", False)
+    generated = parse_datetime(str(payload.get("generatedAt") or ""))
+    if generated is not None:
+        report.generated_at = generated
+    return report
+
+
+@transaction.atomic
+def device_report_record(*, station_id: int, payload: dict[str, Any]) -> StationReport:
+    """NotifyReport (B07/B08): every attribute of every reported variable stored with its
+    characteristics; publishes `station.device_model_reported` when the last part arrived."""
+    report = _report(station_id, StationReport.Kind.DEVICE_MODEL, payload)
+    for item in payload.get("reportData") or []:
+        component, variable = item.get("component") or {}, item.get("variable") or {}
+        characteristics = item.get("variableCharacteristics") or {}
+        for attribute in item.get("variableAttribute") or []:
+            _variable_upsert(
+                station_id,
+                component,
+                variable,
+                attribute.get("type") or "Actual",
+                value=_text(attribute.get("value"), 2500),
+                mutability=_text(attribute.get("mutability") or "ReadWrite", 10),
+                persistent=bool(attribute.get("persistent", False)),
+                constant=bool(attribute.get("constant", False)),
+                characteristics=characteristics,
+            )
+    report.save()
+    if report.complete:
+        station = Station.objects.get(pk=station_id)
+        event_publish("station.device_model_reported", _station_event(station, request_id=report.request_id))
+    return report
+
+
+@transaction.atomic
+def monitoring_report_record(*, station_id: int, payload: dict[str, Any]) -> StationReport:
+    """NotifyMonitoringReport (N02): every monitor stored (replacing one of the same id)."""
+    report = _report(station_id, StationReport.Kind.MONITORING, payload)
+    for item in payload.get("monitor") or []:
+        place = _place(item.get("component") or {}, item.get("variable") or {})
+        for monitor in item.get("variableMonitoring") or []:
+            DeviceMonitor.objects.update_or_create(
+                station_id=station_id,
+                monitor_id=int(monitor.get("id") or 0),
+                defaults={
+                    **place,
+                    "type": _text(monitor.get("type"), 30),
+                    "severity": min(9, max(0, int(monitor.get("severity") or 0))),
+                    "value": float(monitor.get("value") or 0),
+                    "transaction": bool(monitor.get("transaction", False)),
+                },
+            )
+    report.save()
+    return report
+
+
+def _is_problem(event: dict[str, Any]) -> bool:
+    """An event that needs an operator: a component's Problem variable set, or an alerting monitor."""
+    variable = (event.get("variable") or {}).get("name")
+    value = str(event.get("actualValue") or "").strip().lower()
+    if event.get("cleared"):
+        return False
+    if variable == "Problem":
+        return value == "true"
+    if variable == "AvailabilityState":
+        return value in ("faulted", "unavailable")
+    return event.get("trigger") == "Alerting"
+
+
+def _ends_problem(event: dict[str, Any]) -> bool:
+    variable = (event.get("variable") or {}).get("name")
+    value = str(event.get("actualValue") or "").strip().lower()
+    if event.get("cleared"):
+        return True
+    if variable == "Problem":
+        return value == "false"
+    if variable == "AvailabilityState":
+        return value not in ("faulted", "unavailable")
+    return False
+
+
+@transaction.atomic
+def device_events_record(*, station_id: int, payload: dict[str, Any]) -> list[DeviceEvent]:
+    """NotifyEvent (N07/N08): each event stored, the variable's Actual value updated, a problem
+    raised as an alert (stations.alerts) or cleared; publishes `station.device_event` per event for
+    the live feed."""
+    station = Station.objects.get(pk=station_id)
+    stored = []
+    for event in payload.get("eventData") or []:
+        component, variable = event.get("component") or {}, event.get("variable") or {}
+        key = variable_key(component, variable)
+        timestamp = parse_datetime(str(event.get("timestamp") or ""))
+        if timestamp is None or not _timestamp_plausible(station, timestamp):
+            timestamp = timezone.now()
+        value = _text(event.get("actualValue"), 2500)
+        _variable_upsert(station_id, component, variable, "Actual", value=value)
+        if _ends_problem(event):
+            DeviceEvent.objects.filter(
+                station=station, key=key, problem=True, cleared_at__isnull=True
+            ).update(cleared_at=timestamp)
+        place = _place(component, variable)
+        row = DeviceEvent.objects.create(
+            station=station,
+            event_id=int(event.get("eventId") or 0),
+            timestamp=timestamp,
+            trigger=_text(event.get("trigger"), 20),
+            notification_type=_text(event.get("eventNotificationType"), 30),
+            cause=event.get("cause"),
+            key=key,
+            component=place["component"],
+            variable=place["variable"],
+            evse_id=place["evse_id"],
+            actual_value=value,
+            tech_code=_text(event.get("techCode"), 50),
+            tech_info=_text(event.get("techInfo"), 500),
+            problem=_is_problem(event),
+            cleared=bool(event.get("cleared", False)),
+            transaction_id=_text(event.get("transactionId"), 36),
+        )
+        stored.append(row)
+        event_publish(
+            "station.device_event",
+            _station_event(
+                station,
+                component=row.component,
+                variable=row.variable,
+                evse_id=row.evse_id,
+                value=value[:200],
+                trigger=row.trigger,
+                problem=row.problem,
+                cleared=row.cleared or _ends_problem(event),
+            ),
+        )
+    return stored
+
+
+@transaction.atomic
+def customer_information_record(*, station_id: int, payload: dict[str, Any]) -> StationReport:
+    """NotifyCustomerInformation (N09/N10): the parts of one request's data, joined in seqNo order."""
+    report = _report(station_id, StationReport.Kind.CUSTOMER_INFORMATION, payload)
+    content = dict(report.content or {})
+    content[str(int(payload.get("seqNo") or 0))] = str(payload.get("data") or "")
+    report.content = content
+    report.data = "".join(content[k] for k in sorted(content, key=int))
+    report.parts = len(content)
+    report.save()
+    if report.complete:
+        station = Station.objects.get(pk=station_id)
+        event_publish("station.customer_information", _station_event(station, request_id=report.request_id))
+    return report
+
+
+@transaction.atomic
+def display_messages_record(*, station_id: int, payload: dict[str, Any]) -> StationReport:
+    """NotifyDisplayMessages (O04): each message the station shows, stored by its id."""
+    report = _report(station_id, StationReport.Kind.DISPLAY_MESSAGES, payload)
+    for info in payload.get("messageInfo") or []:
+        message = info.get("message") or {}
+        DisplayMessage.objects.update_or_create(
+            station_id=station_id,
+            message_id=int(info.get("id") or 0),
+            defaults={
+                "priority": _text(info.get("priority"), 20),
+                "state": _text(info.get("state"), 20),
+                "content": _text(message.get("content"), 512),
+                "format": _text(message.get("format"), 10),
+                "language": _text(message.get("language"), 8),
+                "start_at": parse_datetime(str(info.get("startDateTime") or "")),
+                "end_at": parse_datetime(str(info.get("endDateTime") or "")),
+                "transaction_id": _text(info.get("transactionId"), 36),
+                "request_id": report.request_id,
+            },
+        )
+    report.save()
+    return report
+
+
+@transaction.atomic
+def charging_notice_record(*, station_id: int, kind: str, payload: dict[str, Any]) -> ChargingNotice:
+    """NotifyChargingLimit, ClearedChargingLimit, NotifyEVChargingNeeds, NotifyEVChargingSchedule or
+    ReportChargingProfiles stored as said, and an event the smart-charging room reacts to
+    (CHARGING_NOTICE_EVENTS)."""
+    station = Station.objects.get(pk=station_id)
+    evse_id = payload.get("evseId")
+    notice = ChargingNotice.objects.create(
+        station=station,
+        kind=kind,
+        evse_id=evse_id if isinstance(evse_id, int) and evse_id >= 0 else None,
+        source=_text(
+            payload.get("chargingLimitSource")
+            or (payload.get("chargingLimit") or {}).get("chargingLimitSource"),
+            20,
+        ),
+        request_id=payload.get("requestId"),
+        data=payload,
+    )
+    event_publish(
+        CHARGING_NOTICE_EVENTS[ChargingNotice.Kind(kind)],
+        _station_event(station, notice_id=notice.pk, evse_id=notice.evse_id, kind=kind),
+    )
+    return notice
+
+
+@transaction.atomic
+def reservation_status_update(*, station_id: int, reservation_id: int, status: str) -> int:
+    """ReservationStatusUpdate (H05): an expired or removed reservation ends; returns rows changed."""
+    new_status = RESERVATION_UPDATES.get(status)
+    if new_status is None:
+        return 0
+    changed = Reservation.objects.filter(
+        station_id=station_id, reservation_id=reservation_id, status=Reservation.Status.ACTIVE
+    ).update(status=new_status, response_status=status[:20])
+    if changed:
+        station = Station.objects.get(pk=station_id)
+        event_publish(
+            "station.reservation_updated",
+            _station_event(station, reservation_id=reservation_id, status=new_status),
+        )
+    return changed
+
+
+def variables_result_record(
+    *, station_id: int, action: str, payload: dict[str, Any], response: dict[str, Any]
+) -> None:
+    """The station's answer to GetVariables/SetVariables (B06/B05): each attribute's status stored,
+    a value read or set (Accepted) becomes the stored value. Runs in command_complete's transaction."""
+    now = timezone.now()
+    requested = {
+        variable_key(r.get("component") or {}, r.get("variable") or {}, r.get("attributeType") or "Actual"): r
+        for r in (payload.get("setVariableData") or payload.get("getVariableData") or [])
+    }
+    results = response.get("setVariableResult") or response.get("getVariableResult") or []
+    for result in results:
+        component, variable = result.get("component") or {}, result.get("variable") or {}
+        attribute_type = result.get("attributeType") or "Actual"
+        status = _text(result.get("attributeStatus"), 30)
+        info = result.get("attributeStatusInfo") or {}
+        fields: dict[str, Any] = {
+            "last_status": status,
+            "last_status_info": _text(
+                " ".join(str(x) for x in (info.get("reasonCode"), info.get("additionalInfo")) if x), 500
+            ),
+            "last_status_at": now,
+        }
+        if status == "Accepted" and variable.get("name") in SECRET_VARIABLES:
+            fields["value"] = ""  # a password is never stored (B05: BasicAuthPassword is WriteOnly)
+        elif status == "Accepted":
+            if action == "GetVariables":
+                fields["value"] = _text(result.get("attributeValue"), 2500)
+            else:
+                asked = requested.get(variable_key(component, variable, attribute_type)) or {}
+                fields["value"] = _text(asked.get("attributeValue"), 2500)
+        _variable_upsert(station_id, component, variable, attribute_type, **fields)
+
+
+# --- requests an operator makes (dashboard and API): durable commands ------------------------------
+
+
+def _component(item: dict[str, Any]) -> dict[str, Any]:
+    component: dict[str, Any] = {"name": item["component"]}
+    if item.get("component_instance"):
+        component["instance"] = item["component_instance"]
+    if item.get("evse_id") is not None:
+        component["evse"] = {"id": item["evse_id"]}
+        if item.get("connector_id") is not None:
+            component["evse"]["connectorId"] = item["connector_id"]
+    return component
+
+
+def _variable(item: dict[str, Any]) -> dict[str, Any]:
+    variable: dict[str, Any] = {"name": item["variable"]}
+    if item.get("variable_instance"):
+        variable["instance"] = item["variable_instance"]
+    return variable
+
+
+def _command_create(**kwargs: Any) -> Any:
+    from stations.connection.services.commands import command_create
+
+    return command_create(**kwargs)
+
+
+def variables_get_request(
+    *, station: Station, variables: list[dict[str, Any]], requested_by: Any = None
+) -> Any:
+    """Send GetVariables for `variables` (component, variable, optional instances, EVSE, connector,
+    attribute_type); the answer is stored per attribute (variables_result_record). Raises CommandError."""
+    payload = {
+        "getVariableData": [
+            {
+                "component": _component(item),
+                "variable": _variable(item),
+                **({"attributeType": item["attribute_type"]} if item.get("attribute_type") else {}),
+            }
+            for item in variables
+        ]
+    }
+    return _command_create(station=station, action="GetVariables", payload=payload, requested_by=requested_by)
+
+
+def variables_set_request(
+    *, station: Station, variables: list[dict[str, Any]], requested_by: Any = None
+) -> Any:
+    """Send SetVariables with a `value` per attribute; each attribute's result is stored when the
+    station answers (B05). Raises CommandError (a 1.6 station, a payload outside the schema)."""
+    payload = {
+        "setVariableData": [
+            {
+                "component": _component(item),
+                "variable": _variable(item),
+                "attributeValue": str(item["value"]),
+                **({"attributeType": item["attribute_type"]} if item.get("attribute_type") else {}),
+            }
+            for item in variables
+        ]
+    }
+    return _command_create(station=station, action="SetVariables", payload=payload, requested_by=requested_by)
+
+
+def _request_id() -> int:
+    return secrets.randbelow(2**31 - 1) + 1
+
+
+def base_report_request(
+    *, station: Station, report_base: str = "FullInventory", requested_by: Any = None
+) -> Any:
+    """Send GetBaseReport (B07/B08) with a fresh requestId; the NotifyReport parts that follow are
+    stored as the station's device model. Raises CommandError."""
+    payload = {"requestId": _request_id(), "reportBase": report_base}
+    return _command_create(
+        station=station, action="GetBaseReport", payload=payload, requested_by=requested_by
+    )
+
+
+def display_message_set_request(
+    *,
+    station: Station,
+    message_id: int,
+    content: str,
+    priority: str = "NormalCycle",
+    message_format: str = "UTF8",
+    language: str = "",
+    state: str = "",
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
+    transaction_id: str = "",
+    requested_by: Any = None,
+) -> Any:
+    """Send SetDisplayMessage (O01); the message is stored as shown once the station accepts it."""
+    message: dict[str, Any] = {"format": message_format, "content": content}
+    if language:
+        message["language"] = language
+    info: dict[str, Any] = {"id": message_id, "priority": priority, "message": message}
+    if state:
+        info["state"] = state
+    if start_at:
+        info["startDateTime"] = start_at.isoformat()
+    if end_at:
+        info["endDateTime"] = end_at.isoformat()
+    if transaction_id:
+        info["transactionId"] = transaction_id
+    return _command_create(
+        station=station, action="SetDisplayMessage", payload={"message": info}, requested_by=requested_by
+    )
+
+
+def display_messages_get_request(*, station: Station, requested_by: Any = None) -> Any:
+    """Send GetDisplayMessages (O02); the station's NotifyDisplayMessages are stored."""
+    return _command_create(
+        station=station,
+        action="GetDisplayMessages",
+        payload={"requestId": _request_id()},
+        requested_by=requested_by,
+    )
+
+
+def display_message_clear_request(*, station: Station, message_id: int, requested_by: Any = None) -> Any:
+    """Send ClearDisplayMessage (O05); the stored message goes once the station accepts."""
+    return _command_create(
+        station=station, action="ClearDisplayMessage", payload={"id": message_id}, requested_by=requested_by
+    )
+
+
+def display_message_result_record(
+    *, station_id: int, action: str, payload: dict[str, Any], accepted: bool
+) -> None:
+    """SetDisplayMessage/ClearDisplayMessage accepted: the stored messages follow. Runs in
+    command_complete's transaction."""
+    if not accepted:
+        return
+    if action == "ClearDisplayMessage":
+        DisplayMessage.objects.filter(station_id=station_id, message_id=int(payload.get("id") or 0)).delete()
+        return
+    info = payload.get("message") or {}
+    message = info.get("message") or {}
+    DisplayMessage.objects.update_or_create(
+        station_id=station_id,
+        message_id=int(info.get("id") or 0),
+        defaults={
+            "priority": _text(info.get("priority"), 20),
+            "state": _text(info.get("state"), 20),
+            "content": _text(message.get("content"), 512),
+            "format": _text(message.get("format"), 10),
+            "language": _text(message.get("language"), 8),
+            "start_at": parse_datetime(str(info.get("startDateTime") or "")),
+            "end_at": parse_datetime(str(info.get("endDateTime") or "")),
+            "transaction_id": _text(info.get("transactionId"), 36),
+        },
+    )

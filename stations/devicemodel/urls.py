@@ -1,0 +1,15 @@
+from django.urls import path
+
+from stations.devicemodel import views
+
+urlpatterns = [
+    path("stations/<str:identity>/device-model/", views.device_model_panel, name="station-device-model"),
+    path(
+        "stations/<str:identity>/device-model/set/", views.device_model_set, name="station-device-model-set"
+    ),
+    path(
+        "stations/<str:identity>/device-model/report/",
+        views.device_model_report,
+        name="station-device-model-report",
+    ),
+]

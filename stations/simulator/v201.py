@@ -1,0 +1,490 @@
+"""A simulated OCPP 2.0.1 charging station, for `manage.py simulate --ocpp-version 2.0.1`, the demo and tests.
+
+`Simulated201Station` offers the interface `DemoBehaviour` drives (connect, boot, status_all,
+heartbeat, session_start, fault, recover, close …), so a fleet may mix 1.6 and 2.0.1 stations. It
+keeps a small device model and reports it (GetBaseReport → NotifyReport), answers Get/SetVariables
+from it, reports every status change with StatusNotification and NotifyEvent, runs sessions as
+TransactionEvent Started/Updated/Ended with seqNo and meter values, and starts and stops them on
+RequestStart/StopTransaction. Like the 1.6 simulator it imports nothing from Django.
+"""
+
+import asyncio
+import base64
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call, call_result
+from ocpp.v201.enums import Action
+from websockets.asyncio.client import connect as ws_connect
+from websockets.typing import Subprotocol
+
+from stations.simulator.station import cancel_and_wait, now_iso
+
+logger = logging.getLogger("stations.simulator")
+
+SUBPROTOCOL = "ocpp2.0.1"
+
+
+@dataclass
+class Connector201:
+    """EVSE `connector_id` with one connector (number 1), its meter and its transaction."""
+
+    connector_id: int
+    status: str = "Available"
+    energy_wh: float = 0.0
+    power_w: float = 0.0
+    transaction_id: str | None = None
+    id_tag: str | None = None
+    seq_no: int = 0
+    remote_start_id: int | None = None
+    faulted: bool = False
+
+
+@dataclass
+class BootAnswer:
+    status: str
+    interval: int
+
+
+@dataclass
+class Variable:
+    value: str
+    mutability: str = "ReadWrite"
+    unit: str = ""
+    data_type: str = "string"
+
+
+def default_device_model(evses: int) -> dict[tuple[str, int | None, str], Variable]:
+    """(component, EVSE id, variable) → Variable: what a small AC charger reports."""
+    model: dict[tuple[str, int | None, str], Variable] = {
+        ("ChargingStation", None, "Model"): Variable("SIM-201", "ReadOnly"),
+        ("ChargingStation", None, "VendorName"): Variable("ChargeNet Simulator", "ReadOnly"),
+        ("OCPPCommCtrlr", None, "HeartbeatInterval"): Variable("300", unit="s", data_type="integer"),
+        ("SampledDataCtrlr", None, "TxUpdatedInterval"): Variable("10", unit="s", data_type="integer"),
+        ("AuthCtrlr", None, "Enabled"): Variable("true", data_type="boolean"),
+        ("AuthCtrlr", None, "AuthorizeRemoteStart"): Variable("false", data_type="boolean"),
+        ("TxCtrlr", None, "EVConnectionTimeOut"): Variable("60", unit="s", data_type="integer"),
+    }
+    for evse in range(1, evses + 1):
+        model[("EVSE", evse, "AvailabilityState")] = Variable("Available", "ReadOnly")
+        model[("EVSE", evse, "Power")] = Variable("0", "ReadOnly", unit="W", data_type="decimal")
+    return model
+
+
+class _StationCP(ChargePoint):
+    """The library's ChargePoint on the station side: routes the CSMS's CALLs to the station."""
+
+    def __init__(self, station: "Simulated201Station", ws: Any) -> None:
+        super().__init__(station.identity, ws, response_timeout=30)
+        self.station = station
+
+    @on(Action.get_base_report)
+    async def on_get_base_report(self, request_id: int, report_base: str, **_: Any):
+        self.station._spawn(self.station.report_send(request_id))
+        return call_result.GetBaseReport(status="Accepted")
+
+    @on(Action.get_variables)
+    async def on_get_variables(self, get_variable_data: list, **_: Any):
+        return call_result.GetVariables(
+            get_variable_result=[self.station.variable_get(i) for i in get_variable_data]
+        )
+
+    @on(Action.set_variables)
+    async def on_set_variables(self, set_variable_data: list, **_: Any):
+        return call_result.SetVariables(
+            set_variable_result=[self.station.variable_set(i) for i in set_variable_data]
+        )
+
+    @on(Action.request_start_transaction)
+    async def on_request_start_transaction(
+        self, id_token: dict, remote_start_id: int, evse_id: int | None = None, **_: Any
+    ):
+        idle = [c for c in self.station.idle_connectors() if evse_id in (None, c.connector_id)]
+        if not idle:
+            return call_result.RequestStartTransaction(status="Rejected")
+        connector = idle[0]
+        self.station._spawn(
+            self.station.session_start(
+                connector.connector_id,
+                id_token["id_token"],
+                duration=self.station.remote_session_duration(),
+                remote_start_id=remote_start_id,
+            )
+        )
+        return call_result.RequestStartTransaction(status="Accepted")
+
+    @on(Action.request_stop_transaction)
+    async def on_request_stop_transaction(self, transaction_id: str, **_: Any):
+        for connector in self.station.connectors.values():
+            if connector.transaction_id == transaction_id:
+                self.station._spawn(self.station.session_stop(connector.connector_id, "Remote", "RemoteStop"))
+                return call_result.RequestStopTransaction(status="Accepted")
+        return call_result.RequestStopTransaction(status="Rejected")
+
+    @on(Action.get_transaction_status)
+    async def on_get_transaction_status(self, transaction_id: str | None = None, **_: Any):
+        ongoing = any(c.transaction_id == transaction_id for c in self.station.connectors.values())
+        return call_result.GetTransactionStatus(messages_in_queue=False, ongoing_indicator=ongoing)
+
+    @on(Action.trigger_message)
+    async def on_trigger_message(self, requested_message: str, evse: dict | None = None, **_: Any):
+        if requested_message == "Heartbeat":
+            self.station._spawn(self.station.heartbeat())
+        elif requested_message == "StatusNotification":
+            self.station._spawn(self.station.status_all())
+        elif requested_message == "BootNotification":
+            self.station._spawn(self.station.boot())
+        else:
+            return call_result.TriggerMessage(status="NotImplemented")
+        return call_result.TriggerMessage(status="Accepted")
+
+    @on(Action.reset)
+    async def on_reset(self, type: str, **_: Any):
+        return call_result.Reset(status="Accepted")
+
+    @on(Action.change_availability)
+    async def on_change_availability(self, operational_status: str, **_: Any):
+        return call_result.ChangeAvailability(status="Accepted")
+
+    @on(Action.unlock_connector)
+    async def on_unlock_connector(self, evse_id: int, connector_id: int, **_: Any):
+        return call_result.UnlockConnector(status="Unlocked")
+
+    @on(Action.clear_cache)
+    async def on_clear_cache(self, **_: Any):
+        return call_result.ClearCache(status="Accepted")
+
+    @on(Action.set_display_message)
+    async def on_set_display_message(self, message: dict, **_: Any):
+        self.station.display_messages[int(message["id"])] = message
+        return call_result.SetDisplayMessage(status="Accepted")
+
+    @on(Action.reserve_now)
+    async def on_reserve_now(self, id: int, **_: Any):
+        return call_result.ReserveNow(status="Accepted")
+
+    @on(Action.cancel_reservation)
+    async def on_cancel_reservation(self, reservation_id: int, **_: Any):
+        return call_result.CancelReservation(status="Accepted")
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, vendor_id: str, **_: Any):
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+
+@dataclass
+class Simulated201Station:
+    """One simulated OCPP 2.0.1 charging station (see the module docstring)."""
+
+    url: str
+    identity: str
+    password: str | None = None
+    evses: int = 2
+    meter_interval: float = 10.0
+    rng: random.Random = field(default_factory=random.Random)
+    ocpp_version: str = "2.0.1"
+
+    def __post_init__(self) -> None:
+        self.endpoint = self.url.rstrip("/") + "/" + self.identity
+        self.connectors = {n: Connector201(n) for n in range(1, self.evses + 1)}
+        self.device_model = default_device_model(self.evses)
+        self.display_messages: dict[int, dict] = {}
+        self.heartbeat_interval = 300.0
+        self.disconnected = asyncio.Event()
+        self.supervised = False
+        self.remote_session_duration = lambda: 120.0
+        self._tasks: set[asyncio.Task] = set()
+        self._ws: Any = None
+        self._cp: _StationCP | None = None
+        self._reader: asyncio.Task | None = None
+        self._event_id = 0
+
+    # --- connection ----------------------------------------------------------------------------------
+
+    async def connect(self, *, open_timeout: float = 10.0) -> None:
+        headers = {}
+        if self.password is not None:
+            token = base64.b64encode(f"{self.identity}:{self.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        ws = await ws_connect(
+            self.endpoint,
+            subprotocols=[Subprotocol(SUBPROTOCOL)],
+            additional_headers=headers,
+            open_timeout=open_timeout,
+            compression=None,
+        )
+        if ws.subprotocol != SUBPROTOCOL:
+            await ws.close()
+            raise ConnectionError(f"the CSMS did not accept subprotocol {SUBPROTOCOL}")
+        self._ws, self._cp = ws, _StationCP(self, ws)
+        self.disconnected.clear()
+        self._reader = asyncio.create_task(self._read(self._cp))
+
+    async def _read(self, cp: _StationCP) -> None:
+        try:
+            await cp.start()
+        except Exception as exc:
+            if not type(exc).__name__.startswith("ConnectionClosed"):
+                logger.warning("%s: reader stopped: %r", self.identity, exc)
+        finally:
+            if self._cp is cp:
+                self.disconnected.set()
+
+    async def close(self) -> None:
+        await cancel_and_wait([t for t in self._tasks if t is not asyncio.current_task()])
+        ws, reader, self._ws = self._ws, self._reader, None
+        if ws is not None:
+            await ws.close()
+        if reader is not None and reader is not asyncio.current_task():
+            await cancel_and_wait([reader])
+        self.disconnected.set()
+
+    def _spawn(self, coro: Any) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _call(self, payload: Any) -> Any:
+        if self._cp is None:
+            raise ConnectionError("not connected")
+        return await self._cp.call(payload)
+
+    # --- messages ------------------------------------------------------------------------------------
+
+    async def boot(self) -> BootAnswer:
+        answer = await self._call(
+            call.BootNotification(
+                charging_station={"vendor_name": "ChargeNet Simulator", "model": "SIM-201"}, reason="PowerUp"
+            )
+        )
+        if answer.status == "Accepted":
+            self.heartbeat_interval = float(answer.interval or 300)
+            self.device_model[("OCPPCommCtrlr", None, "HeartbeatInterval")].value = str(answer.interval)
+        return BootAnswer(answer.status, answer.interval)
+
+    async def heartbeat(self) -> None:
+        await self._call(call.Heartbeat())
+
+    async def status_all(self) -> None:
+        for connector in self.connectors.values():
+            await self._status(connector)
+
+    def resume_sessions(self) -> None:
+        """Nothing survives a reconnect here: a session open at a disconnect ends with it."""
+
+    async def _status(self, connector: Connector201) -> None:
+        status = "Faulted" if connector.faulted else "Occupied" if connector.transaction_id else "Available"
+        connector.status = status
+        await self._call(
+            call.StatusNotification(
+                timestamp=now_iso(), connector_status=status, evse_id=connector.connector_id, connector_id=1
+            )
+        )
+        self.device_model[("EVSE", connector.connector_id, "AvailabilityState")].value = status
+        await self._notify_event(connector.connector_id, "AvailabilityState", status)
+
+    async def _notify_event(self, evse_id: int, variable: str, value: str, **extra: Any) -> None:
+        self._event_id += 1
+        await self._call(
+            call.NotifyEvent(
+                generated_at=now_iso(),
+                seq_no=0,
+                event_data=[
+                    {
+                        "event_id": self._event_id,
+                        "timestamp": now_iso(),
+                        "trigger": extra.pop("trigger", "Delta"),
+                        "actual_value": value,
+                        "event_notification_type": "HardWiredNotification",
+                        "component": {
+                            "name": "EVSE" if variable != "Problem" else "Connector",
+                            "evse": {"id": evse_id},
+                        },
+                        "variable": {"name": variable},
+                        **extra,
+                    }
+                ],
+            )
+        )
+
+    async def report_send(self, request_id: int) -> None:
+        """The device model as one NotifyReport per component kind (tbc until the last)."""
+        items = list(self.device_model.items())
+        chunks = [items[i : i + 5] for i in range(0, len(items), 5)]
+        for seq_no, chunk in enumerate(chunks):
+            report_data = []
+            for (component, evse, name), variable in chunk:
+                component_data: dict[str, Any] = {"name": component}
+                if evse is not None:
+                    component_data["evse"] = {"id": evse}
+                report_data.append(
+                    {
+                        "component": component_data,
+                        "variable": {"name": name},
+                        "variable_attribute": [
+                            {"type": "Actual", "value": variable.value, "mutability": variable.mutability}
+                        ],
+                        "variable_characteristics": {
+                            "data_type": variable.data_type,
+                            "supports_monitoring": False,
+                            **({"unit": variable.unit} if variable.unit else {}),
+                        },
+                    }
+                )
+            await self._call(
+                call.NotifyReport(
+                    request_id=request_id,
+                    generated_at=now_iso(),
+                    seq_no=seq_no,
+                    tbc=seq_no < len(chunks) - 1,
+                    report_data=report_data,
+                )
+            )
+
+    def _variable(self, item: dict) -> tuple[tuple[str, int | None, str], Variable | None]:
+        component = item.get("component") or {}
+        key = (component.get("name", ""), (component.get("evse") or {}).get("id"), item["variable"]["name"])
+        return key, self.device_model.get(key)
+
+    def variable_get(self, item: dict) -> dict:
+        _, variable = self._variable(item)
+        result = {"component": item["component"], "variable": item["variable"]}
+        if variable is None or variable.mutability == "WriteOnly":
+            return {**result, "attribute_status": "UnknownVariable" if variable is None else "Rejected"}
+        return {**result, "attribute_status": "Accepted", "attribute_value": variable.value}
+
+    def variable_set(self, item: dict) -> dict:
+        _, variable = self._variable(item)
+        result = {"component": item["component"], "variable": item["variable"]}
+        if variable is None:
+            return {**result, "attribute_status": "UnknownVariable"}
+        value = str(item["attribute_value"])
+        if variable.mutability == "ReadOnly" or (variable.data_type == "integer" and not value.isdigit()):
+            return {**result, "attribute_status": "Rejected"}
+        variable.value = value
+        return {**result, "attribute_status": "Accepted"}
+
+    # --- sessions ------------------------------------------------------------------------------------
+
+    def idle_connectors(self) -> list[Connector201]:
+        return [c for c in self.connectors.values() if c.status == "Available" and c.transaction_id is None]
+
+    def _meter(self, connector: Connector201, context: str) -> list[dict]:
+        return [
+            {
+                "timestamp": now_iso(),
+                "sampled_value": [
+                    {"value": round(connector.energy_wh), "context": context,
+                     "measurand": "Energy.Active.Import.Register", "unit_of_measure": {"unit": "Wh"}},
+                    {"value": round(connector.power_w), "context": context,
+                     "measurand": "Power.Active.Import", "unit_of_measure": {"unit": "W"}},
+                ],
+            }
+        ]  # fmt: skip
+
+    async def _transaction_event(
+        self, connector: Connector201, event_type: str, trigger: str, **extra: Any
+    ) -> Any:
+        info: dict[str, Any] = {"transaction_id": connector.transaction_id, **extra.pop("info", {})}
+        answer = await self._call(
+            call.TransactionEvent(
+                event_type=event_type,
+                timestamp=now_iso(),
+                trigger_reason=trigger,
+                seq_no=connector.seq_no,
+                transaction_info=info,
+                evse={"id": connector.connector_id, "connector_id": 1},
+                **extra,
+            )
+        )
+        connector.seq_no += 1
+        return answer
+
+    async def session_start(
+        self,
+        connector_id: int,
+        id_tag: str,
+        *,
+        power_w: float | None = None,
+        authorize: bool = False,
+        duration: float | None = None,
+        remote_start_id: int | None = None,
+    ) -> str | None:
+        """Authorize (optionally), then TransactionEvent Started; meter values every meter_interval
+        (Updated) until `duration` has passed, then Ended. Returns the transaction id or None."""
+        connector = self.connectors[connector_id]
+        token = {"id_token": id_tag, "type": "ISO14443"}
+        if authorize:
+            answer = await self._call(call.Authorize(id_token=token))
+            if answer.id_token_info["status"] != "Accepted":
+                return None
+        connector.transaction_id, connector.id_tag, connector.seq_no = uuid.uuid4().hex[:20], id_tag, 0
+        connector.power_w = power_w or self.rng.uniform(7000, 11000)
+        info: dict[str, Any] = {"charging_state": "Charging"}
+        if remote_start_id is not None:
+            info["remote_start_id"] = remote_start_id
+        await self._transaction_event(
+            connector,
+            "Started",
+            "RemoteStart" if remote_start_id is not None else "Authorized",
+            id_token=token,
+            meter_value=self._meter(connector, "Transaction.Begin"),
+            info=info,
+        )
+        await self._status(connector)
+        self._spawn(self._charge(connector, connector.transaction_id, duration or 120.0))
+        return connector.transaction_id
+
+    async def _charge(self, connector: Connector201, transaction_id: str, duration: float) -> None:
+        ends = time.monotonic() + duration
+        last = time.monotonic()
+        while connector.transaction_id == transaction_id and time.monotonic() < ends:
+            await asyncio.sleep(min(self.meter_interval, max(0.0, ends - time.monotonic())))
+            now = time.monotonic()
+            connector.energy_wh += connector.power_w * (now - last) / 3600
+            last = now
+            if connector.transaction_id != transaction_id:
+                return
+            self.device_model[("EVSE", connector.connector_id, "Power")].value = str(round(connector.power_w))
+            await self._transaction_event(
+                connector,
+                "Updated",
+                "MeterValuePeriodic",
+                meter_value=self._meter(connector, "Sample.Periodic"),
+            )
+        if connector.transaction_id == transaction_id:
+            await self.session_stop(connector.connector_id, "Local", "StopAuthorized")
+
+    async def session_stop(
+        self, connector_id: int, reason: str = "Local", trigger: str = "StopAuthorized"
+    ) -> None:
+        connector = self.connectors[connector_id]
+        if connector.transaction_id is None:
+            return
+        await self._transaction_event(
+            connector,
+            "Ended",
+            trigger,
+            meter_value=self._meter(connector, "Transaction.End"),
+            info={"stopped_reason": reason},
+        )
+        connector.transaction_id, connector.id_tag, connector.power_w = None, None, 0.0
+        await self._status(connector)
+
+    async def fault(self, connector_id: int, code: str) -> None:
+        connector = self.connectors[connector_id]
+        connector.faulted = True
+        await self._notify_event(connector_id, "Problem", "true", trigger="Alerting", tech_code=code)
+        await self._status(connector)
+
+    async def recover(self, connector_id: int) -> None:
+        connector = self.connectors[connector_id]
+        connector.faulted = False
+        await self._notify_event(connector_id, "Problem", "false", trigger="Alerting", cleared=True)
+        await self._status(connector)
