@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from chargenet.events import event_publish
@@ -311,12 +311,14 @@ def alert_mail_new() -> int:
     if not claimed:
         return 0
     alerts = [alert for alert, _ in claimed]
-    subject = (
-        f"[ChargeNet] {alerts[0].station.identity}: {alerts[0].title}"
-        if len(alerts) == 1
-        else "[ChargeNet] " + gettext("%(count)s new alerts") % {"count": len(alerts)}
-    )
-    body = _alert_mail_body(alerts)
+    # In the site's language (users have no stored one), whichever thread happens to send it.
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = (
+            f"[ChargeNet] {alerts[0].station.identity}: {alerts[0].title}"
+            if len(alerts) == 1
+            else "[ChargeNet] " + gettext("%(count)s new alerts") % {"count": len(alerts)}
+        )
+        body = _alert_mail_body(alerts)
     try:
         with get_connection() as connection:
             for address in recipients:  # one message each: operators do not see each other's address
