@@ -76,3 +76,24 @@ class PaymentEventAdmin(ReadOnlyAdmin):
     list_display = ("received_at", "provider", "type", "event_id")
     list_filter = ("provider", "type")
     search_fields = ("event_id",)
+
+
+@admin.register(models.GuestCharge)
+class GuestChargeAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "connector", "status", "amount_held", "amount_captured", "currency", "note")
+    list_filter = ("status",)
+    list_select_related = ("connector__evse__station",)
+    exclude = ("token",)  # the private link is the guest's secret
+
+
+@admin.register(models.PaymentMethod)
+class PaymentMethodAdmin(ReadOnlyAdmin):
+    list_display = ("driver", "brand", "last4", "exp_month", "exp_year", "is_default", "created_at")
+    list_select_related = ("driver",)
+
+
+@admin.register(models.Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = ("credit_note_number", "invoice", "payment", "amount", "currency", "status", "created_at")
+    list_filter = ("status",)
+    list_select_related = ("invoice", "payment")

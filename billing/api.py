@@ -21,7 +21,16 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from billing import pricing, selectors, services
-from billing.models import Cdr, Invoice, Payment, Subscription, SubscriptionPlan, Tariff, TariffAssignment
+from billing.models import (
+    Cdr,
+    Invoice,
+    Payment,
+    Refund,
+    Subscription,
+    SubscriptionPlan,
+    Tariff,
+    TariffAssignment,
+)
 from billing.money import money_round
 from billing.serializers import (
     CdrSerializer,
@@ -31,6 +40,8 @@ from billing.serializers import (
     InvoiceSerializer,
     PaymentRecordSerializer,
     PaymentSerializer,
+    RefundCreateSerializer,
+    RefundSerializer,
     SessionCostSerializer,
     SubscriptionCreateSerializer,
     SubscriptionEndSerializer,
@@ -717,3 +728,38 @@ class InvoicePaymentListApi(ApiMixin, generics.ListAPIView):
             recorded_by=request.user,
         )
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["invoices"])
+class InvoiceRefundListApi(ApiMixin, generics.ListAPIView):
+    """The refunds and credit notes of an invoice. Operators refund (part of) a payment by POST."""
+
+    queryset = Refund.objects.none()  # for the schema; get_queryset() decides
+    permission_classes = [IsStaffOrDriverRead]
+    serializer_class = RefundSerializer
+    audit_object_type = "refund"
+
+    def get_queryset(self):
+        invoice = selectors.invoice_for_user(user=self.request.user, invoice_id=self.kwargs["pk"])
+        return Refund.objects.filter(invoice=invoice).select_related("requested_by")
+
+    @extend_schema(
+        summary="Refund all or part of a payment",
+        request=RefundCreateSerializer,
+        responses={201: RefundSerializer},
+        description="Refunds the amount through the payment's provider (a bank transfer is recorded as "
+        "refunded by hand) and issues a numbered credit note. 409 `billing_refused` when the payment is "
+        "not paid, the amount is more than what is left to refund, or the provider refuses.",
+    )
+    def post(self, request, pk: int):
+        invoice = get_object_or_404(Invoice.objects.defer("pdf"), pk=pk)
+        serializer = RefundCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        payment = get_object_or_404(Payment, pk=serializer.validated_data["payment"], invoice=invoice)
+        refund = services.payment_refund(
+            payment=payment,
+            amount=serializer.validated_data["amount"],
+            reason=serializer.validated_data["reason"],
+            requested_by=request.user,
+        )
+        return Response(RefundSerializer(refund).data, status=status.HTTP_201_CREATED)

@@ -265,6 +265,12 @@ class Payment(models.Model):
     reference = models.CharField(max_length=255, blank=True, help_text="The provider's id for it")
     checkout_url = models.URLField(max_length=1000, blank=True)
     note = models.CharField(max_length=300, blank=True)
+    amount_refunded = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    disputed_at = models.DateTimeField(null=True, blank=True, help_text="The payer disputed it")
+    payment_method = models.ForeignKey(
+        "PaymentMethod", null=True, blank=True, on_delete=models.SET_NULL, related_name="payments",
+        help_text="The saved card charged off-session (automatic payment)",
+    )  # fmt: skip
     recorded_by = models.ForeignKey(
         "chargenet.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -297,3 +303,158 @@ class PaymentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.type} {self.event_id}"
+
+
+class GuestCharge(models.Model):
+    """A pay-as-you-go session without an account (AFIR ad-hoc payment): a card hold through the
+    provider, a remote start with a one-off id token, and a capture of exactly the CDR's total.
+
+    The guest follows it through a private link (`token`); the hold is captured or released once.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for payment"
+        AUTHORIZED = "authorized", "Payment reserved"
+        STARTING = "starting", "Starting"
+        CHARGING = "charging", "Charging"
+        CAPTURED = "captured", "Paid"
+        RELEASED = "released", "Released"
+        FAILED = "failed", "Failed"
+
+    token = models.CharField(max_length=64, unique=True, help_text="The secret of the private link")
+    connector = models.ForeignKey("stations.Connector", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    provider = models.CharField(max_length=20)
+    currency = models.CharField(max_length=3)
+    amount_held = models.DecimalField(max_digits=12, decimal_places=2)
+    amount_captured = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    checkout_reference = models.CharField(max_length=255, blank=True, help_text="The provider's checkout id")
+    checkout_url = models.URLField(max_length=1000, blank=True)
+    intent_reference = models.CharField(max_length=255, blank=True, help_text="The provider's hold id")
+    email = models.EmailField(blank=True, help_text="Where the receipt goes (optional)")
+    id_token = models.OneToOneField(
+        "rfid.IdToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="guest_charge"
+    )
+    session = models.OneToOneField(
+        "stations.Session", null=True, blank=True, on_delete=models.SET_NULL, related_name="guest_charge"
+    )
+    cdr = models.OneToOneField(
+        Cdr, null=True, blank=True, on_delete=models.PROTECT, related_name="guest_charge"
+    )
+    limit_stop_requested_at = models.DateTimeField(null=True, blank=True)
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_captured__isnull=True)
+                | models.Q(amount_captured__lte=models.F("amount_held")),
+                name="guest_charge_capture_within_hold",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"guest {self.amount_held} {self.currency} ({self.status})"
+
+
+class PaymentMethod(models.Model):
+    """A driver's saved card at a provider (added through a SetupIntent), charged off-session for
+    their invoices. Only the provider's ids and the masked card are kept, never the card number."""
+
+    driver = models.ForeignKey("rfid.Driver", on_delete=models.CASCADE, related_name="payment_methods")
+    provider = models.CharField(max_length=20)
+    reference = models.CharField(max_length=255, help_text="The provider's id (Stripe: pm_…)")
+    customer_reference = models.CharField(max_length=255, help_text="The provider's customer (cus_…)")
+    brand = models.CharField(max_length=30, blank=True)
+    last4 = models.CharField(max_length=4, blank=True)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint("provider", "reference", name="payment_method_once"),
+            models.UniqueConstraint(
+                "driver", condition=models.Q(is_default=True), name="payment_method_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand or 'card'} •••• {self.last4}"
+
+    @property
+    def masked(self) -> str:
+        expiry = f", expires {self.exp_month:02d}/{self.exp_year}" if self.exp_month and self.exp_year else ""
+        return f"{(self.brand or 'card').title()} •••• {self.last4}{expiry}"
+
+
+class Refund(models.Model):
+    """Money given back on a payment (all or part) through its provider; when the provider has
+    done it, a numbered credit note is issued for it (`credit_note_number`)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        REFUNDED = "refunded", "Refunded"
+        FAILED = "failed", "Failed"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, help_text="Incl. VAT")
+    amount_excl_vat = models.DecimalField(max_digits=12, decimal_places=2)
+    amount_vat = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=300)
+    reference = models.CharField(max_length=255, blank=True, help_text="The provider's refund id")
+    note = models.CharField(max_length=300, blank=True)
+    credit_note_series = models.CharField(max_length=40, blank=True)
+    credit_note_sequence = models.PositiveIntegerField(null=True, blank=True)
+    credit_note_number = models.CharField(max_length=60, blank=True)
+    requested_by = models.ForeignKey(
+        "chargenet.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                "credit_note_series",
+                "credit_note_sequence",
+                condition=models.Q(credit_note_sequence__isnull=False),
+                name="credit_note_sequence_unique",
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.credit_note_number or f"refund {self.amount} {self.currency} ({self.status})"
+
+
+class PaymentBlock(models.Model):
+    """A card billing blocked because its driver's payments kept failing
+    (BILLING_BLOCK_AFTER_FAILED_PAYMENTS); lifted, and the card unblocked, once they are paid."""
+
+    driver = models.ForeignKey("rfid.Driver", on_delete=models.CASCADE, related_name="payment_blocks")
+    id_token = models.ForeignKey("rfid.IdToken", on_delete=models.CASCADE, related_name="payment_blocks")
+    failed_invoices = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                "id_token", condition=models.Q(lifted_at__isnull=True), name="payment_block_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id_token} blocked for {self.failed_invoices} unpaid invoices"

@@ -450,3 +450,111 @@ def driver_data_export(*, driver: Any) -> dict[str, Any]:
             )
         ),
     }
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """What does not add up between the provider and the books for a window (the daily report)."""
+
+    start: datetime
+    end: datetime
+    paid_twice: list[dict[str, Any]]
+    unmatched_events: list[dict[str, Any]]
+    disputed: list[Any]
+    failed_refunds: list[Any]
+    stuck_automatic: list[Any]
+    guest_unpaid: list[Any]
+
+    @property
+    def clean(self) -> bool:
+        return not (
+            self.paid_twice
+            or self.unmatched_events
+            or self.disputed
+            or self.failed_refunds
+            or self.stuck_automatic
+            or self.guest_unpaid
+        )
+
+
+# Provider events that mean money moved; each must name a payment or guest hold we know.
+_MONEY_EVENTS = (
+    "checkout.session.completed",
+    "payment_intent.succeeded",
+    "charge.refunded",
+    "charge.dispute.created",
+)
+
+
+def payments_reconciliation(*, start: datetime, end: datetime) -> Reconciliation:
+    """Invoices whose paid payments exceed their total (paid twice), provider events about money
+    that name no payment, invoice or guest hold of ours (a payment without an invoice), disputes,
+    refunds the provider refused and automatic payments still unanswered, for [start, end)."""
+    from datetime import timedelta
+
+    from billing.models import GuestCharge, Payment, PaymentEvent, Refund
+
+    touched = Payment.objects.filter(updated_at__gte=start, updated_at__lt=end, status="paid").values(
+        "invoice_id"
+    )
+    paid_twice = [
+        {"invoice": invoice, "paid": invoice.paid, "count": invoice.paid_count}
+        for invoice in Invoice.objects.defer("pdf")
+        .filter(pk__in=touched)
+        .annotate(
+            paid=Sum("payments__amount", filter=Q(payments__status="paid")),
+            paid_count=Count("payments", filter=Q(payments__status="paid")),
+        )
+        .filter(paid_count__gte=2)
+        if invoice.paid is not None and invoice.paid > invoice.total_incl_vat
+    ]
+    payment_ids = set(Payment.objects.values_list("pk", flat=True))
+    guest_ids = set(GuestCharge.objects.values_list("pk", flat=True))
+    references = set(Payment.objects.exclude(reference="").values_list("reference", flat=True))
+    unmatched = []
+    for event in PaymentEvent.objects.filter(
+        received_at__gte=start, received_at__lt=end, type__in=_MONEY_EVENTS
+    ):
+        obj = ((event.payload or {}).get("data") or {}).get("object") or {}
+        metadata = obj.get("metadata") or {}
+        known = (
+            str(metadata.get("payment_id", "")).isdigit()
+            and int(metadata["payment_id"]) in payment_ids
+            or str(metadata.get("guest_charge_id", "")).isdigit()
+            and int(metadata["guest_charge_id"]) in guest_ids
+            or "setup_driver_id" in metadata
+            or obj.get("id") in references
+            or obj.get("payment_intent") in references
+        )
+        if not known:
+            unmatched.append(
+                {
+                    "event": event,
+                    "object_id": obj.get("id", ""),
+                    "amount": obj.get("amount_total") or obj.get("amount"),
+                }
+            )
+    return Reconciliation(
+        start=start,
+        end=end,
+        paid_twice=paid_twice,
+        unmatched_events=unmatched,
+        disputed=list(
+            Payment.objects.filter(disputed_at__gte=start, disputed_at__lt=end).select_related("invoice")
+        ),
+        failed_refunds=list(
+            Refund.objects.filter(status="failed", created_at__gte=start, created_at__lt=end)
+        ),
+        stuck_automatic=list(
+            Payment.objects.filter(
+                status="open",
+                note__startswith="Automatic card payment",
+                created_at__lt=end - timedelta(hours=1),
+            ).select_related("invoice")
+        ),
+        guest_unpaid=list(
+            GuestCharge.objects.filter(
+                status="failed", cdr__isnull=False, updated_at__gte=start, updated_at__lt=end
+            ).select_related("cdr")
+        ),
+    )

@@ -13,6 +13,7 @@ from billing.models import (
     Invoice,
     InvoiceLine,
     Payment,
+    Refund,
     Subscription,
     SubscriptionPlan,
     Tariff,
@@ -500,3 +501,38 @@ class PaymentRecordSerializer(serializers.Serializer):
 
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
     reference = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    """A refund of (part of) a payment and the credit note issued for it once the provider refunded."""
+
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "invoice",
+            "payment",
+            "status",
+            "amount",
+            "amount_excl_vat",
+            "amount_vat",
+            "currency",
+            "reason",
+            "reference",
+            "credit_note_number",
+            "note",
+            "requested_by",
+            "created_at",
+            "refunded_at",
+        ]
+        read_only_fields = fields
+
+
+class RefundCreateSerializer(serializers.Serializer):
+    payment = serializers.IntegerField(help_text="The id of a paid payment of this invoice")
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text="Incl. VAT; at most what is left"
+    )
+    reason = serializers.CharField(max_length=300, help_text="Printed on the credit note")

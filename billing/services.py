@@ -23,6 +23,7 @@ from billing.models import (
     InvoiceLine,
     Payment,
     PaymentEvent,
+    Refund,
     Subscription,
     SubscriptionPlan,
     Tariff,
@@ -986,7 +987,14 @@ def payment_webhook_receive(
             )
     except IntegrityError:
         return None
-    if update.status is None:
+    if update.setup_driver_id is not None:
+        event_publish("checkout.setup_completed", {"checkout_reference": update.reference})
+        return event
+    if update.guest_charge_id is not None:
+        # A guest's hold: the guest service asks the provider itself, from the outbox (retried).
+        event_publish("guest_charge.provider_event", {"guest_charge_id": update.guest_charge_id})
+        return event
+    if update.status is None and update.refunded_amount is None and not update.disputed:
         return event
     payments = Payment.objects.filter(provider=provider.name)
     payment = None
@@ -996,6 +1004,145 @@ def payment_webhook_receive(
         payment = payments.filter(reference=update.reference).first()
     if payment is None:
         logger.warning("%s event %s names no payment we know", provider.name, update.event_id)
+        event_publish("payment.unmatched", {"provider": provider.name, "event_id": update.event_id})
         return event
-    payment_status_set(payment=payment, status=update.status)
+    if update.disputed:
+        Payment.objects.filter(pk=payment.pk, disputed_at__isnull=True).update(disputed_at=timezone.now())
+        event_publish("payment.disputed", {"payment_id": payment.pk, "invoice_id": payment.invoice_id})
+    if update.refunded_amount is not None:
+        _refund_reconcile(payment=payment, refunded=update.refunded_amount)
+    elif update.status == Payment.Status.REFUNDED:
+        _refund_reconcile(payment=payment, refunded=payment.amount)
+    elif update.status is not None:
+        current = Payment.objects.get(pk=payment.pk).status
+        if not (
+            current == Payment.Status.REFUNDED
+            or (current == Payment.Status.PAID and update.status == Payment.Status.FAILED)
+        ):
+            payment_status_set(payment=payment, status=update.status)
     return event
+
+
+def _refund_reconcile(*, payment: Payment, refunded: Decimal) -> None:
+    """The provider says `refunded` has been refunded on the payment in all: a refund made outside
+    ChargeNet (the provider's dashboard) gets its refund row and credit note here, once."""
+    payment = Payment.objects.select_for_update().select_related("invoice").get(pk=payment.pk)
+    pending = Refund.objects.filter(payment=payment, status=Refund.Status.PENDING).aggregate(s=Sum("amount"))
+    missing = money_round(refunded, payment.currency) - payment.amount_refunded - (pending["s"] or Decimal(0))
+    if missing <= 0:
+        return
+    invoice = payment.invoice
+    net = (
+        money_round(missing * invoice.total_excl_vat / invoice.total_incl_vat, payment.currency)
+        if invoice.total_incl_vat
+        else missing
+    )
+    refund = Refund.objects.create(
+        payment=payment,
+        invoice=invoice,
+        amount=missing,
+        amount_excl_vat=net,
+        amount_vat=missing - net,
+        currency=payment.currency,
+        reason="Refunded at the payment provider",
+    )
+    _refund_done(refund_id=refund.pk, reference="")
+
+
+# --- refunds and credit notes --------------------------------------------------------------------
+
+
+def payment_refund(
+    *, payment: Payment, amount: Decimal | str, reason: str, requested_by: User | None = None
+) -> Refund:
+    """Refund all or part of a paid payment through its provider and issue the credit note for it.
+
+    Raises BillingError for a payment that is not paid, an amount that is not positive or exceeds
+    what is left to refund (concurrent refunds are serialised on the payment), a missing reason, or
+    a provider that refuses (the refund is then recorded as failed, no credit note is issued). The
+    provider is asked with an idempotency key per refund, so a retry never refunds twice.
+    """
+    from billing.providers import ProviderError, provider_get
+
+    try:
+        wanted = money_round(pricing.decimal_parse(amount, what="refund amount"), payment.currency)
+    except pricing.TariffInvalid as exc:
+        raise BillingError(str(exc)) from None
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingError("say why the money is refunded (it is printed on the credit note)")
+    if len(reason) > 300:
+        raise BillingError("the reason has at most 300 characters")
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().select_related("invoice").get(pk=payment.pk)
+        if payment.status not in (Payment.Status.PAID, Payment.Status.REFUNDED):
+            raise BillingError("only a paid payment can be refunded")
+        pending = Refund.objects.filter(payment=payment, status=Refund.Status.PENDING).aggregate(
+            s=Sum("amount")
+        )
+        left = payment.amount - payment.amount_refunded - (pending["s"] or Decimal(0))
+        if wanted <= 0:
+            raise BillingError("the refund must be more than zero")
+        if wanted > left:
+            raise BillingError(
+                f"a refund of {wanted} {payment.currency} is more than the {left} {payment.currency} left to refund"
+            )
+        invoice = payment.invoice
+        net = (
+            money_round(wanted * invoice.total_excl_vat / invoice.total_incl_vat, payment.currency)
+            if invoice.total_incl_vat
+            else wanted
+        )
+        refund = Refund.objects.create(
+            payment=payment,
+            invoice=invoice,
+            amount=wanted,
+            amount_excl_vat=net,
+            amount_vat=wanted - net,
+            currency=payment.currency,
+            reason=reason,
+            requested_by=requested_by,
+        )
+    # The refund row is committed before the provider is asked; its id is the idempotency key.
+    try:
+        reference = provider_get(payment.provider).refund_create(
+            payment=payment, amount=wanted, key=f"chargenet-refund-{refund.pk}"
+        )
+    except ProviderError as exc:
+        Refund.objects.filter(pk=refund.pk).update(status=Refund.Status.FAILED, note=str(exc)[:300])
+        raise BillingError(f"the refund was not made: {exc}") from None
+    return _refund_done(refund_id=refund.pk, reference=reference)
+
+
+@transaction.atomic
+def _refund_done(*, refund_id: int, reference: str) -> Refund:
+    """The provider refunded: number the credit note (gapless series), count it on the payment."""
+    refund = Refund.objects.select_for_update().select_related("payment", "invoice").get(pk=refund_id)
+    if refund.status == Refund.Status.REFUNDED:
+        return refund
+    payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
+    series = f"{settings.BILLING_INVOICE_PREFIX}C{timezone.now():%Y}"
+    sequence = _invoice_number_take(series=series)
+    refund.status = Refund.Status.REFUNDED
+    refund.reference = reference
+    refund.credit_note_series = series
+    refund.credit_note_sequence = sequence
+    refund.credit_note_number = f"{series}-{sequence:06d}"
+    refund.refunded_at = timezone.now()
+    refund.save()
+    payment.amount_refunded += refund.amount
+    payment.save(update_fields=["amount_refunded", "updated_at"])
+    if payment.amount_refunded >= payment.amount:
+        payment_status_set(payment=payment, status=Payment.Status.REFUNDED)
+    event_publish(
+        "credit_note.issued",
+        {
+            "refund_id": refund.pk,
+            "number": refund.credit_note_number,
+            "invoice_id": refund.invoice_id,
+            "payment_id": payment.pk,
+            "currency": refund.currency,
+            "amount": str(refund.amount),
+        },
+    )
+    return refund

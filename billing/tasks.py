@@ -55,3 +55,62 @@ def invoice_emails_resend_task() -> int:
     return services.invoice_emails_resend(
         issued_before=now - timedelta(minutes=10), issued_after=now - timedelta(days=2)
     )
+
+
+@shared_task(name="billing.guest_limits_enforce_task", ignore_result=True)
+def guest_limits_enforce_task() -> int:
+    """Stop guest sessions whose cost reached their limit (GUEST_STOP_AT_PERCENT of the hold)."""
+    from billing.guest.services import guest_limits_enforce
+
+    return len(guest_limits_enforce())
+
+
+@shared_task(name="billing.guest_charges_sweep_task", ignore_result=True)
+def guest_charges_sweep_task() -> int:
+    """Fail abandoned guest checkouts and release holds whose session never started."""
+    from billing.guest.services import guest_charges_sweep
+
+    return guest_charges_sweep()
+
+
+@shared_task(name="billing.guest_receipt_task", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def guest_receipt_task(guest_charge_id: int) -> bool:
+    """E-mail a settled guest charge's receipt, once."""
+    from billing.guest.services import guest_receipt_send
+
+    return guest_receipt_send(charge_id=guest_charge_id)
+
+
+@shared_task(name="billing.invoice_autopay_task", acks_late=True, reject_on_worker_lost=True)
+def invoice_autopay_task(invoice_id: int) -> int | None:
+    """Charge an issued invoice to the driver's default card (one attempt). Returns the payment id."""
+    from billing.cards.services import invoice_autopay
+
+    payment = invoice_autopay(invoice_id=invoice_id)
+    return payment.pk if payment is not None else None
+
+
+@shared_task(name="billing.invoice_autopay_retry_task", ignore_result=True)
+def invoice_autopay_retry_task() -> int:
+    """Sweep: automatic card payments whose answer was lost, and failed ones due for a retry."""
+    from billing.cards.services import invoice_autopay_retry
+
+    return invoice_autopay_retry()
+
+
+@shared_task(
+    name="billing.autopay_failure_mail_task", autoretry_for=(OSError,), retry_backoff=True, max_retries=5
+)
+def autopay_failure_mail_task(payment_id: int) -> bool:
+    """Tell the driver an automatic card payment failed."""
+    from billing.cards.services import autopay_failure_mail
+
+    return autopay_failure_mail(payment_id=payment_id)
+
+
+@shared_task(name="billing.payments_reconcile_task", ignore_result=True)
+def payments_reconcile_task() -> bool:
+    """Daily: mail the operators yesterday's reconciliation report when something does not add up."""
+    from billing.reconciliation import reconciliation_report_send
+
+    return reconciliation_report_send(day=timezone.localdate() - timedelta(days=1))

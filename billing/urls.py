@@ -1,6 +1,7 @@
 from django.urls import path
 
 from billing import views
+from billing.cards import views as card_views
 
 app_name = "billing"
 
@@ -15,6 +16,7 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/pdf/", views.invoice_pdf, name="invoice-pdf"),
     path("invoices/<int:invoice_id>/pay/", views.invoice_pay, name="invoice-pay"),
     path("invoices/<int:invoice_id>/payments/", views.payment_record, name="payment-record"),
+    path("invoices/<int:invoice_id>/refunds/", views.refund_create, name="refund-create"),
     path("tariffs/", views.tariff_list, name="tariff-list"),
     path("tariffs/new/", views.tariff_edit, name="tariff-create"),
     path("tariffs/<int:tariff_id>/", views.tariff_edit, name="tariff-edit"),
@@ -29,4 +31,9 @@ urlpatterns = [
     path("reports/revenue/", views.revenue_report, name="revenue-report"),
     path("partials/revenue/", views.revenue_tiles, name="revenue-tiles"),
     path("webhooks/stripe/", views.stripe_webhook, name="stripe-webhook"),
+    path("reports/reconciliation/", views.reconciliation_report, name="reconciliation-report"),
+    path("cards/", card_views.card_list, name="card-list"),
+    path("cards/added/", card_views.card_added, name="card-added"),
+    path("cards/remove/", card_views.card_remove, name="card-remove"),
+    path("cards/default/", card_views.card_default, name="card-default"),
 ]

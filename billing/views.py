@@ -170,6 +170,29 @@ def payment_record(request: UserRequest, invoice_id: int) -> HttpResponse:
     return redirect("billing:invoice-detail", invoice_id=invoice.pk)
 
 
+@operate_required
+@require_POST
+def refund_create(request: UserRequest, invoice_id: int) -> HttpResponse:
+    """An operator refunds (part of) a payment of the invoice; a credit note is issued."""
+    invoice = selectors.invoice_for_user(user=request.user, invoice_id=invoice_id)
+    payment = invoice.payments.filter(pk=_int_or_none(request.POST.get("payment"))).first()  # type: ignore[misc]
+    try:
+        if payment is None:
+            raise services.BillingError("choose a payment of this invoice")
+        refund = services.payment_refund(
+            payment=payment,
+            amount=request.POST.get("amount", ""),
+            reason=request.POST.get("reason", ""),
+            requested_by=request.user,
+        )
+        messages.success(
+            request, f"Refunded {refund.amount} {refund.currency}: credit note {refund.credit_note_number}."
+        )
+    except services.BillingError as exc:
+        messages.error(request, f"Not refunded: {exc}.")
+    return redirect("billing:invoice-detail", invoice_id=invoice.pk)
+
+
 @csrf_exempt
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
@@ -766,3 +789,17 @@ def my_plan(request: UserRequest) -> HttpResponse:
             "offered": selectors.subscription_plans_offered(),
         },
     )
+
+
+@staff_required
+def reconciliation_report(request: UserRequest) -> HttpResponse:
+    """The payment reconciliation report for a day (`?day=YYYY-MM-DD`, default yesterday)."""
+    from billing.reconciliation import reconciliation_for_day, reconciliation_text
+
+    try:
+        day = date.fromisoformat(request.GET.get("day", "")) if request.GET.get("day") else None
+    except ValueError:
+        return HttpResponseBadRequest("day must be a date such as 2026-10-31")
+    day = day or timezone.localdate() - timedelta(days=1)
+    report = reconciliation_for_day(day=day)
+    return HttpResponse(reconciliation_text(report), content_type="text/plain; charset=utf-8")

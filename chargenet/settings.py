@@ -342,6 +342,26 @@ CELERY_BEAT_SCHEDULE |= {
     "stations-prune-messages": {"task": "stations.ocpp_message_prune_task", "schedule": 3600.0},
 }
 
+# --- OCPP certificates and security profile 3 (docs/security.md) ---------------------------------
+# The CA that signs the stations' certificates (SignCertificate): PEM files. Unset in the embedded
+# mode: a CA is generated on first use in DATA_DIR/ca; unset in production: signing is refused.
+OCPP_CA_CERT_FILE = env_str("OCPP_CA_CERT_FILE")
+OCPP_CA_KEY_FILE = env_str("OCPP_CA_KEY_FILE")
+# The charging station operator's name: when set, a CSR's and a client certificate's O must equal it.
+OCPP_CA_ORGANIZATION = env_str("OCPP_CA_ORGANIZATION")
+OCPP_CERTIFICATE_DAYS = env_int("OCPP_CERTIFICATE_DAYS", 365, minimum=1, maximum=3650)
+# Warn (a security event, so an alert) this many days before an issued certificate expires.
+OCPP_CERTIFICATE_EXPIRY_WARNING_DAYS = env_int("OCPP_CERTIFICATE_EXPIRY_WARNING_DAYS", 30, minimum=1)
+# Dotted path of the class that answers Get15118EVCertificate and GetCertificateStatus (an
+# ISO 15118 contract-certificate pool / OCSP responder); empty: answered Failed, "not configured".
+OCPP_CERTIFICATE_PROVIDER = env_str("OCPP_CERTIFICATE_PROVIDER")
+# Addresses of the TLS proxies whose X-SSL-Client-Verify / X-SSL-Client-S-DN headers are believed
+# (security profile 3). Empty: no proxy is trusted and profile-3 stations cannot connect.
+OCPP_TRUSTED_PROXIES = env_list("OCPP_TRUSTED_PROXIES", [])
+CELERY_BEAT_SCHEDULE |= {
+    "stations-certificate-expiry": {"task": "stations.certificate_expiry_check_task", "schedule": 86400.0},
+}
+
 # --- demo -------------------------------------------------------------------------------------
 DEMO = env_bool("DEMO", EMBEDDED)
 DEMO_STATIONS = env_int("DEMO_STATIONS", 3, minimum=0, maximum=100)
@@ -457,6 +477,46 @@ CELERY_BEAT_SCHEDULE |= {
     "ocpi-log-prune": {"task": "ocpi.log_prune_task", "schedule": 3600.0},
     "ocpi-command-timeouts": {"task": "ocpi.command_timeout_sweep_task", "schedule": 5.0},
 }
+
+# Guest pay-as-you-go (billing.guest, docs/billing.md): the amounts a guest may reserve on a card, in
+# the connector's tariff currency; the session is stopped when its cost reaches GUEST_STOP_AT_PERCENT
+# of the hold; a hold whose session never starts is released after GUEST_START_TIMEOUT seconds.
+from decimal import Decimal, InvalidOperation  # noqa: E402  (kept with the guest block to ease merging)
+
+GUEST_HOLD_AMOUNTS = env_list("GUEST_HOLD_AMOUNTS", ["20", "40", "60"])
+try:
+    _guest_amounts = [Decimal(amount) for amount in GUEST_HOLD_AMOUNTS]
+except InvalidOperation:
+    raise ConfigError("GUEST_HOLD_AMOUNTS must be amounts such as 20,40,60") from None
+if not _guest_amounts or any(a <= 0 or a != a.quantize(Decimal("0.01")) for a in _guest_amounts):
+    raise ConfigError("GUEST_HOLD_AMOUNTS must be positive amounts with at most two decimals")
+GUEST_STOP_AT_PERCENT = env_int("GUEST_STOP_AT_PERCENT", 95, minimum=50, maximum=100)
+GUEST_START_TIMEOUT = env_int("GUEST_START_TIMEOUT", 300, minimum=30)
+GUEST_LIMIT_CHECK_INTERVAL = env_int("GUEST_LIMIT_CHECK_INTERVAL", 15, minimum=1)
+CELERY_BEAT_SCHEDULE |= {
+    "billing-guest-limits": {
+        "task": "billing.guest_limits_enforce_task",
+        "schedule": float(GUEST_LIMIT_CHECK_INTERVAL),
+    },
+    "billing-guest-sweep": {"task": "billing.guest_charges_sweep_task", "schedule": 60.0},
+}
+
+# Saved cards (billing.cards): a declined automatic payment of an invoice is tried again after each
+# of these many hours (counted from the previous failure); the driver is mailed every time.
+BILLING_AUTOPAY_RETRY_HOURS = env_list("BILLING_AUTOPAY_RETRY_HOURS", ["24", "72", "168"])
+if not all(hours.isdigit() and int(hours) > 0 for hours in BILLING_AUTOPAY_RETRY_HOURS):
+    raise ConfigError("BILLING_AUTOPAY_RETRY_HOURS must be whole hours such as 24,72,168")
+# Block a driver's cards once this many of their invoices are unpaid after a failed card payment
+# (0: never); paying them unblocks the cards.
+BILLING_BLOCK_AFTER_FAILED_PAYMENTS = env_int("BILLING_BLOCK_AFTER_FAILED_PAYMENTS", 0, minimum=0)
+CELERY_BEAT_SCHEDULE |= {
+    "billing-invoice-autopay-retry": {"task": "billing.invoice_autopay_retry_task", "schedule": 3600.0},
+    "billing-payments-reconcile": {
+        "task": "billing.payments_reconcile_task",
+        "schedule": crontab(minute=30, hour=6),
+    },
+}
+
 # The eMSP role (ChargeNet's drivers on partner networks): what a driver pays for a partner's CDR is
 # the partner's price excl. VAT plus OCPI_ROAMING_MARKUP_PERCENT of it plus OCPI_ROAMING_FEE per
 # session, then OCPI_ROAMING_VAT_PERCENT VAT on top (docs/ocpi.md).

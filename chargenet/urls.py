@@ -29,5 +29,7 @@ urlpatterns = [
     path("", include("stations.access.urls")),
     path("", include("chargenet.api.urls")),
     path("", include("ocpi.urls")),
+    path("pay/", include("billing.guest.urls")),
     path("", include("stations.devicemodel.urls")),
+    path("", include("stations.certificates.urls")),
 ]

@@ -23,11 +23,13 @@ def _driver(request: UserRequest) -> Driver:
 
 @driver_required
 def roaming_overview(request: UserRequest) -> HttpResponse:
+    """Partner charge points (their EVSE status refreshed every 5 s: `?fragment=locations`), the live
+    region, and the roaming history."""
     driver = _driver(request)
-    context = {
-        "locations": selectors.partner_locations_for_drivers(),
-        **selectors.driver_roaming(driver_id=driver.pk),
-    }
+    locations = selectors.partner_locations_for_drivers()
+    if request.GET.get("fragment") == "locations":
+        return render(request, "ocpi/account__roaming_locations.html", {"locations": locations})
+    context = {"locations": locations, **selectors.driver_roaming(driver_id=driver.pk)}
     return render(request, "ocpi/account_roaming.html", context)
 
 

@@ -7,6 +7,7 @@ Each room keeps its models in its own `models.py`; this module gathers them so t
 
 from stations.access.models import LocalListSync
 from stations.alerts.models import AlertAcknowledgement, AlertMailPreference, AlertNotification
+from stations.certificates.models import IssuedCertificate
 from stations.connection.models import (
     ChargingProfile,
     Command,
@@ -36,6 +37,7 @@ __all__ = [
     "Connector",
     "ConnectorStatusChange",
     "Evse",
+    "IssuedCertificate",
     "LocalListSync",
     "Location",
     "MeterSample",

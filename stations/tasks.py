@@ -30,3 +30,11 @@ def alert_mail_task() -> int:
     from stations.alerts.services import alert_mail_new
 
     return alert_mail_new()
+
+
+@shared_task(name="stations.certificate_expiry_check_task")
+def certificate_expiry_check_task() -> int:
+    """Warn (security event → alert) about station certificates close to expiry; runs daily."""
+    from stations.certificates.services import certificate_expiry_check
+
+    return certificate_expiry_check()

@@ -10,6 +10,7 @@ from chargenet.webhooks import api as webhook_api
 from ocpi import api as ocpi_api
 from rfid import api as rfid_api
 from stations.api import views as stations_api
+from stations.certificates import api as certificates_api
 from stations.devicemodel import api as devicemodel_api
 
 app_name = "api"
@@ -115,6 +116,11 @@ v1 = [
         billing_api.InvoicePaymentListApi.as_view(),
         name="invoice-payment-list",
     ),
+    path(
+        "invoices/<id:pk>/refunds/",
+        billing_api.InvoiceRefundListApi.as_view(),
+        name="invoice-refund-list",
+    ),
     path("ocpi/partners/", ocpi_api.PartnerListApi.as_view(), name="ocpi-partner-list"),
     path("ocpi/partners/<id:pk>/", ocpi_api.PartnerDetailApi.as_view(), name="ocpi-partner-detail"),
     path(
@@ -179,6 +185,26 @@ v1 = [
         "stations/<str:identity>/display-messages/<int:message_id>/clear/",
         devicemodel_api.DisplayMessageClearApi.as_view(),
         name="station-display-message-clear",
+    ),
+    path(
+        "stations/<str:identity>/certificates/",
+        certificates_api.StationCertificateListApi.as_view(),
+        name="station-certificates",
+    ),
+    path(
+        "stations/<str:identity>/certificates/install/",
+        certificates_api.StationCertificateInstallApi.as_view(),
+        name="station-certificate-install",
+    ),
+    path(
+        "stations/<str:identity>/certificates/installed-ids/",
+        certificates_api.StationCertificateQueryApi.as_view(),
+        name="station-certificate-query",
+    ),
+    path(
+        "stations/<str:identity>/certificates/delete/",
+        certificates_api.StationCertificateDeleteApi.as_view(),
+        name="station-certificate-delete",
     ),
 ]
 

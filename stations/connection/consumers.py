@@ -65,7 +65,11 @@ PENDING_FORBIDDEN = frozenset(
     {"RemoteStartTransaction", "RemoteStopTransaction", "RequestStartTransaction", "RequestStopTransaction"}
 )
 # TriggerMessage requestedMessage → the CALL it lets a Pending station send.
-TRIGGERED_ACTIONS = {"SignChargePointCertificate": "SignCertificate"}
+TRIGGERED_ACTIONS = {
+    "SignChargePointCertificate": "SignCertificate",
+    "SignChargingStationCertificate": "SignCertificate",
+    "SignV2GCertificate": "SignCertificate",
+}
 # CSMS calls whose answer the station sends as CALLs of its own: while Pending these are "triggered"
 # by the CSMS too (2.0.1 B02.FR.02/B02.FR.09), e.g. GetBaseReport → NotifyReport.
 FOLLOW_UP_ACTIONS = {
@@ -110,6 +114,20 @@ def basic_credentials(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, b
     return None, None
 
 
+def client_certificate_subject(scope: dict) -> str | None:
+    """The subject of the TLS client certificate a trusted proxy verified (security profile 3), or
+    None. Only a peer listed in OCPP_TRUSTED_PROXIES is believed, and only with verify = SUCCESS;
+    the shipped nginx configuration always overwrites both headers (docs/security.md)."""
+    client = scope.get("client") or ("", 0)
+    if str(client[0]) not in settings.OCPP_TRUSTED_PROXIES:
+        return None
+    headers = {name.lower(): value for name, value in scope.get("headers", [])}
+    if headers.get(b"x-ssl-client-verify", b"") != b"SUCCESS":
+        return None
+    subject = headers.get(b"x-ssl-client-s-dn", b"").decode("utf-8", "replace").strip()
+    return subject or None
+
+
 def subprotocol_choose(offered: list[str]) -> str | None:
     """The first subprotocol the station offers that we speak (the station lists its preference)."""
     for name in offered:
@@ -125,6 +143,16 @@ def _redact(action: str, payload: Any) -> Any:
         and payload.get("key") == "AuthorizationKey"
     ):
         return {**payload, "value": "********"}
+    if isinstance(payload, dict) and services.basic_auth_password(action, payload) is not None:
+        return {
+            **payload,
+            "setVariableData": [
+                {**item, "attributeValue": "********"}
+                if (item.get("variable") or {}).get("name") == "BasicAuthPassword"
+                else item
+                for item in payload["setVariableData"]
+            ],
+        }
     return payload
 
 
@@ -157,6 +185,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 username=username,
                 password=password,
                 remote_address=str(client[0]),
+                client_subject=client_certificate_subject(self.scope),
             )
         except services.StationError as exc:
             logger.info("refused %s from %s: %s", self.identity, client[0], exc)

@@ -77,6 +77,12 @@ STATION_ACTIONS: dict[str, frozenset[str]] = {
         }
     ),
 }
+# 2.0.1 A/M certificate management (stations/certificates, docs/security.md).
+STATION_ACTIONS["2.0.1"] = STATION_ACTIONS["2.0.1"] | {
+    "Get15118EVCertificate",
+    "GetCertificateStatus",
+    "SignCertificate",
+}
 
 
 def _library_actions(version: str) -> frozenset[str]:

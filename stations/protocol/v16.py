@@ -15,6 +15,7 @@ from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import Action
 
 from stations import services
+from stations.certificates.services import certificate_sign_request
 from stations.protocol.base import CentralSystemMixin, committed
 from stations.protocol.normalise import meter_values_normalise, timestamp_format, timestamp_parse
 
@@ -177,8 +178,9 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
 
     @on(Action.sign_certificate, skip_schema_validation=True)
     async def on_sign_certificate(self, csr: str, **_: Any) -> call_result.SignCertificate:
-        # ChargeNet runs no certificate authority: a CSR cannot be signed (docs/ocpp-1.6-coverage.md).
-        return call_result.SignCertificate(status="Rejected")
+        # Signed by ChargeNet's CA; CertificateSigned follows as a durable command (docs/security.md).
+        result = await committed(certificate_sign_request)(station_id=self.station_id, csr=csr)
+        return call_result.SignCertificate(status=result.status)
 
 
 def _station_security_event(*, station_id: int, type: str, timestamp: Any, tech_info: str) -> None:

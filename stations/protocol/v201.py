@@ -16,6 +16,7 @@ from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
 
 from stations import services
+from stations.certificates import services as certificates
 from stations.devicemodel import services as devicemodel
 from stations.models import ChargingNotice
 from stations.protocol.base import CentralSystemMixin, committed
@@ -316,3 +317,51 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
             self.station_id, payload.get("messageId") or "", payload.get("data")
         )
         return call_result.DataTransfer(status=status, data=reply)
+
+    # --- A Security / M ISO 15118 certificate management (docs/security.md) ---------------------
+
+    @on(Action.sign_certificate, skip_schema_validation=True)
+    async def on_sign_certificate(
+        self, csr: str, certificate_type: str | None = None, **_: Any
+    ) -> call_result.SignCertificate:
+        result = await committed(certificates.certificate_sign_request)(
+            station_id=self.station_id, csr=csr, certificate_type=certificate_type
+        )
+        info = {"reasonCode": result.reason_code, "additionalInfo": result.reason[:512]}
+        return call_result.SignCertificate(status=result.status, status_info=info if result.reason else None)
+
+    @on(Action.get_15118_ev_certificate, skip_schema_validation=True)
+    async def on_get_15118_ev_certificate(
+        self, iso15118_schema_version: str, action: str, exi_request: str, **_: Any
+    ) -> call_result.Get15118EVCertificate:
+        answer = await committed(certificates.ev_certificate_get)(
+            station_id=self.station_id,
+            schema_version=iso15118_schema_version,
+            action=action,
+            exi_request=exi_request,
+        )
+        return call_result.Get15118EVCertificate(
+            status=answer["status"],
+            exi_response=answer.get("exiResponse", ""),
+            status_info=answer.get("statusInfo"),
+        )
+
+    @on(Action.get_certificate_status, skip_schema_validation=True)
+    async def on_get_certificate_status(
+        self, ocsp_request_data: dict, **_: Any
+    ) -> call_result.GetCertificateStatus:
+        # The library hands nested keys in snake_case; the provider speaks OCPP's camelCase.
+        request = {_camel(key): value for key, value in ocsp_request_data.items()}
+        answer = await committed(certificates.certificate_status_get)(
+            station_id=self.station_id, ocsp_request=request
+        )
+        return call_result.GetCertificateStatus(
+            status=answer["status"],
+            ocsp_result=answer.get("ocspResult"),
+            status_info=answer.get("statusInfo"),
+        )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)

@@ -9,6 +9,7 @@ from stations.connection.services.commands import (
     ACCEPTING_STATUSES,
     REMOTE_START_REFUSED,
     CommandError,
+    basic_auth_password,
     command_claim_next,
     command_complete,
     command_create,
@@ -59,6 +60,7 @@ from stations.sessions.services import (
 __all__ = [
     "session_cost_register",
     "session_total_cost",
+    "basic_auth_password",
     "ACCEPTING_STATUSES",
     "CommandError",
     "ENERGY_REGISTER",

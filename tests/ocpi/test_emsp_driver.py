@@ -31,12 +31,17 @@ def test_a_driver_sees_partner_charge_points_with_live_status_and_tariff(
          body={"status": "CHARGING", "last_updated": "2026-11-02T10:00:00Z"})  # fmt: skip
 
     page = client.get("/account/roaming/").content.decode()
+    fragment = client.get("/account/roaming/?fragment=locations").content.decode()
 
     assert "Grote Markt LOC1" in page and "Example CPO" in page
     assert "0.45 EUR/kWh (excl. VAT)" in page
     assert 'data-evse="LOC1-E1"><td>BE*CPX*ELOC11</td><td class="evse-status">AVAILABLE' in page
     assert 'data-evse="LOC1-E2"><td>BE*CPX*ELOC12</td><td class="evse-status">CHARGING' in page
     assert page.count("Start charging") == 1  # only the free one
+    # the page refreshes the charge points from this fragment, so a status pushed later shows up
+    assert 'data-include="/account/roaming/?fragment=locations"' in page
+    assert 'data-evse="LOC1-E2"><td>BE*CPX*ELOC12</td><td class="evse-status">CHARGING' in fragment
+    assert "<html" not in fragment
 
 
 def test_a_driver_starts_and_stops_on_a_partner_network_and_follows_it(

@@ -28,6 +28,8 @@ from stations.models import (
     Station,
     StationConfigurationKey,
 )
+from stations.network.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
+from stations.network.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
 from stations.network.passwords import password_hash
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,12 @@ def command_create(
         payload_validate(ocpp_version=station.ocpp_version, action=action, payload=payload)
     except PayloadError as exc:
         raise CommandError(str(exc)) from None
+    new_password = basic_auth_password(action, payload)
+    if new_password is not None and not PASSWORD_MIN_LENGTH <= len(new_password) <= PASSWORD_MAX_LENGTH:
+        # 2.0.1 A00.FR.205: a BasicAuthPassword is 16 to 40 characters.
+        raise CommandError(
+            f"BasicAuthPassword must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters"
+        )
     if station.registration_status == Station.RegistrationStatus.REJECTED:
         # OCPP 2.0.1 B03.FR.03 / 1.6 §4.2: nothing is sent to a Rejected station.
         raise CommandError("the station's registration is Rejected; nothing may be sent to it")
@@ -199,6 +207,50 @@ def _is_authorization_key_change(action: str, payload: dict[str, Any]) -> bool:
     return action == "ChangeConfiguration" and payload.get("key") == "AuthorizationKey"
 
 
+def _is_basic_auth_password(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and (item.get("component") or {}).get("name") == "SecurityCtrlr"
+        and (item.get("variable") or {}).get("name") == "BasicAuthPassword"
+    )
+
+
+def basic_auth_password(action: str, payload: dict[str, Any]) -> str | None:
+    """The new 2.0.1 Basic-auth password a SetVariables sets (SecurityCtrlr.BasicAuthPassword,
+    A01 / TC_A_09), or None. Sent as UTF-8 text, unlike 1.6's hex AuthorizationKey."""
+    if action != "SetVariables":
+        return None
+    for item in payload.get("setVariableData") or []:
+        if _is_basic_auth_password(item):
+            return str(item.get("attributeValue", ""))
+    return None
+
+
+def _basic_auth_password_settle(command: Command) -> None:
+    """After the station's answer to a SetVariables with BasicAuthPassword: Accepted → the new
+    password replaces the old one at once (the old one is refused from now, A01.FR.03); RebootRequired
+    or no answer → it stays pending (the station's first login with it promotes it); anything else →
+    the old password stays (A01.FR.04). The password is never kept in the command."""
+    results = (command.response or {}).get("setVariableResult") or []
+    answer = next((r.get("attributeStatus") for r in results if _is_basic_auth_password(r)), None)
+    state = _protocol_state(command.station_id)
+    if command.status == Command.Status.ACCEPTED and answer == "Accepted" and state.pending_password_hash:
+        Station.objects.filter(pk=command.station_id).update(password_hash=state.pending_password_hash)
+        state.pending_password_hash = ""
+    elif command.status in (Command.Status.REJECTED, Command.Status.ERROR) or (
+        command.status == Command.Status.ACCEPTED and answer not in ("Accepted", "RebootRequired")
+    ):
+        state.pending_password_hash = ""
+    state.save(update_fields=["pending_password_hash", "updated_at"])
+    command.payload = {
+        **command.payload,
+        "setVariableData": [
+            {**item, "attributeValue": "********"} if _is_basic_auth_password(item) else item
+            for item in command.payload.get("setVariableData") or []
+        ],
+    }
+
+
 def command_claim_next(*, station_id: int, exclude_actions: frozenset[str] = frozenset()) -> Command | None:
     """Claim the station's oldest queued, unexpired command (queued → sent, a conditional update so
     two connections never send the same command) and return it; expires overdue ones on the way."""
@@ -218,6 +270,11 @@ def command_claim_next(*, station_id: int, exclude_actions: frozenset[str] = fro
                 state = _protocol_state(station_id)
                 state.pending_password_hash = _authorization_key_hash(str(command.payload.get("value", "")))
                 state.save(update_fields=["pending_password_hash", "updated_at"])
+            new_password = basic_auth_password(command.action, command.payload)
+            if new_password is not None:
+                state = _protocol_state(station_id)
+                state.pending_password_hash = password_hash(new_password)
+                state.save(update_fields=["pending_password_hash", "updated_at"])
             event_publish("command.updated", _command_event(command))
             return command
     return None
@@ -233,7 +290,10 @@ def command_release(*, command_id: int) -> bool:
     command.status, command.sent_at, command.message_id = Command.Status.QUEUED, None, ""
     command.save(update_fields=["status", "sent_at", "message_id"])
     event_publish("command.updated", _command_event(command))
-    if _is_authorization_key_change(command.action, command.payload):
+    if (
+        _is_authorization_key_change(command.action, command.payload)
+        or basic_auth_password(command.action, command.payload) is not None
+    ):
         type(_protocol_state(command.station_id)).objects.filter(station_id=command.station_id).update(
             pending_password_hash=""
         )
@@ -301,12 +361,18 @@ def command_complete(
         command.status = Command.Status.ACCEPTED if accepted else Command.Status.REJECTED
         command.response = response
         _command_effects(command, response or {}, accepted)
+    if command.action == "CertificateSigned":
+        from stations.certificates.services import certificate_signed_answer_record
+
+        certificate_signed_answer_record(command=command)
     if _is_authorization_key_change(command.action, command.payload):
         if command.status in (Command.Status.REJECTED, Command.Status.ERROR):
             type(_protocol_state(command.station_id)).objects.filter(station_id=command.station_id).update(
                 pending_password_hash=""
             )
         command.payload = {**command.payload, "value": "********"}  # never keep the secret
+    if basic_auth_password(command.action, command.payload) is not None:
+        _basic_auth_password_settle(command)
     command.completed_at = timezone.now()
     command.save()
     _command_finished(command)
@@ -412,23 +478,19 @@ def _command_effects(command: Command, response: dict[str, Any], accepted: bool)
         profiles.update(is_active=False, cleared_at=timezone.now())
     elif action == "GetInstalledCertificateIds":
         state = _protocol_state(station_id)
-        if not accepted:
-            # NotFound: the station holds no certificate of the requested type.
-            wanted = payload.get("certificateType")
-            state.installed_certificates = [
-                c for c in state.installed_certificates if c.get("certificateType") != wanted
-            ]
-        else:
-            kept = [
-                c
-                for c in state.installed_certificates
-                if c.get("certificateType") != payload.get("certificateType")
-            ]
+        # 1.6 asks for one type (a string), 2.0.1 for a list (none: every type).
+        wanted = payload.get("certificateType")
+        asked = {wanted} if isinstance(wanted, str) else set(wanted or [])
+        kept = [c for c in state.installed_certificates if asked and c.get("certificateType") not in asked]
+        reported: list[dict[str, Any]] = []
+        if accepted:  # NotFound: the station holds no certificate of the requested types
             reported = [
-                {**c, "certificateType": payload.get("certificateType")}
-                for c in response.get("certificateHashData") or []
+                {**c, "certificateType": wanted} for c in response.get("certificateHashData") or []
+            ] + [
+                {**(c.get("certificateHashData") or {}), "certificateType": c.get("certificateType", "")}
+                for c in response.get("certificateHashDataChain") or []
             ]
-            state.installed_certificates = kept + reported
+        state.installed_certificates = kept + reported
         state.save(update_fields=["installed_certificates", "updated_at"])
     elif action == "DeleteCertificate" and accepted:
         state = _protocol_state(station_id)

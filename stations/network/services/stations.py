@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -9,6 +10,7 @@ from django.utils import timezone
 from chargenet.events import event_publish
 from chargenet.lengths import text_too_long
 from chargenet.signin import SigninLocked, signin_check, signin_failure_record, signin_success_record
+from stations.certificates.ca import name_attribute, subject_parse
 from stations.common import StationError, _protocol_state, _session_event, _station_event
 from stations.connection.services.reports import security_event_record
 from stations.models import Connector, Evse, Session, Station
@@ -141,12 +143,20 @@ def _password_matches(password: bytes, stored: str) -> bool:
 
 
 def station_connect_authenticate(
-    *, identity: str, username: str | None, password: bytes | None, remote_address: str = ""
+    *,
+    identity: str,
+    username: str | None,
+    password: bytes | None,
+    remote_address: str = "",
+    client_subject: str | None = None,
 ) -> Station:
     """Check a handshake's identity and HTTP Basic credentials; returns the station.
 
     The password is bytes because a 1.6 AuthorizationKey is binary (OCPP-J 1.6 §6.2.2). A station
     whose new key is still pending is let in with it and the key is promoted: it evidently took it.
+    A station of security profile 3 is let in by its TLS client certificate instead: `client_subject`
+    is the subject a trusted TLS proxy verified (None: no verified certificate), and it must name the
+    station (docs/security.md).
     Unknown identities are refused unless OCPP_ALLOW_UNKNOWN_STATIONS (then created as Pending, with
     no password until an operator sets one). Raises StationAuthError; wrong credentials of a known
     station are recorded as a security event. Never touches the station's live connection. Failures
@@ -158,7 +168,11 @@ def station_connect_authenticate(
         raise StationAuthLocked(exc.lockout.message, exc.lockout.retry_after) from None
     try:
         station = _station_authenticate(
-            identity=identity, username=username, password=password, remote_address=remote_address
+            identity=identity,
+            username=username,
+            password=password,
+            remote_address=remote_address,
+            client_subject=client_subject,
         )
     except StationAuthError:
         lockout = signin_failure_record(
@@ -173,7 +187,12 @@ def station_connect_authenticate(
 
 
 def _station_authenticate(
-    *, identity: str, username: str | None, password: bytes | None, remote_address: str
+    *,
+    identity: str,
+    username: str | None,
+    password: bytes | None,
+    remote_address: str,
+    client_subject: str | None = None,
 ) -> Station:
     station = Station.objects.filter(identity=identity).first()
     if station is None:
@@ -185,6 +204,20 @@ def _station_authenticate(
                 identity=identity, registration_status=Station.RegistrationStatus.PENDING
             )
             event_publish("station.created", _station_event(station))
+        return station
+    if station.security_profile == Station.SecurityProfile.TLS_CLIENT_CERT:
+        # Profile 3: the TLS client certificate is the credential (2.0.1 A00.FR.4xx; 1.6 security
+        # whitepaper); no Basic auth is asked for.
+        problem = client_subject_problem(station=station, subject=client_subject)
+        if problem:
+            security_event_record(
+                identity=identity,
+                station=station,
+                type="InvalidClientCertificate" if client_subject else "MissingClientCertificate",
+                tech_info=problem[:255],
+                remote_address=remote_address,
+            )
+            raise StationAuthError(problem)
         return station
     if station.security_profile == Station.SecurityProfile.NONE or not station.password_hash:
         # Profile 0 (trusted networks), or onboarding before a password is set (1.6 J §6.2.2).
@@ -216,6 +249,24 @@ def _station_authenticate(
         identity=identity, station=station, type="InvalidPassword", remote_address=remote_address
     )
     raise StationAuthError("invalid password")
+
+
+def client_subject_problem(*, station: Station, subject: str | None) -> str:
+    """Why a verified client certificate subject (RFC 4514) does not admit `station`, or "": its CN
+    must be the station's identity or serial number and, when OCPP_CA_ORGANIZATION is set, its O
+    must be that (2.0.1 A00.FR.404/405)."""
+    if not subject:
+        return "security profile 3: a valid TLS client certificate is required"
+    name = subject_parse(subject)
+    if name is None:
+        return f"unreadable client certificate subject {subject[:100]!r}"
+    common_name = name_attribute(name, NameOID.COMMON_NAME)
+    if common_name not in {n for n in (station.identity, station.serial_number) if n}:
+        return f"the client certificate's CN {common_name!r} does not name the station"
+    organization = name_attribute(name, NameOID.ORGANIZATION_NAME)
+    if settings.OCPP_CA_ORGANIZATION and organization != settings.OCPP_CA_ORGANIZATION:
+        return f"the client certificate's O {organization!r} is not {settings.OCPP_CA_ORGANIZATION!r}"
+    return ""
 
 
 def _clip(value: Any, length: int) -> str:

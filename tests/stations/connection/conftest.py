@@ -14,6 +14,8 @@ SERVER_ENV = {
     "OCPP_CALL_TIMEOUT": "3",
     "OCPP_MAX_FRAME_BYTES": "8192",
     "LOG_LEVEL": "WARNING",
+    # nginx of test_tls.py runs on this host: its verified client certificate headers are believed.
+    "OCPP_TRUSTED_PROXIES": "127.0.0.1",
 }
 
 

@@ -373,7 +373,7 @@ def test_TC_074_update_charge_point_certificate_by_request_of_central_system(ocp
                 cp, station, "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}
             )
             assert command.status == Command.Status.ACCEPTED
-            # ChargeNet runs no CA: the CSR is refused (documented), but it is answered
+            # text that is no CSR is refused (signing a sound one: tests/stations/certificates/)
             assert await cp.ok("SignCertificate", {"csr": "-----BEGIN CERTIFICATE REQUEST-----"}) == {
                 "status": "Rejected"
             }

@@ -1,4 +1,4 @@
-"""Security profile 2 for the tests: a throw-away CA and server certificate, and the shipped
+"""Security profiles 2 and 3 for the tests: a throw-away CA and server certificate, and the shipped
 `docs/deploy/nginx.conf` rendered for a test run (only ports, certificate paths, the upstream and
 pid/log/temp paths change) and started in the foreground."""
 
@@ -109,7 +109,13 @@ def _substitute(text: str, pattern: str, replacement: str, count: int = 1) -> st
 
 
 def nginx_conf_render(
-    *, directory: Path, certs: Certificates, upstream_port: int, http_port: int, https_port: int
+    *,
+    directory: Path,
+    certs: Certificates,
+    upstream_port: int,
+    http_port: int,
+    https_port: int,
+    station_ca: Path | None = None,
 ) -> Path:
     """The shipped server configuration inside a minimal main configuration of our own."""
     site = SHIPPED_CONF.read_text()
@@ -122,6 +128,7 @@ def nginx_conf_render(
     site = _substitute(site, r"listen 443 ssl", f"listen 127.0.0.1:{https_port} ssl")
     site = _substitute(site, r"/etc/ssl/chargenet/fullchain\.pem", str(certs.cert))
     site = _substitute(site, r"/etc/ssl/chargenet/privkey\.pem", str(certs.key))
+    site = _substitute(site, r"/etc/ssl/chargenet/station-ca\.pem", str(station_ca or certs.ca))
     # Run as whoever runs the tests (as root nginx would switch its workers to `nobody`).
     user = "user root;\n" if os.geteuid() == 0 else ""
     temp = "\n".join(
@@ -163,7 +170,9 @@ def nginx_binary() -> str | None:
     )
 
 
-def nginx_start(*, binary: str, directory: Path, upstream_port: int) -> Proxy:
+def nginx_start(*, binary: str, directory: Path, upstream_port: int, station_ca: Path | None = None) -> Proxy:
+    """nginx with the shipped configuration; `station_ca` is the CA whose client certificates it
+    verifies (security profile 3), by default the throw-away server CA."""
     certs = certificates_make(directory)
     http_port, https_port = free_port(), free_port()
     conf = nginx_conf_render(
@@ -172,6 +181,7 @@ def nginx_start(*, binary: str, directory: Path, upstream_port: int) -> Proxy:
         upstream_port=upstream_port,
         http_port=http_port,
         https_port=https_port,
+        station_ca=station_ca,
     )
     check = subprocess.run(
         [binary, "-t", "-p", str(directory), "-e", str(directory / "error.log"), "-c", str(conf)],

@@ -1,0 +1,1 @@
+"""Certificates: the CA ChargeNet runs, certificates issued to stations, certificate commands."""
