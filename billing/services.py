@@ -12,7 +12,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from billing import pricing, selectors
 from billing.models import (
@@ -839,16 +840,26 @@ def invoice_email_send(*, invoice_id: int) -> bool:
     invoice = Invoice.objects.get(pk=invoice_id)
     if invoice.emailed_at is not None or not invoice.email:
         return False
-    message = EmailMessage(
-        subject=f"Your ChargeNet invoice {invoice.number}",
-        body=(
-            f"Hello {invoice.billing_name},\n\nyour invoice {invoice.number} for "
-            f"{invoice.period_start:%d %b %Y} – {invoice.period_end:%d %b %Y} is attached.\n"
-            f"Total: {invoice.total_incl_vat} {invoice.currency} incl. VAT.\n\n"
-            f"You can also find it at {settings.SITE_URL}/billing/invoices/{invoice.pk}/\n"
-        ),
-        to=[invoice.email],
-    )
+    # In the site's language (users have no stored one), whichever thread happens to send it.
+    with translation.override(settings.LANGUAGE_CODE):
+        message = EmailMessage(
+            subject=gettext("Your ChargeNet invoice %(number)s") % {"number": invoice.number},
+            body=gettext(
+                "Hello %(name)s,\n\nyour invoice %(number)s for %(start)s – %(end)s is attached.\n"
+                "Total: %(total)s %(currency)s incl. VAT.\n\n"
+                "You can also find it at %(url)s\n"
+            )
+            % {
+                "name": invoice.billing_name,
+                "number": invoice.number,
+                "start": f"{invoice.period_start:%d %b %Y}",
+                "end": f"{invoice.period_end:%d %b %Y}",
+                "total": invoice.total_incl_vat,
+                "currency": invoice.currency,
+                "url": f"{settings.SITE_URL}/billing/invoices/{invoice.pk}/",
+            },
+            to=[invoice.email],
+        )
     message.attach(f"{invoice.number}.pdf", bytes(invoice.pdf), "application/pdf")
     message.send()
     # Conditional update: a concurrent resend cannot mark it twice.

@@ -23,6 +23,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -80,14 +81,22 @@ def invoice_run(request: UserRequest) -> HttpResponse:
         last_day = date.fromisoformat(request.POST.get("period_end", ""))
         invoices = services.invoice_run_requested(first_day=first_day, last_day=last_day)
     except ValueError:
-        messages.error(request, "Not invoiced: give the period's first and last day.")
+        messages.error(request, gettext("Not invoiced: give the period's first and last day."))
     except services.BillingError as exc:
-        messages.error(request, f"Not invoiced: {exc}.")
+        messages.error(request, gettext("Not invoiced: %(exc)s.") % {"exc": exc})
     else:
         if invoices:
-            messages.success(request, f"Issued {len(invoices)} invoice(s) for {first_day} – {last_day}.")
+            messages.success(
+                request,
+                gettext("Issued %(count)s invoice(s) for %(first_day)s – %(last_day)s.")
+                % {"count": len(invoices), "first_day": first_day, "last_day": last_day},
+            )
         else:
-            messages.success(request, f"Nothing left to invoice for {first_day} – {last_day}.")
+            messages.success(
+                request,
+                gettext("Nothing left to invoice for %(first_day)s – %(last_day)s.")
+                % {"first_day": first_day, "last_day": last_day},
+            )
     return redirect("billing:invoice-list")
 
 
@@ -130,7 +139,13 @@ def invoice_pay(request: UserRequest, invoice_id: int) -> HttpResponse:
         return redirect("billing:invoice-detail", invoice_id=invoice.pk)
     if payment.provider == "manual":
         messages.info(
-            request, f"Please transfer {invoice.total_incl_vat} {invoice.currency} quoting {invoice.number}."
+            request,
+            gettext("Please transfer %(total_incl_vat)s %(currency)s quoting %(number)s.")
+            % {
+                "total_incl_vat": invoice.total_incl_vat,
+                "currency": invoice.currency,
+                "number": invoice.number,
+            },
         )
         return redirect("billing:invoice-detail", invoice_id=invoice.pk)
     return redirect(payment.checkout_url)
@@ -149,9 +164,9 @@ def payment_record(request: UserRequest, invoice_id: int) -> HttpResponse:
             reference=request.POST.get("reference", ""),
             recorded_by=request.user,
         )
-        messages.success(request, "Payment recorded.")
+        messages.success(request, gettext("Payment recorded."))
     except (InvalidOperation, services.BillingError) as exc:
-        messages.error(request, f"Not recorded: {exc}")
+        messages.error(request, gettext("Not recorded: %(exc)s") % {"exc": exc})
     return redirect("billing:invoice-detail", invoice_id=invoice.pk)
 
 
@@ -316,7 +331,7 @@ def tariff_edit(request: UserRequest, tariff_id: int | None = None) -> HttpRespo
                 tariff = services.tariff_create(**fields)
             else:
                 tariff = services.tariff_update(tariff=tariff, **fields)
-            messages.success(request, f"Tariff {tariff.code} saved.")
+            messages.success(request, gettext("Tariff %(code)s saved.") % {"code": tariff.code})
             return redirect("billing:tariff-edit", tariff_id=tariff.pk)
         except services.BillingError as exc:
             error = str(exc)
@@ -551,9 +566,9 @@ def tariff_assignment_list(request: UserRequest) -> HttpResponse:
                 id_token_group=request.POST.get("id_token_group", "").strip(),
                 **_assignment_place(request.POST),
             )
-            messages.success(request, f"Tariff {tariff.code} assigned.")
+            messages.success(request, gettext("Tariff %(code)s assigned.") % {"code": tariff.code})
         except services.BillingError as exc:
-            messages.error(request, f"Not assigned: {exc}")
+            messages.error(request, gettext("Not assigned: %(exc)s") % {"exc": exc})
         return redirect("billing:assignment-list")
     return render(
         request,
@@ -573,7 +588,7 @@ def tariff_assignment_list(request: UserRequest) -> HttpResponse:
 def tariff_assignment_delete(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = get_object_or_404(TariffAssignment, pk=assignment_id)
     services.tariff_assignment_delete(assignment=assignment)
-    messages.success(request, "Assignment removed.")
+    messages.success(request, gettext("Assignment removed."))
     return redirect("billing:assignment-list")
 
 
@@ -600,7 +615,7 @@ def subscription_plan_list(request: UserRequest) -> HttpResponse:
             raise PermissionDenied("Viewers cannot create plans.")
         try:
             plan = services.subscription_plan_create(**_plan_form_fields(request.POST))
-            messages.success(request, f"Plan {plan.name} created.")
+            messages.success(request, gettext("Plan %(name)s created.") % {"name": plan.name})
             return redirect("billing:plan-list")
         except services.BillingError as exc:
             error, form = str(exc), request.POST
@@ -626,7 +641,7 @@ def subscription_plan_edit(request: UserRequest, plan_id: int) -> HttpResponse:
             raise PermissionDenied("Viewers cannot change plans.")
         try:
             services.subscription_plan_update(plan=plan, **_plan_form_fields(request.POST))
-            messages.success(request, f"Plan {plan.name} saved.")
+            messages.success(request, gettext("Plan %(name)s saved.") % {"name": plan.name})
             return redirect("billing:plan-list")
         except services.BillingError as exc:
             error = str(exc)
@@ -683,9 +698,17 @@ def subscription_list(request: UserRequest) -> HttpResponse:
             subscription = services.subscription_start(
                 driver=driver, plan=plan, started_on=_date_or_today(request.POST.get("started_on"))
             )
-            messages.success(request, f"{driver} is on {plan.name} from {subscription.started_on:%Y-%m-%d}.")
+            messages.success(
+                request,
+                gettext("%(driver)s is on %(name)s from %(started_on)s.")
+                % {
+                    "driver": driver,
+                    "name": plan.name,
+                    "started_on": format(subscription.started_on, "%Y-%m-%d"),
+                },
+            )
         except services.BillingError as exc:
-            messages.error(request, f"Not subscribed: {exc}")
+            messages.error(request, gettext("Not subscribed: %(exc)s") % {"exc": exc})
         _audit(request, subscription=subscription, ok=subscription is not None)
         return redirect("billing:subscription-list")
     today = timezone.localdate()
@@ -714,11 +737,16 @@ def subscription_end(request: HttpRequest, subscription_id: int) -> HttpResponse
         )
         messages.success(
             request,
-            f"{subscription.driver}'s {subscription.plan.name} plan ends after {subscription.ended_on:%Y-%m-%d}.",
+            gettext("%(driver)s's %(name)s plan ends after %(ended_on)s.")
+            % {
+                "driver": subscription.driver,
+                "name": subscription.plan.name,
+                "ended_on": format(subscription.ended_on, "%Y-%m-%d"),
+            },
         )
         ok = True
     except services.BillingError as exc:
-        messages.error(request, f"Not ended: {exc}")
+        messages.error(request, gettext("Not ended: %(exc)s") % {"exc": exc})
         ok = False
     _audit(request, subscription=subscription, ok=ok)
     return redirect("billing:subscription-list")
@@ -736,7 +764,9 @@ def my_plan(request: UserRequest) -> HttpResponse:
         try:
             if request.POST.get("end"):
                 services.subscription_cancel_by_driver(driver=driver, today=today)
-                messages.success(request, "Your plan ends today; from tomorrow you pay public prices.")
+                messages.success(
+                    request, gettext("Your plan ends today; from tomorrow you pay public prices.")
+                )
             else:
                 plan = (
                     selectors.subscription_plans_offered()
@@ -746,9 +776,9 @@ def my_plan(request: UserRequest) -> HttpResponse:
                 if plan is None:
                     raise services.BillingError("that plan is not offered; choose one of the plans below")
                 services.subscription_choose(driver=driver, plan=plan, today=today)
-                messages.success(request, f"You are on {plan.name} from today.")
+                messages.success(request, gettext("You are on %(name)s from today.") % {"name": plan.name})
         except services.BillingError as exc:
-            messages.error(request, f"Not changed: {exc}.")
+            messages.error(request, gettext("Not changed: %(exc)s.") % {"exc": exc})
         return redirect("billing:my-plan")
     return render(
         request,

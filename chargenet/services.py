@@ -2,6 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils.translation import gettext
 
 from chargenet.models import User
 
@@ -96,11 +97,10 @@ def user_invite(*, username: str, email: str, role: str) -> User:
             "token": default_token_generator.make_token(user),
         },
     )
-    body = (
-        f"Hello,\n\nyou have been given a ChargeNet account ({user.get_role_display()}), user name {username}.\n"
-        f"Choose your password here:\n{link}\n"
-    )
-    transaction.on_commit(
-        lambda: send_mail("Your ChargeNet account", body, None, [email], fail_silently=False)
-    )
+    body = gettext(
+        "Hello,\n\nyou have been given a ChargeNet account (%(role)s), user name %(username)s.\n"
+        "Choose your password here:\n%(link)s\n"
+    ) % {"role": user.get_role_display(), "username": username, "link": link}
+    subject = gettext("Your ChargeNet account")
+    transaction.on_commit(lambda: send_mail(subject, body, None, [email], fail_silently=False))
     return user

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -66,10 +67,10 @@ def preferences(request: UserRequest) -> HttpResponse:
         try:
             user_preferences_set(user=request.user, time_zone=request.POST.get("time_zone", ""))
         except UserError as exc:
-            messages.error(request, f"Not saved: {exc}.")
+            messages.error(request, gettext("Not saved: %(exc)s.") % {"exc": exc})
             status = 400
         else:
-            messages.success(request, "Preferences saved.")
+            messages.success(request, gettext("Preferences saved."))
             return redirect("preferences")
     context = {
         "zones": sorted(zoneinfo.available_timezones() - {"localtime", "Factory"}),

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import get_language, gettext
 
 from chargenet.errors import DomainError
 from chargenet.events import event_publish
@@ -133,22 +134,29 @@ def driver_signup(*, email: str, password: str, name: str = "", site_url: str = 
     )
     driver = Driver.objects.create(user=user, name=name.strip()[:200], email=email)
     if site_url:
-        event_publish("driver.signed_up", {"driver_id": driver.pk, "site_url": site_url.rstrip("/")})
+        # The mail goes out later, from a worker: it carries the language the driver signed up in.
+        event_publish(
+            "driver.signed_up",
+            {"driver_id": driver.pk, "site_url": site_url.rstrip("/"), "language": get_language()},
+        )
     return driver
 
 
-def driver_verification_mail_send(*, driver_id: int, site_url: str) -> None:
+def driver_verification_mail_send(*, driver_id: int, site_url: str, language: str | None = None) -> None:
     """Mail a new driver the link that activates the account, unless it is already active (the
-    `driver.signed_up` subscriber; a redelivery after activation sends nothing)."""
+    `driver.signed_up` subscriber; a redelivery after activation sends nothing), in `language`
+    (the one they signed up in; the site's default when None)."""
     from django.urls import reverse
+    from django.utils import translation
 
     driver = Driver.objects.select_related("user").filter(pk=driver_id).first()
     if driver is None or driver.user is None or driver.user.is_active:
         return
     uidb64, token = driver_verification_token(driver=driver)
-    driver_verification_send(
-        driver=driver, verify_url=site_url + reverse("signup-verify", args=[uidb64, token])
-    )
+    with translation.override(language or settings.LANGUAGE_CODE):
+        driver_verification_send(
+            driver=driver, verify_url=site_url + reverse("signup-verify", args=[uidb64, token])
+        )
 
 
 def driver_verification_send(*, driver: Driver, verify_url: str) -> None:
@@ -156,12 +164,13 @@ def driver_verification_send(*, driver: Driver, verify_url: str) -> None:
     from django.core.mail import send_mail
 
     send_mail(
-        subject="Confirm your ChargeNet account",
-        message=(
-            f"Hello {driver.name or driver.email},\n\n"
-            f"Open this link to confirm your e-mail address and activate your account:\n{verify_url}\n\n"
+        subject=gettext("Confirm your ChargeNet account"),
+        message=gettext(
+            "Hello %(name)s,\n\n"
+            "Open this link to confirm your e-mail address and activate your account:\n%(url)s\n\n"
             "If you did not sign up, ignore this message."
-        ),
+        )
+        % {"name": driver.name or driver.email, "url": verify_url},
         from_email=None,
         recipient_list=[driver.email],
     )

@@ -8,6 +8,7 @@ from django.contrib.auth import login, logout
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chargenet.permissions import UserRequest, driver_required, operate_required, staff_required
@@ -86,7 +87,7 @@ def card_create(request: HttpRequest) -> HttpResponse:
         except services.IdTokenError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Card {token.uid} created.")
+            messages.success(request, gettext("Card %(uid)s created.") % {"uid": token.uid})
             return redirect("rfid:card-detail", pk=token.pk)
     return render(request, "rfid/card_form.html", {"form": form, "token": None})
 
@@ -111,7 +112,7 @@ def card_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except services.IdTokenError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Card {token.uid} saved.")
+            messages.success(request, gettext("Card %(uid)s saved.") % {"uid": token.uid})
             return redirect("rfid:card-detail", pk=token.pk)
     return render(request, "rfid/card_form.html", {"form": form, "token": token})
 
@@ -121,7 +122,7 @@ def card_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def card_block(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(IdToken, pk=pk)
     services.id_token_block(id_token=token)
-    messages.success(request, f"Card {token.uid} is blocked.")
+    messages.success(request, gettext("Card %(uid)s is blocked.") % {"uid": token.uid})
     return redirect("rfid:card-detail", pk=token.pk)
 
 
@@ -134,7 +135,7 @@ def card_unblock(request: HttpRequest, pk: int) -> HttpResponse:
     except services.IdTokenError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Card {token.uid} is valid again.")
+        messages.success(request, gettext("Card %(uid)s is valid again.") % {"uid": token.uid})
     return redirect("rfid:card-detail", pk=token.pk)
 
 
@@ -228,7 +229,11 @@ def my_card_add(request: UserRequest) -> HttpResponse:
         except services.IdTokenError as exc:
             form.add_error("printed_number", str(exc))
         else:
-            messages.success(request, f"Card {token.printed_number} added to your account.")
+            messages.success(
+                request,
+                gettext("Card %(printed_number)s added to your account.")
+                % {"printed_number": token.printed_number},
+            )
             return redirect("account")
     return render(request, "rfid/my_card_add.html", {"form": form})
 
@@ -239,7 +244,7 @@ def my_card_edit(request: UserRequest, pk: int) -> HttpResponse:
     form = CardLabelForm(request.POST or None, initial={"label": token.label})
     if request.method == "POST" and form.is_valid():
         services.driver_card_label(driver=_driver(request), id_token=token, label=form.cleaned_data["label"])
-        messages.success(request, "Card renamed.")
+        messages.success(request, gettext("Card renamed."))
         return redirect("account")
     return render(request, "rfid/my_card_edit.html", {"form": form, "token": token})
 
@@ -250,7 +255,9 @@ def my_card_block(request: UserRequest, pk: int) -> HttpResponse:
     token = _own_card(request, pk)
     services.driver_card_block(driver=_driver(request), id_token=token)
     messages.success(
-        request, f"Card {token.printed_number or token.uid} is blocked. Nobody can charge with it any more."
+        request,
+        gettext("Card %(uid)s is blocked. Nobody can charge with it any more.")
+        % {"uid": token.printed_number or token.uid},
     )
     return redirect("account")
 
@@ -262,9 +269,15 @@ def my_card_unblock(request: UserRequest, pk: int) -> HttpResponse:
     try:
         services.driver_card_unblock(driver=_driver(request), id_token=token)
     except services.IdTokenError as exc:
-        messages.error(request, f"Card {token.printed_number or token.uid} stays blocked: {exc}.")
+        messages.error(
+            request,
+            gettext("Card %(uid)s stays blocked: %(exc)s.")
+            % {"uid": token.printed_number or token.uid, "exc": exc},
+        )
     else:
-        messages.success(request, f"Card {token.printed_number or token.uid} works again.")
+        messages.success(
+            request, gettext("Card %(uid)s works again.") % {"uid": token.printed_number or token.uid}
+        )
     return redirect("account")
 
 
@@ -281,7 +294,7 @@ def my_details(request: UserRequest) -> HttpResponse:
         except services.DriverError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Your details are saved; your next invoices use them.")
+            messages.success(request, gettext("Your details are saved; your next invoices use them."))
             return redirect("account")
     return render(request, "rfid/my_details.html", {"form": form}, status=400 if form.errors else 200)
 
@@ -291,7 +304,7 @@ def my_account_delete(request: UserRequest) -> HttpResponse:
     """Delete one's own account, after typing the user name to confirm."""
     if request.method == "POST":
         if request.POST.get("confirm", "") != request.user.username:
-            messages.error(request, "Type your user name to confirm; nothing was deleted.")
+            messages.error(request, gettext("Type your user name to confirm; nothing was deleted."))
             return render(request, "rfid/my_account_delete.html", status=400)
         services.driver_account_delete(driver=_driver(request))
         logout(request)
@@ -327,5 +340,5 @@ def signup_verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse
     except services.DriverError as exc:
         return render(request, "rfid/signup_verify_failed.html", {"error": str(exc)}, status=400)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    messages.success(request, "Your e-mail address is confirmed. Welcome to ChargeNet!")
+    messages.success(request, gettext("Your e-mail address is confirmed. Welcome to ChargeNet!"))
     return redirect("account")

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -37,7 +38,7 @@ def api_key_list(request: UserRequest) -> HttpResponse:
 @require_POST
 def api_key_revoke_page(request: HttpRequest, pk: int) -> HttpResponse:
     api_key = api_key_revoke(api_key=get_object_or_404(ApiKey, user=request.user, pk=pk))
-    messages.success(request, f"The key {api_key.name!r} was revoked.")
+    messages.success(request, gettext("The key %(name)s was revoked.") % {"name": repr(api_key.name)})
     return redirect("api:api-key-page")
 
 

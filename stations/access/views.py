@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chargenet.permissions import operate_required, staff_required
@@ -45,7 +46,9 @@ def access_edit(request: HttpRequest, identity: str) -> HttpResponse:
         except AccessError as exc:
             error = str(exc)
         else:
-            messages.success(request, f"Access to {station.identity} saved.")
+            messages.success(
+                request, gettext("Access to %(identity)s saved.") % {"identity": station.identity}
+            )
             return redirect("access:list")
     return render(
         request,
@@ -64,7 +67,13 @@ def access_edit(request: HttpRequest, identity: str) -> HttpResponse:
 def access_sync(request: HttpRequest, identity: str) -> HttpResponse:
     station = get_object_or_404(Station, identity=identity)
     if local_list_sync_request(station_ids=[station.pk], delay=0):
-        messages.success(request, f"Local list of {station.identity} will be synchronised now.")
+        messages.success(
+            request,
+            gettext("Local list of %(identity)s will be synchronised now.") % {"identity": station.identity},
+        )
     else:
-        messages.error(request, f"{station.identity} keeps no local list; enable it first.")
+        messages.error(
+            request,
+            gettext("%(identity)s keeps no local list; enable it first.") % {"identity": station.identity},
+        )
     return redirect("access:list")

@@ -154,6 +154,19 @@ class StartProgress:
         """True while the page should keep looking (the outcome is not known yet)."""
         return self.state in ("waiting", "accepted")
 
+    @property
+    def recheck_in(self) -> int | None:
+        """Seconds until the outcome turns by the clock alone (a queued request expiring, an
+        accepted start whose session never began), when no event will say so; None otherwise."""
+        now = timezone.now()
+        if self.state == "accepted":
+            deadline = (self.command.completed_at or self.command.created_at) + START_SESSION_WAIT
+        elif self.state == "waiting" and self.command.expires_at:
+            deadline = self.command.expires_at
+        else:
+            return None
+        return max(1, int((deadline - now).total_seconds()) + 1)
+
 
 def remote_start_progress(*, driver: Driver, command_uuid: str) -> StartProgress | None:
     """The progress of one of the driver's own recent remote starts, or None (unknown, someone

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chargenet.permissions import UserRequest, driver_required, staff_required
@@ -39,13 +40,18 @@ def _own_session(request: UserRequest, pk: int) -> Session:
 
 @driver_required
 def charging_overview(request: UserRequest) -> HttpResponse:
-    """My charging: the live session or the start form. After a start (`?start=<command uuid>`) the
-    "now" region (`?fragment=now`) follows the command until the session appears or it fails."""
+    """My charging: the live session or the start form. The "now" region (`?fragment=now`) is a live
+    region: the live feed refreshes it on the driver's session events and, after a start
+    (`?start=<command uuid>`), on that command's events until the session appears or it fails."""
     driver = _driver(request)
     start = request.GET.get("start", "")
     progress = selectors.remote_start_progress(driver=driver, command_uuid=start) if start else None
+    active = [
+        (session, selectors.session_live_reading(session=session))
+        for session in selectors.session_list_for_driver(driver=driver, active=True)
+    ]
     context = {
-        "active": selectors.session_list_for_driver(driver=driver, active=True),
+        "active": active,
         "targets": selectors.charging_targets_for_driver(driver=driver),
         "cards": IdToken.objects.filter(driver=driver, status=IdToken.Status.ACCEPTED).order_by("created_at"),
         "request_key": uuid.uuid4().hex,
@@ -67,7 +73,7 @@ def charging_start(request: UserRequest) -> HttpResponse:
         evse_id = int(evse)
         id_token_id = int(request.POST.get("id_token", ""))
     except ValueError:
-        messages.error(request, "Choose a station, a connector and one of your cards.")
+        messages.error(request, gettext("Choose a station, a connector and one of your cards."))
         return redirect("charging:overview")
     remote_start = getattr(services, "session_remote_start", None)
     try:
@@ -84,11 +90,12 @@ def charging_start(request: UserRequest) -> HttpResponse:
             idempotency_key=request.POST.get("request_key", "")[:100],
         )
     except (selectors.ChargingError, services.StationError) as exc:
-        messages.error(request, f"Could not start: {exc}.")
+        messages.error(request, gettext("Could not start: %(exc)s.") % {"exc": exc})
     else:
         messages.success(
             request,
-            f"Start requested at {station.identity}, connector {evse_id}. Plug in if you have not yet.",
+            gettext("Start requested at %(identity)s, connector %(evse_id)s. Plug in if you have not yet.")
+            % {"identity": station.identity, "evse_id": evse_id},
         )
         return redirect(f"{reverse('charging:overview')}?start={command.uuid}")
     return redirect("charging:overview")
@@ -100,16 +107,18 @@ def charging_stop(request: UserRequest, pk: int) -> HttpResponse:
     session = _own_session(request, pk)
     remote_stop = getattr(services, "session_remote_stop", None)
     if session.status != Session.Status.ACTIVE:
-        messages.error(request, "This session has already ended.")
+        messages.error(request, gettext("This session has already ended."))
     elif remote_stop is None:
-        messages.error(request, "Remote stop is not available on this server yet; stop at the station.")
+        messages.error(
+            request, gettext("Remote stop is not available on this server yet; stop at the station.")
+        )
     else:
         try:
             remote_stop(session=session, requested_by=request.user)
         except services.StationError as exc:
-            messages.error(request, f"Could not stop: {exc}.")
+            messages.error(request, gettext("Could not stop: %(exc)s.") % {"exc": exc})
         else:
-            messages.success(request, "Stop requested. The session ends when the station confirms.")
+            messages.success(request, gettext("Stop requested. The session ends when the station confirms."))
     return redirect("charging:session-detail", pk=session.pk)
 
 

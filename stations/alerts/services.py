@@ -17,7 +17,8 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from chargenet.events import event_publish
 from stations.dashboard.selectors import offline_threshold
@@ -310,12 +311,14 @@ def alert_mail_new() -> int:
     if not claimed:
         return 0
     alerts = [alert for alert, _ in claimed]
-    subject = (
-        f"[ChargeNet] {alerts[0].station.identity}: {alerts[0].title}"
-        if len(alerts) == 1
-        else f"[ChargeNet] {len(alerts)} new alerts"
-    )
-    body = _alert_mail_body(alerts)
+    # In the site's language (users have no stored one), whichever thread happens to send it.
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = (
+            f"[ChargeNet] {alerts[0].station.identity}: {alerts[0].title}"
+            if len(alerts) == 1
+            else "[ChargeNet] " + gettext("%(count)s new alerts") % {"count": len(alerts)}
+        )
+        body = _alert_mail_body(alerts)
     try:
         with get_connection() as connection:
             for address in recipients:  # one message each: operators do not see each other's address
@@ -328,14 +331,15 @@ def alert_mail_new() -> int:
 
 
 def _alert_mail_body(alerts: list[Alert]) -> str:
-    lines = ["New alerts in ChargeNet:", ""]
+    lines = [gettext("New alerts in ChargeNet:"), ""]
     for alert in alerts:
-        when = f"{alert.occurred_at:%Y-%m-%d %H:%M} UTC" if alert.occurred_at else "time unknown"
-        lines.append(f"- {alert.station.identity}: {alert.title} ({alert.kind_label}, since {when})")
+        when = f"{alert.occurred_at:%Y-%m-%d %H:%M} UTC" if alert.occurred_at else gettext("time unknown")
+        since = gettext("since %(when)s") % {"when": when}
+        lines.append(f"- {alert.station.identity}: {alert.title} ({alert.kind_label}, {since})")
         if alert.detail:
             lines.append(f"  {alert.detail}")
-    lines += ["", f"Acknowledge them at {settings.SITE_URL}/alerts/", "",
-              "You get this mail because you turned on alert e-mails on the Alerts page."]  # fmt: skip
+    lines += ["", gettext("Acknowledge them at %(url)s") % {"url": f"{settings.SITE_URL}/alerts/"}, "",
+              gettext("You get this mail because you turned on alert e-mails on the Alerts page.")]  # fmt: skip
     return "\n".join(lines)
 
 

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chargenet.permissions import UserRequest, operate_required, staff_required
@@ -44,7 +45,7 @@ def alert_acknowledge(request: HttpRequest) -> HttpResponse:
     except alerts.AlertError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Alert acknowledged.")
+        messages.success(request, gettext("Alert acknowledged."))
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "alert-list"
@@ -63,6 +64,8 @@ def alert_mail_update(request: UserRequest) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"New alerts will be e-mailed to {request.user.email}." if enabled else "Alert e-mails are off.",
+            gettext("New alerts will be e-mailed to %(email)s.") % {"email": request.user.email}
+            if enabled
+            else gettext("Alert e-mails are off."),
         )
     return redirect("alert-list")

@@ -2,7 +2,7 @@
 
 Services publish events after commit to the channel-layer group "events" (chargenet.events); this
 consumer forwards them as JSON to every signed-in operator (any role), and to a signed-in driver
-only the session events of their own cards (matched on the card's uid). The page's script
+only the session, CDR and remote-start events of their own cards (matched on the card's uid). The page's script
 (static/js/live.js) then re-fetches the server-rendered fragments the event concerns, so the browser
 never builds markup from event data.
 """
@@ -19,8 +19,9 @@ from chargenet.events import EVENTS_GROUP
 CLOSE_FORBIDDEN = 4403
 
 
-# What a driver's feed carries: the events of their own cards' sessions and of their CDRs.
-DRIVER_EVENTS = ("session.", "cdr.")
+# What a driver's feed carries: the events of their own cards' sessions and of their CDRs, and the
+# outcome of remote starts for their cards (command events carry the card's id_tag only then).
+DRIVER_EVENTS = ("session.", "cdr.", "command.")
 
 
 @database_sync_to_async

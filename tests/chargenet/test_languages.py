@@ -1,5 +1,6 @@
 """Pages in English, Swedish and Ukrainian: the browser's language, or the one picked in the header."""
 
+import ast
 import gettext
 import os
 import re
@@ -39,18 +40,59 @@ def test_numbers_use_the_languages_decimal_separator():
         assert energy(4200) == "4.20 kWh"
 
 
+def _po_entries(text: str) -> list[dict]:
+    """The entries of a .po file: flags, msgid, msgid_plural and the msgstr(s), continuation lines
+    joined and escapes undone (the header, msgid "", is left out)."""
+    entries = []
+    for block in text.split("\n\n"):
+        entry: dict = {"flags": "", "msgstr": {}}
+        key = None
+        for line in block.splitlines():
+            if line.startswith("#,"):
+                entry["flags"] += line
+            elif line.startswith("#"):
+                continue
+            elif match := re.match(r'^(msgid|msgid_plural|msgstr(?:\[(\d+)\])?) (".*")$', line):
+                key = (match.group(1), match.group(2))
+                _po_append(entry, key, match.group(3))
+            elif line.startswith('"') and key:
+                _po_append(entry, key, line)
+        if entry.get("msgid"):
+            entries.append(entry)
+    return entries
+
+
+def _po_append(entry: dict, key: tuple, quoted: str) -> None:
+    name, index = key
+    value = ast.literal_eval(quoted)
+    if name.startswith("msgstr"):
+        entry["msgstr"][int(index or 0)] = entry["msgstr"].get(int(index or 0), "") + value
+    else:
+        entry[name] = entry.get(name, "") + value
+
+
 @pytest.mark.parametrize("language", ["sv", "uk"])
 def test_every_message_is_translated_and_compiled(language):
     po = REPO / "locale" / language / "LC_MESSAGES" / "django.po"
-    text = po.read_text(encoding="utf-8")
+    entries = _po_entries(po.read_text(encoding="utf-8"))
     with open(po.with_suffix(".mo"), "rb") as mo:
         compiled = gettext.GNUTranslations(mo)
 
-    entries = re.findall(r'^msgid "(.+)"\nmsgstr "(.*)"$', text, flags=re.MULTILINE)
-
-    assert entries and [msgid for msgid, msgstr in entries if not msgstr] == []
+    # Every message has a translation (every plural form too), and none is left fuzzy.
+    assert len(entries) > 500
+    assert [e["msgid"] for e in entries if not e["msgstr"] or not all(e["msgstr"].values())] == []
+    assert [e["msgid"] for e in entries if "fuzzy" in e["flags"]] == []
+    # Placeholders survive translation.
+    placeholders = re.compile(r"%\(\w+\)s|%%")
+    assert [
+        e["msgid"]
+        for e in entries
+        for msgstr in e["msgstr"].values()
+        if sorted(placeholders.findall(msgstr)) != sorted(placeholders.findall(e["msgid"]))
+    ] == []
     # The .mo the server reads says what the .po says (compilemessages was run after the last edit).
-    assert [msgid for msgid, msgstr in entries if compiled.gettext(msgid) != msgstr] == []
+    singular = [e for e in entries if "msgid_plural" not in e]
+    assert [e["msgid"] for e in singular if compiled.gettext(e["msgid"]) != e["msgstr"][0]] == []
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
@@ -72,3 +114,71 @@ def test_the_login_page_greets_a_ukrainian_browser_in_ukrainian(client):
     page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="uk").text
 
     assert "Увійти" in page and "Забули пароль?" in page
+
+
+# One page per area and a string on it, with its Swedish and Ukrainian translations.
+OPERATOR_PAGES = [
+    ("/dashboard/", "Network overview", "Nätöversikt", "Огляд мережі"),
+    ("/stations/", "Register a station", "Registrera en station", "Зареєструвати станцію"),
+    ("/sessions/", "No sessions match.", "Inga laddningar matchar.", "Жоден сеанс не відповідає."),
+    ("/alerts/", "Faults and alerts", "Fel och larm", "Несправності та сповіщення"),
+    ("/billing/tariffs/", "No tariffs.", "Inga taxor.", "Тарифів немає."),
+    ("/billing/cdrs/", "Priced sessions", "Prissatta laddningar", "Оцінені сеанси"),
+    (
+        "/billing/invoices/",
+        "Invoice a period now",
+        "Fakturera en period nu",
+        "Виставити рахунки за період зараз",
+    ),
+    ("/cards/", "No cards match.", "Inga kort matchar.", "Жодна картка не відповідає."),
+    ("/no-such-page/", "Not found", "Hittades inte", "Не знайдено"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("url", "english", "swedish", "ukrainian"), OPERATOR_PAGES)
+def test_the_operators_pages_speak_swedish_and_ukrainian(client, operator, url, english, swedish, ukrainian):
+    client.force_login(operator)
+
+    pages = {language: client.get(url, HTTP_ACCEPT_LANGUAGE=language).text for language in ("en", "sv", "uk")}
+
+    assert english in pages["en"]
+    assert swedish in pages["sv"] and english not in pages["sv"]
+    assert ukrainian in pages["uk"] and english not in pages["uk"]
+
+
+@pytest.mark.django_db
+def test_a_forbidden_page_says_so_in_the_viewers_language(client, driver):
+    client.force_login(driver.user)
+
+    page = client.get("/stations/", HTTP_ACCEPT_LANGUAGE="uk")
+
+    assert page.status_code == 403 and "Доступ заборонено" in page.text
+
+
+@pytest.mark.django_db
+def test_a_message_after_an_action_is_in_the_viewers_language(client, operator):
+    from rfid.services import id_token_create
+
+    card = id_token_create(uid="CARD0001")
+    client.force_login(operator)
+
+    page = client.post(f"/cards/{card.pk}/block/", HTTP_ACCEPT_LANGUAGE="sv", follow=True).text
+
+    assert "Kortet CARD0001 är spärrat." in page
+
+
+@pytest.mark.django_db
+def test_a_driver_who_signs_up_in_swedish_gets_the_confirmation_mail_in_swedish(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    # The mail goes out after the sign-up's transaction, from the durable event: the language travels with it.
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/signup/",
+            {"name": "Eva", "email": "eva@example.com", "password": "charge-my-car-2024"},
+            HTTP_ACCEPT_LANGUAGE="sv",
+        )
+
+    assert mailoutbox[0].subject == "Bekräfta ditt ChargeNet-konto"
+    assert mailoutbox[0].body.startswith("Hej Eva,") and "/signup/" in mailoutbox[0].body

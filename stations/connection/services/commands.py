@@ -174,13 +174,21 @@ def _command_finished(command: Command) -> None:
 
 
 def _command_event(command: Command) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "command_id": str(command.uuid),
         "station_id": command.station_id,
         "identity": command.station.identity,
         "action": command.action,
         "status": command.status,
     }
+    # A remote start names the card it starts for: the driver's live feed passes it to that driver.
+    payload = command.payload if isinstance(command.payload, dict) else {}
+    id_tag = payload.get("idTag")
+    if id_tag is None and isinstance(payload.get("idToken"), dict):
+        id_tag = payload["idToken"].get("idToken")
+    if command.action in ("RemoteStartTransaction", "RequestStartTransaction") and isinstance(id_tag, str):
+        data["id_tag"] = id_tag
+    return data
 
 
 ACCEPTING_STATUSES = frozenset({"Accepted", "Unlocked", "RebootRequired", "Scheduled"})

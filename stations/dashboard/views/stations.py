@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chargenet.permissions import UserRequest, operate_required, staff_required
@@ -125,7 +126,11 @@ def station_command(request: HttpRequest, identity: str) -> HttpResponse:
     if error:
         messages.error(request, error)
     else:
-        messages.success(request, f"{command.action} queued for {station.identity}.")
+        messages.success(
+            request,
+            gettext("%(action)s queued for %(identity)s.")
+            % {"action": command.action, "identity": station.identity},
+        )
     return redirect("station-detail", identity=station.identity)
 
 

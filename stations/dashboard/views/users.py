@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chargenet.services import UserError, user_invite, user_role_set
@@ -47,7 +48,12 @@ def user_update(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"{user.username} is now {user.get_role_display()}{'' if user.is_active else ' (inactive)'}.",
+            (
+                gettext("%(username)s is now %(role)s.")
+                if user.is_active
+                else gettext("%(username)s is now %(role)s (inactive).")
+            )
+            % {"username": user.username, "role": user.get_role_display()},
         )
     return redirect("user-list")
 
@@ -63,9 +69,11 @@ def user_invite_view(request: HttpRequest) -> HttpResponse:
             role=request.POST.get("role", ""),
         )
     except UserError as exc:
-        messages.error(request, f"Not invited: {exc}.")
+        messages.error(request, gettext("Not invited: %(exc)s.") % {"exc": exc})
     else:
         messages.success(
-            request, f"Invited {user.username} ({user.get_role_display()}); the e-mail is on its way."
+            request,
+            gettext("Invited %(username)s (%(role)s); the e-mail is on its way.")
+            % {"username": user.username, "role": user.get_role_display()},
         )
     return redirect("user-list")
