@@ -320,6 +320,9 @@ SPECTACULAR_SETTINGS = {
         "RegistrationStatusEnum": "stations.models.Station.RegistrationStatus",
         "InvoiceStatusEnum": "billing.models.Invoice.Status",
         "PaymentStatusEnum": "billing.models.Payment.Status",
+        "CampaignStatusEnum": "fleet.models.Campaign.Status",
+        "DiagnosticsKindEnum": "fleet.models.DiagnosticsRequest.Kind",
+        "CardTypeEnum": "rfid.models.IdToken.Type",
     },
 }
 # Requests per API key (or per user, or per address when anonymous), e.g. "600/min"; empty = no limit.
