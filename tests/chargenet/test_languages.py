@@ -132,6 +132,7 @@ OPERATOR_PAGES = [
     ),
     ("/cards/", "No cards match.", "Inga kort matchar.", "Жодна картка не відповідає."),
     ("/no-such-page/", "Not found", "Hittades inte", "Не знайдено"),
+    ("/fleet/", "Firmware and diagnostics", "Firmware och diagnostik", "Прошивка та діагностика"),
 ]
 
 
@@ -182,3 +183,27 @@ def test_a_driver_who_signs_up_in_swedish_gets_the_confirmation_mail_in_swedish(
 
     assert mailoutbox[0].subject == "Bekräfta ditt ChargeNet-konto"
     assert mailoutbox[0].body.startswith("Hej Eva,") and "/signup/" in mailoutbox[0].body
+
+
+@pytest.mark.django_db
+def test_a_guest_at_a_charger_reads_its_page_in_the_phones_language(client):
+    from stations.models import Connector, Evse, Location, Station
+
+    station = Station.objects.create(identity="CP-1", location=Location.objects.create(name="Harbour"))
+    Connector.objects.create(evse=Evse.objects.create(station=station, evse_id=1), connector_id=1)
+
+    pages = {
+        language: client.get("/pay/CP-1/1/", HTTP_ACCEPT_LANGUAGE=language).text
+        for language in ("en", "sv", "uk")
+    }
+
+    assert "Charge at Harbour" in pages["en"] and "No public price is set for this charger." in pages["en"]
+    assert (
+        "Ladda vid Harbour" in pages["sv"]
+        and "Inget publikt pris är satt för den här laddaren." in pages["sv"]
+    )
+    assert (
+        "Заряджання на Harbour" in pages["uk"]
+        and "Для цього зарядного пристрою не встановлено" in pages["uk"]
+    )
+    assert "Charge at" not in pages["sv"] + pages["uk"]
