@@ -17,6 +17,7 @@ from stations.connection.services.commands import (
     command_expire,
     command_release,
     command_wait,
+    commands_nudge_stale,
     session_remote_start,
     session_remote_stop,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "command_create",
     "command_dispatch",
     "command_expire",
+    "commands_nudge_stale",
     "command_release",
     "command_wait",
     "connector_status_record",
