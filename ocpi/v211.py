@@ -314,7 +314,8 @@ def in_cdr(body: Any, *, country_code: str, party_id: str) -> Any:
     """A 2.1.1 CDR as 2.2.1 (the owner is the calling partner; 2.1.1 CDRs name no session)."""
     if not isinstance(body, dict):
         return body
-    location = body.get("location") if isinstance(body.get("location"), dict) else {}
+    given = body.get("location")
+    location: dict[str, Any] = given if isinstance(given, dict) else {}
     location_id, evse_uid, connector_id = _where(location)
     cdr = {k: v for k, v in body.items() if k not in ("stop_date_time", "auth_id", "location", "total_cost",
                                                        "meter_id")}  # fmt: skip
