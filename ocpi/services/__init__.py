@@ -64,7 +64,13 @@ from ocpi.services.push import (
     pushes_for_tariff,
     roaming_session_record,
 )
-from ocpi.services.tokens import COMMAND_TOKEN_GRACE, TOKEN_TYPES, roaming_token_find, roaming_token_store
+from ocpi.services.tokens import (
+    COMMAND_TOKEN_GRACE,
+    TOKEN_TYPES,
+    roaming_token_find,
+    roaming_token_store,
+    roaming_token_type,
+)
 
 __all__ = [
     "RoamingCardError",
@@ -121,4 +127,5 @@ __all__ = [
     "roaming_session_record",
     "roaming_token_find",
     "roaming_token_store",
+    "roaming_token_type",
 ]

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ocpi import selectors, transport
+from ocpi import selectors, transport, v211
 from ocpi.client import PartnerUnreachable, partner_call
 from ocpi.models import Partner, RemoteCommand, RoamingSession, RoamingToken
 from ocpi.services.partners import partner_parties
@@ -230,6 +230,8 @@ def remote_command_result_send(*, remote_command_id: int) -> str:
         return ""
     message = (remote.station_command.error if remote.station_command else "") or ""
     body = {"result": result} | ({"message": [{"language": "en", "text": message[:512]}]} if message else {})
+    if remote.partner.version == v211.VERSION:
+        body = v211.out_command_response(body)  # 2.1.1 posts a CommandResponse
     try:
         partner_call(remote.partner, method="POST", url=remote.response_url, module="commands", body=body)
     except PartnerUnreachable:

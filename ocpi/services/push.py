@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from billing.models import Cdr, Tariff
 from chargenet.events import event_batch_memo
-from ocpi import selectors
+from ocpi import selectors, v211
 from ocpi.client import PartnerUnreachable, answer_accepted, partner_call
 from ocpi.models import EmspToken, Partner, Push, RoamingSession, RoamingToken
 from ocpi.services.tokens import COMMAND_TOKEN_GRACE
@@ -193,6 +193,27 @@ def pushes_for_cdr(*, cdr_id: int, event_key: str = "") -> Push | None:
 
 
 def _push_body(push: Push) -> Any:
+    """The push's body in the partner's version: rendered as 2.2.1, mapped for a 2.1.1 partner."""
+    body = _push_body_221(push)
+    if push.partner.version != v211.VERSION or body is None:
+        return body
+    kind = push.object_key.partition(":")[0]
+    if kind == "location":
+        return v211.out_location(body)
+    if kind == "tariff":
+        return v211.out_tariff(body)
+    if kind == "token":
+        return v211.out_token(body)
+    if kind == "session" and push.method == "PATCH":
+        return v211.out_session_patch(body)
+    if kind in ("session", "cdr"):
+        token = body["cdr_token"]
+        render = v211.out_session if kind == "session" else v211.out_cdr
+        return render(body, auth_id=str(token.get("contract_id") or token.get("uid", "")))
+    return body  # an EVSE status PATCH is the same in both versions
+
+
+def _push_body_221(push: Push) -> Any:
     kind, _, pk = push.object_key.partition(":")
     if kind == "evse":
         evse = Evse.objects.select_related("station").prefetch_related("connectors").get(pk=int(pk))
