@@ -132,6 +132,8 @@ MODULES = (
     ("cdrs", "SENDER", "cdrs"),
     ("tokens", "RECEIVER", "tokens"),
     ("commands", "RECEIVER", "commands"),
+    ("chargingprofiles", "RECEIVER", "chargingprofiles"),
+    ("hubclientinfo", "RECEIVER", "hubclientinfo"),
     ("locations", "RECEIVER", "emsp/locations"),
     ("tariffs", "RECEIVER", "emsp/tariffs"),
     ("sessions", "RECEIVER", "emsp/sessions"),
@@ -250,7 +252,11 @@ def sessions(request: HttpRequest, partner: Partner, body: Any) -> Reply:
     # The spec marks date_from required; we serve the whole list without it (docs/ocpi.md).
     return _paginated(
         request,
-        selectors.session_list(partner=partner),
+        selectors.session_list(partner=partner).filter(
+            services.parties_q(
+                "roaming__cdr_token", services.request_parties(partner=partner, headers=request.headers)
+            )
+        ),
         date_field="updated_at",
         to_ocpi=selectors.session_to_ocpi,
     )
@@ -258,8 +264,14 @@ def sessions(request: HttpRequest, partner: Partner, body: Any) -> Reply:
 
 @ocpi_endpoint(methods=("GET",))
 def cdrs(request: HttpRequest, partner: Partner, body: Any) -> Reply:
+    parties = services.request_parties(partner=partner, headers=request.headers)
     return _paginated(
-        request, selectors.cdr_list(partner=partner), date_field="created_at", to_ocpi=selectors.cdr_to_ocpi
+        request,
+        selectors.cdr_list(partner=partner).filter(
+            services.parties_q("session__roaming__cdr_token", parties)
+        ),
+        date_field="created_at",
+        to_ocpi=selectors.cdr_to_ocpi,
     )
 
 
@@ -271,7 +283,9 @@ def tokens(
     request: HttpRequest, partner: Partner, body: Any, country_code: str, party_id: str, uid: str
 ) -> Reply:
     token_type = request.GET.get("type", "RFID")
-    if (country_code.upper(), party_id.upper()) not in services.partner_parties(partner):
+    if (country_code.upper(), party_id.upper()) not in services.request_parties(
+        partner=partner, headers=request.headers
+    ):
         raise OcpiError(f"{country_code}*{party_id} is not one of your parties", http_status=404)
     if request.method == "GET":
         token = services.roaming_token_find(partner=partner, uid=uid, token_type=token_type)
@@ -292,7 +306,10 @@ def tokens(
 
 @ocpi_endpoint(methods=("POST",))
 def commands(request: HttpRequest, partner: Partner, body: Any, command: str) -> Reply:
-    return Reply(data=services.remote_command_receive(partner=partner, command=command, body=body))
+    parties = services.request_parties(partner=partner, headers=request.headers)
+    return Reply(
+        data=services.remote_command_receive(partner=partner, command=command, body=body, parties=parties)
+    )
 
 
 # --- the eMSP role (our drivers on partner networks) ----------------------------------------------
