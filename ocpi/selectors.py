@@ -348,10 +348,12 @@ def partner_list() -> QuerySet[Partner]:
 
 
 def partner_activity(*, partner: Partner, limit: int = 50) -> dict[str, Any]:
-    """What a partner's page shows: its latest requests in and out, pushes, roaming sessions and CDRs."""
-    from ocpi.models import Push, RequestLog
+    """What a partner's page shows: its latest requests in and out, pushes, roaming sessions and CDRs,
+    and, for a hub, the parties behind it (HubClientInfo)."""
+    from ocpi.models import ClientInfo, Push, RequestLog
 
     return {
+        "client_infos": ClientInfo.objects.filter(partner=partner).order_by("country_code", "party_id"),
         "requests": RequestLog.objects.filter(partner=partner).order_by("-created_at", "-id")[:limit],
         "pushes": Push.objects.filter(partner=partner).order_by("-id")[:limit],
         "pending_pushes": Push.objects.filter(partner=partner, status=Push.Status.PENDING).count(),

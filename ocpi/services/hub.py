@@ -14,23 +14,31 @@ from ocpi.transport import OcpiError
 CLIENT_INFO_ROLES = ("CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP")
 
 
+def hub_parties(partner: Partner) -> set[tuple[str, str]]:
+    """Every party a partner speaks for: its credentials roles and, for a hub, the parties it told us
+    about with HubClientInfo."""
+    behind = ClientInfo.objects.filter(partner=partner).values_list("country_code", "party_id")
+    return partner_parties(partner) | {(c.upper(), p.upper()) for c, p in behind}
+
+
 def request_parties(*, partner: Partner, headers: Mapping[str, str]) -> set[tuple[str, str]]:
     """The (country_code, party_id) pairs a request acts for: the party its OCPI-from-* headers name
     (a hub forwarding for one of its parties), else every party of the partner (a direct peer, or a
     peer that sends no routing headers). Raises OcpiError 2001 when the headers name a party the
-    partner did not register, or only half of one."""
+    partner does not speak for, or only half of one."""
     country_code = headers.get("OCPI-from-country-code", "").strip().upper()
     party_id = headers.get("OCPI-from-party-id", "").strip().upper()
+    parties = hub_parties(partner)
     if not country_code and not party_id:
-        return partner_parties(partner)
+        return parties
     if not country_code or not party_id:
         raise OcpiError(
             "OCPI-from-country-code and OCPI-from-party-id go together",
             status_code=transport.INVALID_PARAMETERS,
         )
-    if (country_code, party_id) not in partner_parties(partner):
+    if (country_code, party_id) not in parties:
         raise OcpiError(
-            f"{country_code}*{party_id} is not one of the parties you registered",
+            f"{country_code}*{party_id} is not one of the parties you speak for",
             status_code=transport.INVALID_PARAMETERS,
         )
     return {(country_code, party_id)}
