@@ -486,6 +486,11 @@ OCPI_COMMAND_TIMEOUT = env_int("OCPI_COMMAND_TIMEOUT", 30, minimum=5, maximum=60
 OCPI_PUSH_MAX_ATTEMPTS = env_int("OCPI_PUSH_MAX_ATTEMPTS", 30, minimum=1, maximum=200)
 # Allow partner URLs on loopback/private addresses; on by default only with DEBUG.
 OCPI_ALLOW_PRIVATE_HOSTS = env_bool("OCPI_ALLOW_PRIVATE_HOSTS", DEBUG)
+# The electricity sold, as OCPI EnergyMix in locations and tariffs: the supplier (blank = not
+# published), whether it is green, and the product's name.
+OCPI_ENERGY_SUPPLIER = env_str("OCPI_ENERGY_SUPPLIER")
+OCPI_ENERGY_GREEN = env_bool("OCPI_ENERGY_GREEN", False)
+OCPI_ENERGY_PRODUCT = env_str("OCPI_ENERGY_PRODUCT")
 # Days the OCPI request log and delivered pushes are kept.
 OCPI_LOG_RETENTION_DAYS = env_int("OCPI_LOG_RETENTION_DAYS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE |= {

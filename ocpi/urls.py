@@ -3,7 +3,7 @@ without a trailing slash, so no client is ever redirected."""
 
 from django.urls import path, re_path
 
-from ocpi import account, dashboard, views
+from ocpi import account, chargingprofiles, dashboard, views
 
 app_name = "ocpi"
 
@@ -40,6 +40,12 @@ urlpatterns = [
         name="tokens",
     ),
     re_path(rf"{V}/commands/(?P<command>[A-Za-z_]+)/?$", views.commands, name="commands"),
+    re_path(
+        rf"{V}/chargingprofiles/{SEGMENT.format('session_id')}/?$",
+        chargingprofiles.charging_profiles,
+        name="chargingprofiles",
+    ),
+    re_path(rf"{V}/hubclientinfo/{PARTY}/?$", chargingprofiles.hub_client_info, name="hubclientinfo"),
     # The eMSP role (our drivers on partner networks).
     re_path(rf"{V}/emsp/tokens/?$", views.emsp_tokens, name="emsp-tokens"),
     re_path(rf"{V}/emsp/tokens/{SEGMENT.format('uid')}/authorize/?$", views.emsp_token_authorize),

@@ -154,6 +154,8 @@ MODULES = (
     ("cdrs", "SENDER", "cdrs"),
     ("tokens", "RECEIVER", "tokens"),
     ("commands", "RECEIVER", "commands"),
+    ("chargingprofiles", "RECEIVER", "chargingprofiles"),
+    ("hubclientinfo", "RECEIVER", "hubclientinfo"),
     ("locations", "RECEIVER", "emsp/locations"),
     ("tariffs", "RECEIVER", "emsp/tariffs"),
     ("sessions", "RECEIVER", "emsp/sessions"),
@@ -288,7 +290,11 @@ def sessions(request: HttpRequest, partner: Partner, body: Any) -> Reply:
     # The spec marks date_from required; we serve the whole list without it (docs/ocpi.md).
     return _paginated(
         request,
-        selectors.session_list(partner=partner),
+        selectors.session_list(partner=partner).filter(
+            services.parties_q(
+                "roaming__cdr_token", services.request_parties(partner=partner, headers=request.headers)
+            )
+        ),
         date_field="updated_at",
         to_ocpi=_shaped(request, selectors.session_to_ocpi, v211.out_session),
     )
@@ -296,7 +302,10 @@ def sessions(request: HttpRequest, partner: Partner, body: Any) -> Reply:
 
 @ocpi_endpoint(methods=("GET",))
 def cdrs(request: HttpRequest, partner: Partner, body: Any) -> Reply:
-    cdrs = selectors.cdr_list(partner=partner)
+    parties = services.request_parties(partner=partner, headers=request.headers)
+    cdrs = selectors.cdr_list(partner=partner).filter(
+        services.parties_q("session__roaming__cdr_token", parties)
+    )
     if _v211(request):
         cdrs = cdrs.exclude(kind=Cdr.Kind.CREDIT)  # 2.1.1 has no credit CDRs
     return _paginated(
@@ -329,7 +338,9 @@ def tokens(
     request: HttpRequest, partner: Partner, body: Any, country_code: str, party_id: str, uid: str
 ) -> Reply:
     token_type = request.GET.get("type", "RFID")
-    if (country_code.upper(), party_id.upper()) not in services.partner_parties(partner):
+    if (country_code.upper(), party_id.upper()) not in services.request_parties(
+        partner=partner, headers=request.headers
+    ):
         raise OcpiError(f"{country_code}*{party_id} is not one of your parties", http_status=404)
     if _v211(request):
         # 2.1.1 cannot name the type in the URL: a PUT says it, otherwise the stored token does.
@@ -357,13 +368,18 @@ def tokens(
 
 @ocpi_endpoint(methods=("POST",))
 def commands(request: HttpRequest, partner: Partner, body: Any, command: str) -> Reply:
+    parties = services.request_parties(partner=partner, headers=request.headers)
     if not _v211(request):
-        return Reply(data=services.remote_command_receive(partner=partner, command=command, body=body))
+        return Reply(
+            data=services.remote_command_receive(partner=partner, command=command, body=body, parties=parties)
+        )
     if command == "CANCEL_RESERVATION":  # not a 2.1.1 command
         return Reply(data={"result": "NOT_SUPPORTED"})
     body = v211.in_command(body, country_code=partner.country_code, party_id=partner.party_id)
     try:
-        response = services.remote_command_receive(partner=partner, command=command, body=body)
+        response = services.remote_command_receive(
+            partner=partner, command=command, body=body, parties=parties
+        )
     except OcpiError as exc:
         exc.data = v211.out_command_response(exc.data) if isinstance(exc.data, dict) else exc.data
         raise

@@ -14,6 +14,7 @@ from chargenet.events import event_batch_memo
 from ocpi import selectors, v211
 from ocpi.client import PartnerUnreachable, answer_accepted, partner_call
 from ocpi.models import EmspToken, Partner, Push, RoamingSession, RoamingToken
+from ocpi.services.routing import body_party
 from ocpi.services.tokens import COMMAND_TOKEN_GRACE
 from stations.models import Evse, Session, Station
 
@@ -242,6 +243,15 @@ def _push_body_221(push: Push) -> Any:
     raise ValueError(f"unknown push object {push.object_key}")
 
 
+def _push_party(push: Push) -> tuple[str, str] | None:
+    """The party behind a hub a session or CDR push is for: the owner of the session's token."""
+    kind, _, pk = push.object_key.partition(":")
+    roaming = RoamingSession.objects.filter(
+        **({"session_id": int(pk)} if kind == "session" else {"session__cdrs__pk": int(pk)})
+    ).first() if kind in ("session", "cdr") else None  # fmt: skip
+    return body_party({"cdr_token": roaming.cdr_token}) if roaming is not None else None
+
+
 def push_backoff(*, attempts: int) -> int:
     """Seconds before the next attempt: 5 s, 15 s, 45 s … capped at ten minutes."""
     return int(min(5 * 3 ** max(0, attempts - 1), 600))
@@ -281,7 +291,14 @@ def push_deliver(*, partner_id: int, object_key: str) -> int | None:
                 raise PartnerUnreachable("the partner is no longer registered for this module")
             # A CDR is POSTed to the URL exactly as advertised (a peer may route only its own form).
             url = base.rstrip("/") + push.path if push.path else base
-            answer = partner_call(partner, method=push.method, url=url, module=push.module, body=body)
+            answer = partner_call(
+                partner,
+                method=push.method,
+                url=url,
+                module=push.module,
+                body=body,
+                to_party=_push_party(push),
+            )
             status = answer.http_status
             location = answer.headers.get("location", "")
             if not answer_accepted(answer):
