@@ -306,9 +306,21 @@ def _target_stations(target: CampaignTarget, *, image: FirmwareImage | None) -> 
     return stations
 
 
-def _campaign_check(
-    *, max_failure_rate: int, max_retries: int, window_start: time | None, window_end: time | None
-) -> None:
+def _campaign_start(
+    *,
+    name: str,
+    target: CampaignTarget | None,
+    image: FirmwareImage | None,
+    waves: list[Any] | None,
+    max_failure_rate: int,
+    max_retries: int,
+    window_start: time | None,
+    window_end: time | None,
+    **fields: Any,
+) -> Campaign:
+    """Check what every campaign has, pick its stations, store it with one row per station in its
+    wave, and queue its first step."""
+    name = _clean(name, "name", 200)
     if not 0 <= max_failure_rate <= 100:
         raise FleetError("the maximum failure rate is a percentage from 0 to 100")
     if not 0 <= max_retries <= 10:
@@ -317,15 +329,24 @@ def _campaign_check(
         window_start is not None and window_start == window_end
     ):
         raise FleetError("an update window needs a start and a different end time")
-
-
-def _campaign_store(
-    *, stations: list[Station], waves: list[Any] | None, target: CampaignTarget, **fields: Any
-) -> Campaign:
+    target = target or CampaignTarget()
+    stations = _target_stations(target, image=image)
+    if image is not None:
+        target = replace(target, vendor=image.vendor, model=image.model)
     waves = [str(w) for w in (waves or ["1", "10%", WAVE_REST])]
     sizes = _wave_sizes(waves, len(stations))
     with transaction.atomic():
-        campaign = Campaign.objects.create(target=target.as_dict(), waves=waves, **fields)
+        campaign = Campaign.objects.create(
+            name=name,
+            image=image,
+            target=target.as_dict(),
+            waves=waves,
+            max_failure_rate=max_failure_rate,
+            max_retries=max_retries,
+            window_start=window_start,
+            window_end=window_end,
+            **fields,
+        )
         rows, position = [], 0
         for wave, size in enumerate(sizes, start=1):
             for station in stations[position : position + size]:
@@ -363,29 +384,18 @@ def campaign_create(
     station is unknown or of another vendor/model than the image, when nothing matches, or for
     malformed waves, rates, windows or tags.
     """
-    name = _clean(name, "name", 200)
-    _campaign_check(
-        max_failure_rate=max_failure_rate,
-        max_retries=max_retries,
-        window_start=window_start,
-        window_end=window_end,
-    )
-    target = target or CampaignTarget()
-    stations = _target_stations(target, image=image)
-    target = replace(target, vendor=image.vendor, model=image.model)
-    return _campaign_store(
-        stations=stations,
-        waves=waves,
-        target=target,
+    return _campaign_start(
         name=name,
-        kind=Campaign.Kind.FIRMWARE,
+        target=target,
         image=image,
+        waves=waves,
         max_failure_rate=max_failure_rate,
+        max_retries=max_retries,
         window_start=window_start,
         window_end=window_end,
-        allow_while_charging=allow_while_charging,
-        max_retries=max_retries,
         created_by=created_by,
+        kind=Campaign.Kind.FIRMWARE,
+        allow_while_charging=allow_while_charging,
     )
 
 
@@ -410,32 +420,23 @@ def diagnostics_campaign_create(
     Raises FleetError for a window of logs that ends before it starts, FTP while the FTP server is off,
     an unknown log type, no matching station, or malformed waves, rates, windows or tags.
     """
-    name = _clean(name, "name", 200)
-    _campaign_check(
+    _diagnostics_options_check(since=since, until=until, transport=transport, log_type=log_type)
+    return _campaign_start(
+        name=name,
+        target=target,
+        image=None,
+        waves=waves,
         max_failure_rate=max_failure_rate,
         max_retries=max_retries,
         window_start=window_start,
         window_end=window_end,
-    )
-    _diagnostics_options_check(since=since, until=until, transport=transport, log_type=log_type)
-    target = target or CampaignTarget()
-    stations = _target_stations(target, image=None)
-    return _campaign_store(
-        stations=stations,
-        waves=waves,
-        target=target,
-        name=name,
+        created_by=created_by,
         kind=Campaign.Kind.DIAGNOSTICS,
         log_since=since,
         log_until=until,
         transport=transport,
         log_type=log_type,
-        max_failure_rate=max_failure_rate,
-        window_start=window_start,
-        window_end=window_end,
         allow_while_charging=True,  # an upload does not disturb a session
-        max_retries=max_retries,
-        created_by=created_by,
     )
 
 
