@@ -59,6 +59,8 @@ WEBHOOK_EVENTS = (
     "firmware_campaign.updated",
     "firmware_campaign.station_updated",
     "diagnostics.updated",
+    "diagnostics_campaign.updated",
+    "diagnostics_campaign.station_updated",
     "station.status_reported",
 )
 COMMAND_FINAL_STATUSES = {"accepted", "rejected", "error", "timed_out", "expired"}

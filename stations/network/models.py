@@ -28,6 +28,20 @@ class Location(models.Model):
         return self.name
 
 
+class Tag(models.Model):
+    """A label operators put on stations ("pilot", "garage-north") to find them and target them
+    together (the station list, the API's `?tag=`, fleet campaigns). Names are normalised: lower case,
+    words joined by "-"."""
+
+    name = models.CharField(max_length=40, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Station(models.Model):
     """A charge point (OCPP charging station), known by the identity in its WebSocket URL."""
 
@@ -78,6 +92,7 @@ class Station(models.Model):
     # Who may charge when the station is private (docs/drivers-and-cards.md).
     allowed_drivers = models.ManyToManyField(Driver, blank=True, related_name="allowed_stations")
     allowed_groups = models.JSONField(default=list, blank=True, help_text="Group ids (parent id tags)")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="stations")
     local_list_enabled = models.BooleanField(
         default=False, help_text="Keep a local authorization list on the station (SendLocalList)"
     )

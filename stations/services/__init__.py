@@ -47,6 +47,12 @@ from stations.network.services.stations import (
     station_update,
 )
 from stations.network.services.status import FAULT_FREE_ERROR_CODES, connector_status_record
+from stations.network.services.tags import (
+    station_tags_change,
+    station_tags_set,
+    tag_normalise,
+    tags_normalise,
+)
 from stations.sessions.services import (
     ENERGY_REGISTER,
     meter_values_record,
@@ -59,6 +65,10 @@ from stations.sessions.services import (
 )
 
 __all__ = [
+    "station_tags_change",
+    "station_tags_set",
+    "tag_normalise",
+    "tags_normalise",
     "session_cost_register",
     "session_total_cost",
     "basic_auth_password",

@@ -155,6 +155,7 @@ class SimulatedStation:
         # Fleet operations: shares (0..1) of firmware downloads/installs that fail, and the last files.
         self.firmware_download_failure_rate = 0.0
         self.firmware_install_failure_rate = 0.0
+        self.upload_failure_rate = 0.0  # diagnostics/log uploads that fail (UploadFailed)
         self.firmware_downloads: list[bytes] = []
         self.uploads: list[tuple[str, str]] = []  # (location without credentials, file name)
 
@@ -922,7 +923,7 @@ class SimulatedStation:
     async def _upload_file(self, location: str, name: str) -> bool:
         """Upload a generated diagnostics/log file to `location`: HTTP(S) as a multipart POST, or FTP
         (credentials in the URL) with STOR. True when the server took it."""
-        if not location:
+        if not location or self.rng.random() < self.upload_failure_rate:
             return False
         try:
             await asyncio.to_thread(_upload, location, name, self._diagnostics_content())
