@@ -784,14 +784,19 @@ def schedule_rule_delete(*, rule: ScheduleRule) -> None:
 
 def station_reapply(*, station_id: int) -> int:
     """A station booted: it may have lost its charging profiles. Send every profile ChargeNet
-    holds as installed there again (not TxProfiles: its sessions ended with the reboot), the
-    availability its schedules want, and rebalance its site. Runs in the event's transaction;
-    returns how many commands were queued."""
+    holds as installed there since before its last boot again (not TxProfiles: its sessions ended
+    with the reboot), the availability its schedules want, and rebalance its site. Runs in the
+    event's transaction; returns how many commands were queued."""
     station = Station.objects.select_related("location").filter(pk=station_id).first()
     if station is None:
         return 0
     sent = 0
-    installed = ChargingProfile.objects.filter(station=station, is_active=True).exclude(purpose="TxProfile")
+    active = ChargingProfile.objects.filter(station=station, is_active=True)
+    installed = active.exclude(purpose="TxProfile")
+    if station.last_boot_at is not None:
+        # The boot event may reach us late (a busy worker, the sweep): what the station accepted
+        # after it booted is still there, and sending it again could undo a newer change.
+        installed = installed.filter(created_at__lt=station.last_boot_at)
     for row in installed.order_by("id"):
         if station.ocpp_version == "1.6":
             payload: dict[str, Any] = {"connectorId": row.connector_id, "csChargingProfiles": row.profile}
@@ -809,7 +814,7 @@ def station_reapply(*, station_id: int) -> int:
         command_create(station=station, action="ChangeAvailability", payload=kind_payload)
         sent += 1
     if station.location_id is not None:
-        if not installed.filter(charging_profile_id=LOAD_DEFAULT_PROFILE_ID).exists():
+        if not active.filter(charging_profile_id=LOAD_DEFAULT_PROFILE_ID).exists():
             site = SiteCapacity.objects.filter(location_id=station.location_id, enabled=True).first()
             if site is not None and site_fallback_install(site=site, station=station):
                 sent += 1
