@@ -122,7 +122,7 @@ def allocate(
             if d.priority < priority:
                 for key in path(d):
                     headroom[key] -= need(d)
-        current = {d.session_id: 0.0 for d in tier}
+        level = {d.session_id: 0.0 for d in tier}
         bound: dict[int, str | None] = {}
         open_ = list(tier)
         while open_:
@@ -132,17 +132,17 @@ def allocate(
                     counts[key] += 1
             step = min(
                 [headroom[key] / n for key, n in counts.items() if n]
-                + [d.max_current_a - current[d.session_id] for d in open_]
+                + [d.max_current_a - level[d.session_id] for d in open_]
             )
             step = max(0.0, step)
             for d in open_:
-                current[d.session_id] += step
+                level[d.session_id] += step
                 for key in path(d):
                     headroom[key] -= step
             full = {key for key, n in counts.items() if n and headroom[key] <= EPSILON}
             still = []
             for d in open_:
-                if current[d.session_id] >= d.max_current_a - EPSILON:
+                if level[d.session_id] >= d.max_current_a - EPSILON:
                     bound[d.session_id] = None
                 elif full.intersection(path(d)):
                     # The innermost full circuit is the one that holds it back.
@@ -151,7 +151,7 @@ def allocate(
                     still.append(d)
             open_ = still
         for d in tier:
-            amps = _floor(current[d.session_id])
+            amps = _floor(level[d.session_id])
             for key in path(d):
                 given[key] += amps
             result[d.session_id] = Allocation(
