@@ -1,5 +1,6 @@
-"""Site load management over real sockets: simulated chargers whose power follows the profiles
-ChargeNet sends, a live server and a Celery worker reacting to session starts and stops."""
+"""Site load management over real sockets: simulated chargers (OCPP 1.6 and 2.0.1) whose power
+follows the profiles ChargeNet sends, a live server and a Celery worker reacting to session starts
+and stops."""
 
 import asyncio
 import time
@@ -9,8 +10,9 @@ import pytest
 from rfid.services import id_token_create
 from smartcharging.models import AllocationDecision
 from smartcharging.services import site_capacity_set
-from stations.services import location_create
-from tests.e2e.conftest import in_thread
+from stations.services import location_create, station_create
+from stations.simulator.v201 import Simulated201Station
+from tests.e2e.conftest import STATION_PASSWORD, in_thread
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -45,15 +47,46 @@ def wait_until(check, timeout: float, what: str):
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
-def test_three_cars_share_a_22_kw_site_and_never_draw_more_than_it(stations):
-    # given a 22 kW site with three single-connector 1.6 chargers, each car wanting 11 kW
+def connect(stations, version: str, identity: str, location):
+    """A single-EVSE simulated charger of that OCPP version, booted, at `location`."""
+    if version == "1.6":
+        return stations.connect(identity, evses=1, location=location)
+    in_thread(
+        station_create,
+        identity=identity,
+        password=STATION_PASSWORD,
+        evses=1,
+        ocpp_version="2.0.1",
+        location=location,
+    )
+    sim = Simulated201Station(
+        url=stations.system.ocpp_url,
+        identity=identity,
+        password=STATION_PASSWORD,
+        evses=1,
+        meter_interval=0.5,
+    )
+    stations.running.append(sim)
+
+    async def bring_up():
+        await sim.connect()
+        assert (await sim.boot()).status == "Accepted"
+        await sim.status_all()
+
+    stations.run(bring_up())
+    return sim
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_three_cars_share_a_22_kw_site_and_never_draw_more_than_it(stations, version):
+    # given a 22 kW site with three single-connector chargers, each car wanting 11 kW
     site = in_thread(location_create, name="Depot", time_zone="Europe/Amsterdam")
-    sims = [stations.connect(f"LM-{n}", evses=1, location=site) for n in (1, 2, 3)]
+    sims = [connect(stations, version, f"LM-{n}", site) for n in (1, 2, 3)]
     for n in (1, 2, 3):
         in_thread(id_token_create, uid=f"04LM000{n}")
     in_thread(site_capacity_set, location=site, capacity_kw=22)
     for sim in sims:  # every charger got the safe default first
-        stations.run(sim.wait_for(lambda s=sim: any(p.get("stack_level") == 1 for p in s.charging_profiles)))
+        wait_until(lambda s=sim: any(p.get("stack_level") == 1 for p in s.charging_profiles), 10, "default")
     sampler = PowerSampler(sims)
     sampler.task = asyncio.run_coroutine_threadsafe(sampler.run(), stations.loop.loop)
 
