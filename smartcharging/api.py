@@ -14,12 +14,14 @@ from rest_framework.response import Response
 from chargenet.api.base import ApiMixin, ApiView
 from chargenet.api.permissions import IsStaffReadOperateWrite
 from smartcharging import selectors, services
-from smartcharging.models import AllocationDecision, ScheduleRule
+from smartcharging.models import AllocationDecision, Circuit, ScheduleRule, SiteCapacity
 from smartcharging.serializers import (
     PURPOSES,
     AllocationDecisionSerializer,
     ChargingProfileCreateSerializer,
     ChargingProfileSerializer,
+    CircuitSerializer,
+    CircuitSetSerializer,
     CompositeQuerySerializer,
     ScheduleRuleCreateSerializer,
     ScheduleRuleSerializer,
@@ -169,8 +171,9 @@ class SiteCapacityApi(ApiView):
         summary="Set a location's capacity",
         request=SiteCapacitySetSerializer,
         responses=SiteCapacitySerializer,
-        description="Give `capacity_a` (per phase) or `capacity_kw` (three phases at 230 V). Refused "
-        "when below the minimum current of the sessions running there.",
+        description="Give `capacity_a` (per phase) or `capacity_kw` (three phases at 230 V), and "
+        "optionally `capacity_windows` by time of day and `plan_priorities`; what is not given is kept. "
+        "Refused when below the minimum current of the sessions running there.",
     )
     def put(self, request, pk: int):
         location = get_object_or_404(Location, pk=pk)
@@ -178,6 +181,74 @@ class SiteCapacityApi(ApiView):
         serializer.is_valid(raise_exception=True)
         site = services.site_capacity_set(location=location, **serializer.validated_data)
         return Response(SiteCapacitySerializer(site).data)
+
+
+def _circuit_args(site: SiteCapacity, data: dict) -> dict:
+    identities = data.pop("stations", [])
+    stations = list(Station.objects.filter(identity__in=identities))
+    unknown = sorted(set(identities) - {s.identity for s in stations})
+    if unknown:
+        raise ValidationError({"stations": [f"No such station: {', '.join(unknown)}."]})
+    parent_id = data.pop("parent", None)
+    parent = Circuit.objects.filter(pk=parent_id, site=site).first() if parent_id is not None else None
+    if parent_id is not None and parent is None:
+        raise ValidationError({"parent": ["No such circuit at this site."]})
+    return {**data, "parent": parent, "stations": stations}
+
+
+def _site(pk: int) -> SiteCapacity:
+    site = selectors.site_capacity_get(location_id=get_object_or_404(Location, pk=pk).pk)
+    if site is None:
+        raise services.SmartChargingError("set the location's capacity first")
+    return site
+
+
+@extend_schema(tags=["smart charging"])
+class CircuitListApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "location"
+    audit_lookup = "pk"
+
+    @extend_schema(summary="A site's circuits", responses=CircuitSerializer(many=True))
+    def get(self, request, pk: int):
+        circuits = selectors.circuit_list(location_id=get_object_or_404(Location, pk=pk).pk)
+        return Response(CircuitSerializer(circuits, many=True).data)
+
+    @extend_schema(
+        summary="Add a circuit to a site",
+        request=CircuitSetSerializer,
+        responses={201: CircuitSerializer},
+        description="A feeder or board with its own limit (`capacity_a` per phase or `capacity_kw`), "
+        "under `parent` (a circuit id) or the site, feeding `stations` (identities).",
+    )
+    def post(self, request, pk: int):
+        site = _site(pk)
+        serializer = CircuitSetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        circuit = services.circuit_set(site=site, **_circuit_args(site, dict(serializer.validated_data)))
+        return Response(CircuitSerializer(circuit).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["smart charging"])
+class CircuitDetailApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "circuit"
+    audit_lookup = "circuit_id"
+
+    @extend_schema(summary="Change a circuit", request=CircuitSetSerializer, responses=CircuitSerializer)
+    def put(self, request, pk: int, circuit_id: int):
+        site = _site(pk)
+        circuit = get_object_or_404(Circuit, pk=circuit_id, site=site)
+        serializer = CircuitSetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        args = _circuit_args(site, dict(serializer.validated_data))
+        circuit = services.circuit_set(site=site, circuit=circuit, **args)
+        return Response(CircuitSerializer(circuit).data)
+
+    @extend_schema(summary="Delete a circuit (and those below it)", responses={204: None})
+    def delete(self, request, pk: int, circuit_id: int):
+        services.circuit_delete(circuit=get_object_or_404(Circuit, pk=circuit_id, site=_site(pk)))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema(tags=["smart charging"])

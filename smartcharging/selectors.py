@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from smartcharging.composite import Composite, Period, Profile, composite_schedule
-from smartcharging.models import AllocationDecision, ScheduleRule, SiteCapacity
+from smartcharging.models import AllocationDecision, Circuit, ScheduleRule, SiteCapacity
 from stations.models import ChargingProfile, Command, Session, Station
 
 
@@ -137,6 +137,16 @@ def composite_chart(composite: Composite, *, ceiling: float) -> list[ChartBar]:
 
 def site_capacity_get(*, location_id: int) -> SiteCapacity | None:
     return SiteCapacity.objects.filter(location_id=location_id).first()
+
+
+def circuit_list(*, location_id: int) -> QuerySet:
+    """A site's circuits with the stations they feed, by name."""
+    return (
+        Circuit.objects.filter(site__location_id=location_id)
+        .select_related("parent")
+        .prefetch_related("memberships__station")
+        .order_by("name", "id")
+    )
 
 
 def allocation_decision_list(*, location_id: int | None = None, session_id: int | None = None) -> QuerySet:

@@ -169,6 +169,12 @@ v1 = [
     ),
     path("locations/<id:pk>/site-capacity/", smart_api.SiteCapacityApi.as_view(), name="site-capacity"),
     path("locations/<id:pk>/allocations/", smart_api.AllocationListApi.as_view(), name="allocation-list"),
+    path("locations/<id:pk>/circuits/", smart_api.CircuitListApi.as_view(), name="circuit-list"),
+    path(
+        "locations/<id:pk>/circuits/<id:circuit_id>/",
+        smart_api.CircuitDetailApi.as_view(),
+        name="circuit-detail",
+    ),
     path("schedule-rules/", smart_api.ScheduleRuleListApi.as_view(), name="schedule-rule-list"),
     path("schedule-rules/<id:pk>/", smart_api.ScheduleRuleDetailApi.as_view(), name="schedule-rule-detail"),
     # The device model of 2.0.1 stations (stations/devicemodel/api.py).

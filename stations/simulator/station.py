@@ -52,6 +52,68 @@ def _parse_time(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def profiles_limit_w(
+    profiles: list[dict[str, Any]],
+    connector_id: int,
+    *,
+    started: datetime | None,
+    ev_phases: int = 3,
+    at: datetime | None = None,
+) -> float | None:
+    """The composite limit (W) of installed profiles (1.6 shape, snake_case) on a connector: per
+    purpose the valid profile with the highest stack level that has a period now; TxProfile (only
+    while a transaction runs, since `started`) over TxDefaultProfile; ChargePointMaxProfile caps."""
+    at = at or datetime.now(UTC)
+
+    def prevailing(purpose: str) -> float | None:
+        candidates = [
+            p
+            for p in profiles
+            if p.get("charging_profile_purpose") == purpose and p.get("connector_id") in (0, connector_id)
+        ]
+        candidates.sort(key=lambda p: (p.get("stack_level", 0), p.get("connector_id") != 0), reverse=True)
+        for profile in candidates:
+            limit = _profile_period_limit_w(profile, at, started, ev_phases)
+            if limit is not None:
+                return limit
+        return None
+
+    tx = (prevailing("TxProfile") if started else None) or prevailing("TxDefaultProfile")
+    cap = prevailing("ChargePointMaxProfile")
+    limits = [x for x in (tx, cap) if x is not None]
+    return min(limits) if limits else None
+
+
+def _profile_period_limit_w(
+    profile: dict[str, Any], at: datetime, started: datetime | None, ev_phases: int
+) -> float | None:
+    if profile.get("valid_from") and at < _parse_time(profile["valid_from"]):
+        return None
+    if profile.get("valid_to") and at >= _parse_time(profile["valid_to"]):
+        return None
+    schedule = profile.get("charging_schedule") or {}
+    kind = profile.get("charging_profile_kind")
+    anchor = schedule.get("start_schedule")
+    start = started if kind == "Relative" or not anchor else _parse_time(anchor)
+    if start is None:
+        return None
+    elapsed = (at - start).total_seconds()
+    if kind == "Recurring":
+        cycle = 7 * 86400 if profile.get("recurrency_kind") == "Weekly" else 86400
+        elapsed %= cycle
+    if elapsed < 0 or (schedule.get("duration") and elapsed >= schedule["duration"]):
+        return None
+    periods = sorted(schedule.get("charging_schedule_period") or [], key=lambda p: p["start_period"])
+    current = next((p for p in reversed(periods) if p["start_period"] <= elapsed), None)
+    if current is None:
+        return None
+    limit = float(current["limit"])
+    if schedule.get("charging_rate_unit") == "A":
+        phases = min(current.get("number_phases") or 3, ev_phases)
+        limit *= 230 * phases
+    return limit
+
+
 async def cancel_and_wait(tasks: list[asyncio.Task]) -> None:
     """Cancel tasks and wait until they have ended.
 
@@ -561,60 +623,14 @@ class SimulatedStation:
         return power if limit is None else max(0.0, min(power, limit))
 
     def profile_limit_w(self, connector_id: int, at: datetime | None = None) -> float | None:
-        """The composite limit (W) on a connector now: per purpose the valid profile with the highest
-        stack level that has a period now; TxProfile over TxDefaultProfile; ChargePointMaxProfile caps."""
-        at = at or datetime.now(UTC)
+        """The composite limit (W) on a connector now (profiles_limit_w)."""
         connector = self.connectors.get(connector_id)
         started = (
             connector.started_at if connector is not None and connector.transaction_id is not None else None
         )
-
-        def prevailing(purpose: str) -> float | None:
-            candidates = [
-                p
-                for p in self.charging_profiles
-                if p.get("charging_profile_purpose") == purpose and p.get("connector_id") in (0, connector_id)
-            ]
-            candidates.sort(key=lambda p: (p.get("stack_level", 0), p.get("connector_id") != 0), reverse=True)
-            for profile in candidates:
-                limit = self._profile_period_limit_w(profile, at, started)
-                if limit is not None:
-                    return limit
-            return None
-
-        tx = (prevailing("TxProfile") if started else None) or prevailing("TxDefaultProfile")
-        cap = prevailing("ChargePointMaxProfile")
-        limits = [x for x in (tx, cap) if x is not None]
-        return min(limits) if limits else None
-
-    def _profile_period_limit_w(
-        self, profile: dict[str, Any], at: datetime, started: datetime | None
-    ) -> float | None:
-        if profile.get("valid_from") and at < _parse_time(profile["valid_from"]):
-            return None
-        if profile.get("valid_to") and at >= _parse_time(profile["valid_to"]):
-            return None
-        schedule = profile.get("charging_schedule") or {}
-        kind = profile.get("charging_profile_kind")
-        anchor = schedule.get("start_schedule")
-        start = started if kind == "Relative" or not anchor else _parse_time(anchor)
-        if start is None:
-            return None
-        elapsed = (at - start).total_seconds()
-        if kind == "Recurring":
-            cycle = 7 * 86400 if profile.get("recurrency_kind") == "Weekly" else 86400
-            elapsed %= cycle
-        if elapsed < 0 or (schedule.get("duration") and elapsed >= schedule["duration"]):
-            return None
-        periods = sorted(schedule.get("charging_schedule_period") or [], key=lambda p: p["start_period"])
-        current = next((p for p in reversed(periods) if p["start_period"] <= elapsed), None)
-        if current is None:
-            return None
-        limit = float(current["limit"])
-        if schedule.get("charging_rate_unit") == "A":
-            phases = min(current.get("number_phases") or 3, self.ev_phases)
-            limit *= 230 * phases
-        return limit
+        return profiles_limit_w(
+            self.charging_profiles, connector_id, started=started, ev_phases=self.ev_phases, at=at
+        )
 
     # ---- waiting helpers for tests and scripts ----------------------------------------------------
 

@@ -15,6 +15,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from ocpp.routing import on
@@ -23,7 +24,7 @@ from ocpp.v201.enums import Action
 from websockets.asyncio.client import connect as ws_connect
 from websockets.typing import Subprotocol
 
-from stations.simulator.station import cancel_and_wait, now_iso
+from stations.simulator.station import cancel_and_wait, now_iso, profiles_limit_w
 
 logger = logging.getLogger("stations.simulator")
 
@@ -43,6 +44,7 @@ class Connector201:
     seq_no: int = 0
     remote_start_id: int | None = None
     faulted: bool = False
+    started_at: datetime | None = None
 
 
 @dataclass
@@ -82,6 +84,19 @@ class _StationCP(ChargePoint):
     def __init__(self, station: "Simulated201Station", ws: Any) -> None:
         super().__init__(station.identity, ws, response_timeout=30)
         self.station = station
+
+    @on(Action.set_charging_profile)
+    async def on_set_charging_profile(self, evse_id: int, charging_profile: dict, **_: Any):
+        return call_result.SetChargingProfile(
+            status=self.station.charging_profile_set(evse_id, charging_profile)
+        )
+
+    @on(Action.clear_charging_profile)
+    async def on_clear_charging_profile(
+        self, charging_profile_id: int | None = None, charging_profile_criteria: dict | None = None, **_: Any
+    ):
+        status = self.station.charging_profile_clear(charging_profile_id, charging_profile_criteria or {})
+        return call_result.ClearChargingProfile(status=status)
 
     @on(Action.get_base_report)
     async def on_get_base_report(self, request_id: int, report_base: str, **_: Any):
@@ -245,6 +260,10 @@ class Simulated201Station:
         self.display_messages: dict[int, dict] = {}
         self.running_costs: dict[str, float] = {}  # transactionId → the last CostUpdated
         self.monitors: dict[int, dict] = {}
+        # Installed charging profiles in the 1.6 simulator's shape (profiles_limit_w), and the EV.
+        self.charging_profiles: list[dict[str, Any]] = []
+        self.ev_max_current_a: float | None = None
+        self.ev_phases = 3
         self.heartbeat_interval = 300.0
         self.disconnected = asyncio.Event()
         self.supervised = False
@@ -433,7 +452,7 @@ class Simulated201Station:
                 "sampled_value": [
                     {"value": round(connector.energy_wh), "context": context,
                      "measurand": "Energy.Active.Import.Register", "unit_of_measure": {"unit": "Wh"}},
-                    {"value": round(connector.power_w), "context": context,
+                    {"value": round(self.present_power_w(connector)), "context": context,
                      "measurand": "Power.Active.Import", "unit_of_measure": {"unit": "W"}},
                 ],
             }
@@ -477,6 +496,7 @@ class Simulated201Station:
                 return None
         connector.transaction_id, connector.id_tag, connector.seq_no = uuid.uuid4().hex[:20], id_tag, 0
         connector.power_w = power_w or self.rng.uniform(7000, 11000)
+        connector.started_at = datetime.now(UTC)
         info: dict[str, Any] = {"charging_state": "Charging"}
         if remote_start_id is not None:
             info["remote_start_id"] = remote_start_id
@@ -498,11 +518,12 @@ class Simulated201Station:
         while connector.transaction_id == transaction_id and time.monotonic() < ends:
             await asyncio.sleep(min(self.meter_interval, max(0.0, ends - time.monotonic())))
             now = time.monotonic()
-            connector.energy_wh += connector.power_w * (now - last) / 3600
+            connector.energy_wh += self.present_power_w(connector) * (now - last) / 3600
             last = now
             if connector.transaction_id != transaction_id:
                 return
-            self.device_model[("EVSE", connector.connector_id, "Power")].value = str(round(connector.power_w))
+            power = str(round(self.present_power_w(connector)))
+            self.device_model[("EVSE", connector.connector_id, "Power")].value = power
             await self._transaction_event(
                 connector,
                 "Updated",
@@ -526,7 +547,114 @@ class Simulated201Station:
             info={"stopped_reason": reason},
         )
         connector.transaction_id, connector.id_tag, connector.power_w = None, None, 0.0
+        # A TxProfile ends with its transaction (as in 1.6 §3.13.4).
+        self.charging_profiles = [
+            p
+            for p in self.charging_profiles
+            if not (p["connector_id"] == connector_id and p["charging_profile_purpose"] == "TxProfile")
+        ]
         await self._status(connector)
+
+    # --- smart charging --------------------------------------------------------------------------------
+
+    def present_power_w(self, connector: Connector201) -> float:
+        """What the EVSE draws now: the EV's wish, capped by its maximum current and by the composite
+        of the installed charging profiles."""
+        if connector.transaction_id is None:
+            return 0.0
+        power = connector.power_w
+        if self.ev_max_current_a is not None:
+            power = min(power, self.ev_max_current_a * 230 * self.ev_phases)
+        limit = self.profile_limit_w(connector.connector_id)
+        return power if limit is None else max(0.0, min(power, limit))
+
+    def profile_limit_w(self, evse_id: int) -> float | None:
+        connector = self.connectors.get(evse_id)
+        running = connector is not None and connector.transaction_id is not None
+        return profiles_limit_w(
+            self.charging_profiles,
+            evse_id,
+            started=connector.started_at if connector is not None and running else None,
+            ev_phases=self.ev_phases,
+        )
+
+    def charging_profile_set(self, evse_id: int, profile: dict[str, Any]) -> str:
+        """SetChargingProfile (K01): kept in the 1.6 shape; one with the same id, or the same stack
+        level and purpose on the same EVSE, is replaced (K01.FR.05)."""
+        if evse_id != 0 and evse_id not in self.connectors:
+            return "Rejected"
+        purpose = profile.get("charging_profile_purpose")
+        if purpose == "TxProfile" and (evse_id == 0 or self.connectors[evse_id].transaction_id is None):
+            return "Rejected"
+        schedules = profile.get("charging_schedule") or [{}]
+        shaped = {
+            **profile,
+            "connector_id": evse_id,
+            "charging_profile_id": profile.get("id"),
+            "charging_profile_purpose": (
+                "ChargePointMaxProfile" if purpose == "ChargingStationMaxProfile" else purpose
+            ),
+            "charging_schedule": schedules[0],
+        }
+        self.charging_profiles = [
+            p
+            for p in self.charging_profiles
+            if p["charging_profile_id"] != shaped["charging_profile_id"]
+            and not (
+                p["connector_id"] == evse_id
+                and p["charging_profile_purpose"] == shaped["charging_profile_purpose"]
+                and p.get("stack_level") == shaped.get("stack_level")
+            )
+        ]
+        self.charging_profiles.append(shaped)
+        return "Accepted"
+
+    def charging_profile_clear(self, profile_id: int | None, criteria: dict[str, Any]) -> str:
+        """ClearChargingProfile (K10): by id, or by EVSE / purpose / stack level."""
+        purpose = criteria.get("charging_profile_purpose")
+        if purpose == "ChargingStationMaxProfile":
+            purpose = "ChargePointMaxProfile"
+
+        def matches(p: dict[str, Any]) -> bool:
+            if profile_id is not None:
+                return bool(p["charging_profile_id"] == profile_id)
+            return (
+                criteria.get("evse_id") in (None, p["connector_id"])
+                and purpose in (None, p["charging_profile_purpose"])
+                and criteria.get("stack_level") in (None, p.get("stack_level"))
+            )
+
+        kept = [p for p in self.charging_profiles if not matches(p)]
+        cleared = len(kept) != len(self.charging_profiles)
+        self.charging_profiles = kept
+        return "Accepted" if cleared else "Unknown"
+
+    async def charging_needs_send(
+        self,
+        evse_id: int,
+        *,
+        energy_wh: int,
+        departure: datetime,
+        max_current_a: float = 32.0,
+        transfer: str = "AC_three_phase",
+    ) -> str:
+        """The EV tells its needs over ISO 15118 (NotifyEVChargingNeeds, K15); returns the CSMS's status."""
+        answer = await self._call(
+            call.NotifyEVChargingNeeds(
+                evse_id=evse_id,
+                charging_needs={
+                    "requested_energy_transfer": transfer,
+                    "departure_time": departure.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                    "ac_charging_parameters": {
+                        "energy_amount": energy_wh,
+                        "ev_min_current": 6,
+                        "ev_max_current": round(max_current_a),
+                        "ev_max_voltage": 400,
+                    },
+                },
+            )
+        )
+        return str(answer.status)
 
     async def fault(self, connector_id: int, code: str) -> None:
         connector = self.connectors[connector_id]
