@@ -6,6 +6,7 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class UserManager(DjangoUserManager["User"]):
@@ -24,11 +25,11 @@ class User(AbstractUser):
     without a role sees nothing until an admin gives one."""
 
     class Role(models.TextChoices):
-        NONE = "", "No role"
-        ADMIN = "admin", "Admin"
-        OPERATOR = "operator", "Operator"
-        VIEWER = "viewer", "Viewer"
-        DRIVER = "driver", "Driver"
+        NONE = "", _("No role")
+        ADMIN = "admin", _("Admin")
+        OPERATOR = "operator", _("Operator")
+        VIEWER = "viewer", _("Viewer")
+        DRIVER = "driver", _("Driver")
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.NONE, blank=True)
     # The zone pages show times in; blank: the browser's (chargenet.middleware).
