@@ -34,6 +34,8 @@ class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.NONE, blank=True)
     # The zone pages show times in; blank: the browser's (chargenet.middleware).
     time_zone = models.CharField(max_length=64, blank=True)
+    # The language pages and e-mails are in (one of LANGUAGES); blank: not chosen, the browser's.
+    language = models.CharField(max_length=8, blank=True)
 
     objects: ClassVar[UserManager] = UserManager()
 
