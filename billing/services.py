@@ -709,6 +709,24 @@ def invoice_issue_for_driver(*, driver_id: int, period: InvoicePeriod) -> list[I
     return invoices
 
 
+@transaction.atomic
+def invoice_issue_for_cdr(*, cdr_id: int) -> Invoice | None:
+    """Issue an invoice of one CDR on its own, at once (BILLING_CHARGE_PER_CDR), in the driver's
+    language; its period is the day the session ended. Idempotent: None when the CDR has no driver or
+    is invoiced already (the driver is locked, so the invoice run and this cannot both take it)."""
+    cdr = Cdr.objects.get(pk=cdr_id)
+    if cdr.driver_id is None:
+        return None
+    driver = Driver.objects.select_for_update().select_related("user").get(pk=cdr.driver_id)
+    if InvoiceLine.objects.filter(cdr=cdr).exists():
+        return None
+    day = timezone.localtime(cdr.stopped_at, ZoneInfo(cdr.time_zone)).date()
+    with translation.override(user_language(driver.user)):
+        return _invoice_create(
+            driver=driver, period=InvoicePeriod(day, day), currency=cdr.currency, lines=[_cdr_line(cdr)]
+        )
+
+
 def _cdr_line(cdr: Cdr) -> dict[str, Any]:
     """A CDR as an invoice line, in the active language, times in the location's zone."""
     local = timezone.localtime(cdr.started_at, ZoneInfo(cdr.time_zone))

@@ -12,19 +12,9 @@ import pytest
 from billing import services
 from billing.models import Invoice, Payment, Refund
 from tests.billing.conftest import make_session
-from tests.billing.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe, sign
+from tests.billing.fake_stripe import sign
 
 OCTOBER = services.InvoicePeriod(date(2026, 10, 1), date(2026, 10, 31))
-
-
-@pytest.fixture
-def fake_stripe(settings):
-    fake = FakeStripe().start()
-    settings.STRIPE_API_BASE = fake.base_url
-    settings.STRIPE_SECRET_KEY = SECRET_KEY
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
