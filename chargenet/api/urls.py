@@ -113,6 +113,7 @@ v1 = [
     path("invoices/run/", billing_api.InvoiceRunApi.as_view(), name="invoice-run"),
     path("invoices/<id:pk>/", billing_api.InvoiceDetailApi.as_view(), name="invoice-detail"),
     path("invoices/<id:pk>/pdf/", billing_api.InvoicePdfApi.as_view(), name="invoice-pdf"),
+    path("credit-notes/<id:pk>/pdf/", billing_api.CreditNotePdfApi.as_view(), name="credit-note-pdf"),
     path(
         "invoices/<id:pk>/payments/",
         billing_api.InvoicePaymentListApi.as_view(),

@@ -1,6 +1,7 @@
 """Models of the network: locations, stations, EVSEs, connectors and the status history of connectors."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from rfid.models import Driver
 
@@ -55,10 +56,10 @@ class Station(models.Model):
         REJECTED = "Rejected"
 
     class SecurityProfile(models.IntegerChoices):
-        NONE = 0, "0: no authentication (trusted networks only)"
-        BASIC = 1, "1: HTTP Basic auth"
-        TLS_BASIC = 2, "2: TLS + HTTP Basic auth"
-        TLS_CLIENT_CERT = 3, "3: TLS with client certificate"
+        NONE = 0, _("0: no authentication (trusted networks only)")
+        BASIC = 1, _("1: HTTP Basic auth")
+        TLS_BASIC = 2, _("2: TLS + HTTP Basic auth")
+        TLS_CLIENT_CERT = 3, _("3: TLS with client certificate")
 
     identity = models.CharField(max_length=48, unique=True)
     location = models.ForeignKey(
@@ -151,9 +152,9 @@ class Connector(models.Model):
         DOMESTIC = "DOMESTIC_F", "Domestic (Schuko)"
 
     class PowerType(models.TextChoices):
-        AC_1 = "AC_1_PHASE", "AC single phase"
-        AC_3 = "AC_3_PHASE", "AC three phase"
-        DC = "DC", "DC"
+        AC_1 = "AC_1_PHASE", _("AC single phase")
+        AC_3 = "AC_3_PHASE", _("AC three phase")
+        DC = "DC", _("DC")
 
     evse = models.ForeignKey(Evse, on_delete=models.CASCADE, related_name="connectors")
     connector_id = models.PositiveIntegerField(default=1, help_text="Connector id within the EVSE")
