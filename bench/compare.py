@@ -241,7 +241,9 @@ def summary(row: str, result: dict) -> dict[str, str]:
         if back:
             figures["back after p50 / all"] = f"{percentile(back, 50):.1f} / {back[-1]:.1f} s"
     if len(result.get("server_cpu_seconds", {})) > 1:
-        figures["CPU s per process"] = ", ".join(f"{s:.1f}" for s in result["server_cpu_seconds"].values())
+        figures["CPU s per process"] = ", ".join(
+            f"{label} {s:.1f}" for label, s in sorted(result["server_cpu_seconds"].items())
+        )
     errors = result.get("errors", {})
     figures["errors"] = ", ".join(f"{k}: {v}" for k, v in sorted(errors.items())) or "none"
     return figures

@@ -105,6 +105,27 @@ def cpu_seconds(pid: int) -> dict[int, float]:
     return used
 
 
+ROLES = (
+    ("uvicorn", "web"),
+    ("daphne", "web"),
+    (" worker", "worker"),
+    (" beat", "beat"),
+    ("redis-server", "redis"),
+    ("fleet_ftp", "ftp"),
+    ("manage.py run", "supervisor"),
+)
+
+
+def process_label(pid: int) -> str:
+    """`<role>-<pid>`: which part of a ChargeNet node a process is, by its command line."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return str(pid)
+    role = next((name for needle, name in ROLES if needle in cmdline), "process")
+    return f"{role}-{pid}"
+
+
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> dict[int, float]:
     """CPU seconds each process used between two cpu_seconds() readings."""
     return {pid: after[pid] - before.get(pid, 0.0) for pid in after}
@@ -451,7 +472,9 @@ async def bench(args: argparse.Namespace) -> dict:
         "errors": dict(stats.errors),
         "server_calls": dict(stats.server_calls),
         "rss_kib": rss,
-        "server_cpu_seconds": {str(pid): round(seconds, 2) for pid, seconds in cpu.items() if seconds > 0},
+        "server_cpu_seconds": {
+            process_label(pid): round(seconds, 2) for pid, seconds in cpu.items() if seconds > 0
+        },
         "pending_boots": stats.pending_boots,
         "dropped": len(stats.dropped),
         "back": len(stats.back),
