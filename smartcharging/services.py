@@ -53,6 +53,8 @@ RESERVED_PROFILE_IDS = 1_000_000
 MANAGED_STACK_LEVEL = 1
 DEFAULT_MAX_STACK_LEVEL = 8
 DEFAULT_MAX_PERIODS = 24
+MAX_CAPACITY_A = 100_000  # A per phase: far beyond any grid connection, within the columns' digits
+MAX_NEEDS_ENERGY_WH = 10_000_000
 
 PURPOSES_16 = {"TxDefault": "TxDefaultProfile", "Tx": "TxProfile", "StationMax": "ChargePointMaxProfile"}
 PURPOSES_201 = {"TxDefault": "TxDefaultProfile", "Tx": "TxProfile", "StationMax": "ChargingStationMaxProfile"}
@@ -326,6 +328,8 @@ def _amps_of(*, capacity_a: Any = None, capacity_kw: Any = None, what: str = "th
         raise SmartChargingError(f"{what} must be a number") from None
     if not amps.is_finite() or amps <= 0:
         raise SmartChargingError(f"{what} must be positive")
+    if amps > MAX_CAPACITY_A:
+        raise SmartChargingError(f"{what} must be at most {MAX_CAPACITY_A} A")
     return amps
 
 
@@ -848,6 +852,13 @@ PHASES_OF_TRANSFER = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase":
 
 
 def _needs_parse(needs: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return _needs_read(needs)
+    except (ArithmeticError, TypeError, ValueError):
+        raise SmartChargingError("the charging needs carry a value that is not a number or a date") from None
+
+
+def _needs_read(needs: dict[str, Any]) -> dict[str, Any]:
     transfer = needs.get("requestedEnergyTransfer")
     if transfer not in PHASES_OF_TRANSFER:
         raise SmartChargingError(f"unknown requestedEnergyTransfer {str(transfer)[:30]!r}")
@@ -870,10 +881,10 @@ def _needs_parse(needs: dict[str, Any]) -> dict[str, Any]:
         departure_at = parse_datetime(str(departure))
         if departure_at is None or departure_at.tzinfo is None:
             raise SmartChargingError("departureTime is not a date and time with a zone")
-    if energy is not None and (not isinstance(energy, int | float) or energy < 0):
-        raise SmartChargingError("energyAmount must be a number of Wh, 0 or more")
-    if max_a is not None and max_a <= 0:
-        raise SmartChargingError("the EV's maximum must be positive")
+    if energy is not None and (not isinstance(energy, int | float) or not 0 <= energy <= MAX_NEEDS_ENERGY_WH):
+        raise SmartChargingError(f"energyAmount must be 0 to {MAX_NEEDS_ENERGY_WH} Wh")
+    if max_a is not None and not 0 < max_a < 10_000:
+        raise SmartChargingError("the EV's maximum must be positive and below 10 000 A")
     return {
         "transfer": transfer,
         "phases": phases,
@@ -911,7 +922,9 @@ def ev_charging_needs_answer(*, station_id: int, evse_id: int | None, payload: d
         need.save()
         return need.status
     max_tuples = payload.get("maxScheduleTuples")
-    need.max_schedule_tuples = max_tuples if isinstance(max_tuples, int) and max_tuples > 0 else None
+    need.max_schedule_tuples = (
+        max_tuples if isinstance(max_tuples, int) and 0 < max_tuples < 100_000 else None
+    )
     need.session_energy_wh = session.energy_wh
     need.status = ChargingNeed.Status.ACCEPTED
     need.save()

@@ -265,11 +265,17 @@ def test_needs_without_a_transaction_or_outside_load_management_are_rejected_wit
     charging(station)
     bad = {**NEEDS, "chargingNeeds": {"requestedEnergyTransfer": "Wireless"}}
     assert ev_charging_needs_answer(station_id=station.pk, evse_id=1, payload=bad) == "Rejected"
+    absurd = needs_by(timezone.now() + timedelta(hours=1), energy_wh=10**12)
+    assert ev_charging_needs_answer(station_id=station.pk, evse_id=1, payload=absurd) == "Rejected"
+    late = {**NEEDS, "chargingNeeds": {**NEEDS["chargingNeeds"], "departureTime": "2026-13-45T25:00:00Z"}}
+    assert ev_charging_needs_answer(station_id=station.pk, evse_id=1, payload=late) == "Rejected"
 
     reasons = list(ChargingNeed.objects.order_by("id").values_list("status", "reason"))
     assert reasons == [
         ("Rejected", "no transaction runs on EVSE 1"),
         ("Rejected", "ChargeNet does not manage the load of this station's site"),
         ("Rejected", "unknown requestedEnergyTransfer 'Wireless'"),
+        ("Rejected", "energyAmount must be 0 to 10000000 Wh"),
+        ("Rejected", "the charging needs carry a value that is not a number or a date"),
     ]
     assert not AllocationDecision.objects.exists()
