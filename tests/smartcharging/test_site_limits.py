@@ -99,6 +99,28 @@ def test_a_site_with_less_capacity_by_day_shares_less_by_day_and_all_of_it_at_ni
     assert len(cars) == Session.objects.filter(status=Session.Status.ACTIVE).count()
 
 
+def test_a_morning_window_starts_at_the_same_wall_clock_time_after_the_clocks_go_forward(depot):
+    # given a window of 30 A every day from 07:00, Amsterdam, around Sunday 29 March 2026 (DST)
+    charging(online(depot, "DST-1"))
+    site_capacity_set(
+        location=depot,
+        capacity_a=Decimal(60),
+        capacity_windows=[{"start": "07:00", "end": "12:00", "capacity_a": 30}],
+    )
+    in_force = lambda: SiteCapacity.objects.get(location=depot).capacity_in_force_a  # noqa: E731
+
+    # 06:30 UTC is 07:30 in winter (Saturday) and 08:30 in summer (Sunday): in force both days
+    schedules_apply(now=datetime(2026, 3, 28, 6, 30, tzinfo=UTC))
+    assert in_force() == 30
+    schedules_apply(now=datetime(2026, 3, 28, 11, 30, tzinfo=UTC))
+    assert in_force() == 60
+    # 05:30 UTC is 06:30 in winter (not yet) but 07:30 in summer (already)
+    schedules_apply(now=datetime(2026, 3, 28, 5, 30, tzinfo=UTC))
+    assert in_force() == 60
+    schedules_apply(now=datetime(2026, 3, 29, 5, 30, tzinfo=UTC))
+    assert in_force() == 30
+
+
 def test_a_window_that_leaves_no_room_for_the_idle_reserve_is_refused_and_nothing_changes(depot):
     online(depot, "TV-9")
     site_capacity_set(location=depot, capacity_a=Decimal(32))
