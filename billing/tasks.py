@@ -108,6 +108,16 @@ def autopay_failure_mail_task(payment_id: int) -> bool:
     return autopay_failure_mail(payment_id=payment_id)
 
 
+@shared_task(
+    name="billing.autopay_receipt_mail_task", autoretry_for=(OSError,), retry_backoff=True, max_retries=5
+)
+def autopay_receipt_mail_task(payment_id: int) -> bool:
+    """Mail the driver the receipt of an automatic card payment."""
+    from billing.cards.services import autopay_receipt_mail
+
+    return autopay_receipt_mail(payment_id=payment_id)
+
+
 @shared_task(name="billing.payments_reconcile_task", ignore_result=True)
 def payments_reconcile_task() -> bool:
     """Daily: mail the operators yesterday's reconciliation report when something does not add up."""
