@@ -687,14 +687,16 @@ def _site_rebalance_once(*, site: SiteCapacity, trigger: str) -> list[Allocation
             continue
         was = previous.current_a if previous is not None else site.fallback_current_a
         (lower if current <= was else higher).append((session, current, allocation.reason))
-    decisions = _site_send(site, lower, trigger)
+    # A DC charger reads a limit in A as DC current: a DC EV's share goes in W (ISO 15118 needs).
+    dc = {pk for pk, told in needs.items() if told.transfer == "DC"}
+    decisions = _site_send(site, lower, trigger, dc)
     if decisions:
         pending = [d.command for d in decisions if d.command is not None]
         deadline = time_monotonic() + settings.SMART_STEP_TIMEOUT
         for command in pending:
             # Raising before the stations took the lower limits could overshoot the capacity.
             command_wait(command=command, timeout=max(0.0, deadline - time_monotonic()))
-    decisions += _site_send(site, higher, trigger)
+    decisions += _site_send(site, higher, trigger, dc)
     return decisions
 
 
@@ -777,18 +779,21 @@ def _still_in_force(decision: AllocationDecision, station: Station) -> bool:
 
 
 def _site_send(
-    site: SiteCapacity, items: Sequence[tuple[Session, Decimal, str]], trigger: str
+    site: SiteCapacity, items: Sequence[tuple[Session, Decimal, str]], trigger: str, dc: set[int]
 ) -> list[AllocationDecision]:
     decisions = []
     for session, current, reason in items:
         evse_id = session.evse.evse_id if session.evse else 1
+        in_watts = session.pk in dc
         spec = ProfileSpec(
             purpose="Tx",
-            unit="A",
+            unit="W" if in_watts else "A",
             evse_id=evse_id,
             stack_level=MANAGED_STACK_LEVEL,
             kind="Relative",
-            periods=[{"start": 0, "limit": float(current)}],
+            periods=[
+                {"start": 0, "limit": float(current) * VOLTAGE * PHASES if in_watts else float(current)}
+            ],
             transaction_id=session.transaction_id,
             profile_id=LOAD_TX_PROFILE_ID + evse_id,
         )

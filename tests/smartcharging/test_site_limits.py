@@ -301,3 +301,33 @@ def test_needs_without_a_transaction_or_outside_load_management_are_rejected_wit
         ("Rejected", "the charging needs carry a value that is not a number or a date"),
     ]
     assert not AllocationDecision.objects.exists()
+
+
+def test_a_dc_ev_that_told_its_needs_gets_its_share_in_watts(depot):
+    # given a DC charger whose EV needs 20 kWh within the hour, at a 64 A site
+    session = charging(online(depot, "DC-1", ocpp_version="2.0.1"))
+    site_capacity_set(location=depot, capacity_a=Decimal(64))
+    needs = {
+        "requestedEnergyTransfer": "DC",
+        "departureTime": (timezone.now() + timedelta(hours=1)).isoformat(),
+        "dcChargingParameters": {
+            "evMaxCurrent": 125,
+            "evMaxVoltage": 400,
+            "evMaxPower": 50000,
+            "energyAmount": 20000,
+        },
+    }
+
+    # when it tells them
+    status = ev_charging_needs_answer(
+        station_id=session.station_id, evse_id=1, payload={"evseId": 1, "chargingNeeds": needs}
+    )
+    site_rebalance(location_id=depot.pk, trigger="EV charging needs")
+
+    # then the TxProfile says 20 kW in W (a DC charger would read amperes as DC current)
+    assert status == "Accepted"
+    sent = Command.objects.filter(station=session.station, action="SetChargingProfile")
+    (profile,) = [c for c in sent if c.payload["chargingProfile"]["chargingProfilePurpose"] == "TxProfile"]
+    schedule = profile.payload["chargingProfile"]["chargingSchedule"][0]
+    assert schedule["chargingRateUnit"] == "W"
+    assert schedule["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 20010}]
