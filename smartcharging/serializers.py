@@ -156,7 +156,13 @@ class CircuitSetSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     capacity_a = serializers.DecimalField(max_digits=8, decimal_places=1, required=False, min_value=0)
     capacity_kw = serializers.DecimalField(max_digits=8, decimal_places=1, required=False, min_value=0)
-    parent = serializers.IntegerField(required=False, allow_null=True, help_text="Circuit id; none: the site")
+    parent = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="Circuit id; none: the site",
+    )
     stations = serializers.ListField(child=serializers.CharField(), required=False, default=list)
 
 

@@ -53,6 +53,8 @@ RESERVED_PROFILE_IDS = 1_000_000
 MANAGED_STACK_LEVEL = 1
 DEFAULT_MAX_STACK_LEVEL = 8
 DEFAULT_MAX_PERIODS = 24
+MAX_CAPACITY_A = 100_000  # A per phase: far beyond any grid connection, within the columns' digits
+MAX_NEEDS_ENERGY_WH = 10_000_000
 
 PURPOSES_16 = {"TxDefault": "TxDefaultProfile", "Tx": "TxProfile", "StationMax": "ChargePointMaxProfile"}
 PURPOSES_201 = {"TxDefault": "TxDefaultProfile", "Tx": "TxProfile", "StationMax": "ChargingStationMaxProfile"}
@@ -326,6 +328,8 @@ def _amps_of(*, capacity_a: Any = None, capacity_kw: Any = None, what: str = "th
         raise SmartChargingError(f"{what} must be a number") from None
     if not amps.is_finite() or amps <= 0:
         raise SmartChargingError(f"{what} must be positive")
+    if amps > MAX_CAPACITY_A:
+        raise SmartChargingError(f"{what} must be at most {MAX_CAPACITY_A} A")
     return amps
 
 
@@ -683,14 +687,16 @@ def _site_rebalance_once(*, site: SiteCapacity, trigger: str) -> list[Allocation
             continue
         was = previous.current_a if previous is not None else site.fallback_current_a
         (lower if current <= was else higher).append((session, current, allocation.reason))
-    decisions = _site_send(site, lower, trigger)
+    # A DC charger reads a limit in A as DC current: a DC EV's share goes in W (ISO 15118 needs).
+    dc = {pk for pk, told in needs.items() if told.transfer == "DC"}
+    decisions = _site_send(site, lower, trigger, dc)
     if decisions:
         pending = [d.command for d in decisions if d.command is not None]
         deadline = time_monotonic() + settings.SMART_STEP_TIMEOUT
         for command in pending:
             # Raising before the stations took the lower limits could overshoot the capacity.
             command_wait(command=command, timeout=max(0.0, deadline - time_monotonic()))
-    decisions += _site_send(site, higher, trigger)
+    decisions += _site_send(site, higher, trigger, dc)
     return decisions
 
 
@@ -773,18 +779,21 @@ def _still_in_force(decision: AllocationDecision, station: Station) -> bool:
 
 
 def _site_send(
-    site: SiteCapacity, items: Sequence[tuple[Session, Decimal, str]], trigger: str
+    site: SiteCapacity, items: Sequence[tuple[Session, Decimal, str]], trigger: str, dc: set[int]
 ) -> list[AllocationDecision]:
     decisions = []
     for session, current, reason in items:
         evse_id = session.evse.evse_id if session.evse else 1
+        in_watts = session.pk in dc
         spec = ProfileSpec(
             purpose="Tx",
-            unit="A",
+            unit="W" if in_watts else "A",
             evse_id=evse_id,
             stack_level=MANAGED_STACK_LEVEL,
             kind="Relative",
-            periods=[{"start": 0, "limit": float(current)}],
+            periods=[
+                {"start": 0, "limit": float(current) * VOLTAGE * PHASES if in_watts else float(current)}
+            ],
             transaction_id=session.transaction_id,
             profile_id=LOAD_TX_PROFILE_ID + evse_id,
         )
@@ -848,6 +857,13 @@ PHASES_OF_TRANSFER = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase":
 
 
 def _needs_parse(needs: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return _needs_read(needs)
+    except (ArithmeticError, TypeError, ValueError):
+        raise SmartChargingError("the charging needs carry a value that is not a number or a date") from None
+
+
+def _needs_read(needs: dict[str, Any]) -> dict[str, Any]:
     transfer = needs.get("requestedEnergyTransfer")
     if transfer not in PHASES_OF_TRANSFER:
         raise SmartChargingError(f"unknown requestedEnergyTransfer {str(transfer)[:30]!r}")
@@ -870,10 +886,10 @@ def _needs_parse(needs: dict[str, Any]) -> dict[str, Any]:
         departure_at = parse_datetime(str(departure))
         if departure_at is None or departure_at.tzinfo is None:
             raise SmartChargingError("departureTime is not a date and time with a zone")
-    if energy is not None and (not isinstance(energy, int | float) or energy < 0):
-        raise SmartChargingError("energyAmount must be a number of Wh, 0 or more")
-    if max_a is not None and max_a <= 0:
-        raise SmartChargingError("the EV's maximum must be positive")
+    if energy is not None and (not isinstance(energy, int | float) or not 0 <= energy <= MAX_NEEDS_ENERGY_WH):
+        raise SmartChargingError(f"energyAmount must be 0 to {MAX_NEEDS_ENERGY_WH} Wh")
+    if max_a is not None and not 0 < max_a < 10_000:
+        raise SmartChargingError("the EV's maximum must be positive and below 10 000 A")
     return {
         "transfer": transfer,
         "phases": phases,
@@ -911,7 +927,9 @@ def ev_charging_needs_answer(*, station_id: int, evse_id: int | None, payload: d
         need.save()
         return need.status
     max_tuples = payload.get("maxScheduleTuples")
-    need.max_schedule_tuples = max_tuples if isinstance(max_tuples, int) and max_tuples > 0 else None
+    need.max_schedule_tuples = (
+        max_tuples if isinstance(max_tuples, int) and 0 < max_tuples < 100_000 else None
+    )
     need.session_energy_wh = session.energy_wh
     need.status = ChargingNeed.Status.ACCEPTED
     need.save()

@@ -35,7 +35,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from stations.simulator import operations
-from stations.simulator.station import _parse_time, cancel_and_wait, now_iso, profiles_limit_w
+from stations.simulator.profiles import FollowsProfiles
+from stations.simulator.profiles import parse_time as _parse_time
+from stations.simulator.station import cancel_and_wait, now_iso
 
 logger = logging.getLogger("stations.simulator")
 
@@ -322,7 +324,7 @@ class _StationCP(ChargePoint):
 
 
 @dataclass
-class Simulated201Station(operations.FleetOperations):
+class Simulated201Station(operations.FleetOperations, FollowsProfiles):
     """One simulated OCPP 2.0.1 charging station (see the module docstring)."""
 
     url: str
@@ -344,7 +346,7 @@ class Simulated201Station(operations.FleetOperations):
         self.display_messages: dict[int, dict] = {}
         self.running_costs: dict[str, float] = {}  # transactionId → the last CostUpdated
         self.monitors: dict[int, dict] = {}
-        # Installed charging profiles in the 1.6 simulator's shape (profiles_limit_w), and the EV.
+        # Installed charging profiles in the 1.6 simulator's shape (FollowsProfiles), and the EV.
         self.charging_profiles: list[dict[str, Any]] = []
         self.ev_max_current_a: float | None = None
         self.ev_phases = 3
@@ -748,27 +750,6 @@ class Simulated201Station(operations.FleetOperations):
         await self._status(connector)
 
     # --- smart charging --------------------------------------------------------------------------------
-
-    def present_power_w(self, connector: Connector201) -> float:
-        """What the EVSE draws now: the EV's wish, capped by its maximum current and by the composite
-        of the installed charging profiles."""
-        if connector.transaction_id is None:
-            return 0.0
-        power = connector.power_w
-        if self.ev_max_current_a is not None:
-            power = min(power, self.ev_max_current_a * 230 * self.ev_phases)
-        limit = self.profile_limit_w(connector.connector_id)
-        return power if limit is None else max(0.0, min(power, limit))
-
-    def profile_limit_w(self, evse_id: int) -> float | None:
-        connector = self.connectors.get(evse_id)
-        running = connector is not None and connector.transaction_id is not None
-        return profiles_limit_w(
-            self.charging_profiles,
-            evse_id,
-            started=connector.started_at if connector is not None and running else None,
-            ev_phases=self.ev_phases,
-        )
 
     def charging_profile_set(self, evse_id: int, profile: dict[str, Any]) -> str:
         """SetChargingProfile (K01): kept in the 1.6 shape; one with the same id, or the same stack

@@ -129,6 +129,30 @@ def test_a_site_capacity_in_kw_is_stored_in_amperes_and_too_small_a_one_is_refus
     assert str(SiteCapacity.objects.get().capacity_a) == "31.9"
 
 
+def test_capacity_windows_and_plan_priorities_are_set_over_the_api_and_a_bad_window_is_a_400(api, station):
+    url = f"/api/v1/locations/{station.location_id}/site-capacity/"
+    windows = [{"weekdays": [5, 6], "start": "22:00", "end": "06:00", "capacity_kw": 44}]
+
+    ok = api.put(
+        url, {"capacity_kw": 22, "capacity_windows": windows, "plan_priorities": {"Fleet": 5}}, format="json"
+    )
+    bad = api.put(
+        url,
+        {"capacity_kw": 22, "capacity_windows": [{"start": "22:00", "end": "22:00", "capacity_a": 9}]},
+        format="json",
+    )
+    kept = api.put(url, {"capacity_kw": 30}, format="json")  # fmt: skip
+
+    assert ok.status_code == 200, ok.json()
+    assert ok.json()["capacity_windows"] == [
+        {"weekdays": [5, 6], "start": "22:00", "end": "06:00", "capacity_a": 63.8}
+    ]
+    assert bad.status_code == 400 and "start and end must differ" in bad.json()["error"]["message"]
+    assert kept.status_code == 200
+    assert api.get(url).json()["plan_priorities"] == {"Fleet": 5}
+    assert SiteCapacity.objects.get().capacity_windows[0]["capacity_a"] == 63.8
+
+
 def test_schedule_rules_are_created_listed_and_deleted(api, station):
     created = api.post(
         "/api/v1/schedule-rules/",

@@ -99,6 +99,28 @@ def test_a_site_with_less_capacity_by_day_shares_less_by_day_and_all_of_it_at_ni
     assert len(cars) == Session.objects.filter(status=Session.Status.ACTIVE).count()
 
 
+def test_a_morning_window_starts_at_the_same_wall_clock_time_after_the_clocks_go_forward(depot):
+    # given a window of 30 A every day from 07:00, Amsterdam, around Sunday 29 March 2026 (DST)
+    charging(online(depot, "DST-1"))
+    site_capacity_set(
+        location=depot,
+        capacity_a=Decimal(60),
+        capacity_windows=[{"start": "07:00", "end": "12:00", "capacity_a": 30}],
+    )
+    in_force = lambda: SiteCapacity.objects.get(location=depot).capacity_in_force_a  # noqa: E731
+
+    # 06:30 UTC is 07:30 in winter (Saturday) and 08:30 in summer (Sunday): in force both days
+    schedules_apply(now=datetime(2026, 3, 28, 6, 30, tzinfo=UTC))
+    assert in_force() == 30
+    schedules_apply(now=datetime(2026, 3, 28, 11, 30, tzinfo=UTC))
+    assert in_force() == 60
+    # 05:30 UTC is 06:30 in winter (not yet) but 07:30 in summer (already)
+    schedules_apply(now=datetime(2026, 3, 28, 5, 30, tzinfo=UTC))
+    assert in_force() == 60
+    schedules_apply(now=datetime(2026, 3, 29, 5, 30, tzinfo=UTC))
+    assert in_force() == 30
+
+
 def test_a_window_that_leaves_no_room_for_the_idle_reserve_is_refused_and_nothing_changes(depot):
     online(depot, "TV-9")
     site_capacity_set(location=depot, capacity_a=Decimal(32))
@@ -265,11 +287,47 @@ def test_needs_without_a_transaction_or_outside_load_management_are_rejected_wit
     charging(station)
     bad = {**NEEDS, "chargingNeeds": {"requestedEnergyTransfer": "Wireless"}}
     assert ev_charging_needs_answer(station_id=station.pk, evse_id=1, payload=bad) == "Rejected"
+    absurd = needs_by(timezone.now() + timedelta(hours=1), energy_wh=10**12)
+    assert ev_charging_needs_answer(station_id=station.pk, evse_id=1, payload=absurd) == "Rejected"
+    late = {**NEEDS, "chargingNeeds": {**NEEDS["chargingNeeds"], "departureTime": "2026-13-45T25:00:00Z"}}
+    assert ev_charging_needs_answer(station_id=station.pk, evse_id=1, payload=late) == "Rejected"
 
     reasons = list(ChargingNeed.objects.order_by("id").values_list("status", "reason"))
     assert reasons == [
         ("Rejected", "no transaction runs on EVSE 1"),
         ("Rejected", "ChargeNet does not manage the load of this station's site"),
         ("Rejected", "unknown requestedEnergyTransfer 'Wireless'"),
+        ("Rejected", "energyAmount must be 0 to 10000000 Wh"),
+        ("Rejected", "the charging needs carry a value that is not a number or a date"),
     ]
     assert not AllocationDecision.objects.exists()
+
+
+def test_a_dc_ev_that_told_its_needs_gets_its_share_in_watts(depot):
+    # given a DC charger whose EV needs 20 kWh within the hour, at a 64 A site
+    session = charging(online(depot, "DC-1", ocpp_version="2.0.1"))
+    site_capacity_set(location=depot, capacity_a=Decimal(64))
+    needs = {
+        "requestedEnergyTransfer": "DC",
+        "departureTime": (timezone.now() + timedelta(hours=1)).isoformat(),
+        "dcChargingParameters": {
+            "evMaxCurrent": 125,
+            "evMaxVoltage": 400,
+            "evMaxPower": 50000,
+            "energyAmount": 20000,
+        },
+    }
+
+    # when it tells them
+    status = ev_charging_needs_answer(
+        station_id=session.station_id, evse_id=1, payload={"evseId": 1, "chargingNeeds": needs}
+    )
+    site_rebalance(location_id=depot.pk, trigger="EV charging needs")
+
+    # then the TxProfile says 20 kW in W (a DC charger would read amperes as DC current)
+    assert status == "Accepted"
+    sent = Command.objects.filter(station=session.station, action="SetChargingProfile")
+    (profile,) = [c for c in sent if c.payload["chargingProfile"]["chargingProfilePurpose"] == "TxProfile"]
+    schedule = profile.payload["chargingProfile"]["chargingSchedule"][0]
+    assert schedule["chargingRateUnit"] == "W"
+    assert schedule["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 20010}]
