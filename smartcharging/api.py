@@ -29,8 +29,8 @@ from smartcharging.serializers import (
     SiteCapacitySetSerializer,
 )
 from stations.api.serializers import CommandSerializer
-from stations.models import ChargingProfile, Command, Location, Station
-from stations.services import command_wait
+from stations.models import ChargingProfile, Command, Location, Station, Tag
+from stations.services import command_wait, tag_normalise
 
 
 def _station(identity: str) -> Station:
@@ -275,7 +275,11 @@ class ScheduleRuleListApi(ApiMixin, generics.ListAPIView):
     audit_object_type = "schedule_rule"
 
     def get_queryset(self):
-        return ScheduleRule.objects.filter(is_active=True).select_related("station").order_by("name", "id")
+        return (
+            ScheduleRule.objects.filter(is_active=True)
+            .select_related("station", "tag")
+            .order_by("name", "id")
+        )
 
     @extend_schema(
         summary="Create a schedule rule",
@@ -287,13 +291,17 @@ class ScheduleRuleListApi(ApiMixin, generics.ListAPIView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         location_id, identity = data.pop("location", None), data.pop("station", None)
+        tag_name = data.pop("tag", None)
         location = Location.objects.filter(pk=location_id).first() if location_id is not None else None
         station = Station.objects.filter(identity=identity).first() if identity else None
+        tag = Tag.objects.filter(name=tag_normalise(tag_name)).first() if tag_name else None
         if location_id is not None and location is None:
             raise ValidationError({"location": ["No such location."]})
         if identity and station is None:
             raise ValidationError({"station": ["No such station."]})
-        rule = services.schedule_rule_create(location=location, station=station, **data)
+        if tag_name and tag is None:
+            raise ValidationError({"tag": ["No station has this tag."]})
+        rule = services.schedule_rule_create(location=location, station=station, tag=tag, **data)
         return Response(ScheduleRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 

@@ -4,7 +4,7 @@ with the state they last applied to each station. Installed profiles are
 
 from django.db import models
 
-from stations.models import Command, Location, Session, Station
+from stations.models import Command, Location, Session, Station, Tag
 
 
 class SiteCapacity(models.Model):
@@ -170,6 +170,10 @@ class ScheduleRule(models.Model):
     station = models.ForeignKey(
         Station, null=True, blank=True, on_delete=models.CASCADE, related_name="schedule_rules"
     )
+    tag = models.ForeignKey(
+        Tag, null=True, blank=True, on_delete=models.CASCADE, related_name="schedule_rules",
+        help_text="Every station with this tag, wherever it is",
+    )  # fmt: skip
     weekdays = models.JSONField(
         default=list, blank=True, help_text="0 = Monday … 6 = Sunday; empty = every day"
     )
@@ -189,7 +193,9 @@ class ScheduleRule(models.Model):
         ordering = ["name", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(location__isnull=False) | models.Q(station__isnull=False),
+                condition=models.Q(location__isnull=False)
+                | models.Q(station__isnull=False)
+                | models.Q(tag__isnull=False),
                 name="schedule_rule_has_a_target",
             )
         ]

@@ -164,14 +164,27 @@ def session_limit(*, session: Session) -> AllocationDecision | None:
     return AllocationDecision.objects.filter(session=session).order_by("-created_at", "-id").first()
 
 
+def rules_for_station_q(station: Station) -> Q:
+    """The rules that apply to a station: its own, its location's and those of its tags."""
+    return (
+        Q(station=station)
+        | Q(location_id=station.location_id, station__isnull=True)
+        | Q(tag__stations=station)
+    )
+
+
 def schedule_rule_list(
     *, station: Station | None = None, location_id: int | None = None
 ) -> QuerySet[ScheduleRule]:
-    rows = ScheduleRule.objects.filter(is_active=True).select_related("location", "station")
+    rows = ScheduleRule.objects.filter(is_active=True).select_related("location", "station", "tag")
     if station is not None:
-        rows = rows.filter(Q(station=station) | Q(location_id=station.location_id, station__isnull=True))
+        rows = rows.filter(rules_for_station_q(station))
     elif location_id is not None:
-        rows = rows.filter(Q(location_id=location_id) | Q(station__location_id=location_id))
+        rows = rows.filter(
+            Q(location_id=location_id)
+            | Q(station__location_id=location_id)
+            | Q(tag__stations__location_id=location_id)
+        ).distinct()
     return rows
 
 
@@ -223,7 +236,7 @@ def maintenance_notices(
     now = now or timezone.now()
     return list(
         ScheduleRule.objects.filter(
-            Q(station=station) | Q(location_id=station.location_id, station__isnull=True),
+            rules_for_station_q(station),
             is_active=True,
             kind=ScheduleRule.Kind.MAINTENANCE,
             ends_at__gt=now,

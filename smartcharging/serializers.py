@@ -181,6 +181,7 @@ class ScheduleRuleSerializer(serializers.ModelSerializer):
     """A schedule rule, in the location's time zone."""
 
     station = serializers.SlugRelatedField(slug_field="identity", read_only=True)
+    tag = serializers.SlugRelatedField(slug_field="name", read_only=True)
 
     class Meta:
         model = ScheduleRule
@@ -190,6 +191,7 @@ class ScheduleRuleSerializer(serializers.ModelSerializer):
             "kind",
             "location",
             "station",
+            "tag",
             "weekdays",
             "start_time",
             "end_time",
@@ -205,8 +207,13 @@ class ScheduleRuleSerializer(serializers.ModelSerializer):
 class ScheduleRuleCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     kind = serializers.ChoiceField(choices=ScheduleRule.Kind.choices)
-    location = serializers.IntegerField(required=False, help_text="Location id (or give station)")
-    station = serializers.CharField(required=False, help_text="Station identity (or give location)")
+    location = serializers.IntegerField(required=False, help_text="Location id (or give station or tag)")
+    station = serializers.CharField(required=False, help_text="Station identity (or give location or tag)")
+    tag = serializers.CharField(
+        required=False,
+        max_length=40,
+        help_text="Station tag: every station with it (or give location or station)",
+    )
     weekdays = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=6), required=False)
     start_time = serializers.TimeField(required=False)
     end_time = serializers.TimeField(required=False)

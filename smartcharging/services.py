@@ -29,6 +29,7 @@ from smartcharging.models import (
     SiteCapacity,
     StationScheduleState,
 )
+from smartcharging.selectors import rules_for_station_q
 from stations.models import (
     ChargingProfile,
     Command,
@@ -38,6 +39,7 @@ from stations.models import (
     Session,
     Station,
     StationConfigurationKey,
+    Tag,
 )
 from stations.services import command_create, command_wait
 
@@ -977,9 +979,7 @@ class Desired:
 def station_schedule_desired(*, station: Station, now: datetime) -> Desired:
     """What the rules want for the station at `now`. Overlaps resolve strictly: the lowest power
     limit wins; Inoperative wins (outside opening hours or inside maintenance)."""
-    rules = ScheduleRule.objects.filter(is_active=True).filter(
-        Q(station=station) | Q(location_id=station.location_id, station__isnull=True)
-    )
+    rules = ScheduleRule.objects.filter(rules_for_station_q(station), is_active=True)
     tz = _station_tz(station)
     limit: int | None = None
     reasons: list[str] = []
@@ -1023,6 +1023,7 @@ def schedules_apply(
         stations = stations.filter(
             Q(schedule_rules__is_active=True)
             | Q(location__schedule_rules__is_active=True)
+            | Q(tags__schedule_rules__is_active=True)
             | Q(schedule_state__isnull=False)
         ).distinct()
     changed = 0
@@ -1099,6 +1100,7 @@ def schedule_rule_create(
     kind: str,
     location: Location | None = None,
     station: Station | None = None,
+    tag: Tag | None = None,
     weekdays: list[int] | None = None,
     start_time: time | None = None,
     end_time: time | None = None,
@@ -1110,8 +1112,8 @@ def schedule_rule_create(
 ) -> ScheduleRule:
     """Create a schedule rule after checking it is complete for its kind; it takes effect at the
     next tick (SMART_SCHEDULE_TICK). Raises SmartChargingError."""
-    if (location is None) == (station is None):
-        raise SmartChargingError("a rule applies to one station or one location")
+    if sum(target is not None for target in (location, station, tag)) != 1:
+        raise SmartChargingError("a rule applies to one station, one location or one tag")
     if kind not in ScheduleRule.Kind.values:
         raise SmartChargingError(f"kind must be one of {', '.join(ScheduleRule.Kind.values)}")
     days = list(weekdays or [])
@@ -1130,6 +1132,7 @@ def schedule_rule_create(
         kind=kind,
         location=location,
         station=station,
+        tag=tag,
         weekdays=sorted(set(days)),
         start_time=start_time,
         end_time=end_time,
