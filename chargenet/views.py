@@ -68,7 +68,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
     response = set_language(request)
     language = request.POST.get("language", "")
     if request.user.is_authenticated and language in dict(settings.LANGUAGES):
-        user_preferences_set(user=request.user, language=language)  # type: ignore[arg-type]
+        user_preferences_set(user=request.user, language=language)
     return response
 
 

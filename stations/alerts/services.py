@@ -55,7 +55,7 @@ class Alert:
 
     @property
     def kind_label(self) -> str:
-        return Kind(self.kind).label
+        return str(Kind(self.kind).label)
 
     @property
     def occurred_key(self) -> str:

@@ -14,18 +14,13 @@ from billing.models import Cdr, GuestCharge, PaymentEvent
 from rfid.models import IdToken
 from stations.models import Command, Session
 from tests.billing.conftest import make_session, stop_session
-from tests.billing.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe, sign
+from tests.billing.fake_stripe import sign
 
 
 @pytest.fixture
-def fake_stripe(settings):
-    fake = FakeStripe().start()
-    settings.STRIPE_API_BASE = fake.base_url
-    settings.STRIPE_SECRET_KEY = SECRET_KEY
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+def fake_stripe(fake_stripe, settings):
     settings.GUEST_HOLD_AMOUNTS = ["20", "40"]
-    yield fake
-    fake.stop()
+    return fake_stripe
 
 
 @pytest.fixture
