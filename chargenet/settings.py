@@ -551,7 +551,9 @@ BILLING_CHARGE_PER_CDR = env_bool("BILLING_CHARGE_PER_CDR", False)
 # A TrueType font with the letters of every language invoices are written in (Ukrainian needs
 # Cyrillic; PDF's built-in Helvetica has none). Blank or missing file: Helvetica.
 BILLING_PDF_FONT = env_str("BILLING_PDF_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-BILLING_PDF_FONT_BOLD = env_str("BILLING_PDF_FONT_BOLD", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+BILLING_PDF_FONT_BOLD = env_str(
+    "BILLING_PDF_FONT_BOLD", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+)
 CELERY_BEAT_SCHEDULE |= {
     "billing-invoice-autopay-retry": {"task": "billing.invoice_autopay_retry_task", "schedule": 3600.0},
     "billing-payments-reconcile": {
