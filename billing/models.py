@@ -422,6 +422,7 @@ class Refund(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True, help_text="The credit note was mailed")
 
     class Meta:
         ordering = ["-created_at", "-id"]

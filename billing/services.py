@@ -902,6 +902,42 @@ def invoice_email_send(*, invoice_id: int) -> bool:
     return True
 
 
+def credit_note_email_send(*, refund_id: int) -> bool:
+    """E-mail a refund's credit note with its PDF to the invoice's driver, in their language, once.
+    Returns whether it was sent now."""
+    from billing.pdf import credit_note_pdf_render
+
+    refund = Refund.objects.select_related("invoice__driver__user", "payment").get(pk=refund_id)
+    invoice = refund.invoice
+    if refund.emailed_at is not None or not refund.credit_note_number or not invoice.email:
+        return False
+    with translation.override(user_language(invoice.driver.user)):
+        message = EmailMessage(
+            subject=gettext("Your ChargeNet credit note %(number)s") % {"number": refund.credit_note_number},
+            body=gettext(
+                "Hello %(name)s,\n\nwe refunded %(amount)s %(currency)s of invoice %(invoice)s: %(reason)s\n"
+                "The credit note %(number)s is attached.\n\nYou can also find it at %(url)s\n"
+            )
+            % {
+                "name": invoice.billing_name,
+                "amount": refund.amount,
+                "currency": refund.currency,
+                "invoice": invoice.number,
+                "reason": refund.reason,
+                "number": refund.credit_note_number,
+                "url": f"{settings.SITE_URL}/billing/invoices/{invoice.pk}/",
+            },
+            to=[invoice.email],
+        )
+        message.attach(
+            f"{refund.credit_note_number}.pdf", credit_note_pdf_render(refund=refund), "application/pdf"
+        )
+    message.send()
+    # Conditional update: a task retried after a lost answer cannot mark (or mail) it twice.
+    Refund.objects.filter(pk=refund.pk, emailed_at__isnull=True).update(emailed_at=timezone.now())
+    return True
+
+
 # --- payments ------------------------------------------------------------------------------------
 
 

@@ -36,6 +36,14 @@ def invoice_email_task(invoice_id: int) -> bool:
     return services.invoice_email_send(invoice_id=invoice_id)
 
 
+@shared_task(
+    name="billing.credit_note_email_task", autoretry_for=(OSError,), retry_backoff=True, max_retries=5
+)
+def credit_note_email_task(refund_id: int) -> bool:
+    """E-mail a refund's credit note with its PDF to the driver, once."""
+    return services.credit_note_email_send(refund_id=refund_id)
+
+
 @shared_task(name="billing.cdrs_create_missing_task", ignore_result=True)
 def cdrs_create_missing_task() -> int:
     """Sweep: price sessions of the last week that stopped over a minute ago and have no CDR."""

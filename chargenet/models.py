@@ -7,6 +7,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class UserManager(DjangoUserManager["User"]):
@@ -26,7 +27,7 @@ class User(AbstractUser):
 
     class Role(models.TextChoices):
         NONE = "", _("No role")
-        ADMIN = "admin", _("Admin")
+        ADMIN = "admin", pgettext_lazy("a user's role", "Admin")
         OPERATOR = "operator", _("Operator")
         VIEWER = "viewer", _("Viewer")
         DRIVER = "driver", _("Driver")

@@ -248,3 +248,24 @@ def test_the_daily_reconciliation_flags_an_invoice_paid_twice_and_a_payment_with
         "Everything adds up."
         in client.get("/billing/reports/reconciliation/?day=2020-01-01").content.decode()
     )
+
+
+def test_the_driver_gets_the_credit_note_by_mail_in_her_language_once(
+    driver, paid, fake_stripe, mailoutbox, django_capture_on_commit_callbacks
+):
+    driver.user.language = "sv"
+    driver.user.save()
+    mailoutbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = services.payment_refund(payment=paid, amount="2.00", reason="Laddaren stannade")
+    services.credit_note_email_send(refund_id=refund.pk)  # a retried task mails nothing more
+
+    (mail,) = mailoutbox
+    assert mail.to == ["dana@example.com"]
+    assert mail.subject == f"Din ChargeNet-kreditnota {refund.credit_note_number}"
+    assert "2.00 EUR" in mail.body and "Laddaren stannade" in mail.body
+    (name, pdf, kind) = mail.attachments[0]
+    assert (
+        name == f"{refund.credit_note_number}.pdf" and kind == "application/pdf" and pdf.startswith(b"%PDF")
+    )

@@ -171,5 +171,5 @@ def test_each_operator_reads_the_alert_mail_in_their_own_language(
 
     mails = {m.to[0]: m for m in mail.outbox}
     assert "Nya larm i ChargeNet:" in mails["olivia@example.com"].body
-    assert "Anslutning i fel" in mails["olivia@example.com"].body
+    assert "(Uttag i fel," in mails["olivia@example.com"].body
     assert "New alerts in ChargeNet:" in mails["ada@example.com"].body
