@@ -323,6 +323,7 @@ SPECTACULAR_SETTINGS = {
         "PaymentStatusEnum": "billing.models.Payment.Status",
         "CampaignStatusEnum": "fleet.models.Campaign.Status",
         "DiagnosticsKindEnum": "fleet.models.DiagnosticsRequest.Kind",
+        "CampaignKindEnum": "fleet.models.Campaign.Kind",
         "CardTypeEnum": "rfid.models.IdToken.Type",
     },
 }
