@@ -322,6 +322,7 @@ SPECTACULAR_SETTINGS = {
         "PaymentStatusEnum": "billing.models.Payment.Status",
         "CampaignStatusEnum": "fleet.models.Campaign.Status",
         "DiagnosticsKindEnum": "fleet.models.DiagnosticsRequest.Kind",
+        "CampaignKindEnum": "fleet.models.Campaign.Kind",
         "CardTypeEnum": "rfid.models.IdToken.Type",
     },
 }
