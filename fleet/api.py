@@ -119,7 +119,7 @@ class CampaignStationSerializer(serializers.ModelSerializer):
 
 
 class CampaignEventSerializer(serializers.ModelSerializer):
-    identity = serializers.CharField(source="station.identity", read_only=True, default=None)
+    identity = serializers.CharField(source="station.identity", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = CampaignEvent
@@ -181,7 +181,6 @@ class CampaignTargetSerializer(serializers.Serializer):
     stations = serializers.ListField(
         child=serializers.CharField(max_length=48),
         required=False,
-        max_length=10000,
         help_text="Station identities",
     )
     location = serializers.IntegerField(

@@ -545,7 +545,12 @@ def campaign_advance(*, campaign_id: int) -> None:
     conditional update, and the one-active-update constraint keeps two campaigns off one station.
     """
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().select_related("image").filter(pk=campaign_id).first()
+        campaign = (
+            Campaign.objects.select_for_update(of=("self",))
+            .select_related("image")
+            .filter(pk=campaign_id)
+            .first()
+        )
         if campaign is None:
             return
         now = timezone.now()

@@ -170,6 +170,7 @@ def test_the_list_tags_every_station_its_filter_matches_and_filters_by_tag(clien
     assert tags_of("CP-1") == tags_of("CP-2") == ["garage-night"] and tags_of("CP-3") == []
     page = client.get(reverse("station-list"), {"tag": "garage-night"}).content.decode()
     assert "CP-1" in page and "CP-2" in page and "CP-3" not in page
+    assert "Tag the 2 stations this filter matches" in page
 
     # and removing it from the tag's own filter clears it
     client.post(
