@@ -6,9 +6,14 @@ what it sends goes through `in_*` before the 2.2.1 checks see it. Pure functions
 embedded Location must be read (a 2.1.1 Session or CDR carries its whole Location).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+
+from ocpi.transport import OcpiError, ocpi_datetime_parse
+
+if TYPE_CHECKING:
+    from ocpi.models import Partner
 
 VERSION = "2.1.1"
 
@@ -310,10 +315,12 @@ def in_session(body: Any, *, country_code: str, party_id: str) -> Any:
     return session
 
 
-def in_cdr(body: Any, *, country_code: str, party_id: str) -> Any:
-    """A 2.1.1 CDR as 2.2.1 (the owner is the calling partner; 2.1.1 CDRs name no session)."""
+def in_cdr(body: Any, *, partner: "Partner") -> Any:
+    """A 2.1.1 CDR as 2.2.1. The owner is the calling partner; 2.1.1 CDRs name no session, so the
+    session is the partner's one with the same card and start (for the reconciliation)."""
     if not isinstance(body, dict):
         return body
+    country_code, party_id = partner.country_code, partner.party_id
     given = body.get("location")
     location: dict[str, Any] = given if isinstance(given, dict) else {}
     location_id, evse_uid, connector_id = _where(location)
@@ -335,7 +342,27 @@ def in_cdr(body: Any, *, country_code: str, party_id: str) -> Any:
         },
         "total_cost": {"excl_vat": body.get("total_cost")},
     }
+    session_id = _session_of(partner, cdr)
+    if session_id:
+        cdr["session_id"] = session_id
     return cdr
+
+
+def _session_of(partner: "Partner", cdr: dict[str, Any]) -> str:
+    from ocpi.models import PartnerSession
+
+    try:
+        start = ocpi_datetime_parse(str(cdr.get("start_date_time", "")), field="start_date_time")
+    except OcpiError:
+        return ""  # the CDR checks say so
+    session = (
+        PartnerSession.objects.filter(
+            partner=partner, id_token__uid__iexact=cdr["cdr_token"]["uid"], start_date_time=start
+        )
+        .order_by("-id")
+        .first()
+    )
+    return session.object_id if session is not None else ""
 
 
 # --- tokens and commands ------------------------------------------------------------------------------

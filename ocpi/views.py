@@ -452,7 +452,7 @@ def emsp_sessions(
 @ocpi_endpoint(methods=("POST",))
 def emsp_cdrs(request: HttpRequest, partner: Partner, body: Any) -> Reply:
     if _v211(request):
-        body = v211.in_cdr(body, country_code=partner.country_code, party_id=partner.party_id)
+        body = v211.in_cdr(body, partner=partner)
     cdr, created = services.partner_cdr_store(partner=partner, body=body)
     location = f"{_module_url(request, 'emsp/cdrs')}/{cdr.pk}"
     return Reply(http_status=201 if created else 200, headers={"Location": location})

@@ -7,7 +7,7 @@ import pytest
 
 from billing.models import Cdr
 from billing.services import tariff_create
-from ocpi import services
+from ocpi import selectors, services
 from ocpi.models import Partner, PartnerCdr, PartnerLocation, PartnerSession, RemoteCommand, RoamingToken
 from rfid.models import IdToken
 from stations.models import Command, Evse, Station
@@ -311,6 +311,9 @@ def test_a_211_cpo_pushes_a_location_a_session_and_a_cdr_of_our_driver(ocpi, cpo
         driver,
     )
     assert post_cdr["Location"] == f"http://testserver/ocpi/2.1.1/emsp/cdrs/{row.pk}"
+    # the 2.1.1 CDR names no session: it is matched to the session by card and start, so the
+    # reconciliation finds nothing wrong
+    assert row.session_id == "S1" and selectors.roaming_reconciliation(partner=partner) == []
     # a CDR for a card that is not ours is refused, nothing stored
     assert foreign.body["status_code"] == 2001 and PartnerCdr.objects.count() == 1
 
