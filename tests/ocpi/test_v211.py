@@ -174,6 +174,25 @@ def test_211_errors_use_211_status_codes_in_the_envelope(ocpi, registered_211):
     assert not RoamingToken.objects.exists()
 
 
+def test_a_211_never_token_is_authorized_in_real_time_with_a_211_answer(ocpi, emsp, registered_211, network):
+    from rfid.services import AuthorizationContext, id_token_authorize
+
+    _, token = registered_211
+    ocpi("PUT", "/ocpi/2.1.1/tokens/DE/EMS/NEV2", token=token, encode=False,
+         body=a_token_211(uid="NEV2", whitelist="NEVER"))  # fmt: skip
+    emsp.authorize["NEV2"] = {"allowed": "BLOCKED"}  # a 2.1.1 AuthorizationInfo: no token, no reference
+
+    decision = id_token_authorize(uid="NEV2", context=AuthorizationContext(station_identity="CP-1"))
+
+    assert decision.status == "Blocked"
+    asked = next(r for r in emsp.received if r.path.endswith("/authorize"))
+    assert asked.path == "/ocpi/2.1.1/tokens/NEV2/authorize" and asked.query == {}
+    assert asked.body["location_id"] == str(network[0].pk)
+    assert (
+        asked.headers["authorization"] == f"Token {emsp.token_b}" and "ocpi-to-party-id" not in asked.headers
+    )
+
+
 def test_211_commands_answer_a_command_response_and_post_the_result_in_the_same_shape(
     ocpi, emsp, registered_211, network
 ):
