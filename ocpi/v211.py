@@ -225,13 +225,18 @@ def session_location(location_id: str, evse_uid: str, connector_id: str) -> dict
     return {**data, "evses": evses}
 
 
-def out_session(data: dict[str, Any], *, auth_id: str) -> dict[str, Any]:
+def _auth_id(cdr_token: dict[str, Any]) -> str:
+    """2.1.1 names the driver by `auth_id`: the token's contract id."""
+    return str(cdr_token.get("contract_id") or cdr_token.get("uid", ""))
+
+
+def out_session(data: dict[str, Any]) -> dict[str, Any]:
     """A 2.2.1 Session as 2.1.1: `start_datetime`, `auth_id`, the whole Location, cost as a number."""
     session: dict[str, Any] = {
         "id": data["id"],
         "start_datetime": data["start_date_time"],
         "kwh": data["kwh"],
-        "auth_id": auth_id,
+        "auth_id": _auth_id(data["cdr_token"]),
         "auth_method": _auth_method(data["auth_method"]),
         "location": session_location(data["location_id"], data["evse_uid"], data["connector_id"]),
         "currency": data["currency"],
@@ -250,7 +255,7 @@ def out_session_patch(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _excl_vat(v) if k == "total_cost" else v for k, v in data.items()}
 
 
-def out_cdr(data: dict[str, Any], *, auth_id: str) -> dict[str, Any]:
+def out_cdr(data: dict[str, Any]) -> dict[str, Any]:
     """A 2.2.1 CDR as 2.1.1: `stop_date_time`, `auth_id`, the whole Location, totals as numbers."""
     where = data["cdr_location"]
     location = session_location(str(where.get("id", "")), str(where.get("evse_uid", "")),
@@ -259,7 +264,7 @@ def out_cdr(data: dict[str, Any], *, auth_id: str) -> dict[str, Any]:
         "id": data["id"],
         "start_date_time": data["start_date_time"],
         "stop_date_time": data["end_date_time"],
-        "auth_id": auth_id,
+        "auth_id": _auth_id(data["cdr_token"]),
         "auth_method": _auth_method(data["auth_method"]),
         "location": location,
         "currency": data["currency"],

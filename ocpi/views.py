@@ -305,20 +305,12 @@ def cdrs(request: HttpRequest, partner: Partner, body: Any) -> Reply:
 
 
 def _shaped(
-    request: HttpRequest, render: Callable[..., dict], old: Callable[..., dict]
+    request: HttpRequest, render: Callable[..., dict], old: Callable[[dict], dict]
 ) -> Callable[..., dict]:
-    """`render` (a 2.2.1 object), mapped by `old` for a 2.1.1 request (Sessions and CDRs name the
-    driver by the contract id of the session's token)."""
+    """`render` (a 2.2.1 object), mapped by `old` for a 2.1.1 request."""
     if not _v211(request):
         return render
-
-    def shaped(obj: Any, *args: Any) -> dict:
-        roaming = getattr(obj, "roaming", None) or getattr(getattr(obj, "session", None), "roaming", None)
-        if roaming is not None:
-            return old(render(obj, *args), auth_id=str(roaming.cdr_token.get("contract_id", "")))
-        return old(render(obj, *args))
-
-    return shaped
+    return lambda *args: old(render(*args))
 
 
 # --- receiver modules -----------------------------------------------------------------------------

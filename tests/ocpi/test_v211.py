@@ -306,6 +306,12 @@ def test_a_211_cpo_pushes_a_location_a_session_and_a_cdr_of_our_driver(ocpi, cpo
                "auth_method": "AUTH_REQUEST", "location": location, "currency": "EUR", "total_cost": 5.63,
                "status": "COMPLETED", "last_updated": "2026-11-30T10:00:00Z", "end_datetime": "2026-11-30T10:00:00Z"}  # fmt: skip
     put_session = ocpi("PUT", "/ocpi/2.1.1/emsp/sessions/BE/OLD/S1", token=token, encode=False, body=session)
+    periods = [
+        {"start_date_time": "2026-11-30T09:00:00Z", "dimensions": [{"type": "ENERGY", "volume": 12.5}]}
+    ]
+    for _ in range(2):  # a 2.1.1 PATCH replaces the periods (2.2.1 would append them)
+        ocpi("PATCH", "/ocpi/2.1.1/emsp/sessions/BE/OLD/S1", token=token, encode=False,
+             body={"charging_periods": periods})  # fmt: skip
     cdr = {"id": "CDR1", "start_date_time": "2026-11-30T09:00:00Z", "stop_date_time": "2026-11-30T10:00:00Z",
            "auth_id": contract, "auth_method": "AUTH_REQUEST", "location": location, "currency": "EUR",
            "charging_periods": [{"start_date_time": "2026-11-30T09:00:00Z",
@@ -322,6 +328,7 @@ def test_a_211_cpo_pushes_a_location_a_session_and_a_cdr_of_our_driver(ocpi, cpo
     assert stored.data["evses"][0]["status"] == "CHARGING"
     assert stored.data["evses"][0]["connectors"][0]["tariff_ids"] == ["T1"]
     assert PartnerSession.objects.get().driver == driver
+    assert PartnerSession.objects.get().data["charging_periods"] == periods
     row = PartnerCdr.objects.get()
     assert (row.kwh, row.partner_excl_vat) == (Decimal("12.5"), Decimal("5.63"))
     assert (row.driver_excl_vat, row.driver_incl_vat, row.driver) == (
