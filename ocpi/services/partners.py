@@ -242,19 +242,25 @@ def partner_unregister(*, partner: Partner) -> Partner:
 
 
 def partner_register_with(
-    *, partner: Partner, versions_url: str, token_a: str, our_versions_url: str
+    *, partner: Partner, versions_url: str, token_a: str, our_versions_url: str, version: str = ""
 ) -> Partner:
     """ChargeNet registers with a partner: given its versions URL and the token A it issued us, fetch
-    its endpoints, POST our credentials (with a fresh token for it to call us with) and keep the
-    token it answers with for all later calls. Raises PartnerError saying what went wrong; nothing
-    is stored then."""
+    its endpoints in the highest version both speak (or in `version`, when the operator pins one),
+    POST our credentials (with a fresh token for it to call us with) and keep the token it answers
+    with for all later calls. Raises PartnerError saying what went wrong; nothing is stored then."""
     if not transport.TOKEN_PATTERN.match(token_a or ""):
         raise PartnerError("token A must be 1 to 64 printable characters")
+    if version and version not in transport.VERSIONS:
+        raise PartnerError(f"version must be one of {', '.join(transport.VERSIONS)}")
     if partner.status == Partner.Status.REGISTERED:
         raise PartnerError("the partner is registered already")
     try:
         platform = _versions_fetch(
-            partner=partner, versions_url=versions_url, token=token_a, encode=partner.send_base64
+            partner=partner,
+            versions_url=versions_url,
+            token=token_a,
+            encode=partner.send_base64,
+            version=version,
         )
     except OcpiError as exc:
         raise PartnerError(exc.message) from None

@@ -113,6 +113,23 @@ def test_chargenet_registers_with_a_211_only_platform_in_211(emsp, partner_with_
     assert "ocpi-from-party-id" not in posted.headers
 
 
+def test_an_operator_may_pin_211_for_a_partner_that_speaks_both(emsp, partner_with_token_a):
+    partner, _ = partner_with_token_a
+    emsp.versions_offered = ("2.1.1", "2.2.1")
+
+    with pytest.raises(services.PartnerError, match="version must be one of"):
+        services.partner_register_with(partner=partner, versions_url=emsp.versions_url, token_a="a-token-a",
+                                       our_versions_url="http://testserver/ocpi/versions", version="2.0")  # fmt: skip
+    services.partner_register_with(
+        partner=partner, versions_url=emsp.versions_url, token_a="a-token-a",
+        our_versions_url="http://testserver/ocpi/versions", version="2.1.1",
+    )  # fmt: skip
+
+    partner.refresh_from_db()
+    assert partner.version == "2.1.1"
+    assert [r.path for r in emsp.received if r.method == "POST"] == ["/ocpi/2.1.1/credentials"]
+
+
 def test_locations_and_tariffs_are_served_in_211_shapes(ocpi, registered_211, network):
     _, token = registered_211
     tariff_create(code="AC-1", name="AC", currency="EUR", elements=ENERGY, is_default=True)
