@@ -20,28 +20,8 @@ VERSION = "2.1.1"
 # OCPI 2.1.1 has no 2004 (unknown token): such answers become the generic client error 2000.
 STATUS_CODES = {2004: 2000}
 
-# (identifier, path) per role ChargeNet plays; 2.1.1 endpoints carry no role, so a 2.1.1 partner
-# sees the one role ChargeNet plays towards it (its own role decides, `our_role`).
-MODULES: dict[str, tuple[tuple[str, str], ...]] = {
-    "CPO": (
-        ("credentials", "credentials"),
-        ("locations", "locations"),
-        ("tariffs", "tariffs"),
-        ("sessions", "sessions"),
-        ("cdrs", "cdrs"),
-        ("tokens", "tokens"),
-        ("commands", "commands"),
-    ),
-    "EMSP": (
-        ("credentials", "credentials"),
-        ("locations", "emsp/locations"),
-        ("tariffs", "emsp/tariffs"),
-        ("sessions", "emsp/sessions"),
-        ("cdrs", "emsp/cdrs"),
-        ("tokens", "emsp/tokens"),
-        ("commands", "emsp/commands"),
-    ),
-}
+# The modules 2.1.1 has (no chargingprofiles, no hubclientinfo).
+MODULE_IDS = frozenset({"credentials", "locations", "tariffs", "sessions", "cdrs", "tokens", "commands"})
 # The interface a module of a partner in a role is (2.2.1 names), to file its 2.1.1 endpoints.
 PARTNER_INTERFACES: dict[str, dict[str, str]] = {
     "CPO": {"locations": "SENDER", "tariffs": "SENDER", "sessions": "SENDER", "cdrs": "SENDER",

@@ -171,9 +171,14 @@ def version_list(request: HttpRequest, partner: Partner, body: Any) -> Reply:
 @ocpi_endpoint(methods=("GET",), token_a=True, functional=False)
 def version_details(request: HttpRequest, partner: Partner, body: Any) -> Reply:
     if _v211(request):
-        # No roles in 2.1.1: the partner sees the modules of the role we play towards it.
-        modules = v211.MODULES[v211.our_role(partner.roles)]
-        endpoints = [{"identifier": module, "url": _module_url(request, url)} for module, url in modules]
+        # No roles in 2.1.1: the partner sees the modules of the role we play towards it (the
+        # eMSP role's are those under emsp/).
+        emsp = v211.our_role(partner.roles) == "EMSP"
+        endpoints = [
+            {"identifier": module, "url": _module_url(request, url)}
+            for module, _, url in MODULES
+            if module in v211.MODULE_IDS and (module == "credentials" or url.startswith("emsp/") == emsp)
+        ]
         return Reply(data={"version": v211.VERSION, "endpoints": endpoints})
     endpoints = [
         {"identifier": module, "role": role, "url": _module_url(request, url)}
