@@ -113,6 +113,24 @@ def test_chargenet_registers_with_a_211_only_platform_in_211(emsp, partner_with_
     assert "ocpi-from-party-id" not in posted.headers
 
 
+def test_a_platform_that_refuses_a_base64_token_gets_it_raw_from_then_on(emsp, partner_with_token_a):
+    partner, _ = partner_with_token_a
+    emsp.raw_tokens_only = True
+
+    services.partner_register_with(
+        partner=partner, versions_url=emsp.versions_url, token_a="a-token-a",
+        our_versions_url="http://testserver/ocpi/versions",
+    )  # fmt: skip
+
+    partner.refresh_from_db()
+    assert partner.status == Partner.Status.REGISTERED and partner.version == "2.2.1"
+    assert partner.send_base64 is False
+    calls = [(r.method, r.path, r.headers["authorization"]) for r in emsp.received]
+    assert calls[0][2] != "Token a-token-a"  # first base64, refused
+    assert calls[1:4] == [("GET", "/ocpi/versions", "Token a-token-a"), ("GET", "/ocpi/2.2.1", "Token a-token-a"),
+                         ("POST", "/ocpi/2.2.1/credentials", "Token a-token-a")]  # fmt: skip
+
+
 def test_an_operator_may_pin_211_for_a_partner_that_speaks_both(emsp, partner_with_token_a):
     partner, _ = partner_with_token_a
     emsp.versions_offered = ("2.1.1", "2.2.1")
