@@ -206,6 +206,7 @@ def _site(pk: int) -> SiteCapacity:
 @extend_schema(tags=["smart charging"])
 class CircuitListApi(ApiView):
     permission_classes = [IsStaffReadOperateWrite]
+    pagination_class = None  # a site has a handful of circuits: one list, as the schema says
     audit_object_type = "location"
     audit_lookup = "pk"
 
