@@ -37,6 +37,20 @@ def device_problems_open(*, station: Station | None = None) -> QuerySet[DeviceEv
     return rows.filter(station=station) if station is not None else rows
 
 
+def station_display_language(*, station: Station) -> str:
+    """The language the station shows messages in, as its device model reports it
+    (DisplayMessageCtrlr.Language, Actual), or "" when it has not said."""
+    value = (
+        DeviceVariable.objects.filter(
+            station=station, component="DisplayMessageCtrlr", variable="Language", attribute_type="Actual"
+        )
+        .values_list("value", flat=True)
+        .first()
+    )
+    # A list of languages (a valuesList) names the one in use first.
+    return (value or "").split(",")[0].strip()
+
+
 def display_messages(*, station: Station) -> QuerySet[DisplayMessage]:
     return DisplayMessage.objects.filter(station=station)
 
