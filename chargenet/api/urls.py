@@ -235,6 +235,17 @@ v1 = [
         devicemodel_api.CustomerInformationApi.as_view(),
         name="station-customer-information",
     ),
+    # A driver's GDPR request to every 2.0.1 station at once (stations/devicemodel/api.py).
+    path(
+        "customer-data-requests/",
+        devicemodel_api.CustomerDataRequestListApi.as_view(),
+        name="customer-data-request-list",
+    ),
+    path(
+        "customer-data-requests/<int:pk>/",
+        devicemodel_api.CustomerDataRequestDetailApi.as_view(),
+        name="customer-data-request-detail",
+    ),
     path(
         "stations/<str:identity>/certificates/",
         certificates_api.StationCertificateListApi.as_view(),
