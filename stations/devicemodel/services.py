@@ -620,6 +620,12 @@ def customer_information_request(
     )
 
 
+def on_driver_deleted(event_type: str, data: dict[str, Any]) -> None:
+    """A driver closed the account: every 2.0.1 station erases what it holds about the cards."""
+    if data.get("id_tokens"):
+        customer_data_request_all_stations(id_tokens=data["id_tokens"], driver_id=data.get("driver_id"))
+
+
 # GDPR art. 12(3): a controller acts on a request within a month; a station offline that long gets it
 # when it is back within that time, later the command expires (and shows so).
 CUSTOMER_DATA_REQUEST_EXPIRY = 30 * 24 * 3600
@@ -630,6 +636,7 @@ def customer_data_request_all_stations(
     *,
     id_tokens: list[str],
     driver: Any = None,
+    driver_id: int | None = None,
     report: bool = False,
     clear: bool = True,
     requested_by: Any = None,
@@ -648,7 +655,11 @@ def customer_data_request_all_stations(
     if not (report or clear):
         raise CommandError("ask for the stations' report, for clearing the data, or both")
     request = CustomerDataRequest.objects.create(
-        driver=driver, id_tokens=uids, report=report, clear=clear, requested_by=requested_by
+        driver_id=driver.pk if driver is not None else driver_id,
+        id_tokens=uids,
+        report=report,
+        clear=clear,
+        requested_by=requested_by,
     )
     stations = Station.objects.filter(ocpp_version=Station.OcppVersion.V201).exclude(
         registration_status=Station.RegistrationStatus.REJECTED

@@ -119,3 +119,23 @@ def test_the_operator_sends_a_gdpr_request_from_the_pages_and_sees_every_station
     client.force_login(viewer)
     assert client.get("/customer-data/").status_code == 200
     assert client.post("/customer-data/", {"id_tokens": "PAGE-CARD", "clear": "on"}).status_code == 403
+
+
+def test_a_driver_who_closes_the_account_is_erased_on_every_2_0_1_station(driver):
+    # given a driver's card and two 2.0.1 stations (offline: the commands wait for them)
+    from rfid.services import driver_account_delete
+
+    id_token_create(uid="LEAVING-1", driver=driver)
+    stations = [station_make("GDX", ocpp_version="2.0.1") for _ in range(2)]
+
+    # when the driver deletes the account
+    driver_account_delete(driver=driver)
+
+    # then each station is asked to clear what it holds about the card, and the request is on record
+    commands = Command.objects.filter(action="CustomerInformation", station__in=stations)
+    assert sorted(c.station_id for c in commands) == sorted(s.pk for s in stations)
+    assert all(
+        c.payload["clear"] is True and c.payload["idToken"]["idToken"] == "LEAVING-1" for c in commands
+    )
+    request = CustomerDataRequest.objects.get()
+    assert request.driver_id == driver.pk and request.id_tokens == ["LEAVING-1"]
