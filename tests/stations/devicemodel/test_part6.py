@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from stations.models import Command, Connector, StationProtocolState
+from stations.models import Command, Connector, Session, StationProtocolState
 from tests.stations.connection.helpers import db, now_iso, sent_to, station_make
 from tests.stations.devicemodel.helpers import BOOT, booted201, connected201
 
@@ -49,6 +49,8 @@ def test_tc_b_01_a_cold_boot_is_accepted_with_the_heartbeat_interval_and_the_sta
         ("TC_N_16", {"severity": 4}, {"status": "Accepted"}, Command.Status.ACCEPTED),
         ("TC_N_17", {"severity": 9}, {"status": "Rejected"}, Command.Status.REJECTED),
         ("TC_O_26", None, {"status": "Rejected"}, Command.Status.REJECTED),
+        ("TC_L_04", None, {"status": "RevokedCertificate"}, Command.Status.REJECTED),
+        ("TC_L_05", None, {"status": "InvalidCertificate"}, Command.Status.REJECTED),
     ],
 )  # fmt: skip
 def test_a_command_of_the_case_ends_as_the_stations_answer_says(
@@ -60,6 +62,13 @@ def test_a_command_of_the_case_ends_as_the_stations_answer_says(
         "TC_F": ("UnlockConnector", {"evseId": 1, "connectorId": 1}),
         "TC_G": ("ChangeAvailability", None),
         "TC_N": ("SetMonitoringLevel", None),
+        "TC_L": (
+            "UpdateFirmware",
+            {
+                "requestId": 3,
+                "firmware": {"location": "https://example.invalid/f", "retrieveDateTime": now_iso(0)},
+            },
+        ),
         "TC_O": (
             "SetDisplayMessage",
             {"message": {"id": 1, "priority": "NormalCycle", "message": {"format": "UTF8", "content": "Hi"}}},
@@ -184,6 +193,25 @@ def test_tc_n_25_a_log_upload_is_followed_to_uploaded_and_tc_n_34_a_refusal_is_s
         ("TC_L_06", ["Downloading", "Downloaded", "InvalidSignature"]),
         ("TC_L_07", ["Downloading", "DownloadFailed"]),
         ("TC_L_09", ["Downloading", "Downloaded", "SignatureVerified", "Installing", "InstallationFailed"]),
+        (
+            "TC_L_02",
+            ["Downloading", "Downloaded", "SignatureVerified", "InstallScheduled", "Installing", "Installed"],
+        ),
+        (
+            "TC_L_03",
+            [
+                "DownloadScheduled",
+                "Downloading",
+                "Downloaded",
+                "SignatureVerified",
+                "Installing",
+                "Installed",
+            ],
+        ),
+        (
+            "TC_L_08",
+            ["Downloading", "Downloaded", "SignatureVerified", "Installing", "InstallVerificationFailed"],
+        ),
     ],
 )
 def test_a_secure_firmware_update_shows_the_last_status_the_station_reported(
@@ -234,3 +262,79 @@ def test_tc_p_03_messages_with_custom_data_are_served_as_any_other(ocpp_server, 
     heartbeat, status = run(scenario())
     assert "currentTime" in heartbeat and status == {}
     assert Connector.objects.get(evse__station=station).status == "Occupied"
+
+
+@pytest.mark.parametrize(
+    "case, trigger, state",
+    [
+        ("TC_E_01", "ChargingStateChanged", "EVConnected"),
+        ("TC_E_02", "ChargingStateChanged", "Charging"),
+        ("TC_E_09", "EVDetected", "EVConnected"),
+        ("TC_E_10", "Authorized", "Idle"),
+        ("TC_E_11", "SignedDataReceived", "Charging"),
+        ("TC_E_12", "EVDetected", "Idle"),
+    ],
+)
+def test_a_transaction_starts_whichever_option_the_station_starts_it_on(
+    ocpp_server, run, case, trigger, state
+):
+    station = station_make(ocpp_version="2.0.1")
+    transaction_id = f"tx-{case}"
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            return await cp.ok(
+                "TransactionEvent",
+                {
+                    "eventType": "Started",
+                    "timestamp": now_iso(),
+                    "triggerReason": trigger,
+                    "seqNo": 0,
+                    "transactionInfo": {"transactionId": transaction_id, "chargingState": state},
+                    "evse": {"id": 1, "connectorId": 1},
+                },
+            )
+
+    assert run(scenario()) == {}
+    session = Session.objects.get(station=station, transaction_id=transaction_id)
+    assert session.stopped_at is None and session.connector is not None
+
+
+@pytest.mark.parametrize(
+    "case, trigger, reason",
+    [
+        ("TC_E_07", "EVCommunicationLost", "EVDisconnected"),
+        ("TC_E_08", "StopAuthorized", "Local"),
+        ("TC_E_14", "EVCommunicationLost", "EVDisconnected"),
+        ("TC_E_15", "StopAuthorized", "Local"),
+        ("TC_E_16", "Deauthorized", "DeAuthorized"),
+        ("TC_E_17", "Deauthorized", "EVDisconnected"),
+        ("TC_E_19", "EVDeparted", "Local"),
+        ("TC_E_20", "EVCommunicationLost", "EVDisconnected"),
+        ("TC_E_21", "RemoteStop", "Remote"),
+        ("TC_E_22", "ChargingStateChanged", "Local"),
+        ("TC_E_39", "EVConnectTimeout", "Timeout"),
+    ],
+)
+def test_a_transaction_ends_with_the_reason_the_station_gives(ocpp_server, run, case, trigger, reason):
+    station = station_make(ocpp_version="2.0.1")
+    transaction_id = f"tx-{case}"
+
+    def event(event_type: str, seq_no: int, trigger_reason: str, **info):
+        return {
+            "eventType": event_type,
+            "timestamp": now_iso(),
+            "triggerReason": trigger_reason,
+            "seqNo": seq_no,
+            "transactionInfo": {"transactionId": transaction_id, **info},
+            "evse": {"id": 1, "connectorId": 1},
+        }
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            await cp.ok("TransactionEvent", event("Started", 0, "CablePluggedIn"))
+            return await cp.ok("TransactionEvent", event("Ended", 1, trigger, stoppedReason=reason))
+
+    assert "idTokenInfo" not in run(scenario())
+    session = Session.objects.get(station=station, transaction_id=transaction_id)
+    assert session.stopped_at is not None and session.stop_reason == reason
