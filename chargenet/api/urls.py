@@ -262,6 +262,11 @@ v1 = [
         name="station-certificate-query",
     ),
     path(
+        "stations/<str:identity>/certificates/<str:serial>/revoke/",
+        certificates_api.StationCertificateRevokeApi.as_view(),
+        name="station-certificate-revoke",
+    ),
+    path(
         "stations/<str:identity>/certificates/delete/",
         certificates_api.StationCertificateDeleteApi.as_view(),
         name="station-certificate-delete",
