@@ -612,6 +612,7 @@ class CustomerDataRequestSerializer(serializers.Serializer):
 @extend_schema(tags=["device model"])
 class CustomerDataRequestListApi(ApiView):
     permission_classes = [IsStaffReadOperateWrite]
+    pagination_class = None  # the newest 50, as a plain list
 
     @extend_schema(
         summary="Network-wide GDPR requests",
