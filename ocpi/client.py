@@ -85,8 +85,10 @@ def ocpi_call(
     encode_token: bool = True,
     timeout: float | None = None,
     correlation_id: str = "",
+    to_party: tuple[str, str] | None = None,
 ) -> Answer:
-    """Call a partner and log the exchange. Functional modules get the OCPI-from/to routing headers.
+    """Call a partner and log the exchange. Functional modules get the OCPI-from/to routing headers:
+    to the partner itself, or to `to_party` behind it when the partner is a hub.
 
     Raises PartnerUnreachable when there is no answer or it is not JSON; an answer with an HTTP error
     status or a non-1000 status code is returned (callers decide) and recorded on the partner.
@@ -96,16 +98,17 @@ def ocpi_call(
     headers = {
         "Authorization": transport.authorization_header(token, encode=encode_token),
         "Accept": "application/json",
-        "User-Agent": "ChargeNet-OCPI/2.2.1",
+        "User-Agent": "ChargeNet-OCPI",
         "X-Request-ID": request_id,
         "X-Correlation-ID": correlation_id,
     }
-    if module not in CONFIGURATION_MODULES and partner is not None:
+    # OCPI 2.1.1 has no routing headers.
+    if module not in CONFIGURATION_MODULES and partner is not None and partner.version != "2.1.1":
         headers |= {
             "OCPI-from-country-code": settings.OCPI_COUNTRY_CODE,
             "OCPI-from-party-id": settings.OCPI_PARTY_ID,
-            "OCPI-to-country-code": partner.country_code,
-            "OCPI-to-party-id": partner.party_id,
+            "OCPI-to-country-code": to_party[0] if to_party else partner.country_code,
+            "OCPI-to-party-id": to_party[1] if to_party else partner.party_id,
         }
     data = None
     if body is not None:
@@ -155,18 +158,27 @@ def ocpi_call(
 
 
 def partner_call(
-    partner: Partner, *, method: str, url: str, module: str, body: Any = None, timeout: float | None = None
+    partner: Partner,
+    *,
+    method: str,
+    url: str,
+    module: str,
+    body: Any = None,
+    timeout: float | None = None,
+    to_party: tuple[str, str] | None = None,
 ) -> Answer:
-    """A call to a registered partner with the token it gave us, encoded as it wants."""
+    """A call to a registered partner with the token it gave us, encoded as it wants (2.1.1: as is);
+    `to_party` names the party behind a hub the call is for (OCPI-to-* headers)."""
     return ocpi_call(
         partner=partner,
         method=method,
         url=url,
         token=partner.token_b,
         module=module,
-        encode_token=partner.send_base64,
+        encode_token=partner.send_base64 and partner.version != "2.1.1",
         body=body,
         timeout=timeout,
+        to_party=to_party,
     )
 
 

@@ -217,7 +217,8 @@ class Push(models.Model):
 
 
 class RemoteCommand(models.Model):
-    """A command an eMSP sent (START_SESSION …) and the station command that carries it out."""
+    """A command an eMSP sent (START_SESSION …, or a ChargingProfiles request: SET_CHARGING_PROFILE,
+    GET_ACTIVE_CHARGING_PROFILE, CLEAR_PROFILE) and the station command that carries it out."""
 
     class Result(models.TextChoices):
         ACCEPTED = "ACCEPTED"
@@ -228,6 +229,7 @@ class RemoteCommand(models.Model):
         NOT_SUPPORTED = "NOT_SUPPORTED"
         REJECTED = "REJECTED"
         TIMEOUT = "TIMEOUT"
+        UNKNOWN = "UNKNOWN"  # ChargingProfiles: no profile matched (ClearProfileResult …)
         UNKNOWN_RESERVATION = "UNKNOWN_RESERVATION"
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -250,6 +252,34 @@ class RemoteCommand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.command} from {self.partner_id} ({self.result or 'waiting'})"
+
+
+class ClientInfo(models.Model):
+    """What a hub partner told us about one of the parties behind it (OCPI HubClientInfo): its role
+    and whether it is connected to the hub."""
+
+    class Status(models.TextChoices):
+        CONNECTED = "CONNECTED"
+        OFFLINE = "OFFLINE"
+        PLANNED = "PLANNED"
+        SUSPENDED = "SUSPENDED"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="client_infos")
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    role = models.CharField(max_length=5)
+    status = models.CharField(max_length=9, choices=Status.choices)
+    last_updated = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country_code", "party_id"]
+        constraints = [
+            models.UniqueConstraint("partner", "country_code", "party_id", name="ocpi_client_info_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} {self.role} ({self.status})"
 
 
 # --- the eMSP role: ChargeNet's drivers on partner networks (docs/ocpi.md, "eMSP role") ---------

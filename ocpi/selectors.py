@@ -24,6 +24,7 @@ from ocpi.models import (
     RoamingSession,
 )
 from ocpi.transport import ocpi_datetime
+from smartcharging.models import ScheduleRule
 from stations.models import Connector, Evse, Location, Session, Station
 
 # Fields that are OCPI numbers; billing keeps them as exact decimal strings. A float of such a
@@ -109,6 +110,7 @@ def location_list() -> QuerySet[Location]:
             ),
         )
         .filter(station_count__gt=0)
+        .prefetch_related("schedule_rules")
         .order_by("id")
     )
 
@@ -172,8 +174,58 @@ def _coordinates(location: Location) -> dict[str, str]:
     return {"latitude": f"{location.latitude:.6f}", "longitude": f"{location.longitude:.6f}"}
 
 
+def opening_times(location: Location, *, now: datetime | None = None) -> dict[str, Any]:
+    """The location's OCPI Hours from its opening-hours schedule rules (smart charging's, for the
+    whole location; local times, OCPI §8.4.13): open around the clock when it has none. A window past
+    midnight is split at 23:59 (OCPI period_end cannot be 24:00 or earlier than period_begin);
+    current and coming maintenance windows are exceptional closings."""
+    now = now or timezone.now()
+    rules = [r for r in location.schedule_rules.all() if r.is_active and r.station_id is None]
+    regular: set[tuple[int, str, str]] = set()
+    for rule in rules:
+        if rule.kind != ScheduleRule.Kind.OPENING_HOURS or rule.start_time is None or rule.end_time is None:
+            continue
+        begin, end = rule.start_time.strftime("%H:%M"), rule.end_time.strftime("%H:%M")
+        for day in rule.weekdays or range(7):
+            weekday = int(day) + 1  # ours: 0 = Monday; OCPI: 1 = Monday … 7 = Sunday
+            if begin < end:
+                regular.add((weekday, begin, end))
+                continue
+            regular.add((weekday, begin, "23:59"))
+            if end != "00:00":
+                regular.add((weekday % 7 + 1, "00:00", end))
+    closings = [
+        {"period_begin": ocpi_datetime(r.starts_at), "period_end": ocpi_datetime(r.ends_at)}
+        for r in sorted(rules, key=lambda r: (r.starts_at or now, r.pk))
+        if r.kind == ScheduleRule.Kind.MAINTENANCE and r.starts_at and r.ends_at and r.ends_at > now
+    ]
+    has_opening_hours = any(r.kind == ScheduleRule.Kind.OPENING_HOURS for r in rules)
+    hours: dict[str, Any] = {"twentyfourseven": not has_opening_hours}
+    if has_opening_hours:
+        hours["regular_hours"] = [
+            {"weekday": weekday, "period_begin": begin, "period_end": end}
+            for weekday, begin, end in sorted(regular)
+        ]
+    if closings:
+        hours["exceptional_closings"] = closings
+    return hours
+
+
+def energy_mix() -> dict[str, Any] | None:
+    """The OCPI EnergyMix of the electricity we sell (OCPI_ENERGY_* settings); None when unknown."""
+    if not settings.OCPI_ENERGY_SUPPLIER:
+        return None
+    mix: dict[str, Any] = {
+        "is_green_energy": settings.OCPI_ENERGY_GREEN,
+        "supplier_name": settings.OCPI_ENERGY_SUPPLIER[:64],
+    }
+    if settings.OCPI_ENERGY_PRODUCT:
+        mix["energy_product_name"] = settings.OCPI_ENERGY_PRODUCT[:64]
+    return mix
+
+
 def location_to_ocpi(location: Location) -> dict[str, Any]:
-    """A location with its stations' EVSEs as an OCPI Location (open around the clock)."""
+    """A location with its stations' EVSEs as an OCPI Location, with its opening times and energy mix."""
     stations = Station.objects.filter(location=location).prefetch_related("evses__connectors").order_by("id")
     evses = [evse_to_ocpi(evse, station) for station in stations for evse in station.evses.all()]
     updated = getattr(location, "ocpi_last_updated", None) or location.created_at
@@ -189,7 +241,8 @@ def location_to_ocpi(location: Location) -> dict[str, Any]:
         "coordinates": _coordinates(location),
         "evses": evses,
         "time_zone": location.time_zone,
-        "opening_times": {"twentyfourseven": True},
+        "opening_times": opening_times(location),
+        **({"energy_mix": mix} if (mix := energy_mix()) else {}),
         "last_updated": ocpi_datetime(updated),
     }
 
@@ -227,6 +280,8 @@ def tariff_to_ocpi(tariff: Tariff) -> dict[str, Any]:
     data = billing_selectors.tariff_to_ocpi(tariff)
     data.pop("vat_percent", None)
     data = {**_party(), **data, "tariff_alt_text": [{"language": "en", "text": tariff.name}]}
+    if mix := energy_mix():
+        data["energy_mix"] = mix
     data["last_updated"] = ocpi_datetime(tariff.updated_at)
     return ocpi_object(data)
 
@@ -348,10 +403,12 @@ def partner_list() -> QuerySet[Partner]:
 
 
 def partner_activity(*, partner: Partner, limit: int = 50) -> dict[str, Any]:
-    """What a partner's page shows: its latest requests in and out, pushes, roaming sessions and CDRs."""
-    from ocpi.models import Push, RequestLog
+    """What a partner's page shows: its latest requests in and out, pushes, roaming sessions and CDRs,
+    and, for a hub, the parties behind it (HubClientInfo)."""
+    from ocpi.models import ClientInfo, Push, RequestLog
 
     return {
+        "client_infos": ClientInfo.objects.filter(partner=partner).order_by("country_code", "party_id"),
         "requests": RequestLog.objects.filter(partner=partner).order_by("-created_at", "-id")[:limit],
         "pushes": Push.objects.filter(partner=partner).order_by("-id")[:limit],
         "pending_pushes": Push.objects.filter(partner=partner, status=Push.Status.PENDING).count(),

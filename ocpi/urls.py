@@ -3,11 +3,12 @@ without a trailing slash, so no client is ever redirected."""
 
 from django.urls import path, re_path
 
-from ocpi import account, dashboard, views
+from ocpi import account, chargingprofiles, dashboard, views
 
 app_name = "ocpi"
 
-V = r"^ocpi/2\.2\.1"
+# Every module under both versions; the view sees the version in the URL (views.request_version).
+V = r"^ocpi/(?P<version>2\.2\.1|2\.1\.1)"
 SEGMENT = r"(?P<{}>[^/]+)"
 PARTY = r"(?P<country_code>[^/]+)/(?P<party_id>[^/]+)"
 
@@ -39,6 +40,12 @@ urlpatterns = [
         name="tokens",
     ),
     re_path(rf"{V}/commands/(?P<command>[A-Za-z_]+)/?$", views.commands, name="commands"),
+    re_path(
+        rf"{V}/chargingprofiles/{SEGMENT.format('session_id')}/?$",
+        chargingprofiles.charging_profiles,
+        name="chargingprofiles",
+    ),
+    re_path(rf"{V}/hubclientinfo/{PARTY}/?$", chargingprofiles.hub_client_info, name="hubclientinfo"),
     # The eMSP role (our drivers on partner networks).
     re_path(rf"{V}/emsp/tokens/?$", views.emsp_tokens, name="emsp-tokens"),
     re_path(rf"{V}/emsp/tokens/{SEGMENT.format('uid')}/authorize/?$", views.emsp_token_authorize),

@@ -3,6 +3,7 @@ tokens, commands, real-time authorization, pushes. `from ocpi import services; s
 every public name."""
 
 from ocpi.services.authorization import roaming_authorize
+from ocpi.services.charging_profiles import charging_profile_request
 from ocpi.services.commands import (
     COMMANDS,
     remote_command_receive,
@@ -26,6 +27,7 @@ from ocpi.services.emsp_tokens import (
     emsp_token_to_ocpi,
     emsp_tokens_expired_sync,
 )
+from ocpi.services.hub import client_info_store, client_info_to_ocpi, request_parties
 from ocpi.services.partner_network import (
     partner_cdr_store,
     partner_location_store,
@@ -64,9 +66,22 @@ from ocpi.services.push import (
     pushes_for_tariff,
     roaming_session_record,
 )
-from ocpi.services.tokens import COMMAND_TOKEN_GRACE, TOKEN_TYPES, roaming_token_find, roaming_token_store
+from ocpi.services.routing import body_party, parties_q
+from ocpi.services.tokens import (
+    COMMAND_TOKEN_GRACE,
+    TOKEN_TYPES,
+    roaming_token_find,
+    roaming_token_store,
+    roaming_token_type,
+)
 
 __all__ = [
+    "body_party",
+    "charging_profile_request",
+    "client_info_store",
+    "client_info_to_ocpi",
+    "parties_q",
+    "request_parties",
     "RoamingCardError",
     "RoamingChargeError",
     "emsp_command_result",
@@ -121,4 +136,5 @@ __all__ = [
     "roaming_session_record",
     "roaming_token_find",
     "roaming_token_store",
+    "roaming_token_type",
 ]

@@ -7,10 +7,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ocpi import selectors, transport
+from ocpi import selectors, transport, v211
 from ocpi.client import PartnerUnreachable, partner_call
 from ocpi.models import Partner, RemoteCommand, RoamingSession, RoamingToken
+from ocpi.services.charging_profiles import PROFILE_COMMANDS, charging_profile_result
 from ocpi.services.partners import partner_parties
+from ocpi.services.routing import body_party
 from ocpi.services.tokens import roaming_token_find, roaming_token_save, token_check
 from ocpi.transport import OcpiError
 from stations.common import StationError
@@ -50,7 +52,9 @@ class _Rejected(Exception):
     """A command we cannot forward: answered REJECTED with this message."""
 
 
-def _token_for_command(*, partner: Partner, body: dict[str, Any]) -> RoamingToken:
+def _token_for_command(
+    *, partner: Partner, parties: set[tuple[str, str]], body: dict[str, Any]
+) -> RoamingToken:
     """The command's Token, stored like a pushed one (not authorized: the eMSP vouches for it)."""
     token = body.get("token")
     if not isinstance(token, dict) or not token.get("uid"):
@@ -66,7 +70,7 @@ def _token_for_command(*, partner: Partner, body: dict[str, Any]) -> RoamingToke
         uid=uid,
         token_type=token_type,
     )
-    if (str(token["country_code"]).upper(), str(token["party_id"]).upper()) not in partner_parties(partner):
+    if (str(token["country_code"]).upper(), str(token["party_id"]).upper()) not in parties:
         raise OcpiError("the token belongs to another party", status_code=transport.INVALID_PARAMETERS)
     existing = roaming_token_find(partner=partner, uid=uid, token_type=token_type)
     saved = roaming_token_save(partner=partner, token=token, existing=existing)
@@ -76,9 +80,12 @@ def _token_for_command(*, partner: Partner, body: dict[str, Any]) -> RoamingToke
     return saved
 
 
-def remote_command_receive(*, partner: Partner, command: str, body: Any) -> dict[str, Any]:
+def remote_command_receive(
+    *, partner: Partner, command: str, body: Any, parties: set[tuple[str, str]] | None = None
+) -> dict[str, Any]:
     """An eMSP's command becomes the same durable OCPP command the dashboard and API send; the
-    CommandResult follows at `response_url` when the station answered (or TIMEOUT).
+    CommandResult follows at `response_url` when the station answered (or TIMEOUT). `parties` are
+    those the request acts for (a hub forwarding for one party; default: all of the partner's).
 
     Returns the immediate CommandResponse (ACCEPTED, REJECTED with a reason, NOT_SUPPORTED,
     UNKNOWN_SESSION). Raises OcpiError 2001 for a malformed body, 2003 for an unknown location.
@@ -95,7 +102,9 @@ def remote_command_receive(*, partner: Partner, command: str, body: Any) -> dict
         # One transaction: the station command goes out only once its RemoteCommand exists, so
         # the station's answer always finds it.
         with transaction.atomic():
-            station_command, token_uid = _command_send(partner=partner, command=command, body=body)
+            station_command, token_uid = _command_send(
+                partner=partner, parties=parties or partner_parties(partner), command=command, body=body
+            )
             RemoteCommand.objects.create(
                 partner=partner,
                 command=command,
@@ -129,11 +138,13 @@ def _reservation_command(partner: Partner, reservation_id: Any) -> RemoteCommand
     )
 
 
-def _command_send(*, partner: Partner, command: str, body: dict[str, Any]) -> tuple[Command, str]:
+def _command_send(
+    *, partner: Partner, parties: set[tuple[str, str]], command: str, body: dict[str, Any]
+) -> tuple[Command, str]:
     if command == "START_SESSION":
         _, found = _command_location(body, evse_required=True)
         evse, station = found
-        token = _token_for_command(partner=partner, body=body)
+        token = _token_for_command(partner=partner, parties=parties, body=body)
         return session_remote_start(station=station, evse_id=evse.evse_id, id_token=token.uid), token.uid
     if command == "STOP_SESSION":
         session_id = str(body.get("session_id") or "")
@@ -141,13 +152,17 @@ def _command_send(*, partner: Partner, command: str, body: dict[str, Any]) -> tu
         if session is None:
             raise _UnknownSession(f"unknown session {session_id}")
         roaming = RoamingSession.objects.filter(session=session).first()
-        if roaming is None or roaming.partner_id != partner.pk:
+        if (
+            roaming is None
+            or roaming.partner_id != partner.pk
+            or body_party({"cdr_token": roaming.cdr_token}) not in parties
+        ):
             raise _Rejected("the session is not one of yours")
         return session_remote_stop(session=session), ""
     if command == "RESERVE_NOW":
         _, found = _command_location(body, evse_required=True)
         evse, station = found
-        token = _token_for_command(partner=partner, body=body)
+        token = _token_for_command(partner=partner, parties=parties, body=body)
         expiry = transport.ocpi_datetime_parse(str(body.get("expiry_date") or ""), field="expiry_date")
         # Reservation ids are ours, unique across eMSPs: the RemoteCommand numbering is not shared.
         reservation_id = int(timezone.now().timestamp() * 1000) % 2_000_000_000
@@ -217,10 +232,19 @@ def remote_command_result(remote: RemoteCommand) -> str:
 
 
 def remote_command_result_send(*, remote_command_id: int) -> str:
-    """POST the CommandResult to the eMSP's response_url once (OCPI: not retried; the eMSP has the
-    timeout). Returns the result sent, or '' when there is nothing to send yet or it was sent."""
+    """POST the CommandResult (or the ChargingProfiles result) to the eMSP's response_url once (OCPI:
+    not retried; the eMSP has the timeout). Returns the result sent, or '' when there is nothing to send yet or it was sent."""
     remote = RemoteCommand.objects.select_related("partner", "station_command").get(pk=remote_command_id)
-    result = remote_command_result(remote)
+    module, to_party = "commands", body_party(remote.body)
+    if remote.command in PROFILE_COMMANDS:
+        module = "chargingprofiles"
+        result, body, to_party = charging_profile_result(remote)
+    else:
+        result = remote_command_result(remote)
+        message = (remote.station_command.error if remote.station_command else "") or ""
+        body = {"result": result} | (
+            {"message": [{"language": "en", "text": message[:512]}]} if message else {}
+        )
     if not result:
         return ""
     claimed = RemoteCommand.objects.filter(pk=remote.pk, result_sent_at__isnull=True).update(
@@ -228,10 +252,17 @@ def remote_command_result_send(*, remote_command_id: int) -> str:
     )
     if not claimed:
         return ""
-    message = (remote.station_command.error if remote.station_command else "") or ""
-    body = {"result": result} | ({"message": [{"language": "en", "text": message[:512]}]} if message else {})
+    if module == "commands" and remote.partner.version == v211.VERSION:
+        body = v211.out_command_response(body)  # 2.1.1 posts a CommandResponse
     try:
-        partner_call(remote.partner, method="POST", url=remote.response_url, module="commands", body=body)
+        partner_call(
+            remote.partner,
+            method="POST",
+            url=remote.response_url,
+            module=module,
+            body=body,
+            to_party=to_party,
+        )
     except PartnerUnreachable:
         pass  # logged on the partner; OCPI Commands module: a lost result is not retried
     return result

@@ -612,7 +612,6 @@ class CustomerDataRequestSerializer(serializers.Serializer):
 @extend_schema(tags=["device model"])
 class CustomerDataRequestListApi(ApiView):
     permission_classes = [IsStaffReadOperateWrite]
-    pagination_class = None  # the newest 50, as a plain list
 
     @extend_schema(
         summary="Network-wide GDPR requests",
@@ -624,7 +623,9 @@ class CustomerDataRequestListApi(ApiView):
         requests = selectors.customer_data_requests()
         if driver:
             requests = requests.filter(driver_id=int(driver) if driver.isdigit() else 0)
-        return Response(CustomerDataRequestSerializer(requests[:50], many=True).data)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(requests, request, view=self)
+        return paginator.get_paginated_response(CustomerDataRequestSerializer(page, many=True).data)
 
     @extend_schema(
         summary="Ask every 2.0.1 station for / erase a driver's data (CustomerInformation)",

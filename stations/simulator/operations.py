@@ -30,9 +30,10 @@ class FleetOperations:
     step_delay: float
     firmware_version: str
     firmware_status: str
-    # Shares (0..1) of firmware downloads/installs that fail, the images fetched and the files sent.
+    # Shares (0..1) of firmware downloads/installs and of uploads that fail, the images fetched and the files sent.
     firmware_download_failure_rate: float
     firmware_install_failure_rate: float
+    upload_failure_rate: float
     firmware_downloads: list[bytes]
     uploads: list[tuple[str, str]]  # (location without credentials, file name)
 
@@ -103,7 +104,7 @@ class FleetOperations:
     async def _upload_file(self, location: str, name: str) -> bool:
         """Upload a generated diagnostics/log file to `location`: HTTP(S) as a multipart POST, or FTP
         (credentials in the URL) with STOR. True when the server took it."""
-        if not location:
+        if not location or self.rng.random() < self.upload_failure_rate:
             return False
         try:
             await asyncio.to_thread(_upload, location, name, self._diagnostics_content())

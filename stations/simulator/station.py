@@ -31,6 +31,8 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.typing import Subprotocol
 
 from stations.simulator import operations
+from stations.simulator.profiles import FollowsProfiles
+from stations.simulator.profiles import parse_time as _parse_time
 from stations.simulator.v16 import INTEGER_KEYS, ReceivedCall, StationChargePoint, default_configuration
 
 logger = logging.getLogger("stations.simulator")
@@ -42,11 +44,6 @@ IDLE = {"Available", "Reserved"}
 def now_iso() -> str:
     """The current UTC time as RFC 3339 with milliseconds and a 'Z' (what OCPP asks for)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 async def cancel_and_wait(tasks: list[asyncio.Task]) -> None:
@@ -91,7 +88,7 @@ class Connector:
     started_at: datetime | None = None  # when the transaction began (anchors Relative profiles)
 
 
-class SimulatedStation(operations.FleetOperations):
+class SimulatedStation(operations.FleetOperations, FollowsProfiles):
     """One simulated charge point (OCPP 1.6). Create, `await connect()`, `await boot()`, then drive it
     with the message methods or let it react to the CSMS; `await close()` when done."""
 
@@ -152,6 +149,7 @@ class SimulatedStation(operations.FleetOperations):
         # Fleet operations: shares (0..1) of firmware downloads/installs that fail, and the last files.
         self.firmware_download_failure_rate = 0.0
         self.firmware_install_failure_rate = 0.0
+        self.upload_failure_rate = 0.0  # diagnostics/log uploads that fail (UploadFailed)
         self.firmware_downloads: list[bytes] = []
         self.uploads: list[tuple[str, str]] = []  # (location without credentials, file name)
 
@@ -544,73 +542,6 @@ class SimulatedStation(operations.FleetOperations):
                 p.get("connector_id") == connector_id and p.get("charging_profile_purpose") == "TxProfile"
             )
         ]
-
-    def present_power_w(self, connector: Connector) -> float:
-        """What the connector draws now: the EV's wish, capped by the EV's maximum current and by
-        the composite of the installed charging profiles."""
-        if connector.transaction_id is None:
-            return 0.0
-        power = connector.power_w
-        if self.ev_max_current_a is not None:
-            power = min(power, self.ev_max_current_a * 230 * self.ev_phases)
-        limit = self.profile_limit_w(connector.connector_id)
-        return power if limit is None else max(0.0, min(power, limit))
-
-    def profile_limit_w(self, connector_id: int, at: datetime | None = None) -> float | None:
-        """The composite limit (W) on a connector now: per purpose the valid profile with the highest
-        stack level that has a period now; TxProfile over TxDefaultProfile; ChargePointMaxProfile caps."""
-        at = at or datetime.now(UTC)
-        connector = self.connectors.get(connector_id)
-        started = (
-            connector.started_at if connector is not None and connector.transaction_id is not None else None
-        )
-
-        def prevailing(purpose: str) -> float | None:
-            candidates = [
-                p
-                for p in self.charging_profiles
-                if p.get("charging_profile_purpose") == purpose and p.get("connector_id") in (0, connector_id)
-            ]
-            candidates.sort(key=lambda p: (p.get("stack_level", 0), p.get("connector_id") != 0), reverse=True)
-            for profile in candidates:
-                limit = self._profile_period_limit_w(profile, at, started)
-                if limit is not None:
-                    return limit
-            return None
-
-        tx = (prevailing("TxProfile") if started else None) or prevailing("TxDefaultProfile")
-        cap = prevailing("ChargePointMaxProfile")
-        limits = [x for x in (tx, cap) if x is not None]
-        return min(limits) if limits else None
-
-    def _profile_period_limit_w(
-        self, profile: dict[str, Any], at: datetime, started: datetime | None
-    ) -> float | None:
-        if profile.get("valid_from") and at < _parse_time(profile["valid_from"]):
-            return None
-        if profile.get("valid_to") and at >= _parse_time(profile["valid_to"]):
-            return None
-        schedule = profile.get("charging_schedule") or {}
-        kind = profile.get("charging_profile_kind")
-        anchor = schedule.get("start_schedule")
-        start = started if kind == "Relative" or not anchor else _parse_time(anchor)
-        if start is None:
-            return None
-        elapsed = (at - start).total_seconds()
-        if kind == "Recurring":
-            cycle = 7 * 86400 if profile.get("recurrency_kind") == "Weekly" else 86400
-            elapsed %= cycle
-        if elapsed < 0 or (schedule.get("duration") and elapsed >= schedule["duration"]):
-            return None
-        periods = sorted(schedule.get("charging_schedule_period") or [], key=lambda p: p["start_period"])
-        current = next((p for p in reversed(periods) if p["start_period"] <= elapsed), None)
-        if current is None:
-            return None
-        limit = float(current["limit"])
-        if schedule.get("charging_rate_unit") == "A":
-            phases = min(current.get("number_phases") or 3, self.ev_phases)
-            limit *= 230 * phases
-        return limit
 
     # ---- waiting helpers for tests and scripts ----------------------------------------------------
 

@@ -20,6 +20,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
@@ -34,7 +35,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from stations.simulator import operations
-from stations.simulator.station import _parse_time, cancel_and_wait, now_iso
+from stations.simulator.profiles import FollowsProfiles
+from stations.simulator.profiles import parse_time as _parse_time
+from stations.simulator.station import cancel_and_wait, now_iso
 
 logger = logging.getLogger("stations.simulator")
 
@@ -54,6 +57,7 @@ class Connector201:
     seq_no: int = 0
     remote_start_id: int | None = None
     faulted: bool = False
+    started_at: datetime | None = None
     ends_at: float = 0.0  # time.monotonic() when the driver unplugs
 
 
@@ -94,6 +98,19 @@ class _StationCP(ChargePoint):
     def __init__(self, station: "Simulated201Station", ws: Any) -> None:
         super().__init__(station.identity, ws, response_timeout=30)
         self.station = station
+
+    @on(Action.set_charging_profile)
+    async def on_set_charging_profile(self, evse_id: int, charging_profile: dict, **_: Any):
+        return call_result.SetChargingProfile(
+            status=self.station.charging_profile_set(evse_id, charging_profile)
+        )
+
+    @on(Action.clear_charging_profile)
+    async def on_clear_charging_profile(
+        self, charging_profile_id: int | None = None, charging_profile_criteria: dict | None = None, **_: Any
+    ):
+        status = self.station.charging_profile_clear(charging_profile_id, charging_profile_criteria or {})
+        return call_result.ClearChargingProfile(status=status)
 
     async def _handle_call(self, msg: Any) -> Any:
         self.station.received.append((msg.action, msg.payload))
@@ -307,7 +324,7 @@ class _StationCP(ChargePoint):
 
 
 @dataclass
-class Simulated201Station(operations.FleetOperations):
+class Simulated201Station(operations.FleetOperations, FollowsProfiles):
     """One simulated OCPP 2.0.1 charging station (see the module docstring)."""
 
     url: str
@@ -329,6 +346,10 @@ class Simulated201Station(operations.FleetOperations):
         self.display_messages: dict[int, dict] = {}
         self.running_costs: dict[str, float] = {}  # transactionId → the last CostUpdated
         self.monitors: dict[int, dict] = {}
+        # Installed charging profiles in the 1.6 simulator's shape (FollowsProfiles), and the EV.
+        self.charging_profiles: list[dict[str, Any]] = []
+        self.ev_max_current_a: float | None = None
+        self.ev_phases = 3
         self.heartbeat_interval = 300.0
         self.disconnected = asyncio.Event()
         self.supervised = False
@@ -346,6 +367,7 @@ class Simulated201Station(operations.FleetOperations):
         self.step_delay = 0.2
         self.reboot_delay = 0.5
         self.firmware_download_failure_rate = 0.0
+        self.upload_failure_rate = 0.0  # log uploads that fail (UploadFailure)
         self.firmware_install_failure_rate = 0.0
         self.firmware_downloads: list[bytes] = []
         self.uploads: list[tuple[str, str]] = []
@@ -616,7 +638,7 @@ class Simulated201Station(operations.FleetOperations):
                 "sampled_value": [
                     {"value": round(connector.energy_wh), "context": context,
                      "measurand": "Energy.Active.Import.Register", "unit_of_measure": {"unit": "Wh"}},
-                    {"value": round(connector.power_w), "context": context,
+                    {"value": round(self.present_power_w(connector)), "context": context,
                      "measurand": "Power.Active.Import", "unit_of_measure": {"unit": "W"}},
                 ],
             }
@@ -668,6 +690,7 @@ class Simulated201Station(operations.FleetOperations):
                 return None
         connector.transaction_id, connector.id_tag, connector.seq_no = uuid.uuid4().hex[:20], id_tag, 0
         connector.power_w = power_w or self.rng.uniform(7000, 11000)
+        connector.started_at = datetime.now(UTC)
         info: dict[str, Any] = {"charging_state": "Charging"}
         if remote_start_id is not None:
             info["remote_start_id"] = remote_start_id
@@ -689,11 +712,12 @@ class Simulated201Station(operations.FleetOperations):
         while connector.transaction_id == transaction_id and time.monotonic() < ends:
             await asyncio.sleep(min(self.meter_interval, max(0.0, ends - time.monotonic())))
             now = time.monotonic()
-            connector.energy_wh += connector.power_w * (now - last) / 3600
+            connector.energy_wh += self.present_power_w(connector) * (now - last) / 3600
             last = now
             if connector.transaction_id != transaction_id:
                 return
-            self.device_model[("EVSE", connector.connector_id, "Power")].value = str(round(connector.power_w))
+            power = str(round(self.present_power_w(connector)))
+            self.device_model[("EVSE", connector.connector_id, "Power")].value = power
             await self._transaction_event(
                 connector,
                 "Updated",
@@ -717,7 +741,93 @@ class Simulated201Station(operations.FleetOperations):
             info={"stopped_reason": reason},
         )
         connector.transaction_id, connector.id_tag, connector.power_w = None, None, 0.0
+        # A TxProfile ends with its transaction (as in 1.6 §3.13.4).
+        self.charging_profiles = [
+            p
+            for p in self.charging_profiles
+            if not (p["connector_id"] == connector_id and p["charging_profile_purpose"] == "TxProfile")
+        ]
         await self._status(connector)
+
+    # --- smart charging --------------------------------------------------------------------------------
+
+    def charging_profile_set(self, evse_id: int, profile: dict[str, Any]) -> str:
+        """SetChargingProfile (K01): kept in the 1.6 shape; one with the same id, or the same stack
+        level and purpose on the same EVSE, is replaced (K01.FR.05)."""
+        if evse_id != 0 and evse_id not in self.connectors:
+            return "Rejected"
+        purpose = profile.get("charging_profile_purpose")
+        if purpose == "TxProfile" and (evse_id == 0 or self.connectors[evse_id].transaction_id is None):
+            return "Rejected"
+        schedules = profile.get("charging_schedule") or [{}]
+        shaped = {
+            **profile,
+            "connector_id": evse_id,
+            "charging_profile_id": profile.get("id"),
+            "charging_profile_purpose": (
+                "ChargePointMaxProfile" if purpose == "ChargingStationMaxProfile" else purpose
+            ),
+            "charging_schedule": schedules[0],
+        }
+        self.charging_profiles = [
+            p
+            for p in self.charging_profiles
+            if p["charging_profile_id"] != shaped["charging_profile_id"]
+            and not (
+                p["connector_id"] == evse_id
+                and p["charging_profile_purpose"] == shaped["charging_profile_purpose"]
+                and p.get("stack_level") == shaped.get("stack_level")
+            )
+        ]
+        self.charging_profiles.append(shaped)
+        return "Accepted"
+
+    def charging_profile_clear(self, profile_id: int | None, criteria: dict[str, Any]) -> str:
+        """ClearChargingProfile (K10): by id, or by EVSE / purpose / stack level."""
+        purpose = criteria.get("charging_profile_purpose")
+        if purpose == "ChargingStationMaxProfile":
+            purpose = "ChargePointMaxProfile"
+
+        def matches(p: dict[str, Any]) -> bool:
+            if profile_id is not None:
+                return bool(p["charging_profile_id"] == profile_id)
+            return (
+                criteria.get("evse_id") in (None, p["connector_id"])
+                and purpose in (None, p["charging_profile_purpose"])
+                and criteria.get("stack_level") in (None, p.get("stack_level"))
+            )
+
+        kept = [p for p in self.charging_profiles if not matches(p)]
+        cleared = len(kept) != len(self.charging_profiles)
+        self.charging_profiles = kept
+        return "Accepted" if cleared else "Unknown"
+
+    async def charging_needs_send(
+        self,
+        evse_id: int,
+        *,
+        energy_wh: int,
+        departure: datetime,
+        max_current_a: float = 32.0,
+        transfer: str = "AC_three_phase",
+    ) -> str:
+        """The EV tells its needs over ISO 15118 (NotifyEVChargingNeeds, K15); returns the CSMS's status."""
+        answer = await self._call(
+            call.NotifyEVChargingNeeds(
+                evse_id=evse_id,
+                charging_needs={
+                    "requested_energy_transfer": transfer,
+                    "departure_time": departure.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                    "ac_charging_parameters": {
+                        "energy_amount": energy_wh,
+                        "ev_min_current": 6,
+                        "ev_max_current": round(max_current_a),
+                        "ev_max_voltage": 400,
+                    },
+                },
+            )
+        )
+        return str(answer.status)
 
     async def fault(self, connector_id: int, code: str) -> None:
         connector = self.connectors[connector_id]

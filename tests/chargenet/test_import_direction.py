@@ -20,7 +20,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "rfid": frozenset(),
     "stations": frozenset({"rfid"}),
     "billing": frozenset({"rfid", "stations"}),
-    "ocpi": frozenset({"rfid", "stations", "billing"}),
+    "ocpi": frozenset({"rfid", "stations", "billing", "smartcharging"}),
     "fleet": frozenset({"rfid", "stations", "billing"}),
     "smartcharging": frozenset({"rfid", "stations", "billing"}),
 }

@@ -87,7 +87,7 @@ def test_tc_n_10_a_drivers_data_is_cleared_on_every_2_0_1_station_and_each_answe
     # and a request naming nobody is refused and leaves nothing behind
     assert refused[0] == 400
     assert CustomerDataRequest.objects.count() == 1
-    assert [r["id"] for r in listed[1]] == [created["id"]]
+    assert [r["id"] for r in listed[1]["results"]] == [created["id"]]
 
 
 def test_the_operator_sends_a_gdpr_request_from_the_pages_and_sees_every_stations_answer(

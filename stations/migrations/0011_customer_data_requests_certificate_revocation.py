@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('rfid', '0004_id_token_blocked_by_owner'),
-        ('stations', '0009_charging_profile_status'),
+        ('stations', '0010_station_tags'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

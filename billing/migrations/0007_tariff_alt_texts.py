@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0005_payments_guest_cards_refunds'),
+        ('billing', '0006_refund_emailed_at'),
     ]
 
     operations = [
