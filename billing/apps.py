@@ -13,7 +13,7 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from chargenet.events import event_subscribe
-        from stations.sessions.services import session_cost_register
+        from stations.sessions.services import session_cost_register, tariff_text_register
 
         event_subscribe("session.stopped", _on_session_stopped)
         event_subscribe("invoice.issued", _on_invoice_issued)
@@ -31,6 +31,8 @@ class BillingConfig(AppConfig):
         event_subscribe("credit_note.issued", _on_credit_note_issued)
         # A 2.0.1 station shows the driver the session's cost at its end (totalCost, I02).
         session_cost_register(_session_total_cost)
+        # An accepted 2.0.1 driver is told the tariff's text (personalMessage, I02).
+        tariff_text_register(_tariff_text)
 
 
 def _on_session_stopped(event_type: str, data: dict) -> None:
@@ -158,6 +160,12 @@ def _on_invoice_status_changed(event_type: str, data: dict) -> None:
     driver_id = Invoice.objects.filter(pk=data["invoice_id"]).values_list("driver_id", flat=True).first()
     if driver_id is not None:
         driver_payment_block_lift(driver_id=driver_id)
+
+
+def _tariff_text(station: Any, uid: str, language: str) -> dict[str, str] | None:
+    from billing import selectors
+
+    return selectors.tariff_text(station=station, uid=uid, language=language)
 
 
 def _session_total_cost(session: Any) -> Any:

@@ -14,6 +14,11 @@ class Tariff(models.Model):
     currency = models.CharField(max_length=3, default="EUR")
     vat_percent = models.DecimalField(max_digits=5, decimal_places=2, default=0)
     elements = models.JSONField(default=list, blank=True)
+    alt_texts = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='What drivers are told about the prices, per language: [{"language": "en", "text": "…"}]',
+    )
     valid_from = models.DateTimeField(null=True, blank=True)
     valid_to = models.DateTimeField(null=True, blank=True)
     is_default = models.BooleanField(default=False)

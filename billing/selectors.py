@@ -122,6 +122,24 @@ def tariff_resolve_at(
     return _valid_at(Tariff.objects.filter(is_default=True), at).order_by("-updated_at").first()
 
 
+def tariff_text(
+    *, station: Station, uid: str, language: str, at: datetime | None = None
+) -> dict[str, str] | None:
+    """The alt text of the tariff the card `uid` would charge at on `station` now: the one in
+    `language` (or its primary subtag, "sv" for "sv-SE"), else the tariff's first; None without one."""
+    id_token = IdToken.objects.select_related("driver").filter(uid__iexact=uid).first()
+    tariff = tariff_resolve_at(at=at or timezone.now(), station=station, id_token=id_token)
+    texts = tariff.alt_texts if tariff is not None else []
+    if not texts:
+        return None
+    wanted = language.lower()
+    for candidate in (wanted, wanted.split("-")[0]):
+        for text in texts:
+            if text["language"].lower() == candidate or text["language"].lower().split("-")[0] == candidate:
+                return dict(text)
+    return dict(texts[0])
+
+
 @dataclass(frozen=True)
 class TariffPreview:
     """What a hypothetical session would cost: the tariff used, the breakdown and rounded totals."""

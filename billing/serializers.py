@@ -61,6 +61,7 @@ class TariffSerializer(serializers.ModelSerializer):
             "currency",
             "vat_percent",
             "elements",
+            "alt_texts",
             "valid_from",
             "valid_to",
             "is_default",
@@ -96,6 +97,11 @@ class TariffWriteSerializer(serializers.Serializer):
         max_digits=5, decimal_places=2, min_value=0, max_value=Decimal("99.99")
     )
     elements = serializers.JSONField(help_text="OCPI 2.2.1 tariff elements; prices as decimal strings")
+    alt_texts = serializers.JSONField(
+        required=False,
+        help_text="What drivers are told about the prices, per language ([{language, text}], text ≤ 512); "
+        "a 2.0.1 station shows it as the idTokenInfo personalMessage",
+    )
     valid_from = serializers.DateTimeField(required=False, allow_null=True)
     valid_to = serializers.DateTimeField(required=False, allow_null=True)
     is_default = serializers.BooleanField(

@@ -1,6 +1,7 @@
 """Billing's writes: tariffs, CDRs, invoices and payments. Every business rule of billing is here."""
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -55,6 +56,7 @@ _TARIFF_FIELDS = {
     "currency",
     "vat_percent",
     "elements",
+    "alt_texts",
     "valid_from",
     "valid_to",
     "is_default",
@@ -91,9 +93,35 @@ def _tariff_clean(fields: dict[str, Any]) -> dict[str, Any]:
         except pricing.TariffInvalid as exc:
             raise BillingError(str(exc)) from None
     _money_terms_clean(fields)
+    if "alt_texts" in fields:
+        fields["alt_texts"] = _alt_texts_clean(fields["alt_texts"])
     if "code" in fields and not (0 < len(fields["code"]) <= 36):
         raise BillingError("the tariff code must be 1 to 36 characters (OCPI tariff id)")
     return fields
+
+
+# An RFC 5646 tag as OCPP 2.0.1 MessageContent takes it (at most 8 characters): "en", "sv-SE".
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,4})?$")
+
+
+def _alt_texts_clean(texts: Any) -> list[dict[str, str]]:
+    """OCPI DisplayText list: a language tag and a text of at most 512 characters (OCPP 2.0.1
+    MessageContent), one text per language. Raises BillingError naming the first problem."""
+    if not isinstance(texts, list):
+        raise BillingError("alt_texts must be a list of {language, text}")
+    cleaned: dict[str, str] = {}
+    for item in texts:
+        if not isinstance(item, dict) or set(item) != {"language", "text"}:
+            raise BillingError("each alt text is {language, text}")
+        language, text = str(item["language"]).strip(), str(item["text"]).strip()
+        if len(language) > 8 or not _LANGUAGE_TAG.match(language):
+            raise BillingError(f"{language!r} is not a language code such as en or sv")
+        if not 0 < len(text) <= 512:
+            raise BillingError("an alt text has 1 to 512 characters")
+        if language.lower() in cleaned:
+            raise BillingError(f"two alt texts in {language!r}")
+        cleaned[language.lower()] = text
+    return [{"language": language, "text": text} for language, text in cleaned.items()]
 
 
 def _tariff_check_validity(tariff: Tariff) -> None:

@@ -537,7 +537,8 @@ def driver_account_delete(*, driver: Driver) -> None:
     longer sign in, the cards are blocked and no longer theirs. Issued invoices are kept, as the law
     on bookkeeping requires, with the names they were issued to."""
     user = driver.user
-    for token in IdToken.objects.filter(driver=driver):
+    tokens = list(IdToken.objects.filter(driver=driver))
+    for token in tokens:
         if token.status != IdToken.Status.BLOCKED:
             id_token_block(id_token=token)
         IdToken.objects.filter(pk=token.pk).update(driver=None, label="")
@@ -549,6 +550,8 @@ def driver_account_delete(*, driver: Driver) -> None:
     user.is_active = False
     user.set_unusable_password()
     user.save()
+    # The stations erase what they hold about the cards too (stations subscribes; 2.0.1 N10).
+    event_publish("driver.deleted", {"driver_id": driver.pk, "id_tokens": [token.uid for token in tokens]})
 
 
 def _check_owner(*, driver: Driver, id_token: IdToken) -> None:

@@ -19,6 +19,7 @@ from stations.connection.models import (
 )
 from stations.devicemodel.models import (
     ChargingNotice,
+    CustomerDataRequest,
     DeviceEvent,
     DeviceMonitor,
     DeviceVariable,
@@ -36,6 +37,7 @@ __all__ = [
     "Command",
     "Connector",
     "ConnectorStatusChange",
+    "CustomerDataRequest",
     "Evse",
     "IssuedCertificate",
     "LocalListSync",

@@ -242,6 +242,17 @@ v1 = [
         devicemodel_api.CustomerInformationApi.as_view(),
         name="station-customer-information",
     ),
+    # A driver's GDPR request to every 2.0.1 station at once (stations/devicemodel/api.py).
+    path(
+        "customer-data-requests/",
+        devicemodel_api.CustomerDataRequestListApi.as_view(),
+        name="customer-data-request-list",
+    ),
+    path(
+        "customer-data-requests/<int:pk>/",
+        devicemodel_api.CustomerDataRequestDetailApi.as_view(),
+        name="customer-data-request-detail",
+    ),
     path(
         "stations/<str:identity>/certificates/",
         certificates_api.StationCertificateListApi.as_view(),
@@ -256,6 +267,11 @@ v1 = [
         "stations/<str:identity>/certificates/installed-ids/",
         certificates_api.StationCertificateQueryApi.as_view(),
         name="station-certificate-query",
+    ),
+    path(
+        "stations/<str:identity>/certificates/<str:serial>/revoke/",
+        certificates_api.StationCertificateRevokeApi.as_view(),
+        name="station-certificate-revoke",
     ),
     path(
         "stations/<str:identity>/certificates/delete/",

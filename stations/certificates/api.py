@@ -3,6 +3,7 @@ InstallCertificate / GetInstalledCertificateIds / DeleteCertificate as typed com
 versions (1.6 security extension names; docs/api.md)."""
 
 from django.conf import settings
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -65,6 +66,8 @@ class IssuedCertificateSerializer(serializers.ModelSerializer):
             "not_before",
             "not_after",
             "station_answer",
+            "revoked_at",
+            "revocation_reason",
             "created_at",
         ]
         read_only_fields = fields
@@ -166,3 +169,33 @@ class StationCertificateDeleteApi(ApiView):
             requested_by=request.user,
         )
         return _command_created(command, data.get("wait"))
+
+
+class CertificateRevokeSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(
+        choices=sorted(services.REVOCATION_REASONS), default="unspecified", help_text="The CRL reason"
+    )
+
+
+@extend_schema(tags=["certificates"])
+class StationCertificateRevokeApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "station"
+    audit_lookup = "identity"
+
+    @extend_schema(
+        summary="Revoke a certificate ChargeNet's CA issued to the station",
+        request=CertificateRevokeSerializer,
+        responses={200: IssuedCertificateSerializer},
+        description="From then on the CA's CRL (GET /pki/crl) lists it and GetCertificateStatus answers "
+        "it revoked. Revoking again keeps the first time and reason.",
+    )
+    def post(self, request, identity: str, serial: str):
+        serializer = CertificateRevokeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        station = _station(request, identity)
+        issued = IssuedCertificate.objects.filter(station=station, serial_number=serial.lower()).first()
+        if issued is None:
+            raise Http404("no certificate with that serial number was issued to the station")
+        issued = services.certificate_revoke(certificate=issued, reason=serializer.validated_data["reason"])
+        return Response(IssuedCertificateSerializer(issued).data)

@@ -10,6 +10,7 @@ import datetime
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 
@@ -231,3 +233,80 @@ def subject_parse(dn: str) -> x509.Name | None:
         return x509.Name.from_rfc4514_string(dn)
     except ValueError:
         return None
+
+
+# The CRL and OCSP answers are good for a day; a station asks again after `nextUpdate`.
+REVOCATION_VALIDITY = datetime.timedelta(days=1)
+HASH_ALGORITHMS: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "SHA256": hashes.SHA256,
+    "SHA384": hashes.SHA384,
+    "SHA512": hashes.SHA512,
+}
+
+
+def crl_build(authority: Authority, revoked: list[tuple[int, datetime.datetime, str]]) -> bytes:
+    """The CA's certificate revocation list (DER, RFC 5280) of (serial, revoked at, reason name)."""
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(authority.certificate.subject)
+        .last_update(now)
+        .next_update(now + REVOCATION_VALIDITY)
+    )
+    for serial, revoked_at, reason in revoked:
+        entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(revoked_at)
+        if reason and reason != x509.ReasonFlags.unspecified.name:
+            entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags[reason]), critical=False)
+        builder = builder.add_revoked_certificate(entry.build())
+    return builder.sign(authority.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def issuer_hashes(authority: Authority, algorithm: str) -> tuple[str, str]:
+    """(issuerNameHash, issuerKeyHash) in hex of the CA as the issuer, with `algorithm` (SHA256 …)."""
+    name = authority.certificate.subject.public_bytes()
+    key = authority.certificate.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        bits = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    else:
+        bits = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+
+    def digest(data: bytes) -> str:
+        h = hashes.Hash(HASH_ALGORITHMS[algorithm]())
+        h.update(data)
+        return h.finalize().hex()
+
+    return digest(name), digest(bits)
+
+
+def ocsp_response_build(
+    authority: Authority,
+    *,
+    algorithm: str,
+    serial: int,
+    revoked: tuple[datetime.datetime, str] | None,
+    known: bool,
+) -> bytes:
+    """A signed OCSP response (DER, RFC 6960) about certificate `serial` of this CA: good, revoked
+    (when, why) or unknown."""
+    name_hash, key_hash = issuer_hashes(authority, algorithm)
+    now = datetime.datetime.now(datetime.UTC)
+    status = (
+        ocsp.OCSPCertStatus.REVOKED
+        if revoked is not None
+        else ocsp.OCSPCertStatus.GOOD
+        if known
+        else ocsp.OCSPCertStatus.UNKNOWN
+    )
+    builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
+        issuer_name_hash=bytes.fromhex(name_hash),
+        issuer_key_hash=bytes.fromhex(key_hash),
+        serial_number=serial,
+        algorithm=HASH_ALGORITHMS[algorithm](),
+        cert_status=status,
+        this_update=now,
+        next_update=now + REVOCATION_VALIDITY,
+        revocation_time=revoked[0] if revoked is not None else None,
+        revocation_reason=x509.ReasonFlags[revoked[1]] if revoked is not None and revoked[1] else None,
+    )
+    builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, authority.certificate)
+    return builder.sign(authority.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)

@@ -26,6 +26,9 @@ class IssuedCertificate(models.Model):
     command = models.ForeignKey(Command, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     station_answer = models.CharField(max_length=20, blank=True)
     expiry_warned_at = models.DateTimeField(null=True, blank=True)
+    # Revoked by an operator: listed in the CA's CRL and answered "revoked" by GetCertificateStatus.
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(max_length=30, blank=True, help_text="An X.509 CRL reason")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,6 +1,7 @@
 """Writes of certificates: signing a station's CSR, the certificate commands an operator sends,
 expiry warnings, and the ISO 15118 provider calls (docs/security.md)."""
 
+import base64
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from django.utils.module_loading import import_string
 
 from stations.certificates import ca
 from stations.certificates.models import IssuedCertificate
+from stations.common import StationError
 from stations.connection.services.commands import CommandError, command_create
 from stations.connection.services.reports import security_event_record
 from stations.models import Command, Station
@@ -307,9 +309,72 @@ def ev_certificate_get(
     return answer
 
 
+REVOCATION_REASONS = frozenset(
+    {"unspecified", "key_compromise", "affiliation_changed", "superseded", "cessation_of_operation"}
+)
+
+
+def certificate_revoke(*, certificate: IssuedCertificate, reason: str = "unspecified") -> IssuedCertificate:
+    """Revoke a certificate ChargeNet's CA issued: from now on the CRL lists it and GetCertificateStatus
+    answers it revoked. Revoking twice keeps the first time and reason. Raises StationError for an
+    unknown reason."""
+    if reason not in REVOCATION_REASONS:
+        raise StationError(f"the reason must be one of {', '.join(sorted(REVOCATION_REASONS))}")
+    now = timezone.now()
+    # A conditional update: two operators revoking at once keep the first time and reason.
+    IssuedCertificate.objects.filter(pk=certificate.pk, revoked_at__isnull=True).update(
+        revoked_at=now, revocation_reason=reason
+    )
+    certificate.refresh_from_db()
+    return certificate
+
+
+def crl_get() -> bytes:
+    """The CRL of ChargeNet's CA (DER) with every certificate revoked so far. Raises ca.CaError
+    when no CA is configured."""
+    revoked = IssuedCertificate.objects.filter(revoked_at__isnull=False).order_by("revoked_at")
+    rows = [(int(c.serial_number, 16), c.revoked_at, c.revocation_reason) for c in revoked if c.revoked_at]
+    return ca.crl_build(ca.ca_load(), rows)
+
+
+def _own_certificate_status(ocsp_request: dict[str, Any]) -> dict[str, Any] | None:
+    """GetCertificateStatus about a certificate ChargeNet's CA issued, answered from its records with
+    an OCSP response the CA signs; None when the request names another issuer (or there is no CA)."""
+    algorithm = str(ocsp_request.get("hashAlgorithm") or "")
+    if algorithm not in ca.HASH_ALGORITHMS:
+        return None
+    try:
+        authority = ca.ca_load()
+    except ca.CaError:
+        return None
+    name_hash, key_hash = ca.issuer_hashes(authority, algorithm)
+    if (
+        str(ocsp_request.get("issuerNameHash", "")).lower(),
+        str(ocsp_request.get("issuerKeyHash", "")).lower(),
+    ) != (
+        name_hash,
+        key_hash,
+    ):
+        return None
+    try:
+        serial = int(str(ocsp_request.get("serialNumber", "")), 16)
+    except ValueError:
+        return _failed("the serial number is not hexadecimal", "InvalidRequest")
+    issued = IssuedCertificate.objects.filter(serial_number=ca.serial_hex(serial)).first()
+    revoked = (issued.revoked_at, issued.revocation_reason) if issued and issued.revoked_at else None
+    der = ca.ocsp_response_build(
+        authority, algorithm=algorithm, serial=serial, revoked=revoked, known=issued is not None
+    )
+    return {"status": "Accepted", "ocspResult": base64.b64encode(der).decode()}
+
+
 def certificate_status_get(*, station_id: int, ocsp_request: dict[str, Any]) -> dict[str, Any]:
-    """Answer a 2.0.1 GetCertificateStatus through the configured provider (OCSP), or Failed with a
-    reason, as ev_certificate_get."""
+    """Answer a 2.0.1 GetCertificateStatus: about a certificate of ChargeNet's own CA from its records
+    (a signed OCSP response: good, revoked or unknown); about any other through the configured
+    provider (OCSP), or Failed with a reason, as ev_certificate_get."""
+    own = _own_certificate_status(ocsp_request)
+    if own is not None:
+        return own
     provider = _provider()
     if provider is None:
         return _failed("not configured: no OCSP provider (OCPP_CERTIFICATE_PROVIDER)")

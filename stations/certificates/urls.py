@@ -10,4 +10,5 @@ urlpatterns = [
         views.station_certificate_command,
         name="station-certificate-command",
     ),
+    path("pki/crl", views.certificate_revocation_list, name="certificate-revocation-list"),
 ]

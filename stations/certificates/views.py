@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from chargenet.permissions import operate_required
-from stations.certificates import services
+from stations.certificates import ca, services
 from stations.models import Command, Station
 from stations.services import StationError
 
@@ -54,3 +54,15 @@ def station_certificate_command(request: HttpRequest, identity: str) -> HttpResp
     else:
         messages.success(request, f"{command.action} queued for {station.identity}.")
     return redirect(reverse("station-detail", args=[station.identity]) + "#certificates-h")
+
+
+def certificate_revocation_list(request: HttpRequest) -> HttpResponse:
+    """The CRL of ChargeNet's CA (DER, public as CRLs are: it names only serial numbers)."""
+    try:
+        crl = services.crl_get()
+    except ca.CaError as exc:
+        return HttpResponse(str(exc), status=503, content_type="text/plain")
+    response = HttpResponse(crl, content_type="application/pkix-crl")
+    response["Content-Disposition"] = 'attachment; filename="chargenet-ca.crl"'
+    response["Cache-Control"] = "max-age=300"
+    return response

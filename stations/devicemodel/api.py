@@ -558,3 +558,109 @@ class CustomerInformationApi(ApiView):
                 requested_by=request.user,
             ),
         )
+
+
+# --- A driver's GDPR request to every 2.0.1 station -------------------------------------------------
+
+
+class CustomerDataRequestWriteSerializer(serializers.Serializer):
+    driver = serializers.IntegerField(required=False, help_text="The driver whose cards it is about")
+    id_tokens = serializers.ListField(
+        child=serializers.CharField(max_length=36),
+        required=False,
+        max_length=20,
+        help_text="Card uids (instead of, or besides, the driver's cards)",
+    )
+    report = serializers.BooleanField(default=False, help_text="Ask every station for the data it holds")
+    clear = serializers.BooleanField(default=True, help_text="Erase the data on every station")
+
+    def validate(self, attrs):
+        from rfid.models import Driver, IdToken
+
+        uids = list(attrs.get("id_tokens") or [])
+        attrs["driver_object"] = None
+        if attrs.get("driver") is not None:
+            driver = Driver.objects.filter(pk=attrs["driver"]).first()
+            if driver is None:
+                raise serializers.ValidationError({"driver": "no such driver"})
+            attrs["driver_object"] = driver
+            uids += IdToken.objects.filter(driver=driver).values_list("uid", flat=True)
+        if not uids:
+            raise serializers.ValidationError("name the customer: a driver with cards, or id_tokens")
+        attrs["uids"] = uids
+        return attrs
+
+
+class CustomerDataResultSerializer(CustomerInformationSerializer):
+    station = serializers.CharField()
+
+
+class CustomerDataRequestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    driver = serializers.IntegerField(source="driver_id", allow_null=True)
+    id_tokens = serializers.ListField(child=serializers.CharField())
+    report = serializers.BooleanField()
+    clear = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    results = serializers.SerializerMethodField(help_text="Per station and card: its answer and data")
+
+    def get_results(self, request) -> list[dict]:
+        rows = selectors.customer_data_request_results(request=request)
+        return CustomerDataResultSerializer(rows, many=True).data
+
+
+@extend_schema(tags=["device model"])
+class CustomerDataRequestListApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+
+    @extend_schema(
+        summary="Network-wide GDPR requests",
+        parameters=[OpenApiParameter("driver", int, description="Only the requests about this driver")],
+        responses=CustomerDataRequestSerializer(many=True),
+    )
+    def get(self, request):
+        driver = request.query_params.get("driver")
+        requests = selectors.customer_data_requests()
+        if driver:
+            requests = requests.filter(driver_id=int(driver) if driver.isdigit() else 0)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(requests, request, view=self)
+        return paginator.get_paginated_response(CustomerDataRequestSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Ask every 2.0.1 station for / erase a driver's data (CustomerInformation)",
+        request=CustomerDataRequestWriteSerializer,
+        responses={201: CustomerDataRequestSerializer},
+        description="One durable CustomerInformation command per 2.0.1 station and card (`report`, "
+        "`clear`); offline stations get it when they connect (within a month). GET …/<id>/ shows "
+        "each station's answer and the data it returned.",
+    )
+    def post(self, request):
+        serializer = CustomerDataRequestWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        created = services.customer_data_request_all_stations(
+            id_tokens=data["uids"],
+            driver=data["driver_object"],
+            report=data["report"],
+            clear=data["clear"],
+            requested_by=request.user,
+        )
+        return Response(CustomerDataRequestSerializer(created).data, status=201)
+
+
+@extend_schema(tags=["device model"])
+class CustomerDataRequestDetailApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+
+    @extend_schema(
+        summary="One network-wide GDPR request with every station's answer",
+        responses=CustomerDataRequestSerializer,
+    )
+    def get(self, request, pk: int):
+        from django.http import Http404
+
+        found = selectors.customer_data_requests().filter(pk=pk).first()
+        if found is None:
+            raise Http404
+        return Response(CustomerDataRequestSerializer(found).data)

@@ -9,8 +9,11 @@
 - `DisplayMessage`: a message the station reported it shows (NotifyDisplayMessages).
 - `ChargingNotice`: what a station said about charging limits and the EV's needs (K blocks), for the
   smart-charging room to act on.
+- `CustomerDataRequest`: a driver's GDPR request sent to every 2.0.1 station at once (one durable
+  CustomerInformation command per station and card).
 """
 
+from django.conf import settings
 from django.db import models
 
 from stations.network.models import Station
@@ -199,3 +202,26 @@ class ChargingNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of station {self.station_id}"
+
+
+class CustomerDataRequest(models.Model):
+    """A GDPR request about a driver's cards sent to every 2.0.1 station of the network: report what
+    the stations hold and/or clear it (N09/N10), one CustomerInformation command per station and card."""
+
+    driver = models.ForeignKey(
+        "rfid.Driver", null=True, blank=True, on_delete=models.SET_NULL, related_name="customer_data_requests"
+    )
+    id_tokens = models.JSONField(default=list, help_text="The card uids the request is about")
+    report = models.BooleanField(default=False)
+    clear = models.BooleanField(default=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    commands = models.ManyToManyField("stations.Command", related_name="+", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"customer data request {self.pk} ({', '.join(self.id_tokens)})"

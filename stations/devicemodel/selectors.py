@@ -3,10 +3,11 @@
 from collections import OrderedDict
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from stations.models import (
     Command,
+    CustomerDataRequest,
     DeviceEvent,
     DeviceMonitor,
     DeviceVariable,
@@ -37,6 +38,33 @@ def device_problems_open(*, station: Station | None = None) -> QuerySet[DeviceEv
     return rows.filter(station=station) if station is not None else rows
 
 
+def station_display_language(*, station: Station) -> str:
+    """The language the station shows messages in, as its device model reports it
+    (DisplayMessageCtrlr.Language, Actual), or "" when it has not said."""
+    value = (
+        DeviceVariable.objects.filter(
+            station=station, component="DisplayMessageCtrlr", variable="Language", attribute_type="Actual"
+        )
+        .values_list("value", flat=True)
+        .first()
+    )
+    # A list of languages (a valuesList) names the one in use first.
+    return (value or "").split(",")[0].strip()
+
+
+def customer_data_requests(*, driver: Any = None) -> QuerySet[CustomerDataRequest]:
+    """The network-wide GDPR requests, newest first; `driver` keeps those about one driver."""
+    requests = CustomerDataRequest.objects.select_related("driver", "requested_by")
+    return requests.filter(driver=driver) if driver is not None else requests
+
+
+def customer_data_request_results(*, request: CustomerDataRequest) -> list[dict[str, Any]]:
+    """Per station and card: what the station answered (Accepted, Rejected, Invalid — or the command's
+    status while it waits: queued, sent, expired …) and the data it reported."""
+    commands = list(request.commands.select_related("station").order_by("station__identity", "pk"))
+    return _customer_information_rows(commands)
+
+
 def display_messages(*, station: Station) -> QuerySet[DisplayMessage]:
     return DisplayMessage.objects.filter(station=station)
 
@@ -55,24 +83,38 @@ def customer_information_requests(*, station: Station, id_token: str = "") -> li
     """The CustomerInformation requests sent to the station (newest first), each with what the
     station answered and the data it returned (NotifyCustomerInformation, joined per requestId);
     `id_token` keeps those about one card (a driver's GDPR request)."""
-    rows_sent = Command.objects.filter(station=station, action="CustomerInformation").order_by("-pk")
+    rows_sent = (
+        Command.objects.filter(station=station, action="CustomerInformation")
+        .select_related("station")
+        .order_by("-pk")
+    )
     if id_token:
         rows_sent = rows_sent.filter(payload__idToken__idToken=id_token)
-    commands = list(rows_sent[:50])
-    reports = {
-        report.request_id: report
-        for report in StationReport.objects.filter(
-            station=station,
-            kind=StationReport.Kind.CUSTOMER_INFORMATION,
-            request_id__in=[c.payload.get("requestId") for c in commands],
-        )
-    }
+    return _customer_information_rows(list(rows_sent[:50]))
+
+
+def _customer_information_rows(commands: list[Command]) -> list[dict[str, Any]]:
+    """Each CustomerInformation command with the station's answer and the data it returned."""
+    wanted = Q()
+    for command in commands:
+        wanted |= Q(station_id=command.station_id, request_id=command.payload.get("requestId"))
+    reports = (
+        {
+            (report.station_id, report.request_id): report
+            for report in StationReport.objects.filter(kind=StationReport.Kind.CUSTOMER_INFORMATION).filter(
+                wanted
+            )
+        }
+        if commands
+        else {}
+    )
     rows = []
     for command in commands:
         payload = command.payload
-        report = reports.get(payload.get("requestId"))
+        report = reports.get((command.station_id, payload.get("requestId")))
         rows.append(
             {
+                "station": command.station.identity,
                 "command": str(command.uuid),
                 "request_id": payload.get("requestId"),
                 "id_token": (payload.get("idToken") or {}).get("idToken", ""),

@@ -17,6 +17,7 @@ from chargenet.events import event_publish
 from stations.common import _station_event, _timestamp_plausible
 from stations.models import (
     ChargingNotice,
+    CustomerDataRequest,
     DeviceEvent,
     DeviceMonitor,
     DeviceVariable,
@@ -621,6 +622,7 @@ def customer_information_request(
     report: bool = True,
     clear: bool = False,
     requested_by: Any = None,
+    expires_in: int | None = None,
 ) -> Any:
     """Send CustomerInformation (N09 report, N10 clear) for a driver's card (`id_token`), a customer
     identifier or a certificate (a GDPR request); the NotifyCustomerInformation data that follows is
@@ -633,8 +635,76 @@ def customer_information_request(
     if certificate:
         payload["customerCertificate"] = certificate
     return _command_create(
-        station=station, action="CustomerInformation", payload=payload, requested_by=requested_by
+        station=station,
+        action="CustomerInformation",
+        payload=payload,
+        requested_by=requested_by,
+        expires_in=expires_in,
     )
+
+
+def on_driver_deleted(event_type: str, data: dict[str, Any]) -> None:
+    """A driver closed the account: every 2.0.1 station erases what it holds about the cards."""
+    if data.get("id_tokens"):
+        customer_data_request_all_stations(id_tokens=data["id_tokens"], driver_id=data.get("driver_id"))
+
+
+# GDPR art. 12(3): a controller acts on a request within a month; a station offline that long gets it
+# when it is back within that time, later the command expires (and shows so).
+CUSTOMER_DATA_REQUEST_EXPIRY = 30 * 24 * 3600
+
+
+@transaction.atomic
+def customer_data_request_all_stations(
+    *,
+    id_tokens: list[str],
+    driver: Any = None,
+    driver_id: int | None = None,
+    report: bool = False,
+    clear: bool = True,
+    requested_by: Any = None,
+) -> CustomerDataRequest:
+    """A driver's GDPR request to every 2.0.1 station at once: one durable CustomerInformation
+    command (report and/or clear) per station and card, queued for stations that are offline; the
+    answers and data are read with customer_data_request_results. Raises CommandError when no card is
+    named or neither a report nor a clear is asked for."""
+    from stations.connection.services.commands import CommandError
+
+    uids = sorted({uid.strip() for uid in id_tokens if uid and uid.strip()})
+    if not uids:
+        raise CommandError("name at least one card (the driver has none)")
+    if len(uids) > 20 or any(len(uid) > 36 for uid in uids):
+        raise CommandError("at most 20 cards of at most 36 characters")
+    if not (report or clear):
+        raise CommandError("ask for the stations' report, for clearing the data, or both")
+    request = CustomerDataRequest.objects.create(
+        driver_id=driver.pk if driver is not None else driver_id,
+        id_tokens=uids,
+        report=report,
+        clear=clear,
+        requested_by=requested_by,
+    )
+    stations = Station.objects.filter(ocpp_version=Station.OcppVersion.V201).exclude(
+        registration_status=Station.RegistrationStatus.REJECTED
+    )
+    commands = [
+        customer_information_request(
+            station=station,
+            id_token=uid,
+            report=report,
+            clear=clear,
+            requested_by=requested_by,
+            expires_in=CUSTOMER_DATA_REQUEST_EXPIRY,
+        )
+        for station in stations.order_by("identity")
+        for uid in uids
+    ]
+    request.commands.add(*commands)
+    event_publish(
+        "customer_data.requested",
+        {"request_id": request.pk, "id_tokens": uids, "stations": len(commands) // len(uids)},
+    )
+    return request
 
 
 def monitoring_result_record(

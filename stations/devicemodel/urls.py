@@ -17,4 +17,10 @@ urlpatterns = [
         views.device_model_monitoring,
         name="station-device-model-monitoring",
     ),
+    path("customer-data/", views.customer_data_request_list, name="customer-data-request-list"),
+    path(
+        "customer-data/<int:pk>/",
+        views.customer_data_request_detail,
+        name="customer-data-request-detail",
+    ),
 ]

@@ -3,12 +3,14 @@ with the station's result shown, and GetBaseReport; its monitors (Set/ClearVaria
 GetMonitoringReport, SetMonitoringBase/Level) and customer information requests with their data. Loaded into the station page with htmx."""
 
 import math
+from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from chargenet.permissions import operate_required, staff_required
+from chargenet.permissions import UserRequest, operate_required, staff_required
 from stations.connection.services.commands import CommandError, command_wait
 from stations.dashboard import selectors as dashboard_selectors
 from stations.devicemodel import selectors, services
@@ -184,3 +186,54 @@ def device_model_monitoring(request: HttpRequest, identity: str) -> HttpResponse
     except CommandError as exc:
         return _panel(request, station, error=str(exc))
     return _panel(request, station, notice=notice)
+
+
+def _card_driver(uids: list[str]) -> Any:
+    """The driver who owns the first of these cards (the request is shown as theirs), or None."""
+    from rfid.models import IdToken
+
+    token = IdToken.objects.filter(uid__in=uids, driver__isnull=False).select_related("driver").first()
+    return token.driver if token is not None else None
+
+
+@staff_required
+def customer_data_request_list(request: UserRequest) -> HttpResponse:
+    """A driver's GDPR request to every 2.0.1 station (form, operators only) and the requests made."""
+    error = ""
+    if request.method == "POST":
+        if not request.user.can_operate:
+            raise PermissionDenied("Your role may view but not act.")
+        uids = [uid.strip() for uid in request.POST.get("id_tokens", "").replace(",", " ").split()]
+        try:
+            created = services.customer_data_request_all_stations(
+                id_tokens=uids,
+                driver=_card_driver(uids),
+                report="report" in request.POST,
+                clear="clear" in request.POST,
+                requested_by=request.user,
+            )
+        except CommandError as exc:
+            error = str(exc)
+        else:
+            return redirect("customer-data-request-detail", pk=created.pk)
+    context = {
+        "requests": selectors.customer_data_requests()[:50],
+        "id_tokens": request.GET.get("id_token", "")[:36],
+        "error": error,
+    }
+    return render(request, "stations/customer_data_request_list.html", context, status=400 if error else 200)
+
+
+@staff_required
+def customer_data_request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every station's answer to one GDPR request and the data it returned (refreshes while waiting)."""
+    found = selectors.customer_data_requests().filter(pk=pk).first()
+    if found is None:
+        raise Http404("no such request")
+    results = selectors.customer_data_request_results(request=found)
+    context = {
+        "found": found,
+        "results": results,
+        "waiting": any(r["status"] in ("queued", "sent") for r in results),
+    }
+    return render(request, "stations/customer_data_request_detail.html", context)

@@ -28,9 +28,16 @@ from stations.protocol.v16 import VENDOR_HANDLERS, _station_security_event
 NO_CARD_TYPES = frozenset({"NoAuthorization"})
 
 
-def id_token_info(decision: Any) -> dict[str, Any]:
-    """The 2.0.1 idTokenInfo for an authorization decision (snake_case; the library converts)."""
+def id_token_info(decision: Any, tariff_text: dict[str, str] | None = None) -> dict[str, Any]:
+    """The 2.0.1 idTokenInfo for an authorization decision (snake_case; the library converts), with
+    the driver's tariff text as `personalMessage` (I02) when there is one."""
     info: dict[str, Any] = {"status": decision.status}
+    if tariff_text is not None:
+        info["personal_message"] = {
+            "format": "UTF8",
+            "language": tariff_text["language"][:8],
+            "content": tariff_text["text"][:512],
+        }
     if decision.expires_at:
         info["cache_expiry_date_time"] = timestamp_format(decision.expires_at)
     if decision.parent_id_tag:
@@ -113,7 +120,15 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         decision = await committed(services.station_id_tag_authorize)(
             station_id=self.station_id, uid=uid, concurrency="other_stations"
         )
-        return call_result.Authorize(id_token_info=id_token_info(decision))
+        return call_result.Authorize(
+            id_token_info=id_token_info(decision, await self._tariff_text(decision, uid))
+        )
+
+    async def _tariff_text(self, decision: Any, uid: str) -> dict[str, str] | None:
+        """I02: an accepted driver is told the tariff's text (personalMessage)."""
+        if not decision.accepted:
+            return None
+        return await BATCH.db_call(services.station_id_token_tariff_text, station_id=self.station_id, uid=uid)
 
     @on(Action.transaction_event, skip_schema_validation=True)
     async def on_transaction_event(
@@ -151,7 +166,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
             if cost is not None:
                 answer["total_cost"] = float(cost)
         if decision is not None:
-            answer["id_token_info"] = id_token_info(decision)
+            answer["id_token_info"] = id_token_info(decision, await self._tariff_text(decision, uid))
         elif id_token:  # an idToken naming no card (NoAuthorization) still gets its idTokenInfo
             answer["id_token_info"] = {"status": "Accepted"}
         return call_result.TransactionEvent(**answer)

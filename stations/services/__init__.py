@@ -61,6 +61,8 @@ from stations.sessions.services import (
     session_stop,
     session_total_cost,
     station_id_tag_authorize,
+    station_id_token_tariff_text,
+    tariff_text_register,
     transaction_event_record,
 )
 
@@ -71,6 +73,8 @@ __all__ = [
     "tags_normalise",
     "session_cost_register",
     "session_total_cost",
+    "station_id_token_tariff_text",
+    "tariff_text_register",
     "basic_auth_password",
     "ACCEPTING_STATUSES",
     "CommandError",

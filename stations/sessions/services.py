@@ -478,6 +478,36 @@ def session_total_cost(*, session_id: int) -> Decimal | None:
     return None
 
 
+# What a driver is told about the prices (a 2.0.1 idTokenInfo personalMessage) also comes from
+# billing: it registers a function of (station, card uid, language) that returns
+# {"language", "text"} (the driver's tariff's text, best in that language) or None.
+TariffTexter = Callable[[Station, str, str], dict[str, str] | None]
+_tariff_texters: list[TariffTexter] = []
+
+
+def tariff_text_register(texter: TariffTexter) -> None:
+    """Let `texter(station, uid, language)` give the text about the card's prices at the station."""
+    if texter not in _tariff_texters:
+        _tariff_texters.append(texter)
+
+
+def station_id_token_tariff_text(*, station_id: int, uid: str) -> dict[str, str] | None:
+    """The text about the prices the card `uid` charges at on the station ({"language", "text"}),
+    preferring the station's display language (its DisplayMessageCtrlr.Language, else the site's
+    LANGUAGE_CODE); None when no pricing is installed or the tariff has no text."""
+    from django.conf import settings
+
+    from stations.devicemodel.selectors import station_display_language
+
+    station = Station.objects.select_related("location").get(pk=station_id)
+    language = station_display_language(station=station) or settings.LANGUAGE_CODE
+    for texter in _tariff_texters:
+        text = texter(station, uid, language)
+        if text is not None:
+            return text
+    return None
+
+
 def session_cost_updated_send(*, session_id: int) -> Command | None:
     """Tell a 2.0.1 station the running cost of a session it is charging (I: CostUpdated), as a durable
     command: the price the driver sees (billing's pricing), at most once per
