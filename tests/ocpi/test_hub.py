@@ -186,3 +186,27 @@ def test_a_cpo_hub_pushes_locations_only_for_the_party_it_acts_for(ocpi, cpo, cp
 
     assert as_xyz.status_code == 201 and as_cpx.body["status_code"] == 2001
     assert list(PartnerLocation.objects.values_list("party_id", "object_id")) == [("XYZ", "LOC9")]
+
+
+def test_a_party_its_hub_reports_offline_gets_its_pushes_once_it_is_back(ocpi, emsp, registered, two_parties):
+    partner, token = registered
+    ocpi("PUT", "/ocpi/2.2.1/hubclientinfo/FR/OTH", token=token,
+         body=client_info(status="OFFLINE", last_updated="2026-12-02T10:00:00Z"))  # fmt: skip
+    pushes_for_session(session_id=two_parties["OTH"].pk, method="PUT", event_key="")
+    push = Push.objects.get(partner=partner, object_key=f"session:{two_parties['OTH'].pk}")
+    emsp.received.clear()
+
+    # when the party is offline at the hub, nothing goes out and the push waits
+    push_deliver(partner_id=partner.pk, object_key=push.object_key)
+    push.refresh_from_db()
+    assert emsp.received == []
+    assert push.status == Push.Status.PENDING and "OFFLINE" in push.last_error
+
+    # when the hub says it is connected again, the push goes to it
+    ocpi("PUT", "/ocpi/2.2.1/hubclientinfo/FR/OTH", token=token,
+         body=client_info(status="CONNECTED", last_updated="2026-12-03T10:00:00Z"))  # fmt: skip
+    Push.objects.filter(pk=push.pk).update(next_attempt_at=None)
+    push_deliver(partner_id=partner.pk, object_key=push.object_key)
+    push.refresh_from_db()
+    assert push.status == Push.Status.SUCCEEDED
+    assert [r.headers["ocpi-to-party-id"] for r in emsp.received] == ["OTH"]
