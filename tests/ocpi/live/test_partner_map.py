@@ -89,3 +89,29 @@ def test_the_operator_sees_partner_networks_on_a_map(live_system, new_page, tran
     # and a marker leads to the partner
     page.locator("#map .map-marker-available").first.click()
     expect(page.locator(".leaflet-popup-content a")).to_have_attribute("href", f"/roaming/{partner_id}/")
+
+
+def our_network() -> None:
+    from decimal import Decimal
+
+    from chargenet.models import User
+    from stations.models import Location, Station
+
+    User.objects.create_user(username="olivia", password="pw-olivia-1", role="operator")
+    harbour = Location.objects.create(name="Harbour", latitude=Decimal("52.37"), longitude=Decimal("4.89"))
+    Station.objects.create(identity="MAP-CP-1", location=harbour, is_online=False)
+
+
+def test_the_overview_map_of_our_own_network_still_draws_with_the_shared_script(
+    live_system, new_page, transactional_db
+):
+    in_thread(our_network)
+    page = new_page()
+    log_in(page, live_system.base_url, "olivia", "pw-olivia-1")
+
+    page.goto(f"{live_system.base_url}/")
+
+    # the one location, whose only station is offline, is a red marker leading to its stations
+    expect(page.locator("#map .map-marker-down")).to_have_count(1)
+    page.locator("#map .map-marker-down").click()
+    expect(page.locator(".leaflet-popup-content a")).to_have_text("Harbour (0/1 online)")
