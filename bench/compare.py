@@ -139,15 +139,16 @@ def chargenet_env(args: argparse.Namespace, data_dir: Path, port: int) -> dict[s
 
 
 def chargenet_prepare(args: argparse.Namespace, env: dict[str, str], tree: Path) -> None:
-    python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=tree, check=True)
+    """The stations and the card, created while the server runs (it migrated the database first): the
+    station.created events then reach its Redis and worker instead of failing one by one."""
     subprocess.run(
-        [python, str(tree / "bench" / "create_stations.py"), "--count", str(args.stations)],
+        [sys.executable, str(tree / "bench" / "create_stations.py"), "--count", str(args.stations)],
         env=env,
         cwd=tree,
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    time.sleep(5)  # the worker dispatches the creation events before the fleet connects
 
 
 def chargenet_run(args: argparse.Namespace, row: dict, tree: Path) -> dict:
@@ -155,10 +156,10 @@ def chargenet_run(args: argparse.Namespace, row: dict, tree: Path) -> dict:
     port = free_port()
     data_dir = Path(tempfile.mkdtemp(prefix="cn-bench-"))
     env = {**chargenet_env(args, data_dir, port), "PYTHONPATH": str(tree)}
-    chargenet_prepare(args, env, tree)
     server = Server("chargenet", [sys.executable, "manage.py", "run", "--no-seed"], env, port, cwd=tree)
     server.start()
     try:
+        chargenet_prepare(args, env, tree)
         return fleet_run(args, server, row)
     finally:
         server.stop()
@@ -181,6 +182,8 @@ def fleet_run(args: argparse.Namespace, server: Server, row: dict) -> dict:
         str(args.interval),
         "--server-pid",
         str(server.process.pid if server.process else 0),
+        # memory per connection: of the processes that hold the sockets, not of the worker and beat
+        *(["--rss-match", "uvicorn"] if server.name != "baseline" else []),
         "--json",
         *row["fleet"],
         *args.fleet_args,
@@ -238,7 +241,9 @@ def summary(row: str, result: dict) -> dict[str, str]:
         if back:
             figures["back after p50 / all"] = f"{percentile(back, 50):.1f} / {back[-1]:.1f} s"
     if len(result.get("server_cpu_seconds", {})) > 1:
-        figures["CPU s per process"] = ", ".join(f"{s:.1f}" for s in result["server_cpu_seconds"].values())
+        figures["CPU s per process"] = ", ".join(
+            f"{label} {s:.1f}" for label, s in sorted(result["server_cpu_seconds"].items())
+        )
     errors = result.get("errors", {})
     figures["errors"] = ", ".join(f"{k}: {v}" for k, v in sorted(errors.items())) or "none"
     return figures

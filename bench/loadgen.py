@@ -76,11 +76,14 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-def rss_kib(pid: int) -> int:
-    """Resident memory of `pid` and its descendants in KiB (Linux /proc)."""
+def rss_kib(pid: int, match: str = "") -> int:
+    """Resident memory of `pid` and its descendants in KiB (Linux /proc); with `match`, only of the
+    processes whose command line contains it (ChargeNet's connection holders: "uvicorn")."""
     total = 0
     for current in process_tree(pid):
         try:
+            if match and match not in Path(f"/proc/{current}/cmdline").read_bytes().decode(errors="replace"):
+                continue
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
@@ -100,6 +103,27 @@ def cpu_seconds(pid: int) -> dict[int, float]:
             continue
         used[current] = (int(fields[11]) + int(fields[12])) / ticks
     return used
+
+
+ROLES = (
+    ("uvicorn", "web"),
+    ("daphne", "web"),
+    (" worker", "worker"),
+    (" beat", "beat"),
+    ("redis-server", "redis"),
+    ("fleet_ftp", "ftp"),
+    ("manage.py run", "supervisor"),
+)
+
+
+def process_label(pid: int) -> str:
+    """`<role>-<pid>`: which part of a ChargeNet node a process is, by its command line."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return str(pid)
+    role = next((name for needle, name in ROLES if needle in cmdline), "process")
+    return f"{role}-{pid}"
 
 
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> dict[int, float]:
@@ -373,7 +397,7 @@ async def bench(args: argparse.Namespace) -> dict:
     identities = [f"{args.prefix}{n:05d}" for n in range(1, args.stations + 1)]
     stations = [Station(args, identity, stats, random.Random(rng.random())) for identity in identities]
     start_steady, stop = asyncio.Event(), asyncio.Event()
-    rss = {"before": rss_kib(args.server_pid) if args.server_pid else None}
+    rss = {"before": rss_kib(args.server_pid, args.rss_match) if args.server_pid else None}
 
     # Connect at --ramp connections per second, at most --concurrency handshakes at a time.
     gate = asyncio.Semaphore(args.concurrency)
@@ -408,7 +432,7 @@ async def bench(args: argparse.Namespace) -> dict:
         await asyncio.sleep(0.1)
     ramp_seconds = time.perf_counter() - ramp_started
     await asyncio.sleep(1.0)  # let the server settle before measuring its memory
-    rss["connected"] = rss_kib(args.server_pid) if args.server_pid else None
+    rss["connected"] = rss_kib(args.server_pid, args.rss_match) if args.server_pid else None
 
     boot_latency = {k: list(v) for k, v in stats.latency.items()}
     stats.latency.clear()
@@ -422,7 +446,7 @@ async def bench(args: argparse.Namespace) -> dict:
     steady_seconds = time.perf_counter() - steady_started
     stats.steady = False
     cpu = cpu_delta(cpu_before, cpu_seconds(args.server_pid)) if args.server_pid else {}
-    rss["end"] = rss_kib(args.server_pid) if args.server_pid else None
+    rss["end"] = rss_kib(args.server_pid, args.rss_match) if args.server_pid else None
     held_at_end = sum(1 for s in stations if s.ws is not None and s.ws.state.name == "OPEN")
 
     # Let the CALLs in flight finish before the sockets close.
@@ -448,7 +472,9 @@ async def bench(args: argparse.Namespace) -> dict:
         "errors": dict(stats.errors),
         "server_calls": dict(stats.server_calls),
         "rss_kib": rss,
-        "server_cpu_seconds": {str(pid): round(seconds, 2) for pid, seconds in cpu.items() if seconds > 0},
+        "server_cpu_seconds": {
+            process_label(pid): round(seconds, 2) for pid, seconds in cpu.items() if seconds > 0
+        },
         "pending_boots": stats.pending_boots,
         "dropped": len(stats.dropped),
         "back": len(stats.back),
@@ -563,6 +589,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=30, help="seconds to wait for any answer")
     parser.add_argument(
         "--server-pid", type=int, default=None, help="server pid, for its RSS (children counted)"
+    )
+    parser.add_argument(
+        "--rss-match",
+        default="",
+        help="count the memory of only those of the server's processes whose command line contains this",
     )
     parser.add_argument(
         "--reconnect", action="store_true", help="a dropped station reconnects with back-off and boots again"

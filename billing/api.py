@@ -32,6 +32,7 @@ from billing.models import (
     TariffAssignment,
 )
 from billing.money import money_round
+from billing.pdf import credit_note_pdf_render
 from billing.serializers import (
     CdrSerializer,
     InvoiceDetailSerializer,
@@ -668,20 +669,16 @@ class PdfRenderer(BaseRenderer):
         return JSONRenderer().render(data) if not isinstance(data, bytes) else data
 
 
-@extend_schema(tags=["invoices"])
-class InvoicePdfApi(ApiView):
+class _PdfApi(ApiView):
+    """A document as PDF (or a JSON error, whatever the client accepted)."""
+
     permission_classes = [IsStaffOrDriverRead]
     renderer_classes = [JSONRenderer, PdfRenderer]
 
-    @extend_schema(
-        summary="The invoice as PDF",
-        responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF")},
-    )
-    def get(self, request, pk: int):
-        invoice = selectors.invoice_for_user(user=request.user, invoice_id=pk)
-        pdf = bytes(Invoice.objects.values_list("pdf", flat=True).get(pk=invoice.pk))
+    @staticmethod
+    def pdf_response(pdf: bytes, *, name: str) -> HttpResponse:
         response = HttpResponse(pdf, content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+        response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
         return response
 
     def finalize_response(self, request, response, *args, **kwargs):
@@ -691,6 +688,32 @@ class InvoicePdfApi(ApiView):
             response.accepted_renderer = JSONRenderer()
             response.accepted_media_type = "application/json"
         return response
+
+
+@extend_schema(tags=["invoices"])
+class InvoicePdfApi(_PdfApi):
+    @extend_schema(
+        summary="The invoice as PDF",
+        responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF")},
+    )
+    def get(self, request, pk: int):
+        invoice = selectors.invoice_for_user(user=request.user, invoice_id=pk)
+        return self.pdf_response(
+            bytes(Invoice.objects.values_list("pdf", flat=True).get(pk=invoice.pk)), name=invoice.number
+        )
+
+
+@extend_schema(tags=["invoices"])
+class CreditNotePdfApi(_PdfApi):
+    @extend_schema(
+        summary="A refund's credit note as PDF",
+        description="In the language the request asks for (`Accept-Language`). 404 for a refund that "
+        "has no credit note yet or whose invoice the caller may not see.",
+        responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF")},
+    )
+    def get(self, request, pk: int):
+        refund = selectors.refund_for_user(user=request.user, refund_id=pk)
+        return self.pdf_response(credit_note_pdf_render(refund=refund), name=refund.credit_note_number)
 
 
 # --- payments -----------------------------------------------------------------------------------

@@ -26,6 +26,9 @@ class BillingConfig(AppConfig):
         event_subscribe("checkout.setup_completed", _on_setup_completed)
         event_subscribe("payment.autopay_failed", _on_autopay_failed_block)
         event_subscribe("invoice.status_changed", _on_invoice_status_changed)
+        event_subscribe("cdr.created", _on_cdr_created_charge)
+        event_subscribe("payment.autopay_succeeded", _on_autopay_succeeded)
+        event_subscribe("credit_note.issued", _on_credit_note_issued)
         # A 2.0.1 station shows the driver the session's cost at its end (totalCost, I02).
         session_cost_register(_session_total_cost)
 
@@ -105,6 +108,27 @@ def _on_autopay_failed(event_type: str, data: dict) -> None:
     from billing.tasks import autopay_failure_mail_task
 
     _enqueue_after_commit(autopay_failure_mail_task, data["payment_id"])
+
+
+def _on_cdr_created_charge(event_type: str, data: dict) -> None:
+    """BILLING_CHARGE_PER_CDR: invoice the CDR on its own in the dispatcher's transaction (once per
+    event); its invoice.issued event then charges the saved card from a worker."""
+    from billing.cards.services import cdr_charge_now
+
+    cdr_charge_now(cdr_id=data["cdr_id"])
+
+
+def _on_autopay_succeeded(event_type: str, data: dict) -> None:
+    from billing.tasks import autopay_receipt_mail_task
+
+    _enqueue_after_commit(autopay_receipt_mail_task, data["payment_id"])
+
+
+def _on_credit_note_issued(event_type: str, data: dict) -> None:
+    """Mail the driver the credit note from a worker once the dispatcher commits."""
+    from billing.tasks import credit_note_email_task
+
+    _enqueue_after_commit(credit_note_email_task, data["refund_id"])
 
 
 def _on_setup_completed(event_type: str, data: dict) -> None:

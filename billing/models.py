@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Tariff(models.Model):
@@ -102,8 +103,8 @@ class Cdr(models.Model):
     """
 
     class Kind(models.TextChoices):
-        NORMAL = "normal", "Normal"
-        CREDIT = "credit", "Credit"
+        NORMAL = "normal", _("Normal")
+        CREDIT = "credit", _("Credit")
 
     cdr_id = models.CharField(max_length=39, unique=True)
     kind = models.CharField(max_length=6, choices=Kind.choices, default=Kind.NORMAL)
@@ -175,10 +176,10 @@ class Invoice(models.Model):
     """An issued invoice to a driver for a period: numbered, with lines, VAT summary and its PDF."""
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        PAID = "paid", "Paid"
-        FAILED = "failed", "Payment failed"
-        REFUNDED = "refunded", "Refunded"
+        OPEN = "open", _("Open")
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Payment failed")
+        REFUNDED = "refunded", _("Refunded")
 
     number = models.CharField(max_length=60, unique=True)
     series = models.CharField(max_length=40)
@@ -252,10 +253,10 @@ class Payment(models.Model):
     """A payment (attempt) against an invoice through a provider; the invoice's status follows it."""
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        PAID = "paid", "Paid"
-        FAILED = "failed", "Failed"
-        REFUNDED = "refunded", "Refunded"
+        OPEN = "open", _("Open")
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Failed")
+        REFUNDED = "refunded", _("Refunded")
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
     provider = models.CharField(max_length=20)
@@ -313,13 +314,13 @@ class GuestCharge(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for payment"
-        AUTHORIZED = "authorized", "Payment reserved"
-        STARTING = "starting", "Starting"
-        CHARGING = "charging", "Charging"
-        CAPTURED = "captured", "Paid"
-        RELEASED = "released", "Released"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Waiting for payment")
+        AUTHORIZED = "authorized", _("Payment reserved")
+        STARTING = "starting", _("Starting")
+        CHARGING = "charging", _("Charging")
+        CAPTURED = "captured", _("Paid")
+        RELEASED = "released", _("Released")
+        FAILED = "failed", _("Failed")
 
     token = models.CharField(max_length=64, unique=True, help_text="The secret of the private link")
     connector = models.ForeignKey("stations.Connector", on_delete=models.PROTECT, related_name="+")
@@ -399,9 +400,9 @@ class Refund(models.Model):
     done it, a numbered credit note is issued for it (`credit_note_number`)."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        REFUNDED = "refunded", "Refunded"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        REFUNDED = "refunded", _("Refunded")
+        FAILED = "failed", _("Failed")
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
@@ -421,6 +422,7 @@ class Refund(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True, help_text="The credit note was mailed")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -10,7 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from billing import pricing
-from billing.models import Cdr, Invoice, Subscription, SubscriptionPlan, Tariff, TariffAssignment
+from billing.models import Cdr, Invoice, Refund, Subscription, SubscriptionPlan, Tariff, TariffAssignment
 from billing.money import money_round
 from chargenet.models import User
 from rfid.models import Driver, IdToken
@@ -351,6 +351,18 @@ def invoice_for_user(*, user: User, invoice_id: int) -> Invoice:
         return invoice_list(user=user).prefetch_related("lines", "payments").get(pk=invoice_id)
     except Invoice.DoesNotExist:
         raise Http404("No such invoice.") from None
+
+
+def refund_for_user(*, user: User, refund_id: int) -> Refund:
+    """A refund with a credit note on an invoice the user may see, else Http404 (as invoices)."""
+    try:
+        return (
+            Refund.objects.select_related("invoice", "payment")
+            .filter(invoice__in=invoice_list(user=user).values("pk"), status=Refund.Status.REFUNDED)
+            .get(pk=refund_id)
+        )
+    except Refund.DoesNotExist:
+        raise Http404("No such credit note.") from None
 
 
 def revenue_by_location(*, start: datetime, end: datetime) -> list[dict[str, Any]]:

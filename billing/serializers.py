@@ -507,6 +507,7 @@ class RefundSerializer(serializers.ModelSerializer):
     """A refund of (part of) a payment and the credit note issued for it once the provider refunded."""
 
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    credit_note_pdf_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Refund
@@ -522,12 +523,16 @@ class RefundSerializer(serializers.ModelSerializer):
             "reason",
             "reference",
             "credit_note_number",
+            "credit_note_pdf_url",
             "note",
             "requested_by",
             "created_at",
             "refunded_at",
         ]
         read_only_fields = fields
+
+    def get_credit_note_pdf_url(self, refund: Refund) -> str | None:
+        return f"/api/v1/credit-notes/{refund.pk}/pdf/" if refund.credit_note_number else None
 
 
 class RefundCreateSerializer(serializers.Serializer):

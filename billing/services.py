@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet, Sum
-from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils import dateformat, timezone, translation
+from django.utils.translation import gettext, ngettext
 
 from billing import pricing, selectors
 from billing.models import (
@@ -34,6 +34,7 @@ from chargenet.errors import DomainError
 from chargenet.events import event_publish
 from chargenet.lengths import text_too_long
 from chargenet.models import User
+from chargenet.services import user_language
 from rfid.models import Driver
 from stations.models import Session
 
@@ -656,7 +657,8 @@ def _subscriptions_due(month: date) -> QuerySet[Subscription]:
 
 @transaction.atomic
 def invoice_issue_for_driver(*, driver_id: int, period: InvoicePeriod) -> list[Invoice]:
-    """Issue the driver's invoice(s) for the period, one per currency, with gapless numbers."""
+    """Issue the driver's invoice(s) for the period, one per currency, with gapless numbers, written
+    (lines, terms, PDF) in the driver's language."""
     # Lock the driver so two workers cannot invoice the same CDRs; the loser finds nothing left.
     driver = Driver.objects.select_for_update().select_related("user").get(pk=driver_id)
     start, end = period.bounds()
@@ -679,45 +681,74 @@ def invoice_issue_for_driver(*, driver_id: int, period: InvoicePeriod) -> list[I
         {c.currency for c in cdrs} | {s.plan.currency for s, _ in fees} | {x["currency"] for x in extra}
     )
     invoices = []
-    for currency in currencies:
-        lines: list[dict[str, Any]] = []
-        for subscription, month in fees:
-            if subscription.plan.currency != currency:
-                continue
-            net = money_round(subscription.plan.monthly_fee, currency)
-            vat = money_round(vat_of(net, subscription.plan.vat_percent), currency)
-            lines.append(
-                {
-                    "description": f"Subscription {subscription.plan.name}, {month:%B %Y}",
-                    "subscription": subscription,
-                    "fee_month": month,
-                    "vat_percent": subscription.plan.vat_percent,
-                    "amount_excl_vat": net,
-                    "amount_vat": vat,
-                    "amount_incl_vat": net + vat,
-                }
+    with translation.override(user_language(driver.user)):
+        for currency in currencies:
+            lines: list[dict[str, Any]] = []
+            for subscription, month in fees:
+                if subscription.plan.currency != currency:
+                    continue
+                net = money_round(subscription.plan.monthly_fee, currency)
+                vat = money_round(vat_of(net, subscription.plan.vat_percent), currency)
+                lines.append(
+                    {
+                        "description": gettext("Subscription %(plan)s, %(month)s")
+                        % {"plan": subscription.plan.name, "month": dateformat.format(month, "F Y")},
+                        "subscription": subscription,
+                        "fee_month": month,
+                        "vat_percent": subscription.plan.vat_percent,
+                        "amount_excl_vat": net,
+                        "amount_vat": vat,
+                        "amount_incl_vat": net + vat,
+                    }
+                )
+            lines += [_cdr_line(cdr) for cdr in cdrs if cdr.currency == currency]
+            lines.extend(
+                {k: v for k, v in x.items() if k != "currency"} for x in extra if x["currency"] == currency
             )
-        for cdr in cdrs:
-            if cdr.currency != currency:
-                continue
-            local = timezone.localtime(cdr.started_at, ZoneInfo(cdr.time_zone))
-            kind = "Credit for " if cdr.kind == Cdr.Kind.CREDIT else ""
-            lines.append(
-                {
-                    "description": f"{kind}Charging {local:%Y-%m-%d %H:%M %Z} at {cdr.location_name or cdr.station_identity},"
-                    f" {Decimal(cdr.energy_wh) / 1000:.3f} kWh ({cdr.cdr_id})",
-                    "cdr": cdr,
-                    "vat_percent": cdr.vat_percent,
-                    "amount_excl_vat": money_round(cdr.total_excl_vat, currency),
-                    "amount_vat": money_round(cdr.total_vat, currency),
-                    "amount_incl_vat": money_round(cdr.total_incl_vat, currency),
-                }
-            )
-        lines.extend(
-            {k: v for k, v in x.items() if k != "currency"} for x in extra if x["currency"] == currency
-        )
-        invoices.append(_invoice_create(driver=driver, period=period, currency=currency, lines=lines))
+            invoices.append(_invoice_create(driver=driver, period=period, currency=currency, lines=lines))
     return invoices
+
+
+@transaction.atomic
+def invoice_issue_for_cdr(*, cdr_id: int) -> Invoice | None:
+    """Issue an invoice of one CDR on its own, at once (BILLING_CHARGE_PER_CDR), in the driver's
+    language; its period is the day the session ended. Idempotent: None when the CDR has no driver or
+    is invoiced already (the driver is locked, so the invoice run and this cannot both take it)."""
+    cdr = Cdr.objects.get(pk=cdr_id)
+    if cdr.driver_id is None:
+        return None
+    driver = Driver.objects.select_for_update().select_related("user").get(pk=cdr.driver_id)
+    if InvoiceLine.objects.filter(cdr=cdr).exists():
+        return None
+    day = timezone.localtime(cdr.stopped_at, ZoneInfo(cdr.time_zone)).date()
+    with translation.override(user_language(driver.user)):
+        return _invoice_create(
+            driver=driver, period=InvoicePeriod(day, day), currency=cdr.currency, lines=[_cdr_line(cdr)]
+        )
+
+
+def _cdr_line(cdr: Cdr) -> dict[str, Any]:
+    """A CDR as an invoice line, in the active language, times in the location's zone."""
+    local = timezone.localtime(cdr.started_at, ZoneInfo(cdr.time_zone))
+    words = {
+        "when": f"{local:%Y-%m-%d %H:%M %Z}",
+        "where": cdr.location_name or cdr.station_identity,
+        "kwh": f"{Decimal(cdr.energy_wh) / 1000:.3f}",
+        "cdr": cdr.cdr_id,
+    }
+    description = (
+        gettext("Credit for charging %(when)s at %(where)s, %(kwh)s kWh (%(cdr)s)")
+        if cdr.kind == Cdr.Kind.CREDIT
+        else gettext("Charging %(when)s at %(where)s, %(kwh)s kWh (%(cdr)s)")
+    ) % words
+    return {
+        "description": description,
+        "cdr": cdr,
+        "vat_percent": cdr.vat_percent,
+        "amount_excl_vat": money_round(cdr.total_excl_vat, cdr.currency),
+        "amount_vat": money_round(cdr.total_vat, cdr.currency),
+        "amount_incl_vat": money_round(cdr.total_incl_vat, cdr.currency),
+    }
 
 
 def _invoice_number_take(*, series: str) -> int:
@@ -802,8 +833,12 @@ def _invoice_create(
 
 def _payment_terms(days: int) -> str:
     if days == 0:
-        return "Payable on receipt."
-    return f"Payable within {days} days of the invoice date."
+        return gettext("Payable on receipt.")
+    return ngettext(
+        "Payable within %(days)s day of the invoice date.",
+        "Payable within %(days)s days of the invoice date.",
+        days,
+    ) % {"days": days}
 
 
 def invoice_email_request(*, invoice_id: int) -> None:
@@ -837,11 +872,11 @@ def invoice_emails_resend(*, issued_before: datetime, issued_after: datetime) ->
 
 def invoice_email_send(*, invoice_id: int) -> bool:
     """E-mail an issued invoice with its PDF to the driver, once. Returns whether it was sent now."""
-    invoice = Invoice.objects.get(pk=invoice_id)
+    invoice = Invoice.objects.select_related("driver__user").get(pk=invoice_id)
     if invoice.emailed_at is not None or not invoice.email:
         return False
-    # In the site's language (users have no stored one), whichever thread happens to send it.
-    with translation.override(settings.LANGUAGE_CODE):
+    # In the driver's language, whichever thread happens to send it.
+    with translation.override(user_language(invoice.driver.user)):
         message = EmailMessage(
             subject=gettext("Your ChargeNet invoice %(number)s") % {"number": invoice.number},
             body=gettext(
@@ -852,8 +887,8 @@ def invoice_email_send(*, invoice_id: int) -> bool:
             % {
                 "name": invoice.billing_name,
                 "number": invoice.number,
-                "start": f"{invoice.period_start:%d %b %Y}",
-                "end": f"{invoice.period_end:%d %b %Y}",
+                "start": dateformat.format(invoice.period_start, "j M Y"),
+                "end": dateformat.format(invoice.period_end, "j M Y"),
                 "total": invoice.total_incl_vat,
                 "currency": invoice.currency,
                 "url": f"{settings.SITE_URL}/billing/invoices/{invoice.pk}/",
@@ -864,6 +899,42 @@ def invoice_email_send(*, invoice_id: int) -> bool:
     message.send()
     # Conditional update: a concurrent resend cannot mark it twice.
     Invoice.objects.filter(pk=invoice.pk, emailed_at__isnull=True).update(emailed_at=timezone.now())
+    return True
+
+
+def credit_note_email_send(*, refund_id: int) -> bool:
+    """E-mail a refund's credit note with its PDF to the invoice's driver, in their language, once.
+    Returns whether it was sent now."""
+    from billing.pdf import credit_note_pdf_render
+
+    refund = Refund.objects.select_related("invoice__driver__user", "payment").get(pk=refund_id)
+    invoice = refund.invoice
+    if refund.emailed_at is not None or not refund.credit_note_number or not invoice.email:
+        return False
+    with translation.override(user_language(invoice.driver.user)):
+        message = EmailMessage(
+            subject=gettext("Your ChargeNet credit note %(number)s") % {"number": refund.credit_note_number},
+            body=gettext(
+                "Hello %(name)s,\n\nwe refunded %(amount)s %(currency)s of invoice %(invoice)s: %(reason)s\n"
+                "The credit note %(number)s is attached.\n\nYou can also find it at %(url)s\n"
+            )
+            % {
+                "name": invoice.billing_name,
+                "amount": refund.amount,
+                "currency": refund.currency,
+                "invoice": invoice.number,
+                "reason": refund.reason,
+                "number": refund.credit_note_number,
+                "url": f"{settings.SITE_URL}/billing/invoices/{invoice.pk}/",
+            },
+            to=[invoice.email],
+        )
+        message.attach(
+            f"{refund.credit_note_number}.pdf", credit_note_pdf_render(refund=refund), "application/pdf"
+        )
+    message.send()
+    # Conditional update: a task retried after a lost answer cannot mark (or mail) it twice.
+    Refund.objects.filter(pk=refund.pk, emailed_at__isnull=True).update(emailed_at=timezone.now())
     return True
 
 

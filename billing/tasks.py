@@ -36,6 +36,14 @@ def invoice_email_task(invoice_id: int) -> bool:
     return services.invoice_email_send(invoice_id=invoice_id)
 
 
+@shared_task(
+    name="billing.credit_note_email_task", autoretry_for=(OSError,), retry_backoff=True, max_retries=5
+)
+def credit_note_email_task(refund_id: int) -> bool:
+    """E-mail a refund's credit note with its PDF to the driver, once."""
+    return services.credit_note_email_send(refund_id=refund_id)
+
+
 @shared_task(name="billing.cdrs_create_missing_task", ignore_result=True)
 def cdrs_create_missing_task() -> int:
     """Sweep: price sessions of the last week that stopped over a minute ago and have no CDR."""
@@ -106,6 +114,16 @@ def autopay_failure_mail_task(payment_id: int) -> bool:
     from billing.cards.services import autopay_failure_mail
 
     return autopay_failure_mail(payment_id=payment_id)
+
+
+@shared_task(
+    name="billing.autopay_receipt_mail_task", autoretry_for=(OSError,), retry_backoff=True, max_retries=5
+)
+def autopay_receipt_mail_task(payment_id: int) -> bool:
+    """Mail the driver the receipt of an automatic card payment."""
+    from billing.cards.services import autopay_receipt_mail
+
+    return autopay_receipt_mail(payment_id=payment_id)
 
 
 @shared_task(name="billing.payments_reconcile_task", ignore_result=True)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/pay/", views.invoice_pay, name="invoice-pay"),
     path("invoices/<int:invoice_id>/payments/", views.payment_record, name="payment-record"),
     path("invoices/<int:invoice_id>/refunds/", views.refund_create, name="refund-create"),
+    path("credit-notes/<int:refund_id>/pdf/", views.credit_note_pdf, name="credit-note-pdf"),
     path("tariffs/", views.tariff_list, name="tariff-list"),
     path("tariffs/new/", views.tariff_edit, name="tariff-create"),
     path("tariffs/<int:tariff_id>/", views.tariff_edit, name="tariff-edit"),

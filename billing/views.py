@@ -30,6 +30,7 @@ from django.views.decorators.http import require_POST
 from billing import pricing, selectors, services
 from billing.models import Subscription, SubscriptionPlan, Tariff, TariffAssignment
 from billing.money import money_round
+from billing.pdf import credit_note_pdf_render
 from billing.providers import WebhookInvalid, providers_available
 from chargenet.api.services import audit_record
 from chargenet.permissions import UserRequest, driver_required, operate_required, staff_required
@@ -116,6 +117,15 @@ def invoice_pdf(request: UserRequest, invoice_id: int) -> HttpResponse:
     pdf = bytes(type(invoice).objects.values_list("pdf", flat=True).get(pk=invoice.pk))
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+    return response
+
+
+@login_required
+def credit_note_pdf(request: UserRequest, refund_id: int) -> HttpResponse:
+    """A refund's credit note as a PDF, in the reader's language (the invoice's driver or staff)."""
+    refund = selectors.refund_for_user(user=request.user, refund_id=refund_id)
+    response = HttpResponse(credit_note_pdf_render(refund=refund), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{refund.credit_note_number}.pdf"'
     return response
 
 

@@ -28,9 +28,10 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
@@ -51,9 +52,11 @@ DISPATCH_CHUNK = 50
 RETRY_MAX_SECONDS = 3600
 
 Subscriber = Callable[[str, dict[str, Any]], None]
+T = TypeVar("T")
 _subscribers: dict[str, list[Subscriber]] = defaultdict(list)
 _nudge_pending = threading.Event()
 _nudge_pending_since = [0.0]  # when the pending nudge was scheduled (time.monotonic())
+_batch = threading.local()  # the reads shared by one dispatch transaction (event_batch_memo)
 
 
 def event_subscribe(event_type: str, subscriber: Subscriber) -> None:
@@ -80,6 +83,30 @@ def _subscribers_of(event_type: str) -> list[Subscriber]:
     return [*_subscribers.get(event_type, []), *_subscribers.get("*", [])]
 
 
+def event_batch_memo(key: str, compute: Callable[[], T]) -> T:
+    """`compute()`, read once per dispatch transaction and shared by the subscribers of every event
+    in it. For settings-like reads that no subscriber writes (webhook subscriptions, registered
+    roaming partners, managed sites): most events need none of them, and asking each time was most
+    of the dispatcher's work. Outside a dispatch it is computed on every call."""
+    memo = getattr(_batch, "memo", None)
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+@contextmanager
+def _dispatch_transaction() -> Iterator[None]:
+    outer = getattr(_batch, "memo", None)
+    with transaction.atomic():
+        _batch.memo = {} if outer is None else outer
+        try:
+            yield
+        finally:
+            _batch.memo = outer
+
+
 def event_retry_delay(*, attempts: int) -> timedelta:
     """How long a failed event waits before its next dispatch: 10 s doubling, at most an hour."""
     return timedelta(seconds=min(10 * 2 ** max(0, attempts - 1), RETRY_MAX_SECONDS))
@@ -92,7 +119,7 @@ def event_dispatch(*, event_id: int) -> bool:
     it once; a failing subscriber is retried later (event_retry_delay). An event already dispatched,
     or held by another dispatcher, is left alone (returns False).
     """
-    with transaction.atomic():
+    with _dispatch_transaction():
         events = _events_claim([event_id])
         return bool(events) and _event_deliver(events[0])
 
@@ -110,7 +137,7 @@ def events_dispatch_due(*, limit: int = DISPATCH_BATCH) -> int:
     # A few dozen events per transaction: one commit for many events, yet the write lock (SQLite)
     # is never held long.
     for start in range(0, len(due), DISPATCH_CHUNK):
-        with transaction.atomic():
+        with _dispatch_transaction():
             for event in _events_claim(due[start : start + DISPATCH_CHUNK]):
                 _event_deliver(event)
     return len(due)

@@ -1,4 +1,4 @@
-"""Request middleware: times in the viewer's time zone; "not found" in the site's layout; HTTP
+"""Request middleware: times in the viewer's time zone; pages in the user's stored language; "not found" in the site's layout; HTTP
 response headers Django 5.2 does not set itself.
 
 The zone is the user's own setting, else the browser's (a `tz` cookie that the layout's script
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 TIME_ZONE_COOKIE = "tz"
 
@@ -55,6 +55,23 @@ class ViewerTimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class UserLanguageMiddleware:
+    """A logged-in user's stored language (set with the switcher or on Preferences) wins over the
+    cookie and the browser's, so they read their language on any device. Runs after
+    AuthenticationMiddleware; LocaleMiddleware has chosen for everyone else."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        language = getattr(user, "language", "") if user is not None and user.is_authenticated else ""
+        if language and language in dict(settings.LANGUAGES) and language != request.LANGUAGE_CODE:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        return self.get_response(request)
 
 
 class NotFoundPageMiddleware:

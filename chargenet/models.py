@@ -6,6 +6,8 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class UserManager(DjangoUserManager["User"]):
@@ -24,15 +26,17 @@ class User(AbstractUser):
     without a role sees nothing until an admin gives one."""
 
     class Role(models.TextChoices):
-        NONE = "", "No role"
-        ADMIN = "admin", "Admin"
-        OPERATOR = "operator", "Operator"
-        VIEWER = "viewer", "Viewer"
-        DRIVER = "driver", "Driver"
+        NONE = "", _("No role")
+        ADMIN = "admin", pgettext_lazy("a user's role", "Admin")
+        OPERATOR = "operator", _("Operator")
+        VIEWER = "viewer", _("Viewer")
+        DRIVER = "driver", _("Driver")
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.NONE, blank=True)
     # The zone pages show times in; blank: the browser's (chargenet.middleware).
     time_zone = models.CharField(max_length=64, blank=True)
+    # The language pages and e-mails are in (one of LANGUAGES); blank: not chosen, the browser's.
+    language = models.CharField(max_length=8, blank=True)
 
     objects: ClassVar[UserManager] = UserManager()
 

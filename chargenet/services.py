@@ -1,5 +1,6 @@
 """Framework-level business actions: users and API tokens."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.translation import gettext
@@ -53,17 +54,36 @@ def user_role_set(*, user: User, role: str, is_active: bool) -> User:
 
 
 @transaction.atomic
-def user_preferences_set(*, user: User, time_zone: str) -> User:
-    """Set how pages are shown to `user`: the time zone of every time (blank: the browser's).
-    Raises UserError for a zone this machine does not know."""
+def user_preferences_set(*, user: User, time_zone: str | None = None, language: str | None = None) -> User:
+    """Set how pages and e-mails are shown to `user` (None leaves a setting as it is): the time zone of
+    every time (blank: the browser's) and the language (blank: the browser's). Raises UserError for a
+    zone this machine does not know or a language the site is not translated into."""
     from chargenet.middleware import time_zone_valid
 
-    time_zone = time_zone.strip()
-    if time_zone and not time_zone_valid(time_zone):
-        raise UserError(f"{time_zone!r} is not a time zone (use an IANA name such as Europe/Stockholm)")
-    user.time_zone = time_zone
-    user.save(update_fields=["time_zone"])
+    fields = []
+    if time_zone is not None:
+        time_zone = time_zone.strip()
+        if time_zone and not time_zone_valid(time_zone):
+            raise UserError(f"{time_zone!r} is not a time zone (use an IANA name such as Europe/Stockholm)")
+        user.time_zone = time_zone
+        fields.append("time_zone")
+    if language is not None:
+        if language and language not in dict(settings.LANGUAGES):
+            raise UserError(
+                gettext("%(language)r is not one of this site's languages") % {"language": language}
+            )
+        user.language = language
+        fields.append("language")
+    if fields:
+        user.save(update_fields=fields)
     return user
+
+
+def user_language(user: User | None) -> str:
+    """The language to write to `user` in when no request says (e-mails, PDFs): their stored one,
+    else the site's LANGUAGE_CODE."""
+    language = getattr(user, "language", "") if user is not None else ""
+    return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
 @transaction.atomic
@@ -71,7 +91,6 @@ def user_invite(*, username: str, email: str, role: str) -> User:
     """Add an operator account (admin, operator or viewer) and e-mail them a link to choose their
     password; until then the account has no usable password. Raises UserError for a taken user
     name, a missing e-mail address or a role that is not an operator's."""
-    from django.conf import settings
     from django.contrib.auth.tokens import default_token_generator
     from django.core.mail import send_mail
     from django.urls import reverse

@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "chargenet.middleware.ViewerTimeZoneMiddleware",
+    "chargenet.middleware.UserLanguageMiddleware",
     "chargenet.middleware.NotFoundPageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -322,6 +323,7 @@ SPECTACULAR_SETTINGS = {
         "PaymentStatusEnum": "billing.models.Payment.Status",
         "CampaignStatusEnum": "fleet.models.Campaign.Status",
         "DiagnosticsKindEnum": "fleet.models.DiagnosticsRequest.Kind",
+        "CampaignKindEnum": "fleet.models.Campaign.Kind",
         "CardTypeEnum": "rfid.models.IdToken.Type",
     },
 }
@@ -549,6 +551,15 @@ if not all(hours.isdigit() and int(hours) > 0 for hours in BILLING_AUTOPAY_RETRY
 # Block a driver's cards once this many of their invoices are unpaid after a failed card payment
 # (0: never); paying them unblocks the cards.
 BILLING_BLOCK_AFTER_FAILED_PAYMENTS = env_int("BILLING_BLOCK_AFTER_FAILED_PAYMENTS", 0, minimum=0)
+# Charge each CDR of a driver with a saved card when it is made (an invoice of that one session, paid
+# at once), instead of charging the card for the period's invoice.
+BILLING_CHARGE_PER_CDR = env_bool("BILLING_CHARGE_PER_CDR", False)
+# A TrueType font with the letters of every language invoices are written in (Ukrainian needs
+# Cyrillic; PDF's built-in Helvetica has none). Blank or missing file: Helvetica.
+BILLING_PDF_FONT = env_str("BILLING_PDF_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+BILLING_PDF_FONT_BOLD = env_str(
+    "BILLING_PDF_FONT_BOLD", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+)
 CELERY_BEAT_SCHEDULE |= {
     "billing-invoice-autopay-retry": {"task": "billing.invoice_autopay_retry_task", "schedule": 3600.0},
     "billing-payments-reconcile": {

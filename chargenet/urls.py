@@ -18,7 +18,8 @@ urlpatterns = [
         name="login",
     ),
     path("preferences/", views.preferences, name="preferences"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # The language switcher: Django's set_language, and a logged-in user's choice is stored.
+    path("i18n/setlang/", views.language_set, name="set_language"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("stations.dashboard.urls")),

@@ -10,9 +10,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+from django.views.i18n import set_language
 
 from chargenet.metrics import metrics_render
 from chargenet.middleware import viewer_time_zone
@@ -59,19 +61,45 @@ def home(request: UserRequest) -> HttpResponse:
     return redirect("dashboard")
 
 
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The header's language switcher: Django's `set_language` (the cookie, back to `next`), and for
+    a logged-in user the choice is kept with the account (pages on any device, e-mails)."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        user_preferences_set(user=request.user, language=language)
+    return response
+
+
+def _language_cookie(response: HttpResponse, language: str) -> None:
+    if language:
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax")
+    else:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+
+
 @login_required
 def preferences(request: UserRequest) -> HttpResponse:
-    """Every user's own display settings (the time zone pages show times in)."""
+    """Every user's own display settings: the time zone pages show times in, the language of pages
+    and e-mails."""
     status = 200
     if request.method == "POST":
         try:
-            user_preferences_set(user=request.user, time_zone=request.POST.get("time_zone", ""))
+            user_preferences_set(
+                user=request.user,
+                time_zone=request.POST.get("time_zone", ""),
+                language=request.POST.get("language", ""),
+            )
         except UserError as exc:
             messages.error(request, gettext("Not saved: %(exc)s.") % {"exc": exc})
             status = 400
         else:
+            translation.activate(request.user.language or translation.get_language_from_request(request))
             messages.success(request, gettext("Preferences saved."))
-            return redirect("preferences")
+            response = redirect("preferences")
+            _language_cookie(response, request.user.language)
+            return response
     context = {
         "zones": sorted(zoneinfo.available_timezones() - {"localtime", "Factory"}),
         "current_zone": viewer_time_zone(request),

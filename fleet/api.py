@@ -55,99 +55,6 @@ class FirmwareImageCreateSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False, default="", allow_blank=True)
 
 
-class CampaignStationSerializer(serializers.ModelSerializer):
-    identity = serializers.CharField(source="station.identity", read_only=True)
-
-    class Meta:
-        model = CampaignStation
-        fields = [
-            "identity",
-            "wave",
-            "status",
-            "attempts",
-            "last_report",
-            "last_report_at",
-            "waiting_reason",
-            "failure_reason",
-            "version_before",
-            "started_at",
-            "finished_at",
-        ]
-
-
-class CampaignEventSerializer(serializers.ModelSerializer):
-    identity = serializers.CharField(source="station.identity", read_only=True, default=None)
-
-    class Meta:
-        model = CampaignEvent
-        fields = ["at", "identity", "message"]
-
-
-class CampaignSerializer(serializers.ModelSerializer):
-    image = FirmwareImageSerializer(read_only=True)
-    counts = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Campaign
-        fields = [
-            "id",
-            "name",
-            "image",
-            "status",
-            "target",
-            "waves",
-            "current_wave",
-            "max_failure_rate",
-            "window_start",
-            "window_end",
-            "allow_while_charging",
-            "max_retries",
-            "halted_reason",
-            "counts",
-            "created_at",
-            "finished_at",
-        ]
-
-    @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
-    def get_counts(self, campaign: Campaign) -> dict[str, int]:
-        return selectors.campaign_counts(campaign=campaign)
-
-
-class CampaignDetailSerializer(CampaignSerializer):
-    stations = CampaignStationSerializer(many=True, read_only=True)
-    timeline = serializers.SerializerMethodField()
-
-    class Meta(CampaignSerializer.Meta):
-        fields = [*CampaignSerializer.Meta.fields, "stations", "timeline"]
-
-    @extend_schema_field(CampaignEventSerializer(many=True))
-    def get_timeline(self, campaign: Campaign) -> list[dict]:
-        return CampaignEventSerializer(
-            selectors.campaign_timeline(campaign=campaign, limit=100), many=True
-        ).data
-
-
-class CampaignCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    image = serializers.IntegerField(min_value=1, max_value=ID_MAX, help_text="The firmware image's id")
-    stations = serializers.ListField(
-        child=serializers.CharField(max_length=48), required=False, help_text="Station identities"
-    )
-    location = serializers.IntegerField(
-        required=False, min_value=1, max_value=ID_MAX, help_text="A location's id (instead of stations)"
-    )
-    waves = serializers.ListField(
-        child=serializers.CharField(max_length=10),
-        required=False,
-        help_text='Wave sizes: counts ("1"), percentages ("10%") or "rest" (default 1, 10%, rest)',
-    )
-    max_failure_rate = serializers.IntegerField(min_value=0, max_value=100, default=10)
-    window_start = serializers.TimeField(required=False, allow_null=True, default=None)
-    window_end = serializers.TimeField(required=False, allow_null=True, default=None)
-    allow_while_charging = serializers.BooleanField(default=False)
-    max_retries = serializers.IntegerField(min_value=0, max_value=10, default=1)
-
-
 class DiagnosticsRequestSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     identity = serializers.CharField(source="station.identity", read_only=True)
@@ -180,6 +87,153 @@ class DiagnosticsRequestSerializer(serializers.ModelSerializer):
         http = self.context.get("request")
         path = f"/api/v1/diagnostics/{request.uuid}/file/"
         return http.build_absolute_uri(path) if http else path
+
+
+class CampaignStationSerializer(serializers.ModelSerializer):
+    identity = serializers.CharField(source="station.identity", read_only=True)
+    diagnostics = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CampaignStation
+        fields = [
+            "identity",
+            "diagnostics",
+            "wave",
+            "status",
+            "attempts",
+            "last_report",
+            "last_report_at",
+            "waiting_reason",
+            "failure_reason",
+            "version_before",
+            "started_at",
+            "finished_at",
+        ]
+
+    @extend_schema_field(DiagnosticsRequestSerializer(allow_null=True))
+    def get_diagnostics(self, row: CampaignStation) -> dict | None:
+        """A diagnostics campaign: the request of the latest attempt, with its file's download URL."""
+        if row.diagnostics is None:
+            return None
+        return DiagnosticsRequestSerializer(row.diagnostics, context=self.context).data
+
+
+class CampaignEventSerializer(serializers.ModelSerializer):
+    identity = serializers.CharField(source="station.identity", read_only=True, default=None, allow_null=True)
+
+    class Meta:
+        model = CampaignEvent
+        fields = ["at", "identity", "message"]
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    image = FirmwareImageSerializer(read_only=True, allow_null=True)
+    counts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "image",
+            "status",
+            "target",
+            "waves",
+            "current_wave",
+            "max_failure_rate",
+            "window_start",
+            "window_end",
+            "allow_while_charging",
+            "max_retries",
+            "log_since",
+            "log_until",
+            "transport",
+            "log_type",
+            "halted_reason",
+            "counts",
+            "created_at",
+            "finished_at",
+        ]
+
+    @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
+    def get_counts(self, campaign: Campaign) -> dict[str, int]:
+        return selectors.campaign_counts(campaign=campaign)
+
+
+class CampaignDetailSerializer(CampaignSerializer):
+    stations = CampaignStationSerializer(many=True, read_only=True)
+    timeline = serializers.SerializerMethodField()
+
+    class Meta(CampaignSerializer.Meta):
+        fields = [*CampaignSerializer.Meta.fields, "stations", "timeline"]
+
+    @extend_schema_field(CampaignEventSerializer(many=True))
+    def get_timeline(self, campaign: Campaign) -> list[dict]:
+        return CampaignEventSerializer(
+            selectors.campaign_timeline(campaign=campaign, limit=100), many=True
+        ).data
+
+
+class CampaignTargetSerializer(serializers.Serializer):
+    """What a campaign targets: every criterion given narrows the set of stations."""
+
+    stations = serializers.ListField(
+        child=serializers.CharField(max_length=48),
+        required=False,
+        help_text="Station identities",
+    )
+    location = serializers.IntegerField(
+        required=False, min_value=1, max_value=ID_MAX, help_text="A location's id"
+    )
+    vendor = serializers.CharField(max_length=50, required=False, default="")
+    model = serializers.CharField(max_length=50, required=False, default="")
+    firmware_version = serializers.CharField(
+        max_length=50, required=False, default="", help_text="Stations that report this firmware version"
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, max_length=20, help_text="Station tags"
+    )
+    tags_match = serializers.ChoiceField(
+        choices=["any", "all"], default="any", help_text="Stations with any of the tags, or with all of them"
+    )
+
+    def target(self) -> services.CampaignTarget:
+        data = self.validated_data
+        return services.CampaignTarget(
+            identities=data.get("stations") or [],
+            location_id=data.get("location"),
+            vendor=data["vendor"],
+            model=data["model"],
+            firmware_version=data["firmware_version"],
+            tags=data.get("tags") or [],
+            tags_match=data["tags_match"],
+        )
+
+
+class CampaignWavesSerializer(CampaignTargetSerializer):
+    name = serializers.CharField(max_length=200)
+    waves = serializers.ListField(
+        child=serializers.CharField(max_length=10),
+        required=False,
+        help_text='Wave sizes: counts ("1"), percentages ("10%") or "rest" (default 1, 10%, rest)',
+    )
+    max_failure_rate = serializers.IntegerField(min_value=0, max_value=100, default=10)
+    window_start = serializers.TimeField(required=False, allow_null=True, default=None)
+    window_end = serializers.TimeField(required=False, allow_null=True, default=None)
+    max_retries = serializers.IntegerField(min_value=0, max_value=10, default=1)
+
+
+class CampaignCreateSerializer(CampaignWavesSerializer):
+    image = serializers.IntegerField(min_value=1, max_value=ID_MAX, help_text="The firmware image's id")
+    allow_while_charging = serializers.BooleanField(default=False)
+
+
+class DiagnosticsCampaignCreateSerializer(CampaignWavesSerializer):
+    since = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    transport = serializers.ChoiceField(choices=DiagnosticsRequest.Transport.choices, default="http")
+    log_type = serializers.ChoiceField(choices=["DiagnosticsLog", "SecurityLog"], default="DiagnosticsLog")
 
 
 class DiagnosticsCollectSerializer(serializers.Serializer):
@@ -240,11 +294,32 @@ class FirmwareImageDetailApi(ApiMixin, generics.RetrieveAPIView):
 
 
 # --- campaigns --------------------------------------------------------------------------------
+def _campaigns(kind: str):
+    return (
+        Campaign.objects.filter(kind=kind)
+        .select_related("image")
+        .prefetch_related("stations__station", "stations__diagnostics__station")
+    )
+
+
+def _campaign_created(request, campaign: Campaign) -> Response:
+    campaign = _campaigns(campaign.kind).get(pk=campaign.pk)
+    return Response(CampaignDetailSerializer(campaign, context={"request": request}).data, status=201)
+
+
+TARGET_HELP = (
+    "Target: `stations` (identities), `location`, `vendor`, `model`, `firmware_version`, `tags` (with "
+    '`tags_match` "any" or "all"); every criterion given narrows the set, none given is every station. '
+    'Waves are counts, percentages or "rest"; the campaign halts when more than `max_failure_rate` % of '
+    "a wave fails. `window_start`/`window_end` are local times of each station's location."
+)
+
+
 @extend_schema(tags=["firmware"])
 class CampaignListApi(ApiMixin, generics.ListAPIView):
     """Firmware campaigns, newest first, with counts of their stations by step."""
 
-    queryset = Campaign.objects.select_related("image")
+    queryset = Campaign.objects.filter(kind=Campaign.Kind.FIRMWARE).select_related("image")
     permission_classes = [IsStaffReadOperateWrite]
     serializer_class = CampaignSerializer
     audit_object_type = "firmware_campaign"
@@ -252,11 +327,9 @@ class CampaignListApi(ApiMixin, generics.ListAPIView):
     @extend_schema(
         request=CampaignCreateSerializer,
         responses={201: CampaignDetailSerializer},
-        description="Starts a campaign at once. Target: `stations` (identities, all of the image's vendor "
-        "and model), or a `location`, or neither (every station of the image's vendor and model). Waves "
-        'are counts, percentages or "rest"; the campaign halts when more than `max_failure_rate` % of a '
-        "wave fails. `window_start`/`window_end` are local times of each station's location. Refused "
-        "(400) for an unknown image or station, a station of another model, or a malformed wave.",
+        description="Starts a firmware campaign at once; only stations of the image's vendor and model are "
+        f"updated. {TARGET_HELP} Refused (400) for an unknown image or station, a listed station of another "
+        "model, or a malformed wave or tag.",
     )
     def post(self, request):
         serializer = CampaignCreateSerializer(data=request.data)
@@ -268,8 +341,7 @@ class CampaignListApi(ApiMixin, generics.ListAPIView):
         campaign = services.campaign_create(
             name=data["name"],
             image=image,
-            identities=data.get("stations") or None,
-            location_id=data.get("location"),
+            target=serializer.target(),
             waves=data.get("waves") or None,
             max_failure_rate=data["max_failure_rate"],
             window_start=data["window_start"],
@@ -278,70 +350,127 @@ class CampaignListApi(ApiMixin, generics.ListAPIView):
             max_retries=data["max_retries"],
             created_by=request.user,
         )
-        return Response(CampaignDetailSerializer(campaign).data, status=201)
+        return _campaign_created(request, campaign)
+
+
+@extend_schema(tags=["diagnostics"])
+class DiagnosticsCampaignListApi(ApiMixin, generics.ListAPIView):
+    """Diagnostics campaigns (bulk collection of diagnostics and logs), newest first, with counts of
+    their stations by step."""
+
+    queryset = Campaign.objects.filter(kind=Campaign.Kind.DIAGNOSTICS)
+    permission_classes = [IsStaffReadOperateWrite]
+    serializer_class = CampaignSerializer
+    audit_object_type = "diagnostics_campaign"
+
+    @extend_schema(
+        request=DiagnosticsCampaignCreateSerializer,
+        responses={201: CampaignDetailSerializer},
+        description="Starts collecting diagnostics (1.6 GetDiagnostics) or logs (2.0.1 GetLog) from the "
+        f"targeted stations in waves, each with a one-time upload location. {TARGET_HELP} `since`/`until` "
+        "bound the logs; `transport` is http or ftp. Refused (400) for an unknown station, no match, a "
+        "malformed wave or tag, or FTP while the FTP server is off.",
+    )
+    def post(self, request):
+        serializer = DiagnosticsCampaignCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        campaign = services.diagnostics_campaign_create(
+            name=data["name"],
+            target=serializer.target(),
+            since=data["since"],
+            until=data["until"],
+            transport=data["transport"],
+            log_type=data["log_type"],
+            waves=data.get("waves") or None,
+            max_failure_rate=data["max_failure_rate"],
+            window_start=data["window_start"],
+            window_end=data["window_end"],
+            max_retries=data["max_retries"],
+            created_by=request.user,
+        )
+        return _campaign_created(request, campaign)
 
 
 @extend_schema(tags=["firmware"])
 class CampaignDetailApi(ApiMixin, generics.RetrieveAPIView):
-    """One campaign with each station's wave and step, and the timeline."""
+    """One firmware campaign with each station's wave and step, and the timeline."""
 
-    queryset = Campaign.objects.select_related("image")
+    queryset = _campaigns(Campaign.Kind.FIRMWARE)
+    permission_classes = [IsStaffReadOperateWrite]
+    serializer_class = CampaignDetailSerializer
+
+
+@extend_schema(tags=["diagnostics"])
+class DiagnosticsCampaignDetailApi(ApiMixin, generics.RetrieveAPIView):
+    """One diagnostics campaign with each station's wave, step and uploaded file, and the timeline."""
+
+    queryset = _campaigns(Campaign.Kind.DIAGNOSTICS)
     permission_classes = [IsStaffReadOperateWrite]
     serializer_class = CampaignDetailSerializer
 
 
 class CampaignActionApi(ApiView):
     permission_classes = [IsStaffReadOperateWrite]
-    audit_object_type = "firmware_campaign"
     audit_lookup = "pk"
     action = ""
+    kind = Campaign.Kind.FIRMWARE
 
     def post(self, request, pk: int):
-        campaign = get_object_or_404(Campaign, pk=pk)
-        if self.action == "retry-failed":
-            services.campaign_retry_failed(campaign=campaign)
-        else:
-            getattr(services, f"campaign_{self.action}")(campaign=campaign)
-        campaign.refresh_from_db()
-        return Response(CampaignDetailSerializer(campaign).data)
+        campaign = get_object_or_404(Campaign, pk=pk, kind=self.kind)
+        services.CAMPAIGN_ACTIONS[self.action](campaign=campaign)
+        campaign = _campaigns(self.kind).get(pk=pk)
+        return Response(CampaignDetailSerializer(campaign, context={"request": request}).data)
 
 
-def _action_api(action: str, summary: str, description: str) -> type[CampaignActionApi]:
+ACTION_DOCS = {
+    "pause": (
+        "Pause a campaign",
+        "No station starts while paused; steps under way go on. 400 unless running.",
+    ),
+    "resume": (
+        "Resume a campaign",
+        "Runs a paused or halted campaign again; resuming a halted one accepts the failures that halted it.",
+    ),
+    "cancel": (
+        "Cancel a campaign",
+        "Stations not started are dropped; steps under way finish and are followed.",
+    ),
+    "retry-failed": (
+        "Retry failed stations",
+        "Every failed station is put back in line with its retries renewed (resume a halted campaign after).",
+    ),
+}
+
+
+def _action_api(action: str, kind: str) -> type[CampaignActionApi]:
+    summary, description = ACTION_DOCS[action]
     decorated = extend_schema(
-        tags=["firmware"],
+        tags=["firmware" if kind == Campaign.Kind.FIRMWARE else "diagnostics"],
         summary=summary,
         description=description,
         request=None,
         responses={200: CampaignDetailSerializer},
     )
-    name = "Campaign" + "".join(part.title() for part in action.split("-")) + "Api"
+    prefix = "Campaign" if kind == Campaign.Kind.FIRMWARE else "DiagnosticsCampaign"
+    name = prefix + "".join(part.title() for part in action.split("-")) + "Api"
     return type(
         name,
         (CampaignActionApi,),
-        {"action": action, "__doc__": None, "post": decorated(CampaignActionApi.post)},
+        {
+            "action": action,
+            "kind": kind,
+            "audit_object_type": f"{kind}_campaign",
+            "__doc__": None,
+            "post": decorated(CampaignActionApi.post),
+        },
     )
 
 
-CampaignPauseApi = _action_api(
-    "pause",
-    "Pause a campaign",
-    "No station starts while paused; updates under way go on. 400 unless running.",
-)
-CampaignResumeApi = _action_api(
-    "resume",
-    "Resume a campaign",
-    "Runs a paused or halted campaign again; resuming a halted one accepts the failures that halted it.",
-)
-CampaignCancelApi = _action_api(
-    "cancel",
-    "Cancel a campaign",
-    "Stations not started are dropped; updates under way finish and are followed.",
-)
-CampaignRetryFailedApi = _action_api(
-    "retry-failed",
-    "Retry failed stations",
-    "Every failed station is put back in line with its retries renewed (resume a halted campaign after).",
-)
+# The action views per kind, for the URLs: CAMPAIGN_ACTION_APIS[kind][action].
+CAMPAIGN_ACTION_APIS = {
+    kind: {action: _action_api(action, kind) for action in ACTION_DOCS} for kind in Campaign.Kind
+}
 
 
 # --- diagnostics ------------------------------------------------------------------------------

@@ -50,7 +50,12 @@ class FirmwareImage(models.Model):
 
 
 class Campaign(models.Model):
-    """A firmware rollout to a set of stations in waves; Celery beat advances it (fleet.tasks)."""
+    """An operation on a set of stations in waves (a firmware rollout, or collecting diagnostics);
+    Celery beat advances it (fleet.tasks)."""
+
+    class Kind(models.TextChoices):
+        FIRMWARE = "firmware", "Firmware update"
+        DIAGNOSTICS = "diagnostics", "Diagnostics collection"
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -60,9 +65,13 @@ class Campaign(models.Model):
         COMPLETED = "completed", "Completed"
 
     name = models.CharField(max_length=200)
-    image = models.ForeignKey(FirmwareImage, on_delete=models.PROTECT, related_name="campaigns")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.FIRMWARE)
+    # What a firmware campaign installs (empty for diagnostics).
+    image = models.ForeignKey(
+        FirmwareImage, null=True, blank=True, on_delete=models.PROTECT, related_name="campaigns"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    # What the operator targeted, as given (stations, location, vendor/model), for the page and API.
+    # What the operator targeted, as given (stations, location, vendor/model, firmware version, tags).
     target = models.JSONField(default=dict, blank=True)
     # Wave sizes as given: a count ("1"), a share of all targets ("10%") or "rest".
     waves = models.JSONField(default=list)
@@ -76,6 +85,11 @@ class Campaign(models.Model):
     allow_while_charging = models.BooleanField(default=False)
     max_retries = models.PositiveSmallIntegerField(default=1)
     halted_reason = models.CharField(max_length=300, blank=True)
+    # A diagnostics campaign: the time window of the logs, how stations upload, the GetLog type.
+    log_since = models.DateTimeField(null=True, blank=True)
+    log_until = models.DateTimeField(null=True, blank=True)
+    transport = models.CharField(max_length=4, blank=True)
+    log_type = models.CharField(max_length=20, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -88,9 +102,17 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def target_summary(self) -> str:
+        """The target's criteria in words ("tags: pilot, north; tags_match: any")."""
+        return "; ".join(
+            f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
+            for key, value in self.target.items()
+        )
+
 
 class CampaignStation(models.Model):
-    """One station of a campaign: its wave and where its update stands."""
+    """One station of a campaign: its wave and where its update (or upload) stands."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -99,11 +121,19 @@ class CampaignStation(models.Model):
         DOWNLOADED = "downloaded", "Downloaded"
         INSTALLING = "installing", "Installing"
         INSTALLED = "installed", "Installed, awaiting reboot"
+        UPLOADING = "uploading", "Uploading"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    ACTIVE = (Status.SENT, Status.DOWNLOADING, Status.DOWNLOADED, Status.INSTALLING, Status.INSTALLED)
+    ACTIVE = (
+        Status.SENT,
+        Status.DOWNLOADING,
+        Status.DOWNLOADED,
+        Status.INSTALLING,
+        Status.INSTALLED,
+        Status.UPLOADING,
+    )
     FINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="stations")
@@ -113,6 +143,10 @@ class CampaignStation(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     request_id = models.PositiveIntegerField(null=True, blank=True)
     command = models.ForeignKey(Command, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A diagnostics campaign: the request of the latest attempt (its file once received).
+    diagnostics = models.ForeignKey(
+        "DiagnosticsRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="campaign_rows"
+    )
     last_report = models.CharField(max_length=40, blank=True)
     last_report_at = models.DateTimeField(null=True, blank=True)
     triggered_at = models.DateTimeField(null=True, blank=True)
@@ -128,11 +162,13 @@ class CampaignStation(models.Model):
         ordering = ["wave", "station__identity"]
         constraints = [
             models.UniqueConstraint("campaign", "station", name="campaign_station_unique"),
-            # Never two updates to one station at once, whatever the campaigns.
+            # Never two campaign steps (two updates, or an update and an upload) at one station at once.
             models.UniqueConstraint(
                 "station",
-                condition=Q(status__in=["sent", "downloading", "downloaded", "installing", "installed"]),
-                name="campaign_station_one_active_update",
+                condition=Q(
+                    status__in=["sent", "downloading", "downloaded", "installing", "installed", "uploading"]
+                ),
+                name="campaign_station_one_active_step",
             ),
         ]
         indexes = [models.Index(fields=["campaign", "wave", "status"])]

@@ -23,7 +23,9 @@ def image_list() -> QuerySet[FirmwareImage]:
 
 def campaign_waves(*, campaign: Campaign) -> list[dict[str, Any]]:
     """Each wave with its stations (and their step) and counts by status."""
-    rows = list(campaign.stations.select_related("station").order_by("wave", "station__identity"))
+    rows = list(
+        campaign.stations.select_related("station", "diagnostics").order_by("wave", "station__identity")
+    )
     waves: dict[int, dict[str, Any]] = {}
     for row in rows:
         wave = waves.setdefault(row.wave, {"number": row.wave, "stations": [], "counts": {}})

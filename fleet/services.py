@@ -9,6 +9,7 @@ FirmwareStatusNotifications and BootNotifications reach it through domain events
 import hashlib
 import math
 import secrets
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from functools import partial
 from typing import Any
@@ -27,7 +28,8 @@ from chargenet.events import event_publish
 from fleet.models import Campaign, CampaignEvent, CampaignStation, DiagnosticsRequest, FirmwareImage
 from stations.models import Command, Session, Station
 from stations.network.passwords import password_check, password_hash
-from stations.services import CommandError, command_create, command_dispatch
+from stations.network.selectors import TAGS_ALL, TAGS_ANY, station_target_select
+from stations.services import CommandError, StationError, command_create, command_dispatch, tags_normalise
 
 DOWNLOAD_SALT = "fleet.firmware-download"
 WAVE_REST = "rest"
@@ -228,26 +230,96 @@ def _wave_sizes(waves: list[Any], total: int) -> list[int]:
     return [size for size in sizes if size > 0]
 
 
-def campaign_create(
+@dataclass(frozen=True)
+class CampaignTarget:
+    """Which stations a campaign covers: every criterion given narrows the set; `tags` match any of
+    them, or every one with tags_match="all". Nothing given is every station (for firmware: of the
+    image's vendor and model)."""
+
+    identities: list[str] = field(default_factory=list)
+    location_id: int | None = None
+    vendor: str = ""
+    model: str = ""
+    firmware_version: str = ""
+    tags: list[str] = field(default_factory=list)
+    tags_match: str = TAGS_ANY
+
+    def as_dict(self) -> dict[str, Any]:
+        """The criteria given, as stored on the campaign and shown on its page and in the API."""
+        data: dict[str, Any] = {
+            "stations": sorted(set(self.identities)),
+            "location_id": self.location_id,
+            "vendor": self.vendor,
+            "model": self.model,
+            "firmware_version": self.firmware_version,
+            "tags": self.tags,
+        }
+        data = {key: value for key, value in data.items() if value not in (None, "", [])}
+        if self.tags:
+            data["tags_match"] = self.tags_match
+        return data
+
+
+def _target_stations(target: CampaignTarget, *, image: FirmwareImage | None) -> list[Station]:
+    if target.tags_match not in (TAGS_ANY, TAGS_ALL):
+        raise FleetError('tags_match must be "any" or "all"')
+    try:
+        tags = tags_normalise(target.tags)
+    except StationError as exc:
+        raise FleetError(str(exc)) from None
+    vendor, model = target.vendor.strip(), target.model.strip()
+    if image is not None:
+        if (vendor and vendor != image.vendor) or (model and model != image.model):
+            raise FleetError(f"the image is for {image.vendor} {image.model}, not {vendor} {model}".strip())
+    identities = sorted(set(target.identities))
+    if identities:
+        known = set(Station.objects.filter(identity__in=identities).values_list("identity", flat=True))
+        unknown = [i for i in identities if i not in known]
+        if unknown:
+            raise FleetError(f"unknown stations: {', '.join(unknown[:10])}")
+    if image is not None:
+        wrong = (
+            Station.objects.filter(identity__in=identities)
+            .exclude(vendor=image.vendor, model=image.model)
+            .values_list("identity", flat=True)
+        )
+        if wrong:
+            raise FleetError(
+                f"the image is for {image.vendor} {image.model}; these stations are another vendor or "
+                f"model: {', '.join(list(wrong)[:10])}"
+            )
+        vendor, model = image.vendor, image.model
+    stations = list(
+        station_target_select(
+            identities=identities,
+            location_id=target.location_id,
+            vendor=vendor,
+            model=model,
+            firmware_version=target.firmware_version.strip(),
+            tags=tags,
+            tags_match=target.tags_match,
+        )
+    )
+    if not stations:
+        what = f"station of {image.vendor} {image.model}" if image else "station"
+        raise FleetError(f"no {what} matches the target")
+    return stations
+
+
+def _campaign_start(
     *,
     name: str,
-    image: FirmwareImage,
-    identities: list[str] | None = None,
-    location_id: int | None = None,
-    waves: list[Any] | None = None,
-    max_failure_rate: int = 10,
-    window_start: time | None = None,
-    window_end: time | None = None,
-    allow_while_charging: bool = False,
-    max_retries: int = 1,
-    created_by: Any = None,
+    target: CampaignTarget | None,
+    image: FirmwareImage | None,
+    waves: list[Any] | None,
+    max_failure_rate: int,
+    max_retries: int,
+    window_start: time | None,
+    window_end: time | None,
+    **fields: Any,
 ) -> Campaign:
-    """Create a running campaign that updates the targeted stations to `image` in waves.
-
-    The target is the listed stations, a location's stations, or (neither given) every station of the
-    image's vendor and model. Raises FleetError when a listed station is unknown or of another
-    vendor/model than the image, when nothing matches, or for malformed waves, rates or windows.
-    """
+    """Check what every campaign has, pick its stations, store it with one row per station in its
+    wave, and queue its first step."""
     name = _clean(name, "name", 200)
     if not 0 <= max_failure_rate <= 100:
         raise FleetError("the maximum failure rate is a percentage from 0 to 100")
@@ -257,47 +329,27 @@ def campaign_create(
         window_start is not None and window_start == window_end
     ):
         raise FleetError("an update window needs a start and a different end time")
-    stations = Station.objects.select_related("location").order_by("identity")
-    target: dict[str, Any] = {"vendor": image.vendor, "model": image.model}
-    if identities:
-        identities = sorted(set(identities))
-        stations = stations.filter(identity__in=identities)
-        found = {s.identity: s for s in stations}
-        unknown = [i for i in identities if i not in found]
-        if unknown:
-            raise FleetError(f"unknown stations: {', '.join(unknown[:10])}")
-        wrong = [s.identity for s in found.values() if (s.vendor, s.model) != (image.vendor, image.model)]
-        if wrong:
-            raise FleetError(
-                f"the image is for {image.vendor} {image.model}; these stations are another vendor or "
-                f"model: {', '.join(wrong[:10])}"
-            )
-        target["stations"] = identities
-    else:
-        stations = stations.filter(vendor=image.vendor, model=image.model)
-        if location_id is not None:
-            stations = stations.filter(location_id=location_id)
-            target["location_id"] = location_id
-    chosen = list(stations)
-    if not chosen:
-        raise FleetError(f"no station of {image.vendor} {image.model} matches the target")
-    sizes = _wave_sizes(list(waves or ["1", "10%", WAVE_REST]), len(chosen))
+    target = target or CampaignTarget()
+    stations = _target_stations(target, image=image)
+    if image is not None:
+        target = replace(target, vendor=image.vendor, model=image.model)
+    waves = [str(w) for w in (waves or ["1", "10%", WAVE_REST])]
+    sizes = _wave_sizes(waves, len(stations))
     with transaction.atomic():
         campaign = Campaign.objects.create(
             name=name,
             image=image,
-            target=target,
-            waves=[str(w) for w in (waves or ["1", "10%", WAVE_REST])],
+            target=target.as_dict(),
+            waves=waves,
             max_failure_rate=max_failure_rate,
+            max_retries=max_retries,
             window_start=window_start,
             window_end=window_end,
-            allow_while_charging=allow_while_charging,
-            max_retries=max_retries,
-            created_by=created_by,
+            **fields,
         )
         rows, position = [], 0
         for wave, size in enumerate(sizes, start=1):
-            for station in chosen[position : position + size]:
+            for station in stations[position : position + size]:
                 rows.append(
                     CampaignStation(
                         campaign=campaign, station=station, wave=wave, version_before=station.firmware_version
@@ -311,6 +363,81 @@ def campaign_create(
         _campaign_event(campaign)
         transaction.on_commit(lambda: _advance_soon(campaign.pk))
     return campaign
+
+
+def campaign_create(
+    *,
+    name: str,
+    image: FirmwareImage,
+    target: CampaignTarget | None = None,
+    waves: list[Any] | None = None,
+    max_failure_rate: int = 10,
+    window_start: time | None = None,
+    window_end: time | None = None,
+    allow_while_charging: bool = False,
+    max_retries: int = 1,
+    created_by: Any = None,
+) -> Campaign:
+    """Create a running campaign that updates the targeted stations to `image` in waves.
+
+    Only stations of the image's vendor and model are updated. Raises FleetError when a listed
+    station is unknown or of another vendor/model than the image, when nothing matches, or for
+    malformed waves, rates, windows or tags.
+    """
+    return _campaign_start(
+        name=name,
+        target=target,
+        image=image,
+        waves=waves,
+        max_failure_rate=max_failure_rate,
+        max_retries=max_retries,
+        window_start=window_start,
+        window_end=window_end,
+        created_by=created_by,
+        kind=Campaign.Kind.FIRMWARE,
+        allow_while_charging=allow_while_charging,
+    )
+
+
+def diagnostics_campaign_create(
+    *,
+    name: str,
+    target: CampaignTarget | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    transport: str = DiagnosticsRequest.Transport.HTTP,
+    log_type: str = "DiagnosticsLog",
+    waves: list[Any] | None = None,
+    max_failure_rate: int = 10,
+    window_start: time | None = None,
+    window_end: time | None = None,
+    max_retries: int = 1,
+    created_by: Any = None,
+) -> Campaign:
+    """Create a running campaign that collects the targeted stations' diagnostics (1.6
+    GetDiagnostics) or logs (2.0.1 GetLog) in waves, one upload request per station and attempt.
+
+    Raises FleetError for a window of logs that ends before it starts, FTP while the FTP server is off,
+    an unknown log type, no matching station, or malformed waves, rates, windows or tags.
+    """
+    _diagnostics_options_check(since=since, until=until, transport=transport, log_type=log_type)
+    return _campaign_start(
+        name=name,
+        target=target,
+        image=None,
+        waves=waves,
+        max_failure_rate=max_failure_rate,
+        max_retries=max_retries,
+        window_start=window_start,
+        window_end=window_end,
+        created_by=created_by,
+        kind=Campaign.Kind.DIAGNOSTICS,
+        log_since=since,
+        log_until=until,
+        transport=transport,
+        log_type=log_type,
+        allow_while_charging=True,  # an upload does not disturb a session
+    )
 
 
 # ---- campaigns: the operator's actions ---------------------------------------------------------
@@ -383,6 +510,15 @@ def campaign_retry_failed(*, campaign: Campaign) -> int:
     return count
 
 
+# The operator's actions by the name pages and the API use for them.
+CAMPAIGN_ACTIONS = {
+    "pause": campaign_pause,
+    "resume": campaign_resume,
+    "cancel": campaign_cancel,
+    "retry-failed": campaign_retry_failed,
+}
+
+
 # ---- campaigns: advancing ----------------------------------------------------------------------
 
 
@@ -409,7 +545,12 @@ def campaign_advance(*, campaign_id: int) -> None:
     conditional update, and the one-active-update constraint keeps two campaigns off one station.
     """
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().select_related("image").filter(pk=campaign_id).first()
+        campaign = (
+            Campaign.objects.select_for_update(of=("self",))
+            .select_related("image")
+            .filter(pk=campaign_id)
+            .first()
+        )
         if campaign is None:
             return
         now = timezone.now()
@@ -455,7 +596,18 @@ def _follow_quiet(campaign: Campaign, now: datetime) -> None:
     ).values_list("station_id", flat=True)
     for station_id in set(unsent):
         transaction.on_commit(partial(command_dispatch, station_id=station_id))
-    for row in campaign.stations.select_related("station").filter(status__in=CampaignStation.ACTIVE):
+    if campaign.kind == Campaign.Kind.DIAGNOSTICS:
+        subject = "its upload status"
+    else:
+        subject, requested = "its firmware status", "FirmwareStatusNotification"
+    rows = campaign.stations.select_related("station", "diagnostics").filter(
+        status__in=CampaignStation.ACTIVE
+    )
+    for row in rows:
+        if campaign.kind == Campaign.Kind.DIAGNOSTICS:
+            diagnostics = row.diagnostics
+            is_log = diagnostics is not None and diagnostics.kind == DiagnosticsRequest.Kind.LOG
+            requested = "LogStatusNotification" if is_log else "DiagnosticsStatusNotification"
         last = max(filter(None, [row.last_report_at, row.started_at]), default=now)
         if now - last > give_up:
             _station_fail(campaign, row, f"no progress reported for {settings.FLEET_STEP_TIMEOUT_SECONDS} s")
@@ -467,14 +619,14 @@ def _follow_quiet(campaign: Campaign, now: datetime) -> None:
                 command_create(
                     station=row.station,
                     action="TriggerMessage",
-                    payload={"requestedMessage": "FirmwareStatusNotification"},
+                    payload={"requestedMessage": requested},
                     expires_in=settings.FLEET_QUIET_SECONDS,
                 )
             except CommandError:
                 continue
             row.triggered_at = now
             row.save(update_fields=["triggered_at"])
-            _timeline(campaign, "quiet: asked for its firmware status", station=row.station)
+            _timeline(campaign, f"quiet: asked for {subject}", station=row.station)
 
 
 def _halt_if_failing(campaign: Campaign) -> bool:
@@ -536,7 +688,7 @@ def _start_pending(campaign: Campaign, now: datetime, *, budget: int) -> int:
             .exclude(pk=row.pk)
             .exists()
         ):
-            reason = "another firmware update is under way"
+            reason = "another campaign is busy with this station"
         if reason:
             if row.waiting_reason != reason:
                 row.waiting_reason = reason
@@ -551,6 +703,8 @@ def _firmware_command(
     campaign: Campaign, row: CampaignStation, request_id: int
 ) -> tuple[str, dict[str, Any]]:
     image, station = campaign.image, row.station
+    if image is None:
+        raise FleetError("a firmware campaign without an image")
     location = firmware_download_url(image=image, station=station)
     retrieve = timezone.now().isoformat(timespec="seconds").replace("+00:00", "Z")
     firmware: dict[str, Any] = {"location": location, "retrieveDateTime": retrieve}
@@ -579,14 +733,28 @@ def _station_start(campaign: Campaign, row: CampaignStation, now: datetime) -> b
             )
             if not claimed:
                 return False
-            action, payload = _firmware_command(campaign, row, request_id)
             # Exactly once without an idempotency key: the claim above and this row commit together.
-            command = command_create(station=row.station, action=action, payload=payload)
-            CampaignStation.objects.filter(pk=row.pk).update(command=command)
+            if campaign.kind == Campaign.Kind.DIAGNOSTICS:
+                diagnostics = diagnostics_collect(
+                    station=row.station,
+                    since=campaign.log_since,
+                    until=campaign.log_until,
+                    transport=campaign.transport or DiagnosticsRequest.Transport.HTTP,
+                    log_type=campaign.log_type or "DiagnosticsLog",
+                    requested_by=campaign.created_by,
+                )
+                action = diagnostics.command.action if diagnostics.command else "GetDiagnostics"
+                CampaignStation.objects.filter(pk=row.pk).update(
+                    command=diagnostics.command, diagnostics=diagnostics, request_id=diagnostics.request_id
+                )
+            else:
+                action, payload = _firmware_command(campaign, row, request_id)
+                command = command_create(station=row.station, action=action, payload=payload)
+                CampaignStation.objects.filter(pk=row.pk).update(command=command)
     except IntegrityError:
         # Another campaign claimed this station in the same instant; it waits for its turn.
         return False
-    except CommandError as exc:
+    except (CommandError, FleetError) as exc:
         row.refresh_from_db()
         _station_fail(campaign, row, str(exc))
         return False
@@ -598,6 +766,11 @@ def _station_start(campaign: Campaign, row: CampaignStation, now: datetime) -> b
 
 def _station_fail(campaign: Campaign, row: CampaignStation, reason: str) -> None:
     row.failure_reason = reason[:300]
+    if row.diagnostics_id:
+        # The attempt's upload location is used up: a retry gets a new request and token.
+        DiagnosticsRequest.objects.filter(pk=row.diagnostics_id).exclude(
+            status__in=(DiagnosticsRequest.Status.RECEIVED, DiagnosticsRequest.Status.FAILED)
+        ).update(status=DiagnosticsRequest.Status.FAILED, error=reason[:300], secret_hash="")
     retry = row.attempts <= campaign.max_retries and campaign.status != Campaign.Status.CANCELLED
     if retry:
         row.status = CampaignStation.Status.PENDING
@@ -610,10 +783,10 @@ def _station_fail(campaign: Campaign, row: CampaignStation, reason: str) -> None
     transaction.on_commit(lambda: _advance_soon(campaign.pk))
 
 
-def _station_succeed(campaign: Campaign, row: CampaignStation, version: str) -> None:
+def _station_succeed(campaign: Campaign, row: CampaignStation, message: str) -> None:
     row.status, row.finished_at, row.failure_reason = CampaignStation.Status.SUCCEEDED, timezone.now(), ""
     row.save()
-    _timeline(campaign, f"booted with version {version}", station=row.station)
+    _timeline(campaign, message, station=row.station)
     _station_event(campaign, row)
     transaction.on_commit(lambda: _advance_soon(campaign.pk))
 
@@ -622,10 +795,13 @@ def _station_succeed(campaign: Campaign, row: CampaignStation, version: str) -> 
 
 
 def _active_row(station_id: int) -> CampaignStation | None:
+    """The firmware update under way at a station (at most one campaign step runs per station)."""
     return (
         CampaignStation.objects.select_for_update(of=("self",))
         .select_related("campaign__image", "station")
-        .filter(station_id=station_id, status__in=CampaignStation.ACTIVE)
+        .filter(
+            station_id=station_id, status__in=CampaignStation.ACTIVE, campaign__kind=Campaign.Kind.FIRMWARE
+        )
         .first()
     )
 
@@ -659,20 +835,20 @@ def campaign_station_booted(*, station_id: int) -> None:
     """Verify the version a station booted with: the image's → succeeded; another one after it said
     Installed → failed (a reboot in the middle of an update is no verdict)."""
     row = _active_row(station_id)
-    if row is None:
+    if row is None or row.campaign.image is None:
         return
+    wanted = row.campaign.image.version
     version = Station.objects.filter(pk=station_id).values_list("firmware_version", flat=True).first() or ""
-    if version == row.campaign.image.version:
-        _station_succeed(row.campaign, row, version)
+    if version == wanted:
+        _station_succeed(row.campaign, row, f"booted with version {version}")
     elif row.status == CampaignStation.Status.INSTALLED:
-        _station_fail(
-            row.campaign, row, f"booted with version {version or '?'}, not {row.campaign.image.version}"
-        )
+        _station_fail(row.campaign, row, f"booted with version {version or '?'}, not {wanted}")
 
 
 @transaction.atomic
 def campaign_command_finished(*, command_uuid: str, status: str) -> None:
-    """A firmware command the station refused, or never answered, fails that attempt."""
+    """A campaign's command (firmware update, diagnostics or log request) the station refused, or
+    never answered, fails that attempt."""
     if status not in ("rejected", "error", "timed_out", "expired"):
         return
     row = (
@@ -707,7 +883,7 @@ def _counts(campaign: Campaign) -> dict[str, int]:
 
 def _campaign_event(campaign: Campaign) -> None:
     event_publish(
-        "firmware_campaign.updated",
+        f"{campaign.kind}_campaign.updated",
         {
             "campaign_id": campaign.pk,
             "status": campaign.status,
@@ -719,7 +895,7 @@ def _campaign_event(campaign: Campaign) -> None:
 
 def _station_event(campaign: Campaign, row: CampaignStation) -> None:
     event_publish(
-        "firmware_campaign.station_updated",
+        f"{campaign.kind}_campaign.station_updated",
         {
             "campaign_id": campaign.pk,
             "station_id": row.station_id,
@@ -745,6 +921,19 @@ def _advance_soon(campaign_id: int) -> None:
 # ---- diagnostics and logs --------------------------------------------------------------------
 
 
+def _diagnostics_options_check(
+    *, since: datetime | None, until: datetime | None, transport: str, log_type: str
+) -> None:
+    if since and until and until <= since:
+        raise FleetError("the time window must end after it starts")
+    if transport not in DiagnosticsRequest.Transport.values:
+        raise FleetError("transport must be http or ftp")
+    if transport == DiagnosticsRequest.Transport.FTP and not settings.FLEET_FTP_ENABLED:
+        raise FleetError("the FTP server is turned off (FLEET_FTP_ENABLED)")
+    if log_type not in ("DiagnosticsLog", "SecurityLog"):
+        raise FleetError("log_type must be DiagnosticsLog or SecurityLog")
+
+
 def diagnostics_collect(
     *,
     station: Station,
@@ -761,12 +950,7 @@ def diagnostics_collect(
     Raises FleetError for a window that ends before it starts, FTP while the FTP server is off, or
     an action the station's version lacks.
     """
-    if since and until and until <= since:
-        raise FleetError("the time window must end after it starts")
-    if transport not in DiagnosticsRequest.Transport.values:
-        raise FleetError("transport must be http or ftp")
-    if transport == DiagnosticsRequest.Transport.FTP and not settings.FLEET_FTP_ENABLED:
-        raise FleetError("the FTP server is turned off (FLEET_FTP_ENABLED)")
+    _diagnostics_options_check(since=since, until=until, transport=transport, log_type=log_type)
     if not kind:
         kind = (
             DiagnosticsRequest.Kind.DIAGNOSTICS
@@ -777,8 +961,6 @@ def diagnostics_collect(
         raise FleetError("kind must be diagnostics or log")
     if kind == DiagnosticsRequest.Kind.DIAGNOSTICS and station.ocpp_version != "1.6":
         raise FleetError("OCPP 2.0.1 stations send logs (GetLog), not diagnostics")
-    if log_type not in ("DiagnosticsLog", "SecurityLog"):
-        raise FleetError("log_type must be DiagnosticsLog or SecurityLog")
     secret = secrets.token_urlsafe(24)
     with transaction.atomic():
         request = DiagnosticsRequest.objects.create(
@@ -886,7 +1068,34 @@ def diagnostics_upload_receive(
         )
         request.save()
         _diagnostics_event(request)
+        _campaign_diagnostics_follow(request)
     return request
+
+
+def _campaign_diagnostics_follow(request: DiagnosticsRequest) -> None:
+    """Move the diagnostics campaign step waiting for `request`, if any: a received file succeeds,
+    a failed upload fails the attempt (retried while retries are left), an upload under way shows."""
+    row = (
+        CampaignStation.objects.select_for_update(of=("self",))
+        .select_related("campaign", "station")
+        .filter(diagnostics=request, status__in=CampaignStation.ACTIVE)
+        .first()
+    )
+    if row is None:
+        return
+    campaign = row.campaign
+    if request.station_status:
+        row.last_report, row.last_report_at = request.station_status[:40], timezone.now()
+    if request.status == DiagnosticsRequest.Status.RECEIVED:
+        _station_succeed(campaign, row, f"uploaded {request.file_name} ({request.size} bytes)")
+    elif request.status == DiagnosticsRequest.Status.FAILED:
+        _station_fail(campaign, row, request.error or "the upload failed")
+    else:
+        if request.status == DiagnosticsRequest.Status.UPLOADING and row.status != row.Status.UPLOADING:
+            row.status = CampaignStation.Status.UPLOADING
+            _timeline(campaign, "uploading", station=row.station)
+        row.save()
+        _station_event(campaign, row)
 
 
 @transaction.atomic
@@ -909,6 +1118,7 @@ def diagnostics_station_report(*, station_id: int, kind: str, status: str, reque
             request.error = f"the station reported an unknown status {status!r}"[:300]
     request.save()
     _diagnostics_event(request)
+    _campaign_diagnostics_follow(request)
 
 
 def diagnostics_prune(*, older_than_days: int) -> int:

@@ -26,6 +26,6 @@ def on_station_booted(event_type: str, data: dict[str, Any]) -> None:
 
 
 def on_command_updated(event_type: str, data: dict[str, Any]) -> None:
-    """A firmware command refused or unanswered fails that attempt."""
-    if data.get("action") in ("UpdateFirmware", "SignedUpdateFirmware"):
+    """A campaign's command refused or unanswered fails that attempt."""
+    if data.get("action") in ("UpdateFirmware", "SignedUpdateFirmware", "GetDiagnostics", "GetLog"):
         services.campaign_command_finished(command_uuid=data["command_id"], status=data.get("status", ""))

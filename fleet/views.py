@@ -27,7 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from chargenet.permissions import operate_required, staff_required
 from fleet import selectors, services
 from fleet.models import Campaign, DiagnosticsRequest, FirmwareImage
-from stations.models import Location, Station
+from stations.models import Location, Station, Tag
 
 CHUNK = 64 * 1024
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -196,31 +196,65 @@ def _time(value: str) -> time | None:
         raise services.FleetError(f"{value!r} is not a time (HH:MM)") from None
 
 
+def _words(value: str) -> list[str]:
+    return [word for word in re.split(r"[\s,]+", value) if word]
+
+
+def _form_target(data: Any) -> services.CampaignTarget:
+    location = data.get("location", "")
+    return services.CampaignTarget(
+        identities=_words(data.get("stations", "")),
+        location_id=int(location) if location.isdigit() else None,
+        vendor=data.get("vendor", ""),
+        model=data.get("model", ""),
+        firmware_version=data.get("firmware_version", ""),
+        tags=_words(data.get("tags", "")),
+        tags_match=data.get("tags_match") or "any",
+    )
+
+
+def _form_campaign_create(data: Any, kind: str, user: Any) -> Campaign:
+    common = {
+        "name": data.get("name", ""),
+        "target": _form_target(data),
+        "waves": _words(data.get("waves", "")) or None,
+        "max_failure_rate": int(data.get("max_failure_rate") or 10),
+        "window_start": _time(data.get("window_start", "")),
+        "window_end": _time(data.get("window_end", "")),
+        "max_retries": int(data.get("max_retries") or 0),
+        "created_by": user,
+    }
+    if kind == Campaign.Kind.DIAGNOSTICS:
+        return services.diagnostics_campaign_create(
+            since=_local_datetime(data.get("since", "")),
+            until=_local_datetime(data.get("until", "")),
+            transport=data.get("transport", "http"),
+            log_type=data.get("log_type") or "DiagnosticsLog",
+            **common,
+        )
+    image = (
+        FirmwareImage.objects.filter(pk=data.get("image") or 0).first()
+        if data.get("image", "").isdigit()
+        else None
+    )
+    if image is None:
+        raise services.FleetError("choose a firmware image")
+    return services.campaign_create(
+        image=image, allow_while_charging=bool(data.get("allow_while_charging")), **common
+    )
+
+
 @operate_required
 def campaign_create(request: HttpRequest) -> HttpResponse:
-    """Start a campaign: image, target, waves, failure rate, window, retries."""
+    """Start a campaign (firmware, or with ?kind=diagnostics a diagnostics collection): target, waves,
+    failure rate, window, retries, and the image or the logs' time window and transport."""
+    kind = request.GET.get("kind") or Campaign.Kind.FIRMWARE
+    if kind not in Campaign.Kind.values:
+        raise Http404("no such kind of campaign")
     errors: list[str] = []
     if request.method == "POST":
-        data = request.POST
         try:
-            image = FirmwareImage.objects.filter(pk=data.get("image") or 0).first()
-            if image is None:
-                raise services.FleetError("choose a firmware image")
-            identities = [i for i in re.split(r"[\s,]+", data.get("stations", "")) if i]
-            location = data.get("location", "")
-            campaign = services.campaign_create(
-                name=data.get("name", ""),
-                image=image,
-                identities=identities or None,
-                location_id=int(location) if location.isdigit() else None,
-                waves=[w for w in re.split(r"[\s,]+", data.get("waves", "")) if w] or None,
-                max_failure_rate=int(data.get("max_failure_rate") or 10),
-                window_start=_time(data.get("window_start", "")),
-                window_end=_time(data.get("window_end", "")),
-                allow_while_charging=bool(data.get("allow_while_charging")),
-                max_retries=int(data.get("max_retries") or 0),
-                created_by=request.user,
-            )
+            campaign = _form_campaign_create(request.POST, kind, request.user)
         except ValueError:
             errors.append("The failure rate and the retries are whole numbers.")
         except services.FleetError as exc:
@@ -231,10 +265,13 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
         request,
         "fleet/campaign_form.html",
         {
+            "kind": kind,
             "errors": errors,
             "initial": request.POST,
             "images": FirmwareImage.objects.all(),
             "locations": Location.objects.order_by("name").only("id", "name"),
+            "tags": Tag.objects.order_by("name"),
+            "ftp_enabled": settings.FLEET_FTP_ENABLED,
         },
     )
 
@@ -254,19 +291,11 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "fleet/campaign_detail.html", context)
 
 
-CAMPAIGN_ACTIONS = {
-    "pause": services.campaign_pause,
-    "resume": services.campaign_resume,
-    "cancel": services.campaign_cancel,
-    "retry-failed": services.campaign_retry_failed,
-}
-
-
 @require_POST
 @operate_required
 def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
-    function = CAMPAIGN_ACTIONS.get(action)
+    function = services.CAMPAIGN_ACTIONS.get(action)
     if function is None:
         raise Http404("no such action")
     try:

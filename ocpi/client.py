@@ -98,11 +98,12 @@ def ocpi_call(
     headers = {
         "Authorization": transport.authorization_header(token, encode=encode_token),
         "Accept": "application/json",
-        "User-Agent": "ChargeNet-OCPI/2.2.1",
+        "User-Agent": "ChargeNet-OCPI",
         "X-Request-ID": request_id,
         "X-Correlation-ID": correlation_id,
     }
-    if module not in CONFIGURATION_MODULES and partner is not None:
+    # OCPI 2.1.1 has no routing headers.
+    if module not in CONFIGURATION_MODULES and partner is not None and partner.version != "2.1.1":
         headers |= {
             "OCPI-from-country-code": settings.OCPI_COUNTRY_CODE,
             "OCPI-from-party-id": settings.OCPI_PARTY_ID,
@@ -166,15 +167,15 @@ def partner_call(
     timeout: float | None = None,
     to_party: tuple[str, str] | None = None,
 ) -> Answer:
-    """A call to a registered partner with the token it gave us, encoded as it wants; `to_party`
-    names the party behind a hub the call is for (OCPI-to-* headers)."""
+    """A call to a registered partner with the token it gave us, encoded as it wants (2.1.1: as is);
+    `to_party` names the party behind a hub the call is for (OCPI-to-* headers)."""
     return ocpi_call(
         partner=partner,
         method=method,
         url=url,
         token=partner.token_b,
         module=module,
-        encode_token=partner.send_base64,
+        encode_token=partner.send_base64 and partner.version != "2.1.1",
         body=body,
         timeout=timeout,
         to_party=to_party,

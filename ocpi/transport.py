@@ -1,4 +1,5 @@
-"""OCPI 2.2.1 transport: the response envelope, status codes, tokens, dates and pagination.
+"""OCPI transport (2.2.1, and 2.1.1 alike): the response envelope, status codes, tokens, dates and
+pagination.
 
 Pure helpers shared by the OCPI views (incoming) and the client (outgoing).
 """
@@ -17,6 +18,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 VERSION = "2.2.1"
+# The versions we speak, highest first: negotiation picks the first one a partner offers too.
+VERSIONS = ("2.2.1", "2.1.1")
 
 # OCPI 2.2.1 status codes (status codes chapter of the specification).
 SUCCESS = 1000

@@ -7,7 +7,8 @@ from ocpi import account, chargingprofiles, dashboard, views
 
 app_name = "ocpi"
 
-V = r"^ocpi/2\.2\.1"
+# Every module under both versions; the view sees the version in the URL (views.request_version).
+V = r"^ocpi/(?P<version>2\.2\.1|2\.1\.1)"
 SEGMENT = r"(?P<{}>[^/]+)"
 PARTY = r"(?P<country_code>[^/]+)/(?P<party_id>[^/]+)"
 

@@ -1,4 +1,7 @@
-"""The OCPI 2.2.1 endpoints ChargeNet serves as a CPO (docs/ocpi.md).
+"""The OCPI endpoints ChargeNet serves as a CPO and as an eMSP, in 2.2.1 and 2.1.1 (docs/ocpi.md).
+
+Handlers work with 2.2.1 objects; under /ocpi/2.1.1/ what goes out and comes in passes through the
+mapping of `ocpi.v211`.
 
 Every answer is the OCPI envelope, errors included; every request and answer goes to the request
 log. Routes match with and without a trailing slash and never redirect.
@@ -13,9 +16,11 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from ocpi import selectors, services, transport
+from billing.models import Cdr
+from ocpi import selectors, services, transport, v211
 from ocpi.models import Partner
 from ocpi.transport import OcpiError
 
@@ -45,8 +50,19 @@ def versions_url(request: HttpRequest) -> str:
     return f"{base_url(request)}/ocpi/versions"
 
 
-def _module_url(request: HttpRequest, module: str = "") -> str:
-    return f"{base_url(request)}/ocpi/{transport.VERSION}" + (f"/{module}" if module else "")
+def request_version(request: HttpRequest) -> str:
+    """The OCPI version a request was addressed to (its URL), 2.2.1 when the route names none."""
+    match = request.resolver_match
+    return str((match.kwargs.get("version") if match else None) or transport.VERSION)
+
+
+def _module_url(request: HttpRequest, module: str = "", *, version: str = "") -> str:
+    version = version or request_version(request)
+    return f"{base_url(request)}/ocpi/{version}" + (f"/{module}" if module else "")
+
+
+def _v211(request: HttpRequest) -> bool:
+    return request_version(request) == v211.VERSION
 
 
 def ocpi_endpoint(*, methods: tuple[str, ...], token_a: bool = False, functional: bool = True):
@@ -56,6 +72,8 @@ def ocpi_endpoint(*, methods: tuple[str, ...], token_a: bool = False, functional
     def decorate(handler: Handler):
         @csrf_exempt
         def view(request: HttpRequest, **kwargs: Any) -> JsonResponse:
+            kwargs.pop("version", None)  # read through request_version()
+            old = _v211(request)
             request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
             correlation_id = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
             partner: Partner | None = None
@@ -80,6 +98,9 @@ def ocpi_endpoint(*, methods: tuple[str, ...], token_a: bool = False, functional
                             status_code=transport.INVALID_PARAMETERS,
                             http_status=400,
                         ) from None
+                if old and request.method == "PATCH" and isinstance(body, dict):
+                    # A 2.1.1 PATCH need not carry last_updated (2.2.1 requires it): now, then.
+                    body.setdefault("last_updated", transport.ocpi_datetime(timezone.now()))
                 reply = handler(request, partner, body, **kwargs)
             except OcpiError as exc:
                 reply = Reply(
@@ -88,15 +109,16 @@ def ocpi_endpoint(*, methods: tuple[str, ...], token_a: bool = False, functional
                     http_status=exc.http_status,
                     message=exc.message,
                 )
-            payload = transport.envelope(
-                data=reply.data, status_code=reply.status_code, message=reply.message
+            status_code = (
+                v211.STATUS_CODES.get(reply.status_code, reply.status_code) if old else reply.status_code
             )
+            payload = transport.envelope(data=reply.data, status_code=status_code, message=reply.message)
             response = JsonResponse(
                 payload, status=reply.http_status, json_dumps_params={"separators": (",", ":")}
             )
             response["X-Request-ID"] = request_id
             response["X-Correlation-ID"] = correlation_id
-            if functional and partner is not None:
+            if functional and partner is not None and not old:  # 2.1.1 has no routing headers
                 response["OCPI-from-country-code"] = settings.OCPI_COUNTRY_CODE
                 response["OCPI-from-party-id"] = settings.OCPI_PARTY_ID
                 response["OCPI-to-country-code"] = partner.country_code
@@ -108,7 +130,7 @@ def ocpi_endpoint(*, methods: tuple[str, ...], token_a: bool = False, functional
                 method=request.method or "",
                 url=request.get_full_path(),
                 http_status=reply.http_status,
-                ocpi_status=reply.status_code,
+                ocpi_status=status_code,
                 request_id=request_id,
                 correlation_id=correlation_id,
                 request_body=request.body.decode(errors="replace") if request.body else "",
@@ -145,17 +167,22 @@ MODULES = (
 
 @ocpi_endpoint(methods=("GET",), token_a=True, functional=False)
 def version_list(request: HttpRequest, partner: Partner, body: Any) -> Reply:
-    return Reply(data=[{"version": transport.VERSION, "url": _module_url(request)}])
+    return Reply(data=[{"version": v, "url": _module_url(request, version=v)} for v in transport.VERSIONS])
 
 
 @ocpi_endpoint(methods=("GET",), token_a=True, functional=False)
 def version_details(request: HttpRequest, partner: Partner, body: Any) -> Reply:
+    if _v211(request):
+        # No roles in 2.1.1: the partner sees the modules of the role we play towards it.
+        modules = v211.MODULES[v211.our_role(partner.roles)]
+        endpoints = [{"identifier": module, "url": _module_url(request, url)} for module, url in modules]
+        return Reply(data={"version": v211.VERSION, "endpoints": endpoints})
     endpoints = [
         {"identifier": module, "role": role, "url": _module_url(request, url)}
         for module, role, url in MODULES
         if settings.OCPI_EMSP_ROLE or not url.startswith("emsp/")
     ]
-    return Reply(data={"version": transport.VERSION, "endpoints": endpoints})
+    return Reply(data={"version": request_version(request), "endpoints": endpoints})
 
 
 @ocpi_endpoint(methods=("GET", "POST", "PUT", "DELETE"), token_a=True, functional=False)
@@ -169,14 +196,22 @@ def credentials(request: HttpRequest, partner: Partner, body: Any) -> Reply:
             for t in transport.token_candidates(request.headers.get("Authorization", ""))
             if transport.token_hash(t) == partner.token_c_hash
         )
-        return Reply(data=services.our_credentials(token=presented, versions_url=versions_url(request)))
+        data = services.our_credentials(token=presented, versions_url=versions_url(request))
+        return Reply(data=_credentials_out(request, partner, data))
     if request.method == "DELETE":
         services.partner_unregister(partner=partner)
         return Reply()
+    if _v211(request):
+        body = v211.in_credentials(body, roles=partner.roles)
     data = services.partner_credentials_store(
-        partner=partner, body=body, versions_url=versions_url(request), update=request.method == "PUT"
-    )
-    return Reply(data=data)
+        partner=partner, body=body, versions_url=versions_url(request), update=request.method == "PUT",
+        version=request_version(request),
+    )  # fmt: skip
+    return Reply(data=_credentials_out(request, partner, data))
+
+
+def _credentials_out(request: HttpRequest, partner: Partner, data: dict[str, Any]) -> dict[str, Any]:
+    return v211.out_credentials(data, role=v211.our_role(partner.roles)) if _v211(request) else data
 
 
 # --- sender modules -------------------------------------------------------------------------------
@@ -217,7 +252,7 @@ def locations(
             request,
             selectors.location_list(),
             date_field="ocpi_last_updated",
-            to_ocpi=selectors.location_to_ocpi,
+            to_ocpi=_shaped(request, selectors.location_to_ocpi, v211.out_location),
         )
     location = selectors.location_get(location_id=location_id)
     if location is None:
@@ -225,25 +260,28 @@ def locations(
             f"unknown location {location_id}", status_code=transport.UNKNOWN_LOCATION, http_status=404
         )
     if not evse_uid:
-        return Reply(data=selectors.location_to_ocpi(location))
+        return Reply(data=_shaped(request, selectors.location_to_ocpi, v211.out_location)(location))
     found = selectors.evse_get(location=location, uid=evse_uid)
     if found is None:
         raise OcpiError(f"unknown EVSE {evse_uid}", status_code=transport.UNKNOWN_LOCATION, http_status=404)
     evse, station = found
     if not connector_id:
-        return Reply(data=selectors.evse_to_ocpi(evse, station))
+        return Reply(data=_shaped(request, selectors.evse_to_ocpi, v211.out_evse)(evse, station))
     connector = next((c for c in evse.connectors.all() if str(c.connector_id) == connector_id), None)
     if connector is None:
         raise OcpiError(
             f"unknown connector {connector_id}", status_code=transport.UNKNOWN_LOCATION, http_status=404
         )
-    return Reply(data=selectors.connector_to_ocpi(connector, station))
+    return Reply(data=_shaped(request, selectors.connector_to_ocpi, v211.out_connector)(connector, station))
 
 
 @ocpi_endpoint(methods=("GET",))
 def tariffs(request: HttpRequest, partner: Partner, body: Any) -> Reply:
     return _paginated(
-        request, selectors.tariff_list(), date_field="updated_at", to_ocpi=selectors.tariff_to_ocpi
+        request,
+        selectors.tariff_list(),
+        date_field="updated_at",
+        to_ocpi=_shaped(request, selectors.tariff_to_ocpi, v211.out_tariff),
     )
 
 
@@ -258,21 +296,38 @@ def sessions(request: HttpRequest, partner: Partner, body: Any) -> Reply:
             )
         ),
         date_field="updated_at",
-        to_ocpi=selectors.session_to_ocpi,
+        to_ocpi=_shaped(request, selectors.session_to_ocpi, v211.out_session),
     )
 
 
 @ocpi_endpoint(methods=("GET",))
 def cdrs(request: HttpRequest, partner: Partner, body: Any) -> Reply:
     parties = services.request_parties(partner=partner, headers=request.headers)
-    return _paginated(
-        request,
-        selectors.cdr_list(partner=partner).filter(
-            services.parties_q("session__roaming__cdr_token", parties)
-        ),
-        date_field="created_at",
-        to_ocpi=selectors.cdr_to_ocpi,
+    cdrs = selectors.cdr_list(partner=partner).filter(
+        services.parties_q("session__roaming__cdr_token", parties)
     )
+    if _v211(request):
+        cdrs = cdrs.exclude(kind=Cdr.Kind.CREDIT)  # 2.1.1 has no credit CDRs
+    return _paginated(
+        request, cdrs, date_field="created_at", to_ocpi=_shaped(request, selectors.cdr_to_ocpi, v211.out_cdr)
+    )
+
+
+def _shaped(
+    request: HttpRequest, render: Callable[..., dict], old: Callable[..., dict]
+) -> Callable[..., dict]:
+    """`render` (a 2.2.1 object), mapped by `old` for a 2.1.1 request (Sessions and CDRs name the
+    driver by the contract id of the session's token)."""
+    if not _v211(request):
+        return render
+
+    def shaped(obj: Any, *args: Any) -> dict:
+        roaming = getattr(obj, "roaming", None) or getattr(getattr(obj, "session", None), "roaming", None)
+        if roaming is not None:
+            return old(render(obj, *args), auth_id=str(roaming.cdr_token.get("contract_id", "")))
+        return old(render(obj, *args))
+
+    return shaped
 
 
 # --- receiver modules -----------------------------------------------------------------------------
@@ -299,11 +354,18 @@ def tokens(
 ) -> Reply:
     token_type = request.GET.get("type", "RFID")
     _acting_for(request, partner, country_code, party_id)
+    if _v211(request):
+        # 2.1.1 cannot name the type in the URL: a PUT says it, otherwise the stored token does.
+        body = v211.in_token(body, country_code=country_code, party_id=party_id)
+        given = body.get("type") if isinstance(body, dict) and request.method == "PUT" else None
+        token_type = (
+            given if isinstance(given, str) else services.roaming_token_type(partner=partner, uid=uid)
+        )
     if request.method == "GET":
         token = services.roaming_token_find(partner=partner, uid=uid, token_type=token_type)
         if token is None:
             raise OcpiError(f"unknown token {uid}", status_code=transport.UNKNOWN_TOKEN, http_status=404)
-        return Reply(data=token.data)
+        return Reply(data=v211.out_token(token.data) if _v211(request) else token.data)
     token, created = services.roaming_token_store(
         partner=partner,
         country_code=country_code,
@@ -319,9 +381,21 @@ def tokens(
 @ocpi_endpoint(methods=("POST",))
 def commands(request: HttpRequest, partner: Partner, body: Any, command: str) -> Reply:
     parties = services.request_parties(partner=partner, headers=request.headers)
-    return Reply(
-        data=services.remote_command_receive(partner=partner, command=command, body=body, parties=parties)
-    )
+    if not _v211(request):
+        return Reply(
+            data=services.remote_command_receive(partner=partner, command=command, body=body, parties=parties)
+        )
+    if command == "CANCEL_RESERVATION":  # not a 2.1.1 command
+        return Reply(data={"result": "NOT_SUPPORTED"})
+    body = v211.in_command(body, country_code=partner.country_code, party_id=partner.party_id)
+    try:
+        response = services.remote_command_receive(
+            partner=partner, command=command, body=body, parties=parties
+        )
+    except OcpiError as exc:
+        exc.data = v211.out_command_response(exc.data) if isinstance(exc.data, dict) else exc.data
+        raise
+    return Reply(data=v211.out_command_response(response))
 
 
 # --- the eMSP role (our drivers on partner networks) ----------------------------------------------
@@ -333,7 +407,7 @@ def emsp_tokens(request: HttpRequest, partner: Partner, body: Any) -> Reply:
         request,
         selectors.emsp_token_list(),
         date_field="last_updated",
-        to_ocpi=services.emsp_token_to_ocpi,
+        to_ocpi=_shaped(request, services.emsp_token_to_ocpi, v211.out_token),
     )
 
 
@@ -342,7 +416,7 @@ def emsp_token_authorize(request: HttpRequest, partner: Partner, body: Any, uid:
     info = services.emsp_token_authorize(
         partner=partner, uid=uid, token_type=request.GET.get("type", "RFID"), body=body
     )
-    return Reply(data=info)
+    return Reply(data=v211.out_authorization_info(info) if _v211(request) else info)
 
 
 @ocpi_endpoint(methods=("GET", "PUT", "PATCH"))
@@ -351,6 +425,13 @@ def emsp_locations(
     evse_uid: str = "", connector_id: str = "",
 ) -> Reply:  # fmt: skip
     _acting_for(request, partner, country_code, party_id, receiver=True)
+    if _v211(request):
+        if connector_id:
+            body = v211.in_connector(body)
+        elif evse_uid:
+            body = v211.in_evse(body)
+        else:
+            body = v211.in_location(body, country_code=country_code, party_id=party_id)
     if request.method == "GET":
         return Reply(data=selectors.partner_object_get(
             partner=partner, kind="location", country_code=country_code, party_id=party_id,
@@ -372,6 +453,8 @@ def emsp_tariffs(
         return Reply(data=selectors.partner_object_get(
             partner=partner, kind="tariff", country_code=country_code, party_id=party_id, object_id=tariff_id
         ))  # fmt: skip
+    if _v211(request):
+        body = v211.in_tariff(body, country_code=country_code, party_id=party_id)
     _, created = services.partner_tariff_store(
         partner=partner, country_code=country_code, party_id=party_id, tariff_id=tariff_id, body=body,
         delete=request.method == "DELETE",
@@ -388,6 +471,8 @@ def emsp_sessions(
         return Reply(data=selectors.partner_object_get(
             partner=partner, kind="session", country_code=country_code, party_id=party_id, object_id=session_id
         ))  # fmt: skip
+    if _v211(request):
+        body = v211.in_session(body, country_code=country_code, party_id=party_id)
     _, created = services.partner_session_store(
         partner=partner, country_code=country_code, party_id=party_id, session_id=session_id, body=body,
         patch=request.method == "PATCH",
@@ -397,6 +482,8 @@ def emsp_sessions(
 
 @ocpi_endpoint(methods=("POST",))
 def emsp_cdrs(request: HttpRequest, partner: Partner, body: Any) -> Reply:
+    if _v211(request):
+        body = v211.in_cdr(body, country_code=partner.country_code, party_id=partner.party_id)
     cdr, created = services.partner_cdr_store(partner=partner, body=body)
     location = f"{_module_url(request, 'emsp/cdrs')}/{cdr.pk}"
     return Reply(http_status=201 if created else 200, headers={"Location": location})
@@ -409,5 +496,6 @@ def emsp_cdr(request: HttpRequest, partner: Partner, body: Any, pk: str) -> Repl
 
 @ocpi_endpoint(methods=("POST",))
 def emsp_command_result(request: HttpRequest, partner: Partner, body: Any, command: str, uuid: str) -> Reply:
+    # A 2.1.1 CPO posts a CommandResponse; its results are a subset of 2.2.1's CommandResult.
     services.emsp_command_result(partner=partner, command=command, command_uuid=uuid, body=body)
     return Reply()

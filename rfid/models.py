@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 
 class Driver(models.Model):
@@ -38,8 +39,8 @@ class IdToken(models.Model):
         INVALID = "Invalid"
 
     class Source(models.TextChoices):
-        LOCAL = "local", "Local"
-        ROAMING = "roaming", "Roaming partner"
+        LOCAL = "local", _("Local")
+        ROAMING = "roaming", _("Roaming partner")
 
     # OCPP 1.6 idTag is CiString20 and 2.0.1 idToken is 36 characters.
     uid = models.CharField(max_length=36)

@@ -244,10 +244,15 @@ def id_token_authorize(*, uid: str, context: AuthorizationContext | None = None)
     Every decision is recorded in the authorization log; an accepted card gets its last-used time."""
     context = context or AuthorizationContext()
     uid = uid.strip()
-    remote = _remote_prefetched_take(uid=uid, context=context)
+    token = IdToken.objects.select_related("driver").filter(uid__iexact=uid).first()
+    local = token is not None and token.source != IdToken.Source.ROAMING
+    remote = None if local else _remote_prefetched_take(uid=uid, context=context)
     if remote is _NOT_PREFETCHED:
-        remote = _remote_decide(uid=uid, context=context)
-    decision = remote or _decide(uid=uid, context=context)
+        remote = _remote_decide(uid=uid, context=context, token=token)
+    if remote is None and not local:
+        # a remote authorizer that left the decision to the local rules may have stored the card
+        token = IdToken.objects.select_related("driver").filter(uid__iexact=uid).first()
+    decision = remote or _decide(token=token, context=context)
     with transaction.atomic():
         AuthorizationLog.objects.create(
             uid=uid[:36],
@@ -292,7 +297,10 @@ def id_token_remote_prefetch(*, uid: str, context: AuthorizationContext) -> None
     if not _remote_authorizers:
         return
     uid = uid.strip()
-    answer = _remote_decide(uid=uid, context=context)
+    token = IdToken.objects.filter(uid__iexact=uid).first()
+    if token is not None and token.source != IdToken.Source.ROAMING:
+        return  # our own card: the local rules decide, nobody is asked
+    answer = _remote_decide(uid=uid, context=context, token=token)
     now = monotonic_clock.monotonic()
     with _remote_prefetched_lock:
         if len(_remote_prefetched) > 1000:
@@ -314,10 +322,10 @@ def _remote_prefetched_take(*, uid: str, context: AuthorizationContext) -> Any:
     return entry[1]
 
 
-def _remote_decide(*, uid: str, context: AuthorizationContext) -> AuthorizationDecision | None:
-    token = IdToken.objects.filter(uid__iexact=uid).first()
-    if token is not None and token.source != IdToken.Source.ROAMING:
-        return None
+def _remote_decide(
+    *, uid: str, context: AuthorizationContext, token: IdToken | None
+) -> AuthorizationDecision | None:
+    """The remote authorizers' answer for a roaming or unknown card (`token` None)."""
     for authorizer in _remote_authorizers:
         try:
             decision = authorizer(uid=uid, context=context, id_token=token)
@@ -330,8 +338,7 @@ def _remote_decide(*, uid: str, context: AuthorizationContext) -> AuthorizationD
     return None
 
 
-def _decide(*, uid: str, context: AuthorizationContext) -> AuthorizationDecision:
-    token = IdToken.objects.select_related("driver").filter(uid__iexact=uid).first()
+def _decide(*, token: IdToken | None, context: AuthorizationContext) -> AuthorizationDecision:
     if token is None:
         return AuthorizationDecision(status="Invalid", reason="unknown card")
 

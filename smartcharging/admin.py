@@ -3,7 +3,14 @@
 from django.contrib import admin
 
 from chargenet.admin import ReadOnlyAdmin
-from smartcharging.models import AllocationDecision, ScheduleRule, SiteCapacity, StationScheduleState
+from smartcharging.models import (
+    AllocationDecision,
+    ChargingNeed,
+    Circuit,
+    ScheduleRule,
+    SiteCapacity,
+    StationScheduleState,
+)
 
 
 @admin.register(SiteCapacity)
@@ -32,3 +39,13 @@ class ScheduleRuleAdmin(ReadOnlyAdmin):
 @admin.register(StationScheduleState)
 class StationScheduleStateAdmin(ReadOnlyAdmin):
     list_display = ["station", "limit_w", "inoperative", "reason", "applied_at"]
+
+
+@admin.register(Circuit)
+class CircuitAdmin(ReadOnlyAdmin):
+    list_display = ["name", "site", "parent", "capacity_a"]
+
+
+@admin.register(ChargingNeed)
+class ChargingNeedAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "station", "session", "status", "energy_wh", "departure_at", "reason"]

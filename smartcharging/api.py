@@ -14,12 +14,14 @@ from rest_framework.response import Response
 from chargenet.api.base import ApiMixin, ApiView
 from chargenet.api.permissions import IsStaffReadOperateWrite
 from smartcharging import selectors, services
-from smartcharging.models import AllocationDecision, ScheduleRule
+from smartcharging.models import AllocationDecision, Circuit, ScheduleRule, SiteCapacity
 from smartcharging.serializers import (
     PURPOSES,
     AllocationDecisionSerializer,
     ChargingProfileCreateSerializer,
     ChargingProfileSerializer,
+    CircuitSerializer,
+    CircuitSetSerializer,
     CompositeQuerySerializer,
     ScheduleRuleCreateSerializer,
     ScheduleRuleSerializer,
@@ -27,8 +29,8 @@ from smartcharging.serializers import (
     SiteCapacitySetSerializer,
 )
 from stations.api.serializers import CommandSerializer
-from stations.models import ChargingProfile, Command, Location, Station
-from stations.services import command_wait
+from stations.models import ChargingProfile, Command, Location, Station, Tag
+from stations.services import command_wait, tag_normalise
 
 
 def _station(identity: str) -> Station:
@@ -169,8 +171,9 @@ class SiteCapacityApi(ApiView):
         summary="Set a location's capacity",
         request=SiteCapacitySetSerializer,
         responses=SiteCapacitySerializer,
-        description="Give `capacity_a` (per phase) or `capacity_kw` (three phases at 230 V). Refused "
-        "when below the minimum current of the sessions running there.",
+        description="Give `capacity_a` (per phase) or `capacity_kw` (three phases at 230 V), and "
+        "optionally `capacity_windows` by time of day and `plan_priorities`; what is not given is kept. "
+        "Refused when below the minimum current of the sessions running there.",
     )
     def put(self, request, pk: int):
         location = get_object_or_404(Location, pk=pk)
@@ -178,6 +181,74 @@ class SiteCapacityApi(ApiView):
         serializer.is_valid(raise_exception=True)
         site = services.site_capacity_set(location=location, **serializer.validated_data)
         return Response(SiteCapacitySerializer(site).data)
+
+
+def _circuit_args(site: SiteCapacity, data: dict) -> dict:
+    identities = data.pop("stations", [])
+    stations = list(Station.objects.filter(identity__in=identities))
+    unknown = sorted(set(identities) - {s.identity for s in stations})
+    if unknown:
+        raise ValidationError({"stations": [f"No such station: {', '.join(unknown)}."]})
+    parent_id = data.pop("parent", None)
+    parent = Circuit.objects.filter(pk=parent_id, site=site).first() if parent_id is not None else None
+    if parent_id is not None and parent is None:
+        raise ValidationError({"parent": ["No such circuit at this site."]})
+    return {**data, "parent": parent, "stations": stations}
+
+
+def _site(pk: int) -> SiteCapacity:
+    site = selectors.site_capacity_get(location_id=get_object_or_404(Location, pk=pk).pk)
+    if site is None:
+        raise services.SmartChargingError("set the location's capacity first")
+    return site
+
+
+@extend_schema(tags=["smart charging"])
+class CircuitListApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "location"
+    audit_lookup = "pk"
+
+    @extend_schema(summary="A site's circuits", responses=CircuitSerializer(many=True))
+    def get(self, request, pk: int):
+        circuits = selectors.circuit_list(location_id=get_object_or_404(Location, pk=pk).pk)
+        return Response(CircuitSerializer(circuits, many=True).data)
+
+    @extend_schema(
+        summary="Add a circuit to a site",
+        request=CircuitSetSerializer,
+        responses={201: CircuitSerializer},
+        description="A feeder or board with its own limit (`capacity_a` per phase or `capacity_kw`), "
+        "under `parent` (a circuit id) or the site, feeding `stations` (identities).",
+    )
+    def post(self, request, pk: int):
+        site = _site(pk)
+        serializer = CircuitSetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        circuit = services.circuit_set(site=site, **_circuit_args(site, dict(serializer.validated_data)))
+        return Response(CircuitSerializer(circuit).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["smart charging"])
+class CircuitDetailApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "circuit"
+    audit_lookup = "circuit_id"
+
+    @extend_schema(summary="Change a circuit", request=CircuitSetSerializer, responses=CircuitSerializer)
+    def put(self, request, pk: int, circuit_id: int):
+        site = _site(pk)
+        circuit = get_object_or_404(Circuit, pk=circuit_id, site=site)
+        serializer = CircuitSetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        args = _circuit_args(site, dict(serializer.validated_data))
+        circuit = services.circuit_set(site=site, circuit=circuit, **args)
+        return Response(CircuitSerializer(circuit).data)
+
+    @extend_schema(summary="Delete a circuit (and those below it)", responses={204: None})
+    def delete(self, request, pk: int, circuit_id: int):
+        services.circuit_delete(circuit=get_object_or_404(Circuit, pk=circuit_id, site=_site(pk)))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema(tags=["smart charging"])
@@ -204,7 +275,11 @@ class ScheduleRuleListApi(ApiMixin, generics.ListAPIView):
     audit_object_type = "schedule_rule"
 
     def get_queryset(self):
-        return ScheduleRule.objects.filter(is_active=True).select_related("station").order_by("name", "id")
+        return (
+            ScheduleRule.objects.filter(is_active=True)
+            .select_related("station", "tag")
+            .order_by("name", "id")
+        )
 
     @extend_schema(
         summary="Create a schedule rule",
@@ -216,13 +291,17 @@ class ScheduleRuleListApi(ApiMixin, generics.ListAPIView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         location_id, identity = data.pop("location", None), data.pop("station", None)
+        tag_name = data.pop("tag", None)
         location = Location.objects.filter(pk=location_id).first() if location_id is not None else None
         station = Station.objects.filter(identity=identity).first() if identity else None
+        tag = Tag.objects.filter(name=tag_normalise(tag_name)).first() if tag_name else None
         if location_id is not None and location is None:
             raise ValidationError({"location": ["No such location."]})
         if identity and station is None:
             raise ValidationError({"station": ["No such station."]})
-        rule = services.schedule_rule_create(location=location, station=station, **data)
+        if tag_name and tag is None:
+            raise ValidationError({"tag": ["No station has this tag."]})
+        rule = services.schedule_rule_create(location=location, station=station, tag=tag, **data)
         return Response(ScheduleRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 

@@ -4,7 +4,7 @@ with the state they last applied to each station. Installed profiles are
 
 from django.db import models
 
-from stations.models import Command, Location, Session, Station
+from stations.models import Command, Location, Session, Station, Tag
 
 
 class SiteCapacity(models.Model):
@@ -30,6 +30,24 @@ class SiteCapacity(models.Model):
     priorities = models.JSONField(
         default=dict, blank=True, help_text="id token → priority (higher first); others have 0"
     )
+    plan_priorities = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="subscription plan name → priority of its members' sessions (higher first)",
+    )
+    capacity_windows = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Times of day with another capacity, in the location\'s time zone: [{"weekdays": '
+        '[0-6], "start": "HH:MM", "end": "HH:MM", "capacity_a": n}]; the lowest in force wins',
+    )
+    capacity_in_force_a = models.DecimalField(
+        max_digits=8,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        help_text="The capacity the schedule tick last put in force (a window's, or capacity_a)",
+    )
     enabled = models.BooleanField(default=True)
     rebalance_requested_at = models.DateTimeField(null=True, blank=True)
     rebalanced_at = models.DateTimeField(null=True, blank=True)
@@ -42,6 +60,73 @@ class SiteCapacity(models.Model):
     @property
     def capacity_kw(self) -> float:
         return round(float(self.capacity_a) * 230 * 3 / 1000, 1)
+
+
+class Circuit(models.Model):
+    """A circuit within a site (a feeder, a distribution board): its own limit, nested under another
+    circuit or directly under the site, and the stations it feeds."""
+
+    site = models.ForeignKey(SiteCapacity, on_delete=models.CASCADE, related_name="circuits")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    name = models.CharField(max_length=100)
+    capacity_a = models.DecimalField(max_digits=8, decimal_places=1, help_text="Amperes per phase")
+    stations: "models.ManyToManyField[Station, CircuitStation]" = models.ManyToManyField(
+        Station, through="CircuitStation", related_name="+", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint("site", "name", name="circuit_name_unique_per_site")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.capacity_a} A"
+
+
+class CircuitStation(models.Model):
+    """A station fed by a circuit; a station hangs from one circuit at the most."""
+
+    circuit = models.ForeignKey(Circuit, on_delete=models.CASCADE, related_name="memberships")
+    station = models.OneToOneField(Station, on_delete=models.CASCADE, related_name="circuit_membership")
+
+    def __str__(self) -> str:
+        return f"{self.station_id} on {self.circuit_id}"
+
+
+class ChargingNeed(models.Model):
+    """What an ISO 15118 EV said it needs (2.0.1 NotifyEVChargingNeeds) and ChargeNet's answer: an
+    accepted need caps the session's share at the EV's maximum and at the rate that delivers its
+    energy by its departure time."""
+
+    class Status(models.TextChoices):
+        ACCEPTED = "Accepted", "Accepted"
+        REJECTED = "Rejected", "Rejected"
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(
+        Session, null=True, blank=True, on_delete=models.CASCADE, related_name="charging_needs"
+    )
+    evse_id = models.PositiveIntegerField(default=0)
+    transfer = models.CharField(max_length=20, blank=True, help_text="requestedEnergyTransfer")
+    phases = models.PositiveSmallIntegerField(default=3)
+    energy_wh = models.PositiveIntegerField(null=True, blank=True, help_text="Energy the EV asks for")
+    session_energy_wh = models.BigIntegerField(
+        default=0, help_text="What the session had delivered when the needs came"
+    )
+    departure_at = models.DateTimeField(null=True, blank=True)
+    max_current_a = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    max_schedule_tuples = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    reason = models.CharField(max_length=200, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.status} needs of session {self.session_id}"
 
 
 class AllocationDecision(models.Model):
@@ -85,6 +170,10 @@ class ScheduleRule(models.Model):
     station = models.ForeignKey(
         Station, null=True, blank=True, on_delete=models.CASCADE, related_name="schedule_rules"
     )
+    tag = models.ForeignKey(
+        Tag, null=True, blank=True, on_delete=models.CASCADE, related_name="schedule_rules",
+        help_text="Every station with this tag, wherever it is",
+    )  # fmt: skip
     weekdays = models.JSONField(
         default=list, blank=True, help_text="0 = Monday … 6 = Sunday; empty = every day"
     )
@@ -104,7 +193,9 @@ class ScheduleRule(models.Model):
         ordering = ["name", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(location__isnull=False) | models.Q(station__isnull=False),
+                condition=models.Q(location__isnull=False)
+                | models.Q(station__isnull=False)
+                | models.Q(tag__isnull=False),
                 name="schedule_rule_has_a_target",
             )
         ]

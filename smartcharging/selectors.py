@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from smartcharging.composite import Composite, Period, Profile, composite_schedule
-from smartcharging.models import AllocationDecision, ScheduleRule, SiteCapacity
+from smartcharging.models import AllocationDecision, Circuit, ScheduleRule, SiteCapacity
 from stations.models import ChargingProfile, Command, Session, Station
 
 
@@ -139,6 +139,16 @@ def site_capacity_get(*, location_id: int) -> SiteCapacity | None:
     return SiteCapacity.objects.filter(location_id=location_id).first()
 
 
+def circuit_list(*, location_id: int) -> QuerySet:
+    """A site's circuits with the stations they feed, by name."""
+    return (
+        Circuit.objects.filter(site__location_id=location_id)
+        .select_related("parent")
+        .prefetch_related("memberships__station")
+        .order_by("name", "id")
+    )
+
+
 def allocation_decision_list(*, location_id: int | None = None, session_id: int | None = None) -> QuerySet:
     """Allocation decisions, newest first, with their session and station."""
     rows = AllocationDecision.objects.select_related("session", "station", "command")
@@ -154,14 +164,27 @@ def session_limit(*, session: Session) -> AllocationDecision | None:
     return AllocationDecision.objects.filter(session=session).order_by("-created_at", "-id").first()
 
 
+def rules_for_station_q(station: Station) -> Q:
+    """The rules that apply to a station: its own, its location's and those of its tags."""
+    return (
+        Q(station=station)
+        | Q(location_id=station.location_id, station__isnull=True)
+        | Q(tag__stations=station)
+    )
+
+
 def schedule_rule_list(
     *, station: Station | None = None, location_id: int | None = None
 ) -> QuerySet[ScheduleRule]:
-    rows = ScheduleRule.objects.filter(is_active=True).select_related("location", "station")
+    rows = ScheduleRule.objects.filter(is_active=True).select_related("location", "station", "tag")
     if station is not None:
-        rows = rows.filter(Q(station=station) | Q(location_id=station.location_id, station__isnull=True))
+        rows = rows.filter(rules_for_station_q(station))
     elif location_id is not None:
-        rows = rows.filter(Q(location_id=location_id) | Q(station__location_id=location_id))
+        rows = rows.filter(
+            Q(location_id=location_id)
+            | Q(station__location_id=location_id)
+            | Q(tag__stations__location_id=location_id)
+        ).distinct()
     return rows
 
 
@@ -213,7 +236,7 @@ def maintenance_notices(
     now = now or timezone.now()
     return list(
         ScheduleRule.objects.filter(
-            Q(station=station) | Q(location_id=station.location_id, station__isnull=True),
+            rules_for_station_q(station),
             is_active=True,
             kind=ScheduleRule.Kind.MAINTENANCE,
             ends_at__gt=now,

@@ -3,7 +3,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from smartcharging.models import AllocationDecision, ScheduleRule, SiteCapacity
+from smartcharging.models import AllocationDecision, Circuit, ScheduleRule, SiteCapacity
 from stations.models import ChargingProfile
 
 # The OCPP names are accepted too, in either version's spelling.
@@ -104,6 +104,9 @@ class SiteCapacitySerializer(serializers.ModelSerializer):
             "min_current_a",
             "fallback_current_a",
             "priorities",
+            "plan_priorities",
+            "capacity_windows",
+            "capacity_in_force_a",
             "enabled",
             "rebalanced_at",
             "updated_at",
@@ -118,7 +121,49 @@ class SiteCapacitySetSerializer(serializers.Serializer):
     priorities = serializers.DictField(
         child=serializers.IntegerField(min_value=-100, max_value=100), required=False
     )
+    plan_priorities = serializers.DictField(
+        child=serializers.IntegerField(min_value=-100, max_value=100),
+        required=False,
+        help_text="Subscription plan name → priority of its members' sessions; a card in priorities overrides it",
+    )
+    capacity_windows = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='Other capacities by time of day, local time: [{"weekdays": [0-6], "start": "HH:MM", '
+        '"end": "HH:MM", "capacity_a" or "capacity_kw": n}]; the lowest in force wins',
+    )
     enabled = serializers.BooleanField(default=True)
+
+
+class CircuitSerializer(serializers.ModelSerializer):
+    """A circuit within a site: its limit, the circuit it hangs from and the stations it feeds."""
+
+    capacity_kw = serializers.SerializerMethodField()
+    stations = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Circuit
+        fields = ["id", "name", "capacity_a", "capacity_kw", "parent", "stations", "created_at"]
+
+    def get_capacity_kw(self, circuit: Circuit) -> float:
+        return round(float(circuit.capacity_a) * 230 * 3 / 1000, 1)
+
+    def get_stations(self, circuit: Circuit) -> list[str]:
+        return sorted(m.station.identity for m in circuit.memberships.all())
+
+
+class CircuitSetSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    capacity_a = serializers.DecimalField(max_digits=8, decimal_places=1, required=False, min_value=0)
+    capacity_kw = serializers.DecimalField(max_digits=8, decimal_places=1, required=False, min_value=0)
+    parent = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="Circuit id; none: the site",
+    )
+    stations = serializers.ListField(child=serializers.CharField(), required=False, default=list)
 
 
 class AllocationDecisionSerializer(serializers.ModelSerializer):
@@ -136,6 +181,7 @@ class ScheduleRuleSerializer(serializers.ModelSerializer):
     """A schedule rule, in the location's time zone."""
 
     station = serializers.SlugRelatedField(slug_field="identity", read_only=True)
+    tag = serializers.SlugRelatedField(slug_field="name", read_only=True)
 
     class Meta:
         model = ScheduleRule
@@ -145,6 +191,7 @@ class ScheduleRuleSerializer(serializers.ModelSerializer):
             "kind",
             "location",
             "station",
+            "tag",
             "weekdays",
             "start_time",
             "end_time",
@@ -160,8 +207,13 @@ class ScheduleRuleSerializer(serializers.ModelSerializer):
 class ScheduleRuleCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     kind = serializers.ChoiceField(choices=ScheduleRule.Kind.choices)
-    location = serializers.IntegerField(required=False, help_text="Location id (or give station)")
-    station = serializers.CharField(required=False, help_text="Station identity (or give location)")
+    location = serializers.IntegerField(required=False, help_text="Location id (or give station or tag)")
+    station = serializers.CharField(required=False, help_text="Station identity (or give location or tag)")
+    tag = serializers.CharField(
+        required=False,
+        max_length=40,
+        help_text="Station tag: every station with it (or give location or station)",
+    )
     weekdays = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=6), required=False)
     start_time = serializers.TimeField(required=False)
     end_time = serializers.TimeField(required=False)

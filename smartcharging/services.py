@@ -16,9 +16,20 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from billing.selectors import subscription_active
 from chargenet.errors import DomainError
+from smartcharging.allocation import Circuit as CircuitLimit
 from smartcharging.allocation import Demand, allocate
-from smartcharging.models import AllocationDecision, ScheduleRule, SiteCapacity, StationScheduleState
+from smartcharging.models import (
+    AllocationDecision,
+    ChargingNeed,
+    Circuit,
+    CircuitStation,
+    ScheduleRule,
+    SiteCapacity,
+    StationScheduleState,
+)
+from smartcharging.selectors import rules_for_station_q
 from stations.models import (
     ChargingProfile,
     Command,
@@ -28,6 +39,7 @@ from stations.models import (
     Session,
     Station,
     StationConfigurationKey,
+    Tag,
 )
 from stations.services import command_create, command_wait
 
@@ -43,6 +55,8 @@ RESERVED_PROFILE_IDS = 1_000_000
 MANAGED_STACK_LEVEL = 1
 DEFAULT_MAX_STACK_LEVEL = 8
 DEFAULT_MAX_PERIODS = 24
+MAX_CAPACITY_A = 100_000  # A per phase: far beyond any grid connection, within the columns' digits
+MAX_NEEDS_ENERGY_WH = 10_000_000
 
 PURPOSES_16 = {"TxDefault": "TxDefaultProfile", "Tx": "TxProfile", "StationMax": "ChargePointMaxProfile"}
 PURPOSES_201 = {"TxDefault": "TxDefaultProfile", "Tx": "TxProfile", "StationMax": "ChargingStationMaxProfile"}
@@ -303,6 +317,91 @@ def _amps(watts: float) -> float:
     return watts / (VOLTAGE * PHASES)
 
 
+def _amps_of(*, capacity_a: Any = None, capacity_kw: Any = None, what: str = "the capacity") -> Decimal:
+    if (capacity_a is None) == (capacity_kw is None):
+        raise SmartChargingError(f"give {what} either in A per phase or in kW")
+    try:
+        amps = (
+            Decimal(str(capacity_a))
+            if capacity_a is not None
+            else Decimal(str(round(_amps(float(capacity_kw) * 1000), 1)))
+        )
+    except (ArithmeticError, TypeError, ValueError):
+        raise SmartChargingError(f"{what} must be a number") from None
+    if not amps.is_finite() or amps <= 0:
+        raise SmartChargingError(f"{what} must be positive")
+    if amps > MAX_CAPACITY_A:
+        raise SmartChargingError(f"{what} must be at most {MAX_CAPACITY_A} A")
+    return amps
+
+
+def _capacity_windows_clean(windows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Check capacity windows and state each in A: [{"weekdays", "start", "end", "capacity_a"}]."""
+    cleaned = []
+    for number, window in enumerate(windows, start=1):
+        if not isinstance(window, dict):
+            raise SmartChargingError(f"capacity window {number} must be an object")
+        days = window.get("weekdays") or []
+        if not isinstance(days, list) or any(not isinstance(d, int) or not 0 <= d <= 6 for d in days):
+            raise SmartChargingError(f"capacity window {number}: weekdays are 0 (Monday) to 6 (Sunday)")
+        try:
+            start, end = (
+                time.fromisoformat(str(window.get("start"))),
+                time.fromisoformat(str(window.get("end"))),
+            )
+        except ValueError:
+            raise SmartChargingError(f"capacity window {number} needs start and end as HH:MM") from None
+        if start == end:
+            raise SmartChargingError(f"capacity window {number}: start and end must differ")
+        amps = _amps_of(
+            capacity_a=window.get("capacity_a"),
+            capacity_kw=window.get("capacity_kw"),
+            what=f"capacity window {number}'s capacity",
+        )
+        cleaned.append(
+            {
+                "weekdays": sorted(set(days)),
+                "start": start.strftime("%H:%M"),
+                "end": end.strftime("%H:%M"),
+                "capacity_a": float(amps),
+            }
+        )
+    return cleaned
+
+
+def _window_active(*, weekdays: Sequence[int], start: time, end: time, local: datetime) -> bool:
+    """Whether a daily window (local wall-clock times, an end before the start runs past midnight)
+    contains the local moment `local`; a window past midnight belongs to the weekday it began on."""
+    days = set(weekdays or range(7))
+    now_t = local.time().replace(tzinfo=None)
+    if start < end:
+        return local.weekday() in days and start <= now_t < end
+    if now_t >= start:
+        return local.weekday() in days
+    if now_t < end:
+        return (local.weekday() - 1) % 7 in days
+    return False
+
+
+def site_capacity_at(*, site: SiteCapacity, now: datetime) -> tuple[Decimal, str]:
+    """The site's capacity at `now` and why: the lowest capacity window in force (in the location's
+    time zone), else the base capacity."""
+    tz = _zone(site.location.time_zone)
+    local = now.astimezone(tz)
+    best, why = site.capacity_a, "base capacity"
+    for window in site.capacity_windows or []:
+        active = _window_active(
+            weekdays=window["weekdays"],
+            start=time.fromisoformat(window["start"]),
+            end=time.fromisoformat(window["end"]),
+            local=local,
+        )
+        amps = Decimal(str(window["capacity_a"]))
+        if active and amps < best:
+            best, why = amps, f"capacity window {window['start']}-{window['end']}"
+    return best, why
+
+
 @transaction.atomic
 def site_capacity_set(
     *,
@@ -312,48 +411,123 @@ def site_capacity_set(
     min_current_a: Decimal = Decimal("6"),
     fallback_current_a: Decimal = Decimal("6"),
     priorities: dict[str, int] | None = None,
+    plan_priorities: dict[str, int] | None = None,
+    capacity_windows: Sequence[dict[str, Any]] | None = None,
     enabled: bool = True,
 ) -> SiteCapacity:
-    """Set (or change) a location's capacity, in A per phase or in kW (three phases at 230 V), then
-    install the safe TxDefault on its stations and rebalance its sessions. Raises
-    SmartChargingError for a capacity below the minimum current of the sessions running there."""
-    if (capacity_a is None) == (capacity_kw is None):
-        raise SmartChargingError("give the capacity either in A per phase or in kW")
-    amps = (
-        Decimal(str(capacity_a))
-        if capacity_a is not None
-        else Decimal(str(round(_amps(float(capacity_kw or 0) * 1000), 1)))
-    )
-    if amps <= 0:
-        raise SmartChargingError("the capacity must be positive")
+    """Set (or change) a location's capacity, in A per phase or in kW (three phases at 230 V),
+    optionally other capacities by time of day (`capacity_windows`), and the priorities of cards and
+    of plans' members; what is not given is kept. Then install the safe TxDefault on its stations
+    and rebalance its sessions. Raises SmartChargingError for a capacity below the minimum current
+    of the sessions running there or below the idle connectors' reserve at any time of day."""
+    amps = _amps_of(capacity_a=capacity_a, capacity_kw=capacity_kw)
     if min_current_a < 0 or fallback_current_a < 0:
         raise SmartChargingError("currents must not be negative")
+    existing = SiteCapacity.objects.filter(location=location).first()
+    windows = (
+        _capacity_windows_clean(capacity_windows)
+        if capacity_windows is not None
+        else (existing.capacity_windows if existing else [])
+    )
+    site = existing or SiteCapacity(location=location)
+    site.capacity_a, site.min_current_a, site.fallback_current_a = amps, min_current_a, fallback_current_a
+    site.capacity_windows, site.enabled = windows, enabled
+    if priorities is not None:
+        site.priorities = priorities
+    if plan_priorities is not None:
+        site.plan_priorities = plan_priorities
+    in_force, _ = site_capacity_at(site=site, now=timezone.now())
     running = Session.objects.filter(station__location=location, status=Session.Status.ACTIVE).count()
-    if enabled and running and amps < min_current_a * running:
+    if enabled and running and in_force < min_current_a * running:
         raise SmartChargingError(
-            f"{amps} A is less than the minimum of {min_current_a} A for each of the {running} running sessions"
+            f"{in_force} A is less than the minimum of {min_current_a} A for each of the {running} running sessions"
         )
+    lowest = min([amps, *(Decimal(str(w["capacity_a"])) for w in windows)])
     connectors = Connector.objects.filter(evse__station__location=location).count()
-    if enabled and fallback_current_a * connectors > amps:
+    if enabled and fallback_current_a * connectors > lowest:
         raise SmartChargingError(
             f"{connectors} connectors at a fallback of {fallback_current_a} A need {fallback_current_a * connectors} A, "
-            f"more than the capacity; lower the fallback current"
+            f"more than the capacity ({lowest} A at the lowest); lower the fallback current"
         )
-    site, _ = SiteCapacity.objects.update_or_create(
-        location=location,
-        defaults={
-            "capacity_a": amps,
-            "min_current_a": min_current_a,
-            "fallback_current_a": fallback_current_a,
-            "priorities": priorities or {},
-            "enabled": enabled,
-        },
-    )
+    site.capacity_in_force_a = in_force
+    site.save()
     if enabled:
         for station in Station.objects.filter(location=location):
             site_fallback_install(site=site, station=station)
     site_rebalance_request(location_id=location.pk, trigger="capacity changed")
     return site
+
+
+@transaction.atomic
+def circuit_set(
+    *,
+    site: SiteCapacity,
+    name: str,
+    capacity_a: Decimal | None = None,
+    capacity_kw: Decimal | None = None,
+    parent: Circuit | None = None,
+    stations: Sequence[Station] = (),
+    circuit: Circuit | None = None,
+) -> Circuit:
+    """Create a circuit within a site (or change `circuit`): its limit, the circuit it hangs from
+    (none: the site) and the stations it feeds, each taken from any other circuit. Then rebalance.
+    Raises SmartChargingError for a station of another location, a parent of another site or one
+    that would make a loop, or a limit below the idle reserve of the connectors it feeds."""
+    amps = _amps_of(capacity_a=capacity_a, capacity_kw=capacity_kw, what="the circuit's capacity")
+    name = name.strip()[:100]
+    if not name:
+        raise SmartChargingError("a circuit needs a name")
+    same_name = Circuit.objects.filter(site=site, name=name)
+    if circuit is not None:
+        same_name = same_name.exclude(pk=circuit.pk)
+    if same_name.exists():
+        raise SmartChargingError(f"this site already has a circuit named {name}")
+    if parent is not None:
+        if parent.site_id != site.pk:
+            raise SmartChargingError("the parent circuit belongs to another site")
+        ancestor: Circuit | None = parent
+        while ancestor is not None:
+            if circuit is not None and ancestor.pk == circuit.pk:
+                raise SmartChargingError("a circuit cannot hang from itself or from one below it")
+            ancestor = ancestor.parent
+    foreign = [s.identity for s in stations if s.location_id != site.location_id]
+    if foreign:
+        raise SmartChargingError(f"{', '.join(foreign)} is not at this site")
+    circuit = circuit or Circuit(site=site)
+    circuit.name, circuit.capacity_a, circuit.parent = name, amps, parent
+    circuit.save()
+    CircuitStation.objects.filter(station__in=stations).exclude(circuit=circuit).delete()
+    CircuitStation.objects.filter(circuit=circuit).exclude(station__in=stations).delete()
+    for station in stations:
+        CircuitStation.objects.get_or_create(station=station, defaults={"circuit": circuit})
+    for node in Circuit.objects.filter(site=site):
+        connectors = Connector.objects.filter(evse__station__in=_circuit_stations(node)).count()
+        if site.enabled and site.fallback_current_a * connectors > node.capacity_a:
+            raise SmartChargingError(
+                f"circuit {node.name} feeds {connectors} connectors at a fallback of "
+                f"{site.fallback_current_a} A, more than its {node.capacity_a} A"
+            )
+    site_rebalance_request(location_id=site.location_id, trigger="circuit changed")
+    return circuit
+
+
+def _circuit_stations(circuit: Circuit) -> list[int]:
+    """The ids of the stations a circuit feeds, directly or through the circuits below it."""
+    found: list[int] = []
+    pending = [circuit]
+    while pending:
+        node = pending.pop()
+        found += list(node.memberships.values_list("station_id", flat=True))
+        pending += list(node.children.all())
+    return found
+
+
+@transaction.atomic
+def circuit_delete(*, circuit: Circuit) -> None:
+    """Delete a circuit and those below it; their stations hang from the site again. Rebalances."""
+    location_id = circuit.site.location_id
+    circuit.delete()
+    site_rebalance_request(location_id=location_id, trigger="circuit deleted")
 
 
 def site_fallback_install(*, site: SiteCapacity, station: Station) -> Command | None:
@@ -441,11 +615,22 @@ def site_rebalance(*, location_id: int, trigger: str = "") -> list[AllocationDec
 def _site_rebalance_once(*, site: SiteCapacity, trigger: str) -> list[AllocationDecision]:
     sessions = list(
         Session.objects.filter(station__location_id=site.location_id, status=Session.Status.ACTIVE)
-        .select_related("station", "evse", "connector")
+        .select_related("station", "evse", "connector", "id_token__driver")
         .order_by("started_at", "id")
     )
-    connectors = Connector.objects.filter(evse__station__location_id=site.location_id).count()
-    idle = max(0, connectors - len(sessions))
+    idle = _idle_connectors(location_id=site.location_id, sessions=sessions)
+    paths = _circuit_paths(site)
+    circuits = [
+        CircuitLimit(
+            key=str(circuit.pk),
+            name=circuit.name,
+            capacity_a=float(circuit.capacity_a),
+            idle_connectors=sum(
+                n for station_id, n in idle.items() if str(circuit.pk) in paths.get(station_id, ())
+            ),
+        )
+        for circuit in Circuit.objects.filter(site=site)
+    ]
     last: dict[int, AllocationDecision] = {}
     for decision in (
         AllocationDecision.objects.filter(session__in=sessions)
@@ -453,9 +638,16 @@ def _site_rebalance_once(*, site: SiteCapacity, trigger: str) -> list[Allocation
         .order_by("session_id", "-created_at", "-id")
     ):
         last.setdefault(decision.session_id, decision)
+    needs: dict[int, ChargingNeed] = {}
+    for told in ChargingNeed.objects.filter(session__in=sessions, status=ChargingNeed.Status.ACCEPTED):
+        needs.setdefault(told.session_id or 0, told)  # newest first (Meta.ordering)
     demands = []
     for session in sessions:
         max_w = session.connector.max_power_w if session.connector else 22000
+        max_a, wants = round(_amps(max_w), 1), ""
+        need = needs.get(session.pk)
+        if need is not None:
+            max_a, wants = _need_limit(need=need, session=session, site=site, max_a=max_a)
         fixed = None
         if not session.station.is_online:
             previous = last.get(session.pk)
@@ -463,17 +655,20 @@ def _site_rebalance_once(*, site: SiteCapacity, trigger: str) -> list[Allocation
         demands.append(
             Demand(
                 session_id=session.pk,
-                max_current_a=round(_amps(max_w), 1),
-                priority=int((site.priorities or {}).get(session.id_tag, 0)),
+                max_current_a=max_a,
+                priority=_session_priority(site=site, session=session),
                 fixed_current_a=fixed,
+                circuits=paths.get(session.station_id, ()),
+                wants=wants,
             )
         )
     allocations = allocate(
-        capacity_a=float(site.capacity_a),
+        capacity_a=float(site.capacity_in_force_a or site.capacity_a),
         demands=demands,
         min_current_a=float(site.min_current_a),
-        idle_connectors=idle,
+        idle_connectors=sum(idle.values()),
         fallback_current_a=float(site.fallback_current_a),
+        circuits=circuits,
     )
     by_session = {s.pk: s for s in sessions}
     lower: list[tuple[Session, Decimal, str]] = []
@@ -488,19 +683,89 @@ def _site_rebalance_once(*, site: SiteCapacity, trigger: str) -> list[Allocation
             previous is not None
             and previous.current_a == current
             and _still_in_force(previous, session.station)
+            # The EV told its needs since: it waits for a schedule (2.0.1 K15), even an unchanged one.
+            and not (session.pk in needs and needs[session.pk].received_at > previous.created_at)
         ):
             continue
         was = previous.current_a if previous is not None else site.fallback_current_a
         (lower if current <= was else higher).append((session, current, allocation.reason))
-    decisions = _site_send(site, lower, trigger)
+    # A DC charger reads a limit in A as DC current: a DC EV's share goes in W (ISO 15118 needs).
+    dc = {pk for pk, told in needs.items() if told.transfer == "DC"}
+    decisions = _site_send(site, lower, trigger, dc)
     if decisions:
         pending = [d.command for d in decisions if d.command is not None]
         deadline = time_monotonic() + settings.SMART_STEP_TIMEOUT
         for command in pending:
             # Raising before the stations took the lower limits could overshoot the capacity.
             command_wait(command=command, timeout=max(0.0, deadline - time_monotonic()))
-    decisions += _site_send(site, higher, trigger)
+    decisions += _site_send(site, higher, trigger, dc)
     return decisions
+
+
+def _idle_connectors(*, location_id: int, sessions: Sequence[Session]) -> dict[int, int]:
+    """Station id → how many of its connectors have no running session."""
+    idle: dict[int, int] = {}
+    for station_id in Connector.objects.filter(evse__station__location_id=location_id).values_list(
+        "evse__station_id", flat=True
+    ):
+        idle[station_id] = idle.get(station_id, 0) + 1
+    for session in sessions:
+        idle[session.station_id] = max(0, idle.get(session.station_id, 0) - 1)
+    return idle
+
+
+def _circuit_paths(site: SiteCapacity) -> dict[int, tuple[str, ...]]:
+    """Station id → the keys of every circuit it hangs from (its own and those above it)."""
+    parents = dict(Circuit.objects.filter(site=site).values_list("pk", "parent_id"))
+    paths: dict[int, tuple[str, ...]] = {}
+    for station_id, circuit_id in CircuitStation.objects.filter(circuit__site=site).values_list(
+        "station_id", "circuit_id"
+    ):
+        chain: list[str] = []
+        node: int | None = circuit_id
+        while node is not None and str(node) not in chain:
+            chain.append(str(node))
+            node = parents.get(node)
+        paths[station_id] = tuple(reversed(chain))
+    return paths
+
+
+def _session_priority(*, site: SiteCapacity, session: Session) -> int:
+    """A card listed in the site's priorities has that priority; otherwise its driver's plan's."""
+    cards = site.priorities or {}
+    if session.id_tag in cards:
+        return int(cards[session.id_tag])
+    plans = site.plan_priorities or {}
+    if not plans or session.id_token is None:
+        return 0
+    subscription = subscription_active(driver=session.id_token.driver, on=timezone.localdate())
+    return int(plans.get(subscription.plan.name, 0)) if subscription is not None else 0
+
+
+def _need_limit(
+    *, need: ChargingNeed, session: Session, site: SiteCapacity, max_a: float
+) -> tuple[float, str]:
+    """What an EV that told its needs should get at most (A per phase), and why: its own maximum,
+    and no more than the rate that delivers the energy it still needs by its departure (never
+    below the site's minimum current)."""
+    reasons = []
+    if need.max_current_a is not None and float(need.max_current_a) < max_a:
+        max_a = float(need.max_current_a)
+        reasons.append(f"the EV's maximum of {max_a:g} A")
+    if need.energy_wh is not None and need.departure_at is not None:
+        delivered = max(0, session.energy_wh - need.session_energy_wh)
+        left_wh = max(0, need.energy_wh - delivered)
+        hours = (need.departure_at - timezone.now()).total_seconds() / 3600
+        if hours > 0:
+            rate_a = max(float(site.min_current_a), left_wh / hours / (VOLTAGE * need.phases))
+            rate_a = float(Decimal(str(rate_a)).quantize(Decimal("0.1"), rounding="ROUND_UP"))
+            if rate_a < max_a:
+                max_a = rate_a
+                departure = need.departure_at.astimezone(_zone(site.location.time_zone))
+                reasons = [f"{left_wh / 1000:g} kWh by {departure:%H:%M}"]
+    if not reasons:
+        return max_a, ""
+    return max_a, f"the EV's needs: {' and '.join(reasons)} ({max_a:g} A)"
 
 
 def _still_in_force(decision: AllocationDecision, station: Station) -> bool:
@@ -516,18 +781,21 @@ def _still_in_force(decision: AllocationDecision, station: Station) -> bool:
 
 
 def _site_send(
-    site: SiteCapacity, items: Sequence[tuple[Session, Decimal, str]], trigger: str
+    site: SiteCapacity, items: Sequence[tuple[Session, Decimal, str]], trigger: str, dc: set[int]
 ) -> list[AllocationDecision]:
     decisions = []
     for session, current, reason in items:
         evse_id = session.evse.evse_id if session.evse else 1
+        in_watts = session.pk in dc
         spec = ProfileSpec(
             purpose="Tx",
-            unit="A",
+            unit="W" if in_watts else "A",
             evse_id=evse_id,
             stack_level=MANAGED_STACK_LEVEL,
             kind="Relative",
-            periods=[{"start": 0, "limit": float(current)}],
+            periods=[
+                {"start": 0, "limit": float(current) * VOLTAGE * PHASES if in_watts else float(current)}
+            ],
             transaction_id=session.transaction_id,
             profile_id=LOAD_TX_PROFILE_ID + evse_id,
         )
@@ -557,6 +825,23 @@ def _site_send(
     return decisions
 
 
+def site_capacities_refresh(*, now: datetime | None = None) -> int:
+    """Put each site's capacity for `now` in force (its capacity windows, in the location's time
+    zone) and rebalance the sites whose capacity changed; returns how many changed. Run by the
+    schedule tick."""
+    now = now or timezone.now()
+    changed = 0
+    for site in SiteCapacity.objects.filter(enabled=True).select_related("location"):
+        amps, why = site_capacity_at(site=site, now=now)
+        if site.capacity_in_force_a == amps:
+            continue
+        with transaction.atomic():
+            SiteCapacity.objects.filter(pk=site.pk).update(capacity_in_force_a=amps)
+            site_rebalance_request(location_id=site.location_id, trigger=f"{why}: {amps} A")
+        changed += 1
+    return changed
+
+
 def site_rebalance_due() -> list[int]:
     """The locations whose rebalance was requested and has not run (a lost enqueue); beat runs them."""
     from django.db.models import F
@@ -568,6 +853,92 @@ def site_rebalance_due() -> list[int]:
     )
 
 
+# --- the EV's charging needs (ISO 15118 through OCPP 2.0.1) ------------------------------------------
+
+PHASES_OF_TRANSFER = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3, "DC": 3}
+
+
+def _needs_parse(needs: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return _needs_read(needs)
+    except (ArithmeticError, TypeError, ValueError):
+        raise SmartChargingError("the charging needs carry a value that is not a number or a date") from None
+
+
+def _needs_read(needs: dict[str, Any]) -> dict[str, Any]:
+    transfer = needs.get("requestedEnergyTransfer")
+    if transfer not in PHASES_OF_TRANSFER:
+        raise SmartChargingError(f"unknown requestedEnergyTransfer {str(transfer)[:30]!r}")
+    phases = PHASES_OF_TRANSFER[transfer]
+    ac, dc = needs.get("acChargingParameters") or {}, needs.get("dcChargingParameters") or {}
+    energy = ac.get("energyAmount", dc.get("energyAmount"))
+    max_a: float | None = None
+    if transfer == "DC":
+        power = dc.get("evMaxPower") or (
+            float(dc["evMaxCurrent"]) * float(dc["evMaxVoltage"]) if dc.get("evMaxVoltage") else None
+        )
+        max_a = float(power) / (VOLTAGE * PHASES) if power else None
+    elif ac.get("evMaxCurrent") is not None:
+        max_a = float(ac["evMaxCurrent"])
+    departure = needs.get("departureTime")
+    departure_at = None
+    if departure:
+        from django.utils.dateparse import parse_datetime
+
+        departure_at = parse_datetime(str(departure))
+        if departure_at is None or departure_at.tzinfo is None:
+            raise SmartChargingError("departureTime is not a date and time with a zone")
+    if energy is not None and (not isinstance(energy, int | float) or not 0 <= energy <= MAX_NEEDS_ENERGY_WH):
+        raise SmartChargingError(f"energyAmount must be 0 to {MAX_NEEDS_ENERGY_WH} Wh")
+    if max_a is not None and not 0 < max_a < 10_000:
+        raise SmartChargingError("the EV's maximum must be positive and below 10 000 A")
+    return {
+        "transfer": transfer,
+        "phases": phases,
+        "energy_wh": round(energy) if energy is not None else None,
+        "departure_at": departure_at,
+        "max_current_a": Decimal(str(round(max_a, 1))) if max_a is not None else None,
+    }
+
+
+@transaction.atomic
+def ev_charging_needs_answer(*, station_id: int, evse_id: int | None, payload: dict[str, Any]) -> str:
+    """An EV told its charging needs (2.0.1 NotifyEVChargingNeeds, K15). Accepted when ChargeNet
+    manages the load of the station's site and a session runs on the EVSE: the needs are stored and
+    the site is rebalanced, which sends the session a TxProfile that fits them. Rejected ("service
+    not available") otherwise, with the reason stored. Returns the status to answer."""
+    station = Station.objects.get(pk=station_id)
+    session = (
+        Session.objects.filter(station=station, evse__evse_id=evse_id, status=Session.Status.ACTIVE)
+        .order_by("-started_at")
+        .first()
+        if evse_id
+        else None
+    )
+    need = ChargingNeed(station=station, session=session, evse_id=evse_id or 0)
+    try:
+        if session is None:
+            raise SmartChargingError(f"no transaction runs on EVSE {evse_id}")
+        site = SiteCapacity.objects.filter(location__stations=station, enabled=True).first()
+        if site is None:
+            raise SmartChargingError("ChargeNet does not manage the load of this station's site")
+        for key, value in _needs_parse(payload.get("chargingNeeds") or {}).items():
+            setattr(need, key, value)
+    except SmartChargingError as exc:
+        need.status, need.reason = ChargingNeed.Status.REJECTED, str(exc)[:200]
+        need.save()
+        return need.status
+    max_tuples = payload.get("maxScheduleTuples")
+    need.max_schedule_tuples = (
+        max_tuples if isinstance(max_tuples, int) and 0 < max_tuples < 100_000 else None
+    )
+    need.session_energy_wh = session.energy_wh
+    need.status = ChargingNeed.Status.ACCEPTED
+    need.save()
+    site_rebalance_request(location_id=site.location_id, trigger="EV charging needs")
+    return need.status
+
+
 # --- schedules ------------------------------------------------------------------------------------
 
 
@@ -575,16 +946,7 @@ def _rule_window_active(rule: ScheduleRule, local: datetime) -> bool:
     """Whether a recurring rule's window contains the local wall-clock moment `local`."""
     if rule.start_time is None or rule.end_time is None:
         return False
-    days = set(rule.weekdays or range(7))
-    now_t = local.time().replace(tzinfo=None)
-    if rule.start_time < rule.end_time:
-        return local.weekday() in days and rule.start_time <= now_t < rule.end_time
-    # The window runs past midnight: it belongs to the weekday on which it began.
-    if now_t >= rule.start_time:
-        return local.weekday() in days
-    if now_t < rule.end_time:
-        return (local.weekday() - 1) % 7 in days
-    return False
+    return _window_active(weekdays=rule.weekdays, start=rule.start_time, end=rule.end_time, local=local)
 
 
 def schedule_rule_active(*, rule: ScheduleRule, now: datetime, tz: ZoneInfo) -> bool:
@@ -595,12 +957,15 @@ def schedule_rule_active(*, rule: ScheduleRule, now: datetime, tz: ZoneInfo) -> 
     return _rule_window_active(rule, now.astimezone(tz))
 
 
-def _station_tz(station: Station) -> ZoneInfo:
-    name = station.location.time_zone if station.location is not None else "UTC"
+def _zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or "UTC")
     except Exception:
         return ZoneInfo("UTC")
+
+
+def _station_tz(station: Station) -> ZoneInfo:
+    return _zone(station.location.time_zone if station.location is not None else "UTC")
 
 
 @dataclass(frozen=True)
@@ -614,9 +979,7 @@ class Desired:
 def station_schedule_desired(*, station: Station, now: datetime) -> Desired:
     """What the rules want for the station at `now`. Overlaps resolve strictly: the lowest power
     limit wins; Inoperative wins (outside opening hours or inside maintenance)."""
-    rules = ScheduleRule.objects.filter(is_active=True).filter(
-        Q(station=station) | Q(location_id=station.location_id, station__isnull=True)
-    )
+    rules = ScheduleRule.objects.filter(rules_for_station_q(station), is_active=True)
     tz = _station_tz(station)
     limit: int | None = None
     reasons: list[str] = []
@@ -645,7 +1008,8 @@ def station_schedule_desired(*, station: Station, now: datetime) -> Desired:
 def schedules_apply(
     *, now: datetime | None = None, station_ids: Sequence[int] | None = None, force: bool = False
 ) -> int:
-    """Bring every station with schedule rules (or those named) to what the rules want at `now`:
+    """Bring every station with schedule rules (or those named) to what the rules want at `now`,
+    and (unless stations are named) every site to its capacity at `now` (site_capacities_refresh):
     a station maximum profile for a power limit (cleared when it ends), ChangeAvailability
     Inoperative / Operative (a running session goes on unless the rule says stop). Sends only
     changes unless `force` (a station that rebooted). Returns how many stations got commands."""
@@ -659,12 +1023,15 @@ def schedules_apply(
         stations = stations.filter(
             Q(schedule_rules__is_active=True)
             | Q(location__schedule_rules__is_active=True)
+            | Q(tags__schedule_rules__is_active=True)
             | Q(schedule_state__isnull=False)
         ).distinct()
     changed = 0
     for station in stations:
         if _station_schedule_apply(station=station, now=now, force=force):
             changed += 1
+    if station_ids is None:
+        site_capacities_refresh(now=now)
     return changed
 
 
@@ -733,6 +1100,7 @@ def schedule_rule_create(
     kind: str,
     location: Location | None = None,
     station: Station | None = None,
+    tag: Tag | None = None,
     weekdays: list[int] | None = None,
     start_time: time | None = None,
     end_time: time | None = None,
@@ -744,8 +1112,8 @@ def schedule_rule_create(
 ) -> ScheduleRule:
     """Create a schedule rule after checking it is complete for its kind; it takes effect at the
     next tick (SMART_SCHEDULE_TICK). Raises SmartChargingError."""
-    if (location is None) == (station is None):
-        raise SmartChargingError("a rule applies to one station or one location")
+    if sum(target is not None for target in (location, station, tag)) != 1:
+        raise SmartChargingError("a rule applies to one station, one location or one tag")
     if kind not in ScheduleRule.Kind.values:
         raise SmartChargingError(f"kind must be one of {', '.join(ScheduleRule.Kind.values)}")
     days = list(weekdays or [])
@@ -764,6 +1132,7 @@ def schedule_rule_create(
         kind=kind,
         location=location,
         station=station,
+        tag=tag,
         weekdays=sorted(set(days)),
         start_time=start_time,
         end_time=end_time,
@@ -784,14 +1153,19 @@ def schedule_rule_delete(*, rule: ScheduleRule) -> None:
 
 def station_reapply(*, station_id: int) -> int:
     """A station booted: it may have lost its charging profiles. Send every profile ChargeNet
-    holds as installed there again (not TxProfiles: its sessions ended with the reboot), the
-    availability its schedules want, and rebalance its site. Runs in the event's transaction;
-    returns how many commands were queued."""
+    holds as installed there since before its last boot again (not TxProfiles: its sessions ended
+    with the reboot), the availability its schedules want, and rebalance its site. Runs in the
+    event's transaction; returns how many commands were queued."""
     station = Station.objects.select_related("location").filter(pk=station_id).first()
     if station is None:
         return 0
     sent = 0
-    installed = ChargingProfile.objects.filter(station=station, is_active=True).exclude(purpose="TxProfile")
+    active = ChargingProfile.objects.filter(station=station, is_active=True)
+    installed = active.exclude(purpose="TxProfile")
+    if station.last_boot_at is not None:
+        # The boot event may reach us late (a busy worker, the sweep): what the station accepted
+        # after it booted is still there, and sending it again could undo a newer change.
+        installed = installed.filter(created_at__lt=station.last_boot_at)
     for row in installed.order_by("id"):
         if station.ocpp_version == "1.6":
             payload: dict[str, Any] = {"connectorId": row.connector_id, "csChargingProfiles": row.profile}
@@ -809,7 +1183,7 @@ def station_reapply(*, station_id: int) -> int:
         command_create(station=station, action="ChangeAvailability", payload=kind_payload)
         sent += 1
     if station.location_id is not None:
-        if not installed.filter(charging_profile_id=LOAD_DEFAULT_PROFILE_ID).exists():
+        if not active.filter(charging_profile_id=LOAD_DEFAULT_PROFILE_ID).exists():
             site = SiteCapacity.objects.filter(location_id=station.location_id, enabled=True).first()
             if site is not None and site_fallback_install(site=site, station=station):
                 sent += 1

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from chargenet.events import event_subscribe
+from chargenet.events import event_batch_memo, event_subscribe
 
 
 def on_session_changed(event_type: str, data: dict[str, Any]) -> None:
@@ -20,10 +20,14 @@ def on_session_updated(event_type: str, data: dict[str, Any]) -> None:
     session_id, station_id = data.get("session_id"), data.get("station_id")
     if session_id is None or station_id is None or data.get("status") != "active":
         return
-    if AllocationDecision.objects.filter(session_id=session_id).exists():
-        return
-    if SiteCapacity.objects.filter(location__stations__pk=station_id, enabled=True).exists():
-        site_rebalance_request(station_id=data.get("station_id"), trigger=event_type)
+    managed = event_batch_memo(
+        "smartcharging.managed_stations",
+        lambda: set(
+            SiteCapacity.objects.filter(enabled=True).values_list("location__stations__pk", flat=True)
+        ),
+    )
+    if station_id in managed and not AllocationDecision.objects.filter(session_id=session_id).exists():
+        site_rebalance_request(station_id=station_id, trigger=event_type)
 
 
 def on_station_booted(event_type: str, data: dict[str, Any]) -> None:

@@ -145,9 +145,15 @@ def station_composite_request(request: UserRequest, identity: str) -> HttpRespon
 def location_smart(request: HttpRequest, pk: int) -> HttpResponse:
     location = get_object_or_404(Location, pk=pk)
     rules = selectors.schedule_rule_list(location_id=location.pk)
+    site = selectors.site_capacity_get(location_id=location.pk)
     context = {
         "location": location,
-        "site": selectors.site_capacity_get(location_id=location.pk),
+        "site": site,
+        "windows": [
+            {**w, "days": " ".join(WEEKDAYS[d] for d in w["weekdays"]) or "every day"}
+            for w in (site.capacity_windows if site else [])
+        ],
+        "circuits": selectors.circuit_list(location_id=location.pk),
         "decisions": selectors.allocation_decision_list(location_id=location.pk)[:50],
         "rules": rules,
         "timeline": selectors.schedule_timeline(rules=rules, tz_name=location.time_zone),

@@ -65,4 +65,5 @@ def _connector_for(station: Station, connector_id: int, number: int = 1) -> Conn
     # EVSE and the connector on it (number). Stations report what they have.
     evse, _ = Evse.objects.get_or_create(station=station, evse_id=connector_id)
     connector, _ = Connector.objects.get_or_create(evse=evse, connector_id=number or 1)
+    connector.evse = evse  # callers read connector.evse: no second fetch
     return connector

@@ -25,7 +25,7 @@ from stations.devicemodel.models import (
     DisplayMessage,
     StationReport,
 )
-from stations.network.models import Connector, ConnectorStatusChange, Evse, Location, Station
+from stations.network.models import Connector, ConnectorStatusChange, Evse, Location, Station, Tag
 from stations.sessions.models import MeterSample, Reservation, Session
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "Station",
     "StationConfigurationKey",
     "StationProtocolState",
+    "Tag",
     "ChargingNotice",
     "DeviceEvent",
     "DeviceMonitor",

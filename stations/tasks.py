@@ -14,7 +14,9 @@ def station_mark_offline_task() -> int:
 
 @shared_task(name="stations.command_expire_task")
 def command_expire_task() -> int:
-    """Expire queued commands past their expiry; time out sent ones left unanswered by a dead node."""
+    """Expire queued commands past their expiry; time out sent ones left unanswered by a dead node;
+    nudge again the connections whose queued commands lost their nudge."""
+    services.commands_nudge_stale()
     return services.command_expire()
 
 

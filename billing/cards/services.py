@@ -2,7 +2,9 @@
 
 A driver saves a card through the provider's setup checkout (a SetupIntent); we keep only the
 provider's ids and the masked card. Every issued invoice of a driver with a default card is charged
-off-session (`invoice.issued`, through the outbox). A declined charge fails that attempt, mails the
+off-session (`invoice.issued`, through the outbox); with BILLING_CHARGE_PER_CDR each new CDR of such a
+driver is invoiced on its own at once (`cdr.created`), so each session is charged when it ends. A
+charge that goes through mails a receipt. A declined charge fails that attempt, mails the
 driver (who can pay by hand on the invoice page) and is tried again after each of
 BILLING_AUTOPAY_RETRY_HOURS; an attempt whose answer was lost is asked again with the same
 idempotency key, so the card is never charged twice for one attempt.
@@ -14,12 +16,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
-from billing.models import Invoice, Payment, PaymentBlock, PaymentMethod
+from billing.models import Cdr, Invoice, Payment, PaymentBlock, PaymentMethod
 from billing.providers import CardDeclined, PaymentProvider, ProviderError, provider_get
-from billing.services import BillingError, payment_status_set
+from billing.services import BillingError, invoice_issue_for_cdr, payment_status_set
 from chargenet.events import event_publish
+from chargenet.services import user_language
 from rfid.models import Driver, IdToken
 from rfid.services import id_token_block, id_token_unblock
 
@@ -132,6 +136,27 @@ def _automatic(invoice: Invoice) -> list[Payment]:
     )
 
 
+def cdr_charge_now(*, cdr_id: int) -> Invoice | None:
+    """With BILLING_CHARGE_PER_CDR on, a new CDR of a driver with a default card is invoiced on its
+    own at once; the invoice's `invoice.issued` subscribers mail it and charge the card, with the
+    retries, failure mails and blocking rule of every automatic payment. Corrections (credit and
+    superseding CDRs), free sessions and drivers without a card wait for the period's invoice.
+    Returns the invoice, or None when the CDR is left to the invoice run."""
+    if not settings.BILLING_CHARGE_PER_CDR:
+        return None
+    cdr = Cdr.objects.filter(pk=cdr_id).first()
+    if (
+        cdr is None
+        or cdr.driver_id is None
+        or cdr.kind != Cdr.Kind.NORMAL
+        or cdr.supersedes_id is not None
+        or cdr.total_incl_vat <= 0
+        or not PaymentMethod.objects.filter(driver_id=cdr.driver_id, is_default=True).exists()
+    ):
+        return None
+    return invoice_issue_for_cdr(cdr_id=cdr.pk)
+
+
 def invoice_autopay(*, invoice_id: int) -> Payment | None:
     """Charge an issued invoice to its driver's default card, off-session: one new attempt (a
     Payment), unless the invoice is settled, costs nothing, has an attempt in flight, or the driver
@@ -187,7 +212,9 @@ def _attempt(payment: Payment) -> Payment:
         return payment
     with transaction.atomic():
         Payment.objects.filter(pk=payment.pk).update(reference=intent)
-        return payment_status_set(payment=payment, status=Payment.Status.PAID)
+        payment = payment_status_set(payment=payment, status=Payment.Status.PAID)
+        event_publish("payment.autopay_succeeded", {"payment_id": payment.pk, "invoice_id": invoice.pk})
+        return payment
 
 
 def autopay_next_attempt(*, invoice: Invoice) -> datetime | None:
@@ -220,30 +247,61 @@ def invoice_autopay_retry(*, now: datetime | None = None) -> int:
 
 
 def autopay_failure_mail(*, payment_id: int) -> bool:
-    """Tell the driver that the automatic payment failed, when it is tried again and how to pay now."""
+    """Tell the driver, in their language, that the automatic payment failed, when it is tried again
+    and how to pay now."""
     payment = Payment.objects.select_related("invoice__driver__user").get(pk=payment_id)
     invoice = payment.invoice
     address = invoice.email or invoice.driver.email or invoice.driver.user.email
     if not address:
         return False
     due = autopay_next_attempt(invoice=invoice)
-    again = (
-        f"We will try your card again on {due:%d %b %Y %H:%M} UTC."
-        if due
-        else "We will not try your card again."
-    )
     reason = payment.note.removeprefix(f"{AUTOMATIC_NOTE}: ")
-    EmailMessage(
-        subject=f"Your card payment for invoice {invoice.number} failed",
-        body=(
-            f"Hello {invoice.billing_name},\n\nwe could not charge {payment.amount} {payment.currency} "
-            f"for invoice {invoice.number} to your card: {reason}\n{again}\n\n"
-            f"You can pay now at {settings.SITE_URL}/billing/invoices/{invoice.pk}/ "
-            "or change your card at "
-            f"{settings.SITE_URL}/billing/cards/\n"
-        ),
-        to=[address],
-    ).send()
+    with translation.override(user_language(invoice.driver.user)):
+        again = (
+            gettext("We will try your card again on %(when)s UTC.") % {"when": f"{due:%Y-%m-%d %H:%M}"}
+            if due
+            else gettext("We will not try your card again.")
+        )
+        subject = gettext("Your card payment for invoice %(number)s failed") % {"number": invoice.number}
+        body = gettext(
+            "Hello %(name)s,\n\nwe could not charge %(amount)s %(currency)s for invoice %(number)s to your "
+            "card: %(reason)s\n%(again)s\n\nYou can pay now at %(invoice_url)s or change your card at "
+            "%(cards_url)s\n"
+        ) % {
+            "name": invoice.billing_name,
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "number": invoice.number,
+            "reason": reason,
+            "again": again,
+            "invoice_url": f"{settings.SITE_URL}/billing/invoices/{invoice.pk}/",
+            "cards_url": f"{settings.SITE_URL}/billing/cards/",
+        }
+    EmailMessage(subject=subject, body=body, to=[address]).send()
+    return True
+
+
+def autopay_receipt_mail(*, payment_id: int) -> bool:
+    """The driver's receipt, in their language, for an automatic card payment that went through."""
+    payment = Payment.objects.select_related("invoice__driver__user", "payment_method").get(pk=payment_id)
+    invoice = payment.invoice
+    address = invoice.email or invoice.driver.email or invoice.driver.user.email
+    if not address:
+        return False
+    with translation.override(user_language(invoice.driver.user)):
+        subject = gettext("Receipt: invoice %(number)s paid") % {"number": invoice.number}
+        body = gettext(
+            "Hello %(name)s,\n\nwe charged %(amount)s %(currency)s for invoice %(number)s to your card "
+            "%(card)s. Thank you.\n\nThe invoice: %(invoice_url)s\n"
+        ) % {
+            "name": invoice.billing_name,
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "number": invoice.number,
+            "card": str(payment.payment_method or "").capitalize(),
+            "invoice_url": f"{settings.SITE_URL}/billing/invoices/{invoice.pk}/",
+        }
+    EmailMessage(subject=subject, body=body, to=[address]).send()
     return True
 
 

@@ -5,7 +5,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing import selectors as billing_selectors
 from billing.models import GuestCharge, Tariff
@@ -14,25 +17,39 @@ from stations.access.services import station_is_public
 from stations.connection.services.commands import REMOTE_START_REFUSED
 from stations.models import Connector, Session
 
-STATUS_WORDS: dict[str, str] = {
-    Connector.Status.AVAILABLE: "Free: plug in your car and pay below",
-    Connector.Status.PREPARING: "Plugged in: pay below to start",
-    Connector.Status.CHARGING: "In use",
-    Connector.Status.SUSPENDED_EV: "In use",
-    Connector.Status.SUSPENDED_EVSE: "In use",
-    Connector.Status.FINISHING: "Finishing a session",
-    Connector.Status.RESERVED: "Reserved",
-    Connector.Status.UNAVAILABLE: "Out of service",
-    Connector.Status.FAULTED: "Out of order",
-    Connector.Status.OCCUPIED: "In use",
-    Connector.Status.UNKNOWN: "Status unknown",
+# Lazy: the words are looked up in the guest's language when a page is drawn.
+STATUS_WORDS: dict[str, Any] = {
+    Connector.Status.AVAILABLE: gettext_lazy("Free: plug in your car and pay below"),
+    Connector.Status.PREPARING: gettext_lazy("Plugged in: pay below to start"),
+    Connector.Status.CHARGING: gettext_lazy("In use"),
+    Connector.Status.SUSPENDED_EV: gettext_lazy("In use"),
+    Connector.Status.SUSPENDED_EVSE: gettext_lazy("In use"),
+    Connector.Status.FINISHING: gettext_lazy("Finishing a session"),
+    Connector.Status.RESERVED: gettext_lazy("Reserved"),
+    Connector.Status.UNAVAILABLE: gettext_lazy("Out of service"),
+    Connector.Status.FAULTED: gettext_lazy("Out of order"),
+    Connector.Status.OCCUPIED: gettext_lazy("In use"),
+    Connector.Status.UNKNOWN: gettext_lazy("Status unknown"),
 }
 
-_COMPONENT_WORDS = {
-    "ENERGY": "{price} {currency} per kWh",
-    "TIME": "{price} {currency} per hour of charging",
-    "PARKING_TIME": "{price} {currency} per hour parked without charging",
-    "FLAT": "{price} {currency} per session",
+_COMPONENT_WORDS: dict[str, Any] = {
+    "ENERGY": gettext_lazy("%(price)s %(currency)s per kWh"),
+    "TIME": gettext_lazy("%(price)s %(currency)s per hour of charging"),
+    "PARKING_TIME": gettext_lazy("%(price)s %(currency)s per hour parked without charging"),
+    "FLAT": gettext_lazy("%(price)s %(currency)s per session"),
+}
+
+# Why a connector refuses a remote start, keyed like REMOTE_START_REFUSED (whose English words
+# are the station's error messages).
+_REFUSED_WORDS: dict[str, Any] = {
+    Connector.Status.CHARGING: gettext_lazy("you cannot start now: the connector is charging"),
+    Connector.Status.SUSPENDED_EV: gettext_lazy("you cannot start now: the connector is in use"),
+    Connector.Status.SUSPENDED_EVSE: gettext_lazy("you cannot start now: the connector is in use"),
+    Connector.Status.FINISHING: gettext_lazy("you cannot start now: the connector is finishing a session"),
+    Connector.Status.FAULTED: gettext_lazy("you cannot start now: the connector is faulted"),
+    Connector.Status.UNAVAILABLE: gettext_lazy("you cannot start now: the connector is unavailable"),
+    Connector.Status.OCCUPIED: gettext_lazy("you cannot start now: the connector is occupied"),
+    Connector.Status.RESERVED: gettext_lazy("you cannot start now: the connector is reserved"),
 }
 
 
@@ -49,22 +66,30 @@ def guest_connector(*, identity: str, evse_id: int) -> Connector | None:
     return connector
 
 
+def _weekday_abbr(day: str) -> Any:
+    """OCPI's MONDAY… as the guest's language abbreviates it (Django's own translations)."""
+    names = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]
+    return WEEKDAYS_ABBR[names.index(day)] if day in names else day.title()[:3]
+
+
 def _restriction_words(restrictions: dict[str, Any]) -> str:
     parts = []
     if restrictions.get("start_time") or restrictions.get("end_time"):
         parts.append(f"{restrictions.get('start_time', '00:00')}–{restrictions.get('end_time', '24:00')}")
     if restrictions.get("day_of_week"):
-        parts.append(", ".join(day.title()[:3] for day in restrictions["day_of_week"]))
+        parts.append(", ".join(str(_weekday_abbr(day)) for day in restrictions["day_of_week"]))
     if restrictions.get("min_duration") is not None:
-        parts.append(f"after {int(restrictions['min_duration']) // 60} min")
+        parts.append(_("after %(minutes)s min") % {"minutes": int(restrictions["min_duration"]) // 60})
     if restrictions.get("max_duration") is not None:
-        parts.append(f"for the first {int(restrictions['max_duration']) // 60} min")
+        parts.append(
+            _("for the first %(minutes)s min") % {"minutes": int(restrictions["max_duration"]) // 60}
+        )
     if restrictions.get("min_kwh") is not None:
-        parts.append(f"from {restrictions['min_kwh']} kWh")
+        parts.append(_("from %(kwh)s kWh") % {"kwh": restrictions["min_kwh"]})
     if restrictions.get("max_kwh") is not None:
-        parts.append(f"up to {restrictions['max_kwh']} kWh")
+        parts.append(_("up to %(kwh)s kWh") % {"kwh": restrictions["max_kwh"]})
     if restrictions.get("min_power") is not None or restrictions.get("max_power") is not None:
-        parts.append("at some charging speeds")
+        parts.append(_("at some charging speeds"))
     return f" ({'; '.join(parts)})" if parts else ""
 
 
@@ -81,9 +106,10 @@ def tariff_words(tariff: Tariff | None) -> list[str]:
             if template is None:
                 continue
             price = money_round(Decimal(str(component["price"])) * factor, tariff.currency)
-            words.append(template.format(price=price, currency=tariff.currency) + when)
+            words.append(template % {"price": formats.localize(price), "currency": tariff.currency} + when)
     if tariff.vat_percent:
-        words.append(f"Prices include {Decimal(tariff.vat_percent).normalize():f} % VAT.")
+        vat = formats.localize(Decimal(tariff.vat_percent).normalize())
+        words.append(_("Prices include %(vat)s %% VAT.") % {"vat": vat})
     return words
 
 
@@ -111,21 +137,23 @@ def guest_offer(*, connector: Connector) -> GuestOffer:
     )
     reason = ""
     if tariff is None:
-        reason = "this charger has no public price; pay-as-you-go is not offered here"
+        reason = _("this charger has no public price; pay-as-you-go is not offered here")
     elif not settings.STRIPE_SECRET_KEY:
-        reason = "card payment is not available at the moment"
+        reason = _("card payment is not available at the moment")
     elif not station.is_online:
-        reason = "the charger is offline at the moment"
+        reason = _("the charger is offline at the moment")
     elif connector.status in REMOTE_START_REFUSED:
-        reason = f"you cannot start now: {REMOTE_START_REFUSED[connector.status]}"
+        reason = str(_REFUSED_WORDS.get(connector.status, REMOTE_START_REFUSED[connector.status]))
     elif Session.objects.filter(connector=connector, status=Session.Status.ACTIVE).exists():
-        reason = "you cannot start now: the connector is in use"
+        reason = _("you cannot start now: the connector is in use")
     location = station.location
     return GuestOffer(
         connector=connector,
         station_name=(location.name if location is not None and location.name else station.identity),
         connector_label=f"{station.identity} · {connector.evse.evse_id} ({connector.get_standard_display()})",
-        status_words=STATUS_WORDS.get(connector.status, connector.status) if station.is_online else "Offline",
+        status_words=str(STATUS_WORDS.get(connector.status, connector.status))
+        if station.is_online
+        else _("Offline"),
         available=not reason,
         reason=reason,
         tariff=tariff,
@@ -172,6 +200,7 @@ class GuestChargeView:
     energy_kwh: Decimal | None
     cost: Decimal | None
     released: Decimal | None
+    note: str = ""
 
 
 def guest_charge_view(*, charge: GuestCharge) -> GuestChargeView:
@@ -185,21 +214,24 @@ def guest_charge_view(*, charge: GuestCharge) -> GuestChargeView:
         cost = billing_selectors.session_cost(session=session).total_incl_vat
     finished = status in (GuestCharge.Status.CAPTURED, GuestCharge.Status.RELEASED, GuestCharge.Status.FAILED)
     if status == GuestCharge.Status.PENDING:
-        headline = "Waiting for your payment"
+        headline = _("Waiting for your payment")
     elif status == GuestCharge.Status.AUTHORIZED:
-        headline = "Payment reserved: starting the charger"
+        headline = _("Payment reserved: starting the charger")
     elif status in (GuestCharge.Status.STARTING, GuestCharge.Status.CHARGING) and running:
-        headline = "Charging"
+        headline = _("Charging")
     elif status == GuestCharge.Status.STARTING:
-        headline = "Starting: plug in your car if you have not yet"
+        headline = _("Starting: plug in your car if you have not yet")
     elif status == GuestCharge.Status.CHARGING:
-        headline = "Finished: working out the price"
+        headline = _("Finished: working out the price")
     elif status == GuestCharge.Status.CAPTURED:
-        headline = f"Paid {charge.amount_captured} {charge.currency}"
+        headline = _("Paid %(amount)s %(currency)s") % {
+            "amount": formats.localize(charge.amount_captured),
+            "currency": charge.currency,
+        }
     elif status == GuestCharge.Status.RELEASED:
-        headline = "Nothing charged: your reservation was released"
+        headline = _("Nothing charged: your reservation was released")
     else:
-        headline = "The payment did not go through"
+        headline = _("The payment did not go through")
     released = None
     if status in (GuestCharge.Status.CAPTURED, GuestCharge.Status.RELEASED):
         released = charge.amount_held - (charge.amount_captured or Decimal(0))
@@ -212,4 +244,6 @@ def guest_charge_view(*, charge: GuestCharge) -> GuestChargeView:
         energy_kwh=energy,
         cost=cost,
         released=released,
+        # The fixed notes are marked in the services (gettext_noop); a provider's words stay as said.
+        note=_(charge.note) if charge.note else "",
     )

@@ -29,6 +29,7 @@ from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from billing import selectors as billing_selectors
 from billing.guest import selectors
@@ -304,7 +305,7 @@ def guest_charge_settle(*, cdr_id: int) -> GuestCharge | None:
     charge.cdr = cdr
     charge.session = cdr.session
     if amount <= 0:
-        _hold_release(charge, note="no energy was charged: the whole hold was released")
+        _hold_release(charge, note=gettext_noop("no energy was charged: the whole hold was released"))
     else:
         try:
             _provider(charge.provider).hold_capture(
@@ -401,7 +402,9 @@ def guest_charges_sweep(*, now: datetime | None = None) -> int:
         except ProviderError:
             continue
         changed += GuestCharge.objects.filter(pk=charge_id, status=GuestCharge.Status.PENDING).update(
-            status=GuestCharge.Status.FAILED, note="the payment was not completed", updated_at=now
+            status=GuestCharge.Status.FAILED,
+            note=gettext_noop("the payment was not completed"),
+            updated_at=now,
         )
     stale = GuestCharge.objects.filter(
         status__in=(GuestCharge.Status.AUTHORIZED, GuestCharge.Status.STARTING),
@@ -419,7 +422,7 @@ def guest_charges_sweep(*, now: datetime | None = None) -> int:
             if Session.objects.filter(id_token_id=charge.id_token_id).exists() and charge.id_token_id:
                 continue  # it started; session.started links it
             try:
-                _hold_release(charge, note="the session did not start; the hold was released")
+                _hold_release(charge, note=gettext_noop("the session did not start; the hold was released"))
             except ProviderError:
                 logger.warning("could not release guest hold %s; next sweep", charge.pk, exc_info=True)
                 continue

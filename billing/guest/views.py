@@ -4,6 +4,7 @@ import segno
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from billing.guest import selectors, services
@@ -16,14 +17,14 @@ from stations.models import Station
 def _connector_or_404(identity: str, evse_id: int):
     connector = selectors.guest_connector(identity=identity, evse_id=evse_id)
     if connector is None:
-        raise Http404("There is no public charger with this code.")
+        raise Http404(_("There is no public charger with this code."))
     return connector
 
 
 def _charge_or_404(token: str) -> GuestCharge:
     charge = selectors.guest_charge_by_token(token=token)
     if charge is None:
-        raise Http404("This link is not valid.")
+        raise Http404(_("This link is not valid."))
     return charge
 
 
@@ -94,9 +95,9 @@ def guest_charge(request: HttpRequest, token: str) -> HttpResponse:
         try:
             services.guest_charge_confirm(charge_id=charge.pk)
         except ProviderError:
-            notice = "We could not confirm your payment yet; this page updates by itself."
+            notice = _("We could not confirm your payment yet; this page updates by itself.")
     elif request.GET.get("checkout") == "cancelled" and charge.status == GuestCharge.Status.PENDING:
-        notice = "You cancelled the payment; nothing was reserved."
+        notice = _("You cancelled the payment; nothing was reserved.")
     view = selectors.guest_charge_view(charge=_charge_or_404(token))
     return render(request, "billing/guest_charge.html", {"view": view, "notice": notice})
 
@@ -120,6 +121,6 @@ def guest_charge_stop(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "billing/guest_charge.html",
-        {"view": view, "notice": error or "Stopping: the charger ends the session in a moment."},
+        {"view": view, "notice": error or _("Stopping: the charger ends the session in a moment.")},
         status=409 if error else 200,
     )

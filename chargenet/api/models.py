@@ -2,14 +2,15 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ApiKey(models.Model):
     """A machine client's key: belongs to a user, has a role, is stored only as a SHA-256 digest."""
 
     class Role(models.TextChoices):
-        READ = "read", "Read only"
-        OPERATE = "operate", "Read and operate"
+        READ = "read", _("Read only")
+        OPERATE = "operate", _("Read and operate")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, help_text="Who or what uses the key (an integration's name)")

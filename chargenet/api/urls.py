@@ -113,6 +113,7 @@ v1 = [
     path("invoices/run/", billing_api.InvoiceRunApi.as_view(), name="invoice-run"),
     path("invoices/<id:pk>/", billing_api.InvoiceDetailApi.as_view(), name="invoice-detail"),
     path("invoices/<id:pk>/pdf/", billing_api.InvoicePdfApi.as_view(), name="invoice-pdf"),
+    path("credit-notes/<id:pk>/pdf/", billing_api.CreditNotePdfApi.as_view(), name="credit-note-pdf"),
     path(
         "invoices/<id:pk>/payments/",
         billing_api.InvoicePaymentListApi.as_view(),
@@ -169,6 +170,12 @@ v1 = [
     ),
     path("locations/<id:pk>/site-capacity/", smart_api.SiteCapacityApi.as_view(), name="site-capacity"),
     path("locations/<id:pk>/allocations/", smart_api.AllocationListApi.as_view(), name="allocation-list"),
+    path("locations/<id:pk>/circuits/", smart_api.CircuitListApi.as_view(), name="circuit-list"),
+    path(
+        "locations/<id:pk>/circuits/<id:circuit_id>/",
+        smart_api.CircuitDetailApi.as_view(),
+        name="circuit-detail",
+    ),
     path("schedule-rules/", smart_api.ScheduleRuleListApi.as_view(), name="schedule-rule-list"),
     path("schedule-rules/<id:pk>/", smart_api.ScheduleRuleDetailApi.as_view(), name="schedule-rule-detail"),
     # The device model of 2.0.1 stations (stations/devicemodel/api.py).
@@ -264,25 +271,20 @@ v1 = [
         "firmware-campaigns/<id:pk>/", fleet_api.CampaignDetailApi.as_view(), name="firmware-campaign-detail"
     ),
     path(
-        "firmware-campaigns/<id:pk>/pause/",
-        fleet_api.CampaignPauseApi.as_view(),
-        name="firmware-campaign-pause",
+        "diagnostics-campaigns/",
+        fleet_api.DiagnosticsCampaignListApi.as_view(),
+        name="diagnostics-campaign-list",
     ),
     path(
-        "firmware-campaigns/<id:pk>/resume/",
-        fleet_api.CampaignResumeApi.as_view(),
-        name="firmware-campaign-resume",
+        "diagnostics-campaigns/<id:pk>/",
+        fleet_api.DiagnosticsCampaignDetailApi.as_view(),
+        name="diagnostics-campaign-detail",
     ),
-    path(
-        "firmware-campaigns/<id:pk>/cancel/",
-        fleet_api.CampaignCancelApi.as_view(),
-        name="firmware-campaign-cancel",
-    ),
-    path(
-        "firmware-campaigns/<id:pk>/retry-failed/",
-        fleet_api.CampaignRetryFailedApi.as_view(),
-        name="firmware-campaign-retry-failed",
-    ),
+    *[
+        path(f"{kind}-campaigns/<id:pk>/{action}/", view.as_view(), name=f"{kind}-campaign-{action}")
+        for kind, views in fleet_api.CAMPAIGN_ACTION_APIS.items()
+        for action, view in views.items()
+    ],
     path(
         "stations/<str:identity>/diagnostics/",
         fleet_api.StationDiagnosticsListApi.as_view(),

@@ -27,6 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chargenet.errors import DomainError
+from chargenet.events import event_batch_memo
 from chargenet.lengths import text_too_long
 from chargenet.webhooks.models import WebhookDelivery, WebhookSubscription
 
@@ -58,6 +59,8 @@ WEBHOOK_EVENTS = (
     "firmware_campaign.updated",
     "firmware_campaign.station_updated",
     "diagnostics.updated",
+    "diagnostics_campaign.updated",
+    "diagnostics_campaign.station_updated",
     "station.status_reported",
 )
 COMMAND_FINAL_STATUSES = {"accepted", "rejected", "error", "timed_out", "expired"}
@@ -231,7 +234,10 @@ def webhook_event_fanout(
     `event_id` (the outbox event's id) becomes the payload's id; a subscription that already has a
     delivery of this event gets no second one, so fanning the same event out again adds nothing.
     """
-    subscriptions = [s for s in WebhookSubscription.objects.filter(is_active=True) if s.wants(event_type)]
+    active = event_batch_memo(
+        "webhooks.active_subscriptions", lambda: list(WebhookSubscription.objects.filter(is_active=True))
+    )
+    subscriptions = [s for s in active if s.wants(event_type)]
     if not subscriptions:  # the common case: nobody wants this event; no second query
         return []
     if event_id is None:

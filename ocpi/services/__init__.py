@@ -67,7 +67,13 @@ from ocpi.services.push import (
     roaming_session_record,
 )
 from ocpi.services.routing import body_party, parties_q
-from ocpi.services.tokens import COMMAND_TOKEN_GRACE, TOKEN_TYPES, roaming_token_find, roaming_token_store
+from ocpi.services.tokens import (
+    COMMAND_TOKEN_GRACE,
+    TOKEN_TYPES,
+    roaming_token_find,
+    roaming_token_store,
+    roaming_token_type,
+)
 
 __all__ = [
     "body_party",
@@ -130,4 +136,5 @@ __all__ = [
     "roaming_session_record",
     "roaming_token_find",
     "roaming_token_store",
+    "roaming_token_type",
 ]

@@ -43,7 +43,9 @@ def _authorize_at(
     answer = partner_call(
         partner,
         method="POST",
-        url=f"{base.rstrip('/')}/{quote(uid, safe='')}/authorize?type={token_type}",
+        # 2.1.1 names no token type in the URL.
+        url=f"{base.rstrip('/')}/{quote(uid, safe='')}/authorize"
+        + ("" if partner.version == "2.1.1" else f"?type={token_type}"),
         module="tokens",
         body=location_references,
         timeout=remaining,

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ocpi import selectors, transport
+from ocpi import selectors, transport, v211
 from ocpi.client import PartnerUnreachable, partner_call
 from ocpi.models import Partner, RemoteCommand, RoamingSession, RoamingToken
 from ocpi.services.charging_profiles import PROFILE_COMMANDS, charging_profile_result
@@ -263,6 +263,8 @@ def remote_command_result_send(*, remote_command_id: int) -> str:
     )
     if not claimed:
         return ""
+    if module == "commands" and remote.partner.version == v211.VERSION:
+        body = v211.out_command_response(body)  # 2.1.1 posts a CommandResponse
     try:
         partner_call(
             remote.partner,

@@ -13,15 +13,25 @@ from django.utils import timezone
 
 from chargenet.errors import DomainError
 from chargenet.events import event_publish
-from ocpi import transport
+from ocpi import transport, v211
 from ocpi.client import PartnerUnreachable, partner_call
 from ocpi.models import EmspCommand, EmspToken, Partner, PartnerLocation, PartnerSession
 from ocpi.services.emsp_tokens import emsp_token_to_ocpi
 from ocpi.transport import OcpiError
 from rfid.models import Driver, IdToken
 
-RESULTS = {"ACCEPTED", "CANCELED_RESERVATION", "EVSE_OCCUPIED", "EVSE_INOPERATIVE", "FAILED", "NOT_SUPPORTED",
-           "REJECTED", "TIMEOUT", "UNKNOWN_RESERVATION"}  # fmt: skip
+RESULTS = {
+    "ACCEPTED",
+    "CANCELED_RESERVATION",
+    "EVSE_OCCUPIED",
+    "EVSE_INOPERATIVE",
+    "FAILED",
+    "NOT_SUPPORTED",
+    "REJECTED",
+    "TIMEOUT",
+    "UNKNOWN_RESERVATION",
+    "UNKNOWN_SESSION",
+}  # fmt: skip  (the last one: a 2.1.1 CPO posts a CommandResponse)
 RESPONSES = {"NOT_SUPPORTED", "REJECTED", "ACCEPTED", "UNKNOWN_SESSION"}
 SEND_ATTEMPTS = 5
 
@@ -52,7 +62,8 @@ def _command_create(*, partner: Partner, command: str, driver: Driver, id_token:
         raise RoamingChargeError(f"{partner.name} takes no remote commands")
     row = EmspCommand(partner=partner, command=command, driver=driver, id_token=id_token, body={})
     base = settings.OCPI_BASE_URL or our_base_url.rstrip("/")
-    row.body = {"response_url": f"{base}/ocpi/{transport.VERSION}/emsp/commands/{command}/{row.uuid}", **body}
+    version = partner.version or transport.VERSION
+    row.body = {"response_url": f"{base}/ocpi/{version}/emsp/commands/{command}/{row.uuid}", **body}
     row.save()
     transaction.on_commit(lambda: _send_enqueue(row.pk))
     return row
@@ -111,7 +122,8 @@ def emsp_command_send(*, command_id: int) -> str:
     command = EmspCommand.objects.select_related("partner").get(pk=command_id)
     url = f"{command.partner.endpoint('commands', 'RECEIVER').rstrip('/')}/{command.command}"
     try:
-        answer = partner_call(command.partner, method="POST", url=url, module="commands", body=command.body)
+        body = v211.out_command(command.body) if command.partner.version == v211.VERSION else command.body
+        answer = partner_call(command.partner, method="POST", url=url, module="commands", body=body)
     except PartnerUnreachable as exc:
         if command.attempts >= SEND_ATTEMPTS:
             _command_finish(command, status=EmspCommand.Status.FAILED, result="FAILED", message=str(exc))

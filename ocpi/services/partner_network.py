@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from billing.money import money_round, vat_of
 from chargenet.events import event_publish
-from ocpi import transport
+from ocpi import transport, v211
 from ocpi.client import PartnerUnreachable, partner_call
 from ocpi.models import (
     EmspCommand,
@@ -565,6 +565,10 @@ def _pulled_store(partner: Partner, module: str, item: Any) -> int:
         return 0
     try:
         country_code, party_id = str(item.get("country_code", "")), str(item.get("party_id", ""))
+        if partner.version == v211.VERSION:  # 2.1.1 objects name no owner: the partner owns them
+            country_code, party_id = partner.country_code, partner.party_id
+            convert = v211.in_location if module == "locations" else v211.in_tariff
+            item = convert(item, country_code=country_code, party_id=party_id)
         object_id = str(item.get("id", ""))
         if module == "locations":
             partner_location_store(partner=partner, country_code=country_code, party_id=party_id,

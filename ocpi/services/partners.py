@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chargenet.errors import DomainError
-from ocpi import transport
+from ocpi import transport, v211
 from ocpi.client import Answer, PartnerUnreachable, ocpi_call
 from ocpi.models import Partner, Push, RequestLog
 from ocpi.services.push import partner_initial_push
@@ -126,15 +126,23 @@ class PartnerPlatform:
 
 
 def _versions_fetch(
-    *, partner: Partner | None, versions_url: str, token: str, encode: bool
+    *, partner: Partner, versions_url: str, token: str, encode: bool, version: str = ""
 ) -> PartnerPlatform:
-    """GET the partner's versions and the details of 2.2.1. Raises OcpiError 3001 (unusable API),
+    """GET the partner's versions and the details of the highest version we share (or of `version`,
+    the one the partner chose by registering through it). Raises OcpiError 3001 (unusable API),
     3002 (no common version) or 3003 (no credentials endpoint)."""
 
     def fetch(url: str, what: str) -> Answer:
+        nonlocal encode
         answer = ocpi_call(
             partner=partner, method="GET", url=url, token=token, module="versions", encode_token=encode
         )
+        if answer.http_status in (401, 403) and encode:
+            # A 2.1.1 platform (and many 2.2 ones) wants the token as is: try once more that way.
+            encode = False
+            answer = ocpi_call(
+                partner=partner, method="GET", url=url, token=token, module="versions", encode_token=False
+            )
         if not answer.ok:
             raise PartnerUnreachable(f"{what} answered HTTP {answer.http_status}, OCPI {answer.status_code}")
         return answer
@@ -142,21 +150,15 @@ def _versions_fetch(
     try:
         answer = fetch(versions_url, "versions")
         versions = answer.data if isinstance(answer.data, list) else []
-        details_url = next(
-            (
-                str(v.get("url"))
-                for v in versions
-                if isinstance(v, dict) and str(v.get("version")) == transport.VERSION
-            ),
-            "",
-        )
-        if not details_url:
-            offered = ", ".join(str(v.get("version")) for v in versions if isinstance(v, dict)) or "none"
+        offered = {str(v.get("version")): str(v.get("url")) for v in versions if isinstance(v, dict)}
+        chosen = next((v for v in ((version,) if version else transport.VERSIONS) if v in offered), "")
+        if not chosen:
             raise OcpiError(
-                f"no common OCPI version (we speak {transport.VERSION}; the partner offers {offered})",
+                f"no common OCPI version (we speak {version or ', '.join(transport.VERSIONS)}; "
+                f"the partner offers {', '.join(offered) or 'none'})",
                 status_code=transport.UNSUPPORTED_VERSION,
             )
-        answer = fetch(details_url, "version details")
+        answer = fetch(offered[chosen], "version details")
     except PartnerUnreachable as exc:
         raise OcpiError(
             f"could not use the partner's API: {exc}", status_code=transport.CLIENT_API_UNUSABLE
@@ -172,7 +174,9 @@ def _versions_fetch(
         raise OcpiError(
             "the partner lists no credentials endpoint", status_code=transport.NO_MATCHING_ENDPOINTS
         )
-    return PartnerPlatform(version=transport.VERSION, endpoints=endpoints)
+    if chosen == v211.VERSION:
+        endpoints = v211.endpoints_in(endpoints, roles=partner.roles)
+    return PartnerPlatform(version=chosen, endpoints=endpoints)
 
 
 def _credentials_parse(body: Any) -> tuple[str, str, Any]:
@@ -189,9 +193,10 @@ def _credentials_parse(body: Any) -> tuple[str, str, Any]:
 
 
 def partner_credentials_store(
-    *, partner: Partner, body: Any, versions_url: str, update: bool
+    *, partner: Partner, body: Any, versions_url: str, update: bool, version: str = transport.VERSION
 ) -> dict[str, Any]:
-    """A partner registers (POST, with token A) or updates its registration (PUT, with its token).
+    """A partner registers (POST, with token A) or updates its registration (PUT, with its token)
+    through our credentials endpoint of `version`, which is the version it chose.
 
     Before answering we fetch the partner's versions and endpoints with the token it gave us; only
     then is anything stored, a new token issued to it and token A (or its old token) retired.
@@ -208,7 +213,10 @@ def partner_credentials_store(
         cleaned_roles = _roles_clean(roles, country_code=partner.country_code, party_id=partner.party_id)
     except PartnerError as exc:
         raise OcpiError(str(exc), status_code=transport.INVALID_PARAMETERS) from None
-    platform = _versions_fetch(partner=partner, versions_url=url, token=token_b, encode=partner.send_base64)
+    platform = _versions_fetch(
+        partner=partner, versions_url=url, token=token_b, version=version,
+        encode=partner.send_base64 and version != v211.VERSION,
+    )  # fmt: skip
     token_c = transport.token_new()
     _partner_registered(
         partner, token_b=token_b, versions_url=url, platform=platform, roles=cleaned_roles, token_c=token_c
@@ -276,6 +284,8 @@ def _partner_register_post(
     versions_url: str,
     our_versions_url: str,
 ) -> Partner:
+    ours = our_credentials(token=token_c, versions_url=our_versions_url)
+    old = platform.version == v211.VERSION
     try:
         answer = ocpi_call(
             partner=partner,
@@ -283,12 +293,14 @@ def _partner_register_post(
             url=credentials_url,
             token=token_a,
             module="credentials",
-            encode_token=partner.send_base64,
-            body=our_credentials(token=token_c, versions_url=our_versions_url),
+            encode_token=partner.send_base64 and not old,
+            body=v211.out_credentials(ours, role=v211.our_role(partner.roles)) if old else ours,
         )
     except PartnerUnreachable as exc:
         raise PartnerError(f"the partner's credentials endpoint failed: {exc}") from None
     data = answer.data[0] if isinstance(answer.data, list) and answer.data else answer.data
+    if old:
+        data = v211.in_credentials(data, roles=partner.roles)
     if not answer.ok or not isinstance(data, dict):
         raise PartnerError(
             f"the partner refused our credentials (HTTP {answer.http_status}, OCPI {answer.status_code})"

@@ -10,7 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import Cdr, Tariff
-from ocpi import selectors
+from chargenet.events import event_batch_memo
+from ocpi import selectors, v211
 from ocpi.client import PartnerUnreachable, answer_accepted, partner_call
 from ocpi.models import ClientInfo, EmspToken, Partner, Push, RoamingSession, RoamingToken
 from ocpi.services.routing import body_party
@@ -59,12 +60,17 @@ def roaming_session_record(*, session_id: int) -> RoamingSession | None:
         return RoamingSession.objects.get(session_id=session_id)
 
 
+def _registered() -> list[Partner]:
+    """The registered partners, read once per dispatch transaction (most networks have none, and
+    every status change and meter value asks)."""
+    return event_batch_memo(
+        "ocpi.registered_partners",
+        lambda: list(Partner.objects.filter(status=Partner.Status.REGISTERED).order_by("id")),
+    )
+
+
 def _receivers(module: str) -> list[Partner]:
-    return [
-        p
-        for p in Partner.objects.filter(status=Partner.Status.REGISTERED).order_by("id")
-        if p.endpoint(module)
-    ]
+    return [p for p in _registered() if p.endpoint(module)]
 
 
 def push_create(
@@ -117,6 +123,8 @@ def _fan_out(*, module: str, method: str, path: str, object_key: str, event_key:
 
 def pushes_for_evse_status(*, station_id: int, evse_id: int, event_key: str = "") -> list[Push]:
     """An EVSE's status changed: PATCH it to every partner that receives locations."""
+    if not _receivers("locations"):
+        return []
     evse = Evse.objects.select_related("station").filter(station_id=station_id, evse_id=evse_id).first()
     if evse is None or evse.station.location_id is None:
         return []
@@ -154,6 +162,8 @@ def pushes_for_tariff(*, tariff_id: int, code: str, deleted: bool = False, event
 
 def pushes_for_session(*, session_id: int, method: str, event_key: str = "") -> Push | None:
     """A roaming session started (PUT), grew (PATCH) or ended (PUT): send it to its eMSP."""
+    if not _registered():
+        return None  # no eMSP, so no roaming session to record or push
     roaming = roaming_session_record(session_id=session_id)
     if roaming is None or not roaming.partner.endpoint("sessions"):
         return None
@@ -165,6 +175,8 @@ def pushes_for_session(*, session_id: int, method: str, event_key: str = "") -> 
 
 def pushes_for_cdr(*, cdr_id: int, event_key: str = "") -> Push | None:
     """A CDR was made: POST it to the eMSP of the session's card, and only to it."""
+    if not _registered():
+        return None
     cdr = Cdr.objects.filter(pk=cdr_id).first()
     if cdr is None:
         return None
@@ -182,6 +194,27 @@ def pushes_for_cdr(*, cdr_id: int, event_key: str = "") -> Push | None:
 
 
 def _push_body(push: Push) -> Any:
+    """The push's body in the partner's version: rendered as 2.2.1, mapped for a 2.1.1 partner."""
+    body = _push_body_221(push)
+    if push.partner.version != v211.VERSION or body is None:
+        return body
+    kind = push.object_key.partition(":")[0]
+    if kind == "location":
+        return v211.out_location(body)
+    if kind == "tariff":
+        return v211.out_tariff(body)
+    if kind == "token":
+        return v211.out_token(body)
+    if kind == "session" and push.method == "PATCH":
+        return v211.out_session_patch(body)
+    if kind in ("session", "cdr"):
+        token = body["cdr_token"]
+        render = v211.out_session if kind == "session" else v211.out_cdr
+        return render(body, auth_id=str(token.get("contract_id") or token.get("uid", "")))
+    return body  # an EVSE status PATCH is the same in both versions
+
+
+def _push_body_221(push: Push) -> Any:
     kind, _, pk = push.object_key.partition(":")
     if kind == "evse":
         evse = Evse.objects.select_related("station").prefetch_related("connectors").get(pk=int(pk))

@@ -38,6 +38,13 @@ def roaming_token_find(*, partner: Partner, uid: str, token_type: str = "RFID") 
     return RoamingToken.objects.filter(partner=partner, uid__iexact=uid, type=token_type).first()
 
 
+def roaming_token_type(*, partner: Partner, uid: str) -> str:
+    """The type of the partner's token with this uid (RFID when there is none): OCPI 2.1.1 cannot
+    name the type in a token URL."""
+    token = RoamingToken.objects.filter(partner=partner, uid__iexact=uid).order_by("id").first()
+    return token.type if token is not None else "RFID"
+
+
 def token_check(
     token: dict[str, Any], *, country_code: str, party_id: str, uid: str, token_type: str
 ) -> None:

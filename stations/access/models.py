@@ -1,6 +1,7 @@
 """Models of access: the local authorization list each station holds."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from stations.connection.models import Command
 from stations.network.models import Station
@@ -10,9 +11,9 @@ class LocalListSync(models.Model):
     """The local authorization list a station holds: version, what was sent, and the last sync."""
 
     class Stage(models.TextChoices):
-        IDLE = "idle", "Idle"
-        ASKING_VERSION = "asking_version", "Asking the station's version"
-        SENDING = "sending", "Sending the list"
+        IDLE = "idle", _("Idle")
+        ASKING_VERSION = "asking_version", _("Asking the station's version")
+        SENDING = "sending", _("Sending the list")
 
     station = models.OneToOneField(Station, on_delete=models.CASCADE, related_name="local_list")
     # The version the station confirmed last, and the entries it then held ({uid: info}).

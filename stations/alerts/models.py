@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from stations.network.models import Station
 
@@ -15,11 +16,11 @@ class AlertAcknowledgement(models.Model):
     """
 
     class Kind(models.TextChoices):
-        CONNECTOR_FAULT = "connector_fault", "Connector faulted"
-        STATION_OFFLINE = "station_offline", "Station offline"
-        BOOT_REJECTED = "boot_rejected", "Boot refused"
-        SECURITY_EVENT = "security_event", "Security event"
-        DEVICE_PROBLEM = "device_problem", "Device problem"
+        CONNECTOR_FAULT = "connector_fault", _("Connector faulted")
+        STATION_OFFLINE = "station_offline", _("Station offline")
+        BOOT_REJECTED = "boot_rejected", _("Boot refused")
+        SECURITY_EVENT = "security_event", _("Security event")
+        DEVICE_PROBLEM = "device_problem", _("Device problem")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     object_id = models.BigIntegerField(help_text="The connector, station or security event")

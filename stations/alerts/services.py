@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from chargenet.events import event_publish
+from chargenet.services import user_language
 from stations.dashboard.selectors import offline_threshold
 from stations.models import (
     AlertAcknowledgement,
@@ -54,7 +55,7 @@ class Alert:
 
     @property
     def kind_label(self) -> str:
-        return Kind(self.kind).label
+        return str(Kind(self.kind).label)
 
     @property
     def occurred_key(self) -> str:
@@ -264,20 +265,20 @@ def alert_mail_enabled(*, user: Any) -> bool:
     return AlertMailPreference.objects.filter(user=user, enabled=True).exists()
 
 
-def alert_mail_recipients() -> list[str]:
-    """E-mail addresses of the active operators who opted in to alert mail."""
+def alert_mail_recipients() -> dict[str, str]:
+    """The active operators who opted in to alert mail: their e-mail address and the language to
+    write to them in (their stored one, else the site's)."""
     User = get_user_model()
-    return sorted(
-        set(
-            User.objects.filter(
-                alert_mail__enabled=True,
-                is_active=True,
-                role__in=(User.Role.ADMIN, User.Role.OPERATOR, User.Role.VIEWER),
-            )
-            .exclude(email="")
-            .values_list("email", flat=True)
+    users = (
+        User.objects.filter(
+            alert_mail__enabled=True,
+            is_active=True,
+            role__in=(User.Role.ADMIN, User.Role.OPERATOR, User.Role.VIEWER),
         )
+        .exclude(email="")
+        .order_by("email", "pk")
     )
+    return {user.email: user_language(user) for user in users}
 
 
 def alert_mail_new() -> int:
@@ -311,18 +312,20 @@ def alert_mail_new() -> int:
     if not claimed:
         return 0
     alerts = [alert for alert, _ in claimed]
-    # In the site's language (users have no stored one), whichever thread happens to send it.
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = (
-            f"[ChargeNet] {alerts[0].station.identity}: {alerts[0].title}"
-            if len(alerts) == 1
-            else "[ChargeNet] " + gettext("%(count)s new alerts") % {"count": len(alerts)}
-        )
-        body = _alert_mail_body(alerts)
+    letters = {}
+    for language in set(recipients.values()):
+        # In each recipient's language, whichever thread happens to send it.
+        with translation.override(language):
+            subject = (
+                f"[ChargeNet] {alerts[0].station.identity}: {alerts[0].title}"
+                if len(alerts) == 1
+                else "[ChargeNet] " + gettext("%(count)s new alerts") % {"count": len(alerts)}
+            )
+            letters[language] = (subject, _alert_mail_body(alerts))
     try:
         with get_connection() as connection:
-            for address in recipients:  # one message each: operators do not see each other's address
-                EmailMessage(subject, body, to=[address], connection=connection).send()
+            for address, language in recipients.items():  # one message each: nobody sees another's address
+                EmailMessage(*letters[language], to=[address], connection=connection).send()
     except Exception:
         logger.exception("could not send alert mail; retrying on the next run")
         AlertNotification.objects.filter(pk__in=[claim.pk for _, claim in claimed]).delete()

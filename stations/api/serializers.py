@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from stations.models import Command, Connector, Evse, Location, MeterSample, OcppMessage, Session, Station
 from stations.network.passwords import MAX_LENGTH, MIN_LENGTH
+from stations.services import StationError, tags_normalise
 
 
 class LocationSerializer(serializers.ModelSerializer):
@@ -68,6 +69,7 @@ class StationSerializer(serializers.ModelSerializer):
     """A station with its settings, what it told us at boot, its presence and its connectors' state."""
 
     evses = EvseSerializer(many=True, read_only=True)
+    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
 
     class Meta:
         model = Station
@@ -76,6 +78,7 @@ class StationSerializer(serializers.ModelSerializer):
             "identity",
             "name",
             "location",
+            "tags",
             "ocpp_version",
             "security_profile",
             "registration_status",
@@ -99,10 +102,18 @@ class StationSerializer(serializers.ModelSerializer):
 class StationUpdateSerializer(serializers.ModelSerializer):
     """The settings of a station an operator may change."""
 
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        required=False,
+        max_length=20,
+        help_text='The station\'s tags, replacing those it has (normalised: lower case, spaces → "-")',
+    )
+
     class Meta:
         model = Station
         fields = [
             "name",
+            "tags",
             "location",
             "ocpp_version",
             "security_profile",
@@ -112,6 +123,12 @@ class StationUpdateSerializer(serializers.ModelSerializer):
             "heartbeat_interval",
         ]
         extra_kwargs = {"heartbeat_interval": {"min_value": 10, "max_value": 86400}}
+
+    def validate_tags(self, value: list[str]) -> list[str]:
+        try:
+            return tags_normalise(value)
+        except StationError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 @extend_schema_serializer(

@@ -111,10 +111,21 @@ class StationFilter(filters.FilterSet):
     )
     location = IdFilter(field_name="location_id")
     search = filters.CharFilter(method="filter_search", help_text="Part of the identity, name or location")
+    tag = filters.CharFilter(
+        method="filter_tag", help_text="Stations with this tag; several, comma-separated: with any of them"
+    )
 
     class Meta:
         model = Station
-        fields = ["status", "connector_status", "location", "ocpp_version", "registration_status", "search"]
+        fields = [
+            "status",
+            "connector_status",
+            "location",
+            "ocpp_version",
+            "registration_status",
+            "search",
+            "tag",
+        ]
 
     def filter_status(self, queryset, name, value):
         return queryset.filter(is_online=value == "online")
@@ -123,6 +134,13 @@ class StationFilter(filters.FilterSet):
         return queryset.filter(
             Q(identity__icontains=value) | Q(name__icontains=value) | Q(location__name__icontains=value)
         )
+
+    def filter_tag(self, queryset, name, value):
+        try:
+            tags = services.tags_normalise(t for t in value.split(",") if t.strip())
+        except services.StationError:
+            return queryset.none()  # no station carries a tag that cannot exist
+        return selectors.station_filter_tags(queryset, tags=tags)
 
 
 @extend_schema(tags=["stations"])

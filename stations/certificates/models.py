@@ -1,6 +1,7 @@
 """Models of certificates: what ChargeNet's CA issued to each station."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from stations.connection.models import Command
 from stations.network.models import Station
@@ -10,8 +11,8 @@ class IssuedCertificate(models.Model):
     """A certificate ChargeNet's CA signed for a station (SignCertificate) and sent back to it."""
 
     class Type(models.TextChoices):
-        CHARGING_STATION = "ChargingStationCertificate", "Charging station certificate"
-        V2G = "V2GCertificate", "V2G certificate"
+        CHARGING_STATION = "ChargingStationCertificate", _("Charging station certificate")
+        V2G = "V2GCertificate", _("V2G certificate")
 
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="issued_certificates")
     certificate_type = models.CharField(max_length=30, choices=Type.choices)

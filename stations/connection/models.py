@@ -5,6 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from stations.network.models import Station
 
@@ -13,13 +14,13 @@ class Command(models.Model):
     """A durable CSMS→station call: queued until delivered, then answered, rejected or timed out."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENT = "sent", "Sent"
-        ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Rejected"
-        ERROR = "error", "Error"
-        TIMED_OUT = "timed_out", "Timed out"
-        EXPIRED = "expired", "Expired"
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+        ERROR = "error", _("Error")
+        TIMED_OUT = "timed_out", _("Timed out")
+        EXPIRED = "expired", _("Expired")
 
     FINAL = (Status.ACCEPTED, Status.REJECTED, Status.ERROR, Status.TIMED_OUT, Status.EXPIRED)
 
@@ -52,8 +53,8 @@ class OcppMessage(models.Model):
     """The message log: every OCPP frame in and out of a station."""
 
     class Direction(models.TextChoices):
-        IN = "in", "Station → CSMS"
-        OUT = "out", "CSMS → station"
+        IN = "in", _("Station → CSMS")
+        OUT = "out", _("CSMS → station")
 
     station = models.ForeignKey(
         Station, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
@@ -127,8 +128,8 @@ class SecurityEvent(models.Model):
     SecurityEventNotification."""
 
     class Source(models.TextChoices):
-        CSMS = "csms", "Central system"
-        STATION = "station", "Station"
+        CSMS = "csms", _("Central system")
+        STATION = "station", _("Station")
 
     station = models.ForeignKey(
         Station, null=True, blank=True, on_delete=models.CASCADE, related_name="security_events"
@@ -169,10 +170,10 @@ class ChargingProfile(models.Model):
     replaced or cleared, or rejected by the station. One row per attempt, so the history stays."""
 
     class Status(models.TextChoices):
-        INSTALLED = "installed", "Installed"
-        REPLACED = "replaced", "Replaced"
-        CLEARED = "cleared", "Cleared"
-        REJECTED = "rejected", "Rejected"
+        INSTALLED = "installed", _("Installed")
+        REPLACED = "replaced", _("Replaced")
+        CLEARED = "cleared", _("Cleared")
+        REJECTED = "rejected", _("Rejected")
 
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="charging_profiles")
     connector_id = models.PositiveIntegerField(

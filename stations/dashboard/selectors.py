@@ -14,7 +14,8 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from rfid.models import IdToken
-from stations.models import Command, Connector, Location, MeterSample, OcppMessage, Session, Station
+from stations.models import Command, Connector, Location, MeterSample, OcppMessage, Session, Station, Tag
+from stations.network.selectors import station_filter_tags
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
@@ -103,18 +104,24 @@ def location_list() -> QuerySet[Location]:
 
 
 def station_search(
-    *, search: str = "", online: str = "", connector_status: str = "", location_id: int | None = None
+    *,
+    search: str = "",
+    online: str = "",
+    connector_status: str = "",
+    location_id: int | None = None,
+    tag: str = "",
 ) -> QuerySet[Station]:
-    """Stations matching the list page's filters, with location and connectors prefetched.
+    """Stations matching the list page's filters, with location, tags and connectors prefetched.
 
     `online` is "yes", "no" or ""; `connector_status` keeps stations with at least one connector in
-    that status.
+    that status; `tag` those carrying that (normalised) tag.
     """
     stations = Station.objects.select_related("location").prefetch_related(
+        "tags",
         Prefetch(
             "evses__connectors",
             queryset=Connector.objects.order_by("connector_id"),
-        )
+        ),
     )
     if search:
         stations = stations.filter(
@@ -133,14 +140,23 @@ def station_search(
         stations = stations.filter(evses__connectors__status=connector_status).distinct()
     if location_id:
         stations = stations.filter(location_id=location_id)
+    if tag:
+        stations = station_filter_tags(stations, tags=[tag])
     return stations.order_by("identity")
+
+
+def tag_list() -> QuerySet[Tag]:
+    """Every tag in use, by name (the station list's tag filter)."""
+    return Tag.objects.order_by("name")
 
 
 def station_get(*, identity: str) -> Station | None:
     """The station with that identity and its EVSEs and connectors, or None."""
     return (
         Station.objects.select_related("location")
-        .prefetch_related(Prefetch("evses__connectors", queryset=Connector.objects.order_by("connector_id")))
+        .prefetch_related(
+            "tags", Prefetch("evses__connectors", queryset=Connector.objects.order_by("connector_id"))
+        )
         .filter(identity=identity)
         .first()
     )

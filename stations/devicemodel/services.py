@@ -5,6 +5,7 @@ names) and runs in one transaction with the events it publishes.
 """
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -298,6 +299,28 @@ def charging_notice_record(*, station_id: int, kind: str, payload: dict[str, Any
         _station_event(station, notice_id=notice.pk, evse_id=notice.evse_id, kind=kind),
     )
     return notice
+
+
+# NotifyEVChargingNeeds is answered by smart charging, which stations may not import: it registers
+# its answer here (smartcharging/apps.py). Without one the needs are Rejected (service not available).
+ChargingNeedsAnswer = Callable[..., str]
+_charging_needs_answers: list[ChargingNeedsAnswer] = []
+
+
+def charging_needs_answer_register(answer: ChargingNeedsAnswer) -> None:
+    """Let `answer(station_id=, evse_id=, payload=)` decide Accepted / Rejected for an EV's needs."""
+    if answer not in _charging_needs_answers:
+        _charging_needs_answers.append(answer)
+
+
+@transaction.atomic
+def ev_charging_needs_record(*, station_id: int, payload: dict[str, Any]) -> str:
+    """NotifyEVChargingNeeds (K15): stored as a notice, then answered by the registered answer in the
+    same transaction (Accepted: a charging profile follows; Rejected: service not available)."""
+    notice = charging_notice_record(station_id=station_id, kind=ChargingNotice.Kind.EV_NEEDS, payload=payload)
+    for answer in _charging_needs_answers:
+        return answer(station_id=station_id, evse_id=notice.evse_id, payload=payload)
+    return "Rejected"
 
 
 @transaction.atomic

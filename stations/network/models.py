@@ -1,6 +1,7 @@
 """Models of the network: locations, stations, EVSEs, connectors and the status history of connectors."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from rfid.models import Driver
 
@@ -28,6 +29,20 @@ class Location(models.Model):
         return self.name
 
 
+class Tag(models.Model):
+    """A label operators put on stations ("pilot", "garage-north") to find them and target them
+    together (the station list, the API's `?tag=`, fleet campaigns). Names are normalised: lower case,
+    words joined by "-"."""
+
+    name = models.CharField(max_length=40, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Station(models.Model):
     """A charge point (OCPP charging station), known by the identity in its WebSocket URL."""
 
@@ -41,10 +56,10 @@ class Station(models.Model):
         REJECTED = "Rejected"
 
     class SecurityProfile(models.IntegerChoices):
-        NONE = 0, "0: no authentication (trusted networks only)"
-        BASIC = 1, "1: HTTP Basic auth"
-        TLS_BASIC = 2, "2: TLS + HTTP Basic auth"
-        TLS_CLIENT_CERT = 3, "3: TLS with client certificate"
+        NONE = 0, _("0: no authentication (trusted networks only)")
+        BASIC = 1, _("1: HTTP Basic auth")
+        TLS_BASIC = 2, _("2: TLS + HTTP Basic auth")
+        TLS_CLIENT_CERT = 3, _("3: TLS with client certificate")
 
     identity = models.CharField(max_length=48, unique=True)
     location = models.ForeignKey(
@@ -78,6 +93,7 @@ class Station(models.Model):
     # Who may charge when the station is private (docs/drivers-and-cards.md).
     allowed_drivers = models.ManyToManyField(Driver, blank=True, related_name="allowed_stations")
     allowed_groups = models.JSONField(default=list, blank=True, help_text="Group ids (parent id tags)")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="stations")
     local_list_enabled = models.BooleanField(
         default=False, help_text="Keep a local authorization list on the station (SendLocalList)"
     )
@@ -136,9 +152,9 @@ class Connector(models.Model):
         DOMESTIC = "DOMESTIC_F", "Domestic (Schuko)"
 
     class PowerType(models.TextChoices):
-        AC_1 = "AC_1_PHASE", "AC single phase"
-        AC_3 = "AC_3_PHASE", "AC three phase"
-        DC = "DC", "DC"
+        AC_1 = "AC_1_PHASE", _("AC single phase")
+        AC_3 = "AC_3_PHASE", _("AC three phase")
+        DC = "DC", _("DC")
 
     evse = models.ForeignKey(Evse, on_delete=models.CASCADE, related_name="connectors")
     connector_id = models.PositiveIntegerField(default=1, help_text="Connector id within the EVSE")

@@ -274,10 +274,12 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     async def on_notify_ev_charging_needs(
         self, call_unique_id: str, **_: Any
     ) -> call_result.NotifyEVChargingNeeds:
-        # K15: Accepted — the CSMS will answer the needs with a charging profile (the smart-charging
-        # room reacts to station.charging_needs).
-        await self._charging_notice(ChargingNotice.Kind.EV_NEEDS, call_unique_id)
-        return call_result.NotifyEVChargingNeeds(status="Accepted")
+        # K15: Accepted when a charging profile will follow, Rejected when none can (smart charging
+        # decides, see devicemodel.charging_needs_answer_register).
+        status = await committed(devicemodel.ev_charging_needs_record)(
+            station_id=self.station_id, payload=self.raw(call_unique_id)
+        )
+        return call_result.NotifyEVChargingNeeds(status=status)
 
     @on(Action.notify_ev_charging_schedule, skip_schema_validation=True)
     async def on_notify_ev_charging_schedule(

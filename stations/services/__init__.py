@@ -17,6 +17,7 @@ from stations.connection.services.commands import (
     command_expire,
     command_release,
     command_wait,
+    commands_nudge_stale,
     session_remote_start,
     session_remote_stop,
 )
@@ -46,6 +47,12 @@ from stations.network.services.stations import (
     station_update,
 )
 from stations.network.services.status import FAULT_FREE_ERROR_CODES, connector_status_record
+from stations.network.services.tags import (
+    station_tags_change,
+    station_tags_set,
+    tag_normalise,
+    tags_normalise,
+)
 from stations.sessions.services import (
     ENERGY_REGISTER,
     meter_values_record,
@@ -58,6 +65,10 @@ from stations.sessions.services import (
 )
 
 __all__ = [
+    "station_tags_change",
+    "station_tags_set",
+    "tag_normalise",
+    "tags_normalise",
     "session_cost_register",
     "session_total_cost",
     "basic_auth_password",
@@ -77,6 +88,7 @@ __all__ = [
     "command_create",
     "command_dispatch",
     "command_expire",
+    "commands_nudge_stale",
     "command_release",
     "command_wait",
     "connector_status_record",

@@ -1,6 +1,7 @@
 """Models of charging sessions and metering: sessions, meter samples, reservations."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from rfid.models import IdToken
 from stations.network.models import Connector, Evse, Station
@@ -10,9 +11,9 @@ class Session(models.Model):
     """A charging session (OCPP transaction) on one connector."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        COMPLETED = "completed", "Completed"
-        INCOMPLETE = "incomplete", "Incomplete"  # closed without a StopTransaction
+        ACTIVE = "active", _("Active")
+        COMPLETED = "completed", _("Completed")
+        INCOMPLETE = "incomplete", _("Incomplete")  # closed without a StopTransaction
 
     station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="sessions")
     evse = models.ForeignKey(Evse, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions")
@@ -97,12 +98,12 @@ class Reservation(models.Model):
     """A reservation sent with ReserveNow (connector 0 = any connector of the station)."""
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", "Requested"
-        ACTIVE = "active", "Active"
-        REFUSED = "refused", "Refused by the station"
-        CANCELLED = "cancelled", "Cancelled"
-        USED = "used", "Used"
-        EXPIRED = "expired", "Expired"
+        REQUESTED = "requested", _("Requested")
+        ACTIVE = "active", _("Active")
+        REFUSED = "refused", _("Refused by the station")
+        CANCELLED = "cancelled", _("Cancelled")
+        USED = "used", _("Used")
+        EXPIRED = "expired", _("Expired")
 
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="reservations")
     reservation_id = models.IntegerField()

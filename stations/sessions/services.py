@@ -257,24 +257,19 @@ def meter_values_record(
     station = Station.objects.get(pk=station_id)
     samples = [s for s in samples if _timestamp_plausible(station, s["timestamp"])]
     session = None
+    sessions = Session.objects.select_related("evse")  # the event names the EVSE
     if transaction_id is not None:
-        session = Session.objects.filter(station=station, transaction_id=str(transaction_id)).first()
+        session = sessions.filter(station=station, transaction_id=str(transaction_id)).first()
     if session is None and connector_id > 0:
-        session = Session.objects.filter(
+        session = sessions.filter(
             station=station, evse__evse_id=connector_id, status=Session.Status.ACTIVE
         ).first()
     _meter_samples_store(station=station, session=session, evse_id=connector_id, samples=samples)
     if session is not None:
-        registers = [
-            s["value"]
-            for s in samples
-            if s["measurand"] == ENERGY_REGISTER
-            and s["unit"] == "Wh"
-            and not s.get("phase")
-            and not s.get("signed_data")
-        ]
+        session.station = station
+        registers = _energy_registers(samples)
         if registers and session.status == Session.Status.ACTIVE:
-            energy = int(max(registers)) - session.meter_start_wh
+            energy = max(registers) - session.meter_start_wh
             if energy > session.energy_wh:
                 Session.objects.filter(pk=session.pk).update(energy_wh=energy, updated_at=timezone.now())
                 session.energy_wh = energy
@@ -546,7 +541,15 @@ def session_cost_updated_send(*, session_id: int) -> Command | None:
 
 
 def _on_session_updated(event_type: str, data: dict[str, Any]) -> None:
-    session_cost_updated_send(session_id=data["session_id"])
+    from chargenet.events import event_batch_memo
+
+    # Only 2.0.1 stations hear of running costs: the others' sessions are not even read.
+    speaking_201 = event_batch_memo(
+        "stations.ocpp201_stations",
+        lambda: set(Station.objects.filter(ocpp_version="2.0.1").values_list("pk", flat=True)),
+    )
+    if data.get("station_id") in speaking_201:
+        session_cost_updated_send(session_id=data["session_id"])
 
 
 def subscribe() -> None:

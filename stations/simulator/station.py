@@ -15,25 +15,24 @@ It imports nothing from Django, so it also runs against a ChargeNet somewhere el
 
 import asyncio
 import base64
-import ftplib
-import hashlib
-import io
 import logging
 import random
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 from ocpp.v16 import call, call_result
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.typing import Subprotocol
 
+from stations.simulator import operations
+from stations.simulator.profiles import FollowsProfiles
+from stations.simulator.profiles import parse_time as _parse_time
 from stations.simulator.v16 import INTEGER_KEYS, ReceivedCall, StationChargePoint, default_configuration
 
 logger = logging.getLogger("stations.simulator")
@@ -45,11 +44,6 @@ IDLE = {"Available", "Reserved"}
 def now_iso() -> str:
     """The current UTC time as RFC 3339 with milliseconds and a 'Z' (what OCPP asks for)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 async def cancel_and_wait(tasks: list[asyncio.Task]) -> None:
@@ -94,7 +88,7 @@ class Connector:
     started_at: datetime | None = None  # when the transaction began (anchors Relative profiles)
 
 
-class SimulatedStation:
+class SimulatedStation(operations.FleetOperations, FollowsProfiles):
     """One simulated charge point (OCPP 1.6). Create, `await connect()`, `await boot()`, then drive it
     with the message methods or let it react to the CSMS; `await close()` when done."""
 
@@ -155,6 +149,7 @@ class SimulatedStation:
         # Fleet operations: shares (0..1) of firmware downloads/installs that fail, and the last files.
         self.firmware_download_failure_rate = 0.0
         self.firmware_install_failure_rate = 0.0
+        self.upload_failure_rate = 0.0  # diagnostics/log uploads that fail (UploadFailed)
         self.firmware_downloads: list[bytes] = []
         self.uploads: list[tuple[str, str]] = []  # (location without credentials, file name)
 
@@ -548,73 +543,6 @@ class SimulatedStation:
             )
         ]
 
-    def present_power_w(self, connector: Connector) -> float:
-        """What the connector draws now: the EV's wish, capped by the EV's maximum current and by
-        the composite of the installed charging profiles."""
-        if connector.transaction_id is None:
-            return 0.0
-        power = connector.power_w
-        if self.ev_max_current_a is not None:
-            power = min(power, self.ev_max_current_a * 230 * self.ev_phases)
-        limit = self.profile_limit_w(connector.connector_id)
-        return power if limit is None else max(0.0, min(power, limit))
-
-    def profile_limit_w(self, connector_id: int, at: datetime | None = None) -> float | None:
-        """The composite limit (W) on a connector now: per purpose the valid profile with the highest
-        stack level that has a period now; TxProfile over TxDefaultProfile; ChargePointMaxProfile caps."""
-        at = at or datetime.now(UTC)
-        connector = self.connectors.get(connector_id)
-        started = (
-            connector.started_at if connector is not None and connector.transaction_id is not None else None
-        )
-
-        def prevailing(purpose: str) -> float | None:
-            candidates = [
-                p
-                for p in self.charging_profiles
-                if p.get("charging_profile_purpose") == purpose and p.get("connector_id") in (0, connector_id)
-            ]
-            candidates.sort(key=lambda p: (p.get("stack_level", 0), p.get("connector_id") != 0), reverse=True)
-            for profile in candidates:
-                limit = self._profile_period_limit_w(profile, at, started)
-                if limit is not None:
-                    return limit
-            return None
-
-        tx = (prevailing("TxProfile") if started else None) or prevailing("TxDefaultProfile")
-        cap = prevailing("ChargePointMaxProfile")
-        limits = [x for x in (tx, cap) if x is not None]
-        return min(limits) if limits else None
-
-    def _profile_period_limit_w(
-        self, profile: dict[str, Any], at: datetime, started: datetime | None
-    ) -> float | None:
-        if profile.get("valid_from") and at < _parse_time(profile["valid_from"]):
-            return None
-        if profile.get("valid_to") and at >= _parse_time(profile["valid_to"]):
-            return None
-        schedule = profile.get("charging_schedule") or {}
-        kind = profile.get("charging_profile_kind")
-        anchor = schedule.get("start_schedule")
-        start = started if kind == "Relative" or not anchor else _parse_time(anchor)
-        if start is None:
-            return None
-        elapsed = (at - start).total_seconds()
-        if kind == "Recurring":
-            cycle = 7 * 86400 if profile.get("recurrency_kind") == "Weekly" else 86400
-            elapsed %= cycle
-        if elapsed < 0 or (schedule.get("duration") and elapsed >= schedule["duration"]):
-            return None
-        periods = sorted(schedule.get("charging_schedule_period") or [], key=lambda p: p["start_period"])
-        current = next((p for p in reversed(periods) if p["start_period"] <= elapsed), None)
-        if current is None:
-            return None
-        limit = float(current["limit"])
-        if schedule.get("charging_rate_unit") == "A":
-            phases = min(current.get("number_phases") or 3, self.ev_phases)
-            limit *= 230 * phases
-        return limit
-
     # ---- waiting helpers for tests and scripts ----------------------------------------------------
 
     async def wait_for(
@@ -827,56 +755,6 @@ class SimulatedStation:
         self._later(upload)
         return {"file_name": name}
 
-    def _firmware_steps(
-        self,
-        retrieve: datetime | None,
-        send_status: Callable[[str], Awaitable[Any]],
-        location: str = "",
-    ):
-        async def steps():
-            if retrieve is not None:
-                wait = (retrieve - datetime.now(UTC)).total_seconds()
-                if wait > 0:
-                    await asyncio.sleep(min(wait, 3600))
-            await asyncio.sleep(self.step_delay)
-            await send_status("Downloading")
-            version = await self._firmware_download(location)
-            if version is None:
-                await send_status("DownloadFailed")
-                self.firmware_status = "Idle"
-                return
-            for status in ("Downloaded", "Installing"):
-                await asyncio.sleep(self.step_delay)
-                await send_status(status)
-            await asyncio.sleep(self.step_delay)
-            if self.rng.random() < self.firmware_install_failure_rate:
-                await send_status("InstallationFailed")
-                self.firmware_status = "Idle"
-                return
-            await send_status("Installed")
-            self.firmware_status = "Idle"
-            if version != self.firmware_version:
-                # A charger runs the new firmware after a restart and reports it in BootNotification.
-                self.firmware_version = version
-                await self.reboot("FirmwareUpdate")
-
-        return steps
-
-    async def _firmware_download(self, location: str) -> str | None:
-        """Fetch the image by HTTP(S); the version it carries (the X-Firmware-Version header, else
-        the station's own), or None when the download failed or a simulated failure was drawn."""
-        if self.rng.random() < self.firmware_download_failure_rate:
-            return None
-        if not location.startswith(("http://", "https://")):
-            return self.firmware_version if not location else None
-        try:
-            body, version = await asyncio.to_thread(_http_download, location)
-        except OSError as exc:
-            logger.info("%s: firmware download failed: %r", self.identity, exc)
-            return None
-        self.firmware_downloads.append(body)
-        return version or self.firmware_version
-
     def _update_firmware(self, location: str, retrieve_date: str, **_) -> dict:
         self._later(self._firmware_steps(_parse_time(retrieve_date), self.send_firmware_status, location))
         return {}
@@ -918,19 +796,6 @@ class SimulatedStation:
                 f" {int(connector.energy_wh)} Wh"
             )
         return ("\n".join(lines) + "\n").encode()
-
-    async def _upload_file(self, location: str, name: str) -> bool:
-        """Upload a generated diagnostics/log file to `location`: HTTP(S) as a multipart POST, or FTP
-        (credentials in the URL) with STOR. True when the server took it."""
-        if not location:
-            return False
-        try:
-            await asyncio.to_thread(_upload, location, name, self._diagnostics_content())
-        except (OSError, EOFError, ValueError) as exc:
-            logger.info("%s: upload to %s failed: %r", self.identity, location.split("@")[-1], exc)
-            return False
-        self.uploads.append((location.split("@")[-1], name))
-        return True
 
     def _send_local_list(
         self, list_version: int, update_type: str, local_authorization_list=None, **_
@@ -1099,17 +964,12 @@ class SimulatedStation:
         body = base64.b64encode(f"simulated CSR for {self.identity}".encode()).decode()
         return f"-----BEGIN CERTIFICATE REQUEST-----\n{body}\n-----END CERTIFICATE REQUEST-----"
 
-    def _hash_data(self, pem: str) -> dict[str, str]:
-        digest = hashlib.sha256(pem.encode()).hexdigest()
-        return {
-            "hash_algorithm": "SHA256",
-            "issuer_name_hash": digest[:64],
-            "issuer_key_hash": digest[:64],
-            "serial_number": digest[:20],
-        }
-
     def _installed_certificates(self, certificate_type: str, **_) -> dict:
-        found = [self._hash_data(c["pem"]) for c in self.certificates if c["type"] == certificate_type]
+        found = [
+            operations.certificate_hash_data(c["pem"])
+            for c in self.certificates
+            if c["type"] == certificate_type
+        ]
         if not found:
             return {"status": "NotFound"}
         return {"status": "Accepted", "certificate_hash_data": found}
@@ -1117,45 +977,7 @@ class SimulatedStation:
     def _delete_certificate(self, certificate_hash_data: dict, **_) -> dict:
         serial = certificate_hash_data.get("serial_number")
         for cert in list(self.certificates):
-            if self._hash_data(cert["pem"])["serial_number"] == serial:
+            if operations.certificate_hash_data(cert["pem"])["serial_number"] == serial:
                 self.certificates.remove(cert)
                 return {"status": "Accepted"}
         return {"status": "NotFound"}
-
-
-def _http_download(url: str) -> tuple[bytes, str]:
-    """GET `url`; the body and the X-Firmware-Version header (blank when absent)."""
-    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - the CSMS's own URL
-        return response.read(), response.headers.get("X-Firmware-Version", "")
-
-
-def _upload(location: str, name: str, content: bytes) -> None:
-    """Send `content` as file `name` to an HTTP(S) location (multipart POST) or an FTP one (STOR)."""
-    parts = urlsplit(location)
-    if parts.scheme == "ftp":
-        with ftplib.FTP() as ftp:
-            ftp.connect(parts.hostname or "127.0.0.1", parts.port or 21, timeout=30)
-            ftp.login(unquote(parts.username or "anonymous"), unquote(parts.password or ""))
-            if parts.path.strip("/"):
-                ftp.cwd(parts.path)
-            ftp.storbinary(f"STOR {name}", io.BytesIO(content))
-        return
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"cannot upload to {parts.scheme!r}")
-    boundary = f"----chargenet{random.getrandbits(64):x}"
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        + content
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    request = urllib.request.Request(
-        location,
-        data=body,
-        method="POST",
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the CSMS's own URL
-        response.read()

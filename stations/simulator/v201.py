@@ -5,7 +5,12 @@ heartbeat, session_start, fault, recover, close …), so a fleet may mix 1.6 and
 keeps a small device model and reports it (GetBaseReport → NotifyReport), answers Get/SetVariables
 from it, reports every status change with StatusNotification and NotifyEvent, runs sessions as
 TransactionEvent Started/Updated/Ended with seqNo and meter values, and starts and stops them on
-RequestStart/StopTransaction. Like the 1.6 simulator it imports nothing from Django.
+RequestStart/StopTransaction. It updates its firmware (UpdateFirmware → FirmwareStatusNotification
+steps, then a reboot into the new version), uploads logs (GetLog → LogStatusNotification), asks for a
+certificate (SignCertificate with a real CSR, CertificateSigned) and keeps the ones installed. While
+the network is away sessions go on and their TransactionEvents are queued; after the next accepted
+boot they are sent in order with `offline` true and their seqNo. Like the 1.6 simulator it imports
+nothing from Django.
 """
 
 import asyncio
@@ -15,14 +20,23 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from stations.simulator import operations
+from stations.simulator.profiles import FollowsProfiles
+from stations.simulator.profiles import parse_time as _parse_time
 from stations.simulator.station import cancel_and_wait, now_iso
 
 logger = logging.getLogger("stations.simulator")
@@ -43,6 +57,8 @@ class Connector201:
     seq_no: int = 0
     remote_start_id: int | None = None
     faulted: bool = False
+    started_at: datetime | None = None
+    ends_at: float = 0.0  # time.monotonic() when the driver unplugs
 
 
 @dataclass
@@ -82,6 +98,23 @@ class _StationCP(ChargePoint):
     def __init__(self, station: "Simulated201Station", ws: Any) -> None:
         super().__init__(station.identity, ws, response_timeout=30)
         self.station = station
+
+    @on(Action.set_charging_profile)
+    async def on_set_charging_profile(self, evse_id: int, charging_profile: dict, **_: Any):
+        return call_result.SetChargingProfile(
+            status=self.station.charging_profile_set(evse_id, charging_profile)
+        )
+
+    @on(Action.clear_charging_profile)
+    async def on_clear_charging_profile(
+        self, charging_profile_id: int | None = None, charging_profile_criteria: dict | None = None, **_: Any
+    ):
+        status = self.station.charging_profile_clear(charging_profile_id, charging_profile_criteria or {})
+        return call_result.ClearChargingProfile(status=status)
+
+    async def _handle_call(self, msg: Any) -> Any:
+        self.station.received.append((msg.action, msg.payload))
+        return await super()._handle_call(msg)
 
     @on(Action.get_base_report)
     async def on_get_base_report(self, request_id: int, report_base: str, **_: Any):
@@ -139,6 +172,13 @@ class _StationCP(ChargePoint):
             self.station._spawn(self.station.status_all())
         elif requested_message == "BootNotification":
             self.station._spawn(self.station.boot())
+        elif requested_message in ("SignChargingStationCertificate", "SignV2GCertificate"):
+            kind = requested_message.removeprefix("Sign")
+            self.station._spawn(self.station.sign_certificate(kind))
+        elif requested_message == "FirmwareStatusNotification":
+            self.station._spawn(self.station.firmware_status_send(self.station.firmware_status))
+        elif requested_message == "LogStatusNotification":
+            self.station._spawn(self.station._call(call.LogStatusNotification(status="Idle")))
         else:
             return call_result.TriggerMessage(status="NotImplemented")
         return call_result.TriggerMessage(status="Accepted")
@@ -221,13 +261,70 @@ class _StationCP(ChargePoint):
     async def on_set_monitoring_level(self, severity: int, **_: Any):
         return call_result.SetMonitoringLevel(status="Accepted")
 
+    @on(Action.update_firmware)
+    async def on_update_firmware(self, request_id: int, firmware: dict, **_: Any):
+        station = self.station
+        retrieve = firmware.get("retrieve_date_time")
+        station.firmware_request_id = request_id
+        steps = station._firmware_steps(
+            _parse_time(retrieve) if retrieve else None,
+            station.firmware_status_send,
+            firmware.get("location", ""),
+            verified=bool(firmware.get("signature")),
+        )
+        station._spawn(steps())
+        return call_result.UpdateFirmware(status="Accepted")
+
+    @on(Action.get_log)
+    async def on_get_log(self, log: dict, log_type: str, request_id: int, **_: Any):
+        name = f"{log_type.lower()}-{self.station.identity}-{request_id}.log"
+        self.station._spawn(self.station.log_upload(log.get("remote_location", ""), name, request_id))
+        return call_result.GetLog(status="Accepted", filename=name)
+
+    @on(Action.certificate_signed)
+    async def on_certificate_signed(
+        self, certificate_chain: str, certificate_type: str = "ChargingStationCertificate", **_: Any
+    ):
+        if "BEGIN CERTIFICATE" not in certificate_chain:
+            return call_result.CertificateSigned(status="Rejected")
+        self.station.certificates.append({"type": certificate_type, "pem": certificate_chain})
+        return call_result.CertificateSigned(status="Accepted")
+
+    @on(Action.install_certificate)
+    async def on_install_certificate(self, certificate_type: str, certificate: str, **_: Any):
+        self.station.certificates.append({"type": certificate_type, "pem": certificate})
+        return call_result.InstallCertificate(status="Accepted")
+
+    @on(Action.get_installed_certificate_ids)
+    async def on_get_installed_certificate_ids(self, certificate_type: list | None = None, **_: Any):
+        # The station's own ChargingStationCertificate is not listed; its V2G one is a V2GCertificateChain.
+        uses = {"V2GCertificate": "V2GCertificateChain"}
+        listed = [(uses.get(c["type"], c["type"]), c["pem"]) for c in self.station.certificates]
+        chain = [
+            {"certificate_type": use, "certificate_hash_data": operations.certificate_hash_data(pem)}
+            for use, pem in listed
+            if use != "ChargingStationCertificate" and (not certificate_type or use in certificate_type)
+        ]
+        if not chain:
+            return call_result.GetInstalledCertificateIds(status="NotFound")
+        return call_result.GetInstalledCertificateIds(status="Accepted", certificate_hash_data_chain=chain)
+
+    @on(Action.delete_certificate)
+    async def on_delete_certificate(self, certificate_hash_data: dict, **_: Any):
+        serial = certificate_hash_data.get("serial_number")
+        for certificate in list(self.station.certificates):
+            if operations.certificate_hash_data(certificate["pem"])["serial_number"] == serial:
+                self.station.certificates.remove(certificate)
+                return call_result.DeleteCertificate(status="Accepted")
+        return call_result.DeleteCertificate(status="NotFound")
+
     @on(Action.customer_information)
     async def on_customer_information(self, request_id: int, report: bool, clear: bool, **_: Any):
         return call_result.CustomerInformation(status="Accepted")
 
 
 @dataclass
-class Simulated201Station:
+class Simulated201Station(operations.FleetOperations, FollowsProfiles):
     """One simulated OCPP 2.0.1 charging station (see the module docstring)."""
 
     url: str
@@ -237,6 +334,10 @@ class Simulated201Station:
     meter_interval: float = 10.0
     rng: random.Random = field(default_factory=random.Random)
     ocpp_version: str = "2.0.1"
+    vendor: str = "ChargeNet Simulator"
+    model: str = "SIM-201"
+    firmware_version: str = "1.0.0"
+    organization: str | None = None  # the O of its CSR (a CSMS may require its operator's name)
 
     def __post_init__(self) -> None:
         self.endpoint = self.url.rstrip("/") + "/" + self.identity
@@ -245,6 +346,10 @@ class Simulated201Station:
         self.display_messages: dict[int, dict] = {}
         self.running_costs: dict[str, float] = {}  # transactionId → the last CostUpdated
         self.monitors: dict[int, dict] = {}
+        # Installed charging profiles in the 1.6 simulator's shape (FollowsProfiles), and the EV.
+        self.charging_profiles: list[dict[str, Any]] = []
+        self.ev_max_current_a: float | None = None
+        self.ev_phases = 3
         self.heartbeat_interval = 300.0
         self.disconnected = asyncio.Event()
         self.supervised = False
@@ -254,6 +359,22 @@ class Simulated201Station:
         self._cp: _StationCP | None = None
         self._reader: asyncio.Task | None = None
         self._event_id = 0
+        self._boot_reason = "PowerUp"
+        self.received: list[tuple[str, dict]] = []  # every CSMS CALL: (action, payload as on the wire)
+        # Fleet operations (operations.FleetOperations): pauses between steps, failure shares, files.
+        self.firmware_status = "Idle"
+        self.firmware_request_id: int | None = None
+        self.step_delay = 0.2
+        self.reboot_delay = 0.5
+        self.firmware_download_failure_rate = 0.0
+        self.upload_failure_rate = 0.0  # log uploads that fail (UploadFailure)
+        self.firmware_install_failure_rate = 0.0
+        self.firmware_downloads: list[bytes] = []
+        self.uploads: list[tuple[str, str]] = []
+        self.certificates: list[dict[str, str]] = []  # {"type": certificateType, "pem": …}
+        self._key: ec.EllipticCurvePrivateKey | None = None
+        # TransactionEvents generated while offline (or whose sending failed), sent after the next boot.
+        self.offline_queue: list[call.TransactionEvent] = []
 
     # --- connection ----------------------------------------------------------------------------------
 
@@ -286,14 +407,39 @@ class Simulated201Station:
             if self._cp is cp:
                 self.disconnected.set()
 
+    @property
+    def connected(self) -> bool:
+        return self._cp is not None and not self.disconnected.is_set()
+
     async def close(self) -> None:
         await cancel_and_wait([t for t in self._tasks if t is not asyncio.current_task()])
-        ws, reader, self._ws = self._ws, self._reader, None
+        await self.network_down()
+
+    async def network_down(self) -> None:
+        """The connection goes but the station does not: sessions charge on, and their
+        TransactionEvents wait in `offline_queue` until the next accepted boot."""
+        ws, reader, self._ws, self._cp = self._ws, self._reader, None, None
+        self.disconnected.set()
         if ws is not None:
             await ws.close()
         if reader is not None and reader is not asyncio.current_task():
             await cancel_and_wait([reader])
-        self.disconnected.set()
+
+    async def reboot(self, reason: str = "Reboot") -> None:
+        """Restart (after a firmware update): running sessions end, the connection drops; unless a
+        behaviour loop supervises the station it reconnects, boots with `reason` and reports."""
+        for connector in self.connectors.values():
+            if connector.transaction_id is not None:
+                await self.session_stop(connector.connector_id, "Reboot", "ResetCommand")
+        await asyncio.sleep(0.05)  # let the last frames leave before the socket goes
+        self._boot_reason = reason
+        await self.close()
+        if self.supervised:
+            return
+        await asyncio.sleep(self.reboot_delay)
+        await self.connect()
+        await self.boot()
+        await self.status_all()
 
     def _spawn(self, coro: Any) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -302,7 +448,7 @@ class Simulated201Station:
         return task
 
     async def _call(self, payload: Any) -> Any:
-        if self._cp is None:
+        if self._cp is None or not self.connected:
             raise ConnectionError("not connected")
         return await self._cp.call(payload)
 
@@ -311,13 +457,64 @@ class Simulated201Station:
     async def boot(self) -> BootAnswer:
         answer = await self._call(
             call.BootNotification(
-                charging_station={"vendor_name": "ChargeNet Simulator", "model": "SIM-201"}, reason="PowerUp"
+                charging_station={
+                    "vendor_name": self.vendor,
+                    "model": self.model,
+                    "firmware_version": self.firmware_version,
+                },
+                reason=self._boot_reason,
             )
         )
         if answer.status == "Accepted":
+            self._boot_reason = "PowerUp"
             self.heartbeat_interval = float(answer.interval or 300)
             self.device_model[("OCPPCommCtrlr", None, "HeartbeatInterval")].value = str(answer.interval)
+            await self.offline_replay()
         return BootAnswer(answer.status, answer.interval)
+
+    async def offline_replay(self) -> None:
+        """Send the queued TransactionEvents in the order they happened (E12: offline ones carry
+        `offline` true); one the CSMS does not answer stays queued."""
+        while self.offline_queue:
+            await self._call(self.offline_queue[0])
+            self.offline_queue.pop(0)
+
+    async def firmware_status_send(self, status: str) -> None:
+        self.firmware_status = status
+        await self._call(call.FirmwareStatusNotification(status=status, request_id=self.firmware_request_id))
+
+    async def log_upload(self, location: str, name: str, request_id: int) -> None:
+        """GetLog's follow-up: Uploading, the file sent to `location`, Uploaded or UploadFailure."""
+        await asyncio.sleep(self.step_delay)
+        await self._call(call.LogStatusNotification(status="Uploading", request_id=request_id))
+        uploaded = await self._upload_file(location, name)
+        await asyncio.sleep(self.step_delay)
+        status = "Uploaded" if uploaded else "UploadFailure"
+        await self._call(call.LogStatusNotification(status=status, request_id=request_id))
+
+    def _diagnostics_content(self) -> bytes:
+        lines = [f"{now_iso()} {self.identity} {self.vendor} {self.model} firmware {self.firmware_version}"]
+        for c in self.connectors.values():
+            lines.append(f"{now_iso()} EVSE {c.connector_id} {c.status} {int(c.energy_wh)} Wh")
+        return ("\n".join(lines) + "\n").encode()
+
+    def csr(self) -> str:
+        """A PKCS#10 request for the station's own EC P-256 key, CN = the identity (A02/A03)."""
+        if self._key is None:
+            self._key = ec.generate_private_key(ec.SECP256R1())
+        attributes = [x509.NameAttribute(NameOID.COMMON_NAME, self.identity)]
+        if self.organization:
+            attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.organization))
+        subject = x509.Name(attributes)
+        request = (
+            x509.CertificateSigningRequestBuilder().subject_name(subject).sign(self._key, hashes.SHA256())
+        )
+        return request.public_bytes(serialization.Encoding.PEM).decode()
+
+    async def sign_certificate(self, certificate_type: str = "ChargingStationCertificate") -> str:
+        """SignCertificate with a fresh CSR; the CSMS's status (the certificate follows in CertificateSigned)."""
+        answer = await self._call(call.SignCertificate(csr=self.csr(), certificate_type=certificate_type))
+        return str(answer.status)
 
     async def heartbeat(self) -> None:
         await self._call(call.Heartbeat())
@@ -327,21 +524,29 @@ class Simulated201Station:
             await self._status(connector)
 
     def resume_sessions(self) -> None:
-        """Nothing survives a reconnect here: a session open at a disconnect ends with it."""
+        """After a reconnect the sessions that were charging go on until their driver unplugs."""
+        for connector in self.connectors.values():
+            if connector.transaction_id is not None:
+                remaining = max(0.0, connector.ends_at - time.monotonic())
+                self._spawn(self._charge(connector, connector.transaction_id, remaining))
 
     async def _status(self, connector: Connector201) -> None:
         status = "Faulted" if connector.faulted else "Occupied" if connector.transaction_id else "Available"
         connector.status = status
+        self.device_model[("EVSE", connector.connector_id, "AvailabilityState")].value = status
+        if not self.connected:
+            return  # status_all after the next boot reports it
         await self._call(
             call.StatusNotification(
                 timestamp=now_iso(), connector_status=status, evse_id=connector.connector_id, connector_id=1
             )
         )
-        self.device_model[("EVSE", connector.connector_id, "AvailabilityState")].value = status
         await self._notify_event(connector.connector_id, "AvailabilityState", status)
 
     async def _notify_event(self, evse_id: int, variable: str, value: str, **extra: Any) -> None:
         self._event_id += 1
+        if not self.connected:
+            return
         await self._call(
             call.NotifyEvent(
                 generated_at=now_iso(),
@@ -433,7 +638,7 @@ class Simulated201Station:
                 "sampled_value": [
                     {"value": round(connector.energy_wh), "context": context,
                      "measurand": "Energy.Active.Import.Register", "unit_of_measure": {"unit": "Wh"}},
-                    {"value": round(connector.power_w), "context": context,
+                    {"value": round(self.present_power_w(connector)), "context": context,
                      "measurand": "Power.Active.Import", "unit_of_measure": {"unit": "W"}},
                 ],
             }
@@ -442,20 +647,28 @@ class Simulated201Station:
     async def _transaction_event(
         self, connector: Connector201, event_type: str, trigger: str, **extra: Any
     ) -> Any:
+        """Send a TransactionEvent; offline (or when the connection fails under it) queue it for
+        `offline_replay` and return None."""
         info: dict[str, Any] = {"transaction_id": connector.transaction_id, **extra.pop("info", {})}
-        answer = await self._call(
-            call.TransactionEvent(
-                event_type=event_type,
-                timestamp=now_iso(),
-                trigger_reason=trigger,
-                seq_no=connector.seq_no,
-                transaction_info=info,
-                evse={"id": connector.connector_id, "connector_id": 1},
-                **extra,
-            )
+        event = call.TransactionEvent(
+            event_type=event_type,
+            timestamp=now_iso(),
+            trigger_reason=trigger,
+            seq_no=connector.seq_no,
+            transaction_info=info,
+            evse={"id": connector.connector_id, "connector_id": 1},
+            offline=None if self.connected else True,
+            **extra,
         )
         connector.seq_no += 1
-        return answer
+        if self.offline_queue or not self.connected:
+            self.offline_queue.append(event)  # after those queued before it: order is kept
+            return None
+        try:
+            return await self._call(event)
+        except (ConnectionError, ConnectionClosed):
+            self.offline_queue.append(event)
+            return None
 
     async def session_start(
         self,
@@ -477,6 +690,7 @@ class Simulated201Station:
                 return None
         connector.transaction_id, connector.id_tag, connector.seq_no = uuid.uuid4().hex[:20], id_tag, 0
         connector.power_w = power_w or self.rng.uniform(7000, 11000)
+        connector.started_at = datetime.now(UTC)
         info: dict[str, Any] = {"charging_state": "Charging"}
         if remote_start_id is not None:
             info["remote_start_id"] = remote_start_id
@@ -493,16 +707,17 @@ class Simulated201Station:
         return connector.transaction_id
 
     async def _charge(self, connector: Connector201, transaction_id: str, duration: float) -> None:
-        ends = time.monotonic() + duration
+        ends = connector.ends_at = time.monotonic() + duration
         last = time.monotonic()
         while connector.transaction_id == transaction_id and time.monotonic() < ends:
             await asyncio.sleep(min(self.meter_interval, max(0.0, ends - time.monotonic())))
             now = time.monotonic()
-            connector.energy_wh += connector.power_w * (now - last) / 3600
+            connector.energy_wh += self.present_power_w(connector) * (now - last) / 3600
             last = now
             if connector.transaction_id != transaction_id:
                 return
-            self.device_model[("EVSE", connector.connector_id, "Power")].value = str(round(connector.power_w))
+            power = str(round(self.present_power_w(connector)))
+            self.device_model[("EVSE", connector.connector_id, "Power")].value = power
             await self._transaction_event(
                 connector,
                 "Updated",
@@ -526,7 +741,93 @@ class Simulated201Station:
             info={"stopped_reason": reason},
         )
         connector.transaction_id, connector.id_tag, connector.power_w = None, None, 0.0
+        # A TxProfile ends with its transaction (as in 1.6 §3.13.4).
+        self.charging_profiles = [
+            p
+            for p in self.charging_profiles
+            if not (p["connector_id"] == connector_id and p["charging_profile_purpose"] == "TxProfile")
+        ]
         await self._status(connector)
+
+    # --- smart charging --------------------------------------------------------------------------------
+
+    def charging_profile_set(self, evse_id: int, profile: dict[str, Any]) -> str:
+        """SetChargingProfile (K01): kept in the 1.6 shape; one with the same id, or the same stack
+        level and purpose on the same EVSE, is replaced (K01.FR.05)."""
+        if evse_id != 0 and evse_id not in self.connectors:
+            return "Rejected"
+        purpose = profile.get("charging_profile_purpose")
+        if purpose == "TxProfile" and (evse_id == 0 or self.connectors[evse_id].transaction_id is None):
+            return "Rejected"
+        schedules = profile.get("charging_schedule") or [{}]
+        shaped = {
+            **profile,
+            "connector_id": evse_id,
+            "charging_profile_id": profile.get("id"),
+            "charging_profile_purpose": (
+                "ChargePointMaxProfile" if purpose == "ChargingStationMaxProfile" else purpose
+            ),
+            "charging_schedule": schedules[0],
+        }
+        self.charging_profiles = [
+            p
+            for p in self.charging_profiles
+            if p["charging_profile_id"] != shaped["charging_profile_id"]
+            and not (
+                p["connector_id"] == evse_id
+                and p["charging_profile_purpose"] == shaped["charging_profile_purpose"]
+                and p.get("stack_level") == shaped.get("stack_level")
+            )
+        ]
+        self.charging_profiles.append(shaped)
+        return "Accepted"
+
+    def charging_profile_clear(self, profile_id: int | None, criteria: dict[str, Any]) -> str:
+        """ClearChargingProfile (K10): by id, or by EVSE / purpose / stack level."""
+        purpose = criteria.get("charging_profile_purpose")
+        if purpose == "ChargingStationMaxProfile":
+            purpose = "ChargePointMaxProfile"
+
+        def matches(p: dict[str, Any]) -> bool:
+            if profile_id is not None:
+                return bool(p["charging_profile_id"] == profile_id)
+            return (
+                criteria.get("evse_id") in (None, p["connector_id"])
+                and purpose in (None, p["charging_profile_purpose"])
+                and criteria.get("stack_level") in (None, p.get("stack_level"))
+            )
+
+        kept = [p for p in self.charging_profiles if not matches(p)]
+        cleared = len(kept) != len(self.charging_profiles)
+        self.charging_profiles = kept
+        return "Accepted" if cleared else "Unknown"
+
+    async def charging_needs_send(
+        self,
+        evse_id: int,
+        *,
+        energy_wh: int,
+        departure: datetime,
+        max_current_a: float = 32.0,
+        transfer: str = "AC_three_phase",
+    ) -> str:
+        """The EV tells its needs over ISO 15118 (NotifyEVChargingNeeds, K15); returns the CSMS's status."""
+        answer = await self._call(
+            call.NotifyEVChargingNeeds(
+                evse_id=evse_id,
+                charging_needs={
+                    "requested_energy_transfer": transfer,
+                    "departure_time": departure.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                    "ac_charging_parameters": {
+                        "energy_amount": energy_wh,
+                        "ev_min_current": 6,
+                        "ev_max_current": round(max_current_a),
+                        "ev_max_voltage": 400,
+                    },
+                },
+            )
+        )
+        return str(answer.status)
 
     async def fault(self, connector_id: int, code: str) -> None:
         connector = self.connectors[connector_id]

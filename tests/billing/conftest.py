@@ -11,6 +11,7 @@ from chargenet.celery import app as celery_app
 from chargenet.events import event_publish
 from rfid.models import IdToken
 from stations.models import Connector, Evse, Location, MeterSample, Session, Station
+from tests.billing.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe
 
 
 @pytest.fixture(autouse=True)
@@ -97,3 +98,33 @@ def stop_session(session):
     """What the OCPP layer does when a session ends: publish `session.stopped` after commit."""
     with transaction.atomic():
         event_publish("session.stopped", {"session_id": session.pk, "station_id": session.station_id})
+
+
+@pytest.fixture
+def fake_stripe(settings):
+    """A local fake of Stripe's API on a socket, with short automatic-payment retries."""
+    fake = FakeStripe().start()
+    settings.STRIPE_API_BASE = fake.base_url
+    settings.STRIPE_SECRET_KEY = SECRET_KEY
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.BILLING_AUTOPAY_RETRY_HOURS = ["24", "72"]
+    yield fake
+    fake.stop()
+
+
+def add_card(client, fake, **card):
+    """The driver adds a card on "My cards" and saves it on the provider's page."""
+    if card:
+        fake.next_card = {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030, **card}
+    response = client.post("/billing/cards/")
+    assert response.status_code == 302, response.content
+    session_id = response["Location"].rsplit("/", 1)[1]
+    back = fake.pay(session_id)
+    return client.get(back.replace("http://testserver", ""), follow=True)
+
+
+@pytest.fixture
+def dana_with_card(client, driver, fake_stripe):
+    client.force_login(driver.user)
+    add_card(client, fake_stripe)
+    return driver

@@ -14,18 +14,13 @@ from billing.models import Cdr, GuestCharge, PaymentEvent
 from rfid.models import IdToken
 from stations.models import Command, Session
 from tests.billing.conftest import make_session, stop_session
-from tests.billing.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe, sign
+from tests.billing.fake_stripe import sign
 
 
 @pytest.fixture
-def fake_stripe(settings):
-    fake = FakeStripe().start()
-    settings.STRIPE_API_BASE = fake.base_url
-    settings.STRIPE_SECRET_KEY = SECRET_KEY
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+def fake_stripe(fake_stripe, settings):
     settings.GUEST_HOLD_AMOUNTS = ["20", "40"]
-    yield fake
-    fake.stop()
+    return fake_stripe
 
 
 @pytest.fixture
@@ -335,3 +330,28 @@ def test_an_expired_hold_fails_the_charge_once_and_the_report_lists_the_unpaid_c
     assert charge.status == GuestCharge.Status.FAILED and "could not be captured" in charge.note
     report = reconciliation_text(reconciliation_for_day(day=timezone.localdate()))
     assert f"GUEST UNPAID: CDR {charge.cdr.cdr_id}" in report
+
+
+def test_the_guest_reads_the_connectors_state_and_prices_in_the_phones_language(client, online, fake_stripe):
+    sv = client.get("/pay/CP-1/1/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    uk = client.get("/pay/CP-1/1/", HTTP_ACCEPT_LANGUAGE="uk").content.decode()
+
+    assert "Ledigt: anslut bilen och betala nedan" in sv
+    assert "0,38 EUR per kWh" in sv and "1,25 EUR per laddning" in sv
+    assert "Priserna inkluderar 25 % moms." in sv
+    assert "Вільно: підключіть авто й оплатіть нижче" in uk and "0,38 EUR за кВт·год" in uk
+    assert "per kWh" not in uk and "Free: plug in" not in sv + uk
+
+
+def test_the_guests_private_page_says_what_was_charged_in_the_phones_language(
+    client, online, fake_stripe, django_capture_on_commit_callbacks
+):
+    charge = pay(client, fake_stripe, amount="20")
+    with django_capture_on_commit_callbacks(execute=True):
+        stop_session(guest_session(online, charge, energy_wh=0))  # the session fee: 1.25 EUR
+
+    sv = client.get(f"/pay/s/{charge.token}/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    uk = client.get(f"/pay/s/{charge.token}/", HTTP_ACCEPT_LANGUAGE="uk").content.decode()
+
+    assert 'guest-headline">Betalt 1,25 EUR<' in sv
+    assert 'guest-headline">Сплачено 1,25 EUR<' in uk

@@ -185,3 +185,27 @@ def test_an_invoice_whose_mail_was_never_sent_is_mailed_by_the_sweep(
         )
         == 0
     )
+
+
+def test_a_driver_who_chose_ukrainian_gets_the_invoice_its_pdf_and_mail_in_ukrainian(
+    driver, station, card, done_when_tariff, mailoutbox, django_capture_on_commit_callbacks
+):
+    # given Dana chose Ukrainian (the switcher or Preferences) and charged in October
+    driver.user.language = "uk"
+    driver.user.save()
+    session = make_session(station, card, started_at=datetime(2026, 10, 12, 8, 0, tzinfo=UTC))
+    services.cdr_create_for_session(session_id=session.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        (invoice,) = services.invoice_run(
+            period=services.InvoicePeriod(date(2026, 10, 1), date(2026, 10, 31))
+        )
+
+    assert invoice.lines.get().description.startswith(
+        "Заряджання 2026-10-12 10:00 CEST у Harbour, 10.000 кВт·год"
+    )
+    assert invoice.payment_terms == "Сплатити протягом 14 днів від дати рахунку."
+    (mail,) = mailoutbox
+    assert mail.subject == f"Ваш рахунок ChargeNet {invoice.number}" and mail.body.startswith("Вітаємо")
+    # the PDF embeds a font with Cyrillic letters (PDF's Helvetica has none)
+    assert b"DejaVuSans" in bytes(invoice.pdf)

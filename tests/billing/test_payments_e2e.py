@@ -92,6 +92,54 @@ def guest_pays(page, base: str, identity: str, *, amount: str, email: str = "") 
     expect(page.locator("h1")).to_have_text("Your charging session")
 
 
+def card_saved_on_phone(new_page, base: str):  # noqa: F811
+    """Dana logs in on her phone and saves a card on "My cards"; returns the phone's page."""
+    from tests.e2e.conftest import log_in
+
+    phone = new_page(phone=True)
+    log_in(phone, base, "dana", "pw-dana-1")
+    phone.goto(f"{base}/billing/cards/")
+    phone.get_by_role("button", name="Add a card").click()
+    phone.get_by_role("button", name="Save card").click()
+    expect(phone.locator("[data-testid=saved-card]")).to_contain_text("Visa •••• 4242, expires 12/2030")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    return phone
+
+
+def charged_and_invoiced(live_system, stations, phone, driver, *, identity: str, uid: str):  # noqa: F811
+    """Dana charges 10 kWh at `identity` with her RFID card `uid`; once the worker priced it,
+    `manage.py invoice` invoices that day. Returns her invoice."""
+    from billing.models import Invoice
+    from stations.models import Session
+    from tests.e2e.test_billing import invoice
+
+    sim = stations.connect(identity)
+
+    async def charge():
+        start = await sim.start_transaction(1, uid, meter_start=0)
+        await sim.stop_transaction(start.transaction_id, meter_stop=10_000, reason="EVDisconnected")
+
+    stations.run(charge())
+    day = in_thread(lambda: Session.objects.get(station__identity=identity).stopped_at.date())
+    for _ in range(60):  # the worker prices it
+        if in_thread(lambda: Session.objects.get(station__identity=identity).cdrs.exists()):
+            break
+        phone.wait_for_timeout(500)
+    invoice(live_system, day)
+    return in_thread(lambda: Invoice.objects.defer("pdf").get(driver=driver))
+
+
+def badge_becomes(page, url: str, text: str) -> None:
+    """Reload the invoice page until its status badge reads `text` (the worker is asynchronous)."""
+    page.goto(url)
+    for _ in range(40):
+        if page.locator("h1 + p .badge").inner_text().strip() == text:
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    expect(page.locator("h1 + p .badge")).to_have_text(text)
+
+
 def test_a_guest_pays_by_qr_charges_stops_on_the_phone_and_pays_exactly_the_cdr_total(
     live_system,
     stations,  # noqa: F811
@@ -180,58 +228,24 @@ def test_a_saved_card_pays_the_invoice_run_and_an_operator_refunds_part_with_a_c
     driver,
     operator,
 ):
-    import subprocess
-
-    from billing.models import Invoice, Refund
+    from billing.models import Refund
     from rfid.services import id_token_create
-    from stations.models import Session
     from tests.e2e.conftest import log_in
-    from tests.support import manage_py
 
     base = live_system.base_url
     in_thread(tariff_create, **{**TARIFF, "code": "E2E-CARD"})
     in_thread(id_token_create, uid="04CARD0001", driver=driver, label="Car")
 
     # given Dana saved a card on her phone
-    phone = new_page(phone=True)
-    log_in(phone, base, "dana", "pw-dana-1")
-    phone.goto(f"{base}/billing/cards/")
-    phone.get_by_role("button", name="Add a card").click()
-    phone.get_by_role("button", name="Save card").click()
-    expect(phone.locator("[data-testid=saved-card]")).to_contain_text("Visa •••• 4242, expires 12/2030")
-    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone = card_saved_on_phone(new_page, base)
 
-    # and charged 10 kWh with her RFID card
-    sim = stations.connect("E2E-CARD-1")
-
-    async def charge():
-        start = await sim.start_transaction(1, "04CARD0001", meter_start=0)
-        await sim.stop_transaction(start.transaction_id, meter_stop=10_000, reason="EVDisconnected")
-
-    stations.run(charge())
-    day = in_thread(lambda: Session.objects.get(station__identity="E2E-CARD-1").stopped_at.date())
-    for _ in range(60):  # the worker prices it
-        if in_thread(lambda: Session.objects.get(station__identity="E2E-CARD-1").cdrs.exists()):
-            break
-        phone.wait_for_timeout(500)
-
-    # when the invoice run issues her invoice
-    process = manage_py(
-        "invoice", "--from", day.isoformat(), "--to", day.isoformat(),
-        env=live_system.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output
+    # when she charges 10 kWh with her RFID card and the invoice run issues her invoice
+    invoice = charged_and_invoiced(
+        live_system, stations, phone, driver, identity="E2E-CARD-1", uid="04CARD0001"
+    )
 
     # then the worker charges it to her card and she sees it paid
-    invoice = in_thread(lambda: Invoice.objects.defer("pdf").get(driver=driver))
-    phone.goto(f"{base}/billing/invoices/{invoice.pk}/")
-    for _ in range(40):
-        if "Paid" in phone.locator("h1 + p .badge").inner_text():
-            break
-        phone.wait_for_timeout(500)
-        phone.reload()
-    expect(phone.locator("h1 + p .badge")).to_have_text("Paid")
+    badge_becomes(phone, f"{base}/billing/invoices/{invoice.pk}/", "Paid")
     charges = [r for r in fake_stripe.requests if r[1] == "/v1/payment_intents"]
     assert len(charges) == 1 and charges[0][3]["amount"] == "375" and charges[0][3]["off_session"] == "true"
 
@@ -251,3 +265,74 @@ def test_a_saved_card_pays_the_invoice_run_and_an_operator_refunds_part_with_a_c
     refund = in_thread(lambda: Refund.objects.get())
     expect(notes).to_contain_text(refund.credit_note_number)
     assert [r[3]["amount"] for r in fake_stripe.requests if r[1] == "/v1/refunds"] == ["100"]
+
+
+def test_a_declined_saved_card_is_retried_the_driver_is_told_and_pays_by_hand_on_her_phone(
+    live_system,
+    stations,  # noqa: F811
+    new_page,  # noqa: F811
+    fake_stripe,
+    driver,
+    settings,
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.cards.services import invoice_autopay_retry
+    from billing.models import Payment, PaymentMethod
+    from rfid.services import id_token_create
+
+    base = live_system.base_url
+    # The retry sweep runs here, in the test process: it talks to the same fake provider.
+    settings.STRIPE_API_BASE = fake_stripe.base_url
+    settings.STRIPE_SECRET_KEY = SECRET_KEY
+    in_thread(tariff_create, **{**TARIFF, "code": "E2E-DECLINE"})
+    in_thread(id_token_create, uid="04DECL0001", driver=driver, label="Car")
+    off_session = len([r for r in fake_stripe.requests if r[1] == "/v1/payment_intents"])
+
+    # given Dana saved a card on her phone that the bank will decline
+    phone = card_saved_on_phone(new_page, base)
+    fake_stripe.declining.add(in_thread(lambda: PaymentMethod.objects.get(driver=driver).reference))
+
+    # when she charges 10 kWh and the invoice run issues her invoice, which the worker charges
+    invoice = charged_and_invoiced(
+        live_system, stations, phone, driver, identity="E2E-DECL-1", uid="04DECL0001"
+    )
+
+    # then her phone shows the payment failed, and a mail tells her when the card is tried again
+    badge_becomes(phone, f"{base}/billing/invoices/{invoice.pk}/", "Payment failed")
+    expect(phone.locator("table.list").nth(1)).to_contain_text("Failed")
+
+    def failure_mails():
+        return [
+            m
+            for m in live_system.mails()
+            if m["Subject"] == f"Your card payment for invoice {invoice.number} failed"
+        ]
+
+    for _ in range(60):
+        if failure_mails():
+            break
+        phone.wait_for_timeout(500)
+    text = live_system.mail_text(failure_mails()[0])
+    assert "Your card was declined." in text and "try your card again" in text
+
+    # when the schedule's retry a day later is declined too
+    assert in_thread(invoice_autopay_retry, now=timezone.now() + timedelta(hours=25)) == 1
+    phone.reload()
+    expect(phone.locator("h1 + p .badge")).to_have_text("Payment failed")
+    attempts = in_thread(
+        lambda: list(Payment.objects.filter(invoice=invoice).values_list("status", flat=True))
+    )
+    assert attempts == ["failed", "failed"]
+
+    # then she pays by hand from the invoice page on her phone, on the provider's page
+    phone.get_by_role("button", name="Card (Stripe)").click()
+    phone.get_by_role("button", name=re.compile(r"Pay 3\.75 EUR")).click()
+
+    # and the invoice is paid, with nothing charged twice
+    badge_becomes(phone, f"{base}/billing/invoices/{invoice.pk}/", "Paid")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert len([r for r in fake_stripe.requests if r[1] == "/v1/payment_intents"]) - off_session == 2
+    assert in_thread(lambda: Payment.objects.filter(invoice=invoice, status="paid").count()) == 1

@@ -3,6 +3,7 @@ numbered credit note, from the invoice page and the API; refunds made at the pro
 reconciled from signed webhooks; nothing refunded twice."""
 
 import json
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -11,19 +12,9 @@ import pytest
 from billing import services
 from billing.models import Invoice, Payment, Refund
 from tests.billing.conftest import make_session
-from tests.billing.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe, sign
+from tests.billing.fake_stripe import sign
 
 OCTOBER = services.InvoicePeriod(date(2026, 10, 1), date(2026, 10, 31))
-
-
-@pytest.fixture
-def fake_stripe(settings):
-    fake = FakeStripe().start()
-    settings.STRIPE_API_BASE = fake.base_url
-    settings.STRIPE_SECRET_KEY = SECRET_KEY
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
@@ -115,6 +106,59 @@ def test_the_api_refunds_for_operators_and_refuses_drivers_and_excess(
     assert [r["amount"] for r in listed["results"]] == ["1.50"]
 
 
+def pdf_title(pdf: bytes) -> str:
+    """The document title reportlab writes into the PDF's (uncompressed) Info dictionary."""
+    match = re.search(rb"/Title \((.*?)\)", pdf)
+    assert match, "the PDF has no title"
+    return match.group(1).decode("latin-1")
+
+
+def test_a_credit_note_has_a_pdf_linked_from_the_invoice_page_for_the_driver_and_the_operator(
+    client, operator, driver, other_driver, paid, fake_stripe
+):
+    refund = services.payment_refund(payment=paid, amount="2.00", reason="Charger stopped early")
+    url = f"/billing/credit-notes/{refund.pk}/pdf/"
+
+    for user in (operator, driver.user):
+        client.force_login(user)
+        page = client.get(f"/billing/invoices/{paid.invoice_id}/").content.decode()
+        pdf = client.get(url)
+        assert f'href="{url}"' in page
+        assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+        assert pdf.content.startswith(b"%PDF") and refund.credit_note_number in pdf["Content-Disposition"]
+        assert pdf_title(pdf.content) == f"Credit note {refund.credit_note_number}"
+
+    client.force_login(other_driver.user)
+    assert client.get(url).status_code == 404
+
+
+def test_the_api_links_each_credit_note_to_its_pdf_in_the_callers_language(
+    client, operator, driver, other_driver, paid, fake_stripe
+):
+    refund = services.payment_refund(payment=paid, amount="1.00", reason="Goodwill")
+    client.force_login(driver.user)
+
+    (listed,) = client.get(f"/api/v1/invoices/{paid.invoice_id}/refunds/").json()["results"]
+    pdf = client.get(listed["credit_note_pdf_url"], HTTP_ACCEPT_LANGUAGE="sv")
+
+    assert listed["credit_note_pdf_url"] == f"/api/v1/credit-notes/{refund.pk}/pdf/"
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf_title(pdf.content) == f"Kreditnota {refund.credit_note_number}"
+    client.force_login(other_driver.user)
+    assert client.get(listed["credit_note_pdf_url"]).status_code == 404
+
+
+def test_a_refund_without_a_credit_note_has_no_pdf(client, operator, paid, fake_stripe):
+    intent_of(fake_stripe, paid)["amount_refunded"] = 500  # the provider refuses the refund
+    with pytest.raises(services.BillingError):
+        services.payment_refund(payment=paid, amount="1.00", reason="Refused")
+    refund = Refund.objects.get()
+    client.force_login(operator)
+
+    assert client.get(f"/billing/credit-notes/{refund.pk}/pdf/").status_code == 404
+    assert client.get(f"/api/v1/credit-notes/{refund.pk}/pdf/").status_code == 404
+
+
 def test_a_refund_the_provider_refuses_issues_no_credit_note(paid, fake_stripe):
     intent_of(fake_stripe, paid)["amount_refunded"] = 500  # refunded at Stripe behind our back
 
@@ -203,4 +247,25 @@ def test_the_daily_reconciliation_flags_an_invoice_paid_twice_and_a_payment_with
     assert (
         "Everything adds up."
         in client.get("/billing/reports/reconciliation/?day=2020-01-01").content.decode()
+    )
+
+
+def test_the_driver_gets_the_credit_note_by_mail_in_her_language_once(
+    driver, paid, fake_stripe, mailoutbox, django_capture_on_commit_callbacks
+):
+    driver.user.language = "sv"
+    driver.user.save()
+    mailoutbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = services.payment_refund(payment=paid, amount="2.00", reason="Laddaren stannade")
+    services.credit_note_email_send(refund_id=refund.pk)  # a retried task mails nothing more
+
+    (mail,) = mailoutbox
+    assert mail.to == ["dana@example.com"]
+    assert mail.subject == f"Din ChargeNet-kreditnota {refund.credit_note_number}"
+    assert "2.00 EUR" in mail.body and "Laddaren stannade" in mail.body
+    (name, pdf, kind) = mail.attachments[0]
+    assert (
+        name == f"{refund.credit_note_number}.pdf" and kind == "application/pdf" and pdf.startswith(b"%PDF")
     )

@@ -12,39 +12,10 @@ from django.utils import timezone
 from billing import services
 from billing.cards import services as cards
 from billing.models import Invoice, Payment, PaymentMethod
-from tests.billing.conftest import make_session
-from tests.billing.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe, sign
+from tests.billing.conftest import add_card, make_session
+from tests.billing.fake_stripe import sign
 
 OCTOBER = services.InvoicePeriod(date(2026, 10, 1), date(2026, 10, 31))
-
-
-@pytest.fixture
-def fake_stripe(settings):
-    fake = FakeStripe().start()
-    settings.STRIPE_API_BASE = fake.base_url
-    settings.STRIPE_SECRET_KEY = SECRET_KEY
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    settings.BILLING_AUTOPAY_RETRY_HOURS = ["24", "72"]
-    yield fake
-    fake.stop()
-
-
-def add_card(client, fake, **card):
-    """The driver adds a card on "My cards" and saves it on the provider's page."""
-    if card:
-        fake.next_card = {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030, **card}
-    response = client.post("/billing/cards/")
-    assert response.status_code == 302, response.content
-    session_id = response["Location"].rsplit("/", 1)[1]
-    back = fake.pay(session_id)
-    return client.get(back.replace("http://testserver", ""), follow=True)
-
-
-@pytest.fixture
-def dana_with_card(client, driver, fake_stripe):
-    client.force_login(driver.user)
-    add_card(client, fake_stripe)
-    return driver
 
 
 @pytest.fixture

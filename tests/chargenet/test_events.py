@@ -3,12 +3,15 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from chargenet.events import event_dispatch, event_publish, event_subscribe, events_prune
+from chargenet.events import event_dispatch, event_publish, event_subscribe, events_dispatch_due, events_prune
 from chargenet.models import Event
 from chargenet.tasks import event_dispatch_task
+from chargenet.webhooks.models import WebhookDelivery, WebhookSubscription
+from stations.models import Session, Station
 
 pytestmark = pytest.mark.django_db
 
@@ -123,3 +126,47 @@ def test_dispatched_events_are_pruned_after_the_retention_and_pending_ones_are_k
 
     assert events_prune(older_than=timedelta(days=7)) == 1
     assert set(Event.objects.values_list("type", flat=True)) == {"test.pending", "test.recent"}
+
+
+def _meter_value_events(count: int) -> list[Event]:
+    """What a charging 1.6 station's MeterValues leave behind: one session.updated event each."""
+    station = Station.objects.create(identity=f"CP-QUIET-{Station.objects.count()}", ocpp_version="1.6")
+    session = Session.objects.create(
+        station=station, transaction_id="1", id_tag="TAG", started_at=timezone.now()
+    )
+    data = {"session_id": session.pk, "station_id": station.pk, "status": "active", "energy_wh": 10}
+    return [Event.objects.create(type="session.updated", data=data) for _ in range(count)]
+
+
+def test_meter_value_events_nobody_subscribed_to_cost_the_dispatcher_no_reads_of_their_own(
+    django_assert_max_num_queries,
+):
+    # given 100 meter-value events of a network without webhooks, roaming partners or managed sites
+    events = _meter_value_events(100)
+
+    # when the dispatcher takes them, each costs its subscribers' savepoints and its done-mark: the
+    # subscribers' settings (webhooks, partners, sites, 2.0.1 stations) are read once per chunk
+    # (2 chunks here), not once per event (which was 5 more queries per event)
+    with django_assert_max_num_queries(100 * (2 * 4 + 1) + 2 * 10):
+        assert events_dispatch_due() == 100
+
+    # and every one of them is done
+    assert not Event.objects.filter(pk__in=[e.pk for e in events], dispatched_at__isnull=True).exists()
+
+
+def test_a_webhook_subscription_made_between_two_dispatches_gets_the_next_event():
+    _meter_value_events(1)
+    events_dispatch_due()
+    assert not WebhookDelivery.objects.exists()
+
+    # when an integrator subscribes, the settings the dispatcher read before are not reused
+    WebhookSubscription.objects.create(
+        user=get_user_model().objects.create_user("integrator"),
+        url="https://example.com/hook",
+        events=["session.updated"],
+        secret="s" * 32,
+    )
+    _meter_value_events(1)
+    events_dispatch_due()
+
+    assert WebhookDelivery.objects.filter(event_type="session.updated").count() == 1

@@ -52,7 +52,7 @@ def _po_entries(text: str) -> list[dict]:
                 entry["flags"] += line
             elif line.startswith("#"):
                 continue
-            elif match := re.match(r'^(msgid|msgid_plural|msgstr(?:\[(\d+)\])?) (".*")$', line):
+            elif match := re.match(r'^(msgctxt|msgid|msgid_plural|msgstr(?:\[(\d+)\])?) (".*")$', line):
                 key = (match.group(1), match.group(2))
                 _po_append(entry, key, match.group(3))
             elif line.startswith('"') and key:
@@ -92,7 +92,12 @@ def test_every_message_is_translated_and_compiled(language):
     ] == []
     # The .mo the server reads says what the .po says (compilemessages was run after the last edit).
     singular = [e for e in entries if "msgid_plural" not in e]
-    assert [e["msgid"] for e in singular if compiled.gettext(e["msgid"]) != e["msgstr"][0]] == []
+    assert [
+        e["msgid"]
+        for e in singular
+        if (compiled.pgettext(e["msgctxt"], e["msgid"]) if "msgctxt" in e else compiled.gettext(e["msgid"]))
+        != e["msgstr"][0]
+    ] == []
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
@@ -207,3 +212,71 @@ def test_a_guest_at_a_charger_reads_its_page_in_the_phones_language(client):
         and "Для цього зарядного пристрою не встановлено" in pages["uk"]
     )
     assert "Charge at" not in pages["sv"] + pages["uk"]
+
+
+@pytest.mark.django_db
+def test_the_language_picked_in_the_header_follows_the_user_to_another_device(client, driver):
+    from django.test import Client
+
+    client.force_login(driver.user)
+    client.post("/i18n/setlang/", {"language": "sv", "next": "/account/"})
+
+    driver.user.refresh_from_db()
+    assert driver.user.language == "sv"
+    # a phone that never saw the switcher, whose browser asks for English
+    phone = Client()
+    phone.force_login(driver.user)
+    page = phone.get("/account/", HTTP_ACCEPT_LANGUAGE="en").text
+    assert '<html lang="sv">' in page and "Mina kort" in page
+
+
+@pytest.mark.django_db
+def test_a_user_sets_their_language_on_preferences_and_can_go_back_to_the_browsers(client, operator):
+    client.force_login(operator)
+
+    saved = client.post("/preferences/", {"time_zone": "", "language": "uk"}, follow=True)
+    operator.refresh_from_db()
+    assert operator.language == "uk" and '<html lang="uk">' in saved.text
+    assert "Мова" in saved.text
+
+    refused = client.post("/preferences/", {"time_zone": "", "language": "xx"})
+    operator.refresh_from_db()
+    assert refused.status_code == 400 and operator.language == "uk"
+
+    client.post("/preferences/", {"time_zone": "", "language": ""})
+    operator.refresh_from_db()
+    assert operator.language == ""
+    assert '<html lang="sv">' in client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="sv").text
+
+
+@pytest.mark.django_db
+def test_a_roaming_partners_page_speaks_swedish_and_ukrainian(client, operator):
+    from ocpi.services import partner_create
+
+    partner, _ = partner_create(name="Example eMSP", country_code="DE", party_id="EMS", roles=["EMSP"])
+    client.force_login(operator)
+
+    pages = {
+        language: client.get(f"/roaming/{partner.pk}/", HTTP_ACCEPT_LANGUAGE=language).text
+        for language in ("en", "sv", "uk")
+    }
+
+    assert "Register with the partner" in pages["en"] and "Request log" in pages["en"]
+    assert "Registrera hos partnern" in pages["sv"] and "Förfrågningslogg" in pages["sv"]
+    assert "Зареєструватися в партнера" in pages["uk"] and "Журнал запитів" in pages["uk"]
+    assert "Request log" not in pages["sv"] + pages["uk"]
+
+
+@pytest.mark.django_db
+def test_statuses_and_roles_are_shown_in_the_viewers_language(client, operator):
+    from chargenet.models import User
+    from stations.models import Session
+
+    with translation.override("sv"):
+        assert str(Session.Status.COMPLETED.label) == "Slutförd"
+        assert str(User.Role.OPERATOR.label) == "Operatör"
+    with translation.override("uk"):
+        assert str(Session.Status.COMPLETED.label) == "Завершена"
+    client.force_login(operator)
+    header = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="uk").text
+    assert f"{operator.username} · Оператор" in header

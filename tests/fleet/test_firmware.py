@@ -257,7 +257,9 @@ def test_stations_wait_outside_the_window_while_charging_offline_or_busy_with_an
         status=Session.Status.ACTIVE,
         started_at=timezone.now(),
     )
-    other = services.campaign_create(name="first", image=image, identities=["W-4"])
+    other = services.campaign_create(
+        name="first", image=image, target=services.CampaignTarget(identities=["W-4"])
+    )
     services.campaign_advance(campaign_id=other.pk)
     campaign = services.campaign_create(name="w", image=image, waves=["rest"])
     Campaign.objects.filter(pk=campaign.pk).update(window_start=start, window_end=end)
@@ -276,7 +278,7 @@ def test_stations_wait_outside_the_window_while_charging_offline_or_busy_with_an
     )
     assert reasons["W-2"].startswith("charging")
     assert reasons["W-3"].startswith("offline")
-    assert reasons["W-4"] == "another firmware update is under way"
+    assert reasons["W-4"] == "another campaign is busy with this station"
     assert firmware_commands(busy).count() == 1  # the first campaign's only
     assert firmware_commands(outside).count() == 1  # started once the window no longer applied
 

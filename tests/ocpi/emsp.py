@@ -121,7 +121,7 @@ class FakeEmsp:
             if (
                 not path.endswith("/credentials")
                 and not path.endswith("versions")
-                and not path.endswith("2.2.1")
+                and not path.endswith(("2.2.1", "2.1.1"))
             ):
                 return 401, self.envelope(status_code=2000), {}
         if path == "/ocpi/versions":
@@ -146,10 +146,20 @@ class FakeEmsp:
                 {"identifier": "tokens", "role": "SENDER", "url": f"{self.base}/ocpi/2.2.1/tokens"},
             ]
             return 200, self.envelope({"version": "2.2.1", "endpoints": endpoints}), {}
-        if path == "/ocpi/2.2.1/credentials" and method == "POST":
+        if path == "/ocpi/2.1.1" and "2.1.1" in self.versions_offered:
+            # OCPI 2.1.1: endpoints without roles.
+            endpoints = [
+                {"identifier": m, "url": f"{self.base}/ocpi/2.1.1/{m}"}
+                for m in ("credentials", "locations", "sessions", "cdrs", "tariffs", "tokens", "commands")
+            ]
+            return 200, self.envelope({"version": "2.1.1", "endpoints": endpoints}), {}
+        if path in ("/ocpi/2.2.1/credentials", "/ocpi/2.1.1/credentials") and method == "POST":
             # ChargeNet registers with us: keep its token, answer with ours.
             self.token_c = body["token"]
-            return 200, self.envelope(self.credentials()), {}
+            return 200, self.envelope(self.credentials(path.split("/")[2])), {}
+        if path.startswith("/ocpi/2.1.1/commands/"):
+            # A 2.1.1 CPO's CommandResponse (no timeout).
+            return 200, self.envelope({"result": "ACCEPTED"}), {}
         if path.endswith("/authorize"):
             self.authorize_gate.wait(timeout=30)
             uid = path.split("/")[-2]
@@ -159,11 +169,19 @@ class FakeEmsp:
             return 200, self.envelope(info), {}
         if self.down:
             return 503, {"message": "down for maintenance"}, {}
-        if path == "/ocpi/2.2.1/cdrs" and method == "POST":
-            return 201, self.envelope(), {"Location": f"{self.base}/ocpi/2.2.1/cdrs/{body['id']}"}
+        if path in ("/ocpi/2.2.1/cdrs", "/ocpi/2.1.1/cdrs") and method == "POST":
+            return 201, self.envelope(), {"Location": f"{self.base}{path}/{body['id']}"}
         return 200, self.envelope(), {}
 
-    def credentials(self) -> dict:
+    def credentials(self, version: str = "2.2.1") -> dict:
+        if version == "2.1.1":
+            return {
+                "token": self.token_b,
+                "url": self.versions_url,
+                "business_details": {"name": "Example eMSP"},
+                "country_code": self.country_code,
+                "party_id": self.party_id,
+            }
         return {
             "token": self.token_b,
             "url": self.versions_url,
@@ -222,8 +240,8 @@ class FakeEmsp:
         self.token_c = answer["data"]["token"]
         return answer["data"]
 
-    def pushes(self, module: str) -> list[Received]:
-        return [r for r in self.received if r.path.startswith(f"/ocpi/2.2.1/{module}")]
+    def pushes(self, module: str, version: str = "2.2.1") -> list[Received]:
+        return [r for r in self.received if r.path.startswith(f"/ocpi/{version}/{module}")]
 
     def wait_for(self, predicate, timeout: float = 20.0, what: str = "a request") -> Received:
         deadline = time.monotonic() + timeout

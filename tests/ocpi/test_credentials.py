@@ -24,7 +24,10 @@ def test_token_a_opens_the_versions_and_their_details_with_absolute_urls(ocpi, p
     details = ocpi("GET", "/ocpi/2.2.1/", token=token_a)
 
     assert versions.status_code == 200
-    assert versions.body["data"] == [{"version": "2.2.1", "url": "http://testserver/ocpi/2.2.1"}]
+    assert versions.body["data"] == [
+        {"version": "2.2.1", "url": "http://testserver/ocpi/2.2.1"},
+        {"version": "2.1.1", "url": "http://testserver/ocpi/2.1.1"},
+    ]
     endpoints = {(e["identifier"], e["role"]): e["url"] for e in details.body["data"]["endpoints"]}
     assert endpoints[("locations", "SENDER")] == "http://testserver/ocpi/2.2.1/locations"
     assert ("tokens", "RECEIVER") in endpoints and ("commands", "RECEIVER") in endpoints

@@ -106,29 +106,36 @@ def test_tariff_changes_are_put_and_a_deleted_tariff_is_deleted(
     assert emsp.pushes("tariffs")[1].body["tariff_alt_text"][0]["text"] == "AC standard"
 
 
+def charge_an_hour(capture, *, id_tag: str):
+    """A car charges 12.345 kWh in an hour at CP-1 (from 09:00 UTC on 30 November 2026) with the card;
+    the CDR is made and every push delivered. Returns the session and the CDR."""
+    station = Station.objects.get(identity="CP-1")
+    started = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    with capture(execute=True):
+        session, decision = session_start(
+            station_id=station.pk, connector_id=1, id_tag=id_tag, meter_start=1000, timestamp=started
+        )
+    assert decision.accepted
+    with capture(execute=True):
+        session_stop(
+            station_id=station.pk, transaction_id=int(session.transaction_id), meter_stop=13345,
+            timestamp=started + timedelta(hours=1),
+        )  # fmt: skip
+    with capture(execute=True):
+        cdr = cdr_create_for_session(session_id=session.pk)
+    deliver_all()
+    return session, cdr
+
+
 def test_a_roaming_session_is_put_patched_and_its_cdr_posted_with_the_same_totals(
     ocpi, emsp, registered, network, django_capture_on_commit_callbacks
 ):
     partner, token = registered
     ocpi("PUT", "/ocpi/2.2.1/tokens/DE/EMS/ABC123", token=token, body=a_token())
     tariff_create(code="AC-1", name="AC", currency="EUR", elements=ENERGY, is_default=True)
-    station = Station.objects.get(identity="CP-1")
-    started = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
     # when a car charges 12.345 kWh with the eMSP's card
-    with django_capture_on_commit_callbacks(execute=True):
-        session, decision = session_start(
-            station_id=station.pk, connector_id=1, id_tag="ABC123", meter_start=1000, timestamp=started
-        )
-    assert decision.accepted
-    with django_capture_on_commit_callbacks(execute=True):
-        session_stop(
-            station_id=station.pk, transaction_id=int(session.transaction_id), meter_stop=13345,
-            timestamp=started + timedelta(hours=1),
-        )  # fmt: skip
-    with django_capture_on_commit_callbacks(execute=True):
-        cdr = cdr_create_for_session(session_id=session.pk)
-    deliver_all()
+    session, cdr = charge_an_hour(django_capture_on_commit_callbacks, id_tag="ABC123")
 
     # then the eMSP has the session, started and completed, and the CDR
     roaming = RoamingSession.objects.get(session=session)

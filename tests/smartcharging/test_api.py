@@ -7,8 +7,9 @@ import pytest
 from django.utils import timezone
 
 from smartcharging.models import ScheduleRule, SiteCapacity
+from smartcharging.services import schedules_apply
 from stations.models import ChargingProfile, Command, Session
-from stations.services import location_create, station_create
+from stations.services import location_create, station_create, station_tags_set
 from tests.api.conftest import _client_for
 
 pytestmark = pytest.mark.django_db
@@ -129,6 +130,30 @@ def test_a_site_capacity_in_kw_is_stored_in_amperes_and_too_small_a_one_is_refus
     assert str(SiteCapacity.objects.get().capacity_a) == "31.9"
 
 
+def test_capacity_windows_and_plan_priorities_are_set_over_the_api_and_a_bad_window_is_a_400(api, station):
+    url = f"/api/v1/locations/{station.location_id}/site-capacity/"
+    windows = [{"weekdays": [5, 6], "start": "22:00", "end": "06:00", "capacity_kw": 44}]
+
+    ok = api.put(
+        url, {"capacity_kw": 22, "capacity_windows": windows, "plan_priorities": {"Fleet": 5}}, format="json"
+    )
+    bad = api.put(
+        url,
+        {"capacity_kw": 22, "capacity_windows": [{"start": "22:00", "end": "22:00", "capacity_a": 9}]},
+        format="json",
+    )
+    kept = api.put(url, {"capacity_kw": 30}, format="json")  # fmt: skip
+
+    assert ok.status_code == 200, ok.json()
+    assert ok.json()["capacity_windows"] == [
+        {"weekdays": [5, 6], "start": "22:00", "end": "06:00", "capacity_a": 63.8}
+    ]
+    assert bad.status_code == 400 and "start and end must differ" in bad.json()["error"]["message"]
+    assert kept.status_code == 200
+    assert api.get(url).json()["plan_priorities"] == {"Fleet": 5}
+    assert SiteCapacity.objects.get().capacity_windows[0]["capacity_a"] == 63.8
+
+
 def test_schedule_rules_are_created_listed_and_deleted(api, station):
     created = api.post(
         "/api/v1/schedule-rules/",
@@ -154,3 +179,38 @@ def test_schedule_rules_are_created_listed_and_deleted(api, station):
 
     assert api.delete(f"/api/v1/schedule-rules/{created.json()['id']}/").status_code == 204
     assert not ScheduleRule.objects.exists()
+
+
+def test_a_rule_for_a_tag_limits_every_tagged_station_wherever_it_is_and_no_other(api, station):
+    # given a tagged station at another location, and an untagged one beside the first
+    elsewhere = location_create(name="Harbour", time_zone="Europe/Amsterdam")
+    tagged = station_create(identity="API-SC-TAG", location=elsewhere)[0]
+    untagged = station_create(identity="API-SC-PLAIN", location=station.location)[0]
+    station_tags_set(station=tagged, tags=["Pilot Group"])
+    station_tags_set(station=station, tags=["pilot-group"])
+
+    # when an operator limits the tag all day, named as people type it
+    created = api.post(
+        "/api/v1/schedule-rules/",
+        {"name": "Pilot cap", "kind": "power_limit", "tag": "Pilot group", "start_time": "00:00",
+         "end_time": "23:59", "limit_w": 7400},
+        format="json",
+    )  # fmt: skip
+    assert created.status_code == 201, created.json()
+    assert created.json()["tag"] == "pilot-group"
+    schedules_apply(now=timezone.now().replace(hour=12))
+
+    # then both tagged stations get a 7.4 kW station maximum, and the untagged one nothing
+    limited = Command.objects.filter(action="SetChargingProfile")
+    assert sorted(limited.values_list("station__identity", flat=True)) == ["API-SC-1", "API-SC-TAG"]
+    assert not Command.objects.filter(station=untagged).exists()
+
+    # and a tag no station has is a 400 that leaves nothing behind
+    unknown = api.post(
+        "/api/v1/schedule-rules/",
+        {"name": "x", "kind": "power_limit", "tag": "nowhere", "start_time": "00:00", "end_time": "23:59",
+         "limit_w": 1000},
+        format="json",
+    )  # fmt: skip
+    assert unknown.status_code == 400 and "tag" in str(unknown.json())
+    assert ScheduleRule.objects.count() == 1

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from smartcharging.allocation import Demand, allocate
+from smartcharging.allocation import Circuit, Demand, allocate
 from smartcharging.composite import Period, Profile, composite_schedule
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -100,3 +100,52 @@ def test_idle_connectors_keep_a_reserve_and_offline_stations_keep_their_limit():
 
     assert [a.current_a for a in allocations] == [10, 10.0]
     assert "offline" in allocations[0].reason
+
+
+def test_a_full_circuit_holds_back_its_own_sessions_and_the_others_share_the_rest():
+    # given a 64 A site whose feeder A is only 20 A: three cars on feeder A, one elsewhere
+    feeder = Circuit("a", "Feeder A", capacity_a=20)
+    demands = [Demand(n, 32, circuits=("a",)) for n in (1, 2, 3)] + [Demand(4, 32)]
+
+    # when the site is shared out
+    allocations = allocate(capacity_a=64, demands=demands, circuits=[feeder])
+
+    # then feeder A's cars share its 20 A and the fourth car gets what the site has left, to its maximum
+    assert [a.current_a for a in allocations] == [6.6, 6.6, 6.6, 32.0]
+    assert sum(a.current_a for a in allocations[:3]) <= 20
+    assert allocations[0].reason == "equal share of circuit Feeder A's 20 A among 3 session(s)"
+    assert allocations[3].reason.startswith("full speed")
+
+
+def test_every_level_of_nested_circuits_holds_and_its_idle_connectors_keep_their_reserve():
+    # given a 40 A site, a 30 A board with a 12 A sub-circuit (one idle connector there)
+    circuits = [
+        Circuit("board", "Board", capacity_a=30, idle_connectors=1),
+        Circuit("sub", "Sub", capacity_a=12, idle_connectors=1),
+    ]
+    demands = [
+        Demand(1, 32, circuits=("board", "sub")),
+        Demand(2, 32, circuits=("board",)),
+        Demand(3, 32),
+    ]
+
+    allocations = allocate(
+        capacity_a=40, demands=demands, circuits=circuits, idle_connectors=1, fallback_current_a=6
+    )
+
+    current = {a.session_id: a.current_a for a in allocations}
+    assert current[1] == 6.0  # 12 A less the idle neighbour's 6 A
+    assert current[1] + current[2] <= 30 - 6
+    assert sum(current.values()) <= 40 - 6
+    assert current[2] == current[3] == 14.0
+    assert "circuit Sub's 12 A" in allocations[0].reason and "6 A kept for 1 idle" in allocations[0].reason
+
+
+def test_a_circuit_without_room_for_a_minimum_pauses_the_latest_car_there_only():
+    feeder = Circuit("a", "Feeder A", capacity_a=10)
+    demands = [Demand(1, 16, circuits=("a",)), Demand(2, 16, circuits=("a",)), Demand(3, 16)]
+
+    allocations = allocate(capacity_a=60, demands=demands, circuits=[feeder], min_current_a=6)
+
+    assert [a.current_a for a in allocations] == [10.0, 0.0, 16.0]
+    assert allocations[1].reason.startswith("paused: circuit Feeder A has 10 A left")

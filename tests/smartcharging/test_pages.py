@@ -3,6 +3,7 @@ composite chart, sets a site's capacity and a schedule rule; a driver sees why h
 limited and the maintenance ahead."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -10,6 +11,7 @@ from playwright.sync_api import expect
 
 from rfid.models import IdToken
 from smartcharging.models import AllocationDecision, ScheduleRule, SiteCapacity
+from smartcharging.services import circuit_set, site_capacity_set
 from stations.models import ChargingProfile, Command, Session
 from stations.services import location_create, station_create
 from tests.browser import outside_the_browser_loop
@@ -146,3 +148,47 @@ def test_a_driver_sees_that_her_session_is_limited_and_why_and_the_maintenance_a
     expect(note).to_contain_text("Limited to 10.6 A (7.3 kW)")
     expect(note).to_contain_text("equal share of 32 A among 3 session(s)")
     expect(note).to_contain_text("Chargers replaced; use the car park on the other side")
+
+
+def test_an_operator_sees_the_capacity_by_time_of_day_the_circuits_and_why_a_feeder_held_cars_back(
+    logged_in, live_server_url, operator, depot
+):
+    # given a site with a daytime window, a plan priority and a feeder, and a decision it caused
+    location, station = depot
+    site = outside_the_browser_loop(
+        site_capacity_set,
+        location=location,
+        capacity_kw=Decimal(100),
+        capacity_windows=[{"weekdays": [0, 1, 2, 3, 4], "start": "07:00", "end": "23:00", "capacity_kw": 50}],
+        plan_priorities={"Fleet": 10},
+    )
+    outside_the_browser_loop(
+        circuit_set, site=site, name="Feeder A", capacity_a=Decimal(20), stations=[station]
+    )
+    outside_the_browser_loop(
+        SiteCapacity.objects.filter(pk=site.pk).update, capacity_in_force_a=Decimal("72.5")
+    )
+    session = outside_the_browser_loop(
+        Session.objects.create, station=station, transaction_id="77", started_at=timezone.now()
+    )
+    outside_the_browser_loop(
+        AllocationDecision.objects.create,
+        site=site,
+        session=session,
+        station=station,
+        current_a=10,
+        reason="equal share of circuit Feeder A's 20 A among 2 session(s)",
+        trigger="capacity window 07:00-23:00: 72.5 A",
+    )
+
+    # when the operator opens the location's smart-charging page
+    page = logged_in(operator).new_page()
+    page.goto(f"{live_server_url}/smart/locations/{location.pk}/")
+
+    # then the windows, what is in force now, the plan priority, the circuit and the reason show
+    expect(page.get_by_test_id("capacity-windows")).to_contain_text("Mon Tue Wed Thu Fri 07:00–23:00: 72.5 A")
+    expect(page.get_by_test_id("capacity-in-force")).to_contain_text("Now in force: 72.5 A")
+    expect(page.get_by_test_id("plan-priorities")).to_contain_text("Fleet 10")
+    expect(page.get_by_test_id("circuits")).to_contain_text("Feeder A")
+    expect(page.get_by_test_id("circuits")).to_contain_text("PG-1")
+    expect(page.get_by_test_id("decisions")).to_contain_text("circuit Feeder A's 20 A")

@@ -300,6 +300,28 @@ def command_release(*, command_id: int) -> bool:
     return True
 
 
+NUDGE_AGAIN_AFTER = timedelta(seconds=30)
+
+
+def commands_nudge_stale() -> int:
+    """Nudge again the connections of online stations whose commands have stayed queued a while: the
+    first nudge was lost (the process that queued the command died before its commit hook ran, or
+    the channel layer dropped it). A connection with nothing to send ignores a nudge. Returns how many
+    stations were nudged."""
+    now = timezone.now()
+    station_ids = set(
+        Command.objects.filter(
+            status=Command.Status.QUEUED,
+            created_at__lt=now - NUDGE_AGAIN_AFTER,
+            expires_at__gte=now,
+            station__is_online=True,
+        ).values_list("station_id", flat=True)
+    )
+    for station_id in station_ids:
+        command_dispatch(station_id=station_id)
+    return len(station_ids)
+
+
 def command_expire(*, station_id: int | None = None) -> int:
     """Expire queued commands past their expiry and time out sent ones nobody answered (a node died
     mid-call); returns how many changed."""

@@ -1,9 +1,13 @@
 """Stations: the searchable list, the station page with its actions, and registration."""
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
@@ -12,24 +16,30 @@ from stations.alerts import services as alerts
 from stations.dashboard import actions, selectors
 from stations.dashboard.views.base import is_htmx, paginate, query_without, render_page
 from stations.models import Connector, Location, OcppMessage, Station
-from stations.services import StationError
+from stations.services import StationError, station_tags_change, station_tags_set
 from stations.services import station_create as station_register
+
+
+def _station_search(query: QueryDict | dict[str, str]) -> QuerySet[Station]:
+    location = query.get("location", "")
+    return selectors.station_search(
+        search=query.get("q", "").strip(),
+        online=query.get("online", ""),
+        connector_status=query.get("status", ""),
+        location_id=int(location) if location.isdigit() else None,
+        tag=query.get("tag", "").strip(),
+    )
 
 
 @staff_required
 def station_list(request: HttpRequest) -> HttpResponse:
-    location = request.GET.get("location", "")
-    stations = selectors.station_search(
-        search=request.GET.get("q", "").strip(),
-        online=request.GET.get("online", ""),
-        connector_status=request.GET.get("status", ""),
-        location_id=int(location) if location.isdigit() else None,
-    )
+    stations = _station_search(request.GET)
     context = {
         "page": paginate(request, stations),
         "query": query_without(request, "page", "fragment"),
         "statuses": Connector.Status.choices,
         "locations": Location.objects.order_by("name").only("id", "name"),
+        "tags": selectors.tag_list(),
     }
     return render_page(
         request, "stations/station_list.html", context, fragments={"rows": "stations/_station_rows.html"}
@@ -97,6 +107,47 @@ def station_detail(request: UserRequest, identity: str) -> HttpResponse:
 
 def _cursor(raw: str) -> int | None:
     return int(raw) if raw.isdigit() else None
+
+
+def _tag_words(raw: str) -> list[str]:
+    return [word for word in raw.replace(",", " ").split() if word]
+
+
+@require_POST
+@operate_required
+def station_list_tags(request: HttpRequest) -> HttpResponse:
+    """Add or remove a tag on every station the list's filters match (the bulk action)."""
+    filters = {key: request.POST.get(key, "") for key in ("q", "online", "status", "location")}
+    filters["tag"] = request.POST.get("tag_filter", "")
+    stations = _station_search(filters)
+    tags = _tag_words(request.POST.get("bulk_tag", ""))
+    remove = request.POST.get("change") == "remove"
+    try:
+        count = station_tags_change(
+            stations=stations, add=[] if remove else tags, remove=tags if remove else []
+        )
+    except StationError as exc:
+        messages.error(request, str(exc))
+    else:
+        template = (
+            gettext("Removed %(tags)s from %(count)d stations.")
+            if remove
+            else gettext("Tagged %(count)d stations with %(tags)s.")
+        )
+        messages.success(request, template % {"tags": ", ".join(tags), "count": count})
+    return redirect(f"{reverse('station-list')}?{urlencode({k: v for k, v in filters.items() if v})}")
+
+
+@require_POST
+@operate_required
+def station_tags(request: HttpRequest, identity: str) -> HttpResponse:
+    """Replace a station's tags (the station page's tag form)."""
+    station = _station_or_404(identity)
+    try:
+        station_tags_set(station=station, tags=_tag_words(request.POST.get("tags", "")))
+    except StationError as exc:
+        messages.error(request, str(exc))
+    return redirect("station-detail", identity=station.identity)
 
 
 @require_POST

@@ -21,6 +21,7 @@ from stations.network.passwords import (
     password_generate,
     password_hash,
 )
+from stations.network.services.tags import station_tags_replace
 
 SIGNIN_GATE = "station"
 STATION_FIELDS = {
@@ -61,6 +62,7 @@ def station_create(
     password: str | None = None,
     evses: int = 1,
     connectors_per_evse: int = 1,
+    tags: list[str] | None = None,
     **fields: Any,
 ) -> tuple[Station, str]:
     """Register a station with `evses` EVSEs; returns it and its Basic-auth password (generated when
@@ -86,13 +88,16 @@ def station_create(
         evse = Evse.objects.create(station=station, evse_id=evse_id)
         for connector_id in range(1, connectors_per_evse + 1):
             Connector.objects.create(evse=evse, connector_id=connector_id)
+    if tags:
+        station_tags_replace(station=station, tags=tags)
     event_publish("station.created", {"station_id": station.pk, "identity": station.identity})
     return station, password
 
 
 @transaction.atomic
-def station_update(*, station: Station, **fields: Any) -> Station:
-    """Change a station's settings; raises StationError for an unknown field."""
+def station_update(*, station: Station, tags: list[str] | None = None, **fields: Any) -> Station:
+    """Change a station's settings (and replace its tags when `tags` is given); raises StationError
+    for an unknown field or a malformed tag."""
     unknown = set(fields) - STATION_FIELDS
     if unknown:
         raise StationError(f"unknown station fields: {', '.join(sorted(unknown))}")
@@ -100,6 +105,8 @@ def station_update(*, station: Station, **fields: Any) -> Station:
     for name, value in fields.items():
         setattr(station, name, value)
     station.save()
+    if tags is not None:
+        station_tags_replace(station=station, tags=tags)
     event_publish("station.updated", {"station_id": station.pk, "identity": station.identity})
     return station
 

@@ -10,7 +10,13 @@ import pytest
 from django.utils import timezone
 
 from stations.models import Command, Station
-from stations.services import command_claim_next, command_create, command_expire, command_release
+from stations.services import (
+    command_claim_next,
+    command_create,
+    command_expire,
+    command_release,
+    commands_nudge_stale,
+)
 from tests.stations.connection.client import eventually, station_connection
 from tests.stations.connection.conftest import server_start, server_stop
 from tests.stations.connection.helpers import PASSWORD, booted, command_send, station_make
@@ -243,3 +249,44 @@ def test_a_claimed_command_that_never_went_out_is_queued_again(ocpp_server, run)
 async def _clear_cache_received(server, station):
     async with station_connection(server.url, station.identity, PASSWORD) as cp:
         assert await cp.wait_call("ClearCache") == {}
+
+
+def test_a_command_whose_nudge_was_lost_reaches_the_online_station_at_the_next_sweep(ocpp_server, run):
+    # given a booted station online, and a command queued a minute ago whose nudge never arrived (the
+    # process that queued it died before its commit hook ran): a bare row
+    station = station_make()
+
+    async def scenario():
+        async with station_connection(ocpp_server.url, station.identity, PASSWORD) as cp:
+            await cp.boot()
+            # (what the server sends after a boot has gone out and its sending loop has ended)
+            await asyncio.to_thread(
+                eventually,
+                lambda: not Command.objects.filter(
+                    station=station, status__in=[Command.Status.QUEUED, Command.Status.SENT]
+                ).exists(),
+            )
+            await asyncio.sleep(1)
+            command = await asyncio.to_thread(
+                lambda: Command.objects.create(
+                    station=station,
+                    action="ClearCache",
+                    payload={},
+                    expires_at=timezone.now() + timedelta(minutes=10),
+                )
+            )
+            await asyncio.to_thread(
+                lambda: Command.objects.filter(pk=command.pk).update(
+                    created_at=timezone.now() - timedelta(minutes=1)
+                )
+            )
+            # then nothing reaches the station by itself
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(cp.wait_call("ClearCache"), 2)
+            # when the periodic sweep runs, the station gets it
+            assert await asyncio.to_thread(commands_nudge_stale) == 1
+            assert await cp.wait_call("ClearCache") == {}
+            return command
+
+    command = run(scenario())
+    assert eventually(lambda: Command.objects.get(pk=command.pk).status == Command.Status.ACCEPTED)

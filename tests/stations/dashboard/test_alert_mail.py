@@ -157,3 +157,19 @@ def test_a_driver_cannot_opt_in_to_alert_mail(client, driver):
 
     assert client.post(reverse("alert-mail"), {"enabled": "on"}).status_code == 403
     assert not AlertMailPreference.objects.exists()
+
+
+def test_each_operator_reads_the_alert_mail_in_their_own_language(
+    olivia, ada, django_capture_on_commit_callbacks
+):
+    # given Olivia chose Swedish; Ada chose nothing (the site's English)
+    olivia.language = "sv"
+    olivia.save()
+    station = make_station("CP-1")
+
+    _fault(station, django_capture_on_commit_callbacks)
+
+    mails = {m.to[0]: m for m in mail.outbox}
+    assert "Nya larm i ChargeNet:" in mails["olivia@example.com"].body
+    assert "(Uttag i fel," in mails["olivia@example.com"].body
+    assert "New alerts in ChargeNet:" in mails["ada@example.com"].body

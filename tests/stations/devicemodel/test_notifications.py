@@ -235,7 +235,8 @@ def test_tc_k_smart_charging_notices_are_stored_answered_and_published(ocpp_serv
             ]
 
     answers = run(scenario())
-    assert answers == [{"status": "Accepted"}, {"status": "Accepted"}, {}, {}, {}]
+    # no transaction runs on EVSE 1, so no schedule can follow the needs (K15): Rejected
+    assert answers == [{"status": "Rejected"}, {"status": "Accepted"}, {}, {}, {}]
     kinds = list(ChargingNotice.objects.filter(station=station).order_by("pk").values_list("kind", "source"))
     assert kinds == [
         ("ev_needs", ""),
