@@ -55,6 +55,10 @@ class PartnerCreatedSerializer(serializers.Serializer):
 class PartnerRegisterSerializer(serializers.Serializer):
     versions_url = serializers.URLField(max_length=500, help_text="The partner's OCPI versions URL")
     token_a = serializers.CharField(max_length=64, help_text="The token A the partner issued to us")
+    version = serializers.ChoiceField(
+        choices=["2.2.1", "2.1.1"], required=False,
+        help_text="The OCPI version to speak with the partner; the highest both speak when left out",
+    )  # fmt: skip
 
 
 @extend_schema(tags=["ocpi"])

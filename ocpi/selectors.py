@@ -622,8 +622,8 @@ def roaming_reconciliation(*, partner: Partner) -> list[dict[str, str]]:
             if abs(pushed.kwh - cdr.kwh) > Decimal("0.01"):
                 issues.append({"kind": "differing", "object": cdr.object_id,
                                "text": f"{cdr.kwh} kWh in the CDR, {pushed.kwh} kWh in the session"})  # fmt: skip
-            if session.total_cost_excl_vat is not None and abs(
-                session.total_cost_excl_vat - cdr.partner_excl_vat
+            if pushed.total_cost_excl_vat is not None and abs(
+                pushed.total_cost_excl_vat - cdr.partner_excl_vat
             ) > Decimal("0.01"):
                 issues.append({"kind": "differing", "object": cdr.object_id,
                                "text": f"{cdr.partner_excl_vat} {cdr.currency} in the CDR, "

@@ -6,37 +6,22 @@ what it sends goes through `in_*` before the 2.2.1 checks see it. Pure functions
 embedded Location must be read (a 2.1.1 Session or CDR carries its whole Location).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+
+from ocpi.transport import OcpiError, ocpi_datetime_parse
+
+if TYPE_CHECKING:
+    from ocpi.models import Partner
 
 VERSION = "2.1.1"
 
 # OCPI 2.1.1 has no 2004 (unknown token): such answers become the generic client error 2000.
 STATUS_CODES = {2004: 2000}
 
-# (identifier, path) per role ChargeNet plays; 2.1.1 endpoints carry no role, so a 2.1.1 partner
-# sees the one role ChargeNet plays towards it (its own role decides, `our_role`).
-MODULES: dict[str, tuple[tuple[str, str], ...]] = {
-    "CPO": (
-        ("credentials", "credentials"),
-        ("locations", "locations"),
-        ("tariffs", "tariffs"),
-        ("sessions", "sessions"),
-        ("cdrs", "cdrs"),
-        ("tokens", "tokens"),
-        ("commands", "commands"),
-    ),
-    "EMSP": (
-        ("credentials", "credentials"),
-        ("locations", "emsp/locations"),
-        ("tariffs", "emsp/tariffs"),
-        ("sessions", "emsp/sessions"),
-        ("cdrs", "emsp/cdrs"),
-        ("tokens", "emsp/tokens"),
-        ("commands", "emsp/commands"),
-    ),
-}
+# The modules 2.1.1 has (no chargingprofiles, no hubclientinfo).
+MODULE_IDS = frozenset({"credentials", "locations", "tariffs", "sessions", "cdrs", "tokens", "commands"})
 # The interface a module of a partner in a role is (2.2.1 names), to file its 2.1.1 endpoints.
 PARTNER_INTERFACES: dict[str, dict[str, str]] = {
     "CPO": {"locations": "SENDER", "tariffs": "SENDER", "sessions": "SENDER", "cdrs": "SENDER",
@@ -220,13 +205,18 @@ def session_location(location_id: str, evse_uid: str, connector_id: str) -> dict
     return {**data, "evses": evses}
 
 
-def out_session(data: dict[str, Any], *, auth_id: str) -> dict[str, Any]:
+def _auth_id(cdr_token: dict[str, Any]) -> str:
+    """2.1.1 names the driver by `auth_id`: the token's contract id."""
+    return str(cdr_token.get("contract_id") or cdr_token.get("uid", ""))
+
+
+def out_session(data: dict[str, Any]) -> dict[str, Any]:
     """A 2.2.1 Session as 2.1.1: `start_datetime`, `auth_id`, the whole Location, cost as a number."""
     session: dict[str, Any] = {
         "id": data["id"],
         "start_datetime": data["start_date_time"],
         "kwh": data["kwh"],
-        "auth_id": auth_id,
+        "auth_id": _auth_id(data["cdr_token"]),
         "auth_method": _auth_method(data["auth_method"]),
         "location": session_location(data["location_id"], data["evse_uid"], data["connector_id"]),
         "currency": data["currency"],
@@ -245,7 +235,7 @@ def out_session_patch(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _excl_vat(v) if k == "total_cost" else v for k, v in data.items()}
 
 
-def out_cdr(data: dict[str, Any], *, auth_id: str) -> dict[str, Any]:
+def out_cdr(data: dict[str, Any]) -> dict[str, Any]:
     """A 2.2.1 CDR as 2.1.1: `stop_date_time`, `auth_id`, the whole Location, totals as numbers."""
     where = data["cdr_location"]
     location = session_location(str(where.get("id", "")), str(where.get("evse_uid", "")),
@@ -254,7 +244,7 @@ def out_cdr(data: dict[str, Any], *, auth_id: str) -> dict[str, Any]:
         "id": data["id"],
         "start_date_time": data["start_date_time"],
         "stop_date_time": data["end_date_time"],
-        "auth_id": auth_id,
+        "auth_id": _auth_id(data["cdr_token"]),
         "auth_method": _auth_method(data["auth_method"]),
         "location": location,
         "currency": data["currency"],
@@ -310,10 +300,12 @@ def in_session(body: Any, *, country_code: str, party_id: str) -> Any:
     return session
 
 
-def in_cdr(body: Any, *, country_code: str, party_id: str) -> Any:
-    """A 2.1.1 CDR as 2.2.1 (the owner is the calling partner; 2.1.1 CDRs name no session)."""
+def in_cdr(body: Any, *, partner: "Partner") -> Any:
+    """A 2.1.1 CDR as 2.2.1. The owner is the calling partner; 2.1.1 CDRs name no session, so the
+    session is the partner's one with the same card and start (for the reconciliation)."""
     if not isinstance(body, dict):
         return body
+    country_code, party_id = partner.country_code, partner.party_id
     given = body.get("location")
     location: dict[str, Any] = given if isinstance(given, dict) else {}
     location_id, evse_uid, connector_id = _where(location)
@@ -335,7 +327,27 @@ def in_cdr(body: Any, *, country_code: str, party_id: str) -> Any:
         },
         "total_cost": {"excl_vat": body.get("total_cost")},
     }
+    session_id = _session_of(partner, cdr)
+    if session_id:
+        cdr["session_id"] = session_id
     return cdr
+
+
+def _session_of(partner: "Partner", cdr: dict[str, Any]) -> str:
+    from ocpi.models import PartnerSession
+
+    try:
+        start = ocpi_datetime_parse(str(cdr.get("start_date_time", "")), field="start_date_time")
+    except OcpiError:
+        return ""  # the CDR checks say so
+    session = (
+        PartnerSession.objects.filter(
+            partner=partner, id_token__uid__iexact=cdr["cdr_token"]["uid"], start_date_time=start
+        )
+        .order_by("-id")
+        .first()
+    )
+    return session.object_id if session is not None else ""
 
 
 # --- tokens and commands ------------------------------------------------------------------------------

@@ -173,9 +173,14 @@ def version_list(request: HttpRequest, partner: Partner, body: Any) -> Reply:
 @ocpi_endpoint(methods=("GET",), token_a=True, functional=False)
 def version_details(request: HttpRequest, partner: Partner, body: Any) -> Reply:
     if _v211(request):
-        # No roles in 2.1.1: the partner sees the modules of the role we play towards it.
-        modules = v211.MODULES[v211.our_role(partner.roles)]
-        endpoints = [{"identifier": module, "url": _module_url(request, url)} for module, url in modules]
+        # No roles in 2.1.1: the partner sees the modules of the role we play towards it (the
+        # eMSP role's are those under emsp/).
+        emsp = v211.our_role(partner.roles) == "EMSP"
+        endpoints = [
+            {"identifier": module, "url": _module_url(request, url)}
+            for module, _, url in MODULES
+            if module in v211.MODULE_IDS and (module == "credentials" or url.startswith("emsp/") == emsp)
+        ]
         return Reply(data={"version": v211.VERSION, "endpoints": endpoints})
     endpoints = [
         {"identifier": module, "role": role, "url": _module_url(request, url)}
@@ -314,20 +319,12 @@ def cdrs(request: HttpRequest, partner: Partner, body: Any) -> Reply:
 
 
 def _shaped(
-    request: HttpRequest, render: Callable[..., dict], old: Callable[..., dict]
+    request: HttpRequest, render: Callable[..., dict], old: Callable[[dict], dict]
 ) -> Callable[..., dict]:
-    """`render` (a 2.2.1 object), mapped by `old` for a 2.1.1 request (Sessions and CDRs name the
-    driver by the contract id of the session's token)."""
+    """`render` (a 2.2.1 object), mapped by `old` for a 2.1.1 request."""
     if not _v211(request):
         return render
-
-    def shaped(obj: Any, *args: Any) -> dict:
-        roaming = getattr(obj, "roaming", None) or getattr(getattr(obj, "session", None), "roaming", None)
-        if roaming is not None:
-            return old(render(obj, *args), auth_id=str(roaming.cdr_token.get("contract_id", "")))
-        return old(render(obj, *args))
-
-    return shaped
+    return lambda *args: old(render(*args))
 
 
 # --- receiver modules -----------------------------------------------------------------------------
@@ -483,7 +480,7 @@ def emsp_sessions(
 @ocpi_endpoint(methods=("POST",))
 def emsp_cdrs(request: HttpRequest, partner: Partner, body: Any) -> Reply:
     if _v211(request):
-        body = v211.in_cdr(body, country_code=partner.country_code, party_id=partner.party_id)
+        body = v211.in_cdr(body, partner=partner)
     cdr, created = services.partner_cdr_store(partner=partner, body=body)
     location = f"{_module_url(request, 'emsp/cdrs')}/{cdr.pk}"
     return Reply(http_status=201 if created else 200, headers={"Location": location})

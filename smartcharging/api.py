@@ -204,15 +204,16 @@ def _site(pk: int) -> SiteCapacity:
 
 
 @extend_schema(tags=["smart charging"])
-class CircuitListApi(ApiView):
+class CircuitListApi(ApiMixin, generics.ListAPIView):
+    """A site's circuits (a page of them, as every list). POST adds one."""
+
     permission_classes = [IsStaffReadOperateWrite]
+    serializer_class = CircuitSerializer
     audit_object_type = "location"
     audit_lookup = "pk"
 
-    @extend_schema(summary="A site's circuits", responses=CircuitSerializer(many=True))
-    def get(self, request, pk: int):
-        circuits = selectors.circuit_list(location_id=get_object_or_404(Location, pk=pk).pk)
-        return Response(CircuitSerializer(circuits, many=True).data)
+    def get_queryset(self):
+        return selectors.circuit_list(location_id=get_object_or_404(Location, pk=self.kwargs["pk"]).pk)
 
     @extend_schema(
         summary="Add a circuit to a site",

@@ -324,8 +324,8 @@ def partner_session_store(
         if not body.get("last_updated"):
             raise _bad("a PATCH must carry last_updated")
         data = {**row.data, **body}
-        if "charging_periods" in body:
-            # OCPI 2.2.1 Sessions: periods in a PATCH are added to those known.
+        if "charging_periods" in body and partner.version != v211.VERSION:
+            # OCPI 2.2.1 Sessions: periods in a PATCH are added to those known (2.1.1 replaces them).
             data["charging_periods"] = [*row.data.get("charging_periods", []), *body["charging_periods"]]
     else:
         data = dict(body)

@@ -119,10 +119,12 @@ def our_credentials(*, token: str, versions_url: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class PartnerPlatform:
-    """What a partner's versions URL told us: the version we share and its endpoints."""
+    """What a partner's versions URL told us: the version we share, its endpoints, and whether it
+    wants its token as is (it refused the base64 form)."""
 
     version: str
     endpoints: list[dict[str, Any]]
+    raw_token: bool = False
 
 
 def _versions_fetch(
@@ -176,7 +178,7 @@ def _versions_fetch(
         )
     if chosen == v211.VERSION:
         endpoints = v211.endpoints_in(endpoints, roles=partner.roles)
-    return PartnerPlatform(version=chosen, endpoints=endpoints)
+    return PartnerPlatform(version=chosen, endpoints=endpoints, raw_token=not encode)
 
 
 def _credentials_parse(body: Any) -> tuple[str, str, Any]:
@@ -242,19 +244,25 @@ def partner_unregister(*, partner: Partner) -> Partner:
 
 
 def partner_register_with(
-    *, partner: Partner, versions_url: str, token_a: str, our_versions_url: str
+    *, partner: Partner, versions_url: str, token_a: str, our_versions_url: str, version: str = ""
 ) -> Partner:
     """ChargeNet registers with a partner: given its versions URL and the token A it issued us, fetch
-    its endpoints, POST our credentials (with a fresh token for it to call us with) and keep the
-    token it answers with for all later calls. Raises PartnerError saying what went wrong; nothing
-    is stored then."""
+    its endpoints in the highest version both speak (or in `version`, when the operator pins one),
+    POST our credentials (with a fresh token for it to call us with) and keep the token it answers
+    with for all later calls. Raises PartnerError saying what went wrong; nothing is stored then."""
     if not transport.TOKEN_PATTERN.match(token_a or ""):
         raise PartnerError("token A must be 1 to 64 printable characters")
+    if version and version not in transport.VERSIONS:
+        raise PartnerError(f"version must be one of {', '.join(transport.VERSIONS)}")
     if partner.status == Partner.Status.REGISTERED:
         raise PartnerError("the partner is registered already")
     try:
         platform = _versions_fetch(
-            partner=partner, versions_url=versions_url, token=token_a, encode=partner.send_base64
+            partner=partner,
+            versions_url=versions_url,
+            token=token_a,
+            encode=partner.send_base64,
+            version=version,
         )
     except OcpiError as exc:
         raise PartnerError(exc.message) from None
@@ -293,7 +301,7 @@ def _partner_register_post(
             url=credentials_url,
             token=token_a,
             module="credentials",
-            encode_token=partner.send_base64 and not old,
+            encode_token=partner.send_base64 and not old and not platform.raw_token,
             body=v211.out_credentials(ours, role=v211.our_role(partner.roles)) if old else ours,
         )
     except PartnerUnreachable as exc:
@@ -337,6 +345,8 @@ def _partner_registered(
     partner.versions_url = versions_url
     partner.version = platform.version
     partner.endpoints = platform.endpoints
+    if platform.raw_token and platform.version != v211.VERSION:
+        partner.send_base64 = False  # a 2.2 peer that refused base64: raw from now on
     partner.roles = roles
     partner.token_c_hash = transport.token_hash(token_c)
     partner.token_a_hash = ""

@@ -183,6 +183,8 @@ def pushes_for_cdr(*, cdr_id: int, event_key: str = "") -> Push | None:
     roaming = roaming_session_record(session_id=cdr.session_id)
     if roaming is None or not roaming.partner.endpoint("cdrs"):
         return None
+    if cdr.kind == Cdr.Kind.CREDIT and roaming.partner.version == v211.VERSION:
+        return None  # OCPI 2.1.1 has no credit CDRs
     return push_create(
         partner=roaming.partner,
         module="cdrs",
@@ -207,10 +209,10 @@ def _push_body(push: Push) -> Any:
         return v211.out_token(body)
     if kind == "session" and push.method == "PATCH":
         return v211.out_session_patch(body)
-    if kind in ("session", "cdr"):
-        token = body["cdr_token"]
-        render = v211.out_session if kind == "session" else v211.out_cdr
-        return render(body, auth_id=str(token.get("contract_id") or token.get("uid", "")))
+    if kind == "session":
+        return v211.out_session(body)
+    if kind == "cdr":
+        return v211.out_cdr(body)
     return body  # an EVSE status PATCH is the same in both versions
 
 

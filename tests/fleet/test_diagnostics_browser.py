@@ -83,3 +83,49 @@ def _put(url: str, body: bytes) -> int:
             return r.status
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def test_an_operator_tags_stations_collects_their_diagnostics_by_ftp_in_a_campaign_and_downloads_a_file(
+    live_system, stations, new_page, operator
+):
+    base = live_system.base_url
+    # given three online stations, two of them at the garage
+    sims = {identity: stations.connect(identity, evses=1) for identity in ("GC-1", "GC-2", "GC-3")}
+    page = new_page()
+    log_in(page, base, "olivia", "pw-olivia-1")
+    for identity in ("GC-1", "GC-2"):
+        # when the operator tags them on their pages
+        page.goto(f"{base}/stations/{identity}/")
+        page.get_by_text("Edit tags").click()
+        page.locator("#station-tags").fill("garage")
+        page.get_by_role("button", name="Save tags").click()
+        expect(page.locator("[data-tags]")).to_contain_text("garage")
+
+    # and starts a diagnostics campaign for the tag, uploads by FTP, all in one wave
+    page.goto(f"{base}/fleet/campaigns/new/?kind=diagnostics")
+    page.locator("#name").fill("garage diagnostics")
+    page.locator("#tags").fill("garage")
+    page.locator("#transport").select_option("ftp")
+    page.locator("#waves").fill("rest")
+    page.get_by_role("button", name="Start campaign").click()
+
+    # then the campaign page shows both stations turn Succeeded without a reload, each with its file
+    expect(page.locator("#live-status")).to_have_text("Live")
+    done = page.locator("#campaign-body tr[data-status='succeeded']")
+    expect(done).to_have_count(2, timeout=30000)
+    expect(page.locator("[data-campaign-status]")).to_have_attribute(
+        "data-campaign-status", "completed", timeout=20000
+    )
+    assert sorted(done.evaluate_all("rows => rows.map(r => r.dataset.station)")) == ["GC-1", "GC-2"]
+    # and the untagged station was never asked
+    assert not [c for c in sims["GC-3"].received if c.action == "GetDiagnostics"]
+
+    # when the operator downloads GC-2's file
+    with page.expect_download() as download_info:
+        page.locator("#campaign-body tr[data-station='GC-2']").get_by_role(
+            "link", name="diagnostics-GC-2"
+        ).click()
+
+    # then it is that station's file, uploaded by FTP
+    assert "GC-2 ChargeNet Simulator" in open(download_info.value.path(), "rb").read().decode()
+    assert sims["GC-2"].uploads[0][0].startswith(f"127.0.0.1:{live_system.ftp_port}")

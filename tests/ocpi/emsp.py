@@ -33,6 +33,14 @@ def _open_gate() -> threading.Event:
     return gate
 
 
+def _base64_token(header: str) -> bool:
+    """Whether an Authorization header carries a base64-encoded token."""
+    try:
+        return base64.b64decode(header.removeprefix("Token "), validate=True).decode("ascii").isprintable()
+    except ValueError:
+        return False
+
+
 @dataclass
 class FakeEmsp:
     """The eMSP "EU*EMS". `token_b` is what ChargeNet must send; `authorize` answers real-time
@@ -45,6 +53,7 @@ class FakeEmsp:
     received: list[Received] = field(default_factory=list)
     authorize: dict[str, dict | None] = field(default_factory=dict)
     down: bool = False  # answer every push with 503 (a partner that is down)
+    raw_tokens_only: bool = False  # refuse a base64-encoded token with 401 (many 2.1.1 and 2.2 peers)
     versions_offered: tuple[str, ...] = ("2.2.1",)
     token_c: str = ""  # what ChargeNet gave us to call it with
     cpo_endpoints: dict[str, str] = field(default_factory=dict)
@@ -113,6 +122,8 @@ class FakeEmsp:
         return body
 
     def answer(self, method: str, path: str, headers: Any, body: Any) -> tuple[int, dict, dict]:
+        if self.raw_tokens_only and _base64_token(headers.get("Authorization", "")):
+            return 401, self.envelope(status_code=2000), {}
         expected = "Token " + base64.b64encode(self.token_b.encode()).decode()
         if path.startswith("/ocpi/") and headers.get("Authorization") not in (
             expected,

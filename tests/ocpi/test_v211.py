@@ -7,7 +7,7 @@ import pytest
 
 from billing.models import Cdr
 from billing.services import tariff_create
-from ocpi import services
+from ocpi import selectors, services
 from ocpi.models import Partner, PartnerCdr, PartnerLocation, PartnerSession, RemoteCommand, RoamingToken
 from rfid.models import IdToken
 from stations.models import Command, Evse, Station
@@ -113,6 +113,41 @@ def test_chargenet_registers_with_a_211_only_platform_in_211(emsp, partner_with_
     assert "ocpi-from-party-id" not in posted.headers
 
 
+def test_a_platform_that_refuses_a_base64_token_gets_it_raw_from_then_on(emsp, partner_with_token_a):
+    partner, _ = partner_with_token_a
+    emsp.raw_tokens_only = True
+
+    services.partner_register_with(
+        partner=partner, versions_url=emsp.versions_url, token_a="a-token-a",
+        our_versions_url="http://testserver/ocpi/versions",
+    )  # fmt: skip
+
+    partner.refresh_from_db()
+    assert partner.status == Partner.Status.REGISTERED and partner.version == "2.2.1"
+    assert partner.send_base64 is False
+    calls = [(r.method, r.path, r.headers["authorization"]) for r in emsp.received]
+    assert calls[0][2] != "Token a-token-a"  # first base64, refused
+    assert calls[1:4] == [("GET", "/ocpi/versions", "Token a-token-a"), ("GET", "/ocpi/2.2.1", "Token a-token-a"),
+                         ("POST", "/ocpi/2.2.1/credentials", "Token a-token-a")]  # fmt: skip
+
+
+def test_an_operator_may_pin_211_for_a_partner_that_speaks_both(emsp, partner_with_token_a):
+    partner, _ = partner_with_token_a
+    emsp.versions_offered = ("2.1.1", "2.2.1")
+
+    with pytest.raises(services.PartnerError, match="version must be one of"):
+        services.partner_register_with(partner=partner, versions_url=emsp.versions_url, token_a="a-token-a",
+                                       our_versions_url="http://testserver/ocpi/versions", version="2.0")  # fmt: skip
+    services.partner_register_with(
+        partner=partner, versions_url=emsp.versions_url, token_a="a-token-a",
+        our_versions_url="http://testserver/ocpi/versions", version="2.1.1",
+    )  # fmt: skip
+
+    partner.refresh_from_db()
+    assert partner.version == "2.1.1"
+    assert [r.path for r in emsp.received if r.method == "POST"] == ["/ocpi/2.1.1/credentials"]
+
+
 def test_locations_and_tariffs_are_served_in_211_shapes(ocpi, registered_211, network):
     _, token = registered_211
     tariff_create(code="AC-1", name="AC", currency="EUR", elements=ENERGY, is_default=True)
@@ -172,6 +207,25 @@ def test_211_errors_use_211_status_codes_in_the_envelope(ocpi, registered_211):
     assert no_issuer.body["status_code"] == 2001 and "issuer" in no_issuer.body["status_message"]
     assert no_token.status_code == 401 and no_token.body["timestamp"].endswith("Z")
     assert not RoamingToken.objects.exists()
+
+
+def test_a_211_never_token_is_authorized_in_real_time_with_a_211_answer(ocpi, emsp, registered_211, network):
+    from rfid.services import AuthorizationContext, id_token_authorize
+
+    _, token = registered_211
+    ocpi("PUT", "/ocpi/2.1.1/tokens/DE/EMS/NEV2", token=token, encode=False,
+         body=a_token_211(uid="NEV2", whitelist="NEVER"))  # fmt: skip
+    emsp.authorize["NEV2"] = {"allowed": "BLOCKED"}  # a 2.1.1 AuthorizationInfo: no token, no reference
+
+    decision = id_token_authorize(uid="NEV2", context=AuthorizationContext(station_identity="CP-1"))
+
+    assert decision.status == "Blocked"
+    asked = next(r for r in emsp.received if r.path.endswith("/authorize"))
+    assert asked.path == "/ocpi/2.1.1/tokens/NEV2/authorize" and asked.query == {}
+    assert asked.body["location_id"] == str(network[0].pk)
+    assert (
+        asked.headers["authorization"] == f"Token {emsp.token_b}" and "ocpi-to-party-id" not in asked.headers
+    )
 
 
 def test_211_commands_answer_a_command_response_and_post_the_result_in_the_same_shape(
@@ -287,6 +341,12 @@ def test_a_211_cpo_pushes_a_location_a_session_and_a_cdr_of_our_driver(ocpi, cpo
                "auth_method": "AUTH_REQUEST", "location": location, "currency": "EUR", "total_cost": 5.63,
                "status": "COMPLETED", "last_updated": "2026-11-30T10:00:00Z", "end_datetime": "2026-11-30T10:00:00Z"}  # fmt: skip
     put_session = ocpi("PUT", "/ocpi/2.1.1/emsp/sessions/BE/OLD/S1", token=token, encode=False, body=session)
+    periods = [
+        {"start_date_time": "2026-11-30T09:00:00Z", "dimensions": [{"type": "ENERGY", "volume": 12.5}]}
+    ]
+    for _ in range(2):  # a 2.1.1 PATCH replaces the periods (2.2.1 would append them)
+        ocpi("PATCH", "/ocpi/2.1.1/emsp/sessions/BE/OLD/S1", token=token, encode=False,
+             body={"charging_periods": periods})  # fmt: skip
     cdr = {"id": "CDR1", "start_date_time": "2026-11-30T09:00:00Z", "stop_date_time": "2026-11-30T10:00:00Z",
            "auth_id": contract, "auth_method": "AUTH_REQUEST", "location": location, "currency": "EUR",
            "charging_periods": [{"start_date_time": "2026-11-30T09:00:00Z",
@@ -303,6 +363,7 @@ def test_a_211_cpo_pushes_a_location_a_session_and_a_cdr_of_our_driver(ocpi, cpo
     assert stored.data["evses"][0]["status"] == "CHARGING"
     assert stored.data["evses"][0]["connectors"][0]["tariff_ids"] == ["T1"]
     assert PartnerSession.objects.get().driver == driver
+    assert PartnerSession.objects.get().data["charging_periods"] == periods
     row = PartnerCdr.objects.get()
     assert (row.kwh, row.partner_excl_vat) == (Decimal("12.5"), Decimal("5.63"))
     assert (row.driver_excl_vat, row.driver_incl_vat, row.driver) == (
@@ -311,6 +372,9 @@ def test_a_211_cpo_pushes_a_location_a_session_and_a_cdr_of_our_driver(ocpi, cpo
         driver,
     )
     assert post_cdr["Location"] == f"http://testserver/ocpi/2.1.1/emsp/cdrs/{row.pk}"
+    # the 2.1.1 CDR names no session: it is matched to the session by card and start, so the
+    # reconciliation finds nothing wrong
+    assert row.session_id == "S1" and selectors.roaming_reconciliation(partner=partner) == []
     # a CDR for a card that is not ours is refused, nothing stored
     assert foreign.body["status_code"] == 2001 and PartnerCdr.objects.count() == 1
 

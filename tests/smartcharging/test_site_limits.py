@@ -205,7 +205,7 @@ def test_circuits_that_cannot_hold_are_refused_over_the_api_and_nothing_is_store
     assert made.json()["capacity_a"] == "15.9" and made.json()["stations"] == ["NEAR-1"]
     assert list(Circuit.objects.values_list("name", flat=True)) == ["Main"]
     listed = api.get(f"/api/v1/locations/{depot.pk}/circuits/").json()
-    assert [c["name"] for c in listed] == ["Main"]
+    assert [c["name"] for c in listed["results"]] == ["Main"]
     assert api.delete(f"/api/v1/locations/{depot.pk}/circuits/{made.json()['id']}/").status_code == 204
     assert not Circuit.objects.exists()
 

@@ -62,6 +62,16 @@ class IndependentEmsp:
 def independent_emsp():
     """An eMSP on extrawest's OCPI library (tests/ocpi/peer), in its own environment; skipped,
     saying why, when `make test` has not installed it."""
+    yield from _independent_emsp("2.2.1")
+
+
+@pytest.fixture
+def independent_emsp_211():
+    """The same independent eMSP speaking only OCPI 2.1.1."""
+    yield from _independent_emsp("2.1.1")
+
+
+def _independent_emsp(version: str):
     if not PEER_PYTHON.exists():
         pytest.skip(f"the independent eMSP is not installed ({PEER_DIR}/.venv; `make test` installs it)")
     port = free_port()
@@ -71,7 +81,7 @@ def independent_emsp():
         [str(PEER_PYTHON), "-m", "uvicorn", "emsp_app:app", "--app-dir", str(PEER_DIR),
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         env={**os.environ, "PEER_TOKEN_A": token_a, "PEER_PORT": str(port), "PEER_TOKENS": json.dumps(customers),
-             "PROTOCOL": "http", "OCPI_HOST": f"127.0.0.1:{port}"},
+             "PROTOCOL": "http", "OCPI_HOST": f"127.0.0.1:{port}", "PEER_VERSION": version},
     )  # fmt: skip
     peer = IndependentEmsp(base=f"http://127.0.0.1:{port}", token_a=token_a)
     deadline = time.monotonic() + 30

@@ -3,7 +3,8 @@ its own virtual environment with uvicorn. It keeps what ChargeNet pushes in memo
 GET /store, so the tests can see what an independent implementation received and accepted.
 
 Environment: PEER_TOKEN_A (the token A it issues to ChargeNet), PEER_TOKENS (JSON list of its
-customers' Token objects, for real-time authorization).
+customers' Token objects, for real-time authorization), PEER_VERSION (the one OCPI version it
+speaks: 2.2.1, the default, or 2.1.1).
 """
 
 import json
@@ -17,8 +18,10 @@ from py_ocpi.core.enums import Action, ModuleID, RoleEnum
 from py_ocpi.modules.versions.enums import VersionNumber
 
 TOKEN_A = os.environ["PEER_TOKEN_A"]
+VERSION = VersionNumber(os.environ.get("PEER_VERSION", "2.2.1"))
 VALID_TOKENS_C: list[str] = []
-STORE: dict[str, dict] = {"credentials": {}, "locations": {}, "sessions": {}, "cdrs": {}, "tariffs": {}}
+STORE: dict[str, dict] = {"credentials": {}, "locations": {}, "sessions": {}, "cdrs": {}, "tariffs": {},
+                          "commands": {}}  # fmt: skip
 CUSTOMERS = {t["uid"].lower(): t for t in json.loads(os.environ.get("PEER_TOKENS", "[]"))}
 
 
@@ -53,12 +56,13 @@ class MemoryCrud(Crud):
             token_c = "peer-" + uuid.uuid4().hex
             VALID_TOKENS_C.append(token_c)
             STORE["credentials"]["theirs"] = data
-            ours = {
-                "token": token_c,
-                "url": f"http://127.0.0.1:{os.environ['PEER_PORT']}/ocpi/versions",
-                "roles": [{"role": "EMSP", "business_details": {"name": "Independent eMSP"},
-                           "party_id": "IND", "country_code": "BE"}],
-            }  # fmt: skip
+            role = {"business_details": {"name": "Independent eMSP"}, "party_id": "IND", "country_code": "BE"}
+            url = f"http://127.0.0.1:{os.environ['PEER_PORT']}/ocpi/versions"
+            ours = (
+                {"token": token_c, "url": url, **role}
+                if VERSION == VersionNumber.v_2_1_1
+                else {"token": token_c, "url": url, "roles": [{"role": "EMSP", **role}]}
+            )
             STORE["credentials"]["ours"] = ours
             return ours
         STORE[module.value][str(data["id"]).lower()] = data
@@ -76,13 +80,15 @@ class MemoryCrud(Crud):
     @classmethod
     async def do(cls, module, role, action, *args, data=None, **kwargs):
         if action == Action.authorize_token:
+            if VERSION == VersionNumber.v_2_1_1:  # 2.1.1 AuthorizationInfo: no token, no reference
+                return {"allowed": "ALLOWED"}
             token = CUSTOMERS[str(data["token_uid"]).lower()]
             return {"allowed": "ALLOWED", "token": token, "authorization_reference": "IND-REF-1"}
         return None
 
 
 app = get_application(
-    version_numbers=[VersionNumber.v_2_2_1],
+    version_numbers=[VERSION],
     roles=[RoleEnum.emsp],
     crud=MemoryCrud,
     modules=[
