@@ -228,3 +228,18 @@ def test_a_201_station_gets_the_profile_in_its_own_shape(ocpi, emsp, registered,
     assert profile["chargingProfileKind"] == "Absolute"
     assert profile["chargingSchedule"][0]["startSchedule"] == "2026-12-03T18:00:00Z"
     assert profile["chargingSchedule"][0]["duration"] == 7200
+
+
+def test_charging_profiles_and_hub_client_info_are_not_served_under_211(
+    ocpi, emsp, registered, roaming_session
+):
+    _, token = registered
+
+    profile = ocpi(
+        "PUT", f"/ocpi/2.1.1/chargingprofiles/{roaming_session.pk}", token=token,
+        body={"charging_profile": A_PROFILE, "response_url": f"{emsp.base}/p/1"},
+    )  # fmt: skip
+    hub = ocpi("GET", "/ocpi/2.1.1/hubclientinfo/FR/OTH", token=token)
+
+    assert profile.status_code == 404 and hub.status_code == 404
+    assert Command.objects.count() == 0
