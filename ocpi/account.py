@@ -2,6 +2,7 @@
 and stopping there (the eMSP Commands sender), the roaming sessions live, and their CDRs. A driver
 only sees their own commands, sessions and CDRs."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,9 +28,20 @@ def roaming_overview(request: UserRequest) -> HttpResponse:
     region, and the roaming history."""
     driver = _driver(request)
     locations = selectors.partner_locations_for_drivers()
+    places = {
+        "locations": locations,
+        "map_points": selectors.partner_map_points(
+            [item["location"] for item in locations], url="#roaming-location-{pk}"
+        ),
+    }
     if request.GET.get("fragment") == "locations":
-        return render(request, "ocpi/account__roaming_locations.html", {"locations": locations})
-    context = {"locations": locations, **selectors.driver_roaming(driver_id=driver.pk)}
+        return render(request, "ocpi/account__roaming_locations.html", places)
+    context = {
+        **places,
+        **selectors.driver_roaming(driver_id=driver.pk),
+        "map_tile_url": settings.MAP_TILE_URL,
+        "map_tile_attribution": settings.MAP_TILE_ATTRIBUTION,
+    }
     return render(request, "ocpi/account_roaming.html", context)
 
 

@@ -5,11 +5,18 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from ocpi import services
+from ocpi import services, transport
 from ocpi.models import ClientInfo, Partner
 from ocpi.services.charging_profiles import CLEAR, GET, SET
 from ocpi.transport import OcpiError
-from ocpi.views import Reply, ocpi_endpoint
+from ocpi.views import Reply, ocpi_endpoint, request_version
+
+
+def _not_in_211(request: HttpRequest) -> None:
+    # Both modules are new in 2.2; the routes match every version's prefix.
+    if request_version(request) != transport.VERSION:
+        raise OcpiError("this module is not part of OCPI 2.1.1", http_status=404)
+
 
 PROFILE_COMMANDS = {"PUT": SET, "GET": GET, "DELETE": CLEAR}
 
@@ -17,6 +24,7 @@ PROFILE_COMMANDS = {"PUT": SET, "GET": GET, "DELETE": CLEAR}
 @ocpi_endpoint(methods=("GET", "PUT", "DELETE"))
 def charging_profiles(request: HttpRequest, partner: Partner, body: Any, session_id: str) -> Reply:
     """PUT sets the session's profile, GET asks for the active one, DELETE clears the eMSP's."""
+    _not_in_211(request)
     payload = body if isinstance(body, dict) else {}
     response = services.charging_profile_request(
         partner=partner,
@@ -37,6 +45,7 @@ def hub_client_info(
     request: HttpRequest, partner: Partner, body: Any, country_code: str, party_id: str
 ) -> Reply:
     """A hub tells us (PUT) or asks (GET) about one of the parties behind it."""
+    _not_in_211(request)
     if request.method == "GET":
         info = ClientInfo.objects.filter(
             partner=partner, country_code=country_code.upper(), party_id=party_id.upper()

@@ -1,11 +1,12 @@
 """The dashboard's Roaming section: partners, adding one, a partner's page with its request log."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from chargenet.permissions import operate_required, staff_required
 from ocpi import selectors, services
-from ocpi.models import Partner
+from ocpi.models import Partner, PartnerLocation
 from ocpi.views import versions_url
 from rfid.models import IdToken
 
@@ -77,9 +78,21 @@ def _partner_page(
 
 @staff_required
 def partner_network(request: HttpRequest) -> HttpResponse:
-    """Partner networks (the eMSP role): per CPO partner its locations, our drivers' sessions and
-    CDRs there, and the reconciliation of its CDRs against the sessions it pushed."""
-    return render(request, "ocpi/partner_network.html", {"networks": selectors.partner_network_overview()})
+    """Partner networks (the eMSP role): per CPO partner its locations on a map (`?fragment=map`:
+    the markers' live EVSE status), our drivers' sessions and CDRs there, and the reconciliation
+    of its CDRs against the sessions it pushed."""
+    points = selectors.partner_map_points(
+        list(PartnerLocation.objects.select_related("partner").order_by("id")), url="/roaming/{partner}/"
+    )
+    if request.GET.get("fragment") == "map":
+        return render(request, "ocpi/_partner_map_points.html", {"map_points": points})
+    context = {
+        "networks": selectors.partner_network_overview(),
+        "map_points": points,
+        "map_tile_url": settings.MAP_TILE_URL,
+        "map_tile_attribution": settings.MAP_TILE_ATTRIBUTION,
+    }
+    return render(request, "ocpi/partner_network.html", context)
 
 
 @staff_required

@@ -218,7 +218,7 @@ class Push(models.Model):
 
 class RemoteCommand(models.Model):
     """A command an eMSP sent (START_SESSION …, or a ChargingProfiles request: SET_CHARGING_PROFILE,
-    GET_ACTIVE_CHARGING_PROFILE, CLEAR_PROFILE) and the station command that carries it out."""
+    GET_CHARGING_PROFILE, CLEAR_PROFILE) and the station command that carries it out."""
 
     class Result(models.TextChoices):
         ACCEPTED = "ACCEPTED"

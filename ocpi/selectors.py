@@ -487,6 +487,33 @@ def tariff_summary(tariff: dict[str, Any] | None) -> str:
     return " + ".join(parts) + (" (excl. VAT)" if parts else "")
 
 
+MAP_AVAILABLE, MAP_BUSY = frozenset({"AVAILABLE"}), frozenset({"CHARGING", "BLOCKED", "RESERVED"})
+
+
+def partner_map_points(locations: list[PartnerLocation], *, url: str = "") -> list[dict[str, Any]]:
+    """Map markers for partner locations with coordinates: available when one EVSE is, busy when
+    all working ones are in use, down otherwise; `url` (with {pk}) is where a marker links to."""
+    points = []
+    for location in locations:
+        if location.latitude is None or location.longitude is None:
+            continue
+        statuses = [e.get("status") for e in location.data.get("evses", []) if e.get("status") != "REMOVED"]
+        available = sum(1 for s in statuses if s in MAP_AVAILABLE)
+        state = "available" if available else ("busy" if any(s in MAP_BUSY for s in statuses) else "down")
+        points.append(
+            {
+                "id": location.pk,
+                "name": location.name,
+                "lat": float(location.latitude),
+                "lng": float(location.longitude),
+                "status": state,
+                "label": f"{location.name}: {available}/{len(statuses)} available",
+                "url": url.format(pk=location.pk, partner=location.partner_id),
+            }
+        )
+    return points
+
+
 def partner_locations_for_drivers() -> list[dict[str, Any]]:
     """Published locations of CPO partners with each EVSE's live status and the partner's tariff."""
     tariffs = {

@@ -330,15 +330,27 @@ def _shaped(
 # --- receiver modules -----------------------------------------------------------------------------
 
 
+def _acting_for(
+    request: HttpRequest, partner: Partner, country_code: str, party_id: str, *, receiver: bool = False
+) -> None:
+    """A party in the URL must be one the request acts for (a hub: the one its OCPI-from-* headers
+    name). Our own objects of another party are a 404 (the spec allows it); a partner's object
+    pushed under another party is a 2001 (`receiver`)."""
+    if (country_code.upper(), party_id.upper()) not in services.request_parties(
+        partner=partner, headers=request.headers
+    ):
+        message = f"{country_code}*{party_id} is not one of your parties"
+        if receiver:
+            raise OcpiError(message, status_code=transport.INVALID_PARAMETERS)
+        raise OcpiError(message, http_status=404)
+
+
 @ocpi_endpoint(methods=("GET", "PUT", "PATCH"))
 def tokens(
     request: HttpRequest, partner: Partner, body: Any, country_code: str, party_id: str, uid: str
 ) -> Reply:
     token_type = request.GET.get("type", "RFID")
-    if (country_code.upper(), party_id.upper()) not in services.request_parties(
-        partner=partner, headers=request.headers
-    ):
-        raise OcpiError(f"{country_code}*{party_id} is not one of your parties", http_status=404)
+    _acting_for(request, partner, country_code, party_id)
     if _v211(request):
         # 2.1.1 cannot name the type in the URL: a PUT says it, otherwise the stored token does.
         body = v211.in_token(body, country_code=country_code, party_id=party_id)
@@ -409,6 +421,7 @@ def emsp_locations(
     request: HttpRequest, partner: Partner, body: Any, country_code: str, party_id: str, location_id: str,
     evse_uid: str = "", connector_id: str = "",
 ) -> Reply:  # fmt: skip
+    _acting_for(request, partner, country_code, party_id, receiver=True)
     if _v211(request):
         if connector_id:
             body = v211.in_connector(body)
@@ -432,6 +445,7 @@ def emsp_locations(
 def emsp_tariffs(
     request: HttpRequest, partner: Partner, body: Any, country_code: str, party_id: str, tariff_id: str
 ) -> Reply:
+    _acting_for(request, partner, country_code, party_id, receiver=True)
     if request.method == "GET":
         return Reply(data=selectors.partner_object_get(
             partner=partner, kind="tariff", country_code=country_code, party_id=party_id, object_id=tariff_id
@@ -449,6 +463,7 @@ def emsp_tariffs(
 def emsp_sessions(
     request: HttpRequest, partner: Partner, body: Any, country_code: str, party_id: str, session_id: str
 ) -> Reply:
+    _acting_for(request, partner, country_code, party_id, receiver=True)
     if request.method == "GET":
         return Reply(data=selectors.partner_object_get(
             partner=partner, kind="session", country_code=country_code, party_id=party_id, object_id=session_id

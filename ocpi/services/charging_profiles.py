@@ -25,7 +25,7 @@ from smartcharging.services import (
 from stations.common import StationError
 from stations.models import ChargingProfile, Command, Session
 
-SET, GET, CLEAR = "SET_CHARGING_PROFILE", "GET_ACTIVE_CHARGING_PROFILE", "CLEAR_PROFILE"
+SET, GET, CLEAR = "SET_CHARGING_PROFILE", "GET_CHARGING_PROFILE", "CLEAR_PROFILE"
 PROFILE_COMMANDS = (SET, GET, CLEAR)
 # The eMSP's TxProfile on an EVSE has this id + the EVSE id, so a new one replaces the last. It lies
 # in smart charging's reserved range (RESERVED_PROFILE_IDS), above its own ids, and sits at stack

@@ -231,11 +231,22 @@ def remote_command_result(remote: RemoteCommand) -> str:
     return "TIMEOUT" if remote.deadline <= timezone.now() else ""
 
 
+def _result_party(remote: RemoteCommand) -> tuple[str, str] | None:
+    """The party behind a hub a CommandResult is for: its token's owner (START_SESSION, RESERVE_NOW)
+    or the owner of the session's token (STOP_SESSION)."""
+    party = body_party(remote.body)
+    session_id = str(remote.body.get("session_id") or "") if isinstance(remote.body, dict) else ""
+    if party is None and session_id.isdigit():
+        roaming = RoamingSession.objects.filter(session_id=int(session_id)).first()
+        party = body_party({"cdr_token": roaming.cdr_token}) if roaming is not None else None
+    return party
+
+
 def remote_command_result_send(*, remote_command_id: int) -> str:
     """POST the CommandResult (or the ChargingProfiles result) to the eMSP's response_url once (OCPI:
     not retried; the eMSP has the timeout). Returns the result sent, or '' when there is nothing to send yet or it was sent."""
     remote = RemoteCommand.objects.select_related("partner", "station_command").get(pk=remote_command_id)
-    module, to_party = "commands", body_party(remote.body)
+    module, to_party = "commands", _result_party(remote)
     if remote.command in PROFILE_COMMANDS:
         module = "chargingprofiles"
         result, body, to_party = charging_profile_result(remote)

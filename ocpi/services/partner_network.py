@@ -27,7 +27,7 @@ from ocpi.models import (
     PartnerSession,
     PartnerTariff,
 )
-from ocpi.services.partners import partner_parties
+from ocpi.services.hub import hub_parties
 from ocpi.transport import OcpiError
 
 EVSE_STATUSES = {"AVAILABLE", "BLOCKED", "CHARGING", "INOPERATIVE", "OUTOFORDER", "PLANNED", "REMOVED",
@@ -79,7 +79,7 @@ def _party_check(
     partner: Partner, country_code: str, party_id: str, obj: dict[str, Any] | None = None
 ) -> None:
     """The party in the URL (and the body) must be one the calling partner speaks for."""
-    if (country_code.upper(), party_id.upper()) not in partner_parties(partner):
+    if (country_code.upper(), party_id.upper()) not in hub_parties(partner):
         raise _bad(f"{country_code}*{party_id} is not one of your parties")
     if obj is not None and (
         str(obj.get("country_code", "")).upper() != country_code.upper()

@@ -13,7 +13,7 @@ from billing.models import Cdr, Tariff
 from chargenet.events import event_batch_memo
 from ocpi import selectors, v211
 from ocpi.client import PartnerUnreachable, answer_accepted, partner_call
-from ocpi.models import EmspToken, Partner, Push, RoamingSession, RoamingToken
+from ocpi.models import ClientInfo, EmspToken, Partner, Push, RoamingSession, RoamingToken
 from ocpi.services.routing import body_party
 from ocpi.services.tokens import COMMAND_TOKEN_GRACE
 from stations.models import Evse, Session, Station
@@ -254,6 +254,16 @@ def _push_party(push: Push) -> tuple[str, str] | None:
     return body_party({"cdr_token": roaming.cdr_token}) if roaming is not None else None
 
 
+def _party_reachable_check(partner: Partner, party: tuple[str, str] | None) -> None:
+    """A party its hub reports OFFLINE or SUSPENDED (HubClientInfo) gets nothing: its pushes wait
+    with back-off, like those of a partner that is down. Raises PartnerUnreachable."""
+    if party is None:
+        return
+    info = ClientInfo.objects.filter(partner=partner, country_code=party[0], party_id=party[1]).first()
+    if info is not None and info.status in (ClientInfo.Status.OFFLINE, ClientInfo.Status.SUSPENDED):
+        raise PartnerUnreachable(f"{party[0]}*{party[1]} is {info.status} at the hub")
+
+
 def push_backoff(*, attempts: int) -> int:
     """Seconds before the next attempt: 5 s, 15 s, 45 s … capped at ten minutes."""
     return int(min(5 * 3 ** max(0, attempts - 1), 600))
@@ -293,13 +303,10 @@ def push_deliver(*, partner_id: int, object_key: str) -> int | None:
                 raise PartnerUnreachable("the partner is no longer registered for this module")
             # A CDR is POSTed to the URL exactly as advertised (a peer may route only its own form).
             url = base.rstrip("/") + push.path if push.path else base
+            to_party = _push_party(push)
+            _party_reachable_check(partner, to_party)
             answer = partner_call(
-                partner,
-                method=push.method,
-                url=url,
-                module=push.module,
-                body=body,
-                to_party=_push_party(push),
+                partner, method=push.method, url=url, module=push.module, body=body, to_party=to_party
             )
             status = answer.http_status
             location = answer.headers.get("location", "")

@@ -8,7 +8,7 @@ from ocpi.models import RemoteCommand
 from ocpi.services import remote_command_result_send, remote_commands_overdue, roaming_session_record
 from rfid.models import IdToken
 from stations.connection.services.commands import command_complete
-from stations.models import ChargingProfile, Command, Evse, Session
+from stations.models import ChargingProfile, Command, Evse, Session, Station
 from tests.ocpi.test_receiver_modules import a_token, online
 
 pytestmark = pytest.mark.django_db
@@ -209,3 +209,37 @@ def test_the_module_is_listed_in_the_version_details(ocpi, registered):
 
     listed = {(e["identifier"], e["role"]) for e in endpoints}
     assert {("chargingprofiles", "RECEIVER"), ("hubclientinfo", "RECEIVER")} <= listed
+
+
+def test_a_201_station_gets_the_profile_in_its_own_shape(ocpi, emsp, registered, roaming_session):
+    _, token = registered
+    Station.objects.filter(pk=roaming_session.station_id).update(ocpp_version="2.0.1")
+
+    ocpi(
+        "PUT", f"/ocpi/2.2.1/chargingprofiles/{roaming_session.pk}", token=token,
+        body={"charging_profile": {**A_PROFILE, "start_date_time": "2026-12-03T18:00:00Z", "duration": 7200},
+              "response_url": f"{emsp.base}/p/1"},
+    )  # fmt: skip
+
+    command = Command.objects.get()
+    assert command.payload["evseId"] == 2
+    profile = command.payload["chargingProfile"]
+    assert profile["chargingProfilePurpose"] == "TxProfile" and profile["transactionId"] == "41"
+    assert profile["chargingProfileKind"] == "Absolute"
+    assert profile["chargingSchedule"][0]["startSchedule"] == "2026-12-03T18:00:00Z"
+    assert profile["chargingSchedule"][0]["duration"] == 7200
+
+
+def test_charging_profiles_and_hub_client_info_are_not_served_under_211(
+    ocpi, emsp, registered, roaming_session
+):
+    _, token = registered
+
+    profile = ocpi(
+        "PUT", f"/ocpi/2.1.1/chargingprofiles/{roaming_session.pk}", token=token,
+        body={"charging_profile": A_PROFILE, "response_url": f"{emsp.base}/p/1"},
+    )  # fmt: skip
+    hub = ocpi("GET", "/ocpi/2.1.1/hubclientinfo/FR/OTH", token=token)
+
+    assert profile.status_code == 404 and hub.status_code == 404
+    assert Command.objects.count() == 0

@@ -146,3 +146,67 @@ def test_a_session_pushed_to_a_hub_is_addressed_to_the_party_of_its_token(
     # and a location, which every party may see, goes to the hub itself
     location = next(r for r in emsp.received if "/locations/" in r.path)
     assert (location.headers["ocpi-to-country-code"], location.headers["ocpi-to-party-id"]) == ("DE", "EMS")
+
+
+def test_a_stop_session_result_goes_to_the_party_of_the_session(ocpi, emsp, registered, two_parties):
+    from ocpi.models import RemoteCommand
+    from ocpi.services import remote_command_result_send
+    from stations.connection.services.commands import command_complete
+    from stations.models import Command
+
+    _, token = registered
+    answer = ocpi(
+        "POST", "/ocpi/2.2.1/commands/STOP_SESSION", token=token, headers=from_party("FR", "OTH"),
+        body={"response_url": f"{emsp.base}/r/stop", "session_id": str(two_parties["OTH"].pk)},
+    )  # fmt: skip
+    command = Command.objects.get(action="RemoteStopTransaction")
+    Command.objects.filter(pk=command.pk).update(status=Command.Status.SENT)
+    command_complete(command_id=command.pk, response={"status": "Accepted"})
+
+    remote_command_result_send(remote_command_id=RemoteCommand.objects.get().pk)
+
+    assert answer.body["data"]["result"] == "ACCEPTED"
+    result = next(r for r in emsp.received if r.path == "/r/stop")
+    assert (result.headers["ocpi-to-country-code"], result.headers["ocpi-to-party-id"]) == ("FR", "OTH")
+
+
+def test_a_cpo_hub_pushes_locations_only_for_the_party_it_acts_for(ocpi, cpo, cpo_partner):
+    from ocpi.models import PartnerLocation
+    from tests.ocpi.cpo import a_location
+
+    # given the CPO is a hub that also forwards for BE*XYZ
+    ocpi("PUT", "/ocpi/2.2.1/hubclientinfo/BE/XYZ", token=cpo.token_c,
+         body=client_info("BE", "XYZ", role="CPO"))  # fmt: skip
+    theirs = a_location("LOC9") | {"party_id": "XYZ"}
+
+    as_xyz = ocpi("PUT", "/ocpi/2.2.1/emsp/locations/BE/XYZ/LOC9", token=cpo.token_c, body=theirs,
+                  headers=from_party("BE", "XYZ"))  # fmt: skip
+    as_cpx = ocpi("PUT", "/ocpi/2.2.1/emsp/locations/BE/XYZ/LOC8", token=cpo.token_c,
+                  body=a_location("LOC8") | {"party_id": "XYZ"}, headers=from_party("BE", "CPX"))  # fmt: skip
+
+    assert as_xyz.status_code == 201 and as_cpx.body["status_code"] == 2001
+    assert list(PartnerLocation.objects.values_list("party_id", "object_id")) == [("XYZ", "LOC9")]
+
+
+def test_a_party_its_hub_reports_offline_gets_its_pushes_once_it_is_back(ocpi, emsp, registered, two_parties):
+    partner, token = registered
+    ocpi("PUT", "/ocpi/2.2.1/hubclientinfo/FR/OTH", token=token,
+         body=client_info(status="OFFLINE", last_updated="2026-12-02T10:00:00Z"))  # fmt: skip
+    pushes_for_session(session_id=two_parties["OTH"].pk, method="PUT", event_key="")
+    push = Push.objects.get(partner=partner, object_key=f"session:{two_parties['OTH'].pk}")
+    emsp.received.clear()
+
+    # when the party is offline at the hub, nothing goes out and the push waits
+    push_deliver(partner_id=partner.pk, object_key=push.object_key)
+    push.refresh_from_db()
+    assert emsp.received == []
+    assert push.status == Push.Status.PENDING and "OFFLINE" in push.last_error
+
+    # when the hub says it is connected again, the push goes to it
+    ocpi("PUT", "/ocpi/2.2.1/hubclientinfo/FR/OTH", token=token,
+         body=client_info(status="CONNECTED", last_updated="2026-12-03T10:00:00Z"))  # fmt: skip
+    Push.objects.filter(pk=push.pk).update(next_attempt_at=None)
+    push_deliver(partner_id=partner.pk, object_key=push.object_key)
+    push.refresh_from_db()
+    assert push.status == Push.Status.SUCCEEDED
+    assert [r.headers["ocpi-to-party-id"] for r in emsp.received] == ["OTH"]
