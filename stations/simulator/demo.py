@@ -212,6 +212,7 @@ async def fleet_run(
     seed: int | None = None,
     ev_max_current_a: float | None = None,
     ev_phases: int = 3,
+    failure_rates: dict[str, float] | None = None,
 ) -> list[SimulatedStation]:
     """Run one demo station per identity until `stop` is set or `duration` seconds have passed.
 
@@ -233,6 +234,9 @@ async def fleet_run(
     ]
     for station in stations:  # the EVs that plug in (smart charging: their power follows the profiles)
         station.ev_max_current_a, station.ev_phases = ev_max_current_a, ev_phases
+        # shares of firmware downloads/installs and file uploads that fail (fleet operations)
+        for name, rate in (failure_rates or {}).items():
+            setattr(station, f"{name}_failure_rate", rate)
 
     async def one(station: SimulatedStation, delay: float) -> None:
         if not await _sleep(stop, delay):

@@ -17,6 +17,13 @@ from django.core.management.base import BaseCommand, CommandError
 from stations.simulator import DemoBehaviour, fleet_run
 from stations.simulator.demo import DEMO_STATION_PASSWORD, DEMO_VISITOR_CARDS, demo_ocpp_version
 
+# The station's <name>_failure_rate attributes, and what they make fail.
+FAILURES = {
+    "firmware_download": "firmware downloads",
+    "firmware_install": "firmware installs",
+    "upload": "diagnostics and log uploads",
+}
+
 
 class Command(BaseCommand):
     help = "Run simulated OCPP charge points that boot, heartbeat, charge and fault like real ones."
@@ -59,11 +66,23 @@ class Command(BaseCommand):
             "--ev-max-current", type=float, default=None, help="The EVs' maximum current per phase (A)."
         )
         parser.add_argument("--ev-phases", type=int, default=3, choices=[1, 2, 3], help="The EVs' phases.")
+        for name, what in FAILURES.items():
+            parser.add_argument(
+                f"--fail-{name.replace('_', '-')}",
+                type=float,
+                default=0.0,
+                metavar="SHARE",
+                help=f"Share (0-1) of {what} that fail.",
+            )
 
     def handle(self, *args, **options):
         count = options["stations"]
         if not 1 <= count <= 1000:
             raise CommandError("--stations must be between 1 and 1000")
+        failure_rates = {name: options[f"fail_{name}"] for name in FAILURES}
+        for name, rate in failure_rates.items():
+            if not 0 <= rate <= 1:
+                raise CommandError(f"--fail-{name.replace('_', '-')} must be between 0 and 1")
         gap = options["session_gap"]
         if options["demo"]:
             prefix, password = "DEMO-", DEMO_STATION_PASSWORD
@@ -104,6 +123,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 ev_max_current_a=options["ev_max_current"],
                 ev_phases=options["ev_phases"],
+                failure_rates=failure_rates,
             )
         )
         self.stdout.write("Simulator stopped.")

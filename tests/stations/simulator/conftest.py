@@ -1,4 +1,8 @@
-"""Fixtures: a tiny CSMS on a free port and a simulated station connected to it."""
+"""Fixtures: a tiny CSMS on a free port, a simulated station connected to it, a file server for
+firmware downloads and diagnostics uploads."""
+
+import http.server
+import threading
 
 import pytest
 
@@ -26,3 +30,34 @@ async def station(csms):
     await station.boot()
     yield station
     await station.close()
+
+
+class FileServer(http.server.BaseHTTPRequestHandler):
+    """Serves a firmware image on GET and takes uploads on POST (what a CSMS's file endpoints do)."""
+
+    uploads: list[bytes] = []
+
+    def do_GET(self):  # noqa: N802 - the stdlib's naming
+        self.send_response(200)
+        self.send_header("Content-Length", "8")
+        self.end_headers()
+        self.wfile.write(b"FIRMWARE")
+
+    def do_POST(self):  # noqa: N802
+        self.uploads.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def file_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FileServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    FileServer.uploads = []
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()

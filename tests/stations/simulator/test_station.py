@@ -1,15 +1,12 @@
 """A simulated station against a tiny CSMS: what it sends, and how it answers every 1.6 command."""
 
-import http.server
-import threading
-
 import pytest
 from ocpp.exceptions import InternalError
 from ocpp.v16 import call
 from websockets.exceptions import InvalidStatus
 
 from stations.simulator import SimulatedStation
-from tests.stations.simulator.conftest import PASSWORD
+from tests.stations.simulator.conftest import PASSWORD, FileServer
 
 
 async def test_a_station_boots_with_its_password_and_takes_the_heartbeat_interval_it_is_given(csms):
@@ -212,37 +209,6 @@ async def test_a_reservation_holds_the_connector_for_its_card_until_cancelled(cs
     await station.wait_for(lambda: station.connectors[1].status == "Available")
 
 
-class _FileServer(http.server.BaseHTTPRequestHandler):
-    """Serves a firmware image on GET and takes uploads on POST (what a CSMS's file endpoints do)."""
-
-    uploads: list[bytes] = []
-
-    def do_GET(self):  # noqa: N802 - the stdlib's naming
-        self.send_response(200)
-        self.send_header("Content-Length", "8")
-        self.end_headers()
-        self.wfile.write(b"FIRMWARE")
-
-    def do_POST(self):  # noqa: N802
-        self.uploads.append(self.rfile.read(int(self.headers["Content-Length"])))
-        self.send_response(201)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def file_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FileServer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _FileServer.uploads = []
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
 async def test_a_firmware_update_and_a_diagnostics_request_report_each_step(csms, station, file_server):
     side = await csms.station("SIM-001")
 
@@ -260,7 +226,7 @@ async def test_a_firmware_update_and_a_diagnostics_request_report_each_step(csms
     assert firmware == ["Downloading", "Downloaded", "Installing", "Installed"]
     assert station.firmware_downloads == [b"FIRMWARE"]
     await station.wait_for(lambda: ("DiagnosticsStatusNotification", {"status": "Uploaded"}) in side.received)
-    assert b"diagnostics-SIM-001" in _FileServer.uploads[0] and b"SIM-001 ChargeNet" in _FileServer.uploads[0]
+    assert b"diagnostics-SIM-001" in FileServer.uploads[0] and b"SIM-001 ChargeNet" in FileServer.uploads[0]
 
 
 async def test_a_download_that_fails_is_reported_as_download_failed(csms, station):
