@@ -154,6 +154,28 @@ def test_the_operators_pages_speak_swedish_and_ukrainian(client, operator, url, 
 
 
 @pytest.mark.django_db
+def test_a_stations_page_speaks_swedish_and_ukrainian(client, operator):
+    from stations.services import station_create
+
+    station_create(identity="LANG-1", evses=1)
+    client.force_login(operator)
+
+    pages = {
+        language: client.get("/stations/LANG-1/", HTTP_ACCEPT_LANGUAGE=language).text
+        for language in ("en", "sv", "uk")
+    }
+
+    for english, swedish, ukrainian in [
+        ("Configuration keys", "Konfigurationsnycklar", "Ключі конфігурації"),
+        ("Message log", "Meddelandelogg", "Журнал повідомлень"),
+        ("Current sessions", "Pågående sessioner", "Поточні сеанси"),
+    ]:
+        assert english in pages["en"]
+        assert swedish in pages["sv"] and english not in pages["sv"]
+        assert ukrainian in pages["uk"] and english not in pages["uk"]
+
+
+@pytest.mark.django_db
 def test_a_forbidden_page_says_so_in_the_viewers_language(client, driver):
     client.force_login(driver.user)
 
