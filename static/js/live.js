@@ -17,7 +17,8 @@
 
   function setStatus(text, state) {
     if (!statusEl) return;
-    statusEl.textContent = text;
+    // The page gives the words in its language (data-text-live, data-text-retry, data-text-off).
+    statusEl.textContent = statusEl.dataset["text" + state.charAt(0).toUpperCase() + state.slice(1)] || text;
     statusEl.dataset.state = state;
   }
 

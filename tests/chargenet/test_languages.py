@@ -302,3 +302,15 @@ def test_statuses_and_roles_are_shown_in_the_viewers_language(client, operator):
     client.force_login(operator)
     header = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="uk").text
     assert f"{operator.username} · Оператор" in header
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
+def test_the_live_indicator_speaks_the_pages_language(logged_in, live_server_url, operator):
+    from playwright.sync_api import expect
+
+    context = logged_in(operator)
+    context.set_extra_http_headers({"Accept-Language": "uk"})
+    page = context.new_page()
+    page.goto(f"{live_server_url}/dashboard/")
+
+    expect(page.locator("#live-status")).to_have_text("Наживо", timeout=15000)
