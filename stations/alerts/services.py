@@ -84,7 +84,7 @@ def alert_list(*, station: Station | None = None, include_acknowledged: bool = T
         silent = silent.filter(pk=station.pk)
         refused = refused.filter(pk=station.pk)
     for connector in connectors.annotate(fault_began=_fault_began()):
-        code = connector.error_code or "no error code"
+        code = connector.error_code or gettext("no error code")
         vendor = f" (vendor {connector.vendor_error_code})" if connector.vendor_error_code else ""
         alerts.append(
             Alert(
@@ -92,7 +92,8 @@ def alert_list(*, station: Station | None = None, include_acknowledged: bool = T
                 object_id=connector.pk,
                 occurred_at=connector.fault_began or connector.status_updated_at,
                 station=connector.evse.station,
-                title=f"EVSE {connector.evse.evse_id} connector {connector.connector_id} faulted",
+                title=gettext("EVSE %(evse)s connector %(connector)s faulted")
+                % {"evse": connector.evse.evse_id, "connector": connector.connector_id},
                 detail=f"{code}{vendor}{' · ' + connector.info if connector.info else ''}",
             )
         )
@@ -103,8 +104,8 @@ def alert_list(*, station: Station | None = None, include_acknowledged: bool = T
                 object_id=row.pk,
                 occurred_at=row.last_seen_at,
                 station=row,
-                title="Station offline",
-                detail="No message since the time shown",
+                title=gettext("Station offline"),
+                detail=gettext("No message since the time shown"),
             )
         )
     for row in refused:
@@ -114,8 +115,8 @@ def alert_list(*, station: Station | None = None, include_acknowledged: bool = T
                 object_id=row.pk,
                 occurred_at=row.last_boot_at,
                 station=row,
-                title=f"Boot answered {row.registration_status}",
-                detail="Accept the station's registration to let it operate",
+                title=gettext("Boot answered %(status)s") % {"status": row.registration_status},
+                detail=gettext("Accept the station's registration to let it operate"),
             )
         )
     alerts.extend(_security_alerts(station=station))
@@ -157,7 +158,10 @@ def _security_alerts(*, station: Station | None, limit: int = 50) -> list[Alert]
                 object_id=event.pk,
                 occurred_at=getattr(event, "timestamp", None) or getattr(event, "created_at", None),
                 station=event.station,
-                title=f"Security event {getattr(event, 'type', '') or getattr(event, 'event_type', '')}".strip(),
+                title=(
+                    gettext("Security event %(type)s")
+                    % {"type": getattr(event, "type", "") or getattr(event, "event_type", "")}
+                ).strip(),
                 detail=str(getattr(event, "tech_info", "") or ""),
             )
         )

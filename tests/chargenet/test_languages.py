@@ -314,3 +314,21 @@ def test_the_live_indicator_speaks_the_pages_language(logged_in, live_server_url
     page.goto(f"{live_server_url}/dashboard/")
 
     expect(page.locator("#live-status")).to_have_text("Наживо", timeout=15000)
+
+
+@pytest.mark.django_db
+def test_alert_titles_are_in_the_viewers_language(client, operator):
+    from stations.services import connector_status_record, station_create
+
+    station = station_create(identity="LANG-FAULT", evses=1)[0]
+    connector_status_record(
+        station_id=station.pk, connector_id=1, status="Faulted", error_code="GroundFailure"
+    )
+    client.force_login(operator)
+
+    english = client.get("/alerts/", HTTP_ACCEPT_LANGUAGE="en").text
+    ukrainian = client.get("/alerts/", HTTP_ACCEPT_LANGUAGE="uk").text
+
+    assert "EVSE 1 connector 1 faulted" in english
+    assert "EVSE 1 роз'єм 1 несправний" in ukrainian.replace("&#x27;", "'")
+    assert "faulted" not in ukrainian
