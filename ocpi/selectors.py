@@ -275,11 +275,23 @@ def tariff_list() -> QuerySet[Tariff]:
     return Tariff.objects.order_by("id")
 
 
+def _tariff_alt_text(tariff: Tariff) -> list[dict[str, str]]:
+    """What drivers are told about the prices: billing's per-language texts (an OCPI DisplayText
+    names its language with two letters, so "sv-SE" is "sv"; the first text of a language counts),
+    else the tariff's name."""
+    texts: dict[str, str] = {}
+    for text in tariff.alt_texts:
+        texts.setdefault(text["language"][:2].lower(), text["text"])
+    return [{"language": language, "text": text} for language, text in texts.items()] or [
+        {"language": "en", "text": tariff.name}
+    ]
+
+
 def tariff_to_ocpi(tariff: Tariff) -> dict[str, Any]:
     """A billing tariff as an OCPI Tariff with our party and a display text."""
     data = billing_selectors.tariff_to_ocpi(tariff)
     data.pop("vat_percent", None)
-    data = {**_party(), **data, "tariff_alt_text": [{"language": "en", "text": tariff.name}]}
+    data = {**_party(), **data, "tariff_alt_text": _tariff_alt_text(tariff)}
     if mix := energy_mix():
         data["energy_mix"] = mix
     data["last_updated"] = ocpi_datetime(tariff.updated_at)

@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from billing.services import tariff_assign, tariff_create
+from billing.services import tariff_assign, tariff_create, tariff_update
 from stations.models import Connector, Evse
 
 pytestmark = pytest.mark.django_db
@@ -129,6 +129,27 @@ def test_tariffs_are_served_with_numbers_and_the_connector_names_its_tariff(ocpi
     assert tariffs[0]["elements"][0]["price_components"][0]["price"] == 0.35
     assert tariffs[0]["tariff_alt_text"] == [{"language": "en", "text": "Amsterdam AC"}]
     assert location["evses"][0]["connectors"][0]["tariff_ids"] == ["AMS-AC"]
+
+
+def test_a_tariffs_texts_for_drivers_reach_partners_in_each_language(ocpi, registered):
+    # given the operator's texts for drivers, as 2.0.1 stations show them too
+    _, token = registered
+    tariff = tariff_create(code="AMS-DC", name="Amsterdam DC", currency="EUR", elements=ENERGY)
+    tariff_update(
+        tariff=tariff,
+        alt_texts=[
+            {"language": "en", "text": "0.35 EUR/kWh"},
+            {"language": "sv-SE", "text": "0,35 EUR/kWh"},
+        ],
+    )
+
+    served = ocpi("GET", "/ocpi/2.2.1/tariffs", token=token).body["data"]
+
+    # then the partner gets the same texts, each language in OCPI's two letters
+    assert served[0]["tariff_alt_text"] == [
+        {"language": "en", "text": "0.35 EUR/kWh"},
+        {"language": "sv", "text": "0,35 EUR/kWh"},
+    ]
 
 
 def test_sessions_and_cdrs_lists_hold_only_the_callers_own(ocpi, registered):
