@@ -254,19 +254,19 @@ def meter_values_record(
     """Store normalised meter samples (a replay is stored once) and attach them to the session (by
     transaction id, else the active session on the connector); keeps the session's energy_wh.
     Samples dated where no clock can be (see _timestamp_plausible) are dropped."""
-    station = Station.objects.get(pk=station_id)
-    samples = [s for s in samples if _timestamp_plausible(station, s["timestamp"])]
     session = None
-    sessions = Session.objects.select_related("evse")  # the event names the EVSE
+    # The session comes with its station (one query in the usual case) and EVSE (the event names it).
+    sessions = Session.objects.select_related("evse", "station")
     if transaction_id is not None:
-        session = sessions.filter(station=station, transaction_id=str(transaction_id)).first()
+        session = sessions.filter(station_id=station_id, transaction_id=str(transaction_id)).first()
     if session is None and connector_id > 0:
         session = sessions.filter(
-            station=station, evse__evse_id=connector_id, status=Session.Status.ACTIVE
+            station_id=station_id, evse__evse_id=connector_id, status=Session.Status.ACTIVE
         ).first()
+    station = session.station if session is not None else Station.objects.get(pk=station_id)
+    samples = [s for s in samples if _timestamp_plausible(station, s["timestamp"])]
     _meter_samples_store(station=station, session=session, evse_id=connector_id, samples=samples)
     if session is not None:
-        session.station = station
         registers = _energy_registers(samples)
         if registers and session.status == Session.Status.ACTIVE:
             energy = max(registers) - session.meter_start_wh

@@ -31,18 +31,27 @@ def connector_status_record(
     """Handle a StatusNotification: keep a history row, update the connector's live status (unless the
     report is older than the current one), publish status/fault events. `connector_id` is the EVSE
     (1.6 connectorId, 2.0.1 evseId; 0 is the station); `connector_number` the 2.0.1 connectorId on it."""
-    station = Station.objects.get(pk=station_id)
-    if timestamp is None or not _timestamp_plausible(station, timestamp):
-        timestamp = timezone.now()
     connector = None
     if connector_id > 0:
-        # One locking query for the connector a station reports about (it exists but at the first
-        # report of a connector the station did not declare, which creates it).
+        # One locking query for the connector a station reports about, with its EVSE and station (it
+        # exists but at the first report of a connector the station did not declare, which creates it).
         connector = (
             Connector.objects.select_for_update(of=("self",))
-            .filter(evse__station=station, evse__evse_id=connector_id, connector_id=connector_number or 1)
+            .select_related("evse__station")
+            .filter(
+                evse__station_id=station_id, evse__evse_id=connector_id, connector_id=connector_number or 1
+            )
             .first()
-        ) or _connector_for(station, connector_id, connector_number)
+        )
+    if connector is not None:
+        station = connector.evse.station
+    else:
+        station = Station.objects.get(pk=station_id)
+        if connector_id > 0:
+            connector = _connector_for(station, connector_id, connector_number)
+    if timestamp is None or not _timestamp_plausible(station, timestamp):
+        timestamp = timezone.now()
+    if connector is not None:
         previous, previous_error = connector.status, connector.error_code
     else:
         state = _protocol_state(station.pk)
