@@ -98,7 +98,10 @@ def local_list_payload(
         )
     types = removal_types or {}
     items += [{"idToken": {"idToken": uid, "type": types.get(uid) or "ISO14443"}} for uid in removals]
-    return {"versionNumber": version, "updateType": update_type, "localAuthorizationList": items}
+    payload: dict[str, Any] = {"versionNumber": version, "updateType": update_type}
+    if items:  # 2.0.1 allows no empty list: a Full update without one empties the station's (D01)
+        payload["localAuthorizationList"] = items
+    return payload
 
 
 def _reported_version(response: dict[str, Any] | None) -> int | None:

@@ -9,19 +9,23 @@ from datetime import timedelta
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from rfid.services import AuthorizationDecision
 from stations.certificates import ca
 from stations.certificates.models import IssuedCertificate
 from stations.common import StationError
 from stations.connection.services.commands import CommandError, command_create
 from stations.connection.services.reports import security_event_record
 from stations.models import Command, Station
+from stations.sessions.services import station_id_tag_authorize
 
 logger = logging.getLogger(__name__)
 
@@ -384,3 +388,82 @@ def certificate_status_get(*, station_id: int, ocsp_request: dict[str, Any]) -> 
     except Exception as exc:
         logger.warning("the OCSP provider failed for %s: %s", station.identity, exc, exc_info=True)
         return _failed(f"the OCSP provider failed: {exc}", "ProviderError")
+
+
+# --- ISO 15118: the contract certificate of an Authorize (2.0.1 C07) -----------------------------
+
+
+def _ocsp_verdict(ocsp_request: dict[str, Any], *, station_id: int) -> str | None:
+    """What the OCSP data of one certificate says: Accepted (good), CertificateRevoked, or None when
+    nobody ChargeNet trusts can tell (another issuer and no provider, an unknown serial, a failure)."""
+    answer = _own_certificate_status(ocsp_request)
+    if answer is None:
+        provider = _provider()
+        if provider is None:
+            return None
+        try:
+            answer = provider.certificate_status(
+                station=Station.objects.get(pk=station_id), ocsp_request=ocsp_request
+            )
+        except Exception as exc:
+            logger.warning("the OCSP provider failed on a contract certificate: %s", exc, exc_info=True)
+            return None
+    if answer.get("status") != "Accepted":
+        return None
+    try:
+        response = ocsp.load_der_ocsp_response(base64.b64decode(str(answer.get("ocspResult") or "")))
+        # The answer comes from ChargeNet's own CA or its configured provider, both trusted.
+        cert_status = response.certificate_status
+    except ValueError:
+        return None
+    if cert_status == ocsp.OCSPCertStatus.REVOKED:
+        return "CertificateRevoked"
+    return "Accepted" if cert_status == ocsp.OCSPCertStatus.GOOD else None
+
+
+def _chain_hash_data(certificate: str) -> tuple[str | None, dict[str, str] | None]:
+    """Central validation (C07, certificate sent): (a failing certificateStatus, or None; the OCSP
+    data of the leaf). The leaf must be in its validity period and signed by ChargeNet's CA or by
+    the next certificate of the chain sent with it."""
+    try:
+        chain = x509.load_pem_x509_certificates(certificate.encode())
+    except ValueError:
+        return "CertChainError", None
+    leaf, now = chain[0], timezone.now()
+    if not leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc:
+        return "CertificateExpired", None
+    issuers = list(chain[1:])
+    try:
+        issuers.insert(0, ca.ca_load().certificate)
+    except ca.CaError:
+        pass
+    for issuer in issuers:
+        if issuer.subject != leaf.issuer:
+            continue
+        try:
+            leaf.verify_directly_issued_by(issuer)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return None, certificate_hash_data(leaf, issuer_key_der=_public_key_bits(issuer.public_key()))
+    return "CertChainError", None
+
+
+@transaction.atomic
+def contract_authorize(
+    *, station_id: int, uid: str, certificate: str = "", hash_data: list[dict[str, Any]] | None = None
+) -> tuple[AuthorizationDecision, str | None]:
+    """Authorize an eMAID presented with its ISO 15118 contract certificate (C07): the certificate
+    (the chain, checked here: central validation) or its OCSP data (the station checked the chain:
+    local validation) is checked for revocation with ChargeNet's CA records or the OCSP provider.
+    Returns (the decision, certificateStatus or None when ChargeNet cannot tell); a certificate
+    found bad makes the decision Invalid whatever the card's own status."""
+    failure, leaf_data = _chain_hash_data(certificate) if certificate else (None, None)
+    requests = [leaf_data] if leaf_data else [dict(item) for item in hash_data or []]
+    verdicts = [] if failure else [_ocsp_verdict(request, station_id=station_id) for request in requests]
+    status = failure or next((v for v in verdicts if v and v != "Accepted"), None)
+    if status is None and verdicts and all(v == "Accepted" for v in verdicts):
+        status = "Accepted"
+    if status is not None and status != "Accepted":
+        return AuthorizationDecision(status="Invalid", reason=f"contract certificate: {status}"), status
+    decision = station_id_tag_authorize(station_id=station_id, uid=uid, concurrency="other_stations")
+    return decision, status

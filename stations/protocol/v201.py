@@ -112,16 +112,34 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         return call_result.StatusNotification()
 
     @on(Action.authorize, skip_schema_validation=True)
-    async def on_authorize(self, id_token: dict, **_: Any) -> call_result.Authorize:
+    async def on_authorize(
+        self,
+        id_token: dict,
+        certificate: str | None = None,
+        iso15118_certificate_hash_data: list | None = None,
+        **_: Any,
+    ) -> call_result.Authorize:
         uid = id_token_uid(id_token)
         if not uid:
             return call_result.Authorize(id_token_info={"status": "Accepted"})
         await self.remote_authorization_prefetch(uid)
-        decision = await committed(services.station_id_tag_authorize)(
-            station_id=self.station_id, uid=uid, concurrency="other_stations"
-        )
+        certificate_status = None
+        if certificate or iso15118_certificate_hash_data:
+            # C07: an EV's contract certificate (Plug & Charge); the library hands snake_case keys.
+            hash_data = [
+                {_camel(key): value for key, value in item.items()}
+                for item in iso15118_certificate_hash_data or []
+            ]
+            decision, certificate_status = await committed(certificates.contract_authorize)(
+                station_id=self.station_id, uid=uid, certificate=certificate or "", hash_data=hash_data
+            )
+        else:
+            decision = await committed(services.station_id_tag_authorize)(
+                station_id=self.station_id, uid=uid, concurrency="other_stations"
+            )
         return call_result.Authorize(
-            id_token_info=id_token_info(decision, await self._tariff_text(decision, uid))
+            id_token_info=id_token_info(decision, await self._tariff_text(decision, uid)),
+            certificate_status=certificate_status,
         )
 
     async def _tariff_text(self, decision: Any, uid: str) -> dict[str, str] | None:
