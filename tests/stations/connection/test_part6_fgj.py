@@ -371,41 +371,52 @@ def test_tc_g_06_tc_g_07_tc_g_08_the_connector_shows_the_availability_the_statio
 
 
 @pytest.mark.parametrize(
-    "case, request_payload",
+    "case, request_payload, idle_evse_after",
     [
-        ("TC_G_14", {"operationalStatus": "Inoperative"}),
-        ("TC_G_17", {"operationalStatus": "Inoperative", "evse": {"id": 1, "connectorId": 1}}),
+        # the whole station: its idle EVSE goes Unavailable at once, the charging one after its session
+        ("TC_G_14", {"operationalStatus": "Inoperative"}, "Unavailable"),
+        # one connector: nothing else changes
+        ("TC_G_17", {"operationalStatus": "Inoperative", "evse": {"id": 1, "connectorId": 1}}, "Available"),
     ],
 )
 def test_tc_g_14_tc_g_17_inoperative_during_a_transaction_is_scheduled_and_the_session_ends_normally(
-    ocpp_server, run, case, request_payload
+    ocpp_server, run, case, request_payload, idle_evse_after
 ):
     station = station_make(ocpp_version="2.0.1")
     id_token_create(uid=CARD["idToken"])
     tx = f"tx-{case}"
 
+    def statuses() -> dict[int, str]:
+        return dict(Connector.objects.filter(evse__station=station).values_list("evse__evse_id", "status"))
+
     async def scenario():
         async with booted201(ocpp_server, station) as cp:
+            await connector_reports(cp, "Available", evse_id=2)
             await energy_transfer_started(cp, tx)
             command, received = await sent_to(
                 cp, station, "ChangeAvailability", request_payload, {"status": "Scheduled"}
             )
-            during = await db(lambda: Session.objects.get(station=station, transaction_id=tx).status)()
+            if idle_evse_after == "Unavailable":  # "all unoccupied connectors" report Unavailable
+                await connector_reports(cp, "Unavailable", evse_id=2)
+            session_during = await db(
+                lambda: Session.objects.get(station=station, transaction_id=tx).status
+            )()
+            during = await db(statuses)()
             await session_ends(cp, tx, 2)
             await cp.ok(
                 "StatusNotification",
                 {"timestamp": now_iso(), "connectorStatus": "Unavailable", "evseId": 1, "connectorId": 1},
             )
-            return command, received, during
+            return command, received, session_during, during
 
-    command, received, during = run(scenario())
+    command, received, session_during, during = run(scenario())
     assert received == request_payload
     # the change waits for the transaction: the command shows Scheduled, the session charges on
     assert command.status == Command.Status.ACCEPTED and command.response == {"status": "Scheduled"}
-    assert during == Session.Status.ACTIVE
+    assert session_during == Session.Status.ACTIVE and during == {1: "Occupied", 2: idle_evse_after}
     session = Session.objects.get(station=station, transaction_id=tx)
     assert session.status == Session.Status.COMPLETED and session.energy_wh == 800
-    assert Connector.objects.get(evse__station=station).status == "Unavailable"
+    assert statuses() == {1: "Unavailable", 2: idle_evse_after}
 
 
 def test_tc_g_20_a_connector_lock_failure_is_an_alert_for_the_operator(ocpp_server, run):
