@@ -1,5 +1,6 @@
 """Units and timestamps at the protocol boundary: energy in Wh, power in W, aware UTC datetimes."""
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -85,6 +86,7 @@ def sampled_value_normalise(
     }
     raw = sampled.get("value")
     if sampled.get("format") == "SignedData":
+        # 1.6: the reading exists only inside the signed blob; 0 stands in for it (not a reading).
         return {**fields, "value": Decimal(0), "signed_data": str(raw)}
     try:
         value = Decimal(str(raw)) * factor * (Decimal(10) ** multiplier)
@@ -92,11 +94,28 @@ def sampled_value_normalise(
         return None
     if not value.is_finite() or abs(value) >= VALUE_LIMIT:
         return None
-    return {**fields, "value": value.quantize(FOUR_PLACES), "signed_data": ""}
+    return {**fields, "value": value.quantize(FOUR_PLACES), "signed_data": _signed_meter_value(sampled)}
+
+
+def _signed_meter_value(sampled: dict[str, Any]) -> str:
+    """A 2.0.1 sampledValue's signedMeterValue (J01.FR.21, J02.FR.21) as the station sent it, in
+    OCPP's camelCase JSON, so that a driver or auditor can verify the reading; "" when unsigned."""
+    signed = sampled.get("signed_meter_value")
+    if not isinstance(signed, dict):
+        return ""
+    return json.dumps(
+        {camel_case(str(key)): value for key, value in signed.items()}, separators=(",", ":"), sort_keys=True
+    )
+
+
+def camel_case(name: str) -> str:
+    """snake_case (as the library hands keys) → OCPP's camelCase."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def meter_values_normalise(meter_values: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A 1.6 meterValue list (snake_case keys) as normalised MeterSample fields."""
+    """A 1.6 or 2.0.1 meterValue list (snake_case keys) as normalised MeterSample fields."""
     samples = []
     for meter_value in meter_values or []:
         timestamp = timestamp_parse(meter_value.get("timestamp"))

@@ -21,7 +21,12 @@ from stations.devicemodel import services as devicemodel
 from stations.models import ChargingNotice
 from stations.protocol.base import CentralSystemMixin, committed
 from stations.protocol.batch import BATCH
-from stations.protocol.normalise import meter_values_normalise, timestamp_format, timestamp_parse
+from stations.protocol.normalise import (
+    camel_case,
+    meter_values_normalise,
+    timestamp_format,
+    timestamp_parse,
+)
 from stations.protocol.v16 import VENDOR_HANDLERS, _station_security_event
 
 # idToken types that name no card: nothing to authorize (2.0.1 IdTokenEnumType).
@@ -159,7 +164,8 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         id_token: dict | None = None,
         meter_value: list | None = None,
         reservation_id: int | None = None,
-        **_: Any,  # triggerReason, offline (queued events are processed as any other), numberOfPhases …
+        trigger_reason: str = "",
+        **_: Any,  # offline (queued events are processed as any other), numberOfPhases …
     ) -> call_result.TransactionEvent:
         uid = id_token_uid(id_token)
         await self.remote_authorization_prefetch(uid)
@@ -176,6 +182,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
             reservation_id=reservation_id,
             seq_no=seq_no,
             remote_start_id=transaction_info.get("remote_start_id"),
+            trigger_reason=trigger_reason,
         )
         answer: dict[str, Any] = {}
         if event_type == "Ended":
@@ -386,7 +393,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         self, ocsp_request_data: dict, **_: Any
     ) -> call_result.GetCertificateStatus:
         # The library hands nested keys in snake_case; the provider speaks OCPP's camelCase.
-        request = {_camel(key): value for key, value in ocsp_request_data.items()}
+        request = {camel_case(key): value for key, value in ocsp_request_data.items()}
         answer = await committed(certificates.certificate_status_get)(
             station_id=self.station_id, ocsp_request=request
         )
@@ -395,8 +402,3 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
             ocsp_result=answer.get("ocspResult"),
             status_info=answer.get("statusInfo"),
         )
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)

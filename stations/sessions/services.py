@@ -278,14 +278,16 @@ def meter_values_record(
 
 
 def _energy_registers(samples: list[dict[str, Any]]) -> list[int]:
-    """The whole-meter energy register readings (Wh) among normalised samples."""
+    """The whole-meter energy register readings (Wh) among normalised samples. A 2.0.1 signed reading
+    counts (its value is the reading, signedMeterValue proves it); a 1.6 SignedData value does not (its
+    reading is inside the blob, stored as 0)."""
     return [
         int(s["value"])
         for s in samples
         if s["measurand"] == ENERGY_REGISTER
         and s["unit"] == "Wh"
         and not s.get("phase")
-        and not s.get("signed_data")
+        and not (s.get("signed_data") and not s["value"])
     ]
 
 
@@ -304,6 +306,7 @@ def transaction_event_record(
     reservation_id: int | None = None,
     seq_no: int | None = None,
     remote_start_id: int | None = None,
+    trigger_reason: str = "",
 ) -> tuple[Session, AuthorizationDecision | None]:
     """Record an OCPP 2.0.1 TransactionEvent (Started/Updated/Ended) on the session the station's own
     transaction id names; returns (session, decision for id_tag or None). Never refuses.
@@ -313,6 +316,8 @@ def transaction_event_record(
     twice; events may arrive out of order. An Updated/Ended whose Started was lost creates the session,
     flagged. Offline (queued) events are processed as any other. An implausible timestamp, EVSE or
     reservation id is flagged and replaced (by the time of receipt, or nothing), never stored.
+    A Transaction.Begin reading is the meter start whichever event carries it; a transaction the
+    station deauthorized because no EV was plugged in in time (EVConnectTimeout) is flagged.
     """
     station = Station.objects.select_related("location").get(pk=station_id)
     noticed: list[str] = []
@@ -326,6 +331,7 @@ def transaction_event_record(
         reservation_id = None
     transaction_id = transaction_id[:36]
     registers = _energy_registers(samples)
+    begin = _energy_registers([s for s in samples if s["context"] == "Transaction.Begin"])
     session = (
         Session.objects.select_for_update(of=("self",))
         .filter(station=station, transaction_id=transaction_id)
@@ -377,6 +383,8 @@ def transaction_event_record(
                 session.meter_start_wh = min(registers)
     if remote_start_id is not None and session.remote_start_id is None and 0 <= remote_start_id <= INT32_MAX:
         _remote_start_match(session, remote_start_id)
+    if trigger_reason == "EVConnectTimeout" and "ev_connect_timeout" not in session.flags:
+        session.flags = [*session.flags, "ev_connect_timeout"]
     if seq_no is not None and 0 <= seq_no <= INT32_MAX and seq_no not in session.seq_nos:
         session.seq_nos = sorted([*session.seq_nos, seq_no])
     if event_type == "Ended" and _seq_no_gap(session) and "seq_no_gap" not in session.flags:
@@ -402,6 +410,12 @@ def transaction_event_record(
         _meter_samples_store(station=station, session=session, evse_id=evse_number, samples=samples)
     was_open = session.status != Session.Status.COMPLETED
     if was_open:
+        if begin and not created:
+            # J02: the start reading may come after the Started event, e.g. in the Updated of the
+            # cable plug-in when the EVSE was not known at authorization: energy counts from it.
+            highest = max(session.meter_start_wh + session.energy_wh, *registers)
+            session.meter_start_wh = min(begin)
+            session.energy_wh = max(0, highest - session.meter_start_wh)
         if registers and max(registers) - session.meter_start_wh > session.energy_wh:
             session.energy_wh = max(registers) - session.meter_start_wh
         if event_type == "Ended":

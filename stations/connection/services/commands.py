@@ -58,7 +58,8 @@ def command_create(
     The command waits (status queued) while the station is offline and expires after `expires_in`
     seconds (default OCPP_COMMAND_EXPIRY). The same `idempotency_key` from the same requester returns
     the command created first. Raises CommandError for an action the station's OCPP version lacks,
-    a payload that breaks the schema, or a station that is Rejected.
+    a payload that breaks the schema (or a 2.0.1 StatusNotification trigger naming no EVSE), or a
+    station that is Rejected.
     """
     if not action_supported(ocpp_version=station.ocpp_version, action=action):
         raise CommandError(f"OCPP {station.ocpp_version} stations do not support the action {action!r}")
@@ -72,6 +73,14 @@ def command_create(
         raise CommandError(
             f"BasicAuthPassword must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters"
         )
+    if (
+        station.ocpp_version == "2.0.1"
+        and action == "TriggerMessage"
+        and payload.get("requestedMessage") == "StatusNotification"
+        and not payload.get("evse")
+    ):
+        # 2.0.1 F06.FR.13: StatusNotification exists per connector only, so the CSMS names the EVSE.
+        raise CommandError("a StatusNotification is triggered for one EVSE: name the EVSE")
     if station.registration_status == Station.RegistrationStatus.REJECTED:
         # OCPP 2.0.1 B03.FR.03 / 1.6 §4.2: nothing is sent to a Rejected station.
         raise CommandError("the station's registration is Rejected; nothing may be sent to it")
