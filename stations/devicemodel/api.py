@@ -231,7 +231,17 @@ class DisplayMessageListApi(ApiView):
 
 
 class DisplayMessagesRequestSerializer(_Wait):
-    pass
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=0),
+        required=False,
+        help_text="Only the messages with these ids (none: every message)",
+    )
+    priority = serializers.ChoiceField(
+        choices=["AlwaysFront", "InFront", "NormalCycle"], required=False, help_text="Only this priority"
+    )
+    state = serializers.ChoiceField(
+        choices=["Charging", "Faulted", "Idle", "Unavailable"], required=False, help_text="Only this state"
+    )
 
 
 @extend_schema(tags=["device model"])
@@ -244,14 +254,24 @@ class DisplayMessagesRequestApi(ApiView):
         summary="Ask for the messages shown (GetDisplayMessages)",
         request=DisplayMessagesRequestSerializer,
         responses=_command_response(),
-        description="Sends GetDisplayMessages; the NotifyDisplayMessages that follow are stored.",
+        description="Sends GetDisplayMessages, for every message or only those matching `ids`, "
+        "`priority` and `state`; the NotifyDisplayMessages that follow are stored, and the stored "
+        "messages that match but were not reported (or all that match, when the station answers "
+        "Unknown) are no longer listed.",
     )
     def post(self, request, identity: str):
         station = _station(request, identity)
         serializer = DisplayMessagesRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        command = services.display_messages_get_request(station=station, requested_by=request.user)
-        return _command_created(command, serializer.validated_data.get("wait"))
+        data = serializer.validated_data
+        command = services.display_messages_get_request(
+            station=station,
+            ids=data.get("ids"),
+            priority=data.get("priority", ""),
+            state=data.get("state", ""),
+            requested_by=request.user,
+        )
+        return _command_created(command, data.get("wait"))
 
 
 @extend_schema(tags=["device model"])

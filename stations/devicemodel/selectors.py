@@ -4,6 +4,7 @@ from collections import OrderedDict
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from stations.models import (
     Command,
@@ -12,6 +13,7 @@ from stations.models import (
     DeviceMonitor,
     DeviceVariable,
     DisplayMessage,
+    Session,
     Station,
     StationReport,
 )
@@ -66,7 +68,18 @@ def customer_data_request_results(*, request: CustomerDataRequest) -> list[dict[
 
 
 def display_messages(*, station: Station) -> QuerySet[DisplayMessage]:
-    return DisplayMessage.objects.filter(station=station)
+    """The messages the station shows or is to show: one past its endDateTime (O01.FR.05) or of a
+    transaction that has ended (O02) is gone from the station, so it is not listed."""
+    ended = (
+        Session.objects.filter(station=station, stopped_at__isnull=False)
+        .exclude(transaction_id="")
+        .values("transaction_id")
+    )
+    return (
+        DisplayMessage.objects.filter(station=station)
+        .exclude(end_at__lte=timezone.now())
+        .exclude(transaction_id__in=ended)
+    )
 
 
 def station_reports(*, station: Station, kind: str | None = None) -> QuerySet[StationReport]:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -17,6 +18,7 @@ from chargenet.events import event_publish
 from stations.common import _station_event, _timestamp_plausible
 from stations.models import (
     ChargingNotice,
+    Command,
     CustomerDataRequest,
     DeviceEvent,
     DeviceMonitor,
@@ -273,6 +275,18 @@ def display_messages_record(*, station_id: int, payload: dict[str, Any]) -> Stat
             },
         )
     report.save()
+    if report.complete:
+        # The report answers one GetDisplayMessages: a stored message its criteria select that the
+        # station did not report is no longer on the station (expired, its transaction ended).
+        asked = (
+            Command.objects.filter(
+                station_id=station_id, action="GetDisplayMessages", payload__requestId=report.request_id
+            )
+            .values_list("payload", flat=True)
+            .first()
+        )
+        if asked is not None:
+            _display_messages_matching(station_id, asked).exclude(request_id=report.request_id).delete()
     return report
 
 
@@ -487,13 +501,26 @@ def display_message_set_request(
     )
 
 
-def display_messages_get_request(*, station: Station, requested_by: Any = None) -> Any:
-    """Send GetDisplayMessages (O02); the station's NotifyDisplayMessages are stored."""
+def display_messages_get_request(
+    *,
+    station: Station,
+    ids: list[int] | None = None,
+    priority: str = "",
+    state: str = "",
+    requested_by: Any = None,
+) -> Any:
+    """Send GetDisplayMessages (O03) with a fresh requestId, asking only for the messages with these
+    ids, this priority and this state when given (O04); the station's NotifyDisplayMessages are
+    stored, and an Unknown answer removes the stored messages that match. Raises CommandError."""
+    payload: dict[str, Any] = {"requestId": _request_id()}
+    if ids:
+        payload["id"] = [int(message_id) for message_id in ids]
+    if priority:
+        payload["priority"] = priority
+    if state:
+        payload["state"] = state
     return _command_create(
-        station=station,
-        action="GetDisplayMessages",
-        payload={"requestId": _request_id()},
-        requested_by=requested_by,
+        station=station, action="GetDisplayMessages", payload=payload, requested_by=requested_by
     )
 
 
@@ -504,11 +531,28 @@ def display_message_clear_request(*, station: Station, message_id: int, requeste
     )
 
 
+def _display_messages_matching(station_id: int, request: dict[str, Any]) -> QuerySet[DisplayMessage]:
+    """The stored messages a GetDisplayMessagesRequest's criteria (id list, priority, state) select."""
+    rows = DisplayMessage.objects.filter(station_id=station_id)
+    if request.get("id"):
+        rows = rows.filter(message_id__in=[int(message_id) for message_id in request["id"]])
+    if request.get("priority"):
+        rows = rows.filter(priority=str(request["priority"]))
+    if request.get("state"):
+        rows = rows.filter(state=str(request["state"]))
+    return rows
+
+
 def display_message_result_record(
-    *, station_id: int, action: str, payload: dict[str, Any], accepted: bool
+    *, station_id: int, action: str, payload: dict[str, Any], response: dict[str, Any], accepted: bool
 ) -> None:
-    """SetDisplayMessage/ClearDisplayMessage accepted: the stored messages follow. Runs in
-    command_complete's transaction."""
+    """The station answered Set/Clear/GetDisplayMessages: an accepted message is stored, a cleared
+    one removed; GetDisplayMessages answered Unknown (no message matches) removes the stored messages
+    its criteria select. Runs in command_complete's transaction."""
+    if action == "GetDisplayMessages":
+        if response.get("status") == "Unknown":
+            _display_messages_matching(station_id, payload).delete()
+        return
     if not accepted:
         return
     if action == "ClearDisplayMessage":

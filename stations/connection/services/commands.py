@@ -465,11 +465,11 @@ def _command_effects(command: Command, response: dict[str, Any], accepted: bool)
         from stations.devicemodel.services import variables_result_record
 
         variables_result_record(station_id=station_id, action=action, payload=payload, response=response)
-    elif action in ("SetDisplayMessage", "ClearDisplayMessage"):
+    elif action in ("SetDisplayMessage", "ClearDisplayMessage", "GetDisplayMessages"):
         from stations.devicemodel.services import display_message_result_record
 
         display_message_result_record(
-            station_id=station_id, action=action, payload=payload, accepted=accepted
+            station_id=station_id, action=action, payload=payload, response=response, accepted=accepted
         )
     elif action == "SetChargingProfile":
         _charging_profile_store(station_id, payload, accepted)

@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 
 from chargenet.api.services import api_key_create
+from stations.models import Command
 from tests.stations.connection.helpers import now_iso, station_make
 from tests.stations.devicemodel.helpers import booted201, report_item
 
@@ -169,3 +170,30 @@ def test_bad_requests_are_refused_with_a_clear_error_and_nothing_is_sent(ocpp_se
     assert status_16 == 409 and "do not support" in json.dumps(body_16)
     assert status_empty == 400 and "variables" in json.dumps(body_empty)
     assert status_missing == 404
+
+
+def test_display_messages_are_asked_for_over_the_api_by_id_priority_and_state(ocpp_server, run, key):
+    station = station_make(ocpp_version="2.0.1")
+    call = lambda *a: asyncio.to_thread(api, ocpp_server.base_url, key, *a)  # noqa: E731
+    path = f"/stations/{station.identity}/display-messages/request/"
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            cp.responders["GetDisplayMessages"] = {"status": "Unknown"}
+            asked = await call(
+                "POST", path, {"ids": [3, 4], "priority": "InFront", "state": "Idle", "wait": 10}
+            )
+            request = await cp.wait_call("GetDisplayMessages")
+            refused = await call("POST", path, {"priority": "Urgent"})
+            return asked, request, refused
+
+    (status, command), request, (refused_status, refused) = run(scenario())
+    assert status == 201 and command["status"] == "rejected" and command["response"] == {"status": "Unknown"}
+    assert {k: v for k, v in request.items() if k != "requestId"} == {
+        "id": [3, 4],
+        "priority": "InFront",
+        "state": "Idle",
+    }
+    # a priority OCPP does not have is refused and nothing more is sent
+    assert refused_status == 400 and "priority" in refused["error"]["details"]
+    assert Command.objects.filter(station=station, action="GetDisplayMessages").count() == 1
