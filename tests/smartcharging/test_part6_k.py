@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from rfid.services import id_token_create
+from smartcharging.models import AllocationDecision, ChargingNeed
 from smartcharging.selectors import reported_periods, station_reported_composite
 from smartcharging.services import (
     ProfileSpec,
@@ -658,8 +659,14 @@ def test_tc_k_53_tc_k_57_an_ev_that_tells_its_needs_gets_a_tx_profile_and_again_
     assert needs == {"status": "Accepted"} and again == {"status": "Accepted"}
     for payload in (first, second):
         assert payload["evseId"] == 1 and payload["chargingProfile"]["chargingProfilePurpose"] == "TxProfile"
+    # (a TxProfile sent without cause after the Charging event would have come before `second`)
     assert limit_of(first) == 31.9 and limit_of(second) == 10
     assert first_answer == {"status": "Accepted"} and second_answer == {"status": "Accepted"}
+    # the operator sees both needs accepted, the second with the EV's maximum, and why it got 10 A
+    needs_kept = ChargingNeed.objects.filter(session__transaction_id="tx-k53").order_by("id")
+    assert [(n.status, n.max_current_a) for n in needs_kept] == [("Accepted", None), ("Accepted", 10)]
+    decision = AllocationDecision.objects.filter(session__transaction_id="tx-k53").first()
+    assert decision.current_a == 10 and "the EV's maximum of 10 A" in decision.reason
 
 
 @pytest.mark.slow
@@ -699,6 +706,9 @@ def test_tc_k_55_an_ev_schedule_beyond_the_tx_profile_is_rejected_and_the_profil
     assert limit_of(given) == 16 and too_much == {"status": "Rejected"}
     assert renegotiated["chargingProfile"]["transactionId"] == "tx-k55" and limit_of(renegotiated) == 16
     assert within == {"status": "Accepted"}
+    # both schedules the EV told are kept as the station sent them
+    told = ChargingNotice.objects.filter(station__identity="K55-1", kind="ev_schedule").order_by("id")
+    assert [n.data["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] for n in told] == [32, 16]
 
 
 @pytest.mark.slow
