@@ -8,8 +8,12 @@ class SmartChargingConfig(AppConfig):
 
     def ready(self) -> None:
         from smartcharging import subscribers
-        from smartcharging.services import ev_charging_needs_answer
-        from stations.devicemodel.services import charging_needs_answer_register
+        from smartcharging.services import ev_charging_needs_answer, ev_charging_schedule_answer
+        from stations.devicemodel.services import (
+            charging_needs_answer_register,
+            ev_charging_schedule_answer_register,
+        )
 
         subscribers.subscribe()
         charging_needs_answer_register(ev_charging_needs_answer)
+        ev_charging_schedule_answer_register(ev_charging_schedule_answer)

@@ -41,7 +41,7 @@ from stations.models import (
     StationConfigurationKey,
     Tag,
 )
-from stations.services import command_create, command_wait
+from stations.services import command_create, command_wait, session_remote_start
 
 logger = logging.getLogger(__name__)
 
@@ -116,10 +116,13 @@ def _allowed_units(station: Station) -> set[str]:
     return {unit for name, unit in (("Current", "A"), ("Power", "W")) if name in names}
 
 
-def charging_profile_validate(*, station: Station, spec: ProfileSpec, managed: bool = False) -> None:
+def charging_profile_validate(
+    *, station: Station, spec: ProfileSpec, managed: bool = False, starting: bool = False
+) -> None:
     """Check a profile against the station: its EVSE/connector, the purpose's rules, the stack
-    level (range and clashes), ChargingScheduleMaxPeriods and the allowed units. Raises
-    SmartChargingError naming the first problem."""
+    level (range and clashes), ChargingScheduleMaxPeriods and the allowed units. `starting`: the
+    TxProfile of a remote start, whose session does not run yet. Raises SmartChargingError naming
+    the first problem."""
     if spec.purpose not in PURPOSES_16:
         raise SmartChargingError("purpose must be TxDefault, Tx or StationMax")
     if spec.unit not in ("A", "W"):
@@ -141,6 +144,11 @@ def charging_profile_validate(*, station: Station, spec: ProfileSpec, managed: b
     if spec.purpose == "Tx":
         if spec.evse_id == 0:
             raise SmartChargingError("a Tx profile needs the EVSE/connector of its session")
+    if spec.purpose == "Tx" and starting:
+        if spec.transaction_id:
+            # 2.0.1 F01.FR.11: the transaction the profile belongs to does not exist yet.
+            raise SmartChargingError("the TxProfile of a remote start carries no transaction id")
+    elif spec.purpose == "Tx":
         session = Session.objects.filter(
             station=station, evse__evse_id=spec.evse_id, status=Session.Status.ACTIVE
         ).first()
@@ -287,6 +295,36 @@ def charging_profile_clear(*, station: Station, profile_id: int, requested_by: A
     key = "id" if station.ocpp_version == "1.6" else "chargingProfileId"
     return command_create(
         station=station, action="ClearChargingProfile", payload={key: profile_id}, requested_by=requested_by
+    )
+
+
+def session_remote_start_limited(
+    *,
+    station: Station,
+    evse_id: int,
+    id_token: Any,
+    spec: ProfileSpec,
+    requested_by: Any = None,
+    idempotency_key: str = "",
+) -> Command:
+    """Remote start with the session's TxProfile in the same request (2.0.1 RequestStartTransaction
+    chargingProfile, F01.FR.08–11; 1.6 RemoteStartTransaction chargingProfile): a Tx profile on that
+    EVSE, checked as any other, without a transaction id. Raises SmartChargingError or StationError;
+    nothing is queued then."""
+    if spec.purpose != "Tx" or spec.evse_id != evse_id:
+        # 2.0.1 F01.FR.09: the profile of a remote start is the TxProfile of the session it starts.
+        raise SmartChargingError(f"a remote start carries a Tx profile for EVSE {evse_id}")
+    charging_profile_validate(station=station, spec=spec, starting=True)
+    profile_id = spec.profile_id if spec.profile_id is not None else _next_profile_id(station)
+    payload = charging_profile_payload(station=station, spec=spec, profile_id=profile_id)
+    profile = payload.get("chargingProfile", payload.get("csChargingProfiles"))
+    return session_remote_start(
+        station=station,
+        evse_id=evse_id,
+        id_token=id_token,
+        requested_by=requested_by,
+        idempotency_key=idempotency_key,
+        charging_profile=profile,
     )
 
 
@@ -937,6 +975,68 @@ def ev_charging_needs_answer(*, station_id: int, evse_id: int | None, payload: d
     need.save()
     site_rebalance_request(location_id=site.location_id, trigger="EV charging needs")
     return need.status
+
+
+def _schedule_watts(schedule: dict[str, Any]) -> list[tuple[int, float]]:
+    """A chargingSchedule's periods as (startPeriod, limit in W): amperes count per phase at 230 V."""
+    unit = schedule.get("chargingRateUnit")
+    periods = []
+    for period in schedule.get("chargingSchedulePeriod") or []:
+        limit = float(period["limit"])
+        if unit == "A":
+            limit *= VOLTAGE * int(period.get("numberPhases") or PHASES)
+        periods.append((int(period.get("startPeriod", 0)), limit))
+    return sorted(periods)
+
+
+def _limit_at(periods: Sequence[tuple[int, float]], second: int) -> float | None:
+    in_force = [limit for start, limit in periods if start <= second]
+    return in_force[-1] if in_force else None
+
+
+@transaction.atomic
+def ev_charging_schedule_answer(*, station_id: int, evse_id: int | None, payload: dict[str, Any]) -> str:
+    """An EV's charging schedule (2.0.1 NotifyEVChargingSchedule, K15.FR.10, K16, K17) checked
+    against the TxProfile ChargeNet last gave its session: Accepted when every period stays within
+    it (or none was given), Rejected when one exceeds it, and the TxProfile is sent again so the EV
+    renegotiates (K15.FR.13). Returns the status to answer."""
+    session = (
+        Session.objects.filter(station_id=station_id, evse__evse_id=evse_id, status=Session.Status.ACTIVE)
+        .order_by("-started_at")
+        .first()
+        if evse_id
+        else None
+    )
+    if session is None:
+        return "Accepted"
+    given = (
+        Command.objects.filter(
+            station_id=station_id,
+            action="SetChargingProfile",
+            status__in=[Command.Status.QUEUED, Command.Status.SENT, Command.Status.ACCEPTED],
+            payload__evseId=evse_id,
+            payload__chargingProfile__chargingProfilePurpose="TxProfile",
+            payload__chargingProfile__transactionId=session.transaction_id,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if given is None:
+        return "Accepted"
+    try:
+        ours = _schedule_watts(given.payload["chargingProfile"]["chargingSchedule"][0])
+        theirs = _schedule_watts(payload.get("chargingSchedule") or {})
+    except (KeyError, IndexError, TypeError, ValueError):
+        logger.warning("station %s sent an EV charging schedule that cannot be read", station_id)
+        return "Rejected"
+    # Rounding to 0.1 A may leave the EV's copy a few watts off ours.
+    exceeds = any(
+        (limit_w := _limit_at(ours, start)) is not None and watts > limit_w + 1 for start, watts in theirs
+    )
+    if not exceeds:
+        return "Accepted"
+    command_create(station=given.station, action="SetChargingProfile", payload=given.payload)
+    return "Rejected"
 
 
 # --- schedules ------------------------------------------------------------------------------------

@@ -338,6 +338,29 @@ def ev_charging_needs_record(*, station_id: int, payload: dict[str, Any]) -> str
     return "Rejected"
 
 
+# NotifyEVChargingSchedule is checked by smart charging against the schedule it gave (registered in
+# smartcharging/apps.py). Without one the EV's schedule is Accepted as said.
+_ev_schedule_answers: list[ChargingNeedsAnswer] = []
+
+
+def ev_charging_schedule_answer_register(answer: ChargingNeedsAnswer) -> None:
+    """Let `answer(station_id=, evse_id=, payload=)` decide Accepted / Rejected for an EV's schedule."""
+    if answer not in _ev_schedule_answers:
+        _ev_schedule_answers.append(answer)
+
+
+@transaction.atomic
+def ev_charging_schedule_record(*, station_id: int, payload: dict[str, Any]) -> str:
+    """NotifyEVChargingSchedule (K15.FR.10, K16, K17): stored as a notice, then answered by the
+    registered answer in the same transaction (Rejected: outside the CSMS's schedule)."""
+    notice = charging_notice_record(
+        station_id=station_id, kind=ChargingNotice.Kind.EV_SCHEDULE, payload=payload
+    )
+    for answer in _ev_schedule_answers:
+        return answer(station_id=station_id, evse_id=notice.evse_id, payload=payload)
+    return "Accepted"
+
+
 @transaction.atomic
 def reservation_status_update(*, station_id: int, reservation_id: int, status: str) -> int:
     """ReservationStatusUpdate (H05): an expired or removed reservation ends; returns rows changed."""

@@ -325,8 +325,11 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     async def on_notify_ev_charging_schedule(
         self, call_unique_id: str, **_: Any
     ) -> call_result.NotifyEVChargingSchedule:
-        await self._charging_notice(ChargingNotice.Kind.EV_SCHEDULE, call_unique_id)
-        return call_result.NotifyEVChargingSchedule(status="Accepted")
+        # K15.FR.11/12: Accepted within the schedule the CSMS gave, Rejected (and renegotiated) beyond.
+        status = await committed(devicemodel.ev_charging_schedule_record)(
+            station_id=self.station_id, payload=self.raw(call_unique_id)
+        )
+        return call_result.NotifyEVChargingSchedule(status=status)
 
     @on(Action.report_charging_profiles, skip_schema_validation=True)
     async def on_report_charging_profiles(

@@ -473,6 +473,16 @@ def _command_effects(command: Command, response: dict[str, Any], accepted: bool)
         )
     elif action == "SetChargingProfile":
         _charging_profile_store(station_id, payload, accepted)
+    elif action in ("RemoteStartTransaction", "RequestStartTransaction") and payload.get("chargingProfile"):
+        # 2.0.1 F01.FR.08 / 1.6 §5.11: a remote start may carry the TxProfile of the session it starts.
+        profile = payload["chargingProfile"]
+        connector_id = payload.get("evseId", payload.get("connectorId")) or 0
+        shaped = (
+            {"evseId": connector_id, "chargingProfile": profile}
+            if action == "RequestStartTransaction"
+            else {"connectorId": connector_id, "csChargingProfiles": profile}
+        )
+        _charging_profile_store(station_id, shaped, accepted)
     elif action in ("SetVariableMonitoring", "ClearVariableMonitoring"):
         from stations.devicemodel.services import monitoring_result_record
 
@@ -588,9 +598,17 @@ REMOTE_START_REFUSED: dict[str, str] = {
 
 
 def session_remote_start(
-    *, station: Station, evse_id: int, id_token: Any, requested_by: Any = None, idempotency_key: str = ""
+    *,
+    station: Station,
+    evse_id: int,
+    id_token: Any,
+    requested_by: Any = None,
+    idempotency_key: str = "",
+    charging_profile: dict[str, Any] | None = None,
 ) -> Command:
-    """Ask the station to start a session on `evse_id` for the card `id_token` (an IdToken or uid).
+    """Ask the station to start a session on `evse_id` for the card `id_token` (an IdToken or uid),
+    with `charging_profile` (a TxProfile in the station's OCPP version, checked by smart charging)
+    when given; the station's acceptance installs it.
 
     Raises StationError if the station is offline, the connector is unknown, occupied, faulted,
     reserved or unavailable, or the card may not charge there.
@@ -623,6 +641,8 @@ def session_remote_start(
             "remoteStartId": secrets.randbelow(2**31 - 1) + 1,
             "idToken": {"idToken": uid, "type": "ISO14443"},
         }
+    if charging_profile is not None:
+        payload["chargingProfile"] = charging_profile
     return command_create(
         station=station,
         action=action,
