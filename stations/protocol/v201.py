@@ -132,7 +132,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         if certificate or iso15118_certificate_hash_data:
             # C07: an EV's contract certificate (Plug & Charge); the library hands snake_case keys.
             hash_data = [
-                {_camel(key): value for key, value in item.items()}
+                {camel_case(key): value for key, value in item.items()}
                 for item in iso15118_certificate_hash_data or []
             ]
             decision, certificate_status = await committed(certificates.contract_authorize)(
