@@ -39,6 +39,7 @@ from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 
+from chargenet.events import events_group_store, events_grouped
 from stations import services
 
 logger = logging.getLogger(__name__)
@@ -288,13 +289,14 @@ def _commit(
     close_old_connections()
     connection = transaction.get_connection()
     results: list[tuple[bool, Any]] = []
-    with _writer_turn(connection), transaction.atomic():
+    with _writer_turn(connection), transaction.atomic(), events_grouped():
         for item in items:
             try:
                 with transaction.atomic():
                     results.append((True, item.fn(*item.args, **item.kwargs)))
             except Exception as exc:
                 results.append((False, exc))
+        events_group_store()
         if entries:
             services.ocpp_messages_store(entries=entries)
         if seen:

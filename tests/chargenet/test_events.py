@@ -170,3 +170,38 @@ def test_a_webhook_subscription_made_between_two_dispatches_gets_the_next_event(
     events_dispatch_due()
 
     assert WebhookDelivery.objects.filter(event_type="session.updated").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_group_commit_stores_the_events_of_the_changes_that_committed_and_only_those():
+    # given the OCPP group commit's transaction: three messages' work, the second one failing after
+    # it published, the third one publishing inside a savepoint it rolls back itself
+    from stations.protocol.batch import Item, _commit
+
+    def publishes(thing: int) -> int:
+        event_publish("test.recorded", {"thing": thing})
+        return thing
+
+    def fails() -> None:
+        event_publish("test.recorded", {"thing": "refused"})
+        raise Rollback
+
+    def undoes_a_part() -> None:
+        with pytest.raises(Rollback), transaction.atomic():
+            event_publish("test.recorded", {"thing": "undone"})
+            raise Rollback
+        event_publish("test.recorded", {"thing": 3})
+
+    items = [Item(publishes, (1,), {}, None), Item(fails, (), {}, None), Item(undoes_a_part, (), {}, None)]
+    results, hooks = _commit(items, [], {})
+
+    # then the failing message gets its error back, and only what committed is stored, in order
+    assert [ok for ok, _ in results] == [True, False, True]
+    stored = list(Event.objects.filter(type="test.recorded").order_by("pk"))
+    assert [event.data["thing"] for event in stored] == [1, 3]
+    # and once the answers are out, each stored event reaches its subscriber with its own id
+    for hook in hooks:
+        hook()
+    assert received == [
+        ("test.recorded", {"thing": e.data["thing"], "event_id": str(e.uuid)}) for e in stored
+    ]
