@@ -48,6 +48,11 @@ v1 = [
         name="station-command-list",
     ),
     path(
+        "stations/<str:identity>/network-profile/",
+        stations_api.StationNetworkProfileApi.as_view(),
+        name="station-network-profile",
+    ),
+    path(
         "stations/<str:identity>/commands/<uuid:command_id>/",
         stations_api.StationCommandDetailApi.as_view(),
         name="station-command-detail",
@@ -198,6 +203,11 @@ v1 = [
         "stations/<str:identity>/base-report/",
         devicemodel_api.BaseReportApi.as_view(),
         name="station-base-report",
+    ),
+    path(
+        "stations/<str:identity>/custom-report/",
+        devicemodel_api.CustomReportApi.as_view(),
+        name="station-custom-report",
     ),
     path(
         "stations/<str:identity>/display-messages/",

@@ -313,6 +313,22 @@ class RemoteStartSerializer(serializers.Serializer):
         return min(value, settings.API_COMMAND_MAX_WAIT)
 
 
+class NetworkProfileSerializer(serializers.Serializer):
+    configuration_slot = serializers.IntegerField(min_value=1, help_text="The station's profile slot")
+    security_profile = serializers.IntegerField(
+        min_value=1, max_value=3, required=False, help_text="Default: the station's; never lower"
+    )
+    csms_url = serializers.CharField(
+        max_length=512, required=False, allow_blank=True, help_text="Default: ChargeNet's OCPP endpoint"
+    )
+    message_timeout = serializers.IntegerField(min_value=1, max_value=3600, default=30)
+    ocpp_interface = serializers.CharField(max_length=10, default="Wired0")
+    wait = serializers.FloatField(required=False, min_value=0, max_value=60, help_text="As for commands")
+
+    def validate_wait(self, value: float) -> float:
+        return min(value, settings.API_COMMAND_MAX_WAIT)
+
+
 class RemoteStopSerializer(serializers.Serializer):
     wait = serializers.FloatField(required=False, min_value=0, max_value=60, help_text="As for commands")
 

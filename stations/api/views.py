@@ -19,6 +19,7 @@ from stations.api.serializers import (
     FaultSerializer,
     LocationSerializer,
     MeterSampleSerializer,
+    NetworkProfileSerializer,
     OcppMessageSerializer,
     RemoteStartSerializer,
     RemoteStopSerializer,
@@ -350,6 +351,37 @@ class StationRemoteStartApi(ApiView):
             id_token=data["id_token"],
             requested_by=request.user,
             idempotency_key=request.headers.get("Idempotency-Key", "")[:100],
+        )
+        return _command_created(command, data.get("wait"))
+
+
+@extend_schema(tags=["commands"])
+class StationNetworkProfileApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "station"
+    audit_lookup = "identity"
+
+    @extend_schema(
+        summary="Give a 2.0.1 station a new connection profile (SetNetworkProfile)",
+        request=NetworkProfileSerializer,
+        responses={201: CommandSerializer},
+        description="Sends SetNetworkProfile for a configuration slot: OCPP 2.0.1 over JSON to ChargeNet "
+        "(or `csms_url`) with the station's security profile or a higher one. A station that accepted "
+        "profile 3 is held to it once it connects with its client certificate.",
+    )
+    def post(self, request, identity: str):
+        station = _station(request, identity)
+        serializer = NetworkProfileSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        command = services.network_profile_set_request(
+            station=station,
+            configuration_slot=data["configuration_slot"],
+            security_profile=data.get("security_profile"),
+            csms_url=data.get("csms_url") or "",
+            message_timeout=data["message_timeout"],
+            ocpp_interface=data["ocpp_interface"],
+            requested_by=request.user,
         )
         return _command_created(command, data.get("wait"))
 

@@ -186,10 +186,11 @@ def csr_check(csr: x509.CertificateSigningRequest, *, names: set[str]) -> None:
 
 
 def certificate_issue(
-    csr: x509.CertificateSigningRequest, *, authority: Authority, v2g: bool = False
+    csr: x509.CertificateSigningRequest, *, authority: Authority, v2g: bool = False, crl_url: str = ""
 ) -> x509.Certificate:
     """Sign `csr` (already checked) with the CA: a leaf for TLS client authentication (and, for a
-    V2G certificate, server authentication towards the EV), valid OCPP_CERTIFICATE_DAYS."""
+    V2G certificate, server authentication towards the EV), valid OCPP_CERTIFICATE_DAYS, naming
+    `crl_url` (when given) as its CRL distribution point (RFC 5280 4.2.1.13)."""
     now = datetime.datetime.now(datetime.UTC)
     key = csr.public_key()
     usages = [ExtendedKeyUsageOID.CLIENT_AUTH] + ([ExtendedKeyUsageOID.SERVER_AUTH] if v2g else [])
@@ -197,7 +198,7 @@ def certificate_issue(
         now + datetime.timedelta(days=settings.OCPP_CERTIFICATE_DAYS),
         authority.certificate.not_valid_after_utc,
     )
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(csr.subject)
         .issuer_name(authority.certificate.subject)
@@ -214,8 +215,16 @@ def certificate_issue(
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.key.public_key()), critical=False
         )
-        .sign(authority.key, hashes.SHA256())
     )
+    if crl_url:
+        point = x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl_url)],
+            relative_name=None,
+            reasons=None,
+            crl_issuer=None,
+        )
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    return builder.sign(authority.key, hashes.SHA256())
 
 
 def certificate_pem(certificate: x509.Certificate) -> str:

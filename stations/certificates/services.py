@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -52,6 +53,8 @@ _SPELLING = {
     "2.0.1": {"CentralSystemRootCertificate": "CSMSRootCertificate"},
 }
 HASH_ALGORITHMS = ("SHA256", "SHA384", "SHA512")
+# The renewal of a 2.0.1 station's combined charging-station and V2G certificate.
+COMBINED = "Combined"
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def certificate_sign_request(*, station_id: int, csr: str, certificate_type: str
         logger.warning("cannot sign the CSR of %s: %s", station.identity, exc)
         return SignResult("Rejected", "NoCA", str(exc))
     v2g = certificate_type != IssuedCertificate.Type.CHARGING_STATION
-    issued = ca.certificate_issue(request, authority=authority, v2g=v2g)
+    issued = ca.certificate_issue(request, authority=authority, v2g=v2g, crl_url=crl_url())
     chain = ca.certificate_pem(issued) + authority.pem
     payload: dict[str, Any] = {"certificateChain": chain}
     if station.ocpp_version != V16 and certificate_type:
@@ -169,7 +172,8 @@ def certificate_renew_request(
 ) -> Command:
     """Ask the station to send a new CSR (then signed as any SignCertificate): 1.6
     ExtendedTriggerMessage SignChargePointCertificate, 2.0.1 TriggerMessage
-    SignChargingStationCertificate or SignV2GCertificate. Raises CommandError for another type."""
+    SignChargingStationCertificate, SignV2GCertificate or (COMBINED) SignCombinedCertificate.
+    Raises CommandError for another type."""
     if station.ocpp_version == V16:
         if certificate_type != IssuedCertificate.Type.CHARGING_STATION:
             raise CommandError("OCPP 1.6 stations have only a charge point certificate")
@@ -178,6 +182,9 @@ def certificate_renew_request(
         messages: dict[str, str] = {
             IssuedCertificate.Type.CHARGING_STATION: "SignChargingStationCertificate",
             IssuedCertificate.Type.V2G: "SignV2GCertificate",
+            # A02/TC_A_13: one certificate for both uses; the CSR then comes without certificateType
+            # and is signed for both (certificate_sign_request).
+            COMBINED: "SignCombinedCertificate",
         }
         if certificate_type not in messages:
             raise CommandError(f"certificate type must be one of {', '.join(messages)}")
@@ -331,6 +338,12 @@ def certificate_revoke(*, certificate: IssuedCertificate, reason: str = "unspeci
     )
     certificate.refresh_from_db()
     return certificate
+
+
+def crl_url() -> str:
+    """The absolute URL of the CA's CRL (GET /pki/crl) under SITE_URL, as issued certificates name it
+    in their CRL distribution point."""
+    return settings.SITE_URL + reverse("certificate-revocation-list")
 
 
 def crl_get() -> bytes:

@@ -11,6 +11,7 @@ from chargenet.api.permissions import IsStaffReadOperateWrite
 from stations.api.views import _command_created, _station
 from stations.devicemodel import selectors, services
 from stations.models import DeviceMonitor, DeviceVariable, DisplayMessage
+from stations.services import command_wait
 
 
 class DeviceVariableSerializer(serializers.ModelSerializer):
@@ -72,6 +73,22 @@ class BaseReportRequestSerializer(_Wait):
     )
 
 
+class ComponentVariableSerializer(serializers.Serializer):
+    component = serializers.CharField(max_length=50)
+    component_instance = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    evse_id = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    connector_id = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    variable = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    variable_instance = serializers.CharField(max_length=50, required=False, allow_blank=True)
+
+
+class CustomReportRequestSerializer(_Wait):
+    component_criteria = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(services.COMPONENT_CRITERIA)), required=False
+    )
+    variables = ComponentVariableSerializer(many=True, required=False)
+
+
 class DisplayMessageSerializer(serializers.ModelSerializer):
     class Meta:
         model = DisplayMessage
@@ -103,6 +120,14 @@ class DisplayMessageSetSerializer(_Wait):
     transaction_id = serializers.CharField(max_length=36, required=False, allow_blank=True)
 
 
+def _commands_created(commands: list, wait: float | None):
+    """As _command_created for the first command; with `wait`, every command waited for in turn."""
+    if wait:
+        for command in commands[1:]:
+            command_wait(command=command, timeout=wait)
+    return _command_created(commands[0], wait)
+
+
 def _command_response():
     from stations.api.serializers import CommandSerializer
 
@@ -130,17 +155,19 @@ class VariablesGetApi(ApiView):
         summary="Read variables (GetVariables)",
         request=VariablesGetRequestSerializer,
         responses=_command_response(),
-        description="Sends GetVariables; each attribute's result and value are stored in the device model.",
+        description="Sends GetVariables; each attribute's result and value are stored in the device model. "
+        "A station that takes fewer items per message (DeviceDataCtrlr.ItemsPerMessage[GetVariables]) gets "
+        "several requests: the answer is the first command, the others follow it in …/commands/.",
     )
     def post(self, request, identity: str):
         station = _station(request, identity)
         serializer = VariablesGetRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        command = services.variables_get_request(
+        commands = services.variables_get_request(
             station=station, variables=data["variables"], requested_by=request.user
         )
-        return _command_created(command, data.get("wait"))
+        return _commands_created(commands, data.get("wait"))
 
 
 @extend_schema(tags=["device model"])
@@ -155,17 +182,18 @@ class VariablesSetApi(ApiView):
         responses=_command_response(),
         description="Sends SetVariables; the station's result per attribute (Accepted, Rejected, "
         "RebootRequired, UnknownComponent, UnknownVariable, NotSupportedAttributeType) is in the "
-        "command's response and stored on the variable.",
+        "command's response and stored on the variable. Split as GetVariables is "
+        "(ItemsPerMessage[SetVariables]).",
     )
     def post(self, request, identity: str):
         station = _station(request, identity)
         serializer = VariablesSetRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        command = services.variables_set_request(
+        commands = services.variables_set_request(
             station=station, variables=data["variables"], requested_by=request.user
         )
-        return _command_created(command, data.get("wait"))
+        return _commands_created(commands, data.get("wait"))
 
 
 @extend_schema(tags=["device model"])
@@ -188,6 +216,34 @@ class BaseReportApi(ApiView):
         data = serializer.validated_data
         command = services.base_report_request(
             station=station, report_base=data["report_base"], requested_by=request.user
+        )
+        return _command_created(command, data.get("wait"))
+
+
+@extend_schema(tags=["device model"])
+class CustomReportApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "station"
+    audit_lookup = "identity"
+
+    @extend_schema(
+        summary="Ask for part of the device model (GetReport)",
+        request=CustomReportRequestSerializer,
+        responses=_command_response(),
+        description="Sends GetReport for the components that match the criteria (Active, Available, "
+        "Enabled, Problem) and/or the listed components and variables; the NotifyReport parts are stored "
+        "as the device model. EmptyResultSet (nothing matched) ends the command accepted.",
+    )
+    def post(self, request, identity: str):
+        station = _station(request, identity)
+        serializer = CustomReportRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        command = services.custom_report_request(
+            station=station,
+            component_criteria=data.get("component_criteria"),
+            variables=data.get("variables"),
+            requested_by=request.user,
         )
         return _command_created(command, data.get("wait"))
 

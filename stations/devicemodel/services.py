@@ -440,41 +440,81 @@ def _command_create(**kwargs: Any) -> Any:
     return command_create(**kwargs)
 
 
+def items_per_message(*, station: Station, action: str) -> int | None:
+    """How many items the station takes in one `action` (GetVariables, SetVariables) as its device
+    model reports DeviceDataCtrlr.ItemsPerMessage[<action>]; None when unknown or not a positive number."""
+    value = (
+        DeviceVariable.objects.filter(
+            station=station,
+            component="DeviceDataCtrlr",
+            variable="ItemsPerMessage",
+            variable_instance=action,
+            attribute_type="Actual",
+        )
+        .values_list("value", flat=True)
+        .first()
+    )
+    try:
+        limit = int(str(value).strip()) if value is not None else 0
+    except ValueError:
+        return None
+    return limit if limit > 0 else None
+
+
+@transaction.atomic
+def _variables_commands(
+    *, station: Station, action: str, key: str, items: list[dict[str, Any]], requested_by: Any
+) -> list[Any]:
+    # B06.FR.05 (and the same for SetVariables): never more items in one request than the station
+    # said it takes.
+    size = items_per_message(station=station, action=action) or len(items)
+    return [
+        _command_create(
+            station=station, action=action, payload={key: items[i : i + size]}, requested_by=requested_by
+        )
+        for i in range(0, len(items), size)
+    ]
+
+
 def variables_get_request(
     *, station: Station, variables: list[dict[str, Any]], requested_by: Any = None
-) -> Any:
+) -> list[Any]:
     """Send GetVariables for `variables` (component, variable, optional instances, EVSE, connector,
-    attribute_type); the answer is stored per attribute (variables_result_record). Raises CommandError."""
-    payload = {
-        "getVariableData": [
-            {
-                "component": _component(item),
-                "variable": _variable(item),
-                **({"attributeType": item["attribute_type"]} if item.get("attribute_type") else {}),
-            }
-            for item in variables
-        ]
-    }
-    return _command_create(station=station, action="GetVariables", payload=payload, requested_by=requested_by)
+    attribute_type), in as many requests as the station's ItemsPerMessage[GetVariables] asks (one
+    when unknown); the answers are stored per attribute (variables_result_record). Returns the
+    commands in order. Raises CommandError (then none is queued)."""
+    items = [
+        {
+            "component": _component(item),
+            "variable": _variable(item),
+            **({"attributeType": item["attribute_type"]} if item.get("attribute_type") else {}),
+        }
+        for item in variables
+    ]
+    return _variables_commands(
+        station=station, action="GetVariables", key="getVariableData", items=items, requested_by=requested_by
+    )
 
 
 def variables_set_request(
     *, station: Station, variables: list[dict[str, Any]], requested_by: Any = None
-) -> Any:
-    """Send SetVariables with a `value` per attribute; each attribute's result is stored when the
-    station answers (B05). Raises CommandError (a 1.6 station, a payload outside the schema)."""
-    payload = {
-        "setVariableData": [
-            {
-                "component": _component(item),
-                "variable": _variable(item),
-                "attributeValue": str(item["value"]),
-                **({"attributeType": item["attribute_type"]} if item.get("attribute_type") else {}),
-            }
-            for item in variables
-        ]
-    }
-    return _command_create(station=station, action="SetVariables", payload=payload, requested_by=requested_by)
+) -> list[Any]:
+    """Send SetVariables with a `value` per attribute, in as many requests as the station's
+    ItemsPerMessage[SetVariables] asks; each attribute's result is stored when the station answers
+    (B05). Returns the commands in order. Raises CommandError (a 1.6 station, a payload outside the
+    schema; then none is queued)."""
+    items = [
+        {
+            "component": _component(item),
+            "variable": _variable(item),
+            "attributeValue": str(item["value"]),
+            **({"attributeType": item["attribute_type"]} if item.get("attribute_type") else {}),
+        }
+        for item in variables
+    ]
+    return _variables_commands(
+        station=station, action="SetVariables", key="setVariableData", items=items, requested_by=requested_by
+    )
 
 
 def _request_id() -> int:
@@ -490,6 +530,41 @@ def base_report_request(
     return _command_create(
         station=station, action="GetBaseReport", payload=payload, requested_by=requested_by
     )
+
+
+COMPONENT_CRITERIA = ("Active", "Available", "Enabled", "Problem")
+
+
+def custom_report_request(
+    *,
+    station: Station,
+    component_criteria: list[str] | None = None,
+    variables: list[dict[str, Any]] | None = None,
+    requested_by: Any = None,
+) -> Any:
+    """Send GetReport (B08) with a fresh requestId for the components matching `component_criteria`
+    (Active, Available, Enabled, Problem) and/or the listed components and variables (component,
+    optional variable, instances, EVSE, connector); the NotifyReport parts that follow are stored as
+    the device model, an EmptyResultSet answer leaves it as it was. Raises CommandError."""
+    criteria = list(dict.fromkeys(component_criteria or []))
+    unknown = [c for c in criteria if c not in COMPONENT_CRITERIA]
+    if unknown:
+        raise _command_error(f"component criteria must be among {', '.join(COMPONENT_CRITERIA)}")
+    payload: dict[str, Any] = {"requestId": _request_id()}
+    if criteria:
+        payload["componentCriteria"] = criteria
+    if variables:
+        payload["componentVariable"] = [
+            {"component": _component(item), **({"variable": _variable(item)} if item.get("variable") else {})}
+            for item in variables
+        ]
+    return _command_create(station=station, action="GetReport", payload=payload, requested_by=requested_by)
+
+
+def _command_error(message: str) -> Exception:
+    from stations.connection.services.commands import CommandError
+
+    return CommandError(message)
 
 
 def display_message_set_request(

@@ -64,7 +64,9 @@ def device_model_set(request: HttpRequest, identity: str) -> HttpResponse:
         "value": request.POST.get("value", "")[:1000],
     }
     try:
-        command = services.variables_set_request(station=station, variables=[item], requested_by=request.user)
+        (command,) = services.variables_set_request(
+            station=station, variables=[item], requested_by=request.user
+        )
     except CommandError as exc:
         return _panel(request, station, error=str(exc))
     command = command_wait(command=command, timeout=SET_WAIT_SECONDS)

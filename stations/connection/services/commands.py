@@ -200,7 +200,9 @@ def _command_event(command: Command) -> dict[str, Any]:
     return data
 
 
-ACCEPTING_STATUSES = frozenset({"Accepted", "Unlocked", "RebootRequired", "Scheduled"})
+# EmptyResultSet (GetReport, GetBaseReport, GetMonitoringReport): the station did what was asked and
+# has nothing to report; that is no refusal (B08, TC_B_18).
+ACCEPTING_STATUSES = frozenset({"Accepted", "Unlocked", "RebootRequired", "Scheduled", "EmptyResultSet"})
 
 
 def _authorization_key_hash(value: str) -> str:
@@ -500,7 +502,16 @@ def _command_effects(command: Command, response: dict[str, Any], accepted: bool)
             reported = [
                 {**c, "certificateType": wanted} for c in response.get("certificateHashData") or []
             ] + [
-                {**(c.get("certificateHashData") or {}), "certificateType": c.get("certificateType", "")}
+                {
+                    **(c.get("certificateHashData") or {}),
+                    "certificateType": c.get("certificateType", ""),
+                    # a V2G chain's sub-CA certificates (M03.FR.05), kept under their leaf
+                    **(
+                        {"childCertificateHashData": c["childCertificateHashData"]}
+                        if c.get("childCertificateHashData")
+                        else {}
+                    ),
+                }
                 for c in response.get("certificateHashDataChain") or []
             ]
         state.installed_certificates = kept + reported

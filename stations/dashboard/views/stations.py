@@ -2,7 +2,6 @@
 
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
@@ -16,7 +15,7 @@ from stations.alerts import services as alerts
 from stations.dashboard import actions, selectors
 from stations.dashboard.views.base import is_htmx, paginate, query_without, render_page
 from stations.models import Connector, Location, OcppMessage, Station
-from stations.services import StationError, station_tags_change, station_tags_set
+from stations.services import StationError, station_ocpp_url, station_tags_change, station_tags_set
 from stations.services import station_create as station_register
 
 
@@ -221,12 +220,14 @@ def station_create(request: HttpRequest) -> HttpResponse:
             except StationError as exc:
                 errors.append(str(exc))
             else:
-                scheme = "wss" if security_profile >= 2 or settings.SITE_URL.startswith("https") else "ws"
-                host = settings.SITE_URL.split("://", 1)[-1]
                 response = render(
                     request,
                     "stations/station_created.html",
-                    {"station": station, "password": password, "ocpp_url": f"{scheme}://{host}/ocpp/"},
+                    {
+                        "station": station,
+                        "password": password,
+                        "ocpp_url": station_ocpp_url(security_profile=security_profile),
+                    },
                 )
                 # The password is shown once: no cache may keep a copy.
                 response["Cache-Control"] = "no-store"

@@ -1,5 +1,6 @@
 """Stations: registration, settings, passwords, the WebSocket handshake and BootNotification."""
 
+import logging
 from typing import Any
 
 from cryptography.x509.oid import NameOID
@@ -13,7 +14,7 @@ from chargenet.signin import SigninLocked, signin_check, signin_failure_record, 
 from stations.certificates.ca import name_attribute, subject_parse
 from stations.common import StationError, _protocol_state, _session_event, _station_event
 from stations.connection.services.reports import security_event_record
-from stations.models import Connector, Evse, Session, Station
+from stations.models import Command, Connector, Evse, Session, Station
 from stations.network.passwords import (
     MAX_LENGTH,
     MIN_LENGTH,
@@ -22,6 +23,8 @@ from stations.network.passwords import (
     password_hash,
 )
 from stations.network.services.tags import station_tags_replace
+
+logger = logging.getLogger(__name__)
 
 SIGNIN_GATE = "station"
 STATION_FIELDS = {
@@ -212,6 +215,8 @@ def _station_authenticate(
             )
             event_publish("station.created", _station_event(station))
         return station
+    if client_subject and _security_profile_upgrade(station, client_subject, remote_address):
+        return station
     if station.security_profile == Station.SecurityProfile.TLS_CLIENT_CERT:
         # Profile 3: the TLS client certificate is the credential (2.0.1 A00.FR.4xx; 1.6 security
         # whitepaper); no Basic auth is asked for.
@@ -256,6 +261,94 @@ def _station_authenticate(
         identity=identity, station=station, type="InvalidPassword", remote_address=remote_address
     )
     raise StationAuthError("invalid password")
+
+
+def _security_profile_upgrade(station: Station, client_subject: str, remote_address: str) -> bool:
+    """A05 (TC_A_19): a station on profile 1 or 2 that accepted a SetNetworkProfile with security
+    profile 3 and now comes with a verified client certificate naming it is on profile 3 from now
+    on: its Basic-auth credentials no longer admit it. True when it was raised (and so admitted)."""
+    if station.security_profile >= Station.SecurityProfile.TLS_CLIENT_CERT:
+        return False
+    accepted = (
+        Command.objects.filter(station=station, action="SetNetworkProfile", status=Command.Status.ACCEPTED)
+        .order_by("-id")
+        .values_list("payload", flat=True)[:10]
+    )
+    asked = {
+        (payload.get("connectionData") or {}).get("securityProfile")
+        for payload in accepted
+        if isinstance(payload, dict)
+    }
+    if Station.SecurityProfile.TLS_CLIENT_CERT not in asked:
+        return False
+    if client_subject_problem(station=station, subject=client_subject):
+        return False
+    with transaction.atomic():
+        Station.objects.filter(pk=station.pk).update(security_profile=Station.SecurityProfile.TLS_CLIENT_CERT)
+        station.security_profile = Station.SecurityProfile.TLS_CLIENT_CERT
+        event_publish("station.updated", _station_event(station, security_profile=station.security_profile))
+    logger.info("%s from %s: security profile raised to 3", station.identity, remote_address)
+    return True
+
+
+def station_ocpp_url(*, security_profile: int) -> str:
+    """The OCPP endpoint a station connects to (ws(s)://HOST/ocpp/), from SITE_URL: wss for profile 2
+    and 3 or when the site itself is served over https."""
+    scheme = "wss" if security_profile >= 2 or settings.SITE_URL.startswith("https") else "ws"
+    host = settings.SITE_URL.split("://", 1)[-1]
+    return f"{scheme}://{host}/ocpp/"
+
+
+OCPP_INTERFACES = tuple([f"Wired{n}" for n in range(4)] + [f"Wireless{n}" for n in range(4)])
+
+
+def network_profile_set_request(
+    *,
+    station: Station,
+    configuration_slot: int,
+    security_profile: int | None = None,
+    csms_url: str = "",
+    message_timeout: int = 30,
+    ocpp_interface: str = "Wired0",
+    requested_by: Any = None,
+) -> Command:
+    """Send a 2.0.1 SetNetworkProfile (B09/A05): a NetworkConnectionProfile for `configuration_slot`,
+    OCPP 2.0.1 over JSON to `csms_url` (default: ChargeNet's own endpoint for that profile) with the
+    station's security profile or a higher one. A station that accepted profile 3 is held to it once
+    it connects with its client certificate. Raises CommandError (a 1.6 station, a lower profile, a
+    bad slot, interface or timeout)."""
+    from stations.connection.services.commands import CommandError, command_create
+
+    profile = station.security_profile if security_profile is None else security_profile
+    if station.ocpp_version == Station.OcppVersion.V16:
+        raise CommandError("SetNetworkProfile is an OCPP 2.0.1 message")
+    if profile not in (1, 2, 3):
+        raise CommandError("the security profile must be 1, 2 or 3")
+    if profile < station.security_profile:
+        # A05: a station refuses a profile lower than its own; ChargeNet never asks for one.
+        raise CommandError(
+            f"the station is on security profile {station.security_profile}; it is never lowered"
+        )
+    if configuration_slot < 1:
+        raise CommandError("the configuration slot must be 1 or more")
+    if ocpp_interface not in OCPP_INTERFACES:
+        raise CommandError(f"the interface must be one of {', '.join(OCPP_INTERFACES)}")
+    if not 1 <= message_timeout <= 3600:
+        raise CommandError("the message timeout must be 1 to 3600 seconds")
+    payload = {
+        "configurationSlot": configuration_slot,
+        "connectionData": {
+            "ocppVersion": "OCPP20",
+            "ocppTransport": "JSON",
+            "ocppCsmsUrl": (csms_url or station_ocpp_url(security_profile=profile))[:512],
+            "messageTimeout": message_timeout,
+            "securityProfile": profile,
+            "ocppInterface": ocpp_interface,
+        },
+    }
+    return command_create(
+        station=station, action="SetNetworkProfile", payload=payload, requested_by=requested_by
+    )
 
 
 def client_subject_problem(*, station: Station, subject: str | None) -> str:

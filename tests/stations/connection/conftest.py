@@ -26,10 +26,11 @@ class Server:
     process: subprocess.Popen
 
 
-def server_start(db_name: str, **env: str) -> Server:
+def server_start(db_name: str, port: int | None = None, **env: str) -> Server:
+    """Start the server on `port` (a free one when not given), the environment overridden by `env`."""
     import os
 
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         web_server_argv(host="127.0.0.1", port=port),
         env={**os.environ, **SERVER_ENV, "CHARGENET_TEST_DB_NAME": db_name, **env},
