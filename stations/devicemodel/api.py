@@ -327,6 +327,17 @@ class MonitorsClearRequestSerializer(_Wait):
     )
 
 
+class ComponentVariableSerializer(serializers.Serializer):
+    component = serializers.CharField(max_length=50)
+    component_instance = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    evse_id = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    connector_id = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    variable = serializers.CharField(
+        max_length=50, required=False, allow_blank=True, help_text="None: every variable of the component"
+    )
+    variable_instance = serializers.CharField(max_length=50, required=False, allow_blank=True)
+
+
 class MonitoringReportRequestSerializer(_Wait):
     criteria = serializers.ListField(
         child=serializers.ChoiceField(
@@ -334,6 +345,9 @@ class MonitoringReportRequestSerializer(_Wait):
         ),
         required=False,
         max_length=3,
+    )
+    component_variables = ComponentVariableSerializer(
+        many=True, required=False, help_text="Only the monitors on these components (and variables)"
     )
 
 
@@ -436,7 +450,9 @@ class MonitorsClearApi(ApiView):
         request=MonitorsClearRequestSerializer,
         responses=_command_response(),
         description="Sends ClearVariableMonitoring; monitors the station clears (or does not know) are no "
-        "longer listed.",
+        "longer listed. When the station takes fewer ids per message (MonitoringCtrlr ItemsPerMessage / "
+        "BytesPerMessage of ClearVariableMonitoring in its device model), the ids go in several commands, "
+        "sent in order; the answer is the last of them.",
     )
     def post(self, request, identity: str):
         return _post(
@@ -445,7 +461,7 @@ class MonitorsClearApi(ApiView):
             MonitorsClearRequestSerializer,
             lambda station, data: services.variable_monitoring_clear_request(
                 station=station, monitor_ids=data["monitor_ids"], requested_by=request.user
-            ),
+            )[-1],
         )
 
 
@@ -459,8 +475,10 @@ class MonitoringReportApi(ApiView):
         summary="Ask for the monitors (GetMonitoringReport)",
         request=MonitoringReportRequestSerializer,
         responses=_command_response(),
-        description="Sends GetMonitoringReport; the NotifyMonitoringReport parts that follow are stored "
-        "(GET …/monitors/).",
+        description="Sends GetMonitoringReport, optionally only for some monitoring criteria and "
+        "components; the NotifyMonitoringReport parts that follow are stored (GET …/monitors/), and the "
+        "listed monitors the request covered that the station no longer has (EmptyResultSet, or not in "
+        "its complete report) are dropped.",
     )
     def post(self, request, identity: str):
         return _post(
@@ -468,7 +486,10 @@ class MonitoringReportApi(ApiView):
             identity,
             MonitoringReportRequestSerializer,
             lambda station, data: services.monitoring_report_request(
-                station=station, criteria=data.get("criteria"), requested_by=request.user
+                station=station,
+                criteria=data.get("criteria"),
+                component_variables=data.get("component_variables"),
+                requested_by=request.user,
             ),
         )
 
