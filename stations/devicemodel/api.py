@@ -359,6 +359,13 @@ class MonitoringLevelRequestSerializer(_Wait):
     severity = serializers.IntegerField(min_value=0, max_value=9)
 
 
+class CertificateHashDataSerializer(serializers.Serializer):
+    hash_algorithm = serializers.ChoiceField(choices=["SHA256", "SHA384", "SHA512"])
+    issuer_name_hash = serializers.CharField(max_length=128)
+    issuer_key_hash = serializers.CharField(max_length=128)
+    serial_number = serializers.CharField(max_length=40)
+
+
 class CustomerInformationRequestSerializer(_Wait):
     id_token = serializers.CharField(max_length=36, required=False, allow_blank=True)
     id_token_type = serializers.ChoiceField(
@@ -375,12 +382,19 @@ class CustomerInformationRequestSerializer(_Wait):
         default="ISO14443",
     )
     customer_identifier = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    customer_certificate = CertificateHashDataSerializer(
+        required=False, help_text="The customer's (ISO 15118 contract) certificate, by its hash data"
+    )
     report = serializers.BooleanField(default=True, help_text="Ask for the data the station holds")
     clear = serializers.BooleanField(default=False, help_text="Erase it on the station (GDPR)")
 
     def validate(self, attrs):
-        if not attrs.get("id_token") and not attrs.get("customer_identifier"):
-            raise serializers.ValidationError("name the customer: id_token or customer_identifier")
+        if not (
+            attrs.get("id_token") or attrs.get("customer_identifier") or attrs.get("customer_certificate")
+        ):
+            raise serializers.ValidationError(
+                "name the customer: id_token, customer_identifier or customer_certificate"
+            )
         if not attrs["report"] and not attrs["clear"]:
             raise serializers.ValidationError("ask for a report, a clear, or both")
         return attrs
@@ -399,6 +413,18 @@ class CustomerInformationSerializer(serializers.Serializer):
     )
     complete = serializers.BooleanField(help_text="All parts of the data arrived")
     data = serializers.CharField(help_text="What the station holds about the customer")
+
+
+def _certificate_hash_data(data: dict | None) -> dict[str, str] | None:
+    """CertificateHashDataType as OCPP spells it."""
+    if not data:
+        return None
+    return {
+        "hashAlgorithm": data["hash_algorithm"],
+        "issuerNameHash": data["issuer_name_hash"],
+        "issuerKeyHash": data["issuer_key_hash"],
+        "serialNumber": data["serial_number"],
+    }
 
 
 def _post(request, identity: str, serializer_class, send):
@@ -560,7 +586,8 @@ class CustomerInformationApi(ApiView):
         summary="Ask for / erase a customer's data (CustomerInformation)",
         request=CustomerInformationRequestSerializer,
         responses=_command_response(),
-        description="Sends CustomerInformation for a card or customer identifier (a GDPR request): "
+        description="Sends CustomerInformation for a card, customer identifier or customer certificate "
+        "(a GDPR request): "
         "`report` asks for the data the station holds, `clear` erases it there. The data the station "
         "sends (NotifyCustomerInformation) is listed by GET.",
     )
@@ -574,6 +601,7 @@ class CustomerInformationApi(ApiView):
                 id_token=data.get("id_token", ""),
                 id_token_type=data["id_token_type"],
                 customer_identifier=data.get("customer_identifier", ""),
+                certificate=_certificate_hash_data(data.get("customer_certificate")),
                 report=data["report"],
                 clear=data["clear"],
                 requested_by=request.user,
