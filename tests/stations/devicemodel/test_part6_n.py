@@ -656,8 +656,10 @@ def test_tc_n_36_a_second_log_request_cancels_the_first_and_is_followed_to_uploa
     assert second_command.response == {"status": "AcceptedCanceled", "filename": "second.log"}
     state = StationProtocolState.objects.get(station=station)
     assert (state.log_status, state.log_request_id) == ("Uploaded", second.request_id)
+    # on the log requests page: the first cancelled by the station, the second uploaded
     events_dispatch_due()
-    statuses = dict(
-        DiagnosticsRequest.objects.filter(station=station).values_list("request_id", "station_status")
-    )
-    assert statuses == {first.request_id: "AcceptedCanceled", second.request_id: "Uploaded"}
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.station_status) == (DiagnosticsRequest.Status.FAILED, "AcceptedCanceled")
+    assert first.error == "the station cancelled this upload for a newer log request"
+    assert (second.status, second.station_status) == (DiagnosticsRequest.Status.UPLOADING, "Uploaded")
