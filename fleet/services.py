@@ -1099,6 +1099,36 @@ def _campaign_diagnostics_follow(request: DiagnosticsRequest) -> None:
 
 
 @transaction.atomic
+def diagnostics_command_finished(*, command_uuid: str) -> int:
+    """A log request the station accepted with AcceptedCanceled: it cancelled the upload it was busy
+    with (2.0.1 N01), so the station's earlier log requests still waiting or uploading fail with
+    that reason. Returns how many."""
+    request = (
+        DiagnosticsRequest.objects.select_related("command")
+        .filter(command__uuid=command_uuid, kind=DiagnosticsRequest.Kind.LOG)
+        .first()
+    )
+    if request is None or request.command is None:
+        return 0
+    if (request.command.response or {}).get("status") != "AcceptedCanceled":
+        return 0
+    cancelled = 0
+    for earlier in DiagnosticsRequest.objects.select_for_update().filter(
+        station_id=request.station_id,
+        kind=DiagnosticsRequest.Kind.LOG,
+        created_at__lt=request.created_at,
+        status__in=(DiagnosticsRequest.Status.REQUESTED, DiagnosticsRequest.Status.UPLOADING),
+    ):
+        earlier.status = DiagnosticsRequest.Status.FAILED
+        earlier.error = "the station cancelled this upload for a newer log request"
+        earlier.secret_hash = ""
+        earlier.save(update_fields=["status", "error", "secret_hash"])
+        _diagnostics_event(earlier)
+        cancelled += 1
+    return cancelled
+
+
+@transaction.atomic
 def diagnostics_station_report(*, station_id: int, kind: str, status: str, request_id: int | None) -> None:
     """Follow DiagnosticsStatusNotification / LogStatusNotification on the latest matching request."""
     requests = DiagnosticsRequest.objects.select_for_update().filter(station_id=station_id, kind=kind)

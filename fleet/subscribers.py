@@ -26,6 +26,9 @@ def on_station_booted(event_type: str, data: dict[str, Any]) -> None:
 
 
 def on_command_updated(event_type: str, data: dict[str, Any]) -> None:
-    """A campaign's command refused or unanswered fails that attempt."""
+    """A campaign's command refused or unanswered fails that attempt; a log request accepted with
+    AcceptedCanceled fails the station's earlier one."""
     if data.get("action") in ("UpdateFirmware", "SignedUpdateFirmware", "GetDiagnostics", "GetLog"):
         services.campaign_command_finished(command_uuid=data["command_id"], status=data.get("status", ""))
+    if data.get("action") == "GetLog" and data.get("status") == "accepted":
+        services.diagnostics_command_finished(command_uuid=data["command_id"])

@@ -274,6 +274,51 @@ def _finish(sync: LocalListSync, result: str, *, confirmed: bool) -> None:
     sync.save()
 
 
+@transaction.atomic
+def local_list_customer_cleared(*, station_id: int, uid: str, id_token_type: str = "") -> Command | None:
+    """A station erased what it held about a card (CustomerInformation with clear, N10), its local
+    list entry included. When the list ChargeNet last confirmed there holds the card, a differential
+    SendLocalList removes it under the next version, so that ChargeNet and the station agree on the
+    list and its version (N10.FR.02); a station whose list is unconfirmed or being synced is synced
+    again instead. Returns the SendLocalList, or None."""
+    sync = (
+        LocalListSync.objects.select_for_update(of=("self",))
+        .select_related("pending_command", "station")
+        .filter(station_id=station_id)
+        .first()
+    )
+    if sync is None or not sync.station.local_list_enabled or uid not in sync.entries:
+        return None
+    busy = sync.pending_command is not None and sync.pending_command.status not in Command.FINAL
+    if not sync.confirmed or (sync.stage != LocalListSync.Stage.IDLE and busy):
+        local_list_sync_request(station_ids=[station_id], delay=0)
+        return None
+    station = sync.station
+    version = sync.version + 1
+    payload = local_list_payload(
+        ocpp_version=station.ocpp_version,
+        version=version,
+        update_type="Differential",
+        upserts={},
+        removals=[uid],
+        removal_types={uid: sync.entries[uid].get("type") or id_token_type},
+    )
+    try:
+        command = command_create(
+            station=station, action="SendLocalList", payload=payload, expires_in=COMMAND_EXPIRY
+        )
+    except CommandError as exc:
+        _finish(sync, f"not sent: {exc}", confirmed=False)
+        return None
+    sync.stage = LocalListSync.Stage.SENDING
+    sync.pending_command = command
+    sync.pending_version = version
+    sync.pending_entries = {key: info for key, info in sync.entries.items() if key != uid}
+    sync.last_result = f"card {uid} removed after its customer data was cleared: version {version} sent"[:200]
+    sync.save()
+    return command
+
+
 def stations_that_may_cache(*, id_token: IdToken) -> list[Station]:
     """Stations that accepted the card (so may hold it in their authorization cache)."""
     identities = set(

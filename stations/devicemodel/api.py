@@ -403,6 +403,17 @@ class MonitorsClearRequestSerializer(_Wait):
     )
 
 
+class ComponentVariableSerializer(serializers.Serializer):
+    component = serializers.CharField(max_length=50)
+    component_instance = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    evse_id = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    connector_id = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    variable = serializers.CharField(
+        max_length=50, required=False, allow_blank=True, help_text="None: every variable of the component"
+    )
+    variable_instance = serializers.CharField(max_length=50, required=False, allow_blank=True)
+
+
 class MonitoringReportRequestSerializer(_Wait):
     criteria = serializers.ListField(
         child=serializers.ChoiceField(
@@ -410,6 +421,9 @@ class MonitoringReportRequestSerializer(_Wait):
         ),
         required=False,
         max_length=3,
+    )
+    component_variables = ComponentVariableSerializer(
+        many=True, required=False, help_text="Only the monitors on these components (and variables)"
     )
 
 
@@ -419,6 +433,13 @@ class MonitoringBaseRequestSerializer(_Wait):
 
 class MonitoringLevelRequestSerializer(_Wait):
     severity = serializers.IntegerField(min_value=0, max_value=9)
+
+
+class CertificateHashDataSerializer(serializers.Serializer):
+    hash_algorithm = serializers.ChoiceField(choices=["SHA256", "SHA384", "SHA512"])
+    issuer_name_hash = serializers.CharField(max_length=128)
+    issuer_key_hash = serializers.CharField(max_length=128)
+    serial_number = serializers.CharField(max_length=40)
 
 
 class CustomerInformationRequestSerializer(_Wait):
@@ -437,12 +458,19 @@ class CustomerInformationRequestSerializer(_Wait):
         default="ISO14443",
     )
     customer_identifier = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    customer_certificate = CertificateHashDataSerializer(
+        required=False, help_text="The customer's (ISO 15118 contract) certificate, by its hash data"
+    )
     report = serializers.BooleanField(default=True, help_text="Ask for the data the station holds")
     clear = serializers.BooleanField(default=False, help_text="Erase it on the station (GDPR)")
 
     def validate(self, attrs):
-        if not attrs.get("id_token") and not attrs.get("customer_identifier"):
-            raise serializers.ValidationError("name the customer: id_token or customer_identifier")
+        if not (
+            attrs.get("id_token") or attrs.get("customer_identifier") or attrs.get("customer_certificate")
+        ):
+            raise serializers.ValidationError(
+                "name the customer: id_token, customer_identifier or customer_certificate"
+            )
         if not attrs["report"] and not attrs["clear"]:
             raise serializers.ValidationError("ask for a report, a clear, or both")
         return attrs
@@ -461,6 +489,18 @@ class CustomerInformationSerializer(serializers.Serializer):
     )
     complete = serializers.BooleanField(help_text="All parts of the data arrived")
     data = serializers.CharField(help_text="What the station holds about the customer")
+
+
+def _certificate_hash_data(data: dict | None) -> dict[str, str] | None:
+    """CertificateHashDataType as OCPP spells it."""
+    if not data:
+        return None
+    return {
+        "hashAlgorithm": data["hash_algorithm"],
+        "issuerNameHash": data["issuer_name_hash"],
+        "issuerKeyHash": data["issuer_key_hash"],
+        "serialNumber": data["serial_number"],
+    }
 
 
 def _post(request, identity: str, serializer_class, send):
@@ -512,7 +552,9 @@ class MonitorsClearApi(ApiView):
         request=MonitorsClearRequestSerializer,
         responses=_command_response(),
         description="Sends ClearVariableMonitoring; monitors the station clears (or does not know) are no "
-        "longer listed.",
+        "longer listed. When the station takes fewer ids per message (MonitoringCtrlr ItemsPerMessage / "
+        "BytesPerMessage of ClearVariableMonitoring in its device model), the ids go in several commands, "
+        "sent in order; the answer is the last of them.",
     )
     def post(self, request, identity: str):
         return _post(
@@ -521,7 +563,7 @@ class MonitorsClearApi(ApiView):
             MonitorsClearRequestSerializer,
             lambda station, data: services.variable_monitoring_clear_request(
                 station=station, monitor_ids=data["monitor_ids"], requested_by=request.user
-            ),
+            )[-1],
         )
 
 
@@ -535,8 +577,10 @@ class MonitoringReportApi(ApiView):
         summary="Ask for the monitors (GetMonitoringReport)",
         request=MonitoringReportRequestSerializer,
         responses=_command_response(),
-        description="Sends GetMonitoringReport; the NotifyMonitoringReport parts that follow are stored "
-        "(GET …/monitors/).",
+        description="Sends GetMonitoringReport, optionally only for some monitoring criteria and "
+        "components; the NotifyMonitoringReport parts that follow are stored (GET …/monitors/), and the "
+        "listed monitors the request covered that the station no longer has (EmptyResultSet, or not in "
+        "its complete report) are dropped.",
     )
     def post(self, request, identity: str):
         return _post(
@@ -544,7 +588,10 @@ class MonitoringReportApi(ApiView):
             identity,
             MonitoringReportRequestSerializer,
             lambda station, data: services.monitoring_report_request(
-                station=station, criteria=data.get("criteria"), requested_by=request.user
+                station=station,
+                criteria=data.get("criteria"),
+                component_variables=data.get("component_variables"),
+                requested_by=request.user,
             ),
         )
 
@@ -615,7 +662,8 @@ class CustomerInformationApi(ApiView):
         summary="Ask for / erase a customer's data (CustomerInformation)",
         request=CustomerInformationRequestSerializer,
         responses=_command_response(),
-        description="Sends CustomerInformation for a card or customer identifier (a GDPR request): "
+        description="Sends CustomerInformation for a card, customer identifier or customer certificate "
+        "(a GDPR request): "
         "`report` asks for the data the station holds, `clear` erases it there. The data the station "
         "sends (NotifyCustomerInformation) is listed by GET.",
     )
@@ -629,6 +677,7 @@ class CustomerInformationApi(ApiView):
                 id_token=data.get("id_token", ""),
                 id_token_type=data["id_token_type"],
                 customer_identifier=data.get("customer_identifier", ""),
+                certificate=_certificate_hash_data(data.get("customer_certificate")),
                 report=data["report"],
                 clear=data["clear"],
                 requested_by=request.user,

@@ -4,13 +4,14 @@ Every function takes the message's payload as the station sent it (camelCase, OC
 names) and runs in one transaction with the events it publishes.
 """
 
+import json
 import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -135,16 +136,69 @@ def device_report_record(*, station_id: int, payload: dict[str, Any]) -> Station
     return report
 
 
+# monitoringCriteria → the monitor types each covers (2.0.1 MonitorEnumType).
+MONITORING_CRITERIA_TYPES = {
+    "ThresholdMonitoring": ("UpperThreshold", "LowerThreshold"),
+    "DeltaMonitoring": ("Delta",),
+    "PeriodicMonitoring": ("Periodic", "PeriodicClockAligned"),
+}
+
+
+def _monitors_in_scope(station_id: int, request: dict[str, Any]) -> QuerySet[DeviceMonitor]:
+    """The stored monitors a GetMonitoringReport request covers (its criteria and components)."""
+    monitors = DeviceMonitor.objects.filter(station_id=station_id)
+    criteria = request.get("monitoringCriteria") or []
+    if criteria:
+        types = [t for c in criteria for t in MONITORING_CRITERIA_TYPES.get(str(c), ())]
+        monitors = monitors.filter(type__in=types)
+    wanted = Q()
+    for item in request.get("componentVariable") or []:
+        component, variable = item.get("component") or {}, item.get("variable") or {}
+        place = _place(component, variable)
+        match = Q(component=place["component"])
+        if component.get("instance"):
+            match &= Q(component_instance=place["component_instance"])
+        if place["evse_id"] is not None:
+            match &= Q(evse_id=place["evse_id"])
+        if place["connector_id"] is not None:
+            match &= Q(connector_id=place["connector_id"])
+        if variable.get("name"):
+            match &= Q(variable=place["variable"])
+        if variable.get("instance"):
+            match &= Q(variable_instance=place["variable_instance"])
+        wanted |= match
+    return monitors.filter(wanted) if request.get("componentVariable") else monitors
+
+
+def _monitoring_request(station_id: int, request_id: int) -> dict[str, Any] | None:
+    """The GetMonitoringReport payload ChargeNet sent with `request_id`, if it did."""
+    from stations.models import Command
+
+    command = (
+        Command.objects.filter(
+            station_id=station_id, action="GetMonitoringReport", payload__requestId=request_id
+        )
+        .order_by("-pk")
+        .first()
+    )
+    return command.payload if command is not None else None
+
+
 @transaction.atomic
 def monitoring_report_record(*, station_id: int, payload: dict[str, Any]) -> StationReport:
-    """NotifyMonitoringReport (N02): every monitor stored (replacing one of the same id)."""
+    """NotifyMonitoringReport (N02): every monitor stored (replacing one of the same id). When the
+    last part of the report for a request ChargeNet sent has arrived, the stored monitors that
+    request covered but the station did not report are gone from the station and dropped."""
     report = _report(station_id, StationReport.Kind.MONITORING, payload)
+    reported = set((report.content or {}).get("monitors") or [])
     for item in payload.get("monitor") or []:
         place = _place(item.get("component") or {}, item.get("variable") or {})
         for monitor in item.get("variableMonitoring") or []:
+            monitor_id = int(monitor.get("id") or 0)
+            reported.add(monitor_id)
             DeviceMonitor.objects.update_or_create(
                 station_id=station_id,
-                monitor_id=int(monitor.get("id") or 0),
+                monitor_id=monitor_id,
                 defaults={
                     **place,
                     "type": _text(monitor.get("type"), 30),
@@ -153,8 +207,22 @@ def monitoring_report_record(*, station_id: int, payload: dict[str, Any]) -> Sta
                     "transaction": bool(monitor.get("transaction", False)),
                 },
             )
+    report.content = {**(report.content or {}), "monitors": sorted(reported)}
     report.save()
+    if report.complete:
+        request = _monitoring_request(station_id, report.request_id)
+        if request is not None:
+            _monitors_in_scope(station_id, request).exclude(monitor_id__in=reported).delete()
     return report
+
+
+def monitoring_report_answer_record(
+    *, station_id: int, payload: dict[str, Any], response: dict[str, Any]
+) -> None:
+    """GetMonitoringReport answered EmptyResultSet: the station has no monitor the request covers,
+    so none stays listed. Runs in command_complete's transaction."""
+    if response.get("status") == "EmptyResultSet":
+        _monitors_in_scope(station_id, payload).delete()
 
 
 def _is_problem(event: dict[str, Any]) -> bool:
@@ -196,6 +264,8 @@ def device_events_record(*, station_id: int, payload: dict[str, Any]) -> list[De
         if timestamp is None or not _timestamp_plausible(station, timestamp):
             timestamp = timezone.now()
         value = _text(event.get("actualValue"), 2500)
+        if variable.get("name") in SECRET_VARIABLES:
+            value = ""  # a write-only secret is never stored, even if a monitor reports it
         _variable_upsert(station_id, component, variable, "Actual", value=value)
         if _ends_problem(event):
             DeviceEvent.objects.filter(
@@ -705,30 +775,91 @@ def variable_monitoring_set_request(
     )
 
 
+def _message_limit(station: Station, component: str, variable: str, instance: str) -> int | None:
+    """A positive integer the station reported for `component.variable[instance]` (Actual), or None."""
+    value = (
+        DeviceVariable.objects.filter(
+            station=station,
+            component=component,
+            variable=variable,
+            variable_instance=instance,
+            attribute_type="Actual",
+        )
+        .values_list("value", flat=True)
+        .first()
+    )
+    try:
+        limit = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return limit if limit > 0 else None
+
+
+# The CALL frame around a ClearVariableMonitoring payload: [2,"<36-character id>","<action>",{…}].
+_CLEAR_FRAME_OVERHEAD = len('[2,"","ClearVariableMonitoring",]') + 36
+
+
+def _clear_chunks(ids: list[int], items: int | None, size: int | None) -> list[list[int]]:
+    """`ids` in order, cut so that no message holds more than `items` ids nor is longer than `size`
+    bytes (a message holds at least one id, however small the station says it must be)."""
+    chunks: list[list[int]] = [[]]
+    for monitor_id in ids:
+        candidate = chunks[-1] + [monitor_id]
+        frame = _CLEAR_FRAME_OVERHEAD + len(json.dumps({"id": candidate}, separators=(",", ":")))
+        too_many = items is not None and len(candidate) > items
+        too_long = size is not None and frame > size
+        if chunks[-1] and (too_many or too_long):
+            chunks.append([monitor_id])
+        else:
+            chunks[-1] = candidate
+    return chunks
+
+
 def variable_monitoring_clear_request(
     *, station: Station, monitor_ids: list[int], requested_by: Any = None
-) -> Any:
-    """Send ClearVariableMonitoring (N06); the monitors the station clears (or no longer has) go."""
-    return _command_create(
-        station=station,
-        action="ClearVariableMonitoring",
-        payload={"id": [int(i) for i in monitor_ids]},
-        requested_by=requested_by,
-    )
+) -> list[Any]:
+    """Send ClearVariableMonitoring (N06); the monitors the station clears (or no longer has) go.
+    The ids are spread over as many requests as the station's MonitoringCtrlr ItemsPerMessage and
+    BytesPerMessage (instance ClearVariableMonitoring) demand, as far as its device model tells them
+    (N06.FR.04); returns the commands in the order they are sent. Raises CommandError."""
+    ids = [int(i) for i in monitor_ids]
+    items = _message_limit(station, "MonitoringCtrlr", "ItemsPerMessage", "ClearVariableMonitoring")
+    size = _message_limit(station, "MonitoringCtrlr", "BytesPerMessage", "ClearVariableMonitoring")
+    with transaction.atomic():
+        return [
+            _command_create(
+                station=station,
+                action="ClearVariableMonitoring",
+                payload={"id": chunk},
+                requested_by=requested_by,
+            )
+            for chunk in _clear_chunks(ids, items, size)
+        ]
 
 
 def monitoring_report_request(
     *,
     station: Station,
     criteria: list[str] | None = None,
+    component_variables: list[dict[str, Any]] | None = None,
     requested_by: Any = None,
 ) -> Any:
-    """Send GetMonitoringReport (N02) with a fresh requestId and optional monitoringCriteria
-    (ThresholdMonitoring, DeltaMonitoring, PeriodicMonitoring); the NotifyMonitoringReport parts that
-    follow are stored as the station's monitors."""
+    """Send GetMonitoringReport (N02) with a fresh requestId, optional monitoringCriteria
+    (ThresholdMonitoring, DeltaMonitoring, PeriodicMonitoring) and optional components (each with its
+    EVSE, connector and instance, and optionally one variable); the NotifyMonitoringReport parts that
+    follow are stored as the station's monitors, and an EmptyResultSet answer drops the stored
+    monitors the request covered (monitoring_report_answer_record). Raises CommandError."""
     payload: dict[str, Any] = {"requestId": _request_id()}
     if criteria:
         payload["monitoringCriteria"] = list(criteria)
+    if component_variables:
+        payload["componentVariable"] = [
+            {
+                "component": _component(item),
+                **({"variable": _variable(item)} if item.get("variable") else {}),
+            }
+            for item in component_variables
+        ]
     return _command_create(
         station=station, action="GetMonitoringReport", payload=payload, requested_by=requested_by
     )

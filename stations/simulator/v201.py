@@ -7,7 +7,9 @@ from it, reports every status change with StatusNotification and NotifyEvent, ru
 TransactionEvent Started/Updated/Ended with seqNo and meter values, and starts and stops them on
 RequestStart/StopTransaction. It updates its firmware (UpdateFirmware → FirmwareStatusNotification
 steps, then a reboot into the new version), uploads logs (GetLog → LogStatusNotification), asks for a
-certificate (SignCertificate with a real CSR, CertificateSigned) and keeps the ones installed. While
+certificate (SignCertificate with a real CSR, CertificateSigned) and keeps the ones installed. It
+reports its variable monitors (GetMonitoringReport → NotifyMonitoringReport) and what it holds about
+an id token, its sessions (CustomerInformation → NotifyCustomerInformation, erased on clear). While
 the network is away sessions go on and their TransactionEvents are queued; after the next accepted
 boot they are sent in order with `offline` true and their seqNo. Like the 1.6 simulator it imports
 nothing from Django.
@@ -224,8 +226,8 @@ class _StationCP(ChargePoint):
     @on(Action.set_variable_monitoring)
     async def on_set_variable_monitoring(self, set_monitoring_data: list, **_: Any):
         results = []
-        for n, item in enumerate(set_monitoring_data):
-            monitor_id = item.get("id") or 1000 + len(self.station.monitors) + n
+        for item in set_monitoring_data:
+            monitor_id = item.get("id") or max(self.station.monitors, default=999) + 1
             self.station.monitors[monitor_id] = item
             results.append(
                 {
@@ -248,10 +250,18 @@ class _StationCP(ChargePoint):
         return call_result.ClearVariableMonitoring(clear_monitoring_result=results)
 
     @on(Action.get_monitoring_report)
-    async def on_get_monitoring_report(self, request_id: int, **_: Any):
-        return call_result.GetMonitoringReport(
-            status="Accepted" if self.station.monitors else "EmptyResultSet"
-        )
+    async def on_get_monitoring_report(
+        self,
+        request_id: int,
+        monitoring_criteria: list | None = None,
+        component_variable: list | None = None,
+        **_: Any,
+    ):
+        monitors = self.station.monitors_matching(monitoring_criteria or [], component_variable or [])
+        if not monitors:
+            return call_result.GetMonitoringReport(status="EmptyResultSet")
+        self.station._spawn(self.station.monitoring_report_send(request_id, monitors))
+        return call_result.GetMonitoringReport(status="Accepted")
 
     @on(Action.set_monitoring_base)
     async def on_set_monitoring_base(self, monitoring_base: str, **_: Any):
@@ -319,7 +329,25 @@ class _StationCP(ChargePoint):
         return call_result.DeleteCertificate(status="NotFound")
 
     @on(Action.customer_information)
-    async def on_customer_information(self, request_id: int, report: bool, clear: bool, **_: Any):
+    async def on_customer_information(
+        self,
+        request_id: int,
+        report: bool,
+        clear: bool,
+        id_token: dict | None = None,
+        customer_identifier: str | None = None,
+        customer_certificate: dict | None = None,
+        **_: Any,
+    ):
+        if not (id_token or customer_identifier or customer_certificate):
+            return call_result.CustomerInformation(status="Invalid")
+        # It keeps data about id tokens only (its sessions); other customers it knows nothing of.
+        uid = (id_token or {}).get("id_token", "")
+        held = list(self.station.customer_data.get(uid, [])) if uid else []
+        if clear and uid:
+            self.station.customer_data.pop(uid, None)
+        if report:
+            self.station._spawn(self.station.customer_information_send(request_id, held))
         return call_result.CustomerInformation(status="Accepted")
 
 
@@ -346,6 +374,8 @@ class Simulated201Station(operations.FleetOperations, FollowsProfiles):
         self.display_messages: dict[int, dict] = {}
         self.running_costs: dict[str, float] = {}  # transactionId → the last CostUpdated
         self.monitors: dict[int, dict] = {}
+        # What it holds about each id token (CustomerInformation reports and clears it): its sessions.
+        self.customer_data: dict[str, list[str]] = {}
         # Installed charging profiles in the 1.6 simulator's shape (FollowsProfiles), and the EV.
         self.charging_profiles: list[dict[str, Any]] = []
         self.ev_max_current_a: float | None = None
@@ -603,6 +633,85 @@ class Simulated201Station(operations.FleetOperations, FollowsProfiles):
                 )
             )
 
+    def monitors_matching(
+        self, criteria: list[str], component_variables: list[dict]
+    ) -> list[tuple[int, dict]]:
+        """Its monitors of the criteria's kinds on the named components (and variables), by id."""
+        kinds = {
+            "ThresholdMonitoring": ("UpperThreshold", "LowerThreshold"),
+            "DeltaMonitoring": ("Delta",),
+            "PeriodicMonitoring": ("Periodic", "PeriodicClockAligned"),
+        }
+        types = {t for c in criteria for t in kinds.get(c, ())}
+
+        def named(monitor: dict, wanted: dict) -> bool:
+            component, asked = monitor.get("component") or {}, wanted.get("component") or {}
+            if component.get("name") != asked.get("name"):
+                return False
+            evse = (asked.get("evse") or {}).get("id")
+            if evse is not None and (component.get("evse") or {}).get("id") != evse:
+                return False
+            variable = (wanted.get("variable") or {}).get("name")
+            return variable is None or (monitor.get("variable") or {}).get("name") == variable
+
+        return [
+            (monitor_id, monitor)
+            for monitor_id, monitor in sorted(self.monitors.items())
+            if (not types or monitor["type"] in types)
+            and (not component_variables or any(named(monitor, w) for w in component_variables))
+        ]
+
+    async def monitoring_report_send(self, request_id: int, monitors: list[tuple[int, dict]]) -> None:
+        """NotifyMonitoringReport: the monitors grouped per component and variable, a few per part."""
+        grouped: dict[str, dict[str, Any]] = {}
+        for monitor_id, monitor in monitors:
+            key = repr((monitor["component"], monitor["variable"]))
+            entry = grouped.setdefault(
+                key,
+                {
+                    "component": monitor["component"],
+                    "variable": monitor["variable"],
+                    "variable_monitoring": [],
+                },
+            )
+            entry["variable_monitoring"].append(
+                {
+                    "id": monitor_id,
+                    "transaction": bool(monitor.get("transaction", False)),
+                    "value": monitor["value"],
+                    "type": monitor["type"],
+                    "severity": monitor["severity"],
+                }
+            )
+        items = list(grouped.values())
+        chunks = [items[i : i + 4] for i in range(0, len(items), 4)]
+        for seq_no, chunk in enumerate(chunks):
+            await self._call(
+                call.NotifyMonitoringReport(
+                    request_id=request_id,
+                    seq_no=seq_no,
+                    generated_at=now_iso(),
+                    tbc=seq_no < len(chunks) - 1,
+                    monitor=chunk,
+                )
+            )
+
+    async def customer_information_send(self, request_id: int, held: list[str]) -> None:
+        """NotifyCustomerInformation: what it held, in parts of at most 512 characters (one empty
+        part when it held nothing)."""
+        text = "\n".join(held)
+        parts = [text[i : i + 512] for i in range(0, len(text), 512)] or [""]
+        for seq_no, part in enumerate(parts):
+            await self._call(
+                call.NotifyCustomerInformation(
+                    data=part,
+                    seq_no=seq_no,
+                    generated_at=now_iso(),
+                    request_id=request_id,
+                    tbc=seq_no < len(parts) - 1,
+                )
+            )
+
     def _variable(self, item: dict) -> tuple[tuple[str, int | None, str], Variable | None]:
         component = item.get("component") or {}
         key = (component.get("name", ""), (component.get("evse") or {}).get("id"), item["variable"]["name"])
@@ -689,6 +798,9 @@ class Simulated201Station(operations.FleetOperations, FollowsProfiles):
             if answer.id_token_info["status"] != "Accepted":
                 return None
         connector.transaction_id, connector.id_tag, connector.seq_no = uuid.uuid4().hex[:20], id_tag, 0
+        self.customer_data.setdefault(id_tag, []).append(
+            f"{now_iso()} transaction {connector.transaction_id} started on EVSE {connector_id}"
+        )
         connector.power_w = power_w or self.rng.uniform(7000, 11000)
         connector.started_at = datetime.now(UTC)
         info: dict[str, Any] = {"charging_state": "Charging"}
@@ -740,6 +852,11 @@ class Simulated201Station(operations.FleetOperations, FollowsProfiles):
             meter_value=self._meter(connector, "Transaction.End"),
             info={"stopped_reason": reason},
         )
+        if connector.id_tag in self.customer_data:
+            self.customer_data[connector.id_tag].append(
+                f"{now_iso()} transaction {connector.transaction_id} ended ({reason}), "
+                f"meter {round(connector.energy_wh)} Wh"
+            )
         connector.transaction_id, connector.id_tag, connector.power_w = None, None, 0.0
         # A TxProfile ends with its transaction (as in 1.6 §3.13.4).
         self.charging_profiles = [

@@ -200,9 +200,12 @@ def _command_event(command: Command) -> dict[str, Any]:
     return data
 
 
-# EmptyResultSet (GetReport, GetBaseReport, GetMonitoringReport): the station did what was asked and
-# has nothing to report; that is no refusal (B08, TC_B_18).
-ACCEPTING_STATUSES = frozenset({"Accepted", "Unlocked", "RebootRequired", "Scheduled", "EmptyResultSet"})
+# AcceptedCanceled (GetLog, UpdateFirmware): accepted, an earlier request of the kind is cancelled.
+# EmptyResultSet (GetReport, GetBaseReport, GetMonitoringReport): accepted, nothing matches what was
+# asked (B08, TC_B_18).
+ACCEPTING_STATUSES = frozenset(
+    {"Accepted", "Unlocked", "RebootRequired", "Scheduled", "AcceptedCanceled", "EmptyResultSet"}
+)
 
 
 def _authorization_key_hash(value: str) -> str:
@@ -489,6 +492,10 @@ def _command_effects(command: Command, response: dict[str, Any], accepted: bool)
         from stations.devicemodel.services import monitoring_result_record
 
         monitoring_result_record(station_id=station_id, action=action, payload=payload, response=response)
+    elif action == "GetMonitoringReport":
+        from stations.devicemodel.services import monitoring_report_answer_record
+
+        monitoring_report_answer_record(station_id=station_id, payload=payload, response=response)
     elif action == "ClearChargingProfile" and accepted:
         _charging_profiles_clear(station_id, payload)
     elif action == "GetInstalledCertificateIds":
@@ -527,6 +534,16 @@ def _command_effects(command: Command, response: dict[str, Any], accepted: bool)
         state = _protocol_state(station_id)
         state.diagnostics_file_name = str(response.get("fileName") or "")[:255]
         state.save(update_fields=["diagnostics_file_name", "updated_at"])
+    elif action == "CustomerInformation" and accepted and payload.get("clear"):
+        id_token = payload.get("idToken") or {}
+        if id_token.get("idToken"):
+            from stations.access.local_lists import local_list_customer_cleared
+
+            local_list_customer_cleared(
+                station_id=station_id,
+                uid=str(id_token["idToken"]),
+                id_token_type=str(id_token.get("type", "")),
+            )
     elif action == "GetLog" and accepted:
         state = _protocol_state(station_id)
         state.log_file_name = str(response.get("filename") or "")[:255]

@@ -202,3 +202,39 @@ def test_tc_n_09_customer_information_for_a_card_shows_the_data_the_station_retu
     assert row["status"] == "Accepted" and row["clear"] is True
     assert [r["customer_identifier"] for r in everything] == ["cust-9", ""]
     assert nobody[0] == 400 and "id_token" in str(nobody[1])
+
+
+def test_tc_n_63_customer_information_for_a_certificate_over_the_api_sends_its_hash_data(
+    ocpp_server,
+    run,
+    key,  # noqa: F811
+):
+    station = station_make(ocpp_version="2.0.1")
+    call = lambda *a: asyncio.to_thread(api, ocpp_server.base_url, key, *a)  # noqa: E731
+    path = f"/stations/{station.identity}/customer-information/"
+    certificate = {
+        "hash_algorithm": "SHA256",
+        "issuer_name_hash": "a" * 64,
+        "issuer_key_hash": "b" * 64,
+        "serial_number": "1f2e3d",
+    }
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            created = await call(
+                "POST", path, {"customer_certificate": certificate, "clear": True, "wait": 10}
+            )
+            sent = await cp.wait_call("CustomerInformation")
+            bad = await call("POST", path, {"customer_certificate": {**certificate, "hash_algorithm": "MD5"}})
+            return created, sent, bad
+
+    (status, command), sent, bad = run(scenario())
+    assert status == 201 and command["status"] == "accepted"
+    assert sent["customerCertificate"] == {
+        "hashAlgorithm": "SHA256",
+        "issuerNameHash": "a" * 64,
+        "issuerKeyHash": "b" * 64,
+        "serialNumber": "1f2e3d",
+    }
+    assert sent["report"] is True and sent["clear"] is True and "idToken" not in sent
+    assert bad[0] == 400 and "hash_algorithm" in str(bad[1])

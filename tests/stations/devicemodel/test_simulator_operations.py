@@ -243,3 +243,88 @@ async def until_stored(check, timeout: float = 20) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError("condition not met in time")
+
+
+def test_the_simulator_reports_its_monitors_and_the_customer_data_it_holds_for_a_card(ocpp_server, run):
+    from stations.devicemodel.selectors import customer_information_requests, device_monitors
+    from stations.devicemodel.services import (
+        customer_information_request,
+        monitoring_report_request,
+        variable_monitoring_set_request,
+    )
+    from stations.models import DeviceMonitor, StationReport
+
+    station = station_make("SIMMON", ocpp_version="2.0.1")
+    id_token_create(uid="SIM-GDPR-1")
+    power = {"component": "EVSE", "evse_id": 1, "variable": "Power"}
+
+    async def ask(service, **kwargs) -> Command:
+        return await db(command_wait)(command=await db(service)(station=station, **kwargs), timeout=10)
+
+    def report_of(command: Command, kind: str) -> StationReport | None:
+        return StationReport.objects.filter(
+            station=station, kind=kind, request_id=command.payload["requestId"], complete=True
+        ).first()
+
+    async def scenario():
+        sim = simulated(ocpp_server, station)
+        await online(sim)
+        try:
+            # given two monitors the simulator accepted, and a session it ran for the card
+            await ask(
+                variable_monitoring_set_request,
+                monitors=[
+                    {**power, "type": "UpperThreshold", "value": 11000, "severity": 4},
+                    {**power, "type": "Delta", "value": 500, "severity": 7},
+                ],
+            )
+            transaction_id = await sim.session_start(1, "SIM-GDPR-1", duration=0.3)
+            await until_stored(
+                lambda: Session.objects.filter(
+                    station=station, transaction_id=transaction_id, stopped_at__isnull=False
+                ).exists()
+            )
+            # ChargeNet forgets what it listed; the simulator's report brings it back
+            await db(lambda: DeviceMonitor.objects.filter(station=station).delete())()
+            everything = await ask(monitoring_report_request)
+            await until_stored(lambda: report_of(everything, StationReport.Kind.MONITORING))
+            listed = await db(
+                lambda: [(m.type, m.value, m.evse_id) for m in device_monitors(station=station)]
+            )()
+            # only its threshold monitors; none of its periodic ones (it has none)
+            thresholds = await ask(monitoring_report_request, criteria=["ThresholdMonitoring"])
+            periodic = await ask(monitoring_report_request, criteria=["PeriodicMonitoring"])
+            # the card's data, reported and erased; asked again, there is none
+            cleared = await ask(customer_information_request, id_token="SIM-GDPR-1", clear=True)
+            await until_stored(lambda: report_of(cleared, StationReport.Kind.CUSTOMER_INFORMATION))
+            again = await ask(customer_information_request, id_token="SIM-GDPR-1")
+            await until_stored(lambda: report_of(again, StationReport.Kind.CUSTOMER_INFORMATION))
+            return transaction_id, listed, thresholds, periodic
+        finally:
+            await sim.close()
+
+    transaction_id, listed, thresholds, periodic = run(scenario())
+    assert sorted(listed) == [("Delta", 500.0, 1), ("UpperThreshold", 11000.0, 1)]
+    threshold_report = eventually(lambda: report_of(thresholds, StationReport.Kind.MONITORING))
+    assert thresholds.status == Command.Status.ACCEPTED and threshold_report.complete
+    # (the message log is written once a second: wait for it)
+    sent = eventually(
+        lambda: [
+            m
+            for m in received(station, "NotifyMonitoringReport")
+            if m["requestId"] == thresholds.payload["requestId"]
+        ]
+        or None
+    )
+    assert [v["type"] for m in sent for item in m["monitor"] for v in item["variableMonitoring"]] == [
+        "UpperThreshold"
+    ]
+    assert periodic.response == {"status": "EmptyResultSet"}
+    # the periodic request covered no monitor of another kind: both stay listed
+    assert DeviceMonitor.objects.filter(station=station).count() == 2
+    rows = customer_information_requests(station=station, id_token="SIM-GDPR-1")
+    later, first = rows
+    assert first["status"] == "Accepted" and first["complete"] and first["clear"]
+    assert f"transaction {transaction_id} started on EVSE 1" in first["data"]
+    assert f"transaction {transaction_id} ended" in first["data"]
+    assert later["complete"] and later["data"] == ""
