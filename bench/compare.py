@@ -3,7 +3,7 @@
     python bench/compare.py mix                     # session mix, 200 stations, closed loop
     python bench/compare.py rate                    # 3,000 stations × 1 msg / 10 s
     python bench/compare.py idle                    # 10,000 idle stations: boot time, memory each
-    python bench/compare.py realistic --duration 1800   # 10,000 at the realistic profile
+    python bench/compare.py realistic --duration 1800 --baseline-duration 600   # 10,000, realistic
     python bench/compare.py storm                   # server killed (-9) and restarted mid-run
     python bench/compare.py nodes --processes 2     # ChargeNet with N ASGI processes (no baseline)
 
@@ -257,6 +257,9 @@ def main() -> None:
     parser.add_argument("--stations", type=int)
     parser.add_argument("--duration", type=float)
     parser.add_argument("--interval", type=float)
+    parser.add_argument(
+        "--baseline-duration", type=float, help="a shorter steady phase for the bare server (long rows)"
+    )
     parser.add_argument("--processes", type=int, default=0, help="ChargeNet ASGI processes (WEB_PROCESSES)")
     parser.add_argument("--database-url", default="", help="PostgreSQL URL for ChargeNet (else embedded)")
     parser.add_argument("--redis-url", default="", help="Redis URL for ChargeNet (with --database-url)")
@@ -285,10 +288,13 @@ def main() -> None:
             port,
         )
         baseline.start()
+        duration = args.duration
+        args.duration = args.baseline_duration or duration
         try:
             results["bare server"] = fleet_run(args, baseline, row)
         finally:
             baseline.stop()
+            args.duration = duration
     if args.before:
         results["ChargeNet before"] = chargenet_run(args, row, Path(args.before).resolve())
     if args.only in (None, "chargenet"):
