@@ -191,7 +191,11 @@ def _command_event(command: Command) -> dict[str, Any]:
     return data
 
 
-ACCEPTING_STATUSES = frozenset({"Accepted", "Unlocked", "RebootRequired", "Scheduled"})
+# AcceptedCanceled: the new request was accepted and the one under way cancelled (UpdateFirmware
+# L01.FR.24, GetLog N01.FR.12); Unpublished: UnpublishFirmware did what it was asked (L04).
+ACCEPTING_STATUSES = frozenset(
+    {"Accepted", "AcceptedCanceled", "Unlocked", "RebootRequired", "Scheduled", "Unpublished"}
+)
 
 
 def _authorization_key_hash(value: str) -> str:
