@@ -11,7 +11,14 @@ from rest_framework.response import Response
 from chargenet.api.base import ApiMixin, ApiView
 from chargenet.api.permissions import IsStaffReadOperateWrite
 from fleet import selectors, services
-from fleet.models import Campaign, CampaignEvent, CampaignStation, DiagnosticsRequest, FirmwareImage
+from fleet.models import (
+    Campaign,
+    CampaignEvent,
+    CampaignStation,
+    DiagnosticsRequest,
+    FirmwareImage,
+    FirmwarePublication,
+)
 from stations.models import Station
 
 ID_MAX = 2**63 - 1  # a database id (a larger number would overflow the query, not miss)
@@ -537,3 +544,91 @@ class DiagnosticsFileApi(ApiView):
             as_attachment=True,
             filename=diagnostics.file_name or "diagnostics.log",
         )
+
+
+# --- publishing firmware on a Local Controller (OCPP 2.0.1 L03, L04) ---------------------------
+class FirmwarePublicationSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    identity = serializers.CharField(source="station.identity", read_only=True)
+
+    class Meta:
+        model = FirmwarePublication
+        fields = [
+            "id",
+            "identity",
+            "image",
+            "request_id",
+            "location",
+            "checksum",
+            "status",
+            "station_status",
+            "locations",
+            "error",
+            "unpublish_status",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class FirmwarePublishSerializer(serializers.Serializer):
+    image = serializers.PrimaryKeyRelatedField(
+        queryset=FirmwareImage.objects.all(), help_text="The firmware image to publish (its id)"
+    )
+    retries = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0)
+    retry_interval = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, help_text="Seconds between retries"
+    )
+
+
+@extend_schema(tags=["firmware"])
+class StationFirmwarePublicationListApi(ApiMixin, generics.ListAPIView):
+    """The firmware a Local Controller (an OCPP 2.0.1 station) was asked to publish, newest first.
+    POST publishes an image: ChargeNet sends PublishFirmware with the image's signed download link and
+    its MD5; the station's PublishFirmwareStatusNotifications move the publication's status."""
+
+    permission_classes = [IsStaffReadOperateWrite]
+    serializer_class = FirmwarePublicationSerializer
+    queryset = FirmwarePublication.objects.none()  # for the schema; get_queryset() decides
+    audit_object_type = "station"
+    audit_lookup = "identity"
+
+    def get_queryset(self):
+        station = get_object_or_404(Station, identity=self.kwargs["identity"])
+        return selectors.station_firmware_publications(station=station)
+
+    @extend_schema(request=FirmwarePublishSerializer, responses={201: FirmwarePublicationSerializer})
+    def post(self, request, identity: str):
+        station = get_object_or_404(Station, identity=identity)
+        serializer = FirmwarePublishSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        publication = services.firmware_publish(
+            station=station,
+            image=data["image"],
+            retries=data["retries"],
+            retry_interval=data["retry_interval"],
+            requested_by=request.user,
+        )
+        return Response(FirmwarePublicationSerializer(publication).data, status=201)
+
+
+class FirmwarePublicationUnpublishApi(ApiView):
+    permission_classes = [IsStaffReadOperateWrite]
+    audit_object_type = "station"
+    audit_lookup = "identity"
+
+    @extend_schema(
+        tags=["firmware"],
+        summary="Unpublish a published image",
+        description="Sends UnpublishFirmware with the image's MD5; the station's answer (Unpublished, "
+        "NoFirmware, DownloadOngoing) appears as unpublish_status.",
+        request=None,
+        responses={200: FirmwarePublicationSerializer},
+    )
+    def post(self, request, identity: str, publication_uuid):
+        publication = get_object_or_404(
+            FirmwarePublication, station__identity=identity, uuid=publication_uuid
+        )
+        publication = services.firmware_unpublish(publication=publication, requested_by=request.user)
+        return Response(FirmwarePublicationSerializer(publication).data)

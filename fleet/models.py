@@ -240,3 +240,49 @@ class DiagnosticsRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of {self.station} ({self.status})"
+
+
+class FirmwarePublication(models.Model):
+    """A firmware image a Local Controller (an OCPP 2.0.1 station) was asked to publish to the stations
+    behind it (PublishFirmware, L03), its reported progress, and its withdrawal (UnpublishFirmware, L04)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        REFUSED = "refused", "Refused"
+        IN_PROGRESS = "in_progress", "In progress"
+        PUBLISHED = "published", "Published"
+        FAILED = "failed", "Failed"
+        UNPUBLISHED = "unpublished", "Unpublished"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="firmware_publications")
+    image = models.ForeignKey(
+        FirmwareImage, null=True, blank=True, on_delete=models.SET_NULL, related_name="publications"
+    )
+    request_id = models.PositiveIntegerField()
+    location = models.URLField(max_length=1000)
+    # PublishFirmware and UnpublishFirmware name the image by the MD5 of its bytes (OCPP 2.0.1 L03/L04).
+    checksum = models.CharField(max_length=32)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.REQUESTED)
+    # The last PublishFirmwareStatusNotification status, as the station sent it.
+    station_status = models.CharField(max_length=40, blank=True)
+    # Published: the URIs the Local Controller serves the image at.
+    locations = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    command = models.ForeignKey(Command, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    unpublish_command = models.ForeignKey(
+        Command, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The answer to UnpublishFirmware: Unpublished, NoFirmware or DownloadOngoing.
+    unpublish_status = models.CharField(max_length=20, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"publication of {self.image or self.checksum} by {self.station} ({self.status})"

@@ -4,7 +4,14 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from fleet.models import Campaign, CampaignEvent, CampaignStation, DiagnosticsRequest, FirmwareImage
+from fleet.models import (
+    Campaign,
+    CampaignEvent,
+    CampaignStation,
+    DiagnosticsRequest,
+    FirmwareImage,
+    FirmwarePublication,
+)
 from stations.models import Station
 
 
@@ -66,3 +73,8 @@ def station_firmware_history(*, station: Station, limit: int = 20) -> QuerySet[C
 
 def station_diagnostics(*, station: Station, limit: int = 20) -> QuerySet[DiagnosticsRequest]:
     return DiagnosticsRequest.objects.filter(station=station).select_related("requested_by")[:limit]
+
+
+def station_firmware_publications(*, station: Station) -> QuerySet[FirmwarePublication]:
+    """The firmware the station (a Local Controller) was asked to publish, newest first, with the image."""
+    return FirmwarePublication.objects.filter(station=station).select_related("image", "station")

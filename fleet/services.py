@@ -25,7 +25,14 @@ from django.utils import timezone
 
 from chargenet.errors import DomainError
 from chargenet.events import event_publish
-from fleet.models import Campaign, CampaignEvent, CampaignStation, DiagnosticsRequest, FirmwareImage
+from fleet.models import (
+    Campaign,
+    CampaignEvent,
+    CampaignStation,
+    DiagnosticsRequest,
+    FirmwareImage,
+    FirmwarePublication,
+)
 from stations.models import Command, Session, Station
 from stations.network.passwords import password_check, password_hash
 from stations.network.selectors import TAGS_ALL, TAGS_ANY, station_target_select
@@ -1161,3 +1168,179 @@ def diagnostics_prune(*, older_than_days: int) -> int:
         request.delete()
         count += 1
     return count
+
+
+# ---- publishing firmware on a Local Controller (OCPP 2.0.1 L03, L04) ------------------------
+
+# PublishFirmwareStatusNotification statuses: on the way, and the failures with what they mean.
+PUBLISH_PROGRESS = {"DownloadScheduled", "Downloading", "Downloaded", "DownloadPaused", "ChecksumVerified"}
+PUBLISH_FAILURES = {
+    "DownloadFailed": "the download failed",
+    "InvalidChecksum": "the downloaded image did not match its MD5 checksum",
+    "PublishFailed": "the station could not publish the image",
+}
+COMMAND_NOT_DONE = ("rejected", "error", "timed_out", "expired")
+
+
+def firmware_image_md5(*, image: FirmwareImage) -> str:
+    """The MD5 of the image's bytes, which PublishFirmware and UnpublishFirmware name it by."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with image.file.storage.open(image.file.name, "rb") as handle:
+        for chunk in iter(partial(handle.read, 64 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _publication_event(publication: FirmwarePublication) -> None:
+    event_publish(
+        "firmware_publication.updated",
+        {
+            "publication_id": str(publication.uuid),
+            "station_id": publication.station_id,
+            "image_id": publication.image_id,
+            "status": publication.status,
+            "station_status": publication.station_status,
+            "locations": publication.locations,
+            "unpublish_status": publication.unpublish_status,
+        },
+    )
+
+
+def firmware_publish(
+    *,
+    station: Station,
+    image: FirmwareImage,
+    retries: int | None = None,
+    retry_interval: int | None = None,
+    requested_by: Any = None,
+) -> FirmwarePublication:
+    """Ask a Local Controller (an OCPP 2.0.1 station) to download `image` from its signed link and
+    publish it to the stations behind it: PublishFirmware with the image's MD5 and a fresh requestId.
+
+    Raises FleetError for a station that does not speak 2.0.1, negative retries or retry interval,
+    or a station that cannot be commanded; nothing is stored then.
+    """
+    if station.ocpp_version != "2.0.1":
+        raise FleetError("only OCPP 2.0.1 stations (Local Controllers) publish firmware")
+    for name, value in (("retries", retries), ("retry_interval", retry_interval)):
+        if value is not None and value < 0:
+            raise FleetError(f"{name} must not be negative")
+    checksum = firmware_image_md5(image=image)
+    location = firmware_download_url(image=image, station=station)
+    with transaction.atomic():
+        publication = FirmwarePublication.objects.create(
+            station=station,
+            image=image,
+            request_id=secrets.randbelow(2**31 - 1) + 1,
+            location=location,
+            checksum=checksum,
+            requested_by=requested_by,
+        )
+        payload: dict[str, Any] = {
+            "location": location,
+            "checksum": checksum,
+            "requestId": publication.request_id,
+        }
+        if retries is not None:
+            payload["retries"] = retries
+        if retry_interval is not None:
+            payload["retryInterval"] = retry_interval
+        try:
+            publication.command = command_create(
+                station=station, action="PublishFirmware", payload=payload, requested_by=requested_by
+            )
+        except CommandError as exc:
+            raise FleetError(str(exc)) from None
+        publication.save(update_fields=["command"])
+        _publication_event(publication)
+    return publication
+
+
+def firmware_unpublish(*, publication: FirmwarePublication, requested_by: Any = None) -> FirmwarePublication:
+    """Ask the Local Controller to stop publishing the image (UnpublishFirmware with its MD5); its
+    answer (Unpublished, NoFirmware, DownloadOngoing) is kept on the publication.
+
+    Raises FleetError when the station cannot be commanded; nothing changes then.
+    """
+    with transaction.atomic():
+        publication = (
+            FirmwarePublication.objects.select_for_update(of=("self",))
+            .select_related("station")
+            .get(pk=publication.pk)
+        )
+        try:
+            publication.unpublish_command = command_create(
+                station=publication.station,
+                action="UnpublishFirmware",
+                payload={"checksum": publication.checksum},
+                requested_by=requested_by,
+            )
+        except CommandError as exc:
+            raise FleetError(str(exc)) from None
+        publication.unpublish_status = ""
+        publication.save(update_fields=["unpublish_command", "unpublish_status", "updated_at"])
+        _publication_event(publication)
+    return publication
+
+
+@transaction.atomic
+def firmware_publication_station_report(
+    *, station_id: int, status: str, request_id: int | None, locations: list[Any] | None = None
+) -> None:
+    """Follow a PublishFirmwareStatusNotification on the publication of its requestId (the station's
+    latest when it names none): Published keeps the URIs it serves the image at, DownloadFailed,
+    InvalidChecksum and PublishFailed fail it, an unknown status is noted and changes nothing."""
+    publications = FirmwarePublication.objects.select_for_update().filter(station_id=station_id)
+    if request_id is not None:
+        publications = publications.filter(request_id=request_id)
+    publication = publications.order_by("-created_at").first()
+    if publication is None:
+        return
+    publication.station_status = status[:40]
+    if status == "Published":
+        publication.status = FirmwarePublication.Status.PUBLISHED
+        publication.locations = [str(uri)[:512] for uri in locations or []]
+        publication.error = ""
+    elif status in PUBLISH_FAILURES:
+        publication.status = FirmwarePublication.Status.FAILED
+        publication.error = f"{status}: {PUBLISH_FAILURES[status]}"
+        publication.locations = []
+    elif status in PUBLISH_PROGRESS:
+        publication.status = FirmwarePublication.Status.IN_PROGRESS
+    elif status != "Idle":
+        publication.error = f"the station reported an unknown status {status!r}"[:300]
+    publication.save()
+    _publication_event(publication)
+
+
+@transaction.atomic
+def firmware_publication_command_finished(*, command_uuid: str, status: str) -> None:
+    """The final answer to a publication's command: PublishFirmware refused or unanswered marks it
+    refused; UnpublishFirmware's status is kept, and Unpublished withdraws the published URIs."""
+    if status not in ("accepted", *COMMAND_NOT_DONE):
+        return
+    publication = (
+        FirmwarePublication.objects.select_for_update(of=("self",))
+        .select_related("command", "unpublish_command")
+        .filter(Q(command__uuid=command_uuid) | Q(unpublish_command__uuid=command_uuid))
+        .first()
+    )
+    if publication is None:
+        return
+    unpublish = publication.unpublish_command
+    command = unpublish if unpublish and str(unpublish.uuid) == command_uuid else publication.command
+    assert command is not None
+    response = command.response if isinstance(command.response, dict) else {}
+    answer = str(response.get("status") or "")
+    if command.action == "PublishFirmware":
+        if status == "accepted" or publication.status != FirmwarePublication.Status.REQUESTED:
+            return
+        publication.status = FirmwarePublication.Status.REFUSED
+        publication.error = f"the station's answer: {status} {answer or command.error}".strip()[:300]
+    else:
+        publication.unpublish_status = answer[:20] if answer else status
+        if answer == "Unpublished":
+            publication.status = FirmwarePublication.Status.UNPUBLISHED
+            publication.locations = []
+    publication.save()
+    _publication_event(publication)

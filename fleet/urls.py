@@ -12,6 +12,12 @@ urlpatterns = [
     path("campaigns/<int:pk>/<slug:action>/", views.campaign_action, name="campaign-action"),
     path("stations/<str:identity>/", views.station_fleet, name="station"),
     path("stations/<str:identity>/diagnostics/", views.diagnostics_collect, name="diagnostics-collect"),
+    path("stations/<str:identity>/firmware/publish/", views.firmware_publish, name="firmware-publish"),
+    path(
+        "stations/<str:identity>/firmware/publications/<uuid:publication_uuid>/unpublish/",
+        views.firmware_unpublish,
+        name="firmware-unpublish",
+    ),
     path("diagnostics/<uuid:request_uuid>/file/", views.diagnostics_download, name="diagnostics-download"),
     # What stations call: signed per-station download links, one-time upload locations.
     path("firmware/<str:token>/<str:name>", views.firmware_download, name="firmware-download"),

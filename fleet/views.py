@@ -26,7 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from chargenet.permissions import operate_required, staff_required
 from fleet import selectors, services
-from fleet.models import Campaign, DiagnosticsRequest, FirmwareImage
+from fleet.models import Campaign, DiagnosticsRequest, FirmwareImage, FirmwarePublication
 from stations.models import Location, Station, Tag
 
 CHUNK = 64 * 1024
@@ -318,7 +318,9 @@ def station_fleet(request: HttpRequest, identity: str) -> HttpResponse:
     return _station_fleet_render(request, _station(identity))
 
 
-def _station_fleet_render(request: HttpRequest, station: Station, *, error: str = "") -> HttpResponse:
+def _station_fleet_render(
+    request: HttpRequest, station: Station, *, error: str = "", publish_error: str = ""
+) -> HttpResponse:
     return render(
         request,
         "fleet/_station_fleet.html",
@@ -326,8 +328,13 @@ def _station_fleet_render(request: HttpRequest, station: Station, *, error: str 
             "station": station,
             "history": selectors.station_firmware_history(station=station),
             "diagnostics": selectors.station_diagnostics(station=station),
+            # PublishFirmware (L03) is OCPP 2.0.1 only: a Local Controller publishes for its stations.
+            "publishes": station.ocpp_version == "2.0.1",
+            "publications": selectors.station_firmware_publications(station=station)[:20],
+            "images": selectors.image_list(),
             "ftp_enabled": settings.FLEET_FTP_ENABLED,
             "error": error,
+            "publish_error": publish_error,
         },
     )
 
@@ -359,11 +366,65 @@ def diagnostics_collect(request: HttpRequest, identity: str) -> HttpResponse:
         )
     except services.FleetError as exc:
         error = str(exc)
+    return _station_fleet_answer(request, station, error)
+
+
+def _station_fleet_answer(
+    request: HttpRequest, station: Station, error: str, *, section: str = "diagnostics"
+) -> HttpResponse:
     if request.headers.get("HX-Request") == "true":
+        if section == "publish":
+            return _station_fleet_render(request, station, publish_error=error)
         return _station_fleet_render(request, station, error=error)
     if error:
         messages.error(request, error)
     return redirect(reverse("station-detail", args=[station.identity]))
+
+
+def _form_count(value: str, field: str) -> int | None:
+    if not value.strip():
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise services.FleetError(f"{field} must be a whole number") from None
+
+
+@require_POST
+@operate_required
+def firmware_publish(request: HttpRequest, identity: str) -> HttpResponse:
+    """The "Publish firmware" form of a 2.0.1 station (a Local Controller): PublishFirmware of an image."""
+    station = _station(identity)
+    error = ""
+    try:
+        image_id = _form_count(request.POST.get("image", ""), "image")
+        image = FirmwareImage.objects.filter(pk=image_id).first() if image_id is not None else None
+        if image is None:
+            raise services.FleetError("choose a firmware image")
+        services.firmware_publish(
+            station=station,
+            image=image,
+            retries=_form_count(request.POST.get("retries", ""), "retries"),
+            retry_interval=_form_count(request.POST.get("retry_interval", ""), "retry interval"),
+            requested_by=request.user,
+        )
+    except services.FleetError as exc:
+        error = str(exc)
+    return _station_fleet_answer(request, station, error, section="publish")
+
+
+@require_POST
+@operate_required
+def firmware_unpublish(request: HttpRequest, identity: str, publication_uuid: Any) -> HttpResponse:
+    """A publication's "Unpublish" button: UnpublishFirmware with the image's MD5."""
+    station = _station(identity)
+    publication = get_object_or_404(FirmwarePublication, station=station, uuid=publication_uuid)
+    error = ""
+    try:
+        services.firmware_unpublish(publication=publication, requested_by=request.user)
+    except services.FleetError as exc:
+        error = str(exc)
+    return _station_fleet_answer(request, station, error, section="publish")
 
 
 @staff_required

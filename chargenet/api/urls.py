@@ -317,6 +317,16 @@ v1 = [
         name="station-diagnostics",
     ),
     path(
+        "stations/<str:identity>/firmware-publications/",
+        fleet_api.StationFirmwarePublicationListApi.as_view(),
+        name="station-firmware-publications",
+    ),
+    path(
+        "stations/<str:identity>/firmware-publications/<uuid:publication_uuid>/unpublish/",
+        fleet_api.FirmwarePublicationUnpublishApi.as_view(),
+        name="station-firmware-publication-unpublish",
+    ),
+    path(
         "diagnostics/<uuid:request_uuid>/",
         fleet_api.DiagnosticsDetailApi.as_view(),
         name="diagnostics-detail",

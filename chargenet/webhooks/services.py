@@ -61,6 +61,7 @@ WEBHOOK_EVENTS = (
     "diagnostics.updated",
     "diagnostics_campaign.updated",
     "diagnostics_campaign.station_updated",
+    "firmware_publication.updated",
     "station.status_reported",
 )
 COMMAND_FINAL_STATUSES = {"accepted", "rejected", "error", "timed_out", "expired"}

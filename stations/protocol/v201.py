@@ -270,10 +270,10 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
 
     @on(Action.publish_firmware_status_notification, skip_schema_validation=True)
     async def on_publish_firmware_status_notification(
-        self, status: str, request_id: int | None = None, **_: Any
+        self, status: str, request_id: int | None = None, location: list[str] | None = None, **_: Any
     ):
-        await committed(services.station_report_status)(
-            station_id=self.station_id, kind="firmware", status=status, request_id=request_id
+        await committed(services.station_publish_status_report)(
+            station_id=self.station_id, status=status, request_id=request_id, locations=location
         )
         return call_result.PublishFirmwareStatusNotification()
 

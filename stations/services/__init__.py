@@ -32,6 +32,7 @@ from stations.connection.services.reports import (
     REPORT_KINDS,
     protocol_violation_record,
     security_event_record,
+    station_publish_status_report,
     station_report_status,
 )
 from stations.network.services.locations import LOCATION_FIELDS, location_create, location_update
@@ -120,6 +121,7 @@ __all__ = [
     "station_id_tag_authorize",
     "station_mark_offline",
     "station_password_set",
+    "station_publish_status_report",
     "station_report_status",
     "station_seen_flush",
     "station_update",

@@ -25,7 +25,7 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures shared with the e2e sc
     station_loop,
     stations,
 )
-from tests.stations.connection.conftest import SERVER_ENV
+from tests.stations.connection.conftest import SERVER_ENV, ocpp_server, run  # noqa: F401 - test_part6_l.py
 from tests.support import REPO, free_port, wait_for_health
 
 

@@ -6,7 +6,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from fleet.models import Campaign, DiagnosticsRequest, FirmwareImage
+from fleet.models import Campaign, DiagnosticsRequest, FirmwareImage, FirmwarePublication
 from stations.models import Command, Station
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +97,52 @@ def test_a_viewer_sees_the_pages_but_has_no_buttons_and_cannot_collect(client, v
     assert "Collect diagnostics" not in client.get("/fleet/stations/V-1/").content.decode()
     assert client.post("/fleet/stations/V-1/diagnostics/").status_code == 403
     assert not DiagnosticsRequest.objects.exists()
+
+
+def _image() -> FirmwareImage:
+    from django.core.files.base import ContentFile
+
+    from fleet import services
+
+    return services.firmware_image_create(
+        vendor="Alfen", model="Eve", version="3.0", file=ContentFile(b"image-bytes", name="eve.bin")
+    )
+
+
+def test_a_2_0_1_stations_part_offers_publishing_and_a_1_6_stations_does_not(olivia):
+    _image()
+    Station.objects.create(identity="LC-1", ocpp_version="2.0.1")
+    Station.objects.create(identity="CP16-1", ocpp_version="1.6")
+
+    controller = olivia.get("/fleet/stations/LC-1/").content.decode()
+    assert "Published firmware" in controller and "Publish firmware" in controller
+    assert "Alfen Eve 3.0" in controller
+    assert "Published firmware" not in olivia.get("/fleet/stations/CP16-1/").content.decode()
+
+
+def test_the_publish_form_without_an_image_shows_why_and_sends_nothing(olivia):
+    _image()
+    Station.objects.create(identity="LC-2", ocpp_version="2.0.1")
+
+    response = olivia.post("/fleet/stations/LC-2/firmware/publish/", {"image": ""}, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200 and "choose a firmware image" in response.content.decode()
+    assert not FirmwarePublication.objects.exists() and not Command.objects.exists()
+
+
+def test_a_viewer_sees_publications_but_cannot_publish_or_unpublish(client, viewer, operator):
+    from fleet import services
+
+    image = _image()
+    station = Station.objects.create(identity="LC-3", ocpp_version="2.0.1")
+    publication = services.firmware_publish(station=station, image=image, requested_by=operator)
+    client.force_login(viewer)
+
+    part = client.get("/fleet/stations/LC-3/").content.decode()
+    assert publication.checksum in part
+    assert "Publish firmware" not in part and "Unpublish</button>" not in part
+    assert client.post("/fleet/stations/LC-3/firmware/publish/", {"image": image.pk}).status_code == 403
+    unpublish = f"/fleet/stations/LC-3/firmware/publications/{publication.uuid}/unpublish/"
+    assert client.post(unpublish).status_code == 403
+    assert FirmwarePublication.objects.count() == 1
+    assert list(Command.objects.values_list("action", flat=True)) == ["PublishFirmware"]

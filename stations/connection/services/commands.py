@@ -200,11 +200,20 @@ def _command_event(command: Command) -> dict[str, Any]:
     return data
 
 
-# AcceptedCanceled (GetLog, UpdateFirmware): accepted, an earlier request of the kind is cancelled.
+# AcceptedCanceled: the new request was accepted and the one under way cancelled (UpdateFirmware
+# L01.FR.24, GetLog N01.FR.12); Unpublished: UnpublishFirmware did what it was asked (L04);
 # EmptyResultSet (GetReport, GetBaseReport, GetMonitoringReport): accepted, nothing matches what was
 # asked (B08, TC_B_18).
 ACCEPTING_STATUSES = frozenset(
-    {"Accepted", "Unlocked", "RebootRequired", "Scheduled", "AcceptedCanceled", "EmptyResultSet"}
+    {
+        "Accepted",
+        "AcceptedCanceled",
+        "Unlocked",
+        "RebootRequired",
+        "Scheduled",
+        "Unpublished",
+        "EmptyResultSet",
+    }
 )
 
 

@@ -74,3 +74,23 @@ def station_report_status(*, station_id: int, kind: str, status: str, request_id
         "station.status_reported",
         _station_event(station, kind=kind, status=status[:40], request_id=request_id),
     )
+
+
+@transaction.atomic
+def station_publish_status_report(
+    *, station_id: int, status: str, request_id: int | None = None, locations: list[str] | None = None
+) -> None:
+    """A Local Controller's PublishFirmwareStatusNotification: about an image it publishes for other
+    stations, not its own firmware, so the station's firmware status is left alone. Published for the
+    fleet app, which keeps the publication (`station.status_reported`, kind "publish")."""
+    station = Station.objects.get(pk=station_id)
+    event_publish(
+        "station.status_reported",
+        _station_event(
+            station,
+            kind="publish",
+            status=status[:40],
+            request_id=request_id,
+            locations=[str(uri)[:512] for uri in locations or []],
+        ),
+    )

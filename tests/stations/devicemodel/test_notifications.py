@@ -143,7 +143,8 @@ def test_tc_a_security_event_firmware_and_log_status_are_recorded(ocpp_server, r
     assert (event.type, event.source, event.tech_info) == ("TamperDetectionActivated", "station", "door")
     state = StationProtocolState.objects.get(station=station)
     assert (state.log_status, state.log_request_id) == ("Uploaded", 9)
-    assert (state.firmware_status, state.firmware_request_id) == ("Published", 5)
+    # a Local Controller's publication is about another image: its own firmware status stays
+    assert (state.firmware_status, state.firmware_request_id) == ("Downloading", 4)
 
 
 def test_tc_h_01_reserve_now_is_recorded_and_tc_h_05_reservation_status_update_ends_it(ocpp_server, run):
