@@ -270,7 +270,8 @@ def test_tc_n_18_monitors_are_cleared_in_as_many_requests_as_the_station_takes_i
                     }
                 ]
             }
-            read = await requested(variables_get_request, station=station, variables=[limit])
+            (read,) = await db(variables_get_request)(station=station, variables=[limit])
+            read = await answered(read)
             read_sent = await cp.wait_call("GetVariables")
             await monitors_known(
                 cp, station, *(monitor(n, EVSE_1, "Power", "Delta", 100 * n) for n in range(1, 8))
