@@ -78,7 +78,9 @@ class ComponentVariableSerializer(serializers.Serializer):
     component_instance = serializers.CharField(max_length=50, required=False, allow_blank=True)
     evse_id = serializers.IntegerField(min_value=0, required=False, allow_null=True)
     connector_id = serializers.IntegerField(min_value=0, required=False, allow_null=True)
-    variable = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    variable = serializers.CharField(
+        max_length=50, required=False, allow_blank=True, help_text="None: every variable of the component"
+    )
     variable_instance = serializers.CharField(max_length=50, required=False, allow_blank=True)
 
 
@@ -401,17 +403,6 @@ class MonitorsClearRequestSerializer(_Wait):
     monitor_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=0), allow_empty=False, max_length=100
     )
-
-
-class ComponentVariableSerializer(serializers.Serializer):
-    component = serializers.CharField(max_length=50)
-    component_instance = serializers.CharField(max_length=50, required=False, allow_blank=True)
-    evse_id = serializers.IntegerField(min_value=0, required=False, allow_null=True)
-    connector_id = serializers.IntegerField(min_value=0, required=False, allow_null=True)
-    variable = serializers.CharField(
-        max_length=50, required=False, allow_blank=True, help_text="None: every variable of the component"
-    )
-    variable_instance = serializers.CharField(max_length=50, required=False, allow_blank=True)
 
 
 class MonitoringReportRequestSerializer(_Wait):
