@@ -281,6 +281,12 @@ def _writer_turn(connection: Any) -> Iterator[None]:
 _lock_file: Any = None
 
 
+def _atomic(fn: Callable[..., Any]) -> bool:
+    """Whether `fn` is decorated with `@transaction.atomic` (the house style of every service)."""
+    cells = getattr(fn, "__closure__", None) or ()
+    return any(isinstance(cell.cell_contents, transaction.Atomic) for cell in cells)
+
+
 def _commit(
     items: list[Item], entries: list[dict[str, Any]], seen: dict[int, Any]
 ) -> tuple[list[tuple[bool, Any]], list[Callable[[], Any]]]:
@@ -292,8 +298,11 @@ def _commit(
     with _writer_turn(connection), transaction.atomic(), events_grouped():
         for item in items:
             try:
-                with transaction.atomic():
+                if _atomic(item.fn):  # its own savepoint already isolates it
                     results.append((True, item.fn(*item.args, **item.kwargs)))
+                else:
+                    with transaction.atomic():
+                        results.append((True, item.fn(*item.args, **item.kwargs)))
             except Exception as exc:
                 results.append((False, exc))
         events_group_store()

@@ -182,7 +182,9 @@ def test_a_group_commit_stores_the_events_of_the_changes_that_committed_and_only
         event_publish("test.recorded", {"thing": thing})
         return thing
 
+    @transaction.atomic  # a service: its own savepoint is all that isolates it
     def fails() -> None:
+        Station.objects.create(identity="HALF-DONE")
         event_publish("test.recorded", {"thing": "refused"})
         raise Rollback
 
@@ -199,6 +201,7 @@ def test_a_group_commit_stores_the_events_of_the_changes_that_committed_and_only
     assert [ok for ok, _ in results] == [True, False, True]
     stored = list(Event.objects.filter(type="test.recorded").order_by("pk"))
     assert [event.data["thing"] for event in stored] == [1, 3]
+    assert not Station.objects.filter(identity="HALF-DONE").exists()
     # and once the answers are out, each stored event reaches its subscriber with its own id
     for hook in hooks:
         hook()
