@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from chargenet.events import event_publish
+from rfid.models import IdToken
 from stations.access.services import station_id_token_authorize
 from stations.common import StationError, _protocol_state
 from stations.connection.catalogue import PayloadError, action_supported, payload_validate
@@ -583,8 +584,9 @@ def session_remote_start(
 ) -> Command:
     """Ask the station to start a session on `evse_id` for the card `id_token` (an IdToken or uid).
 
-    Raises StationError if the station is offline, the connector is unknown, occupied, faulted,
-    reserved or unavailable, or the card may not charge there.
+    Raises StationError if the station is offline, the connector is unknown, in use, faulted,
+    reserved or unavailable, or the card may not charge there. A 2.0.1 connector whose EV is
+    plugged in without a card (F01) is started on: the station ties its transaction to the card.
     """
     uid = getattr(id_token, "uid", id_token)
     station = Station.objects.select_related("location").get(pk=station.pk)
@@ -597,22 +599,32 @@ def session_remote_start(
     )
     if connector is None:
         raise StationError(f"{station.identity} has no EVSE {evse_id}")
-    if connector.status in REMOTE_START_REFUSED:
+    v201 = station.ocpp_version != "1.6"
+    # 2.0.1 F01: the driver may plug in first; the connector is then Occupied and, where the
+    # station starts its transaction on EVConnected, a session without a card is already open.
+    # Only a session somebody is authorized for makes the connector unavailable to a remote start.
+    cable_first = v201 and connector.status == Connector.Status.OCCUPIED
+    if connector.status in REMOTE_START_REFUSED and not cable_first:
         raise StationError(REMOTE_START_REFUSED[connector.status])
-    if Session.objects.filter(connector=connector, status=Session.Status.ACTIVE).exists():
+    active = Session.objects.filter(connector=connector, status=Session.Status.ACTIVE)
+    if v201:
+        active = active.exclude(id_tag="")
+    if active.exists():
         raise StationError("the connector has an active session")
     decision = station_id_token_authorize(station=station, uid=uid, evse_id=connector.evse.evse_id)
     if not decision.accepted:
         raise StationError(f"card {uid}: {decision.reason}")
-    action = "RemoteStartTransaction" if station.ocpp_version == "1.6" else "RequestStartTransaction"
+    action = "RequestStartTransaction" if v201 else "RemoteStartTransaction"
     if action == "RemoteStartTransaction":
         payload: dict[str, Any] = {"connectorId": evse_id, "idTag": uid}
     else:
+        card_type = decision.id_token.type if decision.id_token is not None else IdToken.Type.ISO14443
         payload = {
             "evseId": evse_id,
             # Unique enough to tie the station's TransactionEvent back to this request (F01).
             "remoteStartId": secrets.randbelow(2**31 - 1) + 1,
-            "idToken": {"idToken": uid, "type": "ISO14443"},
+            # The card's own type: a station matches the idToken by value and type (C01).
+            "idToken": {"idToken": uid, "type": card_type},
         }
     return command_create(
         station=station,
