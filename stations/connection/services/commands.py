@@ -24,6 +24,7 @@ from stations.models import (
     ChargingProfile,
     Command,
     Connector,
+    DeviceVariable,
     Reservation,
     Session,
     Station,
@@ -58,8 +59,10 @@ def command_create(
 
     The command waits (status queued) while the station is offline and expires after `expires_in`
     seconds (default OCPP_COMMAND_EXPIRY). The same `idempotency_key` from the same requester returns
-    the command created first. Raises CommandError for an action the station's OCPP version lacks,
-    a payload that breaks the schema, or a station that is Rejected.
+    the command created first. A 2.0.1 GetVariables/SetVariables longer than the station's
+    ItemsPerMessage is queued as several commands, the first returned. Raises CommandError for an
+    action the station's OCPP version lacks, a payload that breaks the schema, or a station that is
+    Rejected.
     """
     if not action_supported(ocpp_version=station.ocpp_version, action=action):
         raise CommandError(f"OCPP {station.ocpp_version} stations do not support the action {action!r}")
@@ -84,17 +87,60 @@ def command_create(
             if existing is not None:
                 return existing
         expiry = settings.OCPP_COMMAND_EXPIRY if expires_in is None else expires_in
-        command = Command.objects.create(
-            station=station,
-            action=action,
-            payload=payload,
-            requested_by=requested_by,
-            idempotency_key=idempotency_key,
-            expires_at=timezone.now() + timedelta(seconds=expiry),
-        )
-        event_publish("command.updated", _command_event(command))
+        commands = [
+            Command.objects.create(
+                station=station,
+                action=action,
+                payload=part,
+                requested_by=requested_by,
+                # A retry finds the first part; the others were queued with it.
+                idempotency_key=idempotency_key if index == 0 else "",
+                expires_at=timezone.now() + timedelta(seconds=expiry),
+            )
+            for index, part in enumerate(_payload_parts(station, action, payload))
+        ]
+        for command in commands:
+            event_publish("command.updated", _command_event(command))
         transaction.on_commit(lambda: command_dispatch(station_id=station.pk))
-    return command
+    return commands[0]
+
+
+# 2.0.1 B06.FR.05 (and B05 for SetVariables): no more SetVariableData/GetVariableData in one request than the station
+# reports in DeviceDataCtrlr.ItemsPerMessage[SetVariables|GetVariables].
+_ITEM_LISTS = {"GetVariables": "getVariableData", "SetVariables": "setVariableData"}
+
+
+def _payload_parts(station: Station, action: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The payload as the station can take it: one request, or a GetVariables/SetVariables split
+    into requests of at most the station's ItemsPerMessage items when it reported a smaller limit."""
+    key = _ITEM_LISTS.get(action)
+    items = payload.get(key) if key else None
+    if not key or not isinstance(items, list) or station.ocpp_version == "1.6":
+        return [payload]
+    limit = _items_per_message(station, action)
+    if limit is None or len(items) <= limit:
+        return [payload]
+    return [{**payload, key: items[start : start + limit]} for start in range(0, len(items), limit)]
+
+
+def _items_per_message(station: Station, action: str) -> int | None:
+    """The station's DeviceDataCtrlr.ItemsPerMessage for `action`, as it last reported it."""
+    value = (
+        DeviceVariable.objects.filter(
+            station=station,
+            component="DeviceDataCtrlr",
+            variable="ItemsPerMessage",
+            variable_instance=action,
+            attribute_type="Actual",
+        )
+        .values_list("value", flat=True)
+        .first()
+    )
+    try:
+        limit = int(value or "")
+    except ValueError:
+        return None
+    return limit if limit > 0 else None
 
 
 def command_dispatch(*, station_id: int) -> None:
