@@ -7,6 +7,7 @@ endpoints for settings). Copy this file over `2.0.1/trigger.py` of the suite che
 
 import asyncio
 import functools
+import secrets
 
 import chargenet_client as api
 
@@ -86,11 +87,16 @@ def _with_request_id(body):
 
 
 async def _update_basic_auth_password(station_id, body):
-    # The operator sets a new password; ChargeNet sends SetVariables(SecurityCtrlr.BasicAuthPassword).
-    password = body.get("password") or body.get("newPassword")
-    return await _run(
-        api.request, "POST", f"/api/v1/stations/{station_id}/password/", {"password": password, "push": True}
-    )
+    # The operator sets a new password the OCPP way: SetVariables(SecurityCtrlr.BasicAuthPassword);
+    # ChargeNet stores it once the station answers Accepted.
+    # Without one in the body the operator lets ChargeNet's rule choose: 24 random characters.
+    password = body.get("password") or body.get("newPassword") or secrets.token_urlsafe(18)
+    item = {
+        "component": {"name": "SecurityCtrlr"},
+        "variable": {"name": "BasicAuthPassword"},
+        "attributeValue": password,
+    }
+    return await set_variables(station_id, [item])
 
 
 _SPECIAL = {
