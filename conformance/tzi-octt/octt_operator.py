@@ -125,6 +125,23 @@ def _resolve(value, station_id=""):
     return value
 
 
+def _no_charging_profiles(station_var):
+    """Memory State "no charging profiles": the operator removes those ChargeNet holds for the
+    station (ChargeNet sends a station its installed profiles again whenever it boots)."""
+
+    def configure():
+        identity = os.environ[station_var]
+        found = api.request("GET", f"/api/v1/stations/{identity}/charging-profiles/")
+        rows = found["results"] if isinstance(found, dict) else found
+        for profile_id in sorted({row["profile_id"] for row in rows if row.get("status") == "installed"}):
+            try:
+                api.request("DELETE", f"/api/v1/stations/{identity}/charging-profiles/{profile_id}/")
+            except api.ApiError:
+                pass
+
+    return configure
+
+
 # test function name -> (env var naming the station, [steps]); a third item runs before the case
 
 SCRIPTS = {
@@ -353,6 +370,74 @@ SCRIPTS = {
                 after=0,
             ),
         ],
+    ),
+    "test_tc_o_01": (
+        "CP201_SP1",
+        [
+            call(
+                "SetDisplayMessage",
+                {
+                    "message": {
+                        "id": 11,
+                        "priority": "NormalCycle",
+                        "state": "Idle",
+                        "message": {"format": "UTF8", "content": "Welcome"},
+                    }
+                },
+            ),
+        ],
+    ),
+    "test_tc_n_01": (
+        "CP201_SP1",
+        [
+            call("GetMonitoringReport", {"monitoringCriteria": ["DeltaMonitoring"]}),
+            call("GetMonitoringReport", {"monitoringCriteria": ["ThresholdMonitoring"]}, after=0),
+        ],
+    ),
+    "test_tc_l_01": (
+        "CP201_SP1",
+        [
+            call(
+                "UpdateFirmware",
+                {
+                    "firmware": {
+                        "location": "https://firmware.example.com/cp-2.0.bin",
+                        "retrieveDateTime": _in_seconds(0),
+                        "signingCertificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+                        "signature": "c2lnbmF0dXJl",
+                    }
+                },
+            ),
+        ],
+    ),
+    "test_tc_k_01": (
+        "CP201_SP1",
+        [
+            call(
+                "SetChargingProfile",
+                {
+                    "evseId": 1,
+                    "chargingProfile": {
+                        "id": 101,
+                        "stackLevel": 1,
+                        "chargingProfilePurpose": "TxDefaultProfile",
+                        "chargingProfileKind": "Absolute",
+                        "validFrom": _in_seconds(0),
+                        "validTo": _in_seconds(3600),
+                        "chargingSchedule": [
+                            {
+                                "id": 1,
+                                "startSchedule": _in_seconds(0),
+                                "chargingRateUnit": "A",
+                                "duration": 3600,
+                                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6.0}],
+                            }
+                        ],
+                    },
+                },
+            ),
+        ],
+        _no_charging_profiles("CP201_SP1"),
     ),
     "test_tc_b_13": ("BASIC_AUTH_CP_B", [call("GetBaseReport", {"reportBase": "FullInventory"})]),
     "test_tc_b_14": ("BASIC_AUTH_CP_B", [call("GetBaseReport", {"reportBase": "SummaryInventory"})]),
