@@ -113,8 +113,9 @@ class _ActiveTransaction(str):
 
 def _resolve(value, station_id=""):
     if isinstance(value, _ActiveTransaction):
-        found = api.request("GET", f"/api/v1/sessions/?station={station_id}&status=active&page_size=1")
-        return found["results"][0]["transaction_id"] if found["results"] else ""
+        found = api.request("GET", f"/api/v1/sessions/?station={station_id}&status=active&page_size=100")
+        newest = max(found["results"], key=lambda row: row["started_at"], default=None)
+        return newest["transaction_id"] if newest else ""
     if isinstance(value, _in_seconds):
         moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=value.seconds)
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -438,6 +439,41 @@ SCRIPTS = {
             ),
         ],
         _no_charging_profiles("CP201_SP1"),
+    ),
+    "test_tc_e_30": (
+        "CP201_SP1",
+        [
+            call("GetTransactionStatus", {"transactionId": _ActiveTransaction()}, pause=1.0),
+        ],
+    ),
+    "test_tc_e_33": ("CP201_SP1", [call("GetTransactionStatus", {}, pause=3.0)]),
+    "test_tc_b_22": ("BASIC_AUTH_CP_B", [call("Reset", {"type": "Immediate"}, pause=1.0)]),
+    "test_tc_g_07": (
+        "CP201_SP1",
+        [
+            call(
+                "ChangeAvailability",
+                {"operationalStatus": "Inoperative", "evse": {"id": 1, "connectorId": 1}},
+            ),
+        ],
+    ),
+    "test_tc_h_15": (
+        "CP201_SP1",
+        [
+            call(
+                "ReserveNow",
+                {
+                    "id": 151,
+                    "expiryDateTime": "2099-01-01T00:00:00Z",
+                    "connectorType": "cType2",
+                    "idToken": _valid_token(),
+                },
+            ),
+        ],
+    ),
+    "test_tc_f_14": (
+        "CP201_SP1",
+        [call("TriggerMessage", {"requestedMessage": "TransactionEvent"}, pause=2.0)],
     ),
     "test_tc_b_13": ("BASIC_AUTH_CP_B", [call("GetBaseReport", {"reportBase": "FullInventory"})]),
     "test_tc_b_14": ("BASIC_AUTH_CP_B", [call("GetBaseReport", {"reportBase": "SummaryInventory"})]),
