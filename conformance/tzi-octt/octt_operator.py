@@ -475,6 +475,39 @@ SCRIPTS = {
         "CP201_SP1",
         [call("TriggerMessage", {"requestedMessage": "TransactionEvent"}, pause=2.0)],
     ),
+    "test_tc_l_03": (
+        "CP201_SP1",
+        [
+            call(
+                "UpdateFirmware",
+                {
+                    "firmware": {
+                        "location": "https://firmware.example.com/cp-2.0.bin",
+                        "retrieveDateTime": _in_seconds(3600),
+                        "signingCertificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+                        "signature": "c2lnbmF0dXJl",
+                    }
+                },
+            ),
+        ],
+    ),
+    "test_tc_o_06": (
+        "CP201_SP1",
+        [
+            call(
+                "SetDisplayMessage",
+                {
+                    "message": {
+                        "id": 16,
+                        "priority": "InFront",
+                        "transactionId": _ActiveTransaction(),
+                        "message": {"format": "UTF8", "content": "Enjoy your charge"},
+                    }
+                },
+                pause=1.0,
+            ),
+        ],
+    ),
     "test_tc_b_13": ("BASIC_AUTH_CP_B", [call("GetBaseReport", {"reportBase": "FullInventory"})]),
     "test_tc_b_14": ("BASIC_AUTH_CP_B", [call("GetBaseReport", {"reportBase": "SummaryInventory"})]),
     "test_tc_b_18": (
