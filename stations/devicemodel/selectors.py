@@ -141,3 +141,24 @@ def _customer_information_rows(commands: list[Command]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def device_limit(*, station: Station, component: str, variable: str, instance: str) -> int | None:
+    """A positive integer the station reported for `component.variable[instance]` (Actual), e.g.
+    DeviceDataCtrlr.ItemsPerMessage[GetVariables]; None when unknown or not a positive number."""
+    value = (
+        DeviceVariable.objects.filter(
+            station=station,
+            component=component,
+            variable=variable,
+            variable_instance=instance,
+            attribute_type="Actual",
+        )
+        .values_list("value", flat=True)
+        .first()
+    )
+    try:
+        limit = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return limit if limit > 0 else None

@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 
 from chargenet.events import event_publish
 from stations.common import _station_event, _timestamp_plausible
+from stations.devicemodel.selectors import device_limit
 from stations.models import (
     ChargingNotice,
     Command,
@@ -510,34 +511,15 @@ def _command_create(**kwargs: Any) -> Any:
     return command_create(**kwargs)
 
 
-def items_per_message(*, station: Station, action: str) -> int | None:
-    """How many items the station takes in one `action` (GetVariables, SetVariables) as its device
-    model reports DeviceDataCtrlr.ItemsPerMessage[<action>]; None when unknown or not a positive number."""
-    value = (
-        DeviceVariable.objects.filter(
-            station=station,
-            component="DeviceDataCtrlr",
-            variable="ItemsPerMessage",
-            variable_instance=action,
-            attribute_type="Actual",
-        )
-        .values_list("value", flat=True)
-        .first()
-    )
-    try:
-        limit = int(str(value).strip()) if value is not None else 0
-    except ValueError:
-        return None
-    return limit if limit > 0 else None
-
-
 @transaction.atomic
 def _variables_commands(
     *, station: Station, action: str, key: str, items: list[dict[str, Any]], requested_by: Any
 ) -> list[Any]:
     # B06.FR.05 (and the same for SetVariables): never more items in one request than the station
     # said it takes.
-    size = items_per_message(station=station, action=action) or len(items)
+    size = device_limit(
+        station=station, component="DeviceDataCtrlr", variable="ItemsPerMessage", instance=action
+    ) or len(items)
     return [
         _command_create(
             station=station, action=action, payload={key: items[i : i + size]}, requested_by=requested_by
@@ -775,26 +757,6 @@ def variable_monitoring_set_request(
     )
 
 
-def _message_limit(station: Station, component: str, variable: str, instance: str) -> int | None:
-    """A positive integer the station reported for `component.variable[instance]` (Actual), or None."""
-    value = (
-        DeviceVariable.objects.filter(
-            station=station,
-            component=component,
-            variable=variable,
-            variable_instance=instance,
-            attribute_type="Actual",
-        )
-        .values_list("value", flat=True)
-        .first()
-    )
-    try:
-        limit = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return limit if limit > 0 else None
-
-
 # The CALL frame around a ClearVariableMonitoring payload: [2,"<36-character id>","<action>",{…}].
 _CLEAR_FRAME_OVERHEAD = len('[2,"","ClearVariableMonitoring",]') + 36
 
@@ -823,8 +785,18 @@ def variable_monitoring_clear_request(
     BytesPerMessage (instance ClearVariableMonitoring) demand, as far as its device model tells them
     (N06.FR.04); returns the commands in the order they are sent. Raises CommandError."""
     ids = [int(i) for i in monitor_ids]
-    items = _message_limit(station, "MonitoringCtrlr", "ItemsPerMessage", "ClearVariableMonitoring")
-    size = _message_limit(station, "MonitoringCtrlr", "BytesPerMessage", "ClearVariableMonitoring")
+    items = device_limit(
+        station=station,
+        component="MonitoringCtrlr",
+        variable="ItemsPerMessage",
+        instance="ClearVariableMonitoring",
+    )
+    size = device_limit(
+        station=station,
+        component="MonitoringCtrlr",
+        variable="BytesPerMessage",
+        instance="ClearVariableMonitoring",
+    )
     with transaction.atomic():
         return [
             _command_create(

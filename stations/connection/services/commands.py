@@ -16,9 +16,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from chargenet.events import event_publish
+from rfid.models import IdToken
 from stations.access.services import station_id_token_authorize
 from stations.common import StationError, _protocol_state
 from stations.connection.catalogue import PayloadError, action_supported, payload_validate
+from stations.devicemodel.selectors import device_limit
 from stations.models import (
     ChargingProfile,
     Command,
@@ -57,9 +59,10 @@ def command_create(
 
     The command waits (status queued) while the station is offline and expires after `expires_in`
     seconds (default OCPP_COMMAND_EXPIRY). The same `idempotency_key` from the same requester returns
-    the command created first. Raises CommandError for an action the station's OCPP version lacks,
-    a payload that breaks the schema (or a 2.0.1 StatusNotification trigger naming no EVSE), or a
-    station that is Rejected.
+    the command created first. A 2.0.1 GetVariables/SetVariables longer than the station's
+    ItemsPerMessage is queued as several commands, the first returned. Raises CommandError for an
+    action the station's OCPP version lacks, a payload that breaks the schema (or a 2.0.1
+    StatusNotification trigger naming no EVSE), or a station that is Rejected.
     """
     if not action_supported(ocpp_version=station.ocpp_version, action=action):
         raise CommandError(f"OCPP {station.ocpp_version} stations do not support the action {action!r}")
@@ -92,17 +95,42 @@ def command_create(
             if existing is not None:
                 return existing
         expiry = settings.OCPP_COMMAND_EXPIRY if expires_in is None else expires_in
-        command = Command.objects.create(
-            station=station,
-            action=action,
-            payload=payload,
-            requested_by=requested_by,
-            idempotency_key=idempotency_key,
-            expires_at=timezone.now() + timedelta(seconds=expiry),
-        )
-        event_publish("command.updated", _command_event(command))
+        commands = [
+            Command.objects.create(
+                station=station,
+                action=action,
+                payload=part,
+                requested_by=requested_by,
+                # A retry finds the first part; the others were queued with it.
+                idempotency_key=idempotency_key if index == 0 else "",
+                expires_at=timezone.now() + timedelta(seconds=expiry),
+            )
+            for index, part in enumerate(_payload_parts(station, action, payload))
+        ]
+        for command in commands:
+            event_publish("command.updated", _command_event(command))
         transaction.on_commit(lambda: command_dispatch(station_id=station.pk))
-    return command
+    return commands[0]
+
+
+# 2.0.1 B06.FR.05 (and B05 for SetVariables): no more SetVariableData/GetVariableData in one request than the station
+# reports in DeviceDataCtrlr.ItemsPerMessage[SetVariables|GetVariables].
+_ITEM_LISTS = {"GetVariables": "getVariableData", "SetVariables": "setVariableData"}
+
+
+def _payload_parts(station: Station, action: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The payload as the station can take it: one request, or a GetVariables/SetVariables split
+    into requests of at most the station's ItemsPerMessage items when it reported a smaller limit."""
+    key = _ITEM_LISTS.get(action)
+    items = payload.get(key) if key else None
+    if not key or not isinstance(items, list) or station.ocpp_version == "1.6":
+        return [payload]
+    limit = device_limit(
+        station=station, component="DeviceDataCtrlr", variable="ItemsPerMessage", instance=action
+    )
+    if limit is None or len(items) <= limit:
+        return [payload]
+    return [{**payload, key: items[start : start + limit]} for start in range(0, len(items), limit)]
 
 
 def command_dispatch(*, station_id: int) -> None:
@@ -647,8 +675,9 @@ def session_remote_start(
     with `charging_profile` (a TxProfile in the station's OCPP version, checked by smart charging)
     when given; the station's acceptance installs it.
 
-    Raises StationError if the station is offline, the connector is unknown, occupied, faulted,
-    reserved or unavailable, or the card may not charge there.
+    Raises StationError if the station is offline, the connector is unknown, in use, faulted,
+    reserved or unavailable, or the card may not charge there. A 2.0.1 connector whose EV is
+    plugged in without a card (F01) is started on: the station ties its transaction to the card.
     """
     uid = getattr(id_token, "uid", id_token)
     station = Station.objects.select_related("location").get(pk=station.pk)
@@ -661,22 +690,32 @@ def session_remote_start(
     )
     if connector is None:
         raise StationError(f"{station.identity} has no EVSE {evse_id}")
-    if connector.status in REMOTE_START_REFUSED:
+    v201 = station.ocpp_version != "1.6"
+    # 2.0.1 F01: the driver may plug in first; the connector is then Occupied and, where the
+    # station starts its transaction on EVConnected, a session without a card is already open.
+    # Only a session somebody is authorized for makes the connector unavailable to a remote start.
+    cable_first = v201 and connector.status == Connector.Status.OCCUPIED
+    if connector.status in REMOTE_START_REFUSED and not cable_first:
         raise StationError(REMOTE_START_REFUSED[connector.status])
-    if Session.objects.filter(connector=connector, status=Session.Status.ACTIVE).exists():
+    active = Session.objects.filter(connector=connector, status=Session.Status.ACTIVE)
+    if v201:
+        active = active.exclude(id_tag="")
+    if active.exists():
         raise StationError("the connector has an active session")
     decision = station_id_token_authorize(station=station, uid=uid, evse_id=connector.evse.evse_id)
     if not decision.accepted:
         raise StationError(f"card {uid}: {decision.reason}")
-    action = "RemoteStartTransaction" if station.ocpp_version == "1.6" else "RequestStartTransaction"
+    action = "RequestStartTransaction" if v201 else "RemoteStartTransaction"
     if action == "RemoteStartTransaction":
         payload: dict[str, Any] = {"connectorId": evse_id, "idTag": uid}
     else:
+        card_type = decision.id_token.type if decision.id_token is not None else IdToken.Type.ISO14443
         payload = {
             "evseId": evse_id,
             # Unique enough to tie the station's TransactionEvent back to this request (F01).
             "remoteStartId": secrets.randbelow(2**31 - 1) + 1,
-            "idToken": {"idToken": uid, "type": "ISO14443"},
+            # The card's own type: a station matches the idToken by value and type (C01).
+            "idToken": {"idToken": uid, "type": card_type},
         }
     if charging_profile is not None:
         payload["chargingProfile"] = charging_profile

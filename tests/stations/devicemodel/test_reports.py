@@ -5,6 +5,7 @@ Named after the OCPP 2.0.1 CSMS test cases (Part 6) where one fits."""
 import pytest
 
 from chargenet.models import Event
+from stations.devicemodel.services import variables_get_request
 from stations.models import (
     Command,
     DeviceMonitor,
@@ -181,6 +182,95 @@ def test_tc_b_05_set_variables_stores_each_attributes_result_and_tc_b_06_get_var
     enabled = DeviceVariable.objects.get(station=station, variable="Enabled")
     assert (enabled.value, enabled.last_status) == ("true", "Accepted")
     assert DeviceVariable.objects.get(station=station, variable="Nonsense").last_status == "UnknownVariable"
+
+
+def _items_per_message(instance: str) -> dict:
+    return {
+        "component": {"name": "DeviceDataCtrlr"},
+        "variable": {"name": "ItemsPerMessage", "instance": instance},
+    }
+
+
+def test_tc_b_08_get_variables_are_split_by_the_stations_items_per_message(ocpp_server, run):
+    station = station_make(ocpp_version="2.0.1")
+    wanted = [
+        {"component": "DeviceDataCtrlr", "variable": "ItemsPerMessage", "variable_instance": "GetReport"},
+        {"component": "DeviceDataCtrlr", "variable": "ItemsPerMessage", "variable_instance": "GetVariables"},
+        {"component": "DeviceDataCtrlr", "variable": "BytesPerMessage", "variable_instance": "GetReport"},
+        {"component": "DeviceDataCtrlr", "variable": "BytesPerMessage", "variable_instance": "GetVariables"},
+        {"component": "AuthCtrlr", "variable": "AuthorizeRemoteStart"},
+    ]
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            # given: the operator read the station's limit, 4 variables per GetVariables
+            cp.responders["GetVariables"] = {
+                "getVariableResult": [
+                    {
+                        "attributeStatus": "Accepted",
+                        "attributeValue": "4",
+                        **_items_per_message("GetVariables"),
+                    }
+                ]
+            }
+            await command_send(
+                station, "GetVariables", {"getVariableData": [_items_per_message("GetVariables")]}
+            )
+            cp.received.clear()
+            # when: five variables are asked for at once
+            cp.responders["GetVariables"] = lambda payload: {
+                "getVariableResult": [
+                    {"attributeStatus": "Accepted", "attributeValue": "1", **item}
+                    for item in payload["getVariableData"]
+                ]
+            }
+            first = await db(variables_get_request)(station=station, variables=wanted)
+            requests = [await cp.wait_call("GetVariables"), await cp.wait_call("GetVariables")]
+            return first, requests
+
+    first, requests = run(scenario())
+    # then: the station got them in two requests, 4 and 1, all five asked once
+    assert [len(r["getVariableData"]) for r in requests] == [4, 1]
+    asked = [
+        (i["variable"]["name"], i["variable"].get("instance")) for r in requests for i in r["getVariableData"]
+    ]
+    assert sorted(asked, key=str) == sorted(
+        [(w["variable"], w.get("variable_instance")) for w in wanted], key=str
+    )
+    assert first.payload == {"getVariableData": requests[0]["getVariableData"]}
+
+
+def test_get_variables_within_the_stations_limit_stay_one_request(ocpp_server, run):
+    station = station_make(ocpp_version="2.0.1")
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            await cp.ok(
+                "NotifyReport",
+                {
+                    "requestId": 1,
+                    "generatedAt": now_iso(),
+                    "seqNo": 0,
+                    "reportData": [
+                        {
+                            **_items_per_message("GetVariables"),
+                            "variableAttribute": [{"type": "Actual", "value": "2", "mutability": "ReadOnly"}],
+                        }
+                    ],
+                },
+            )
+            await db(variables_get_request)(
+                station=station,
+                variables=[
+                    {"component": "AuthCtrlr", "variable": "Enabled"},
+                    {"component": "AuthCtrlr", "variable": "AuthorizeRemoteStart"},
+                ],
+            )
+            return await cp.wait_call("GetVariables")
+
+    request = run(scenario())
+    assert len(request["getVariableData"]) == 2
+    assert Command.objects.filter(station=station, action="GetVariables").count() == 1
 
 
 def test_tc_n_02_notify_monitoring_report_is_stored(ocpp_server, run):

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from billing.services import tariff_create
 from rfid.services import id_token_create
+from stations.common import StationError
 from stations.models import Command, Session
 from stations.services import command_wait, session_remote_start
 from tests.stations.connection.helpers import db, now_iso, station_make
@@ -166,6 +167,84 @@ def test_tc_f_02_remote_start_id_ties_the_session_to_the_remote_start(ocpp_serve
     session = Session.objects.get(station=station, transaction_id="tx-f02")
     assert session.remote_start_id == request["remoteStartId"]
     assert session.id_tag == "REMOTE-CARD" and session.id_token.uid == "REMOTE-CARD"
+
+
+def test_tc_f_01_a_remote_start_reaches_a_station_whose_ev_is_plugged_in_first(ocpp_server, run):
+    station = station_make(ocpp_version="2.0.1")
+    id_token_create(uid="CABLE-FIRST", type="Central")
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            # given: the driver plugs in; the station (TxStartPoint EVConnected) opens a transaction
+            await cp.ok(
+                "StatusNotification",
+                {"timestamp": now_iso(), "connectorStatus": "Occupied", "evseId": 1, "connectorId": 1},
+            )
+            await cp.ok(
+                "TransactionEvent",
+                event(
+                    "Started",
+                    "tx-f01",
+                    0,
+                    "CablePluggedIn",
+                    evse={"id": 1, "connectorId": 1},
+                    info={"chargingState": "EVConnected"},
+                ),
+            )
+            # when: the operator starts the session for the driver's card
+            command = await db(session_remote_start)(station=station, evse_id=1, id_token="CABLE-FIRST")
+            await db(command_wait)(command=command, timeout=10)
+            request = await cp.wait_call("RequestStartTransaction")
+            await cp.ok(
+                "TransactionEvent",
+                event(
+                    "Updated",
+                    "tx-f01",
+                    1,
+                    "RemoteStart",
+                    evse={"id": 1, "connectorId": 1},
+                    info={"remoteStartId": request["remoteStartId"], "chargingState": "EVConnected"},
+                ),
+            )
+            return request
+
+    request = run(scenario())
+    # then: the station was asked with the card as it is registered, and the open session is the card's
+    assert request["idToken"] == {"idToken": "CABLE-FIRST", "type": "Central"}
+    session = Session.objects.get(station=station, transaction_id="tx-f01")
+    assert session.id_token.uid == "CABLE-FIRST"
+
+
+def test_a_remote_start_is_refused_while_a_card_holds_the_connector(ocpp_server, run):
+    station = station_make(ocpp_version="2.0.1")
+    id_token_create(uid="HOLDER")
+    id_token_create(uid="LATECOMER")
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            await cp.ok(
+                "StatusNotification",
+                {"timestamp": now_iso(), "connectorStatus": "Occupied", "evseId": 1, "connectorId": 1},
+            )
+            await cp.ok(
+                "TransactionEvent",
+                event(
+                    "Started",
+                    "tx-held",
+                    0,
+                    "Authorized",
+                    evse={"id": 1, "connectorId": 1},
+                    idToken={"idToken": "HOLDER", "type": "ISO14443"},
+                ),
+            )
+            try:
+                await db(session_remote_start)(station=station, evse_id=1, id_token="LATECOMER")
+            except StationError as exc:
+                return str(exc)
+            return None
+
+    assert run(scenario()) == "the connector has an active session"
+    assert not Command.objects.filter(station=station, action="RequestStartTransaction").exists()
 
 
 def _kwh30_tariff() -> None:
