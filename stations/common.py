@@ -63,6 +63,14 @@ def _session_event(session: Session) -> dict[str, Any]:
 def _connector_for(station: Station, connector_id: int, number: int = 1) -> Connector:
     # OCPP 1.6: connector id N is EVSE N with a single connector (number 1); OCPP 2.0.1 names the
     # EVSE and the connector on it (number). Stations report what they have.
+    # One query for a connector the station has (the usual case), two get_or_create otherwise.
+    found = (
+        Connector.objects.select_related("evse")
+        .filter(evse__station=station, evse__evse_id=connector_id, connector_id=number or 1)
+        .first()
+    )
+    if found is not None:
+        return found
     evse, _ = Evse.objects.get_or_create(station=station, evse_id=connector_id)
     connector, _ = Connector.objects.get_or_create(evse=evse, connector_id=number or 1)
     connector.evse = evse  # callers read connector.evse: no second fetch

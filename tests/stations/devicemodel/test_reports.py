@@ -5,6 +5,7 @@ Named after the OCPP 2.0.1 CSMS test cases (Part 6) where one fits."""
 import pytest
 
 from chargenet.models import Event
+from stations.connection.services.commands import command_create
 from stations.devicemodel.services import variables_get_request
 from stations.models import (
     Command,
@@ -191,7 +192,7 @@ def _items_per_message(instance: str) -> dict:
     }
 
 
-def test_tc_b_08_get_variables_are_split_by_the_stations_items_per_message(ocpp_server, run):
+def test_tc_b_08_a_raw_get_variables_command_is_split_by_the_stations_items_per_message(ocpp_server, run):
     station = station_make(ocpp_version="2.0.1")
     wanted = [
         {"component": "DeviceDataCtrlr", "variable": "ItemsPerMessage", "variable_instance": "GetReport"},
@@ -224,7 +225,20 @@ def test_tc_b_08_get_variables_are_split_by_the_stations_items_per_message(ocpp_
                     for item in payload["getVariableData"]
                 ]
             }
-            first = await db(variables_get_request)(station=station, variables=wanted)
+            # (through the commands endpoint's service, as an integrator sends a raw request)
+            items = [
+                {
+                    "component": {"name": w["component"]},
+                    "variable": {
+                        "name": w["variable"],
+                        **({"instance": w["variable_instance"]} if "variable_instance" in w else {}),
+                    },
+                }
+                for w in wanted
+            ]
+            first = await db(command_create)(
+                station=station, action="GetVariables", payload={"getVariableData": items}
+            )
             requests = [await cp.wait_call("GetVariables"), await cp.wait_call("GetVariables")]
             return first, requests
 
