@@ -237,9 +237,22 @@ class OcppConsumer(AsyncWebsocketConsumer):
         )
         self.cp.logger = library_logger
         BATCH.attach(self)
+        # The presence write is not awaited here: Channels hands this consumer no frame before
+        # connect() returns, and in a reconnect storm thousands of presence writes queue at the
+        # writer, so a BootNotification that waited behind them would time out at the station
+        # instead of being paced with Pending at once. The write still enters the writer's queue
+        # before any frame of this connection can (both go through the same FIFO), so nothing the
+        # connection stores is committed before it.
+        self.spawn(self.presence_record())
+        self.spawn(self.serve())
+
+    async def presence_record(self) -> None:
+        """Record the connection (which node and channel hold the station); the connection it
+        replaces is told to go; the commands waiting for the station start to flow."""
+        assert self.station_id is not None
         previous = await BATCH.run(
             services.station_connected,
-            station_id=station.pk,
+            station_id=self.station_id,
             channel_name=self.channel_name,
             node=NODE,
             ocpp_version=self.version,
@@ -247,7 +260,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if previous:
             # The new authenticated connection wins; the old one may be half-open.
             await self.channel_layer.send(previous, {"type": "station.replaced"})
-        self.spawn(self.serve())
         if self.registration is not None:
             self.commands_drain()
 
