@@ -540,6 +540,25 @@ SCRIPTS = {
             ),
         ],
     ),
+    "test_tc_b_44": (
+        "BASIC_AUTH_CP_B",
+        [
+            call(
+                "SetNetworkProfile",
+                {
+                    "configurationSlot": 1,
+                    "connectionData": {
+                        "messageTimeout": 30,
+                        "ocppCsmsUrl": os.environ.get("CSMS_ADDRESS", ""),
+                        "ocppInterface": "Wired0",
+                        "ocppTransport": "JSON",
+                        "ocppVersion": "OCPP20",
+                        "securityProfile": 1,
+                    },
+                },
+            ),
+        ],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
