@@ -559,6 +559,36 @@ SCRIPTS = {
             ),
         ],
     ),
+    "test_tc_f_15": ("CP201_SP1", [call("TriggerMessage", {"requestedMessage": "LogStatusNotification"})]),
+    "test_tc_f_18": (
+        "CP201_SP1",
+        [call("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"})],
+    ),
+    "test_tc_f_20": ("CP201_SP1", [call("TriggerMessage", {"requestedMessage": "Heartbeat"})]),
+    "test_tc_f_23": (
+        "CP201_SP1",
+        [
+            call(
+                "TriggerMessage",
+                {"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}},
+            )
+        ],
+    ),
+    "test_tc_f_24": (
+        "CP201_SP1",
+        [
+            call(
+                "TriggerMessage",
+                {"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}},
+                pause=1.0,
+            )
+        ],
+    ),
+    # F_27: any message the station has not implemented; the suite's station answers NotImplemented
+    "test_tc_f_27": (
+        "CP201_SP1",
+        [call("TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"})],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
