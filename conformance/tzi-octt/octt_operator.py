@@ -28,6 +28,11 @@ def post(path, body, after=None, pause=0.0):
     return {"path": path, "payload": body, "after": after, "pause": pause}
 
 
+def session_post(path, pause=0.0):
+    """One operator step on the station's newest active session: `path` under /api/v1/sessions/<id>/."""
+    return {"session_path": path, "payload": {}, "after": None, "pause": pause}
+
+
 def _local_list_entry(uid_var, type_var):
     return {
         "idToken": {"idToken": os.environ[uid_var], "type": os.environ[type_var]},
@@ -589,6 +594,7 @@ SCRIPTS = {
         "CP201_SP1",
         [call("TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"})],
     ),
+    "test_tc_e_21": ("CP201_SP1", [session_post("remote-stop/", pause=1.0)]),
 }
 
 _NEEDS_REQUEST_ID = {
@@ -637,9 +643,17 @@ def _play(station_id, steps, since_iso, log):
             _wait_final(station_id, sent[step["after"]]["id"])
         time.sleep(step["pause"])
         payload = _resolve(step["payload"], station_id)
-        name = step.get("action") or step["path"]
+        name = step.get("action") or step.get("path") or step["session_path"]
         try:
-            if "path" in step:
+            if "session_path" in step:
+                found = api.request(
+                    "GET", f"/api/v1/sessions/?station={station_id}&status=active&page_size=100"
+                )
+                newest = max(found["results"], key=lambda row: row["started_at"])
+                sent.append(
+                    api.request("POST", f"/api/v1/sessions/{newest['id']}/{step['session_path']}", payload)
+                )
+            elif "path" in step:
                 sent.append(api.request("POST", f"/api/v1/stations/{station_id}/{step['path']}", payload))
             else:
                 if step["action"] in _NEEDS_REQUEST_ID and "requestId" not in payload:
