@@ -116,7 +116,18 @@ class _ActiveTransaction(str):
         return super().__new__(cls, "")
 
 
+class _LatestTransaction(str):
+    """The transactionId of the station's newest session, ended or not."""
+
+    def __new__(cls):
+        return super().__new__(cls, "")
+
+
 def _resolve(value, station_id=""):
+    if isinstance(value, _LatestTransaction):
+        found = api.request("GET", f"/api/v1/sessions/?station={station_id}&page_size=100")
+        newest = max(found["results"], key=lambda row: row["started_at"], default=None)
+        return newest["transaction_id"] if newest else ""
     if isinstance(value, _ActiveTransaction):
         found = api.request("GET", f"/api/v1/sessions/?station={station_id}&status=active&page_size=100")
         newest = max(found["results"], key=lambda row: row["started_at"], default=None)
@@ -595,6 +606,12 @@ SCRIPTS = {
         [call("TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"})],
     ),
     "test_tc_e_21": ("CP201_SP1", [session_post("remote-stop/", pause=1.0)]),
+    # E_31: the station reconnects after TRANSACTION_DURATION (5 s) and reports its ended transaction
+    "test_tc_e_31": (
+        "CP201_SP1",
+        [call("GetTransactionStatus", {"transactionId": _LatestTransaction()}, pause=7.0)],
+    ),
+    "test_tc_e_34": ("CP201_SP1", [{**call("GetTransactionStatus", {}), "blind": True}]),
 }
 
 _NEEDS_REQUEST_ID = {
@@ -633,7 +650,10 @@ def _wait_final(station_id, command_id, timeout=30):
 
 
 def _play(station_id, steps, since_iso, log):
-    if not _station_spoke_since(station_id, since_iso, timeout=30):
+    if steps and steps[0].get("blind"):
+        # the case's station only listens (it sends nothing, not even a boot): act once it is connected
+        time.sleep(2.0)
+    elif not _station_spoke_since(station_id, since_iso, timeout=30):
         log.append("station never spoke")
         return
     time.sleep(float(os.environ.get("OCTT_OPERATOR_DELAY", "1.0")))
