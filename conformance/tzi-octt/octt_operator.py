@@ -612,6 +612,28 @@ SCRIPTS = {
         [call("GetTransactionStatus", {"transactionId": _LatestTransaction()}, pause=7.0)],
     ),
     "test_tc_e_34": ("CP201_SP1", [{**call("GetTransactionStatus", {}), "blind": True}]),
+    "test_tc_g_08": (
+        "CP201_SP1",
+        [call("ChangeAvailability", {"operationalStatus": "Operative", "evse": {"id": 1, "connectorId": 1}})],
+    ),
+    "test_tc_g_11": (
+        "CP201_SP1",
+        [call("ChangeAvailability", {"operationalStatus": "Inoperative", "evse": {"id": 1}}, pause=1.0)],
+    ),
+    "test_tc_g_14": (
+        "CP201_SP1",
+        [call("ChangeAvailability", {"operationalStatus": "Inoperative"}, pause=1.0)],
+    ),
+    "test_tc_g_17": (
+        "CP201_SP1",
+        [
+            call(
+                "ChangeAvailability",
+                {"operationalStatus": "Inoperative", "evse": {"id": 1, "connectorId": 1}},
+                pause=1.0,
+            )
+        ],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
