@@ -634,6 +634,49 @@ SCRIPTS = {
             )
         ],
     ),
+    "test_tc_h_17": (
+        "CP201_SP1",
+        [
+            call(
+                "ReserveNow",
+                {"id": 171, "expiryDateTime": "2099-01-01T00:00:00Z", "evseId": 1, "idToken": _valid_token()},
+            ),
+            call("CancelReservation", {"reservationId": 171}, after=0, pause=1.0),
+        ],
+    ),
+    "test_tc_h_19": (
+        "CP201_SP1",
+        [
+            call(
+                "ReserveNow",
+                {
+                    "id": 191,
+                    "expiryDateTime": "2099-01-01T00:00:00Z",
+                    "evseId": 1,
+                    "idToken": _valid_token(),
+                    "groupIdToken": {"idToken": os.environ.get("GROUP_ID", ""), "type": "Central"},
+                },
+            )
+        ],
+    ),
+    "test_tc_h_20": (
+        "CP201_SP1",
+        [
+            call(
+                "ReserveNow",
+                {"id": 201, "expiryDateTime": "2099-01-01T00:00:00Z", "evseId": 1, "idToken": _valid_token()},
+            )
+        ],
+    ),
+    "test_tc_h_22": (
+        "CP201_SP1",
+        [
+            call(
+                "ReserveNow",
+                {"id": 221, "expiryDateTime": "2099-01-01T00:00:00Z", "evseId": 1, "idToken": _valid_token()},
+            )
+        ],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
