@@ -93,6 +93,16 @@ def _device_model_known(station_var, report_data):
     return configure
 
 
+def _display_message(message_id, **extra):
+    message = {
+        "id": message_id,
+        "priority": "NormalCycle",
+        "message": {"format": "UTF8", "content": f"OCTT message {message_id}"},
+    }
+    message.update(extra)
+    return {"message": message}
+
+
 def _valid_token():
     return {
         "idToken": os.environ.get("VALID_ID_TOKEN", ""),
@@ -675,6 +685,46 @@ SCRIPTS = {
                 "ReserveNow",
                 {"id": 221, "expiryDateTime": "2099-01-01T00:00:00Z", "evseId": 1, "idToken": _valid_token()},
             )
+        ],
+    ),
+    "test_tc_o_02": (
+        "CP201_SP1",
+        [call("SetDisplayMessage", _display_message(21)), call("GetDisplayMessages", {}, after=0)],
+    ),
+    "test_tc_o_03": ("CP201_SP1", [call("GetDisplayMessages", {})]),
+    "test_tc_o_04": (
+        "CP201_SP1",
+        [call("SetDisplayMessage", _display_message(41)), call("ClearDisplayMessage", {"id": 41}, after=0)],
+    ),
+    "test_tc_o_05": ("CP201_SP1", [call("ClearDisplayMessage", {"id": 999})]),
+    "test_tc_o_07": (
+        "CP201_SP1",
+        [call("SetDisplayMessage", _display_message(71)), call("GetDisplayMessages", {"id": [71]}, after=0)],
+    ),
+    "test_tc_o_08": (
+        "CP201_SP1",
+        [
+            call("SetDisplayMessage", _display_message(81, priority="InFront")),
+            call("GetDisplayMessages", {"priority": "InFront"}, after=0),
+        ],
+    ),
+    "test_tc_o_09": (
+        "CP201_SP1",
+        [
+            call("SetDisplayMessage", _display_message(91, state="Charging")),
+            call("GetDisplayMessages", {"state": "Charging"}, after=0),
+        ],
+    ),
+    # O_10: the station does not know the transaction named (its answer is UnknownTransaction)
+    "test_tc_o_10": (
+        "CP201_SP1",
+        [call("SetDisplayMessage", _display_message(101, transactionId=_ActiveTransaction()), pause=1.0)],
+    ),
+    "test_tc_o_11": (
+        "CP201_SP1",
+        [
+            call("SetDisplayMessage", _display_message(111)),
+            call("GetDisplayMessages", {"id": [112]}, after=0),
         ],
     ),
 }
