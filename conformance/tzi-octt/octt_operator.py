@@ -727,6 +727,54 @@ SCRIPTS = {
             call("GetDisplayMessages", {"id": [112]}, after=0),
         ],
     ),
+    "test_tc_o_12": (
+        "CP201_SP1",
+        [
+            call("SetDisplayMessage", _display_message(121)),
+            call("SetDisplayMessage", _display_message(121, priority="AlwaysFront"), after=0),
+        ],
+    ),
+    "test_tc_o_13": (
+        "CP201_SP1",
+        [call("SetDisplayMessage", _display_message(131, startDateTime=_in_seconds(60)))],
+    ),
+    "test_tc_o_14": (
+        "CP201_SP1",
+        [call("SetDisplayMessage", _display_message(141, endDateTime=_in_seconds(60)))],
+    ),
+    "test_tc_o_17": ("CP201_SP1", [call("SetDisplayMessage", _display_message(171, priority="AlwaysFront"))]),
+    "test_tc_o_18": ("CP201_SP1", [call("SetDisplayMessage", _display_message(181, state="Faulted"))]),
+    "test_tc_o_19": (
+        "CP201_SP1",
+        [
+            call(
+                "SetDisplayMessage",
+                _display_message(191, message={"format": "HTML", "content": "<b>OCTT</b>"}),
+            )
+        ],
+    ),
+    "test_tc_o_25": ("CP201_SP1", [call("SetDisplayMessage", _display_message(251, state="Charging"))]),
+    "test_tc_o_26": ("CP201_SP1", [call("SetDisplayMessage", _display_message(261))]),
+    "test_tc_o_27": (
+        "CP201_SP1",
+        [
+            call(
+                "SetDisplayMessage",
+                _display_message(271, transactionId=_ActiveTransaction(), startDateTime=_in_seconds(60)),
+                pause=1.0,
+            )
+        ],
+    ),
+    "test_tc_o_28": (
+        "CP201_SP1",
+        [
+            call(
+                "SetDisplayMessage",
+                _display_message(281, transactionId=_ActiveTransaction(), endDateTime=_in_seconds(60)),
+                pause=1.0,
+            )
+        ],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
