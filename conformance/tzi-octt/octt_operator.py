@@ -775,6 +775,57 @@ SCRIPTS = {
             )
         ],
     ),
+    "test_tc_n_02": (
+        "CP201_SP1",
+        [
+            call("GetMonitoringReport", {"componentVariable": [_cv("ChargingStation", "Power")]}),
+            call(
+                "GetMonitoringReport",
+                {
+                    "componentVariable": [
+                        {
+                            "component": {"name": "EVSE", "evse": {"id": 1}},
+                            "variable": {"name": "AvailabilityState"},
+                        }
+                    ]
+                },
+                after=0,
+            ),
+        ],
+    ),
+    "test_tc_n_03": (
+        "CP201_SP1",
+        [
+            call(
+                "GetMonitoringReport",
+                {
+                    "monitoringCriteria": ["DeltaMonitoring"],
+                    "componentVariable": [
+                        {
+                            "component": {"name": "EVSE", "evse": {"id": 1}},
+                            "variable": {"name": "AvailabilityState"},
+                        }
+                    ],
+                },
+            ),
+            call(
+                "GetMonitoringReport",
+                {
+                    "monitoringCriteria": ["ThresholdMonitoring"],
+                    "componentVariable": [_cv("ChargingStation", "Power")],
+                },
+                after=0,
+            ),
+        ],
+    ),
+    "test_tc_n_05": (
+        "CP201_SP1",
+        [
+            call("SetMonitoringBase", {"monitoringBase": "All"}),
+            call("SetMonitoringBase", {"monitoringBase": "FactoryDefault"}, after=0),
+            call("SetMonitoringBase", {"monitoringBase": "HardWiredOnly"}, after=1),
+        ],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
