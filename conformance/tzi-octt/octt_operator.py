@@ -103,6 +103,16 @@ def _display_message(message_id, **extra):
     return {"message": message}
 
 
+def _delta_monitor(component, **extra):
+    return {
+        "value": 1,
+        "type": "Delta",
+        "severity": 8,
+        "component": {"name": component, **extra},
+        "variable": {"name": "AvailabilityState"},
+    }
+
+
 def _valid_token():
     return {
         "idToken": os.environ.get("VALID_ID_TOKEN", ""),
@@ -826,6 +836,25 @@ SCRIPTS = {
             call("SetMonitoringBase", {"monitoringBase": "HardWiredOnly"}, after=1),
         ],
     ),
+    "test_tc_n_08": (
+        "CP201_SP1",
+        [call("SetVariableMonitoring", {"setMonitoringData": [_delta_monitor("EVSE", evse={"id": 1})]})],
+    ),
+    "test_tc_n_09": (
+        "CP201_SP1",
+        [
+            call(
+                "SetVariableMonitoring",
+                {
+                    "setMonitoringData": [
+                        _delta_monitor("EVSE", evse={"id": 1}),
+                        _delta_monitor("ChargingStation"),
+                    ]
+                },
+            )
+        ],
+    ),
+    "test_tc_n_16": ("CP201_SP1", [call("SetMonitoringLevel", {"severity": 4})]),
 }
 
 _NEEDS_REQUEST_ID = {
