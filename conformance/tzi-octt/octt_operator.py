@@ -855,6 +855,25 @@ SCRIPTS = {
         ],
     ),
     "test_tc_n_16": ("CP201_SP1", [call("SetMonitoringLevel", {"severity": 4})]),
+    "test_tc_n_17": ("CP201_SP1", [call("SetMonitoringLevel", {"severity": 4})]),
+    # N_18: the operator reads the station's limit, then clears five monitors at once
+    "test_tc_n_18": (
+        "CP201_SP1",
+        [
+            call(
+                "GetVariables",
+                {
+                    "getVariableData": [
+                        {
+                            "component": {"name": "MonitoringCtrlr"},
+                            "variable": {"name": "ItemsPerMessage", "instance": "ClearVariableMonitoring"},
+                        }
+                    ]
+                },
+            ),
+            call("ClearVariableMonitoring", {"id": [1, 2, 3, 4, 5]}, after=0),
+        ],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
