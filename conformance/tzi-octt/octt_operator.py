@@ -874,6 +874,19 @@ SCRIPTS = {
             call("ClearVariableMonitoring", {"id": [1, 2, 3, 4, 5]}, after=0),
         ],
     ),
+    "test_tc_n_25": (
+        "CP201_SP1",
+        [
+            call(
+                "GetLog",
+                {"logType": "DiagnosticsLog", "log": {"remoteLocation": "https://logs.example.com/upload"}},
+            )
+        ],
+    ),
+    "test_tc_n_27": (
+        "CP201_SP1",
+        [call("CustomerInformation", {"report": True, "clear": False, "idToken": _valid_token()})],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
