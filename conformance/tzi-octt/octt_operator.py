@@ -887,6 +887,18 @@ SCRIPTS = {
         "CP201_SP1",
         [call("CustomerInformation", {"report": True, "clear": False, "idToken": _valid_token()})],
     ),
+    "test_tc_n_28": (
+        "CP201_SP1",
+        [call("CustomerInformation", {"report": True, "clear": False, "idToken": _valid_token()})],
+    ),
+    "test_tc_n_29": (
+        "CP201_SP1",
+        [call("CustomerInformation", {"report": True, "clear": False, "idToken": _valid_token()})],
+    ),
+    "test_tc_n_30": (
+        "CP201_SP1",
+        [call("CustomerInformation", {"report": True, "clear": True, "idToken": _valid_token()})],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
