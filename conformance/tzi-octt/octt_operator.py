@@ -899,6 +899,14 @@ SCRIPTS = {
         "CP201_SP1",
         [call("CustomerInformation", {"report": True, "clear": True, "idToken": _valid_token()})],
     ),
+    "test_tc_n_31": (
+        "CP201_SP1",
+        [call("CustomerInformation", {"report": True, "clear": True, "idToken": _valid_token()})],
+    ),
+    "test_tc_n_32": (
+        "CP201_SP1",
+        [call("CustomerInformation", {"report": False, "clear": True, "idToken": _valid_token()})],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
