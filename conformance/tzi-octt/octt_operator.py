@@ -907,6 +907,40 @@ SCRIPTS = {
         "CP201_SP1",
         [call("CustomerInformation", {"report": False, "clear": True, "idToken": _valid_token()})],
     ),
+    "test_tc_n_34": (
+        "CP201_SP1",
+        [
+            call(
+                "GetLog",
+                {"logType": "DiagnosticsLog", "log": {"remoteLocation": "https://logs.example.com/upload"}},
+            )
+        ],
+    ),
+    "test_tc_n_35": (
+        "CP201_SP1",
+        [
+            call(
+                "GetLog",
+                {"logType": "SecurityLog", "log": {"remoteLocation": "https://logs.example.com/upload"}},
+            )
+        ],
+    ),
+    # N_36: a second GetLog while the first upload is still running
+    "test_tc_n_36": (
+        "CP201_SP1",
+        [
+            call(
+                "GetLog",
+                {"logType": "DiagnosticsLog", "log": {"remoteLocation": "https://logs.example.com/upload"}},
+            ),
+            call(
+                "GetLog",
+                {"logType": "DiagnosticsLog", "log": {"remoteLocation": "https://logs.example.com/upload"}},
+                after=0,
+                pause=1.0,
+            ),
+        ],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
