@@ -941,6 +941,8 @@ SCRIPTS = {
             ),
         ],
     ),
+    "test_tc_n_44": ("CP201_SP1", [call("ClearVariableMonitoring", {"id": [1]})]),
+    "test_tc_n_47": ("CP201_SP1", [call("GetMonitoringReport", {})]),
 }
 
 _NEEDS_REQUEST_ID = {
