@@ -943,6 +943,65 @@ SCRIPTS = {
     ),
     "test_tc_n_44": ("CP201_SP1", [call("ClearVariableMonitoring", {"id": [1]})]),
     "test_tc_n_47": ("CP201_SP1", [call("GetMonitoringReport", {})]),
+    "test_tc_n_62": (
+        "CP201_SP1",
+        [
+            call(
+                "CustomerInformation",
+                {"report": True, "clear": True, "customerIdentifier": "OpenChargeAlliance"},
+            )
+        ],
+    ),
+    "test_tc_n_63": (
+        "CP201_SP1",
+        [
+            call(
+                "CustomerInformation",
+                {
+                    "report": True,
+                    "clear": True,
+                    "customerCertificate": {
+                        "hashAlgorithm": "SHA256",
+                        "issuerNameHash": "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+                        "issuerKeyHash": "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                        "serialNumber": "1a2b3c4d",
+                    },
+                },
+            )
+        ],
+    ),
+    "test_tc_n_60": (
+        "CP201_SP1",
+        [
+            call(
+                "GetMonitoringReport",
+                {
+                    "monitoringCriteria": ["DeltaMonitoring"],
+                    "componentVariable": [
+                        _cv("ChargingStation", "AvailabilityState"),
+                        {
+                            "component": {"name": "EVSE", "evse": {"id": 1}},
+                            "variable": {"name": "AvailabilityState"},
+                        },
+                    ],
+                },
+            ),
+            call(
+                "GetMonitoringReport",
+                {
+                    "monitoringCriteria": ["ThresholdMonitoring"],
+                    "componentVariable": [
+                        _cv("ChargingStation", "AvailabilityState"),
+                        {
+                            "component": {"name": "EVSE", "evse": {"id": 1}},
+                            "variable": {"name": "AvailabilityState"},
+                        },
+                    ],
+                },
+                after=0,
+            ),
+        ],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
