@@ -1002,6 +1002,39 @@ SCRIPTS = {
             ),
         ],
     ),
+    "test_tc_l_02": (
+        "CP201_SP1",
+        [
+            call(
+                "UpdateFirmware",
+                {
+                    "firmware": {
+                        "location": "https://firmware.example.com/cp-2.0.bin",
+                        "retrieveDateTime": _in_seconds(0),
+                        "installDateTime": _in_seconds(3600),
+                        "signingCertificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+                        "signature": "c2lnbmF0dXJl",
+                    }
+                },
+            ),
+        ],
+    ),
+    "test_tc_l_04": (
+        "CP201_SP1",
+        [
+            call(
+                "UpdateFirmware",
+                {
+                    "firmware": {
+                        "location": "https://firmware.example.com/cp-2.0.bin",
+                        "retrieveDateTime": _in_seconds(0),
+                        "signingCertificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+                        "signature": "c2lnbmF0dXJl",
+                    }
+                },
+            ),
+        ],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
