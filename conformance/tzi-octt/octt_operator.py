@@ -113,6 +113,17 @@ def _delta_monitor(component, **extra):
     }
 
 
+def _signed_firmware(**extra):
+    firmware = {
+        "location": "https://firmware.example.com/cp-2.0.bin",
+        "retrieveDateTime": _in_seconds(0),
+        "signingCertificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+        "signature": "c2lnbmF0dXJl",
+    }
+    firmware.update(extra)
+    return {"firmware": firmware}
+
+
 def _valid_token():
     return {
         "idToken": os.environ.get("VALID_ID_TOKEN", ""),
@@ -1035,6 +1046,9 @@ SCRIPTS = {
             ),
         ],
     ),
+    "test_tc_l_05": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
+    "test_tc_l_06": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
+    "test_tc_l_07": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
 }
 
 _NEEDS_REQUEST_ID = {
