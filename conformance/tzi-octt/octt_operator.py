@@ -1049,6 +1049,8 @@ SCRIPTS = {
     "test_tc_l_05": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
     "test_tc_l_06": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
     "test_tc_l_07": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
+    "test_tc_l_08": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
+    "test_tc_l_09": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
 }
 
 _NEEDS_REQUEST_ID = {
