@@ -1051,6 +1051,31 @@ SCRIPTS = {
     "test_tc_l_07": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
     "test_tc_l_08": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
     "test_tc_l_09": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
+    # L_10, L_11: a second UpdateFirmware while the first download runs
+    "test_tc_l_10": (
+        "CP201_SP1",
+        [
+            call("UpdateFirmware", _signed_firmware()),
+            call(
+                "UpdateFirmware",
+                _signed_firmware(location="https://firmware.example.com/cp-2.1.bin"),
+                after=0,
+                pause=1.0,
+            ),
+        ],
+    ),
+    "test_tc_l_11": (
+        "CP201_SP1",
+        [
+            call("UpdateFirmware", _signed_firmware()),
+            call(
+                "UpdateFirmware",
+                _signed_firmware(location="https://firmware.example.com/cp-2.1.bin"),
+                after=0,
+                pause=1.0,
+            ),
+        ],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
