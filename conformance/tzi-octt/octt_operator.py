@@ -1076,6 +1076,30 @@ SCRIPTS = {
             ),
         ],
     ),
+    "test_tc_l_17": (
+        "CP201_SP1",
+        [
+            call(
+                "PublishFirmware",
+                {
+                    "location": "https://firmware.example.com/cp-2.0.bin",
+                    "checksum": "0123456789abcdef0123456789abcdef",
+                },
+            )
+        ],
+    ),
+    "test_tc_l_19": (
+        "CP201_SP1",
+        [
+            call(
+                "PublishFirmware",
+                {
+                    "location": "https://firmware.example.com/cp-2.0.bin",
+                    "checksum": "0123456789abcdef0123456789abcdef",
+                },
+            )
+        ],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
