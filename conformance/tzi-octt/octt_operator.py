@@ -1100,6 +1100,22 @@ SCRIPTS = {
             )
         ],
     ),
+    "test_tc_l_20": (
+        "CP201_SP1",
+        [
+            call(
+                "PublishFirmware",
+                {
+                    "location": "https://firmware.example.com/cp-2.0.bin",
+                    "checksum": "0123456789abcdef0123456789abcdef",
+                },
+            )
+        ],
+    ),
+    "test_tc_l_21": (
+        "CP201_SP1",
+        [call("UnpublishFirmware", {"checksum": "0123456789abcdef0123456789abcdef"})],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
