@@ -1116,6 +1116,26 @@ SCRIPTS = {
         "CP201_SP1",
         [call("UnpublishFirmware", {"checksum": "0123456789abcdef0123456789abcdef"})],
     ),
+    "test_tc_l_22": (
+        "CP201_SP1",
+        [call("UnpublishFirmware", {"checksum": "0123456789abcdef0123456789abcdef"})],
+    ),
+    "test_tc_l_23": (
+        "CP201_SP1",
+        [call("UnpublishFirmware", {"checksum": "0123456789abcdef0123456789abcdef"})],
+    ),
+    "test_tc_l_24": (
+        "CP201_SP1",
+        [
+            call(
+                "PublishFirmware",
+                {
+                    "location": "https://firmware.example.com/cp-2.0.bin",
+                    "checksum": "0123456789abcdef0123456789abcdef",
+                },
+            )
+        ],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
