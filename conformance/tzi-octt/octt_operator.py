@@ -1136,6 +1136,7 @@ SCRIPTS = {
             )
         ],
     ),
+    "test_tc_l_13": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware(), pause=1.0)]),
 }
 
 _NEEDS_REQUEST_ID = {
