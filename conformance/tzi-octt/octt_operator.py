@@ -1137,6 +1137,23 @@ SCRIPTS = {
         ],
     ),
     "test_tc_l_13": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware(), pause=1.0)]),
+    # M_12: the same question three times (the station answers with SHA256, SHA384, SHA512 hashes)
+    "test_tc_m_12": (
+        "CP201_SP1",
+        [
+            call("GetInstalledCertificateIds", {"certificateType": ["CSMSRootCertificate"]}),
+            call(
+                "GetInstalledCertificateIds", {"certificateType": ["CSMSRootCertificate"]}, after=0, pause=0.5
+            ),
+            call(
+                "GetInstalledCertificateIds", {"certificateType": ["CSMSRootCertificate"]}, after=1, pause=0.5
+            ),
+        ],
+    ),
+    "test_tc_m_13": (
+        "CP201_SP1",
+        [call("GetInstalledCertificateIds", {"certificateType": ["ManufacturerRootCertificate"]})],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
