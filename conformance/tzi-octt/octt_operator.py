@@ -1154,6 +1154,14 @@ SCRIPTS = {
         "CP201_SP1",
         [call("GetInstalledCertificateIds", {"certificateType": ["ManufacturerRootCertificate"]})],
     ),
+    "test_tc_m_14": (
+        "CP201_SP1",
+        [call("GetInstalledCertificateIds", {"certificateType": ["V2GRootCertificate"]})],
+    ),
+    "test_tc_m_15": (
+        "CP201_SP1",
+        [call("GetInstalledCertificateIds", {"certificateType": ["V2GCertificateChain"]})],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
