@@ -1162,6 +1162,19 @@ SCRIPTS = {
         "CP201_SP1",
         [call("GetInstalledCertificateIds", {"certificateType": ["V2GCertificateChain"]})],
     ),
+    "test_tc_m_16": (
+        "CP201_SP1",
+        [call("GetInstalledCertificateIds", {"certificateType": ["MORootCertificate"]})],
+    ),
+    "test_tc_m_17": (
+        "CP201_SP1",
+        [
+            call(
+                "GetInstalledCertificateIds",
+                {"certificateType": ["CSMSRootCertificate", "ManufacturerRootCertificate"]},
+            )
+        ],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
