@@ -1175,6 +1175,11 @@ SCRIPTS = {
             )
         ],
     ),
+    "test_tc_m_18": ("CP201_SP1", [call("GetInstalledCertificateIds", {})]),
+    "test_tc_m_19": (
+        "CP201_SP1",
+        [call("GetInstalledCertificateIds", {"certificateType": ["ManufacturerRootCertificate"]})],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
