@@ -28,6 +28,11 @@ def post(path, body, after=None, pause=0.0):
     return {"path": path, "payload": body, "after": after, "pause": pause}
 
 
+def session_post(path, pause=0.0):
+    """One operator step on the station's newest active session: `path` under /api/v1/sessions/<id>/."""
+    return {"session_path": path, "payload": {}, "after": None, "pause": pause}
+
+
 def _local_list_entry(uid_var, type_var):
     return {
         "idToken": {"idToken": os.environ[uid_var], "type": os.environ[type_var]},
@@ -88,6 +93,37 @@ def _device_model_known(station_var, report_data):
     return configure
 
 
+def _display_message(message_id, **extra):
+    message = {
+        "id": message_id,
+        "priority": "NormalCycle",
+        "message": {"format": "UTF8", "content": f"OCTT message {message_id}"},
+    }
+    message.update(extra)
+    return {"message": message}
+
+
+def _delta_monitor(component, **extra):
+    return {
+        "value": 1,
+        "type": "Delta",
+        "severity": 8,
+        "component": {"name": component, **extra},
+        "variable": {"name": "AvailabilityState"},
+    }
+
+
+def _signed_firmware(**extra):
+    firmware = {
+        "location": "https://firmware.example.com/cp-2.0.bin",
+        "retrieveDateTime": _in_seconds(0),
+        "signingCertificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+        "signature": "c2lnbmF0dXJl",
+    }
+    firmware.update(extra)
+    return {"firmware": firmware}
+
+
 def _valid_token():
     return {
         "idToken": os.environ.get("VALID_ID_TOKEN", ""),
@@ -111,7 +147,18 @@ class _ActiveTransaction(str):
         return super().__new__(cls, "")
 
 
+class _LatestTransaction(str):
+    """The transactionId of the station's newest session, ended or not."""
+
+    def __new__(cls):
+        return super().__new__(cls, "")
+
+
 def _resolve(value, station_id=""):
+    if isinstance(value, _LatestTransaction):
+        found = api.request("GET", f"/api/v1/sessions/?station={station_id}&page_size=100")
+        newest = max(found["results"], key=lambda row: row["started_at"], default=None)
+        return newest["transaction_id"] if newest else ""
     if isinstance(value, _ActiveTransaction):
         found = api.request("GET", f"/api/v1/sessions/?station={station_id}&status=active&page_size=100")
         newest = max(found["results"], key=lambda row: row["started_at"], default=None)
@@ -540,6 +587,599 @@ SCRIPTS = {
             ),
         ],
     ),
+    "test_tc_b_44": (
+        "BASIC_AUTH_CP_B",
+        [
+            call(
+                "SetNetworkProfile",
+                {
+                    "configurationSlot": 1,
+                    "connectionData": {
+                        "messageTimeout": 30,
+                        "ocppCsmsUrl": os.environ.get("CSMS_ADDRESS", ""),
+                        "ocppInterface": "Wired0",
+                        "ocppTransport": "JSON",
+                        "ocppVersion": "OCPP20",
+                        "securityProfile": 1,
+                    },
+                },
+            ),
+        ],
+    ),
+    "test_tc_f_15": ("CP201_SP1", [call("TriggerMessage", {"requestedMessage": "LogStatusNotification"})]),
+    "test_tc_f_18": (
+        "CP201_SP1",
+        [call("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"})],
+    ),
+    "test_tc_f_20": ("CP201_SP1", [call("TriggerMessage", {"requestedMessage": "Heartbeat"})]),
+    "test_tc_f_23": (
+        "CP201_SP1",
+        [
+            call(
+                "TriggerMessage",
+                {"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}},
+            )
+        ],
+    ),
+    "test_tc_f_24": (
+        "CP201_SP1",
+        [
+            call(
+                "TriggerMessage",
+                {"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}},
+                pause=1.0,
+            )
+        ],
+    ),
+    # F_27: any message the station has not implemented; the suite's station answers NotImplemented
+    "test_tc_f_27": (
+        "CP201_SP1",
+        [call("TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"})],
+    ),
+    "test_tc_e_21": ("CP201_SP1", [session_post("remote-stop/", pause=1.0)]),
+    # E_31: the station reconnects after TRANSACTION_DURATION (5 s) and reports its ended transaction
+    "test_tc_e_31": (
+        "CP201_SP1",
+        [call("GetTransactionStatus", {"transactionId": _LatestTransaction()}, pause=7.0)],
+    ),
+    "test_tc_e_34": ("CP201_SP1", [{**call("GetTransactionStatus", {}), "blind": True}]),
+    "test_tc_g_08": (
+        "CP201_SP1",
+        [call("ChangeAvailability", {"operationalStatus": "Operative", "evse": {"id": 1, "connectorId": 1}})],
+    ),
+    "test_tc_g_11": (
+        "CP201_SP1",
+        [call("ChangeAvailability", {"operationalStatus": "Inoperative", "evse": {"id": 1}}, pause=1.0)],
+    ),
+    "test_tc_g_14": (
+        "CP201_SP1",
+        [call("ChangeAvailability", {"operationalStatus": "Inoperative"}, pause=1.0)],
+    ),
+    "test_tc_g_17": (
+        "CP201_SP1",
+        [
+            call(
+                "ChangeAvailability",
+                {"operationalStatus": "Inoperative", "evse": {"id": 1, "connectorId": 1}},
+                pause=1.0,
+            )
+        ],
+    ),
+    "test_tc_h_17": (
+        "CP201_SP1",
+        [
+            call(
+                "ReserveNow",
+                {"id": 171, "expiryDateTime": "2099-01-01T00:00:00Z", "evseId": 1, "idToken": _valid_token()},
+            ),
+            call("CancelReservation", {"reservationId": 171}, after=0, pause=1.0),
+        ],
+    ),
+    "test_tc_h_19": (
+        "CP201_SP1",
+        [
+            call(
+                "ReserveNow",
+                {
+                    "id": 191,
+                    "expiryDateTime": "2099-01-01T00:00:00Z",
+                    "evseId": 1,
+                    "idToken": _valid_token(),
+                    "groupIdToken": {"idToken": os.environ.get("GROUP_ID", ""), "type": "Central"},
+                },
+            )
+        ],
+    ),
+    "test_tc_h_20": (
+        "CP201_SP1",
+        [
+            call(
+                "ReserveNow",
+                {"id": 201, "expiryDateTime": "2099-01-01T00:00:00Z", "evseId": 1, "idToken": _valid_token()},
+            )
+        ],
+    ),
+    "test_tc_h_22": (
+        "CP201_SP1",
+        [
+            call(
+                "ReserveNow",
+                {"id": 221, "expiryDateTime": "2099-01-01T00:00:00Z", "evseId": 1, "idToken": _valid_token()},
+            )
+        ],
+    ),
+    "test_tc_o_02": (
+        "CP201_SP1",
+        [call("SetDisplayMessage", _display_message(21)), call("GetDisplayMessages", {}, after=0)],
+    ),
+    "test_tc_o_03": ("CP201_SP1", [call("GetDisplayMessages", {})]),
+    "test_tc_o_04": (
+        "CP201_SP1",
+        [call("SetDisplayMessage", _display_message(41)), call("ClearDisplayMessage", {"id": 41}, after=0)],
+    ),
+    "test_tc_o_05": ("CP201_SP1", [call("ClearDisplayMessage", {"id": 999})]),
+    "test_tc_o_07": (
+        "CP201_SP1",
+        [call("SetDisplayMessage", _display_message(71)), call("GetDisplayMessages", {"id": [71]}, after=0)],
+    ),
+    "test_tc_o_08": (
+        "CP201_SP1",
+        [
+            call("SetDisplayMessage", _display_message(81, priority="InFront")),
+            call("GetDisplayMessages", {"priority": "InFront"}, after=0),
+        ],
+    ),
+    "test_tc_o_09": (
+        "CP201_SP1",
+        [
+            call("SetDisplayMessage", _display_message(91, state="Charging")),
+            call("GetDisplayMessages", {"state": "Charging"}, after=0),
+        ],
+    ),
+    # O_10: the station does not know the transaction named (its answer is UnknownTransaction)
+    "test_tc_o_10": (
+        "CP201_SP1",
+        [call("SetDisplayMessage", _display_message(101, transactionId=_ActiveTransaction()), pause=1.0)],
+    ),
+    "test_tc_o_11": (
+        "CP201_SP1",
+        [
+            call("SetDisplayMessage", _display_message(111)),
+            call("GetDisplayMessages", {"id": [112]}, after=0),
+        ],
+    ),
+    "test_tc_o_12": (
+        "CP201_SP1",
+        [
+            call("SetDisplayMessage", _display_message(121)),
+            call("SetDisplayMessage", _display_message(121, priority="AlwaysFront"), after=0),
+        ],
+    ),
+    "test_tc_o_13": (
+        "CP201_SP1",
+        [call("SetDisplayMessage", _display_message(131, startDateTime=_in_seconds(60)))],
+    ),
+    "test_tc_o_14": (
+        "CP201_SP1",
+        [call("SetDisplayMessage", _display_message(141, endDateTime=_in_seconds(60)))],
+    ),
+    "test_tc_o_17": ("CP201_SP1", [call("SetDisplayMessage", _display_message(171, priority="AlwaysFront"))]),
+    "test_tc_o_18": ("CP201_SP1", [call("SetDisplayMessage", _display_message(181, state="Faulted"))]),
+    "test_tc_o_19": (
+        "CP201_SP1",
+        [
+            call(
+                "SetDisplayMessage",
+                _display_message(191, message={"format": "HTML", "content": "<b>OCTT</b>"}),
+            )
+        ],
+    ),
+    "test_tc_o_25": ("CP201_SP1", [call("SetDisplayMessage", _display_message(251, state="Charging"))]),
+    "test_tc_o_26": ("CP201_SP1", [call("SetDisplayMessage", _display_message(261))]),
+    "test_tc_o_27": (
+        "CP201_SP1",
+        [
+            call(
+                "SetDisplayMessage",
+                _display_message(271, transactionId=_ActiveTransaction(), startDateTime=_in_seconds(60)),
+                pause=1.0,
+            )
+        ],
+    ),
+    "test_tc_o_28": (
+        "CP201_SP1",
+        [
+            call(
+                "SetDisplayMessage",
+                _display_message(281, transactionId=_ActiveTransaction(), endDateTime=_in_seconds(60)),
+                pause=1.0,
+            )
+        ],
+    ),
+    "test_tc_n_02": (
+        "CP201_SP1",
+        [
+            call("GetMonitoringReport", {"componentVariable": [_cv("ChargingStation", "Power")]}),
+            call(
+                "GetMonitoringReport",
+                {
+                    "componentVariable": [
+                        {
+                            "component": {"name": "EVSE", "evse": {"id": 1}},
+                            "variable": {"name": "AvailabilityState"},
+                        }
+                    ]
+                },
+                after=0,
+            ),
+        ],
+    ),
+    "test_tc_n_03": (
+        "CP201_SP1",
+        [
+            call(
+                "GetMonitoringReport",
+                {
+                    "monitoringCriteria": ["DeltaMonitoring"],
+                    "componentVariable": [
+                        {
+                            "component": {"name": "EVSE", "evse": {"id": 1}},
+                            "variable": {"name": "AvailabilityState"},
+                        }
+                    ],
+                },
+            ),
+            call(
+                "GetMonitoringReport",
+                {
+                    "monitoringCriteria": ["ThresholdMonitoring"],
+                    "componentVariable": [_cv("ChargingStation", "Power")],
+                },
+                after=0,
+            ),
+        ],
+    ),
+    "test_tc_n_05": (
+        "CP201_SP1",
+        [
+            call("SetMonitoringBase", {"monitoringBase": "All"}),
+            call("SetMonitoringBase", {"monitoringBase": "FactoryDefault"}, after=0),
+            call("SetMonitoringBase", {"monitoringBase": "HardWiredOnly"}, after=1),
+        ],
+    ),
+    "test_tc_n_08": (
+        "CP201_SP1",
+        [call("SetVariableMonitoring", {"setMonitoringData": [_delta_monitor("EVSE", evse={"id": 1})]})],
+    ),
+    "test_tc_n_09": (
+        "CP201_SP1",
+        [
+            call(
+                "SetVariableMonitoring",
+                {
+                    "setMonitoringData": [
+                        _delta_monitor("EVSE", evse={"id": 1}),
+                        _delta_monitor("ChargingStation"),
+                    ]
+                },
+            )
+        ],
+    ),
+    "test_tc_n_16": ("CP201_SP1", [call("SetMonitoringLevel", {"severity": 4})]),
+    "test_tc_n_17": ("CP201_SP1", [call("SetMonitoringLevel", {"severity": 4})]),
+    # N_18: the operator reads the station's limit, then clears five monitors at once
+    "test_tc_n_18": (
+        "CP201_SP1",
+        [
+            call(
+                "GetVariables",
+                {
+                    "getVariableData": [
+                        {
+                            "component": {"name": "MonitoringCtrlr"},
+                            "variable": {"name": "ItemsPerMessage", "instance": "ClearVariableMonitoring"},
+                        }
+                    ]
+                },
+            ),
+            call("ClearVariableMonitoring", {"id": [1, 2, 3, 4, 5]}, after=0),
+        ],
+    ),
+    "test_tc_n_25": (
+        "CP201_SP1",
+        [
+            call(
+                "GetLog",
+                {"logType": "DiagnosticsLog", "log": {"remoteLocation": "https://logs.example.com/upload"}},
+            )
+        ],
+    ),
+    "test_tc_n_27": (
+        "CP201_SP1",
+        [call("CustomerInformation", {"report": True, "clear": False, "idToken": _valid_token()})],
+    ),
+    "test_tc_n_28": (
+        "CP201_SP1",
+        [call("CustomerInformation", {"report": True, "clear": False, "idToken": _valid_token()})],
+    ),
+    "test_tc_n_29": (
+        "CP201_SP1",
+        [call("CustomerInformation", {"report": True, "clear": False, "idToken": _valid_token()})],
+    ),
+    "test_tc_n_30": (
+        "CP201_SP1",
+        [call("CustomerInformation", {"report": True, "clear": True, "idToken": _valid_token()})],
+    ),
+    "test_tc_n_31": (
+        "CP201_SP1",
+        [call("CustomerInformation", {"report": True, "clear": True, "idToken": _valid_token()})],
+    ),
+    "test_tc_n_32": (
+        "CP201_SP1",
+        [call("CustomerInformation", {"report": False, "clear": True, "idToken": _valid_token()})],
+    ),
+    "test_tc_n_34": (
+        "CP201_SP1",
+        [
+            call(
+                "GetLog",
+                {"logType": "DiagnosticsLog", "log": {"remoteLocation": "https://logs.example.com/upload"}},
+            )
+        ],
+    ),
+    "test_tc_n_35": (
+        "CP201_SP1",
+        [
+            call(
+                "GetLog",
+                {"logType": "SecurityLog", "log": {"remoteLocation": "https://logs.example.com/upload"}},
+            )
+        ],
+    ),
+    # N_36: a second GetLog while the first upload is still running
+    "test_tc_n_36": (
+        "CP201_SP1",
+        [
+            call(
+                "GetLog",
+                {"logType": "DiagnosticsLog", "log": {"remoteLocation": "https://logs.example.com/upload"}},
+            ),
+            call(
+                "GetLog",
+                {"logType": "DiagnosticsLog", "log": {"remoteLocation": "https://logs.example.com/upload"}},
+                after=0,
+                pause=1.0,
+            ),
+        ],
+    ),
+    "test_tc_n_44": ("CP201_SP1", [call("ClearVariableMonitoring", {"id": [1]})]),
+    "test_tc_n_47": ("CP201_SP1", [call("GetMonitoringReport", {})]),
+    "test_tc_n_62": (
+        "CP201_SP1",
+        [
+            call(
+                "CustomerInformation",
+                {"report": True, "clear": True, "customerIdentifier": "OpenChargeAlliance"},
+            )
+        ],
+    ),
+    "test_tc_n_63": (
+        "CP201_SP1",
+        [
+            call(
+                "CustomerInformation",
+                {
+                    "report": True,
+                    "clear": True,
+                    "customerCertificate": {
+                        "hashAlgorithm": "SHA256",
+                        "issuerNameHash": "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+                        "issuerKeyHash": "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                        "serialNumber": "1a2b3c4d",
+                    },
+                },
+            )
+        ],
+    ),
+    "test_tc_n_60": (
+        "CP201_SP1",
+        [
+            call(
+                "GetMonitoringReport",
+                {
+                    "monitoringCriteria": ["DeltaMonitoring"],
+                    "componentVariable": [
+                        _cv("ChargingStation", "AvailabilityState"),
+                        {
+                            "component": {"name": "EVSE", "evse": {"id": 1}},
+                            "variable": {"name": "AvailabilityState"},
+                        },
+                    ],
+                },
+            ),
+            call(
+                "GetMonitoringReport",
+                {
+                    "monitoringCriteria": ["ThresholdMonitoring"],
+                    "componentVariable": [
+                        _cv("ChargingStation", "AvailabilityState"),
+                        {
+                            "component": {"name": "EVSE", "evse": {"id": 1}},
+                            "variable": {"name": "AvailabilityState"},
+                        },
+                    ],
+                },
+                after=0,
+            ),
+        ],
+    ),
+    "test_tc_l_02": (
+        "CP201_SP1",
+        [
+            call(
+                "UpdateFirmware",
+                {
+                    "firmware": {
+                        "location": "https://firmware.example.com/cp-2.0.bin",
+                        "retrieveDateTime": _in_seconds(0),
+                        "installDateTime": _in_seconds(3600),
+                        "signingCertificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+                        "signature": "c2lnbmF0dXJl",
+                    }
+                },
+            ),
+        ],
+    ),
+    "test_tc_l_04": (
+        "CP201_SP1",
+        [
+            call(
+                "UpdateFirmware",
+                {
+                    "firmware": {
+                        "location": "https://firmware.example.com/cp-2.0.bin",
+                        "retrieveDateTime": _in_seconds(0),
+                        "signingCertificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+                        "signature": "c2lnbmF0dXJl",
+                    }
+                },
+            ),
+        ],
+    ),
+    "test_tc_l_05": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
+    "test_tc_l_06": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
+    "test_tc_l_07": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
+    "test_tc_l_08": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
+    "test_tc_l_09": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware())]),
+    # L_10, L_11: a second UpdateFirmware while the first download runs
+    "test_tc_l_10": (
+        "CP201_SP1",
+        [
+            call("UpdateFirmware", _signed_firmware()),
+            call(
+                "UpdateFirmware",
+                _signed_firmware(location="https://firmware.example.com/cp-2.1.bin"),
+                after=0,
+                pause=1.0,
+            ),
+        ],
+    ),
+    "test_tc_l_11": (
+        "CP201_SP1",
+        [
+            call("UpdateFirmware", _signed_firmware()),
+            call(
+                "UpdateFirmware",
+                _signed_firmware(location="https://firmware.example.com/cp-2.1.bin"),
+                after=0,
+                pause=1.0,
+            ),
+        ],
+    ),
+    "test_tc_l_17": (
+        "CP201_SP1",
+        [
+            call(
+                "PublishFirmware",
+                {
+                    "location": "https://firmware.example.com/cp-2.0.bin",
+                    "checksum": "0123456789abcdef0123456789abcdef",
+                },
+            )
+        ],
+    ),
+    "test_tc_l_19": (
+        "CP201_SP1",
+        [
+            call(
+                "PublishFirmware",
+                {
+                    "location": "https://firmware.example.com/cp-2.0.bin",
+                    "checksum": "0123456789abcdef0123456789abcdef",
+                },
+            )
+        ],
+    ),
+    "test_tc_l_20": (
+        "CP201_SP1",
+        [
+            call(
+                "PublishFirmware",
+                {
+                    "location": "https://firmware.example.com/cp-2.0.bin",
+                    "checksum": "0123456789abcdef0123456789abcdef",
+                },
+            )
+        ],
+    ),
+    "test_tc_l_21": (
+        "CP201_SP1",
+        [call("UnpublishFirmware", {"checksum": "0123456789abcdef0123456789abcdef"})],
+    ),
+    "test_tc_l_22": (
+        "CP201_SP1",
+        [call("UnpublishFirmware", {"checksum": "0123456789abcdef0123456789abcdef"})],
+    ),
+    "test_tc_l_23": (
+        "CP201_SP1",
+        [call("UnpublishFirmware", {"checksum": "0123456789abcdef0123456789abcdef"})],
+    ),
+    "test_tc_l_24": (
+        "CP201_SP1",
+        [
+            call(
+                "PublishFirmware",
+                {
+                    "location": "https://firmware.example.com/cp-2.0.bin",
+                    "checksum": "0123456789abcdef0123456789abcdef",
+                },
+            )
+        ],
+    ),
+    "test_tc_l_13": ("CP201_SP1", [call("UpdateFirmware", _signed_firmware(), pause=1.0)]),
+    # M_12: the same question three times (the station answers with SHA256, SHA384, SHA512 hashes)
+    "test_tc_m_12": (
+        "CP201_SP1",
+        [
+            call("GetInstalledCertificateIds", {"certificateType": ["CSMSRootCertificate"]}),
+            call(
+                "GetInstalledCertificateIds", {"certificateType": ["CSMSRootCertificate"]}, after=0, pause=0.5
+            ),
+            call(
+                "GetInstalledCertificateIds", {"certificateType": ["CSMSRootCertificate"]}, after=1, pause=0.5
+            ),
+        ],
+    ),
+    "test_tc_m_13": (
+        "CP201_SP1",
+        [call("GetInstalledCertificateIds", {"certificateType": ["ManufacturerRootCertificate"]})],
+    ),
+    "test_tc_m_14": (
+        "CP201_SP1",
+        [call("GetInstalledCertificateIds", {"certificateType": ["V2GRootCertificate"]})],
+    ),
+    "test_tc_m_15": (
+        "CP201_SP1",
+        [call("GetInstalledCertificateIds", {"certificateType": ["V2GCertificateChain"]})],
+    ),
+    "test_tc_m_16": (
+        "CP201_SP1",
+        [call("GetInstalledCertificateIds", {"certificateType": ["MORootCertificate"]})],
+    ),
+    "test_tc_m_17": (
+        "CP201_SP1",
+        [
+            call(
+                "GetInstalledCertificateIds",
+                {"certificateType": ["CSMSRootCertificate", "ManufacturerRootCertificate"]},
+            )
+        ],
+    ),
+    "test_tc_m_18": ("CP201_SP1", [call("GetInstalledCertificateIds", {})]),
+    "test_tc_m_19": (
+        "CP201_SP1",
+        [call("GetInstalledCertificateIds", {"certificateType": ["ManufacturerRootCertificate"]})],
+    ),
 }
 
 _NEEDS_REQUEST_ID = {
@@ -578,7 +1218,10 @@ def _wait_final(station_id, command_id, timeout=30):
 
 
 def _play(station_id, steps, since_iso, log):
-    if not _station_spoke_since(station_id, since_iso, timeout=30):
+    if steps and steps[0].get("blind"):
+        # the case's station only listens (it sends nothing, not even a boot): act once it is connected
+        time.sleep(2.0)
+    elif not _station_spoke_since(station_id, since_iso, timeout=30):
         log.append("station never spoke")
         return
     time.sleep(float(os.environ.get("OCTT_OPERATOR_DELAY", "1.0")))
@@ -588,9 +1231,17 @@ def _play(station_id, steps, since_iso, log):
             _wait_final(station_id, sent[step["after"]]["id"])
         time.sleep(step["pause"])
         payload = _resolve(step["payload"], station_id)
-        name = step.get("action") or step["path"]
+        name = step.get("action") or step.get("path") or step["session_path"]
         try:
-            if "path" in step:
+            if "session_path" in step:
+                found = api.request(
+                    "GET", f"/api/v1/sessions/?station={station_id}&status=active&page_size=100"
+                )
+                newest = max(found["results"], key=lambda row: row["started_at"])
+                sent.append(
+                    api.request("POST", f"/api/v1/sessions/{newest['id']}/{step['session_path']}", payload)
+                )
+            elif "path" in step:
                 sent.append(api.request("POST", f"/api/v1/stations/{station_id}/{step['path']}", payload))
             else:
                 if step["action"] in _NEEDS_REQUEST_ID and "requestId" not in payload:

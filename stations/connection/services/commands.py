@@ -59,10 +59,11 @@ def command_create(
 
     The command waits (status queued) while the station is offline and expires after `expires_in`
     seconds (default OCPP_COMMAND_EXPIRY). The same `idempotency_key` from the same requester returns
-    the command created first. A 2.0.1 GetVariables/SetVariables longer than the station's
-    ItemsPerMessage is queued as several commands, the first returned. Raises CommandError for an
-    action the station's OCPP version lacks, a payload that breaks the schema (or a 2.0.1
-    StatusNotification trigger naming no EVSE), or a station that is Rejected.
+    the command created first. A 2.0.1 GetVariables/SetVariables/SetVariableMonitoring/
+    ClearVariableMonitoring longer than the station's ItemsPerMessage is queued as several commands,
+    the first returned. Raises CommandError for an action the station's OCPP version lacks, a payload
+    that breaks the schema (or a 2.0.1 StatusNotification trigger naming no EVSE), or a station that
+    is Rejected.
     """
     if not action_supported(ocpp_version=station.ocpp_version, action=action):
         raise CommandError(f"OCPP {station.ocpp_version} stations do not support the action {action!r}")
@@ -114,20 +115,25 @@ def command_create(
 
 
 # 2.0.1 B06.FR.05 (and B05 for SetVariables): no more SetVariableData/GetVariableData in one request than the station
-# reports in DeviceDataCtrlr.ItemsPerMessage[SetVariables|GetVariables].
-_ITEM_LISTS = {"GetVariables": "getVariableData", "SetVariables": "setVariableData"}
+# reports in DeviceDataCtrlr.ItemsPerMessage[SetVariables|GetVariables]; the same
+# for SetMonitoringData (N04) and monitor ids (N06.FR.04), against MonitoringCtrlr.ItemsPerMessage[SetVariableMonitoring|
+# ClearVariableMonitoring]. action -> (the payload's list, the component that reports the limit)
+_ITEM_LISTS = {
+    "GetVariables": ("getVariableData", "DeviceDataCtrlr"),
+    "SetVariables": ("setVariableData", "DeviceDataCtrlr"),
+    "SetVariableMonitoring": ("setMonitoringData", "MonitoringCtrlr"),
+    "ClearVariableMonitoring": ("id", "MonitoringCtrlr"),
+}
 
 
 def _payload_parts(station: Station, action: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """The payload as the station can take it: one request, or a GetVariables/SetVariables split
-    into requests of at most the station's ItemsPerMessage items when it reported a smaller limit."""
-    key = _ITEM_LISTS.get(action)
+    """The payload as the station can take it: one request, or a list request split into requests
+    of at most the station's ItemsPerMessage items when it reported a smaller limit."""
+    key, component = _ITEM_LISTS.get(action, ("", ""))
     items = payload.get(key) if key else None
     if not key or not isinstance(items, list) or station.ocpp_version == "1.6":
         return [payload]
-    limit = device_limit(
-        station=station, component="DeviceDataCtrlr", variable="ItemsPerMessage", instance=action
-    )
+    limit = device_limit(station=station, component=component, variable="ItemsPerMessage", instance=action)
     if limit is None or len(items) <= limit:
         return [payload]
     return [{**payload, key: items[start : start + limit]} for start in range(0, len(items), limit)]

@@ -254,6 +254,36 @@ def test_tc_b_08_a_raw_get_variables_command_is_split_by_the_stations_items_per_
     assert first.payload == {"getVariableData": requests[0]["getVariableData"]}
 
 
+def test_tc_n_18_clear_monitoring_is_split_by_the_stations_items_per_message(ocpp_server, run):
+    station = station_make(ocpp_version="2.0.1")
+    limit = {
+        "component": {"name": "MonitoringCtrlr"},
+        "variable": {"name": "ItemsPerMessage", "instance": "ClearVariableMonitoring"},
+    }
+
+    async def scenario():
+        async with booted201(ocpp_server, station) as cp:
+            # given: the operator read the station's limit, 3 monitor ids per ClearVariableMonitoring
+            cp.responders["GetVariables"] = {
+                "getVariableResult": [{"attributeStatus": "Accepted", "attributeValue": "3", **limit}]
+            }
+            await command_send(station, "GetVariables", {"getVariableData": [limit]})
+            cp.responders["ClearVariableMonitoring"] = lambda payload: {
+                "clearMonitoringResult": [{"id": i, "status": "Accepted"} for i in payload["id"]]
+            }
+            # when: five monitors are cleared at once
+            await command_send(station, "ClearVariableMonitoring", {"id": [11, 12, 13, 14, 15]})
+            return [
+                await cp.wait_call("ClearVariableMonitoring"),
+                await cp.wait_call("ClearVariableMonitoring"),
+            ]
+
+    requests = run(scenario())
+    # then: the station got them in two requests, 3 and 2, each id once
+    assert [len(r["id"]) for r in requests] == [3, 2]
+    assert sorted(i for r in requests for i in r["id"]) == [11, 12, 13, 14, 15]
+
+
 def test_get_variables_within_the_stations_limit_stay_one_request(ocpp_server, run):
     station = station_make(ocpp_version="2.0.1")
 
