@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 FLUSH_SECONDS = 1.0  # the log and last-seen times are written at least this often
 MAX_ITEMS = 200  # service calls per transaction at most
 BOOT_PACING_SECONDS = (5, 30)  # BootNotification Pending interval while the writer is behind
+# Boots a process's writer records comfortably per second while it also serves the rest: a storm's
+# Pending intervals are spread so that the unbooted stations come back at about this rate.
+BOOT_PACING_RATE = 50
 
 
 class Seen(Protocol):
@@ -103,6 +106,8 @@ class Batcher:
         self.committed = 0  # log entries committed so far
         self.waiters: list[tuple[int, asyncio.Future]] = []
         self.wakeup: asyncio.Event | None = None
+        self.unbooted = 0  # attached connections whose BootNotification is not accepted yet
+        self.unbooted_counted_at = -1.0
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -167,10 +172,18 @@ class Batcher:
     def boot_pacing_interval(self) -> int:
         """0 while a BootNotification can be recorded at once; otherwise (more than
         OCPP_BOOT_PACING_BACKLOG calls wait for the writer) the seconds a booting station is told to
-        wait, randomised so the stations that were paced together come back apart."""
+        wait, randomised so the stations that were paced together come back apart: 5 to 30 s, or
+        longer while more stations wait to boot than the writer records in 30 s."""
         if len(self.items) < settings.OCPP_BOOT_PACING_BACKLOG:
             return 0
-        return random.randint(*BOOT_PACING_SECONDS)
+        now = time.monotonic()
+        if now - self.unbooted_counted_at >= 1.0:
+            self.unbooted_counted_at = now
+            self.unbooted = sum(1 for c in self.connections if getattr(c, "registration", "") is None)
+        # Thousands of stations told "30 s" would all come back within 30 s, find the writer still
+        # behind and be paced again, each Pending costing its log rows: spread them out instead.
+        latest = max(BOOT_PACING_SECONDS[1], self.unbooted // BOOT_PACING_RATE)
+        return random.randint(BOOT_PACING_SECONDS[0], latest)
 
     async def db_call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """`fn(*args, **kwargs)` on the database thread pool, outside the group commit (it commits, or

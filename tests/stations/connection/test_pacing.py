@@ -17,3 +17,27 @@ def test_while_the_writer_is_behind_a_booting_station_is_told_to_come_back_at_a_
     intervals = [batcher.boot_pacing_interval() for _ in range(50)]
     assert all(5 <= interval <= 30 for interval in intervals)
     assert len(set(intervals)) > 1
+
+
+class Connection:
+    """What the batcher reads of a connection: whether its station's boot was accepted."""
+
+    def __init__(self, registration: str | None) -> None:
+        self.registration = registration
+
+
+def test_a_storm_of_unbooted_stations_is_spread_over_longer_than_thirty_seconds(settings):
+    # given 6,000 connected stations of this process waiting to boot, and the writer behind
+    settings.OCPP_BOOT_PACING_BACKLOG = 3
+    batcher = Batcher()
+    batcher.items = [object()] * 3  # type: ignore[list-item]
+    waiting = [Connection(None) for _ in range(6000)]
+    booted = [Connection("Accepted") for _ in range(1000)]
+    batcher.connections = {*waiting, *booted}  # type: ignore[arg-type]
+
+    # when they are paced
+    intervals = [batcher.boot_pacing_interval() for _ in range(500)]
+
+    # then they come back over two minutes (6,000 at 50 boots a second), not all within 30 s
+    assert min(intervals) >= 5 and max(intervals) <= 6000 // 50
+    assert sum(1 for interval in intervals if interval > 30) > 250
