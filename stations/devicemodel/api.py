@@ -426,7 +426,7 @@ class MonitoringLevelRequestSerializer(_Wait):
     severity = serializers.IntegerField(min_value=0, max_value=9)
 
 
-class CertificateHashDataSerializer(serializers.Serializer):
+class CustomerCertificateHashSerializer(serializers.Serializer):
     hash_algorithm = serializers.ChoiceField(choices=["SHA256", "SHA384", "SHA512"])
     issuer_name_hash = serializers.CharField(max_length=128)
     issuer_key_hash = serializers.CharField(max_length=128)
@@ -449,7 +449,7 @@ class CustomerInformationRequestSerializer(_Wait):
         default="ISO14443",
     )
     customer_identifier = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    customer_certificate = CertificateHashDataSerializer(
+    customer_certificate = CustomerCertificateHashSerializer(
         required=False, help_text="The customer's (ISO 15118 contract) certificate, by its hash data"
     )
     report = serializers.BooleanField(default=True, help_text="Ask for the data the station holds")
