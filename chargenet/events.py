@@ -292,17 +292,58 @@ def _nudge_send() -> None:
 
 
 def _live_feed_send(layer: Any, message: dict[str, Any]) -> None:
-    # Inside the ASGI server this runs on the database thread of a sync_to_async call: hand the send
-    # to the server's event loop and do not wait for Redis, so the thread serving the chargers moves
-    # on (the send costs a loop hop and a Redis round trip). Elsewhere (Celery, commands) send inline.
+    # Inside the ASGI server this runs on the thread that runs a group commit's after-commit actions:
+    # the message joins the server loop's next live-feed batch (`_feed_flush`), and the thread moves
+    # on. A busy server publishes hundreds of events a second; one group_send (a Redis round trip,
+    # and a fan-out to every open page) per event cost the event loop a quarter of its time, one per
+    # batch costs next to nothing. Elsewhere (Celery, commands) the message is sent inline.
     loop = _server_loop()
     if loop is not None:
-        future = asyncio.run_coroutine_threadsafe(layer.group_send(EVENTS_GROUP, message), loop)
-        future.add_done_callback(_log_failed_send)
+        with _feed_lock:
+            _feed_pending.append(message)
+            now = time.monotonic()
+            # A flush already scheduled takes this one too (unless its loop never ran it).
+            if now - _feed_scheduled_at[0] < FEED_FLUSH_EXPIRES:
+                return
+            _feed_scheduled_at[0] = now
+        loop.call_soon_threadsafe(_feed_flush, layer)
         return
     async_to_sync(layer.group_send)(EVENTS_GROUP, message)
 
 
-def _log_failed_send(future: concurrent.futures.Future) -> None:
+_feed_lock = threading.Lock()
+_feed_pending: list[dict[str, Any]] = []
+_feed_scheduled_at = [-1e9]  # when the pending flush was scheduled (time.monotonic()); far past: none
+FEED_BATCH = 200  # events per live-feed group message at most
+FEED_FLUSH_EXPIRES = 5.0  # a flush not run after this long (its loop stopped) is scheduled again
+
+
+def _feed_flush(layer: Any) -> None:
+    """On the server loop: send the events published since the last flush to the live-feed group, a
+    batch per group message, in publishing order (the same news twice in a batch goes once)."""
+    with _feed_lock:
+        messages = list({_feed_key(m): m for m in _feed_pending}.values())
+        _feed_pending.clear()
+        _feed_scheduled_at[0] = -1e9
+    if messages:
+        asyncio.ensure_future(_feed_send(layer, messages)).add_done_callback(_log_failed_send)
+
+
+async def _feed_send(layer: Any, messages: list[dict[str, Any]]) -> None:
+    for start in range(0, len(messages), FEED_BATCH):  # one after the other: pages see them in order
+        events = [{"event": m["event"], "data": m["data"]} for m in messages[start : start + FEED_BATCH]]
+        await layer.group_send(EVENTS_GROUP, {"type": "event.batch", "events": events})
+
+
+def _feed_key(message: dict[str, Any]) -> Any:
+    # Events carry distinct ids or timestamps; page-only news such as "station 7 logged frames" does
+    # not, and a page re-fetches the fragment once for any number of them.
+    try:
+        return (message["event"], tuple(sorted(message["data"].items())))
+    except TypeError:  # unhashable data: never merged
+        return id(message)
+
+
+def _log_failed_send(future: "concurrent.futures.Future | asyncio.Future") -> None:
     if not future.cancelled() and future.exception() is not None:
         logger.warning("could not send an event to the live feed: %s", future.exception())

@@ -65,12 +65,19 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
 
     async def event_message(self, message: dict) -> None:
-        data = message["data"]
+        await self.event_forward(message["event"], message["data"])
+
+    async def event_batch(self, message: dict) -> None:
+        # The ASGI server sends the events of its last group commits as one group message.
+        for event in message["events"]:
+            await self.event_forward(event["event"], event["data"])
+
+    async def event_forward(self, event: str, data: dict) -> None:
         if self.driver_uids is not None and not (
-            message["event"].startswith(DRIVER_EVENTS) and data.get("id_tag") in self.driver_uids
+            event.startswith(DRIVER_EVENTS) and data.get("id_tag") in self.driver_uids
         ):
             return
-        await self.send_json({"type": "event", "event": message["event"], "data": data})
+        await self.send_json({"type": "event", "event": event, "data": data})
 
 
 # Browsers send their cookies with a WebSocket from any site: check the Origin (cross-site

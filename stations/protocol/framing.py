@@ -5,11 +5,13 @@ sends 2.0.1 error names to 1.6 stations (docs/architecture.md, "The OCPP layer")
 pure: it never touches the database or the socket.
 """
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema_rs
 from jsonschema.exceptions import ValidationError as SchemaValidationError
 from ocpp.messages import get_validator
 
@@ -341,11 +343,24 @@ def nul_free(text: str, frame: Frame) -> str:
     return json.dumps([CALL, frame.message_id, frame.action, strip(frame.payload)], separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=512)
+def _schema_check(message_type: int, action: str, version: str) -> Any:
+    """The same schema compiled by jsonschema-rs: it tells a valid payload (nearly every one) in a
+    microsecond where the `jsonschema` validator walks it in Python for 80-300 µs on the event loop.
+    Only an invalid payload is walked again by `jsonschema`, whose errors name the OCPP error code.
+    Formats are not checked, as `jsonschema` does not check them either."""
+    return jsonschema_rs.Draft4Validator(
+        get_validator(message_type, action, version).schema, validate_formats=False
+    )
+
+
 def payload_violations(
     action: str, payload: dict, *, version: str, message_type: int = CALL
 ) -> list[Violation]:
     """Every schema and range violation of `payload` for `action`, most severe first (empty when
     valid)."""
+    if _schema_check(message_type, action, version).is_valid(payload):
+        return range_violations(action, payload, version=version) if message_type == CALL else []
     validator = get_validator(message_type, action, version)
     errors = sorted(validator.iter_errors(payload), key=lambda e: e.validator != "required")
     violations = []

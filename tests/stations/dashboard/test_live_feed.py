@@ -4,8 +4,10 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
 from django.utils import timezone
 
+from chargenet.events import FEED_BATCH, live_feed_notify
 from rfid.services import id_token_create
 from stations.dashboard.live import EventsConsumer
 from stations.models import Connector
@@ -121,4 +123,27 @@ async def test_a_driver_hears_when_her_session_is_priced_and_not_when_others_are
         frame = await feed.receive_json_from(timeout=5)
     assert frame["data"]["id_tag"] == "DANA0002"
     assert frame["data"]["session_id"] == sessions[1].pk
+    await feed.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_busy_commit_reaches_the_page_whole_in_order_and_repeated_news_once(operator):
+    # The server hands the live feed the events of its last commits in batches (chargenet.events):
+    # a page must still see every event, in order, and "station 7 logged frames" once, not thrice.
+    feed, connected, _ = await open_feed(operator)
+    assert connected
+
+    def publish():
+        with transaction.atomic():
+            for n in range(FEED_BATCH + 50):
+                live_feed_notify("test.numbered", {"n": n})
+            for _ in range(3):
+                live_feed_notify("station.messages_logged", {"station_id": 7})
+
+    await database_sync_to_async(publish)()
+
+    frames = [await feed.receive_json_from(timeout=5) for _ in range(FEED_BATCH + 51)]
+    assert [f["data"]["n"] for f in frames[:-1]] == list(range(FEED_BATCH + 50))
+    assert frames[-1] == {"type": "event", "event": "station.messages_logged", "data": {"station_id": 7}}
+    assert await feed.receive_nothing(timeout=0.5)
     await feed.disconnect()
