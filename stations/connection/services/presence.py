@@ -58,9 +58,24 @@ def station_disconnected(
 @transaction.atomic
 def station_seen_flush(*, seen: dict[int, Any]) -> None:
     """Write the last-seen times kept in memory (station id → time), one batch (one transaction)
-    per flush, so a Heartbeat never costs a database write of its own."""
-    for station_id, at in seen.items():
-        Station.objects.filter(pk=station_id).exclude(channel_name="").update(last_seen_at=at, is_online=True)
+    per flush, so a Heartbeat never costs a database write of its own. One statement executed for
+    every station (a fleet of 10,000 flushes hundreds a second): the ORM would build and compile an
+    UPDATE for each."""
+    if not seen:
+        return
+    connection = transaction.get_connection()
+    quote, meta = connection.ops.quote_name, Station._meta
+    column = {
+        name: quote(meta.get_field(name).column)
+        for name in ("last_seen_at", "is_online", "channel_name", "id")
+    }
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {column['last_seen_at']} = %s, {column['is_online']} = %s "
+        f"WHERE {column['id']} = %s AND {column['channel_name']} <> ''"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(adapt(at), True, station_id) for station_id, at in seen.items()])
 
 
 @transaction.atomic

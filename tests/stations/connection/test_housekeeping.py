@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from chargenet.events import event_subscribe
 from stations.models import OcppMessage, Station
-from stations.services import ocpp_messages_store
+from stations.services import ocpp_messages_store, station_seen_flush
 from stations.tasks import ocpp_message_prune_task, station_mark_offline_task
 from tests.stations.connection.helpers import station_make
 
@@ -27,6 +27,22 @@ def test_a_station_silent_for_two_intervals_plus_grace_is_marked_offline(setting
     assert not Station.objects.get(pk=silent.pk).is_online
     assert Station.objects.get(pk=alive.pk).is_online
     assert silent.identity in events
+
+
+@pytest.mark.django_db
+def test_last_seen_times_are_written_for_connected_stations_only_and_to_the_microsecond():
+    connected, gone = station_make(), station_make()
+    Station.objects.filter(pk=connected.pk).update(channel_name="specific.abc", is_online=False)
+    Station.objects.filter(pk=gone.pk).update(channel_name="", is_online=False, last_seen_at=None)
+    at = timezone.now() - timedelta(seconds=7, microseconds=123)
+
+    station_seen_flush(seen={connected.pk: at, gone.pk: at})
+
+    connected.refresh_from_db()
+    gone.refresh_from_db()
+    assert (connected.last_seen_at, connected.is_online) == (at, True)
+    # A station whose connection closed meanwhile is not brought back online by a late flush.
+    assert (gone.last_seen_at, gone.is_online) == (None, False)
 
 
 @pytest.mark.django_db
