@@ -378,7 +378,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             action = self.in_actions.pop(message_id, "")
             logged = text
         if message_type in (CALLRESULT, CALLERROR):
-            await BATCH.durable()
+            await BATCH.durable(self.station_id)
         self.log("out", logged, message_type, message_id, action)
         await self.send(text_data=text)
 
@@ -477,7 +477,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.triggered.add(TRIGGERED_ACTIONS.get(requested, requested))
         if command.action in FOLLOW_UP_ACTIONS:
             self.triggered.add(FOLLOW_UP_ACTIONS[command.action])
-        complete = functools.partial(BATCH.run, services.command_complete)
+        complete = functools.partial(BATCH.run_for, self.station_id, services.command_complete)
         self.command_in_flight = command.pk
         try:
             response = await self.cp.call_action(command.action, command.payload, command.message_id)
@@ -488,7 +488,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         except CallNotSent:
             # Claimed, but the socket closed before it went out: back in the queue for the next
             # connection.
-            await BATCH.run(services.command_release, command_id=command.pk)
+            await BATCH.run_for(self.station_id, services.command_release, command_id=command.pk)
         except ConnectionClosed:
             await complete(command_id=command.pk, disconnected=True)
         else:

@@ -17,12 +17,6 @@ from stations.access.services import station_id_token_remote_prefetch
 from stations.protocol.batch import BATCH
 
 
-def committed(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    """`await committed(service)(**kwargs)`: the service call in the process's next group commit; its
-    result (or exception) once that transaction has committed (stations/protocol/batch.py)."""
-    return functools.partial(BATCH.run, fn)
-
-
 @functools.lru_cache(maxsize=4096)
 def _snake(key: str) -> str:
     """The `ocpp` library's camelCase → snake_case of one key (its camel_to_snake_case), once per key."""
@@ -108,6 +102,12 @@ class CentralSystemMixin:
         self.station_id = station_id
         self.on_registration = on_registration
 
+    def committed(self, fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        """`await self.committed(service)(**kwargs)`: the service call in the next group commit of this
+        station's writer, after everything the station handed in before; its result (or exception)
+        once that transaction has committed (stations/protocol/batch.py)."""
+        return functools.partial(BATCH.run_for, self.station_id, fn)
+
     async def _handle_call(self, msg: Call) -> None:
         """The library's own CALL handling (ocpp.ChargePoint._handle_call) without its per-call
         costs: it read every handler's signature anew (a third of the event loop's OCPP time) and
@@ -143,7 +143,7 @@ class CentralSystemMixin:
             # Nothing recorded and the connection's state unchanged (no command queue check either):
             # a paced boot must cost the busy writer nothing.
             return "Pending", interval
-        status, interval = await committed(services.station_boot)(station_id=self.station_id, info=info)
+        status, interval = await self.committed(services.station_boot)(station_id=self.station_id, info=info)
         self.on_registration(status)
         return status, interval
 

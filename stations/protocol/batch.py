@@ -3,9 +3,14 @@ time, in one transaction.
 
 Each station → CSMS message's service call, the message log and the last-seen times of every
 connection of the process are collected for OCPP_GROUP_COMMIT_MS (or while the previous commit runs)
-and committed together on one writer thread: one transaction instead of one per message, which
-SQLite (one writer) and PostgreSQL (one fsync per commit) both reward. Each service call runs in its
-own savepoint, so one that raises is rolled back alone and gets its exception back; the others commit.
+and committed together on a writer thread: one transaction instead of one per message, which SQLite
+(one writer) and PostgreSQL (one fsync per commit) both reward. Each service call runs in its own
+savepoint, so one that raises is rolled back alone and gets its exception back; the others commit.
+
+A process has OCPP_WRITER_LANES writers (one on SQLite, four on PostgreSQL by default), each with
+its own thread and database connection; a station's calls and frames always go to the same one, so
+they are committed in the order they arrived. On PostgreSQL one writer spent most of its time waiting
+for the round trip of one statement after another; several overlap those waits.
 
 Guarantees (docs/performance.md):
 
@@ -93,43 +98,68 @@ def _hooks_run(hooks: list[Callable[[], Any]]) -> None:
     close_old_connections()
 
 
-class Batcher:
-    """The process-wide group commit (one per event loop)."""
+class Lane:
+    """One writer: its own thread and database connection, the service calls and log rows of the
+    stations routed to it, committed a group at a time in their order of arrival."""
 
-    def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.task: asyncio.Task | None = None
-        self.connections: set[Seen] = set()
+    def __init__(self, index: int = 0) -> None:
+        self.index = index
         self.items: list[Item] = []
         self.log: list[dict[str, Any]] = []
         self.appended = 0  # log entries appended so far
         self.committed = 0  # log entries committed so far
         self.waiters: list[tuple[int, asyncio.Future]] = []
         self.wakeup: asyncio.Event | None = None
+        self.task: asyncio.Task | None = None
+        self.writer: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def lanes_count() -> int:
+    """OCPP_WRITER_LANES, or by default one writer on SQLite (one writer for the whole database, so
+    more would only take turns) and four on PostgreSQL, whose writer otherwise spends most of its
+    time waiting for one statement's round trip after another."""
+    if settings.OCPP_WRITER_LANES:
+        return settings.OCPP_WRITER_LANES
+    return 1 if connections["default"].vendor == "sqlite" else 4
+
+
+class Batcher:
+    """The process-wide group commit (one per event loop): a writer per lane, a station always on
+    the same lane, so its messages are committed in the order they arrived."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.connections: set[Seen] = set()
+        self.lanes: list[Lane] = [Lane()]
         self.unbooted = 0  # attached connections whose BootNotification is not accepted yet
         self.unbooted_counted_at = -1.0
         self.seen_scanned_at = -1.0
+        self.seen_pending: dict[int, dict[int, Any]] = {}  # lane index → station id → last seen
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start (or restart, on a new event loop) the writer and its threads."""
+        """Start (or restart, on a new event loop) the writers and their threads."""
         loop = asyncio.get_running_loop()
-        if self.task is not None and not self.task.done() and self.loop is loop:
+        if self.loop is loop and all(lane.task is not None and not lane.task.done() for lane in self.lanes):
             return
         self.loop = loop
-        self.wakeup = asyncio.Event()
-        self.writer = concurrent.futures.ThreadPoolExecutor(
-            1, thread_name_prefix="ocpp-writer", initializer=_thread_init, initargs=(loop,)
-        )
+        self.lanes = [Lane(index) for index in range(lanes_count())]
+        for lane in self.lanes:
+            lane.wakeup = asyncio.Event()
+            lane.writer = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix=f"ocpp-writer-{lane.index}", initializer=_thread_init, initargs=(loop,)
+            )
+            lane.task = loop.create_task(self.run_forever(lane))
         self.events = concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="ocpp-events", initializer=_thread_init, initargs=(loop,)
         )
         self.pool = concurrent.futures.ThreadPoolExecutor(
             settings.OCPP_DB_THREADS, thread_name_prefix="ocpp-db", initializer=_thread_init, initargs=(loop,)
         )
-        self.items, self.waiters = [], []
-        self.task = loop.create_task(self.run_forever())
+
+    def lane(self, station_id: int | None) -> Lane:
+        return self.lanes[(station_id or 0) % len(self.lanes)]
 
     def attach(self, connection: Seen) -> None:
         """Watch this connection's liveness (written at most every `seen_every` seconds)."""
@@ -142,40 +172,55 @@ class Batcher:
     # --- what connections hand in ------------------------------------------------------------------
 
     def append(self, entry: dict[str, Any]) -> None:
-        """Log one frame; it is stored with the next commit."""
-        self.log.append(entry)
-        self.appended += 1
+        """Log one frame (of entry["station_id"]); it is stored with its lane's next commit."""
+        lane = self.lane(entry.get("station_id"))
+        lane.log.append(entry)
+        lane.appended += 1
 
     async def run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """`fn(*args, **kwargs)` in the next group commit; its result (or exception) once committed."""
+        """`fn(*args, **kwargs)` in the next group commit of the lane of kwargs["station_id"]; its
+        result (or exception) once committed."""
+        return await self.run_for(kwargs.get("station_id"), fn, *args, **kwargs)
+
+    async def run_for(
+        self, station_id: int | None, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Any:
+        """`fn(*args, **kwargs)` in the next group commit of `station_id`'s lane (after everything that
+        station handed in before); its result (or exception) once committed."""
         self.start()
-        assert self.loop is not None and self.wakeup is not None
+        assert self.loop is not None
+        lane = self.lane(station_id)
+        assert lane.wakeup is not None
         future = self.loop.create_future()
-        self.items.append(Item(fn, args, kwargs, future))
-        self.wakeup.set()
+        lane.items.append(Item(fn, args, kwargs, future))
+        lane.wakeup.set()
         return await future
 
-    async def durable(self) -> None:
-        """Return once every frame logged so far is committed (before answering a station's CALL)."""
+    async def durable(self, station_id: int | None = None) -> None:
+        """Return once every frame `station_id` logged so far (every frame, without one) is committed:
+        before answering a station's CALL."""
         self.start()
-        assert self.loop is not None and self.wakeup is not None
-        if self.committed >= self.appended:
-            return
-        future = self.loop.create_future()
-        self.waiters.append((self.appended, future))
-        self.wakeup.set()
-        await future
+        assert self.loop is not None
+        lanes = self.lanes if station_id is None else [self.lane(station_id)]
+        for lane in lanes:
+            if lane.committed >= lane.appended:
+                continue
+            assert lane.wakeup is not None
+            future = self.loop.create_future()
+            lane.waiters.append((lane.appended, future))
+            lane.wakeup.set()
+            await future
 
     async def flush(self) -> None:
-        """Same as durable(): used when a connection closes, so its frames are stored first."""
+        """Every frame logged so far committed (when a connection closes, its frames are stored first)."""
         await self.durable()
 
     def boot_pacing_interval(self) -> int:
         """0 while a BootNotification can be recorded at once; otherwise (more than
-        OCPP_BOOT_PACING_BACKLOG calls wait for the writer) the seconds a booting station is told to
+        OCPP_BOOT_PACING_BACKLOG calls wait for a writer) the seconds a booting station is told to
         wait, randomised so the stations that were paced together come back apart: 5 to 30 s, or
-        longer while more stations wait to boot than the writer records in 30 s."""
-        if len(self.items) < settings.OCPP_BOOT_PACING_BACKLOG:
+        longer while more stations wait to boot than the writers record in 30 s."""
+        if max(len(lane.items) for lane in self.lanes) < settings.OCPP_BOOT_PACING_BACKLOG:
             return 0
         now = time.monotonic()
         if now - self.unbooted_counted_at >= 1.0:
@@ -193,46 +238,46 @@ class Batcher:
         assert self.loop is not None
         return await self.loop.run_in_executor(self.pool, _pool_call, fn, args, kwargs)
 
-    # --- the writer --------------------------------------------------------------------------------
+    # --- the writers -------------------------------------------------------------------------------
 
-    async def run_forever(self) -> None:
-        assert self.loop is not None and self.wakeup is not None
+    async def run_forever(self, lane: Lane) -> None:
+        assert self.loop is not None and lane.wakeup is not None
         window = settings.OCPP_GROUP_COMMIT_MS / 1000
         while True:
-            if not self.items and not self.waiters:
+            if not lane.items and not lane.waiters:
                 try:
-                    await asyncio.wait_for(self.wakeup.wait(), FLUSH_SECONDS)
+                    await asyncio.wait_for(lane.wakeup.wait(), FLUSH_SECONDS)
                 except TimeoutError:
                     pass
-            self.wakeup.clear()
+            lane.wakeup.clear()
             if window:
                 await asyncio.sleep(window)
             try:
-                await self.commit()
+                await self.commit(lane)
             except Exception:  # never let one bad batch stop the writer
                 logger.exception("could not commit the OCPP batch")
                 await asyncio.sleep(0.5)
 
-    async def commit(self) -> None:
+    async def commit(self, lane: Lane) -> None:
         assert self.loop is not None
-        items, self.items = self.items[:MAX_ITEMS], self.items[MAX_ITEMS:]
-        entries, self.log = self.log, []
-        upto = self.appended
-        seen = self.seen_due()
+        items, lane.items = lane.items[:MAX_ITEMS], lane.items[MAX_ITEMS:]
+        entries, lane.log = lane.log, []
+        upto = lane.appended
+        seen = self.seen_due(lane)
         if not (items or entries or seen):
-            self.committed = upto
-            self.waiters_wake()
+            lane.committed = upto
+            self.waiters_wake(lane)
             return
         try:
-            results, hooks = await self.loop.run_in_executor(self.writer, _commit, items, entries, seen)
+            results, hooks = await self.loop.run_in_executor(lane.writer, _commit, items, entries, seen)
         except BaseException as exc:
-            self.log[:0] = entries  # logged again with the next batch; nothing is answered meanwhile
+            lane.log[:0] = entries  # logged again with the next batch; nothing is answered meanwhile
             for item in items:
                 if not item.future.done():
                     item.future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(exc))
             raise
-        self.committed = upto
-        self.waiters_wake()
+        lane.committed = upto
+        self.waiters_wake(lane)
         for item, (ok, value) in zip(items, results, strict=True):
             if item.future.done():
                 continue
@@ -243,35 +288,40 @@ class Batcher:
         if hooks:
             self.loop.run_in_executor(self.events, _hooks_run, hooks)
 
-    def waiters_wake(self) -> None:
+    def waiters_wake(self, lane: Lane) -> None:
         waiting = []
-        for upto, future in self.waiters:
-            if upto <= self.committed:
+        for upto, future in lane.waiters:
+            if upto <= lane.committed:
                 if not future.done():
                     future.set_result(None)
             else:
                 waiting.append((upto, future))
-        self.waiters = waiting
+        lane.waiters = waiting
 
-    def seen_due(self) -> dict[int, Any]:
-        """Last-seen times of connections whose own cadence (min(30 s, interval / 2)) has come.
-        Looked for at most once every FLUSH_SECONDS: a busy writer commits hundreds of times a
-        second, and walking 10,000 connections at each commit cost the event loop milliseconds."""
+    def seen_due(self, lane: Lane) -> dict[int, Any]:
+        """Last-seen times, of the stations on `lane`, of connections whose own cadence (min(30 s,
+        interval / 2)) has come. Looked for at most once every FLUSH_SECONDS: a busy writer commits
+        hundreds of times a second, and walking 10,000 connections at each commit cost the event
+        loop milliseconds. Each lane writes its own stations' rows, never another lane's."""
         now = time.monotonic()
-        if now - self.seen_scanned_at < FLUSH_SECONDS:
-            return {}
-        self.seen_scanned_at = now
-        due = {}
-        for connection in list(self.connections):
-            if (
-                connection.station_id is not None
-                and now - connection.seen_flushed_at >= connection.seen_every
-                and connection.last_seen != connection.last_flushed_seen
-            ):
-                connection.seen_flushed_at = now
-                connection.last_flushed_seen = connection.last_seen
-                due[connection.station_id] = connection.last_seen
-        return due
+        if lane.index == 0:
+            if now - self.seen_scanned_at < FLUSH_SECONDS:
+                return {}
+            self.seen_scanned_at = now
+            for connection in list(self.connections):
+                if (
+                    connection.station_id is not None
+                    and now - connection.seen_flushed_at >= connection.seen_every
+                    and connection.last_seen != connection.last_flushed_seen
+                ):
+                    connection.seen_flushed_at = now
+                    connection.last_flushed_seen = connection.last_seen
+                    index = self.lane(connection.station_id).index
+                    self.seen_pending.setdefault(index, {})[connection.station_id] = connection.last_seen
+            for other in self.lanes[1:]:
+                if self.seen_pending.get(other.index) and other.wakeup is not None:
+                    other.wakeup.set()
+        return self.seen_pending.pop(lane.index, {})
 
 
 def _pool_call(fn: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> Any:

@@ -16,7 +16,7 @@ from ocpp.v16.enums import Action
 
 from stations import services
 from stations.certificates.services import certificate_sign_request
-from stations.protocol.base import CentralSystemMixin, committed
+from stations.protocol.base import CentralSystemMixin
 from stations.protocol.normalise import meter_values_normalise, timestamp_format, timestamp_parse
 
 # DataTransfer vendor handlers: vendor id → fn(station_id, message_id, data) -> (status, data).
@@ -48,7 +48,9 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
     @on(Action.authorize, skip_schema_validation=True)
     async def on_authorize(self, id_tag: str, **_: Any) -> call_result.Authorize:
         await self.remote_authorization_prefetch(id_tag)
-        decision = await committed(services.station_id_tag_authorize)(station_id=self.station_id, uid=id_tag)
+        decision = await self.committed(services.station_id_tag_authorize)(
+            station_id=self.station_id, uid=id_tag
+        )
         return call_result.Authorize(id_tag_info=id_tag_info(decision))
 
     @on(Action.start_transaction, skip_schema_validation=True)
@@ -56,7 +58,7 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, reservation_id=None, **_: Any
     ) -> call_result.StartTransaction:
         await self.remote_authorization_prefetch(id_tag)
-        session, decision = await committed(services.session_start)(
+        session, decision = await self.committed(services.session_start)(
             station_id=self.station_id,
             connector_id=connector_id,
             id_tag=id_tag,
@@ -79,7 +81,7 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
         transaction_data: list | None = None,
         **_: Any,
     ) -> call_result.StopTransaction:
-        _, decision = await committed(services.session_stop)(
+        _, decision = await self.committed(services.session_stop)(
             station_id=self.station_id,
             transaction_id=transaction_id,
             meter_stop=meter_stop,
@@ -94,7 +96,7 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
     async def on_meter_values(
         self, connector_id: int, meter_value: list, transaction_id: int | None = None, **_: Any
     ) -> call_result.MeterValues:
-        await committed(services.meter_values_record)(
+        await self.committed(services.meter_values_record)(
             station_id=self.station_id,
             connector_id=connector_id,
             transaction_id=transaction_id,
@@ -113,7 +115,7 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
         vendor_error_code: str | None = None,
         **_: Any,
     ) -> call_result.StatusNotification:
-        await committed(services.connector_status_record)(
+        await self.committed(services.connector_status_record)(
             station_id=self.station_id,
             connector_id=connector_id,
             status=status,
@@ -131,19 +133,19 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
         handler = VENDOR_HANDLERS.get(vendor_id)
         if handler is None:
             return call_result.DataTransfer(status="UnknownVendorId")
-        status, reply = await committed(handler)(self.station_id, message_id or "", data)
+        status, reply = await self.committed(handler)(self.station_id, message_id or "", data)
         return call_result.DataTransfer(status=status, data=reply)
 
     @on(Action.diagnostics_status_notification, skip_schema_validation=True)
     async def on_diagnostics_status_notification(self, status: str, **_: Any):
-        await committed(services.station_report_status)(
+        await self.committed(services.station_report_status)(
             station_id=self.station_id, kind="diagnostics", status=status
         )
         return call_result.DiagnosticsStatusNotification()
 
     @on(Action.firmware_status_notification, skip_schema_validation=True)
     async def on_firmware_status_notification(self, status: str, **_: Any):
-        await committed(services.station_report_status)(
+        await self.committed(services.station_report_status)(
             station_id=self.station_id, kind="firmware", status=status
         )
         return call_result.FirmwareStatusNotification()
@@ -152,14 +154,14 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
     async def on_signed_firmware_status_notification(
         self, status: str, request_id: int | None = None, **_: Any
     ):
-        await committed(services.station_report_status)(
+        await self.committed(services.station_report_status)(
             station_id=self.station_id, kind="firmware", status=status, request_id=request_id
         )
         return call_result.SignedFirmwareStatusNotification()
 
     @on(Action.log_status_notification, skip_schema_validation=True)
     async def on_log_status_notification(self, status: str, request_id: int | None = None, **_: Any):
-        await committed(services.station_report_status)(
+        await self.committed(services.station_report_status)(
             station_id=self.station_id, kind="log", status=status, request_id=request_id
         )
         return call_result.LogStatusNotification()
@@ -168,7 +170,7 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
     async def on_security_event_notification(
         self, type: str, timestamp: str, tech_info: str | None = None, **_: Any
     ):
-        await committed(_station_security_event)(
+        await self.committed(_station_security_event)(
             station_id=self.station_id,
             type=type,
             timestamp=timestamp_parse(timestamp),
@@ -179,7 +181,7 @@ class ChargePoint16(CentralSystemMixin, ChargePoint):
     @on(Action.sign_certificate, skip_schema_validation=True)
     async def on_sign_certificate(self, csr: str, **_: Any) -> call_result.SignCertificate:
         # Signed by ChargeNet's CA; CertificateSigned follows as a durable command (docs/security.md).
-        result = await committed(certificate_sign_request)(station_id=self.station_id, csr=csr)
+        result = await self.committed(certificate_sign_request)(station_id=self.station_id, csr=csr)
         return call_result.SignCertificate(status=result.status)
 
 

@@ -19,7 +19,7 @@ from stations import services
 from stations.certificates import services as certificates
 from stations.devicemodel import services as devicemodel
 from stations.models import ChargingNotice
-from stations.protocol.base import CentralSystemMixin, committed
+from stations.protocol.base import CentralSystemMixin
 from stations.protocol.batch import BATCH
 from stations.protocol.normalise import (
     camel_case,
@@ -107,7 +107,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     async def on_status_notification(
         self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **_: Any
     ) -> call_result.StatusNotification:
-        await committed(services.connector_status_record)(
+        await self.committed(services.connector_status_record)(
             station_id=self.station_id,
             connector_id=evse_id,
             connector_number=connector_id,
@@ -135,11 +135,11 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
                 {camel_case(key): value for key, value in item.items()}
                 for item in iso15118_certificate_hash_data or []
             ]
-            decision, certificate_status = await committed(certificates.contract_authorize)(
+            decision, certificate_status = await self.committed(certificates.contract_authorize)(
                 station_id=self.station_id, uid=uid, certificate=certificate or "", hash_data=hash_data
             )
         else:
-            decision = await committed(services.station_id_tag_authorize)(
+            decision = await self.committed(services.station_id_tag_authorize)(
                 station_id=self.station_id, uid=uid, concurrency="other_stations"
             )
         return call_result.Authorize(
@@ -169,7 +169,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     ) -> call_result.TransactionEvent:
         uid = id_token_uid(id_token)
         await self.remote_authorization_prefetch(uid)
-        session, decision = await committed(services.transaction_event_record)(
+        session, decision = await self.committed(services.transaction_event_record)(
             station_id=self.station_id,
             event_type=event_type,
             transaction_id=str(transaction_info["transaction_id"]),
@@ -198,7 +198,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
 
     @on(Action.meter_values, skip_schema_validation=True)
     async def on_meter_values(self, evse_id: int, meter_value: list, **_: Any) -> call_result.MeterValues:
-        await committed(services.meter_values_record)(
+        await self.committed(services.meter_values_record)(
             station_id=self.station_id,
             connector_id=evse_id,
             transaction_id=None,
@@ -211,7 +211,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     @on(Action.notify_report, skip_schema_validation=True)
     async def on_notify_report(self, call_unique_id: str, **_: Any) -> call_result.NotifyReport:
         payload = self.raw(call_unique_id)
-        await committed(devicemodel.device_report_record)(station_id=self.station_id, payload=payload)
+        await self.committed(devicemodel.device_report_record)(station_id=self.station_id, payload=payload)
         return call_result.NotifyReport()
 
     # --- N Diagnostics and monitoring ------------------------------------------------------------
@@ -219,7 +219,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     @on(Action.notify_event, skip_schema_validation=True)
     async def on_notify_event(self, call_unique_id: str, **_: Any) -> call_result.NotifyEvent:
         payload = self.raw(call_unique_id)
-        await committed(devicemodel.device_events_record)(station_id=self.station_id, payload=payload)
+        await self.committed(devicemodel.device_events_record)(station_id=self.station_id, payload=payload)
         return call_result.NotifyEvent()
 
     @on(Action.notify_monitoring_report, skip_schema_validation=True)
@@ -227,7 +227,9 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         self, call_unique_id: str, **_: Any
     ) -> call_result.NotifyMonitoringReport:
         payload = self.raw(call_unique_id)
-        await committed(devicemodel.monitoring_report_record)(station_id=self.station_id, payload=payload)
+        await self.committed(devicemodel.monitoring_report_record)(
+            station_id=self.station_id, payload=payload
+        )
         return call_result.NotifyMonitoringReport()
 
     @on(Action.notify_customer_information, skip_schema_validation=True)
@@ -235,12 +237,14 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         self, call_unique_id: str, **_: Any
     ) -> call_result.NotifyCustomerInformation:
         payload = self.raw(call_unique_id)
-        await committed(devicemodel.customer_information_record)(station_id=self.station_id, payload=payload)
+        await self.committed(devicemodel.customer_information_record)(
+            station_id=self.station_id, payload=payload
+        )
         return call_result.NotifyCustomerInformation()
 
     @on(Action.log_status_notification, skip_schema_validation=True)
     async def on_log_status_notification(self, status: str, request_id: int | None = None, **_: Any):
-        await committed(services.station_report_status)(
+        await self.committed(services.station_report_status)(
             station_id=self.station_id, kind="log", status=status, request_id=request_id
         )
         return call_result.LogStatusNotification()
@@ -251,7 +255,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     async def on_security_event_notification(
         self, type: str, timestamp: str, tech_info: str | None = None, **_: Any
     ) -> call_result.SecurityEventNotification:
-        await committed(_station_security_event)(
+        await self.committed(_station_security_event)(
             station_id=self.station_id,
             type=type,
             timestamp=timestamp_parse(timestamp),
@@ -263,7 +267,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
 
     @on(Action.firmware_status_notification, skip_schema_validation=True)
     async def on_firmware_status_notification(self, status: str, request_id: int | None = None, **_: Any):
-        await committed(services.station_report_status)(
+        await self.committed(services.station_report_status)(
             station_id=self.station_id, kind="firmware", status=status, request_id=request_id
         )
         return call_result.FirmwareStatusNotification()
@@ -272,7 +276,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     async def on_publish_firmware_status_notification(
         self, status: str, request_id: int | None = None, location: list[str] | None = None, **_: Any
     ):
-        await committed(services.station_publish_status_report)(
+        await self.committed(services.station_publish_status_report)(
             station_id=self.station_id, status=status, request_id=request_id, locations=location
         )
         return call_result.PublishFirmwareStatusNotification()
@@ -283,7 +287,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     async def on_reservation_status_update(
         self, reservation_id: int, reservation_update_status: str, **_: Any
     ) -> call_result.ReservationStatusUpdate:
-        await committed(devicemodel.reservation_status_update)(
+        await self.committed(devicemodel.reservation_status_update)(
             station_id=self.station_id, reservation_id=reservation_id, status=reservation_update_status
         )
         return call_result.ReservationStatusUpdate()
@@ -292,7 +296,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
 
     async def _charging_notice(self, kind: str, message_id: str) -> None:
         payload = self.raw(message_id)
-        await committed(devicemodel.charging_notice_record)(
+        await self.committed(devicemodel.charging_notice_record)(
             station_id=self.station_id, kind=kind, payload=payload
         )
 
@@ -316,7 +320,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     ) -> call_result.NotifyEVChargingNeeds:
         # K15: Accepted when a charging profile will follow, Rejected when none can (smart charging
         # decides, see devicemodel.charging_needs_answer_register).
-        status = await committed(devicemodel.ev_charging_needs_record)(
+        status = await self.committed(devicemodel.ev_charging_needs_record)(
             station_id=self.station_id, payload=self.raw(call_unique_id)
         )
         return call_result.NotifyEVChargingNeeds(status=status)
@@ -326,7 +330,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         self, call_unique_id: str, **_: Any
     ) -> call_result.NotifyEVChargingSchedule:
         # K15.FR.11/12: Accepted within the schedule the CSMS gave, Rejected (and renegotiated) beyond.
-        status = await committed(devicemodel.ev_charging_schedule_record)(
+        status = await self.committed(devicemodel.ev_charging_schedule_record)(
             station_id=self.station_id, payload=self.raw(call_unique_id)
         )
         return call_result.NotifyEVChargingSchedule(status=status)
@@ -345,7 +349,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         self, call_unique_id: str, **_: Any
     ) -> call_result.NotifyDisplayMessages:
         payload = self.raw(call_unique_id)
-        await committed(devicemodel.display_messages_record)(station_id=self.station_id, payload=payload)
+        await self.committed(devicemodel.display_messages_record)(station_id=self.station_id, payload=payload)
         return call_result.NotifyDisplayMessages()
 
     # --- P DataTransfer ----------------------------------------------------------------------------
@@ -358,7 +362,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
         handler = VENDOR_HANDLERS.get(vendor_id)
         if handler is None:
             return call_result.DataTransfer(status="UnknownVendorId")
-        status, reply = await committed(handler)(
+        status, reply = await self.committed(handler)(
             self.station_id, payload.get("messageId") or "", payload.get("data")
         )
         return call_result.DataTransfer(status=status, data=reply)
@@ -369,7 +373,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     async def on_sign_certificate(
         self, csr: str, certificate_type: str | None = None, **_: Any
     ) -> call_result.SignCertificate:
-        result = await committed(certificates.certificate_sign_request)(
+        result = await self.committed(certificates.certificate_sign_request)(
             station_id=self.station_id, csr=csr, certificate_type=certificate_type
         )
         info = {"reasonCode": result.reason_code, "additionalInfo": result.reason[:512]}
@@ -379,7 +383,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     async def on_get_15118_ev_certificate(
         self, iso15118_schema_version: str, action: str, exi_request: str, **_: Any
     ) -> call_result.Get15118EVCertificate:
-        answer = await committed(certificates.ev_certificate_get)(
+        answer = await self.committed(certificates.ev_certificate_get)(
             station_id=self.station_id,
             schema_version=iso15118_schema_version,
             action=action,
@@ -397,7 +401,7 @@ class ChargePoint201(CentralSystemMixin, ChargePoint):
     ) -> call_result.GetCertificateStatus:
         # The library hands nested keys in snake_case; the provider speaks OCPP's camelCase.
         request = {camel_case(key): value for key, value in ocsp_request_data.items()}
-        answer = await committed(certificates.certificate_status_get)(
+        answer = await self.committed(certificates.certificate_status_get)(
             station_id=self.station_id, ocsp_request=request
         )
         return call_result.GetCertificateStatus(

@@ -65,10 +65,7 @@ def station_seen_flush(*, seen: dict[int, Any]) -> None:
         return
     connection = transaction.get_connection()
     quote, meta = connection.ops.quote_name, Station._meta
-    column = {
-        name: quote(meta.get_field(name).column)
-        for name in ("last_seen_at", "is_online", "channel_name", "id")
-    }
+    column = {field.name: quote(field.column) for field in meta.concrete_fields}
     sql = (
         f"UPDATE {quote(meta.db_table)} SET {column['last_seen_at']} = %s, {column['is_online']} = %s "
         f"WHERE {column['id']} = %s AND {column['channel_name']} <> ''"
