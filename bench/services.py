@@ -1,11 +1,13 @@
 """The OCPP server's database work per message, without sockets: the session mix's service calls run
 through the group commit's own transaction function (`stations.protocol.batch._commit`), one batch
-per round of the fleet, and each kind of message is counted apart.
+per round of the fleet, and each kind of message is counted apart. Each message brings its two
+message log rows (the CALL in and the CALLRESULT out) to the batch, as the consumer does.
 
     python bench/services.py                       # 50 stations, 48 rounds, a table per message kind
     python bench/services.py --profile 30          # and cProfile's 30 costliest functions
 
-Queries per message are exact and repeatable (they include the savepoints around each call); CPU
+Queries per message are exact and repeatable (they include the savepoints around each call and the
+message log's share of the batch); CPU
 per message is noisy like every timing here. A throw-away embedded database in a temporary
 directory; run by hand, never in CI. The yardstick for the whole server is `bench/compare.py`.
 """
@@ -111,12 +113,37 @@ def run(args: argparse.Namespace) -> None:
         kwargs = {"station_id": station_id, "connector_id": 1, "status": kind, "error_code": "NoError"}
         return Item(services.connector_status_record, (), {**kwargs, "timestamp": now}, None)  # type: ignore[arg-type]
 
+    def log_entries(kind: str, index: int) -> list[dict[str, Any]]:
+        """The CALL and CALLRESULT rows the consumer logs for one message (BATCH.append)."""
+        station = stations[index]
+        action = "StatusNotification" if kind in ("Preparing", "Charging", "Available") else kind
+        action = {"Start": "StartTransaction", "Stop": "StopTransaction"}.get(action, action)
+        message_id = f"{index}-{kind}"
+        common = {"station_id": station.pk, "identity": station.identity, "message_id": message_id}
+        return [
+            {
+                **common,
+                "direction": "in",
+                "message_type": 2,
+                "action": action,
+                "payload": f'[2,"{message_id}","{action}",{{"connectorId":1,"meterValue":[]}}]',
+            },
+            {
+                **common,
+                "direction": "out",
+                "message_type": 3,
+                "action": "",
+                "payload": f'[3,"{message_id}",{{}}]',
+            },
+        ]
+
     counted: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])  # messages, queries, CPU seconds
     profile = cProfile.Profile() if args.profile else None
 
     def one_round(number: int, measure: bool) -> None:
         kind = PHASES[number % len(PHASES)]
         items = [item(kind, index) for index in range(len(stations))]
+        entries = [entry for index in range(len(stations)) for entry in log_entries(kind, index)]
         queries = [0]
 
         def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
@@ -127,7 +154,7 @@ def run(args: argparse.Namespace) -> None:
         with connection.execute_wrapper(count):
             if profile and measure:
                 profile.enable()
-            results, _ = _commit(items, [], {})
+            results, _ = _commit(items, entries, {})
             if profile and measure:
                 profile.disable()
         cpu = time.process_time() - started

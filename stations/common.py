@@ -5,6 +5,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from chargenet import sql
 from chargenet.errors import DomainError
 from stations.models import Connector, Evse, Session, Station, StationProtocolState
 
@@ -60,15 +61,18 @@ def _session_event(session: Session) -> dict[str, Any]:
     }
 
 
+# A station's connector (unique: EVSE per station, connector per EVSE) with its EVSE, compiled once
+# (see chargenet/sql.py): every StartTransaction looks it up.
+_connector_with_evse = sql.Select(
+    Connector, where=["evse__station_id", "evse__evse_id", "connector_id"], related=["evse"]
+)
+
+
 def _connector_for(station: Station, connector_id: int, number: int = 1) -> Connector:
     # OCPP 1.6: connector id N is EVSE N with a single connector (number 1); OCPP 2.0.1 names the
     # EVSE and the connector on it (number). Stations report what they have.
     # One query for a connector the station has (the usual case), two get_or_create otherwise.
-    found = (
-        Connector.objects.select_related("evse")
-        .filter(evse__station=station, evse__evse_id=connector_id, connector_id=number or 1)
-        .first()
-    )
+    found = _connector_with_evse(station.pk, connector_id, number or 1)
     if found is not None:
         return found
     evse, _ = Evse.objects.get_or_create(station=station, evse_id=connector_id)

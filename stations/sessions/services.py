@@ -9,6 +9,7 @@ from uuid import uuid4
 from django.db import transaction
 from django.utils import timezone
 
+from chargenet import sql
 from chargenet.events import event_publish
 from rfid.services import AuthorizationDecision
 from stations.access.services import station_id_token_authorize
@@ -23,6 +24,19 @@ from stations.common import (
 from stations.models import Command, MeterSample, Reservation, Session, Station
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
+
+# The writer's statements of every MeterValues and StopTransaction, compiled once (chargenet/sql.py).
+_meter_samples_insert = sql.Insert(MeterSample, ignore_conflicts=True)
+# A session by its station's transaction id (unique per station), with its EVSE and station.
+_session_by_transaction = sql.Select(
+    Session, where=["station_id", "transaction_id"], related=["evse", "station"]
+)
+# The same, locked (FOR UPDATE OF the session only: PostgreSQL refuses it on the nullable side of the
+# LEFT JOIN to evse): every StopTransaction closes the session it names.
+_session_by_transaction_locked = sql.Select(
+    Session, where=["station_id", "transaction_id"], related=["evse", "station"], lock=True
+)
+_session_energy_update = sql.Update(Session, ["energy_wh", "updated_at"])
 
 
 @transaction.atomic
@@ -170,13 +184,7 @@ def _session_close(
     reading is kept) and `flags` are what the caller noticed about the message."""
     session = None
     if 0 < transaction_id <= 2**31 - 1:
-        session = (
-            # of=self: PostgreSQL refuses FOR UPDATE on the nullable side of the LEFT JOIN to evse.
-            Session.objects.select_for_update(of=("self",))
-            .filter(station=station, transaction_id=str(transaction_id))
-            .select_related("station", "evse")
-            .first()
-        )
+        session = _session_by_transaction_locked(station.pk, str(transaction_id))
     if session is None:
         retried = Session.objects.filter(
             station=station, stopped_at=timestamp, meter_stop_wh=meter_stop, status=Session.Status.COMPLETED
@@ -243,7 +251,7 @@ def _meter_samples_store(
     *, station: Station, session: Session | None, evse_id: int, samples: list[dict[str, Any]]
 ) -> int:
     rows = [MeterSample(station=station, session=session, evse_id=evse_id, **sample) for sample in samples]
-    MeterSample.objects.bulk_create(rows, ignore_conflicts=True)
+    _meter_samples_insert(rows)  # a replay's samples are ignored (meter_sample_unique)
     return len(rows)
 
 
@@ -256,13 +264,14 @@ def meter_values_record(
     Samples dated where no clock can be (see _timestamp_plausible) are dropped."""
     session = None
     # The session comes with its station (one query in the usual case) and EVSE (the event names it).
-    sessions = Session.objects.select_related("evse", "station")
     if transaction_id is not None:
-        session = sessions.filter(station_id=station_id, transaction_id=str(transaction_id)).first()
+        session = _session_by_transaction(station_id, str(transaction_id))
     if session is None and connector_id > 0:
-        session = sessions.filter(
-            station_id=station_id, evse__evse_id=connector_id, status=Session.Status.ACTIVE
-        ).first()
+        session = (
+            Session.objects.select_related("evse", "station")
+            .filter(station_id=station_id, evse__evse_id=connector_id, status=Session.Status.ACTIVE)
+            .first()
+        )
     station = session.station if session is not None else Station.objects.get(pk=station_id)
     samples = [s for s in samples if _timestamp_plausible(station, s["timestamp"])]
     _meter_samples_store(station=station, session=session, evse_id=connector_id, samples=samples)
@@ -271,7 +280,7 @@ def meter_values_record(
         if registers and session.status == Session.Status.ACTIVE:
             energy = max(registers) - session.meter_start_wh
             if energy > session.energy_wh:
-                Session.objects.filter(pk=session.pk).update(energy_wh=energy, updated_at=timezone.now())
+                _session_energy_update(session.pk, energy, timezone.now())
                 session.energy_wh = energy
         event_publish("session.updated", _session_event(session))
     return session

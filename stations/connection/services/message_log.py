@@ -7,6 +7,7 @@ from typing import Any
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from chargenet import sql
 from chargenet.events import live_feed_notify
 from stations.models import OcppMessage, Station
 
@@ -16,6 +17,10 @@ logger = logging.getLogger(__name__)
 def _text_clean(value: Any) -> Any:
     # PostgreSQL text refuses NUL; the JSON escape keeps the frame readable and unambiguous.
     return value.replace("\x00", "\\u0000") if isinstance(value, str) and "\x00" in value else value
+
+
+# Every group commit's log rows, one INSERT compiled once (see chargenet/sql.py).
+_messages_insert = sql.Insert(OcppMessage)
 
 
 def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
@@ -37,7 +42,7 @@ def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
         live_feed_notify("station.messages_logged", {"station_id": station_id})
     try:
         with transaction.atomic():
-            OcppMessage.objects.bulk_create(rows)
+            _messages_insert(rows)
         return len(rows)
     except DatabaseError:
         logger.exception("the message log batch was refused; storing its %d frames one by one", len(rows))

@@ -5,11 +5,25 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from chargenet import sql
 from chargenet.events import event_publish
 from stations.common import _connector_for, _protocol_state, _station_event, _timestamp_plausible
 from stations.models import Connector, ConnectorStatusChange, Station
 
 FAULT_FREE_ERROR_CODES = frozenset({"", "NoError"})
+
+# The writer's statements of every StatusNotification, compiled once (see chargenet/sql.py).
+# A station's connector (unique: EVSE per station, connector per EVSE), locked, with EVSE and station.
+_connector_locked = sql.Select(
+    Connector,
+    where=["evse__station_id", "evse__evse_id", "connector_id"],
+    related=["evse", "evse__station"],
+    lock=True,
+)
+_status_change_insert = sql.Insert(ConnectorStatusChange)
+_connector_status_update = sql.Update(
+    Connector, ["status", "error_code", "info", "vendor_error_code", "status_updated_at"]
+)
 
 
 def _is_fault(status: str, error_code: str) -> bool:
@@ -35,14 +49,7 @@ def connector_status_record(
     if connector_id > 0:
         # One locking query for the connector a station reports about, with its EVSE and station (it
         # exists but at the first report of a connector the station did not declare, which creates it).
-        connector = (
-            Connector.objects.select_for_update(of=("self",))
-            .select_related("evse__station")
-            .filter(
-                evse__station_id=station_id, evse__evse_id=connector_id, connector_id=connector_number or 1
-            )
-            .first()
-        )
+        connector = _connector_locked(station_id, connector_id, connector_number or 1)
     if connector is not None:
         station = connector.evse.station
     else:
@@ -56,7 +63,7 @@ def connector_status_record(
     else:
         state = _protocol_state(station.pk)
         previous, previous_error = state.station_status, state.station_error_code
-    ConnectorStatusChange.objects.create(
+    change = ConnectorStatusChange(
         station=station,
         connector=connector,
         evse_id=connector_id,
@@ -67,6 +74,7 @@ def connector_status_record(
         info=info[:50],
         timestamp=timestamp,
     )
+    _status_change_insert([change])
     if connector is not None:
         if connector.status_updated_at and timestamp < connector.status_updated_at:
             return  # an old report overtaken by a newer one: history only
@@ -75,8 +83,13 @@ def connector_status_record(
         connector.info = info[:50]
         connector.vendor_error_code = vendor_error_code[:50]
         connector.status_updated_at = timestamp
-        connector.save(
-            update_fields=["status", "error_code", "info", "vendor_error_code", "status_updated_at"]
+        _connector_status_update(
+            connector.pk,
+            connector.status,
+            connector.error_code,
+            connector.info,
+            connector.vendor_error_code,
+            connector.status_updated_at,
         )
     else:
         type(state).objects.filter(pk=state.pk).update(

@@ -1,0 +1,212 @@
+"""Statements compiled once: the OCPP writer's hottest SQL without Django building it for every message.
+
+The ORM builds and compiles a query's SQL anew on every call (`QuerySet.first()` → `as_sql`,
+`get_select`, `get_order_by`, the `select_related` columns …). On the writer thread, which commits
+every station message, that compiling cost more CPU than the database's own work. The few statements
+that each MeterValues and StatusNotification runs are therefore written here, once per database
+connection, from the models' `_meta` (table and column names quoted by the backend, so they follow
+the models), and run with a plain cursor:
+
+- values go through each field's `get_db_prep_save` / `get_db_prep_value` (and `pre_save`, so
+  `auto_now_add` is kept), as in the ORM;
+- rows come back through the backend's and the fields' converters, as in the ORM, and become model
+  instances with `Model.from_db` (joined models cached on the instance, as `select_related` does);
+- a locking read locks only the main table, on the backends that can (`FOR UPDATE OF`, PostgreSQL);
+  SQLite locks the whole database for the writer anyway;
+- an insert that ignores conflicts uses the backend's own form (`INSERT OR IGNORE` on SQLite,
+  `ON CONFLICT DO NOTHING` on PostgreSQL), as `bulk_create(ignore_conflicts=True)` does.
+
+No signals are sent (none are connected to these models). Only for the statements the profile named;
+every other query stays in the ORM.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
+from django.db.models.constants import OnConflict
+
+M = TypeVar("M", bound=Model)
+
+
+def _field(model: type[Model], name: str) -> Any:
+    """The concrete field `name` of `model` (a foreign key's too), typed loosely: the stubs type
+    get_field() as a union with reverse relations, which these statements never name."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field) and field.concrete, f"{model.__name__}.{name} is not a column"
+    return field
+
+
+def _converters(field: Field, alias: str, connection: BaseDatabaseWrapper) -> list[Any]:
+    """The converters the ORM's compiler applies to `field`'s column (SQLCompiler.get_converters)."""
+    column = field.get_col(alias)
+    return [*connection.ops.get_db_converters(column), *column.get_db_converters(connection)]
+
+
+@dataclass
+class _Table:
+    model: type[Model]
+    alias: str
+    parent: int | None  # index of the table it is joined to
+    field: Any  # the foreign key on the parent that leads here
+    start: int  # its first column in the row
+    pk: int  # its primary key's column in the row
+    converters: list[tuple[int, list[Any], Any]]  # (column, converters, expression)
+
+
+class Select(Generic[M]):
+    """`model.objects.select_related(*related).filter(**{lookup: value …}).first()` for a filter that
+    names at most one row (a unique constraint), so with no ORDER BY; `lock` adds FOR UPDATE OF the
+    main table where the backend has it. Lookups are equalities on "field" or "relation__field" of
+    a joined relation."""
+
+    def __init__(
+        self, model: type[M], *, where: Sequence[str], related: Sequence[str] = (), lock: bool = False
+    ) -> None:
+        self.model, self.where, self.related, self.lock = model, tuple(where), tuple(related), lock
+        self._compiled: dict[str, tuple[str, list[_Table], list[Field]]] = {}
+
+    def _compile(self, connection: BaseDatabaseWrapper) -> tuple[str, list[_Table], list[Field]]:
+        qn = connection.ops.quote_name
+        tables = [_Table(self.model, "t0", None, None, 0, 0, [])]
+        by_path: dict[str, int] = {"": 0}
+        joins, nullable = [], {0: False}
+        for path in self.related:
+            parent_path, _, name = path.rpartition("__")
+            parent = by_path[parent_path]
+            field = _field(tables[parent].model, name)
+            index = len(tables)
+            tables.append(_Table(field.related_model, f"t{index}", parent, field, 0, 0, []))
+            by_path[path] = index
+            nullable[index] = nullable[parent] or field.null
+            kind = "LEFT OUTER JOIN" if nullable[index] else "INNER JOIN"
+            target = field.target_field.column
+            joins.append(
+                f"{kind} {qn(field.related_model._meta.db_table)} {qn(f't{index}')} "
+                f"ON ({qn(f't{index}')}.{qn(target)} = {qn(tables[parent].alias)}.{qn(field.column)})"
+            )
+        columns: list[str] = []
+        for table in tables:
+            table.start = len(columns)
+            table.pk = table.start + table.model._meta.concrete_fields.index(table.model._meta.pk)
+            for offset, field in enumerate(table.model._meta.concrete_fields):
+                columns.append(f"{qn(table.alias)}.{qn(field.column)}")
+                converters = _converters(field, table.alias, connection)
+                if converters:
+                    table.converters.append((table.start + offset, converters, field.get_col(table.alias)))
+        conditions, fields = [], []
+        for lookup in self.where:
+            path, _, name = lookup.rpartition("__")
+            table = tables[by_path[path]]
+            field = _field(table.model, name)
+            conditions.append(f"{qn(table.alias)}.{qn(field.column)} = %s")
+            fields.append(field)
+        sql = (
+            f"SELECT {', '.join(columns)} FROM {qn(self.model._meta.db_table)} {qn('t0')} {' '.join(joins)} "
+            f"WHERE {' AND '.join(conditions)} {connection.ops.limit_offset_sql(0, 1)}"
+        )
+        if self.lock and connection.features.has_select_for_update:
+            of = (qn("t0"),) if connection.features.has_select_for_update_of else ()
+            sql += " " + connection.ops.for_update_sql(of=of)
+        return sql, tables, fields
+
+    def __call__(self, *values: Any) -> M | None:
+        db = router.db_for_write(self.model) if self.lock else router.db_for_read(self.model)
+        connection = connections[db]
+        compiled = self._compiled.get(db)
+        if compiled is None:
+            compiled = self._compiled[db] = self._compile(connection)
+        sql, tables, fields = compiled
+        params = [
+            field.get_db_prep_value(value, connection) for field, value in zip(fields, values, strict=True)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        row = list(row)
+        instances: list[Model | None] = []
+        for table in tables:
+            for column, converters, expression in table.converters:
+                value = row[column]
+                for converter in converters:
+                    value = converter(value, expression, connection)
+                row[column] = value
+            fields_of = table.model._meta.concrete_fields
+            values_of = row[table.start : table.start + len(fields_of)]
+            if row[table.pk] is None:
+                instance = None  # a nullable relation that is empty (LEFT OUTER JOIN)
+            else:
+                instance = table.model.from_db(db, [f.attname for f in fields_of], values_of)
+            instances.append(instance)
+            if table.parent is not None and instances[table.parent] is not None:
+                table.field.set_cached_value(instances[table.parent], instance)
+        return instances[0]  # type: ignore[return-value]
+
+
+class Update:
+    """`model.objects.filter(pk=pk).update(**dict(zip(fields, values)))`; returns the rows changed."""
+
+    def __init__(self, model: type[Model], fields: Sequence[str]) -> None:
+        self.model = model
+        self.fields = [_field(model, name) for name in fields]
+        self._sql: dict[str, str] = {}
+
+    def __call__(self, pk: Any, *values: Any) -> int:
+        db = router.db_for_write(self.model)
+        connection = connections[db]
+        sql = self._sql.get(db)
+        if sql is None:
+            qn = connection.ops.quote_name
+            assignments = ", ".join(f"{qn(field.column)} = %s" for field in self.fields)
+            sql = self._sql[db] = (
+                f"UPDATE {qn(self.model._meta.db_table)} SET {assignments} "
+                f"WHERE {qn(self.model._meta.pk.column)} = %s"
+            )
+        params = [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(self.fields, values, strict=True)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, pk])
+            return cursor.rowcount
+
+
+class Insert:
+    """`model.objects.bulk_create(objs, ignore_conflicts=…)` for new objects (no primary key set),
+    without setting their primary keys (callers that need them use the ORM). Rows go in the batches
+    the backend allows, one multi-row INSERT each."""
+
+    def __init__(self, model: type[Model], *, ignore_conflicts: bool = False) -> None:
+        self.model = model
+        self.on_conflict = OnConflict.IGNORE if ignore_conflicts else None
+        self.fields = [f for f in model._meta.concrete_fields if f is not model._meta.pk and not f.generated]
+
+    def __call__(self, objs: Sequence[Model]) -> None:
+        if not objs:
+            return
+        db = router.db_for_write(self.model)
+        connection = connections[db]
+        ops, qn, fields = connection.ops, connection.ops.quote_name, self.fields
+        head = (
+            f"{ops.insert_statement(on_conflict=self.on_conflict)} {qn(self.model._meta.db_table)} "
+            f"({', '.join(qn(f.column) for f in fields)}) VALUES "
+        )
+        tail = ops.on_conflict_suffix_sql(fields, self.on_conflict, None, None)
+        placeholder = f"({', '.join(['%s'] * len(fields))})"
+        size = max(ops.bulk_batch_size(fields, objs), 1)
+        with connection.cursor() as cursor:
+            for start in range(0, len(objs), size):
+                batch = objs[start : start + size]
+                params = [
+                    field.get_db_prep_save(field.pre_save(obj, True), connection)
+                    for obj in batch
+                    for field in fields
+                ]
+                cursor.execute(f"{head}{', '.join([placeholder] * len(batch))} {tail}", params)
+        for obj in objs:
+            obj._state.adding, obj._state.db = False, db
