@@ -1,0 +1,106 @@
+"""The group commit (stations/protocol/batch.py): many stations' messages in one transaction, yet each
+message's work is stored exactly once, alone if it fails, and in each station's own order."""
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import IntegrityError, transaction
+
+from stations.models import Station
+from stations.protocol.batch import Batcher, Item, _commit
+from tests.stations.connection.helpers import station_make
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_whose_work_fails_is_rolled_back_alone_and_the_others_are_stored_once():
+    station = station_make()
+    calls: list[str] = []
+
+    def firmware_report(*, version: str) -> str:
+        calls.append(version)
+        Station.objects.filter(pk=station.pk).update(firmware_version=version)
+        Station.objects.create(identity=f"NEW-{version}")
+        return version
+
+    @transaction.atomic
+    def refused() -> None:
+        Station.objects.create(identity="HALF-DONE")
+        raise ValueError("refused")
+
+    items = [
+        Item(firmware_report, (), {"version": "a"}, None),
+        Item(refused, (), {}, None),
+        Item(firmware_report, (), {"version": "b"}, None),
+    ]
+    results, _ = _commit(items, [], {})
+
+    assert [ok for ok, _ in results] == [True, False, True]
+    assert str(results[1][1]) == "refused"
+    assert not Station.objects.filter(identity="HALF-DONE").exists()
+    assert Station.objects.filter(identity__startswith="NEW-").count() == 2
+    assert Station.objects.get(pk=station.pk).firmware_version == "b"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_work_that_catches_its_own_database_error_does_not_cost_the_batch_its_commit():
+    # given a service that tries an insert, catches the refusal and goes on (as get_or_create does)
+    taken = station_make()
+
+    def identity_claim(*, identity: str) -> bool:
+        try:
+            with transaction.atomic():
+                Station.objects.create(identity=identity)
+        except IntegrityError:
+            return False
+        return True
+
+    def firmware_report(*, version: str) -> str:
+        Station.objects.filter(pk=taken.pk).update(firmware_version=version)
+        return version
+
+    # when it shares a group commit with other work
+    items = [
+        Item(firmware_report, (), {"version": "x"}, None),
+        Item(identity_claim, (), {"identity": "FRESH-1"}, None),
+        Item(identity_claim, (), {"identity": taken.identity}, None),  # last: nothing runs after it
+    ]
+    results, _ = _commit(items, [], {})
+
+    # then everything it and the others did is stored, and it got its own answer
+    assert results == [(True, "x"), (True, True), (True, False)]
+    assert Station.objects.get(pk=taken.pk).firmware_version == "x"
+    assert Station.objects.filter(identity="FRESH-1").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_with_four_writers_each_stations_messages_are_stored_in_the_order_they_arrived(settings):
+    # given four group-commit writers (PostgreSQL's default) and eight stations sending at once
+    settings.OCPP_WRITER_LANES = 4
+    batcher = Batcher()
+    stations = [await sync_to_async(station_make)() for _ in range(8)]
+    applied: list[tuple[int, int, str]] = []
+
+    def firmware_report(*, station_id: int, n: int) -> int:
+        applied.append((station_id, n, threading.current_thread().name))
+        Station.objects.filter(pk=station_id).update(firmware_version=f"v{n}")
+        return n
+
+    # when each sends twenty messages, interleaved with the others'
+    answers = await asyncio.gather(
+        *(batcher.run(firmware_report, station_id=s.pk, n=n) for n in range(20) for s in stations)
+    )
+    for lane in batcher.lanes:
+        assert lane.task is not None
+        lane.task.cancel()
+
+    # then every message is answered, each station's in the order sent, by its own writer
+    assert answers == [n for n in range(20) for _ in stations]
+    for station in stations:
+        mine = [(n, thread) for station_id, n, thread in applied if station_id == station.pk]
+        assert [n for n, _ in mine] == list(range(20))
+        assert len({thread for _, thread in mine}) == 1
+        assert (await Station.objects.aget(pk=station.pk)).firmware_version == "v19"
+    # and the four writers all took part
+    assert len({thread for _, _, thread in applied}) == 4
