@@ -225,6 +225,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.seen_every = min(30.0, self.heartbeat_interval / 2)
         self.seen_flushed_at = time.monotonic()
         self.drain_task: asyncio.Task | None = None
+        # The task feeding queued CALLs to the library, while there are some (see serve()).
+        self.serve_task: asyncio.Task | None = None
         self.drain_again = False
         self.command_in_flight: int | None = None
         self.connection = QueueConnection(self.send_frame)
@@ -244,7 +246,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
         # before any frame of this connection can (both go through the same FIFO), so nothing the
         # connection stores is committed before it.
         self.spawn(self.presence_record())
-        self.spawn(self.serve())
 
     async def presence_record(self) -> None:
         """Record the connection (which node and channel hold the station); the connection it
@@ -306,6 +307,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             # 2.0.1 handlers that store a message as sent read it from here (and take it out).
             self.cp.raw_calls[frame.message_id] = frame.payload
         self.connection.feed(nul_free(text, frame))
+        if self.serve_task is None and not self.connection.closed:
+            self.serve_task = self.spawn(self.serve())
 
     def call_check(self, action: str, message_id: str, payload: dict) -> str | None:
         """The CALLERROR frame for a CALL we must not serve, or None (serve it)."""
@@ -418,16 +421,21 @@ class OcppConsumer(AsyncWebsocketConsumer):
         return task
 
     async def serve(self) -> None:
-        """Feed queued CALLs to the library's ChargePoint; a crash closes the socket (never a silent
-        dead loop)."""
+        """Feed the queued CALLs to the library's ChargePoint, one at a time in arrival order, and
+        end when none is left (receive() starts it again with the next CALL): an idle station holds
+        no task, where the library's own start() loop would wait in one for ever. A crash closes the
+        socket (never a silent dead loop)."""
         try:
-            await self.cp.start()
+            while (message := self.connection.next()) is not None:
+                await self.cp.route_message(message)
         except ConnectionClosed:
             pass
         except Exception:
             logger.exception("OCPP handler loop of %s crashed", self.identity)
             self.connection.close()
             await self.close(code=CLOSE_INTERNAL_ERROR)
+        finally:
+            self.serve_task = None
 
     # --- commands ----------------------------------------------------------------------------------
 
@@ -446,6 +454,12 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.drain_again = True
             return
         self.drain_task = self.spawn(self.drain_loop())
+        self.drain_task.add_done_callback(self.drain_done)
+
+    def drain_done(self, task: asyncio.Task) -> None:
+        # A finished task (and its coroutine) is not kept for the life of the connection.
+        if self.drain_task is task:
+            self.drain_task = None
 
     async def drain_loop(self) -> None:
         """Send queued commands one at a time (one outstanding CALL per station)."""

@@ -15,6 +15,7 @@ from rfid.services import remote_authorizers_registered
 from stations import services
 from stations.access.services import station_id_token_remote_prefetch
 from stations.protocol.batch import BATCH
+from stations.protocol.lean import Answers, RouteMap
 
 
 @functools.lru_cache(maxsize=4096)
@@ -48,28 +49,67 @@ class CallNotSent(ConnectionClosed):
 
 class QueueConnection:
     """The `connection` the `ocpp` library wants (recv/send): recv() reads CALLs the consumer put on
-    the inbox; send() writes through the consumer. Responses never pass through the inbox."""
+    the inbox; send() writes through the consumer. Responses never pass through the inbox.
+
+    Kept small, as there is one per connected station (docs/performance.md, memory per connection):
+    a list instead of an asyncio.Queue (three deques and an Event, ≈ 3 KiB), and the future a reader
+    waits on and the `closed_event` a call waits on are created only when someone waits. The
+    consumer reads with `next()` from a task it starts when a CALL arrives, so an idle station holds
+    no task either.
+    """
+
+    __slots__ = ("_send", "_inbox", "_waiter", "_closed_event", "closed")
 
     def __init__(self, send: Callable[[str], Awaitable[None]]) -> None:
-        self.inbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._send = send
+        self._inbox: list[str] = []
+        self._waiter: asyncio.Future | None = None
+        self._closed_event: asyncio.Event | None = None
         self.closed = False
-        self.closed_event = asyncio.Event()
+
+    @property
+    def closed_event(self) -> asyncio.Event:
+        """Set once the connection is closed (wakes a call waiting for its answer)."""
+        if self._closed_event is None:
+            self._closed_event = asyncio.Event()
+            if self.closed:
+                self._closed_event.set()
+        return self._closed_event
 
     def feed(self, raw: str) -> None:
-        self.inbox.put_nowait(raw)
+        if self.closed:
+            return  # nobody will read it (as recv() raises once closed)
+        self._inbox.append(raw)
+        self._wake()
+
+    def next(self) -> str | None:
+        """The next CALL fed, or None if there is none now. Once closed, what was fed before is still
+        read, then ConnectionClosed is raised."""
+        if self._inbox:
+            return self._inbox.pop(0)
+        if self.closed:
+            raise ConnectionClosed
+        return None
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
-        self.closed_event.set()  # wakes a call waiting for its answer
-        self.inbox.put_nowait(None)
+        if self._closed_event is not None:
+            self._closed_event.set()  # wakes a call waiting for its answer
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     async def recv(self) -> str:
-        message = await self.inbox.get()
-        if message is None:
-            raise ConnectionClosed
+        while (message := self.next()) is None:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         return message
 
     async def send(self, message: str) -> None:
@@ -99,6 +139,9 @@ class CentralSystemMixin:
         on_registration: Callable[[str], None] = lambda status: None,
     ) -> None:
         super().__init__(identity, connection, response_timeout=response_timeout)  # type: ignore[call-arg]
+        # Lighter than the library's own, which every connection would hold (stations/protocol/lean.py).
+        self.route_map = RouteMap(self)
+        self._response_queue = Answers()
         self.station_id = station_id
         self.on_registration = on_registration
 

@@ -5,9 +5,11 @@ import asyncio
 import json
 
 import pytest
+from ocpp.routing import create_route_map
 
 from stations.protocol.base import CallNotSent, ConnectionClosed, QueueConnection
 from stations.protocol.v16 import ChargePoint16
+from stations.protocol.v201 import ChargePoint201
 
 HOUR = 3600
 
@@ -65,5 +67,31 @@ def test_the_answer_is_returned_and_a_cancelled_call_stays_cancelled_even_when_t
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("charge_point_class", [ChargePoint16, ChargePoint201])
+def test_every_action_is_routed_to_the_handlers_the_library_would_use(charge_point_class):
+    async def scenario():
+        cp = charge_point_class(
+            "CP-ROUTES", QueueConnection(lambda text: None), station_id=0, response_timeout=HOUR
+        )
+        library = create_route_map(cp)
+        assert set(cp.route_map) == set(library)
+        for action, handlers in library.items():
+            assert cp.route_map[action] == handlers
+        with pytest.raises(KeyError):
+            cp.route_map["NoSuchAction"]
+
+    asyncio.run(scenario())
+
+
+def test_an_answer_that_arrives_before_anyone_waits_is_kept_until_read():
+    async def scenario():
+        sent: list[str] = []
+        cp, _ = charge_point(sent)
+        await cp.route_message(json.dumps([3, "id-1", {"status": "Accepted"}]))
+        assert (await cp._get_specific_response("id-1", 5)).payload == {"status": "Accepted"}
 
     asyncio.run(scenario())
