@@ -157,7 +157,7 @@ class CentralSystemMixin:
         converted every key with two regular expressions. Every route here skips the library's schema
         validation (the framing layer validated the payload) and has no after-hook; anything else is
         left to the library."""
-        handlers = self.route_map.get(msg.action, {})  # type: ignore[attr-defined]
+        handlers = self.route_map.get(msg.action, {})
         handler = handlers.get("_on_action")
         if handler is None or "_after_action" in handlers or not handlers.get("_skip_schema_validation"):
             await super()._handle_call(msg)  # type: ignore[misc]
