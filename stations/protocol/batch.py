@@ -145,7 +145,9 @@ class Batcher:
         if self.loop is loop and all(lane.task is not None and not lane.task.done() for lane in self.lanes):
             return
         self.loop = loop
-        self.lanes = [Lane(index) for index in range(lanes_count())]
+        previous, self.lanes = self.lanes, [Lane(index) for index in range(lanes_count())]
+        for entry in (entry for lane in previous for entry in lane.log):
+            self.append(entry)  # frames logged but not yet stored are kept (calls die with their loop)
         for lane in self.lanes:
             lane.wakeup = asyncio.Event()
             lane.writer = concurrent.futures.ThreadPoolExecutor(

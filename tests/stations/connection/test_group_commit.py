@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import IntegrityError, transaction
 
-from stations.models import Station
+from stations.models import OcppMessage, Station
 from stations.protocol.batch import Batcher, Item, _commit
 from tests.stations.connection.helpers import station_make
 
@@ -104,3 +104,24 @@ async def test_with_four_writers_each_stations_messages_are_stored_in_the_order_
         assert (await Station.objects.aget(pk=station.pk)).firmware_version == "v19"
     # and the four writers all took part
     assert len({thread for _, _, thread in applied}) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_frames_logged_before_the_writers_restart_on_a_new_event_loop_are_still_stored():
+    # given frames logged for two stations while no writer runs (its event loop ended)
+    batcher = Batcher()
+    stations = [await sync_to_async(station_make)() for _ in range(2)]
+    for station in stations:
+        batcher.append(
+            {"station_id": station.pk, "identity": station.identity, "direction": "in", "payload": "[2]"}
+        )
+
+    # when the writers start on this loop and an answer waits for the log
+    await batcher.durable()
+    for lane in batcher.lanes:
+        assert lane.task is not None
+        lane.task.cancel()
+
+    # then both frames are stored
+    for station in stations:
+        assert await OcppMessage.objects.filter(station=station, payload="[2]").acount() == 1
