@@ -300,6 +300,12 @@ def _live_feed_send(layer: Any, message: dict[str, Any]) -> None:
     loop = _server_loop()
     if loop is not None:
         with _feed_lock:
+            if _feed_loop[0] is not loop:
+                # A new server loop (in production there is one per process; tests start one each):
+                # what the old one never sent is dropped with it, and nothing waits for its flush.
+                _feed_loop[0] = loop
+                _feed_pending.clear()
+                _feed_scheduled_at[0] = -1e9
             _feed_pending.append(message)
             now = time.monotonic()
             # A flush already scheduled takes this one too (unless its loop never ran it).
@@ -313,6 +319,7 @@ def _live_feed_send(layer: Any, message: dict[str, Any]) -> None:
 
 _feed_lock = threading.Lock()
 _feed_pending: list[dict[str, Any]] = []
+_feed_loop: list[asyncio.AbstractEventLoop | None] = [None]  # the loop the pending batch is for
 _feed_scheduled_at = [-1e9]  # when the pending flush was scheduled (time.monotonic()); far past: none
 FEED_BATCH = 200  # events per live-feed group message at most
 FEED_FLUSH_EXPIRES = 5.0  # a flush not run after this long (its loop stopped) is scheduled again
@@ -322,9 +329,10 @@ def _feed_flush(layer: Any) -> None:
     """On the server loop: send the events published since the last flush to the live-feed group, a
     batch per group message, in publishing order (the same news twice in a batch goes once)."""
     with _feed_lock:
-        messages = list({_feed_key(m): m for m in _feed_pending}.values())
+        pending = list(_feed_pending)
         _feed_pending.clear()
         _feed_scheduled_at[0] = -1e9
+    messages = list({_feed_key(m): m for m in pending}.values())
     if messages:
         asyncio.ensure_future(_feed_send(layer, messages)).add_done_callback(_log_failed_send)
 
@@ -338,10 +346,12 @@ async def _feed_send(layer: Any, messages: list[dict[str, Any]]) -> None:
 def _feed_key(message: dict[str, Any]) -> Any:
     # Events carry distinct ids or timestamps; page-only news such as "station 7 logged frames" does
     # not, and a page re-fetches the fragment once for any number of them.
+    key = (message["event"], tuple(sorted(message["data"].items())))
     try:
-        return (message["event"], tuple(sorted(message["data"].items())))
-    except TypeError:  # unhashable data: never merged
+        hash(key)
+    except TypeError:  # data holding a list or a dict: never merged
         return id(message)
+    return key
 
 
 def _log_failed_send(future: "concurrent.futures.Future | asyncio.Future") -> None:
