@@ -149,31 +149,47 @@ class Select(Generic[M]):
 
 
 class Update:
-    """`model.objects.filter(pk=pk).update(**dict(zip(fields, values)))`; returns the rows changed."""
+    """`model.objects.filter(pk=pk).update(**dict(zip(fields, values)))`; returns the rows changed.
+    `unless_blank` names fields whose blank value leaves the row alone (`.exclude(field="")`)."""
 
-    def __init__(self, model: type[Model], fields: Sequence[str]) -> None:
+    def __init__(
+        self, model: type[Model], fields: Sequence[str], *, unless_blank: Sequence[str] = ()
+    ) -> None:
         self.model = model
         self.fields = [_field(model, name) for name in fields]
+        self.unless_blank = [_field(model, name) for name in unless_blank]
         self._sql: dict[str, str] = {}
 
-    def __call__(self, pk: Any, *values: Any) -> int:
-        db = router.db_for_write(self.model)
-        connection = connections[db]
-        sql = self._sql.get(db)
+    def _prepared(self) -> tuple[BaseDatabaseWrapper, str]:
+        connection = connections[router.db_for_write(self.model)]
+        sql = self._sql.get(connection.alias)
         if sql is None:
             qn = connection.ops.quote_name
             assignments = ", ".join(f"{qn(field.column)} = %s" for field in self.fields)
-            sql = self._sql[db] = (
-                f"UPDATE {qn(self.model._meta.db_table)} SET {assignments} "
-                f"WHERE {qn(self.model._meta.pk.column)} = %s"
+            conditions = [f"{qn(self.model._meta.pk.column)} = %s"]
+            conditions += [f"{qn(field.column)} <> ''" for field in self.unless_blank]
+            sql = self._sql[connection.alias] = (
+                f"UPDATE {qn(self.model._meta.db_table)} SET {assignments} WHERE {' AND '.join(conditions)}"
             )
-        params = [
-            field.get_db_prep_save(value, connection)
-            for field, value in zip(self.fields, values, strict=True)
+        return connection, sql
+
+    def _params(self, connection: BaseDatabaseWrapper, pk: Any, values: Sequence[Any]) -> list[Any]:
+        prepared = [
+            field.get_db_prep_save(v, connection) for field, v in zip(self.fields, values, strict=True)
         ]
+        return [*prepared, pk]
+
+    def __call__(self, pk: Any, *values: Any) -> int:
+        connection, sql = self._prepared()
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, pk])
+            cursor.execute(sql, self._params(connection, pk, values))
             return cursor.rowcount
+
+    def many(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """The same statement executed once for every (pk, *values) row."""
+        connection, sql = self._prepared()
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, [self._params(connection, pk, values) for pk, *values in rows])
 
 
 class Insert:

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from chargenet import sql
 from chargenet.events import event_publish
 from stations.common import _station_event
 from stations.connection.services.commands import command_complete
@@ -55,24 +56,18 @@ def station_disconnected(
     return bool(updated)
 
 
+# Last seen and online, for a station still connected (compiled once, see chargenet/sql.py).
+_seen_update = sql.Update(Station, ["last_seen_at", "is_online"], unless_blank=["channel_name"])
+
+
 @transaction.atomic
 def station_seen_flush(*, seen: dict[int, Any]) -> None:
     """Write the last-seen times kept in memory (station id → time), one batch (one transaction)
     per flush, so a Heartbeat never costs a database write of its own. One statement executed for
     every station (a fleet of 10,000 flushes hundreds a second): the ORM would build and compile an
     UPDATE for each."""
-    if not seen:
-        return
-    connection = transaction.get_connection()
-    quote, meta = connection.ops.quote_name, Station._meta
-    column = {field.name: quote(field.column) for field in meta.concrete_fields}
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {column['last_seen_at']} = %s, {column['is_online']} = %s "
-        f"WHERE {column['id']} = %s AND {column['channel_name']} <> ''"
-    )
-    adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [(adapt(at), True, station_id) for station_id, at in seen.items()])
+    if seen:
+        _seen_update.many([(station_id, at, True) for station_id, at in seen.items()])
 
 
 @transaction.atomic
