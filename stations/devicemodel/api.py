@@ -738,7 +738,9 @@ class CustomerDataRequestListApi(ApiView):
         driver = request.query_params.get("driver")
         requests = selectors.customer_data_requests()
         if driver:
-            requests = requests.filter(driver_id=int(driver) if driver.isdigit() else 0)
+            # An id beyond the column's range names no driver (and must not reach the database).
+            wanted = int(driver) if driver.isdigit() and len(driver) <= 18 else 0
+            requests = requests.filter(driver_id=wanted)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(requests, request, view=self)
         return paginator.get_paginated_response(CustomerDataRequestSerializer(page, many=True).data)

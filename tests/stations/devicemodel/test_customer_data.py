@@ -139,3 +139,18 @@ def test_a_driver_who_closes_the_account_is_erased_on_every_2_0_1_station(driver
     )
     request = CustomerDataRequest.objects.get()
     assert request.driver_id == driver.pk and request.id_tokens == ["LEAVING-1"]
+
+
+@pytest.mark.django_db
+def test_the_requests_list_answers_an_out_of_range_driver_id_with_an_empty_page(settings):
+    from rest_framework.test import APIClient
+
+    from chargenet.models import User
+
+    client = APIClient()
+    client.force_authenticate(User.objects.create_superuser("gdpr-admin", "gdpr@example.com", "x" * 20))
+    response = client.get(
+        "/api/v1/customer-data-requests/", {"driver": "69214515619009671129626076790770506779"}
+    )
+    assert response.status_code == 200
+    assert response.json()["results"] == []
