@@ -61,7 +61,9 @@ class Select(Generic[M]):
     """`model.objects.select_related(*related).filter(**{lookup: value …}).first()` for a filter that
     names at most one row (a unique constraint), so with no ORDER BY; `lock` adds FOR UPDATE OF the
     main table where the backend has it. Lookups are equalities on "field" or "relation__field" of
-    a joined relation."""
+    a joined relation; "…__iexact" compares `LOWER(column) = LOWER(value)`, which an index on the
+    lowered column serves (the ORM's iexact is `LIKE` on SQLite and `UPPER(…)` on PostgreSQL, which
+    no such index serves)."""
 
     def __init__(
         self, model: type[M], *, where: Sequence[str], related: Sequence[str] = (), lock: bool = False
@@ -99,10 +101,12 @@ class Select(Generic[M]):
                     table.converters.append((table.start + offset, converters, field.get_col(table.alias)))
         conditions, fields = [], []
         for lookup in self.where:
-            path, _, name = lookup.rpartition("__")
+            iexact = lookup.endswith("__iexact")
+            path, _, name = lookup.removesuffix("__iexact").rpartition("__")
             table = tables[by_path[path]]
             field = _field(table.model, name)
-            conditions.append(f"{qn(table.alias)}.{qn(field.column)} = %s")
+            column = f"{qn(table.alias)}.{qn(field.column)}"
+            conditions.append(f"LOWER({column}) = LOWER(%s)" if iexact else f"{column} = %s")
             fields.append(field)
         sql = (
             f"SELECT {', '.join(columns)} FROM {qn(self.model._meta.db_table)} {qn('t0')} {' '.join(joins)} "

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import get_language, gettext
 
+from chargenet import sql
 from chargenet.errors import DomainError
 from chargenet.events import event_publish
 from chargenet.lengths import text_too_long
@@ -22,6 +23,13 @@ from chargenet.models import User
 from rfid.models import AuthorizationLog, Driver, IdToken
 
 logger = logging.getLogger(__name__)
+
+# Every authorization's statements, compiled once (chargenet/sql.py): each StartTransaction and
+# StopTransaction with an id tag runs them on the OCPP writer. The card by its uid, served by the
+# index of its case-insensitive unique constraint (LOWER(uid)).
+_token_by_uid = sql.Select(IdToken, where=["uid__iexact"], related=["driver"])
+_log_insert = sql.Insert(AuthorizationLog)
+_token_used_update = sql.Update(IdToken, ["last_used_at"])
 
 
 class IdTokenError(DomainError):
@@ -244,17 +252,19 @@ def id_token_authorize(*, uid: str, context: AuthorizationContext | None = None)
     Every decision is recorded in the authorization log; an accepted card gets its last-used time."""
     context = context or AuthorizationContext()
     uid = uid.strip()
-    token = IdToken.objects.select_related("driver").filter(uid__iexact=uid).first()
+    token = _token_by_uid(uid)
     local = token is not None and token.source != IdToken.Source.ROAMING
     remote = None if local else _remote_prefetched_take(uid=uid, context=context)
     if remote is _NOT_PREFETCHED:
         remote = _remote_decide(uid=uid, context=context, token=token)
     if remote is None and not local:
         # a remote authorizer that left the decision to the local rules may have stored the card
-        token = IdToken.objects.select_related("driver").filter(uid__iexact=uid).first()
+        token = _token_by_uid(uid)
     decision = remote or _decide(token=token, context=context)
-    with transaction.atomic():
-        AuthorizationLog.objects.create(
+    # Inside the caller's transaction (the OCPP group commit) no savepoint of its own: a failure
+    # rolls back the caller's savepoint, which holds this too.
+    with transaction.atomic(savepoint=False):
+        log = AuthorizationLog(
             uid=uid[:36],
             id_token=decision.id_token,
             station_identity=context.station_identity[:48],
@@ -262,8 +272,9 @@ def id_token_authorize(*, uid: str, context: AuthorizationContext | None = None)
             reason=decision.reason[:200],
             source=context.source[:40],
         )
+        _log_insert([log])
         if decision.accepted and decision.id_token is not None:
-            IdToken.objects.filter(pk=decision.id_token.pk).update(last_used_at=timezone.now())
+            _token_used_update(decision.id_token.pk, timezone.now())
     return decision
 
 
@@ -297,7 +308,7 @@ def id_token_remote_prefetch(*, uid: str, context: AuthorizationContext) -> None
     if not _remote_authorizers:
         return
     uid = uid.strip()
-    token = IdToken.objects.filter(uid__iexact=uid).first()
+    token = _token_by_uid(uid)
     if token is not None and token.source != IdToken.Source.ROAMING:
         return  # our own card: the local rules decide, nobody is asked
     answer = _remote_decide(uid=uid, context=context, token=token)

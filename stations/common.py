@@ -61,6 +61,18 @@ def _session_event(session: Session) -> dict[str, Any]:
     }
 
 
+# A station with its location, compiled once: every session message reads it.
+_station_with_location = sql.Select(Station, where=["id"], related=["location"])
+
+
+def _station_get(station_id: int) -> Station:
+    """`Station.objects.select_related("location").get(pk=station_id)`, on the compiled statement."""
+    station = _station_with_location(station_id)
+    if station is None:
+        raise Station.DoesNotExist(f"no station {station_id}")
+    return station
+
+
 # A station's connector (unique: EVSE per station, connector per EVSE) with its EVSE, compiled once
 # (see chargenet/sql.py): every StartTransaction looks it up.
 _connector_with_evse = sql.Select(

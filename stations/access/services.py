@@ -6,8 +6,7 @@ the allow-lists live here and the context is built here (rfid may not import sta
 
 from collections.abc import Iterable
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import connections, router, transaction
 
 from chargenet.events import event_publish
 from rfid.models import Driver, IdToken
@@ -18,7 +17,7 @@ from rfid.services import (
     id_token_remote_prefetch,
     remote_authorizers_registered,
 )
-from stations.models import Location, Session, Station
+from stations.models import Evse, Location, Session, Station
 
 
 class AccessError(Exception):
@@ -56,26 +55,49 @@ def authorization_context_build(
     station) or "none" (a 1.6 Authorize: only StartTransaction may answer ConcurrentTx)."""
     public = station_is_public(station=station)
     driver_ids, groups = (frozenset(), frozenset()) if public else station_allowed(station=station)
-    uid = uid.strip()
-    active = Session.objects.filter(
-        Q(id_tag__iexact=uid) | Q(id_token__uid__iexact=uid), status=Session.Status.ACTIVE
-    )
-    if evse_id is not None:
-        # The card's own session on this EVSE is not "elsewhere" (e.g. authorizing the stop).
-        active = active.exclude(station=station, evse__evse_id=evse_id)
-    if exclude_session_id is not None:
-        # The session being stopped or retried is the card's own, not a concurrent one.
-        active = active.exclude(pk=exclude_session_id)
-    if concurrency == "other_stations":
-        active = active.exclude(station=station)
+    elsewhere = False
+    if concurrency != "none":
+        for session_id, station_id, session_evse_id in _card_active_sessions(uid.strip()):
+            if session_id == exclude_session_id:
+                continue  # the session being stopped or retried is the card's own
+            if station_id == station.pk and (
+                concurrency == "other_stations" or (evse_id is not None and session_evse_id == evse_id)
+            ):
+                continue  # the card's own session on this EVSE (e.g. authorizing the stop)
+            elsewhere = True
+            break
     return AuthorizationContext(
         station_identity=station.identity,
         is_public=public,
         allowed_driver_ids=driver_ids,
         allowed_groups=groups,
-        has_active_session_elsewhere=concurrency != "none" and active.exists(),
+        has_active_session_elsewhere=elsewhere,
         source=source or f"ocpp{station.ocpp_version}",
     )
+
+
+_card_active_sql: dict[str, str] = {}
+
+
+def _card_active_sessions(uid: str) -> list[tuple[int, int, int | None]]:
+    """(session id, station id, EVSE number) of the active sessions of the card `uid`, by the id
+    tag the station sent or by the card, case-insensitively. One statement, written once per
+    database (every StartTransaction and StopTransaction asks it on the OCPP writer); LOWER() on
+    both sides lets the card's LOWER(uid) index serve the lookup."""
+    connection = connections[router.db_for_read(Session)]
+    statement = _card_active_sql.get(connection.alias)
+    if statement is None:
+        qn = connection.ops.quote_name
+        evse = Evse._meta.db_table
+        statement = _card_active_sql[connection.alias] = (
+            f"SELECT s.{qn('id')}, s.{qn('station_id')}, e.{qn('evse_id')} "
+            f"FROM {qn(Session._meta.db_table)} s LEFT OUTER JOIN {qn(evse)} e ON e.{qn('id')} = s.{qn('evse_id')} "
+            f"WHERE s.{qn('status')} = %s AND (LOWER(s.{qn('id_tag')}) = LOWER(%s) OR s.{qn('id_token_id')} IN "
+            f"(SELECT t.{qn('id')} FROM {qn(IdToken._meta.db_table)} t WHERE LOWER(t.{qn('uid')}) = LOWER(%s)))"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [Session.Status.ACTIVE.value, uid, uid])
+        return list(cursor.fetchall())
 
 
 def station_id_token_authorize(

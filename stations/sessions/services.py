@@ -18,6 +18,7 @@ from stations.common import (
     METER_MAX_WH,
     _connector_for,
     _session_event,
+    _station_get,
     _timestamp_or_now,
     _timestamp_plausible,
 )
@@ -37,6 +38,20 @@ _session_by_transaction_locked = sql.Select(
     Session, where=["station_id", "transaction_id"], related=["evse", "station"], lock=True
 )
 _session_energy_update = sql.Update(Session, ["energy_wh", "updated_at"])
+# A retried StartTransaction: the session it already opened (same EVSE, card, meter and time).
+_session_start_retried = sql.Select(
+    Session,
+    where=["station_id", "evse__evse_id", "id_tag__iexact", "meter_start_wh", "started_at"],
+    related=["evse", "station"],
+)
+# A session left active on the connector a StartTransaction names (its StopTransaction was lost).
+_session_active_on_connector = sql.Select(Session, where=["connector_id", "status"], lock=True)
+_session_transaction_id_update = sql.Update(Session, ["transaction_id"])
+# Everything a StopTransaction changes on its session.
+_session_close_update = sql.Update(
+    Session,
+    ["status", "stopped_at", "meter_stop_wh", "energy_wh", "stop_reason", "flags", "updated_at"],
+)
 
 
 @transaction.atomic
@@ -48,7 +63,7 @@ def station_id_tag_authorize(
     1.6 Authorize never answers ConcurrentTx (1.6 §4.2: only StartTransaction may), so concurrency
     is "none" by default; a 2.0.1 Authorize (no EVSE named) passes "other_stations": the card's own
     session at this station (being stopped with the card) is not concurrent."""
-    station = Station.objects.select_related("location").get(pk=station_id)
+    station = _station_get(station_id)
     return station_id_token_authorize(station=station, uid=uid, concurrency=concurrency)
 
 
@@ -70,28 +85,16 @@ def session_start(
     a start, 1.6 §4.8), flagged, and its status goes back in idTagInfo. A timestamp no clock can
     have (far ahead, long before the station existed) is replaced by the time of receipt, flagged.
     """
-    station = Station.objects.select_related("location").get(pk=station_id)
+    station = _station_get(station_id)
     flags: list[str] = []
     timestamp = _timestamp_or_now(station, timestamp, flags)
-    existing = (
-        Session.objects.filter(
-            station=station,
-            evse__evse_id=connector_id,
-            id_tag__iexact=id_tag,
-            meter_start_wh=meter_start,
-            started_at=timestamp,
-        )
-        .select_related("station", "evse")
-        .first()
-    )
+    existing = _session_start_retried(station.pk, connector_id, id_tag, meter_start, timestamp)
     if existing is not None:
         return existing, station_id_token_authorize(
             station=station, uid=id_tag, exclude_session_id=existing.pk
         )
     connector = _connector_for(station, connector_id)
-    for old in Session.objects.select_for_update().filter(
-        station=station, connector=connector, status=Session.Status.ACTIVE
-    ):
+    while (old := _session_active_on_connector(connector.pk, Session.Status.ACTIVE)) is not None:
         old.status = Session.Status.INCOMPLETE
         old.stopped_at = max(old.started_at, min(timestamp, timezone.now()))
         old.stop_reason = "StopTransactionMissing"
@@ -117,7 +120,7 @@ def session_start(
     )
     # The CSMS assigns 1.6 transaction ids; the row's primary key is unique and increasing.
     session.transaction_id = str(session.pk)
-    session.save(update_fields=["transaction_id"])
+    _session_transaction_id_update(session.pk, session.transaction_id)
     if reservation_id is not None:
         Reservation.objects.filter(station=station, reservation_id=reservation_id).update(
             status=Reservation.Status.USED
@@ -144,7 +147,7 @@ def session_stop(
     meterStop no meter can read stops at the last known reading, an implausible timestamp at the
     time of receipt; both are flagged, never stored.
     """
-    station = Station.objects.select_related("location").get(pk=station_id)
+    station = _station_get(station_id)
     flags: list[str] = []
     timestamp = _timestamp_or_now(station, timestamp, flags)
     if not 0 <= meter_stop <= METER_MAX_WH:
@@ -242,7 +245,17 @@ def _session_close(
         session.flags = [*session.flags, "stop_before_start"]
     session.energy_wh = energy
     session.stop_reason = reason or "Local"
-    session.save()
+    session.updated_at = timezone.now()
+    _session_close_update(
+        session.pk,
+        session.status,
+        session.stopped_at,
+        session.meter_stop_wh,
+        session.energy_wh,
+        session.stop_reason,
+        session.flags,
+        session.updated_at,
+    )
     event_publish("session.stopped", _session_event(session))
     return session
 
@@ -328,7 +341,7 @@ def transaction_event_record(
     A Transaction.Begin reading is the meter start whichever event carries it; a transaction the
     station deauthorized because no EV was plugged in in time (EVConnectTimeout) is flagged.
     """
-    station = Station.objects.select_related("location").get(pk=station_id)
+    station = _station_get(station_id)
     noticed: list[str] = []
     timestamp = _timestamp_or_now(station, timestamp, noticed)
     samples = [s for s in samples or [] if _timestamp_plausible(station, s["timestamp"])]
@@ -522,7 +535,7 @@ def station_id_token_tariff_text(*, station_id: int, uid: str) -> dict[str, str]
 
     from stations.devicemodel.selectors import station_display_language
 
-    station = Station.objects.select_related("location").get(pk=station_id)
+    station = _station_get(station_id)
     language = station_display_language(station=station) or settings.LANGUAGE_CODE
     for texter in _tariff_texters:
         text = texter(station, uid, language)

@@ -58,3 +58,23 @@ def test_a_2_0_1_authorize_counts_sessions_at_other_stations_only(ocpp_server, r
     own, elsewhere = run(scenario())
     assert own["idTokenInfo"]["status"] == "Accepted"
     assert elsewhere["idTokenInfo"]["status"] == "ConcurrentTx"
+
+
+def test_a_card_charging_under_one_case_of_its_uid_is_concurrent_under_another(ocpp_server, run):
+    """Id tags are case-insensitive (CiString): the card started as "ci-card" is the same card as
+    "CI-CARD"; a retried StartTransaction in another case is the same session, not a new one."""
+    first, second = station_make(), station_make()
+    id_token_create(uid="CI-Card-7")
+
+    async def scenario():
+        async with booted(ocpp_server, first) as cp1, booted(ocpp_server, second) as cp2:
+            start = {"connectorId": 1, "idTag": "ci-card-7", "meterStart": 10, "timestamp": now_iso()}
+            started = await cp1.ok("StartTransaction", start)
+            retried = await cp1.ok("StartTransaction", {**start, "idTag": "CI-CARD-7"})
+            elsewhere = await cp2.ok("StartTransaction", {**start, "idTag": "CI-CARD-7"})
+            return started, retried, elsewhere
+
+    started, retried, elsewhere = run(scenario())
+    assert started["idTagInfo"]["status"] == "Accepted"
+    assert retried["transactionId"] == started["transactionId"]
+    assert elsewhere["idTagInfo"]["status"] == "ConcurrentTx"
