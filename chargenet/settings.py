@@ -352,6 +352,8 @@ OCPP_WRITER_LANES = env_int("OCPP_WRITER_LANES", 0, minimum=0, maximum=32)
 # While more station calls than this wait for the writer, a BootNotification is answered Pending with
 # a randomised interval (nothing written): a reconnect storm is paced, never refused.
 OCPP_BOOT_PACING_BACKLOG = env_int("OCPP_BOOT_PACING_BACKLOG", 200, minimum=1)
+# …and the stations still waiting to boot are told to come back at about this many a second per process.
+OCPP_BOOT_PACING_RATE = env_int("OCPP_BOOT_PACING_RATE", 50, minimum=1)
 OCPP_COMMAND_EXPIRY = env_int("OCPP_COMMAND_EXPIRY", 3600, minimum=0)
 OCPP_MESSAGE_RETENTION_DAYS = env_int("OCPP_MESSAGE_RETENTION_DAYS", 30, minimum=1)
 # A 2.0.1 station charging a session is sent its running cost (CostUpdated) at most once per this many

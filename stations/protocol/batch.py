@@ -53,9 +53,6 @@ logger = logging.getLogger(__name__)
 FLUSH_SECONDS = 1.0  # the log and last-seen times are written at least this often
 MAX_ITEMS = 200  # service calls per transaction at most
 BOOT_PACING_SECONDS = (5, 30)  # BootNotification Pending interval while the writer is behind
-# Boots a process's writer records comfortably per second while it also serves the rest: a storm's
-# Pending intervals are spread so that the unbooted stations come back at about this rate.
-BOOT_PACING_RATE = 50
 
 
 class Seen(Protocol):
@@ -231,7 +228,9 @@ class Batcher:
             self.unbooted = sum(1 for c in self.connections if getattr(c, "registration", "") is None)
         # Thousands of stations told "30 s" would all come back within 30 s, find the writer still
         # behind and be paced again, each Pending costing its log rows: spread them out instead.
-        latest = max(BOOT_PACING_SECONDS[1], self.unbooted // BOOT_PACING_RATE)
+        # OCPP_BOOT_PACING_RATE: the boots a process records comfortably per second while it serves
+        # the rest; the unbooted stations are spread to come back at about that rate.
+        latest = max(BOOT_PACING_SECONDS[1], self.unbooted // settings.OCPP_BOOT_PACING_RATE)
         return random.randint(BOOT_PACING_SECONDS[0], latest)
 
     async def db_call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

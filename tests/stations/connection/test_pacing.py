@@ -41,3 +41,16 @@ def test_a_storm_of_unbooted_stations_is_spread_over_longer_than_thirty_seconds(
     # then they come back over two minutes (6,000 at 50 boots a second), not all within 30 s
     assert min(intervals) >= 5 and max(intervals) <= 6000 // 50
     assert sum(1 for interval in intervals if interval > 30) > 250
+
+
+def test_an_operator_who_raises_the_pacing_rate_gets_the_storm_back_sooner(settings):
+    # given the same 6,000 stations waiting to boot, on a server set to take 200 boots a second
+    settings.OCPP_BOOT_PACING_BACKLOG = 3
+    settings.OCPP_BOOT_PACING_RATE = 200
+    batcher = Batcher()
+    batcher.lanes[0].items = [object()] * 3  # type: ignore[list-item]
+    batcher.connections = {Connection(None) for _ in range(6000)}  # type: ignore[arg-type]
+
+    # when they are paced, then none is told to wait longer than 6,000 / 200 = 30 s
+    intervals = [batcher.boot_pacing_interval() for _ in range(500)]
+    assert min(intervals) >= 5 and max(intervals) <= 30
