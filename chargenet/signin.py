@@ -55,22 +55,26 @@ def _known_key(gate: str, source: str, account: str) -> str:
     return f"signin:{gate}:known:{account.lower()[:200]}:{source}"
 
 
-def signin_check(*, gate: str, source: str, account: str = "") -> None:
+def signin_check(*, gate: str, source: str, account: str = "") -> bool:
     """Raise SigninLocked when the source address or the account is locked out at this gate
     ("web", "api-key", "station"). An account that signed in from this source before is never
-    locked out there: an attacker elsewhere cannot keep the real owner (or station) out."""
+    locked out there: an attacker elsewhere cannot keep the real owner (or station) out. Returns
+    whether it is such a known source. One cache round trip (every station handshake asks)."""
     try:
-        if account and source and cache.get(_known_key(gate, source, account)) is not None:
-            return
-        for scope, value, _ in _subjects(source, account):
-            _, locked_key = _keys(gate, scope, value)
-            until = cache.get(locked_key)
+        known = _known_key(gate, source, account) if account and source else ""
+        locked = {scope: _keys(gate, scope, value)[1] for scope, value, _ in _subjects(source, account)}
+        found = cache.get_many([key for key in (known, *locked.values()) if key])
+        if known and found.get(known) is not None:
+            return True
+        for scope, key in locked.items():
+            until = found.get(key)
             if until is not None:
                 raise SigninLocked(Lockout(scope, max(1, int(until - time.time()))))
     except SigninLocked:
         raise
     except Exception:
         logger.warning("sign-in throttle unavailable (cache unreachable); not throttling", exc_info=True)
+    return False
 
 
 def signin_failure_record(*, gate: str, source: str, account: str = "", path: str = "") -> Lockout | None:

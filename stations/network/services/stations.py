@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from chargenet import sql
 from chargenet.events import event_publish
 from chargenet.lengths import text_too_long
 from chargenet.signin import SigninLocked, signin_check, signin_failure_record, signin_success_record
@@ -173,7 +174,7 @@ def station_connect_authenticate(
     are throttled per address and per identity: a locked one raises StationAuthLocked unchecked.
     """
     try:
-        signin_check(gate=SIGNIN_GATE, source=remote_address, account=identity)
+        known = signin_check(gate=SIGNIN_GATE, source=remote_address, account=identity)
     except SigninLocked as exc:
         raise StationAuthLocked(exc.lockout.message, exc.lockout.retry_after) from None
     try:
@@ -191,7 +192,9 @@ def station_connect_authenticate(
         if lockout is not None:
             raise StationAuthLocked(lockout.message, lockout.retry_after) from None
         raise
-    if station.password_hash:
+    if station.password_hash and not known:
+        # From a source it signed in from before (within SIGNIN_KNOWN_SECONDS) there is nothing to
+        # record: a reconnect storm costs the cache one round trip per handshake, not three.
         signin_success_record(gate=SIGNIN_GATE, source=remote_address, account=identity)
     return station
 
@@ -373,12 +376,35 @@ def _clip(value: Any, length: int) -> str:
     return str(value or "")[:length]
 
 
+# What a BootNotification writes, compiled once (chargenet/sql.py): a reconnect storm boots thousands
+# of stations through the writer, and the whole-row save() wrote every column of each.
+_BOOT_FIELDS = [
+    "vendor",
+    "model",
+    "serial_number",
+    "firmware_version",
+    "iccid",
+    "imsi",
+    "meter_type",
+    "meter_serial_number",
+    "last_boot_at",
+]
+_station_locked = sql.Select(Station, where=["id"], lock=True)
+_station_boot_update = sql.Update(Station, _BOOT_FIELDS)
+# A session still active when its station boots again (closed by the reboot, one at a time).
+_session_active_locked = sql.Select(
+    Session, where=["station_id", "status"], related=["evse", "station"], lock=True
+)
+
+
 @transaction.atomic
 def station_boot(*, station_id: int, info: dict[str, Any]) -> tuple[str, int]:
     """Handle a BootNotification: store what the station says about itself and answer its
     registration status and heartbeat interval. A boot while sessions are active means they ended
     with the reboot: they are closed as incomplete (reason "Reboot") and flagged."""
-    station = Station.objects.select_for_update().get(pk=station_id)
+    station = _station_locked(station_id)
+    if station is None:
+        raise Station.DoesNotExist(f"no station {station_id}")
     station.vendor = _clip(info.get("charge_point_vendor"), 50)
     station.model = _clip(info.get("charge_point_model"), 50)
     station.serial_number = _clip(
@@ -393,11 +419,9 @@ def station_boot(*, station_id: int, info: dict[str, Any]) -> tuple[str, int]:
     status = station.registration_status
     if status == Station.RegistrationStatus.ACCEPTED:
         station.last_boot_at = now
-    station.save()
+    _station_boot_update(station.pk, *(getattr(station, name) for name in _BOOT_FIELDS))
     if status == Station.RegistrationStatus.ACCEPTED:
-        for session in Session.objects.select_for_update().filter(
-            station=station, status=Session.Status.ACTIVE
-        ):
+        while (session := _session_active_locked(station.pk, Session.Status.ACTIVE)) is not None:
             session.status = Session.Status.INCOMPLETE
             session.stopped_at = now
             session.stop_reason = "Reboot"
