@@ -11,6 +11,7 @@
   var pending = {};
   var inflight = {};
   var again = {};
+  var kept = {};
   var socket = null;
   var retry = 1000;
   var pingTimer = null;
@@ -42,6 +43,7 @@
       inflight[id] = true;
       var done = function () {
         delete inflight[id];
+        restoreFields(id);
         if (!again[id]) return;
         delete again[id];
         var next = document.getElementById(id);
@@ -52,6 +54,43 @@
       htmx.ajax("GET", current.dataset.liveUrl, { source: current, target: current, swap: "outerHTML" })
         .then(done, done);
     }, 150);
+  }
+
+  // A refresh re-renders the region's forms with their defaults: what the user chose meanwhile (a
+  // select, a box ticked, a field typed in but left) is carried over to the new region by id, so a
+  // live update landing between choosing and pressing the button never changes what is sent.
+  function changedFields(region) {
+    var values = {};
+    region.querySelectorAll("select[id], input[id], textarea[id]").forEach(function (field) {
+      if (field.type === "hidden") return;
+      if (field.tagName === "SELECT") {
+        var changed = Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; });
+        if (changed) values[field.id] = { value: field.value };
+      } else if (field.type === "checkbox" || field.type === "radio") {
+        if (field.checked !== field.defaultChecked) values[field.id] = { checked: field.checked };
+      } else if (field.value !== field.defaultValue) {
+        values[field.id] = { value: field.value };
+      }
+    });
+    return values;
+  }
+
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id && inflight[target.id]) kept[target.id] = changedFields(target);
+  });
+
+  function restoreFields(id) {
+    var values = kept[id];
+    delete kept[id];
+    var region = values ? document.getElementById(id) : null;
+    if (!region) return;
+    Object.keys(values).forEach(function (fieldId) {
+      var field = region.querySelector("#" + CSS.escape(fieldId));
+      if (!field) return;
+      if ("checked" in values[fieldId]) field.checked = values[fieldId].checked;
+      else field.value = values[fieldId].value;
+    });
   }
 
   function concerns(el, type, data) {
