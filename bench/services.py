@@ -5,6 +5,8 @@ message log rows (the CALL in and the CALLRESULT out) to the batch, as the consu
 
     python bench/services.py                       # 50 stations, 48 rounds, a table per message kind
     python bench/services.py --profile 30          # and cProfile's 30 costliest functions
+    python bench/services.py --dispatch            # and the worker's share: the events they published,
+                                                   # dispatched as the Celery worker does, per event type
 
 Queries per message are exact and repeatable (they include the savepoints around each call and the
 message log's share of the batch); CPU
@@ -44,6 +46,9 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=50, help="stations, one message each per round")
     parser.add_argument("--rounds", type=int, default=48, help="rounds measured (after 12 to warm up)")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print cProfile's N costliest")
+    parser.add_argument(
+        "--dispatch", action="store_true", help="then dispatch the events as the worker does, per type"
+    )
     args = parser.parse_args()
     try:
         run(args)
@@ -53,6 +58,20 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> None:
     django.setup()
+    from django.conf import settings
+
+    from chargenet import embedded
+
+    # The live feed and the Celery tasks that subscribers queue need the embedded Redis, as in a worker.
+    redis = embedded.redis_start(socket_path=settings.EMBEDDED_REDIS_SOCKET, data_dir=settings.DATA_DIR)
+    try:
+        measure(args)
+    finally:
+        redis.terminate()
+        redis.wait(timeout=10)
+
+
+def measure(args: argparse.Namespace) -> None:
     import asyncio
 
     from django.core.management import call_command
@@ -179,6 +198,59 @@ def run(args: argparse.Namespace) -> None:
     print("| --- | --- | --- | --- |")
     for label, (messages, queries, cpu) in [*sorted(counted.items()), ("all", total)]:
         print(f"| {label} | {messages:.0f} | {queries / messages:.2f} | {cpu / messages * 1000:.2f} |")
+    if profile:
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
+    if args.dispatch:
+        dispatch(args)
+
+
+def dispatch(args: argparse.Namespace) -> None:
+    """The events the rounds published, handed to their subscribers the way the Celery worker does
+    (`events_dispatch_due`'s chunks), one event type at a time so each gets its own row."""
+    from asgiref.sync import SyncToAsync
+    from django.db import connection
+
+    from chargenet import events
+    from chargenet.models import Event
+
+    # A worker, not the ASGI server's writer thread: the live feed is sent inline, not handed to a loop.
+    SyncToAsync.threadlocal.main_event_loop = None
+
+    by_type: dict[str, list[int]] = defaultdict(list)
+    for pk, kind in Event.objects.filter(dispatched_at__isnull=True).order_by("id").values_list("id", "type"):
+        by_type[kind].append(pk)
+    profile = cProfile.Profile() if args.profile else None
+    rows = []
+    queries = [0]
+
+    def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        queries[0] += 1
+        return execute(sql, params, many, context)
+
+    for kind, ids in sorted(by_type.items()):
+        queries[0] = 0
+        started = time.process_time()
+        with connection.execute_wrapper(count):
+            if profile:
+                profile.enable()
+            for start in range(0, len(ids), events.DISPATCH_CHUNK):
+                events._events_deliver(ids[start : start + events.DISPATCH_CHUNK])
+            if profile:
+                profile.disable()
+        rows.append((kind, len(ids), queries[0], time.process_time() - started))
+    left = Event.objects.filter(dispatched_at__isnull=True).count()
+    print(
+        f"\nThe worker's share: the events above dispatched as events_dispatch_due does ({left} left undone)\n"
+    )
+    print("| event | count | queries per event | CPU ms per event |")
+    print("| --- | --- | --- | --- |")
+    for kind, count_, queries_, cpu in rows:
+        print(f"| {kind} | {count_} | {queries_ / count_:.2f} | {cpu / count_ * 1000:.2f} |")
+    total_cpu, sessions = sum(row[3] for row in rows), len(by_type["session.stopped"])
+    print(
+        f"\nper charging session ({sessions}, warm-up rounds too): {sum(r[2] for r in rows) / sessions:.1f} queries, "
+        f"{total_cpu / sessions * 1000:.2f} ms CPU"
+    )
     if profile:
         pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
 

@@ -38,6 +38,9 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from chargenet import sql
+from chargenet.transactions import SavepointsNeeded, call_without_savepoints
+
 if TYPE_CHECKING:
     from chargenet.models import Event
 
@@ -121,6 +124,20 @@ def events_group_store() -> int:
     return len(rows)
 
 
+def _event_update(pk: int, *values: Any) -> int:
+    from chargenet.models import Event
+
+    global _event_update_sql
+    if _event_update_sql is None:
+        _event_update_sql = sql.Update(
+            Event, ["done", "attempts", "next_attempt_at", "last_error", "dispatched_at"]
+        )
+    return _event_update_sql(pk, *values)
+
+
+_event_update_sql: sql.Update | None = None
+
+
 def _subscriber_name(subscriber: Subscriber) -> str:
     return f"{subscriber.__module__}.{subscriber.__qualname__}"
 
@@ -165,9 +182,8 @@ def event_dispatch(*, event_id: int) -> bool:
     it once; a failing subscriber is retried later (event_retry_delay). An event already dispatched,
     or held by another dispatcher, is left alone (returns False).
     """
-    with _dispatch_transaction():
-        events = _events_claim([event_id])
-        return bool(events) and _event_deliver(events[0])
+    delivered = _events_deliver([event_id])
+    return bool(delivered) and delivered[0]
 
 
 def events_dispatch_due(*, limit: int = DISPATCH_BATCH) -> int:
@@ -183,9 +199,7 @@ def events_dispatch_due(*, limit: int = DISPATCH_BATCH) -> int:
     # A few dozen events per transaction: one commit for many events, yet the write lock (SQLite)
     # is never held long.
     for start in range(0, len(due), DISPATCH_CHUNK):
-        with _dispatch_transaction():
-            for event in _events_claim(due[start : start + DISPATCH_CHUNK]):
-                _event_deliver(event)
+        _events_deliver(due[start : start + DISPATCH_CHUNK])
     return len(due)
 
 
@@ -200,14 +214,49 @@ def _events_claim(event_ids: list[int]) -> list["Event"]:
     )
 
 
-def _event_deliver(event: "Event") -> bool:
+def _events_deliver(event_ids: list[int]) -> list[bool]:
+    """Claim the events and give each to its subscribers, in one transaction; returns, for each event
+    claimed, whether every subscriber took it.
+
+    A savepoint around every subscriber call would cost more than most subscribers' own work, and
+    they almost never raise. So the calls first run without savepoints, under one savepoint for the
+    whole chunk; if one raises, that attempt is rolled back and the chunk runs again with a savepoint
+    per call (chargenet/transactions.py), where the subscriber that raised is not called a second
+    time but has its failure recorded. A chunk holding an event that failed before goes straight to
+    the second way."""
+    failed: dict[tuple[int, str], BaseException] = {}
+    with _dispatch_transaction():
+        events = _events_claim(event_ids)
+        if not any(event.attempts for event in events):
+            try:
+                with transaction.atomic():
+                    return [_event_deliver(event, savepoints=False, failed=failed) for event in events]
+            except SavepointsNeeded:
+                events = _events_claim(event_ids)  # as they were: the attempt changed them
+        return [_event_deliver(event, savepoints=True, failed=failed) for event in events]
+
+
+def _event_deliver(event: "Event", *, savepoints: bool, failed: dict[tuple[int, str], BaseException]) -> bool:
+    """Give `event` to its subscribers, with a savepoint each or without (then the first that raises
+    is noted in `failed` and ends the attempt: SavepointsNeeded)."""
     data = {**event.data, "event_id": str(event.uuid)}
     errors = []
     for subscriber in _subscribers_of(event.type):
         name = _subscriber_name(subscriber)
         if name in event.done:
             continue
+        if not savepoints:
+            try:
+                call_without_savepoints(subscriber, event.type, dict(data))
+            except SavepointsNeeded as exc:
+                if exc.__cause__ is not None:  # (else it caught its own error: it runs again)
+                    failed[(event.pk, name)] = exc.__cause__
+                raise
+            event.done = [*event.done, name]
+            continue
         try:
+            if (event.pk, name) in failed:
+                raise failed[(event.pk, name)]
             with transaction.atomic():
                 subscriber(event.type, dict(data))
         except Exception as exc:
@@ -222,7 +271,9 @@ def _event_deliver(event: "Event") -> bool:
         event.last_error = "\n".join(errors)[:2000]
     else:
         event.dispatched_at = now
-    event.save(update_fields=["done", "attempts", "next_attempt_at", "last_error", "dispatched_at"])
+    _event_update(
+        event.pk, event.done, event.attempts, event.next_attempt_at, event.last_error, event.dispatched_at
+    )
     return not errors
 
 

@@ -1,5 +1,6 @@
 """Helpers shared by the stations services: the domain error, event payloads, per-station protocol state."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -7,6 +8,7 @@ from django.utils import timezone
 
 from chargenet import sql
 from chargenet.errors import DomainError
+from chargenet.events import event_publish
 from stations.models import Connector, Evse, Session, Station, StationProtocolState
 
 
@@ -59,6 +61,29 @@ def _session_event(session: Session) -> dict[str, Any]:
         "energy_wh": session.energy_wh,
         "status": session.status,
     }
+
+
+def _sessions_close_incomplete(
+    next_active: Callable[[], Session | None],
+    *,
+    stopped_at: Callable[[Session], datetime],
+    reason: str,
+    flag: str,
+) -> None:
+    """Close every session that `next_active()` finds as INCOMPLETE (`reason`, `flag`), publishing
+    session.stopped for each: a station's sessions it never reported stopped (a reboot, a new start on
+    the connector). `next_active` reads one ACTIVE session, locked; closing it is what moves it on."""
+    closed: set[int] = set()
+    while (session := next_active()) is not None:
+        if session.pk in closed:
+            raise RuntimeError(f"session {session.pk} is still found after being closed")
+        closed.add(session.pk)
+        session.status = Session.Status.INCOMPLETE
+        session.stopped_at = stopped_at(session)
+        session.stop_reason = reason
+        session.flags = [*session.flags, flag]
+        session.save()
+        event_publish("session.stopped", _session_event(session))
 
 
 # A station with its location, compiled once: every session message reads it.

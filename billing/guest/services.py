@@ -28,6 +28,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -242,12 +243,12 @@ def _hold_release(charge: GuestCharge, *, note: str) -> None:
 def guest_charge_session_link(*, session_id: int) -> GuestCharge | None:
     """A session started: if its id token is a guest's, it is that charge's session and the token
     is blocked (one session per hold). A second session on the same hold is stopped."""
-    session = Session.objects.select_related("id_token", "station").get(pk=session_id)
-    if session.id_token_id is None:
-        return None
-    charge = GuestCharge.objects.select_for_update().filter(id_token_id=session.id_token_id).first()
+    # One query for the sessions that are not a guest's, which is nearly all of them.
+    token_of_session = Session.objects.filter(pk=session_id).values("id_token_id")
+    charge = GuestCharge.objects.select_for_update().filter(id_token_id=Subquery(token_of_session)).first()
     if charge is None:
         return None
+    session = Session.objects.select_related("id_token", "station").get(pk=session_id)
     if charge.session_id is None and charge.status == GuestCharge.Status.STARTING:
         _status_set(charge, GuestCharge.Status.CHARGING, session=session)
         if session.id_token is not None and session.id_token.status == IdToken.Status.ACCEPTED:
@@ -288,6 +289,9 @@ def guest_charge_settle(*, cdr_id: int) -> GuestCharge | None:
     hold, see docs/billing.md) or release the whole hold when nothing is owed. Once per charge:
     a settled charge is left alone, and the provider's idempotency key makes a retry harmless.
     ProviderError propagates, so the outbox retries the event."""
+    # One query for the CDRs that are not a guest's, which is nearly all of them.
+    if not GuestCharge.objects.filter(Q(session__cdrs=cdr_id) | Q(id_token__sessions__cdrs=cdr_id)).exists():
+        return None
     cdr = Cdr.objects.select_related("session").get(pk=cdr_id)
     if cdr.kind != Cdr.Kind.NORMAL:
         return None

@@ -46,6 +46,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 
 from chargenet.events import events_group_store, events_grouped
+from chargenet.transactions import SavepointsNeeded, call_without_savepoints
 from stations import services
 
 logger = logging.getLogger(__name__)
@@ -358,10 +359,6 @@ def _atomic(fn: Callable[..., Any]) -> bool:
     return any(isinstance(cell.cell_contents, transaction.Atomic) for cell in cells)
 
 
-class _Retry(Exception):
-    """An item of a batch run without savepoints raised, or left the transaction unusable."""
-
-
 # Services whose call raised lately (fn → time.monotonic()): a batch holding one runs with savepoints
 # straight away instead of being tried without them first and run twice.
 _raised_lately: dict[Any, float] = {}
@@ -387,7 +384,7 @@ def _commit(
     ):
         try:
             return _commit_attempt(connection, items, entries, seen, savepoints=False)
-        except _Retry:
+        except SavepointsNeeded:
             pass
     results, hooks = _commit_attempt(connection, items, entries, seen, savepoints=True)
     for item, (ok, _) in zip(items, results, strict=True):
@@ -408,7 +405,7 @@ def _commit_attempt(
     with _writer_turn(connection), transaction.atomic(), events_grouped():
         for item in items:
             if not savepoints:
-                results.append((True, _call_without_savepoints(connection, item)))
+                results.append((True, call_without_savepoints(item.fn, *item.args, **item.kwargs)))
                 continue
             try:
                 if _atomic(item.fn):  # its own savepoint already isolates it
@@ -427,27 +424,6 @@ def _commit_attempt(
         # events thread, and only if this commit succeeds (an exception below discards them).
         hooks, connection.run_on_commit = connection.run_on_commit, []
     return results, [func for _, func, _ in hooks]
-
-
-def _call_without_savepoints(connection: Any, item: Item) -> Any:
-    """`item`'s call with every `transaction.atomic` inside it savepoint-free (Django then marks the
-    transaction for rollback when such a block raises). Raises _Retry if the call raised, or caught
-    an error that left the transaction to be rolled back (which would otherwise roll back the whole
-    batch silently at its end)."""
-    connection._savepoint_allowed = _never  # shadows the backend's method for this call only
-    try:
-        value = item.fn(*item.args, **item.kwargs)
-    except Exception as exc:
-        raise _Retry from exc
-    finally:
-        del connection._savepoint_allowed
-    if connection.needs_rollback:
-        raise _Retry
-    return value
-
-
-def _never() -> bool:
-    return False
 
 
 BATCH = Batcher()

@@ -18,6 +18,7 @@ from stations.common import (
     METER_MAX_WH,
     _connector_for,
     _session_event,
+    _sessions_close_incomplete,
     _station_get,
     _timestamp_or_now,
     _timestamp_plausible,
@@ -94,13 +95,12 @@ def session_start(
             station=station, uid=id_tag, exclude_session_id=existing.pk
         )
     connector = _connector_for(station, connector_id)
-    while (old := _session_active_on_connector(connector.pk, Session.Status.ACTIVE)) is not None:
-        old.status = Session.Status.INCOMPLETE
-        old.stopped_at = max(old.started_at, min(timestamp, timezone.now()))
-        old.stop_reason = "StopTransactionMissing"
-        old.flags = [*old.flags, "stop_transaction_missing"]
-        old.save()
-        event_publish("session.stopped", _session_event(old))
+    _sessions_close_incomplete(
+        lambda: _session_active_on_connector(connector.pk, Session.Status.ACTIVE),
+        stopped_at=lambda old: max(old.started_at, min(timestamp, timezone.now())),
+        reason="StopTransactionMissing",
+        flag="stop_transaction_missing",
+    )
     decision = station_id_token_authorize(station=station, uid=id_tag, evse_id=connector.evse.evse_id)
     if not decision.accepted:
         flags.append(f"authorization_{decision.status.lower()}")

@@ -13,7 +13,12 @@ from chargenet.events import event_publish
 from chargenet.lengths import text_too_long
 from chargenet.signin import SigninLocked, signin_check, signin_failure_record, signin_success_record
 from stations.certificates.ca import name_attribute, subject_parse
-from stations.common import StationError, _protocol_state, _session_event, _station_event
+from stations.common import (
+    StationError,
+    _protocol_state,
+    _sessions_close_incomplete,
+    _station_event,
+)
 from stations.connection.services.reports import security_event_record
 from stations.models import Command, Connector, Evse, Session, Station
 from stations.network.passwords import (
@@ -421,12 +426,11 @@ def station_boot(*, station_id: int, info: dict[str, Any]) -> tuple[str, int]:
         station.last_boot_at = now
     _station_boot_update(station.pk, *(getattr(station, name) for name in _BOOT_FIELDS))
     if status == Station.RegistrationStatus.ACCEPTED:
-        while (session := _session_active_locked(station.pk, Session.Status.ACTIVE)) is not None:
-            session.status = Session.Status.INCOMPLETE
-            session.stopped_at = now
-            session.stop_reason = "Reboot"
-            session.flags = [*session.flags, "closed_by_reboot"]
-            session.save()
-            event_publish("session.stopped", _session_event(session))
+        _sessions_close_incomplete(
+            lambda: _session_active_locked(station.pk, Session.Status.ACTIVE),
+            stopped_at=lambda _: now,
+            reason="Reboot",
+            flag="closed_by_reboot",
+        )
     event_publish("station.booted", _station_event(station, registration_status=status))
     return status, station.heartbeat_interval or settings.OCPP_HEARTBEAT_INTERVAL
