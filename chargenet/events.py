@@ -118,7 +118,8 @@ def events_group_store() -> int:
         func for _, func, _ in transaction.get_connection().run_on_commit if isinstance(func, _Grouped)
     ]
     pending = [func for func in pending if not func.pk]
-    rows = Event.objects.bulk_create([Event(type=func.type, data=func.data) for func in pending])
+    rows = [Event(type=func.type, data=func.data) for func in pending]
+    _events_insert(rows)
     for func, row in zip(pending, rows, strict=True):
         func.pk = row.pk
     return len(rows)
@@ -135,7 +136,17 @@ def _event_update(pk: int, *values: Any) -> int:
     return _event_update_sql(pk, *values)
 
 
+def _events_insert(rows: list["Event"]) -> None:
+    from chargenet.models import Event
+
+    global _events_insert_sql
+    if _events_insert_sql is None:
+        _events_insert_sql = sql.Insert(Event, returning_pks=True)
+    _events_insert_sql(rows)
+
+
 _event_update_sql: sql.Update | None = None
+_events_insert_sql: sql.Insert | None = None
 
 
 def _subscriber_name(subscriber: Subscriber) -> str:

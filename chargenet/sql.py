@@ -197,13 +197,18 @@ class Update:
 
 
 class Insert:
-    """`model.objects.bulk_create(objs, ignore_conflicts=…)` for new objects (no primary key set),
-    without setting their primary keys (callers that need them use the ORM). Rows go in the batches
-    the backend allows, one multi-row INSERT each."""
+    """`model.objects.bulk_create(objs, ignore_conflicts=…)` for new objects (no primary key set).
+    Rows go in the batches the backend allows, one multi-row INSERT each. With `returning_pks` the
+    objects get their primary keys, as from `bulk_create` (INSERT … RETURNING, in row order; a
+    backend without it takes the ORM's way); otherwise they are left without."""
 
-    def __init__(self, model: type[Model], *, ignore_conflicts: bool = False) -> None:
+    def __init__(
+        self, model: type[Model], *, ignore_conflicts: bool = False, returning_pks: bool = False
+    ) -> None:
+        assert not (ignore_conflicts and returning_pks), "an ignored row returns no primary key"
         self.model = model
         self.on_conflict = OnConflict.IGNORE if ignore_conflicts else None
+        self.returning_pks = returning_pks
         self.fields = [f for f in model._meta.concrete_fields if f is not model._meta.pk and not f.generated]
 
     def __call__(self, objs: Sequence[Model]) -> None:
@@ -212,11 +217,19 @@ class Insert:
         db = router.db_for_write(self.model)
         connection = connections[db]
         ops, qn, fields = connection.ops, connection.ops.quote_name, self.fields
+        returning = ""
+        if self.returning_pks:
+            if not connection.features.can_return_rows_from_bulk_insert:
+                self.model._default_manager.using(db).bulk_create(objs)
+                return
+            returning, _ = ops.return_insert_columns([self.model._meta.pk])
+        pk = _field(self.model, self.model._meta.pk.name)
+        pk_converters = _converters(pk, self.model._meta.db_table, connection) if returning else []
         head = (
             f"{ops.insert_statement(on_conflict=self.on_conflict)} {qn(self.model._meta.db_table)} "
             f"({', '.join(qn(f.column) for f in fields)}) VALUES "
         )
-        tail = ops.on_conflict_suffix_sql(fields, self.on_conflict, None, None)
+        tail = f"{ops.on_conflict_suffix_sql(fields, self.on_conflict, None, None)} {returning}"
         placeholder = f"({', '.join(['%s'] * len(fields))})"
         size = max(ops.bulk_batch_size(fields, objs), 1)
         with connection.cursor() as cursor:
@@ -228,5 +241,10 @@ class Insert:
                     for field in fields
                 ]
                 cursor.execute(f"{head}{', '.join([placeholder] * len(batch))} {tail}", params)
+                if returning:
+                    for obj, (value,) in zip(batch, cursor.fetchall(), strict=True):
+                        for converter in pk_converters:
+                            value = converter(value, pk, connection)
+                        obj.pk = value
         for obj in objs:
             obj._state.adding, obj._state.db = False, db
