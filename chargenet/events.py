@@ -172,13 +172,25 @@ def event_batch_memo(key: str, compute: Callable[[], T]) -> T:
 
 @contextmanager
 def _dispatch_transaction() -> Iterator[None]:
+    """A dispatch transaction: settings-like reads shared (`event_batch_memo`), and the live-feed
+    messages of what it commits (the events its subscribers publish, and theirs in turn) sent at its
+    end in one group message instead of one `async_to_sync` round trip each."""
     outer = getattr(_batch, "memo", None)
-    with transaction.atomic():
-        _batch.memo = {} if outer is None else outer
-        try:
-            yield
-        finally:
-            _batch.memo = outer
+    owner = getattr(_batch, "feed", None) is None
+    if owner:
+        _batch.feed = []
+    try:
+        with transaction.atomic():
+            _batch.memo = {} if outer is None else outer
+            try:
+                yield
+            finally:
+                _batch.memo = outer
+    finally:
+        if owner:
+            feed, _batch.feed = _batch.feed, None
+            if feed:
+                _feed_send_now(feed)
 
 
 def event_retry_delay(*, attempts: int) -> timedelta:
@@ -376,7 +388,21 @@ def _live_feed_send(layer: Any, message: dict[str, Any]) -> None:
             _feed_scheduled_at[0] = now
         loop.call_soon_threadsafe(_feed_flush, layer)
         return
+    feed = getattr(_batch, "feed", None)
+    if feed is not None:  # in a dispatch transaction: sent with the others at its end
+        feed.append(message)
+        return
     async_to_sync(layer.group_send)(EVENTS_GROUP, message)
+
+
+def _feed_send_now(messages: list[dict[str, Any]]) -> None:
+    """Send a dispatch transaction's live-feed messages (outside the ASGI server), best effort."""
+    try:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(_feed_send)(layer, list({_feed_key(m): m for m in messages}.values()))
+    except Exception:
+        logger.warning("could not send %d events to the live feed", len(messages), exc_info=True)
 
 
 _feed_lock = threading.Lock()

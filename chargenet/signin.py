@@ -100,9 +100,15 @@ def signin_failure_record(*, gate: str, source: str, account: str = "", path: st
     return started
 
 
-def signin_success_record(*, gate: str, source: str, account: str) -> None:
+def signin_success_record(*, gate: str, source: str, account: str, known: bool = False) -> None:
     """A successful sign-in clears the account's failure count and remembers the source as the
-    account's own for SIGNIN_KNOWN_SECONDS (a running lock elsewhere stays)."""
+    account's own for SIGNIN_KNOWN_SECONDS (a running lock elsewhere stays). A gate that signs in
+    often passes `known` (what `signin_check` returned): from a source known already nothing is
+    recorded, so a reconnect storm of stations costs the cache one round trip per handshake, not
+    three, and the source stays known until SIGNIN_KNOWN_SECONDS after the sign-in that recorded it.
+    The web sign-in, rare, records every time (the address stays known while it is used)."""
+    if known:
+        return
     try:
         cache.delete(_keys(gate, "account", account)[0])
         if source:

@@ -20,7 +20,7 @@ No signals are sent (none are connected to these models). Only for the statement
 every other query stays in the ORM.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -248,3 +248,22 @@ class Insert:
                         obj.pk = value
         for obj in objs:
             obj._state.adding, obj._state.db = False, db
+
+
+class Raw:
+    """A statement that Select cannot say (many rows, an OR across a subquery), written once per
+    database by `write(quote_name)`; called with its parameters, returns its rows as tuples."""
+
+    def __init__(self, model: type[Model], write: Callable[[Callable[[str], str]], str]) -> None:
+        self.model = model
+        self.write = write
+        self._sql: dict[str, str] = {}
+
+    def __call__(self, *params: Any) -> list[tuple[Any, ...]]:
+        connection = connections[router.db_for_read(self.model)]
+        sql = self._sql.get(connection.alias)
+        if sql is None:
+            sql = self._sql[connection.alias] = self.write(connection.ops.quote_name)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            return list(cursor.fetchall())

@@ -6,8 +6,9 @@ the allow-lists live here and the context is built here (rfid may not import sta
 
 from collections.abc import Iterable
 
-from django.db import connections, router, transaction
+from django.db import transaction
 
+from chargenet import sql
 from chargenet.events import event_publish
 from rfid.models import Driver, IdToken
 from rfid.services import (
@@ -57,7 +58,9 @@ def authorization_context_build(
     driver_ids, groups = (frozenset(), frozenset()) if public else station_allowed(station=station)
     elsewhere = False
     if concurrency != "none":
-        for session_id, station_id, session_evse_id in _card_active_sessions(uid.strip()):
+        for session_id, station_id, session_evse_id in _card_active_sessions(
+            Session.Status.ACTIVE.value, uid.strip(), uid.strip()
+        ):
             if session_id == exclude_session_id:
                 continue  # the session being stopped or retried is the card's own
             if station_id == station.pk and (
@@ -76,28 +79,19 @@ def authorization_context_build(
     )
 
 
-_card_active_sql: dict[str, str] = {}
-
-
-def _card_active_sessions(uid: str) -> list[tuple[int, int, int | None]]:
-    """(session id, station id, EVSE number) of the active sessions of the card `uid`, by the id
-    tag the station sent or by the card, case-insensitively. One statement, written once per
-    database (every StartTransaction and StopTransaction asks it on the OCPP writer); LOWER() on
-    both sides lets the card's LOWER(uid) index serve the lookup."""
-    connection = connections[router.db_for_read(Session)]
-    statement = _card_active_sql.get(connection.alias)
-    if statement is None:
-        qn = connection.ops.quote_name
-        evse = Evse._meta.db_table
-        statement = _card_active_sql[connection.alias] = (
-            f"SELECT s.{qn('id')}, s.{qn('station_id')}, e.{qn('evse_id')} "
-            f"FROM {qn(Session._meta.db_table)} s LEFT OUTER JOIN {qn(evse)} e ON e.{qn('id')} = s.{qn('evse_id')} "
-            f"WHERE s.{qn('status')} = %s AND (LOWER(s.{qn('id_tag')}) = LOWER(%s) OR s.{qn('id_token_id')} IN "
-            f"(SELECT t.{qn('id')} FROM {qn(IdToken._meta.db_table)} t WHERE LOWER(t.{qn('uid')}) = LOWER(%s)))"
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [Session.Status.ACTIVE.value, uid, uid])
-        return list(cursor.fetchall())
+# (session id, station id, EVSE number) of the active sessions of a card, by the id tag the station
+# sent or by the card, case-insensitively: every StartTransaction and StopTransaction asks it on the
+# OCPP writer. LOWER() on both sides lets the card's LOWER(uid) index serve the lookup.
+_card_active_sessions = sql.Raw(
+    Session,
+    lambda qn: (
+        f"SELECT s.{qn('id')}, s.{qn('station_id')}, e.{qn('evse_id')} "
+        f"FROM {qn(Session._meta.db_table)} s "
+        f"LEFT OUTER JOIN {qn(Evse._meta.db_table)} e ON e.{qn('id')} = s.{qn('evse_id')} "
+        f"WHERE s.{qn('status')} = %s AND (LOWER(s.{qn('id_tag')}) = LOWER(%s) OR s.{qn('id_token_id')} IN "
+        f"(SELECT t.{qn('id')} FROM {qn(IdToken._meta.db_table)} t WHERE LOWER(t.{qn('uid')}) = LOWER(%s)))"
+    ),
+)
 
 
 def station_id_token_authorize(

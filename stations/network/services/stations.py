@@ -197,10 +197,8 @@ def station_connect_authenticate(
         if lockout is not None:
             raise StationAuthLocked(lockout.message, lockout.retry_after) from None
         raise
-    if station.password_hash and not known:
-        # From a source it signed in from before (within SIGNIN_KNOWN_SECONDS) there is nothing to
-        # record: a reconnect storm costs the cache one round trip per handshake, not three.
-        signin_success_record(gate=SIGNIN_GATE, source=remote_address, account=identity)
+    if station.password_hash:
+        signin_success_record(gate=SIGNIN_GATE, source=remote_address, account=identity, known=known)
     return station
 
 
