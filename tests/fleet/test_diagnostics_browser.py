@@ -129,3 +129,28 @@ def test_an_operator_tags_stations_collects_their_diagnostics_by_ftp_in_a_campai
     # then it is that station's file, uploaded by FTP
     assert "GC-2 ChargeNet Simulator" in open(download_info.value.path(), "rb").read().decode()
     assert sims["GC-2"].uploads[0][0].startswith(f"127.0.0.1:{live_system.ftp_port}")
+
+
+def test_a_live_refresh_between_choosing_and_pressing_keeps_what_the_operator_chose(
+    live_system, stations, new_page, operator
+):
+    base = live_system.base_url
+    # given an online station's page, where the operator has chosen FTP and moved on
+    sim = stations.connect("DIAG-2", evses=1)
+    page = new_page()
+    log_in(page, base, "olivia", "pw-olivia-1")
+    page.goto(f"{base}/stations/DIAG-2/")
+    expect(page.locator("#live-status")).to_have_text("Live")
+    page.locator("#diag-transport").select_option("ftp")
+    page.locator("body").click(position={"x": 5, "y": 5})  # the select no longer holds the focus
+    page.evaluate("document.getElementById('station-fleet').dataset.old = '1'")
+
+    # when the station reboots, which refreshes the panel live before the button is pressed
+    stations.run(sim.boot())
+    expect(page.locator("#station-fleet:not([data-old])")).to_have_count(1, timeout=20000)
+
+    # then the panel still shows FTP, and pressing the button asks the station for an FTP upload
+    expect(page.locator("#diag-transport")).to_have_value("ftp")
+    page.get_by_role("button", name="Collect diagnostics").click()
+    request = stations.run(sim.wait_received("GetDiagnostics"))
+    assert request.payload["location"].startswith("ftp://")
