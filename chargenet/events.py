@@ -172,39 +172,13 @@ def event_batch_memo(key: str, compute: Callable[[], T]) -> T:
 
 @contextmanager
 def _dispatch_transaction() -> Iterator[None]:
-    """A dispatch transaction: settings-like reads shared (`event_batch_memo`). The events its
-    subscribers publish (a stopped session's cdr.created) are dispatched once it has committed, in
-    chunks, and theirs in turn, instead of one transaction each; the live-feed messages of all of
-    them go at the end in one group message instead of one `async_to_sync` round trip each."""
     outer = getattr(_batch, "memo", None)
-    owner = getattr(_batch, "feed", None) is None
-    if owner:
-        _batch.feed, _batch.follow_ups = [], []
-    try:
-        with transaction.atomic():
-            _batch.memo = {} if outer is None else outer
-            try:
-                yield
-            finally:
-                _batch.memo = outer
-    finally:
-        if owner:
-            _follow_ups_dispatch()
-            feed, _batch.feed = _batch.feed, None
-            if feed:
-                _feed_send_now(feed)
-
-
-def _follow_ups_dispatch() -> None:
-    """Dispatch the events that the owning dispatch transaction's subscribers published, until none
-    is left; what fails is left to the sweep (the events are stored)."""
-    while _batch.follow_ups:
-        event_ids, _batch.follow_ups = _batch.follow_ups, []
-        for start in range(0, len(event_ids), DISPATCH_CHUNK):
-            try:
-                _events_deliver(event_ids[start : start + DISPATCH_CHUNK])
-            except Exception:
-                logger.exception("could not dispatch events %s in place; the sweep will", event_ids)
+    with transaction.atomic():
+        _batch.memo = {} if outer is None else outer
+        try:
+            yield
+        finally:
+            _batch.memo = outer
 
 
 def event_retry_delay(*, attempts: int) -> timedelta:
@@ -326,9 +300,7 @@ def events_prune(*, older_than: timedelta) -> int:
 
 def _committed(event_id: int, event_type: str, data: dict[str, Any]) -> None:
     loop = _server_loop()
-    if loop is None and getattr(_batch, "feed", None) is not None:
-        _batch.follow_ups.append(event_id)  # published by a subscriber: see _dispatch_transaction
-    elif loop is None:
+    if loop is None:
         try:
             event_dispatch(event_id=event_id)
         except Exception:
@@ -404,21 +376,7 @@ def _live_feed_send(layer: Any, message: dict[str, Any]) -> None:
             _feed_scheduled_at[0] = now
         loop.call_soon_threadsafe(_feed_flush, layer)
         return
-    feed = getattr(_batch, "feed", None)
-    if feed is not None:  # in a dispatch transaction: sent with the others at its end
-        feed.append(message)
-        return
     async_to_sync(layer.group_send)(EVENTS_GROUP, message)
-
-
-def _feed_send_now(messages: list[dict[str, Any]]) -> None:
-    """Send a dispatch transaction's live-feed messages (outside the ASGI server), best effort."""
-    try:
-        layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(_feed_send)(layer, list({_feed_key(m): m for m in messages}.values()))
-    except Exception:
-        logger.warning("could not send %d events to the live feed", len(messages), exc_info=True)
 
 
 _feed_lock = threading.Lock()

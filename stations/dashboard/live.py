@@ -68,8 +68,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         await self.event_forward(message["event"], message["data"])
 
     async def event_batch(self, message: dict) -> None:
-        # The ASGI server sends the events of its last group commits as one group message, an event
-        # dispatcher those of one dispatch transaction.
+        # The ASGI server sends the events of its last group commits as one group message.
         for event in message["events"]:
             await self.event_forward(event["event"], event["data"])
 
