@@ -223,8 +223,8 @@ class Insert:
                 self.model._default_manager.using(db).bulk_create(objs)
                 return
             returning, _ = ops.return_insert_columns([self.model._meta.pk])
-        pk = _field(self.model, self.model._meta.pk.name)
-        pk_converters = _converters(pk, self.model._meta.db_table, connection) if returning else []
+        pk = _field(self.model, self.model._meta.pk.name) if returning else None
+        pk_converters = _converters(pk, self.model._meta.db_table, connection) if pk is not None else []
         head = (
             f"{ops.insert_statement(on_conflict=self.on_conflict)} {qn(self.model._meta.db_table)} "
             f"({', '.join(qn(f.column) for f in fields)}) VALUES "

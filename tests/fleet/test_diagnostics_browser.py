@@ -10,6 +10,14 @@ from tests.e2e.conftest import log_in
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
+def station_page(page, base: str, identity: str):
+    """The operator's page of station `identity`, signed in, with its live feed connected."""
+    log_in(page, base, "olivia", "pw-olivia-1")
+    page.goto(f"{base}/stations/{identity}/")
+    expect(page.locator("#live-status")).to_have_text("Live")
+    return page
+
+
 def collect(page, transport: str) -> None:
     page.locator("#diag-transport").select_option(transport)
     page.get_by_role("button", name="Collect diagnostics").click()
@@ -23,10 +31,7 @@ def test_an_operator_collects_diagnostics_by_http_and_by_ftp_and_downloads_them_
     sim = stations.connect("DIAG-1", evses=2)
 
     # when the operator asks for its diagnostics on its page (upload by HTTP)
-    page = new_page()
-    log_in(page, base, "olivia", "pw-olivia-1")
-    page.goto(f"{base}/stations/DIAG-1/")
-    expect(page.locator("#live-status")).to_have_text("Live")
+    page = station_page(new_page(), base, "DIAG-1")
     collect(page, "http")
 
     # then the station gets GetDiagnostics with a one-time upload URL of this server
@@ -137,10 +142,7 @@ def test_a_live_refresh_between_choosing_and_pressing_keeps_what_the_operator_ch
     base = live_system.base_url
     # given an online station's page, where the operator has chosen FTP and moved on
     sim = stations.connect("DIAG-2", evses=1)
-    page = new_page()
-    log_in(page, base, "olivia", "pw-olivia-1")
-    page.goto(f"{base}/stations/DIAG-2/")
-    expect(page.locator("#live-status")).to_have_text("Live")
+    page = station_page(new_page(), base, "DIAG-2")
     page.locator("#diag-transport").select_option("ftp")
     page.locator("body").click(position={"x": 5, "y": 5})  # the select no longer holds the focus
     page.evaluate("document.getElementById('station-fleet').dataset.old = '1'")
