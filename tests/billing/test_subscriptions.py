@@ -138,8 +138,10 @@ def test_a_driver_chooses_a_plan_on_their_page_and_their_next_session_and_invoic
     page = response.content.decode()
     assert "You are on Plus from today." in page and "Members&#x27; price" in page
     # and a session she charges today is priced at the members' tariff
-    now = timezone.now().replace(microsecond=0) - timedelta(hours=2)
-    cdr = services.cdr_create_for_session(session_id=make_session(station, card, started_at=now).pk)
+    # (started today in local time even just after midnight, when two hours ago was yesterday)
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    started = max(midnight, timezone.now().replace(microsecond=0) - timedelta(hours=2))
+    cdr = services.cdr_create_for_session(session_id=make_session(station, card, started_at=started).pk)
     assert cdr.tariff_snapshot["id"] == "MEMBER"
     # and the month's invoice charges the fee
     today = timezone.localdate()
