@@ -139,6 +139,7 @@ class Stats:
         self.server_calls: Counter[str] = Counter()
         self.connected = 0
         self.held = 0
+        self.booted_at: list[float] = []  # perf_counter() of each station's first accepted boot
         self.steady_messages = 0
         self.steady = False
         self.closing = False
@@ -289,6 +290,7 @@ class Station:
     async def run(self, start_steady: asyncio.Event, stop: asyncio.Event) -> None:
         if not await self.boot():
             return
+        self.stats.booted_at.append(time.perf_counter())
         await self.call(*self.status("Available"))
         self.stats.held += 1
         await start_steady.wait()
@@ -426,11 +428,13 @@ async def bench(args: argparse.Namespace) -> dict:
         due = ramp_started + index / args.ramp
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         runners.append(asyncio.create_task(bring_up(station)))
-    # Wait until every station has booted or failed (bounded by the timeout).
-    deadline = time.perf_counter() + args.timeout
+    # Wait until every station has booted or failed (bounded by --boot-wait after the ramp).
+    ramp_window = time.perf_counter() - ramp_started + args.timeout
+    deadline = time.perf_counter() + max(args.timeout, args.boot_wait)
     while stats.held + sum(stats.errors.values()) < len(stations) and time.perf_counter() < deadline:
         await asyncio.sleep(0.1)
     ramp_seconds = time.perf_counter() - ramp_started
+    boot_seconds = sorted(at - ramp_started for at in stats.booted_at)
     await asyncio.sleep(1.0)  # let the server settle before measuring its memory
     rss["connected"] = rss_kib(args.server_pid, args.rss_match) if args.server_pid else None
 
@@ -464,6 +468,8 @@ async def bench(args: argparse.Namespace) -> dict:
         "booted": stats.held,
         "held_at_end": held_at_end,
         "ramp_seconds": ramp_seconds,
+        "ramp_window": ramp_window,
+        "boot_seconds": boot_seconds,
         "connect_times": stats.connect_times,
         "boot_latency": boot_latency,
         "steady_seconds": steady_seconds,
@@ -482,6 +488,16 @@ async def bench(args: argparse.Namespace) -> dict:
     }
 
 
+def boot_all(result: dict) -> str:
+    """When the last station's boot was accepted (p50 too), or how many never were."""
+    booted = result["boot_seconds"]
+    if not booted:
+        return "none booted"
+    if len(booted) < result["stations"]:
+        return f"{result['stations'] - len(booted)} not booted after {result['ramp_seconds']:.1f} s"
+    return f"p50 {percentile(booted, 50):.1f} s, all {booted[-1]:.1f} s"
+
+
 def report(args: argparse.Namespace, result: dict) -> str:
     def ms(values: list[float]) -> str:
         return " / ".join(f"{percentile(values, p) * 1000:.1f}" for p in (50, 95, 99))
@@ -492,7 +508,11 @@ def report(args: argparse.Namespace, result: dict) -> str:
             f"{result['stations']} / {result['connected']} / {result['booted']}",
         ),
         ("connections held at the end", str(result["held_at_end"])),
-        ("ramp-up (connect + boot all)", f"{result['ramp_seconds']:.1f} s"),
+        ("ramp-up (connect + boot all)", boot_all(result)),
+        (
+            f"booted within the ramp + {args.timeout:g} s ({result['ramp_window']:.0f} s)",
+            str(sum(1 for at in result["boot_seconds"] if at <= result["ramp_window"])),
+        ),
         ("WebSocket handshake p50 / p95 / p99", f"{ms(result['connect_times'])} ms"),
     ]
     boot = result["boot_latency"].get("BootNotification", [])
@@ -587,6 +607,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ramp", type=float, default=200, help="new connections per second")
     parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight at most")
     parser.add_argument("--timeout", type=float, default=30, help="seconds to wait for any answer")
+    parser.add_argument(
+        "--boot-wait",
+        type=float,
+        default=300,
+        help="after the ramp, seconds to wait at most for every station to boot before the steady phase",
+    )
     parser.add_argument(
         "--server-pid", type=int, default=None, help="server pid, for its RSS (children counted)"
     )
