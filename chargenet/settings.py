@@ -123,7 +123,7 @@ if DATABASE_URL is None:
     (DATA_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "chargenet.sqlite",
             "NAME": DATA_DIR / "chargenet.sqlite3",
             "OPTIONS": {
                 # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from chargenet.metrics import ocpp_frame_logged
 from stations import services
+from stations.connection.selectors import commands_waiting
 from stations.models import Command, Station
 from stations.protocol.base import CallErrorReceived, CallNotSent, ConnectionClosed, QueueConnection
 from stations.protocol.batch import BATCH
@@ -469,6 +470,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 Station.RegistrationStatus.ACCEPTED,
                 Station.RegistrationStatus.PENDING,
             ):
+                return
+            if not await BATCH.db_call(commands_waiting, station_id=self.station_id):
+                if self.drain_again:
+                    continue
                 return
             exclude = (
                 PENDING_FORBIDDEN if self.registration == Station.RegistrationStatus.PENDING else frozenset()

@@ -31,13 +31,11 @@ single thread Channels shares for `database_sync_to_async`.
 
 import asyncio
 import concurrent.futures
-import contextlib
-import fcntl
 import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -53,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0  # the log and last-seen times are written at least this often
 MAX_ITEMS = 200  # service calls per transaction at most
-BOOT_PACING_SECONDS = (5, 30)  # BootNotification Pending interval while the writer is behind
+BOOT_PACING_SECONDS = (5, 10)  # BootNotification Pending interval while the writer is behind
 
 
 class Seen(Protocol):
@@ -219,15 +217,16 @@ class Batcher:
     def boot_pacing_interval(self) -> int:
         """0 while a BootNotification can be recorded at once; otherwise (more than
         OCPP_BOOT_PACING_BACKLOG calls wait for a writer) the seconds a booting station is told to
-        wait, randomised so the stations that were paced together come back apart: 5 to 30 s, or
-        longer while more stations wait to boot than the writers record in 30 s."""
+        wait, randomised so the stations that were paced together come back apart: 5 to 10 s (a
+        backlog of a few hundred calls is gone in well under a second), or longer while more
+        stations wait to boot than the writers record in 10 s."""
         if max(len(lane.items) for lane in self.lanes) < settings.OCPP_BOOT_PACING_BACKLOG:
             return 0
         now = time.monotonic()
         if now - self.unbooted_counted_at >= 1.0:
             self.unbooted_counted_at = now
             self.unbooted = sum(1 for c in self.connections if getattr(c, "registration", "") is None)
-        # Thousands of stations told "30 s" would all come back within 30 s, find the writer still
+        # Thousands of stations told "10 s" would all come back within 10 s, find the writer still
         # behind and be paced again, each Pending costing its log rows: spread them out instead.
         # OCPP_BOOT_PACING_RATE: the boots a process records comfortably per second while it serves
         # the rest; the unbooted stations are spread to come back at about that rate.
@@ -332,27 +331,6 @@ def _pool_call(fn: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> A
     return fn(*args, **kwargs)
 
 
-@contextlib.contextmanager
-def _writer_turn(connection: Any) -> Iterator[None]:
-    """SQLite has one writer across all processes. Its busy handler polls with sleeps of up to
-    100 ms, so ASGI processes committing by turns would mostly sleep; an exclusive file lock beside the
-    database hands the turn over the moment the previous commit ends. PostgreSQL needs nothing."""
-    if connection.vendor != "sqlite":
-        yield
-        return
-    global _lock_file
-    if _lock_file is None:
-        _lock_file = open(f"{connection.settings_dict['NAME']}.writer-lock", "a+b")  # noqa: SIM115
-    fcntl.flock(_lock_file, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(_lock_file, fcntl.LOCK_UN)
-
-
-_lock_file: Any = None
-
-
 def _atomic(fn: Callable[..., Any]) -> bool:
     """Whether `fn` is decorated with `@transaction.atomic` (the house style of every service)."""
     cells = getattr(fn, "__closure__", None) or ()
@@ -402,7 +380,7 @@ def _commit_attempt(
     savepoints: bool,
 ) -> tuple[list[tuple[bool, Any]], list[Callable[[], Any]]]:
     results: list[tuple[bool, Any]] = []
-    with _writer_turn(connection), transaction.atomic(), events_grouped():
+    with transaction.atomic(), events_grouped():
         for item in items:
             if not savepoints:
                 results.append((True, call_without_savepoints(item.fn, *item.args, **item.kwargs)))
