@@ -8,7 +8,9 @@ in BEGIN IMMEDIATE while the Celery worker committed (docs/performance.md). Here
 (`BEGIN IMMEDIATE`, which every `transaction.atomic()` opens) first takes an exclusive lock on a file
 beside the database; the kernel wakes the next waiter the moment the lock is released at COMMIT or
 ROLLBACK, so the turn passes on at once. The lock follows SQLite's own write lock exactly: a
-transaction that holds one holds the other, so no new waits and no new deadlocks arise.
+transaction that holds one holds the other, so no new waits and no new deadlocks arise. It only
+orders the writers: SQLite's own lock still guards the data, so a writer that missed the file lock (a
+descriptor inherited across a fork) would only wait the old way.
 """
 
 import fcntl
