@@ -12,10 +12,11 @@ def test_while_the_writer_is_behind_a_booting_station_is_told_to_come_back_at_a_
     batcher.lanes[0].items = [object()] * 2  # type: ignore[list-item]
     assert batcher.boot_pacing_interval() == 0
 
-    # a writer with the backlog full paces them, each station to its own time
+    # a writer with the backlog full paces them, each station to its own time, soon: a backlog of a
+    # few hundred calls is gone within a second
     batcher.lanes[0].items = [object()] * 3  # type: ignore[list-item]
     intervals = [batcher.boot_pacing_interval() for _ in range(50)]
-    assert all(5 <= interval <= 30 for interval in intervals)
+    assert all(5 <= interval <= 10 for interval in intervals)
     assert len(set(intervals)) > 1
 
 
@@ -26,7 +27,7 @@ class Connection:
         self.registration = registration
 
 
-def test_a_storm_of_unbooted_stations_is_spread_over_longer_than_thirty_seconds(settings):
+def test_a_storm_of_unbooted_stations_is_spread_over_longer_than_ten_seconds(settings):
     # given 6,000 connected stations of this process waiting to boot, and the writer behind
     settings.OCPP_BOOT_PACING_BACKLOG = 3
     batcher = Batcher()
@@ -38,7 +39,7 @@ def test_a_storm_of_unbooted_stations_is_spread_over_longer_than_thirty_seconds(
     # when they are paced
     intervals = [batcher.boot_pacing_interval() for _ in range(500)]
 
-    # then they come back over two minutes (6,000 at 50 boots a second), not all within 30 s
+    # then they come back over two minutes (6,000 at 50 boots a second), not all within 10 s
     assert min(intervals) >= 5 and max(intervals) <= 6000 // 50
     assert sum(1 for interval in intervals if interval > 30) > 250
 
