@@ -151,8 +151,23 @@ def chargenet_prepare(args: argparse.Namespace, env: dict[str, str], tree: Path)
     time.sleep(5)  # the worker dispatches the creation events before the fleet connects
 
 
+def database_recreate(url: str) -> None:
+    """Drop and create the PostgreSQL database of `url`, so that every tree of a row starts from an
+    empty database (the second would otherwise find the first one's sessions, log and events)."""
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    name = name.split("?")[0]
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
 def chargenet_run(args: argparse.Namespace, row: dict, tree: Path) -> dict:
-    """A fresh ChargeNet from source tree `tree` (its own data directory and stations), measured."""
+    """A fresh ChargeNet from source tree `tree` (its own data directory, database and stations),
+    measured."""
+    if args.database_url:
+        database_recreate(args.database_url)
     port = free_port()
     data_dir = Path(tempfile.mkdtemp(prefix="cn-bench-"))
     env = {**chargenet_env(args, data_dir, port), "PYTHONPATH": str(tree)}
@@ -261,7 +276,11 @@ def main() -> None:
         "--baseline-duration", type=float, help="a shorter steady phase for the bare server (long rows)"
     )
     parser.add_argument("--processes", type=int, default=0, help="ChargeNet ASGI processes (WEB_PROCESSES)")
-    parser.add_argument("--database-url", default="", help="PostgreSQL URL for ChargeNet (else embedded)")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="PostgreSQL URL for ChargeNet (else embedded); the database is dropped and created anew for each run",
+    )
     parser.add_argument("--redis-url", default="", help="Redis URL for ChargeNet (with --database-url)")
     parser.add_argument("--only", choices=["baseline", "chargenet"], help="run one server only")
     parser.add_argument(

@@ -41,7 +41,7 @@ from typing import Any, Protocol
 
 from asgiref.sync import SyncToAsync
 from django.conf import settings
-from django.db import close_old_connections, connections, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, connections, transaction
 
 from chargenet.events import events_group_store, events_grouped
 from chargenet.transactions import SavepointsNeeded, call_without_savepoints
@@ -326,7 +326,39 @@ class Batcher:
         return self.seen_pending.pop(lane.index, {})
 
 
+HEALTH_CHECK_IDLE_SECONDS = 5.0
+
+
+def _connections_ready() -> None:
+    """Django's close_old_connections() (a connection that saw an error and fails its check, or one
+    past CONN_MAX_AGE, is closed), but the health check it arms (CONN_HEALTH_CHECKS: a `SELECT 1`
+    round trip before the next statement) only for a connection this thread has not used without an
+    error in the last HEALTH_CHECK_IDLE_SECONDS. A writer commits up to hundreds of times a second,
+    and on PostgreSQL the check before each commit was one round trip of the four of a Heartbeat's.
+    A connection that broke since its last use fails its next transaction, which `_commit` runs
+    again (Django has connected anew by then)."""
+    close_old_connections()
+    now = time.monotonic()
+    for connection in connections.all(initialized_only=True):
+        used_at = getattr(connection, "chargenet_used_at", None)
+        if (
+            connection.connection is not None
+            and used_at is not None
+            and now - used_at < HEALTH_CHECK_IDLE_SECONDS
+        ):
+            connection.health_check_done = True
+
+
+def _connections_used() -> None:
+    """Remember when this thread's connections last worked (see `_connections_ready`)."""
+    now = time.monotonic()
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.errors_occurred:
+            connection.chargenet_used_at = now  # type: ignore[attr-defined]
+
+
 def _pool_call(fn: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> Any:
+    # With its health check (see `_connections_ready`): these calls are not retried.
     close_old_connections()
     return fn(*args, **kwargs)
 
@@ -349,12 +381,32 @@ def _commit(
     """One transaction: the items, then the log and last-seen times. Returns each item's (ok, result
     or exception) and the on-commit actions, which the caller runs later.
 
-    An item must be rolled back alone if it raises, which takes a savepoint around each: two more
+    A connection that broke since its last use (the database restarted, or dropped an idle
+    connection) fails the transaction at its first statement, and nothing of it is stored: it is run
+    once more, on a new connection. (Were the connection lost during COMMIT itself, whose outcome is
+    then unknown, the second run is what the stations' own retry would be: the services recognise a
+    retried message.)"""
+    _connections_ready()
+    try:
+        results, hooks = _commit_once(items, entries, seen)
+    except (OperationalError, InterfaceError):
+        if connections["default"].vendor == "sqlite":
+            raise  # SQLite's are about the work itself (busy, locked): the callers get them
+        # PostgreSQL's: a lost connection (Django connects anew when the block ends), a transaction
+        # that lost a serialisation conflict: nothing of it is stored; once more.
+        results, hooks = _commit_once(items, entries, seen)
+    _connections_used()
+    return results, hooks
+
+
+def _commit_once(
+    items: list[Item], entries: list[dict[str, Any]], seen: dict[int, Any]
+) -> tuple[list[tuple[bool, Any]], list[Callable[[], Any]]]:
+    """An item must be rolled back alone if it raises, which takes a savepoint around each: two more
     statements per message (on PostgreSQL, two more round trips), although items almost never raise.
     So a batch is first run without them; if an item raises, that attempt is rolled back whole and
     the batch runs again with a savepoint per item, where the failing item gets its exception back
     and the others commit. Nothing is committed twice: the first attempt commits nothing or all."""
-    close_old_connections()
     connection = transaction.get_connection()
     now = time.monotonic()
     if not any(

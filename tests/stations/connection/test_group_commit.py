@@ -6,7 +6,7 @@ import threading
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, connections, transaction
 
 from stations.models import OcppMessage, Station
 from stations.protocol.batch import Batcher, Item, _commit
@@ -125,3 +125,39 @@ async def test_frames_logged_before_the_writers_restart_on_a_new_event_loop_are_
     # then both frames are stored
     for station in stations:
         assert await OcppMessage.objects.filter(station=station, payload="[2]").acount() == 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="a server that drops connections is PostgreSQL's case"
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_after_the_database_dropped_the_writers_connection_is_stored_on_a_new_one():
+    # given a writer that has just committed (so it skips the per-commit health check)
+    station = station_make()
+
+    def firmware_report(*, version: str) -> str:
+        Station.objects.filter(pk=station.pk).update(firmware_version=version)
+        return version
+
+    assert _commit([Item(firmware_report, (), {"version": "a"}, None)], [], {})[0] == [(True, "a")]
+
+    # when the database ends that connection (a restart, an idle-connection reaper)
+    backend = transaction.get_connection().connection.info.backend_pid
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+    finally:
+        other.close()
+
+    # then the next batch, a Heartbeat's frames (nothing but the log), is stored all the same
+    frames = [
+        {"station_id": station.pk, "identity": station.identity, "direction": d, "payload": p}
+        for d, p in (("in", '[2,"h1","Heartbeat",{}]'), ("out", '[3,"h1",{}]'))
+    ]
+    results, _ = _commit([], frames, {})
+    assert results == []
+    assert OcppMessage.objects.filter(station=station, payload__contains='"h1"').count() == 2
+    # and so is a message's work after it
+    assert _commit([Item(firmware_report, (), {"version": "b"}, None)], [], {})[0] == [(True, "b")]
+    assert Station.objects.get(pk=station.pk).firmware_version == "b"
