@@ -346,7 +346,7 @@ def _connections_ready() -> None:
             and used_at is not None
             and now - used_at < HEALTH_CHECK_IDLE_SECONDS
         ):
-            connection.health_check_done = True
+            connection.health_check_done = True  # type: ignore[attr-defined]
 
 
 def _connections_used() -> None:
