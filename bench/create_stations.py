@@ -1,4 +1,6 @@
-"""Create (or remove) the stations and the card `bench/loadgen.py` uses, in ChargeNet's database.
+"""Create (or remove) the stations and the cards `bench/loadgen.py` uses, in ChargeNet's database:
+each station has its own card, whose uid is the station's identity (as a real fleet's drivers have
+their own cards), and the shared card BENCH0001 is kept for `loadgen.py --id-tag BENCH0001`.
 
     python bench/create_stations.py --count 1000                 # BENCH-00001 … BENCH-01000
     python bench/create_stations.py --count 1000 --delete        # remove them again
@@ -53,7 +55,16 @@ def main() -> None:
             station_create(identity=identity, password=args.password, evses=1)
     if not IdToken.objects.filter(uid=BENCH_CARD).exists():
         id_token_create(uid=BENCH_CARD, label="Benchmark card")
-    print(f"{len(identities) - len(existing)} created, {len(existing)} updated; card {BENCH_CARD}")
+    # The stations' own cards in one statement: through id_token_create, each would publish an event
+    # that the worker would still be handing to the local-list subscribers when the fleet connects.
+    have = set(IdToken.objects.filter(uid__in=identities).values_list("uid", flat=True))
+    IdToken.objects.bulk_create(
+        [IdToken(uid=identity, label="Benchmark card") for identity in identities if identity not in have],
+        batch_size=1000,
+    )
+    print(
+        f"{len(identities) - len(existing)} created, {len(existing)} updated; a card each, and {BENCH_CARD}"
+    )
 
 
 if __name__ == "__main__":

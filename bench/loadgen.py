@@ -243,7 +243,7 @@ class Station:
                 "StartTransaction",
                 {
                     "connectorId": 1,
-                    "idTag": self.args.id_tag,
+                    "idTag": self.args.id_tag or self.identity,
                     "meterStart": self.meter_wh,
                     "timestamp": now_iso(),
                 },
@@ -322,7 +322,7 @@ class Station:
                 "StartTransaction",
                 {
                     "connectorId": 1,
-                    "idTag": self.args.id_tag,
+                    "idTag": self.args.id_tag or self.identity,
                     "meterStart": self.meter_wh,
                     "timestamp": now_iso(),
                 },
@@ -588,7 +588,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stations", type=int, default=100, help=f"how many stations (1-{MAX_STATIONS})")
     parser.add_argument("--prefix", default="BENCH-", help="identity prefix, as given to create_stations.py")
     parser.add_argument("--password", default="bench-station-password-0001", help="HTTP Basic password")
-    parser.add_argument("--id-tag", default="BENCH0001", help="card used for StartTransaction")
+    parser.add_argument(
+        "--id-tag",
+        default="",
+        help="card used for StartTransaction (default: the station's own, its identity; BENCH0001 is one card for all)",
+    )
     parser.add_argument(
         "--duration", type=float, default=30, help=f"steady phase seconds (max {MAX_DURATION})"
     )

@@ -58,8 +58,9 @@ def authorization_context_build(
     driver_ids, groups = (frozenset(), frozenset()) if public else station_allowed(station=station)
     elsewhere = False
     if concurrency != "none":
+        active = Session.Status.ACTIVE.value
         for session_id, station_id, session_evse_id in _card_active_sessions(
-            Session.Status.ACTIVE.value, uid.strip(), uid.strip()
+            uid.strip(), active, uid.strip(), active
         ):
             if session_id == exclude_session_id:
                 continue  # the session being stopped or retried is the card's own
@@ -81,15 +82,22 @@ def authorization_context_build(
 
 # (session id, station id, EVSE number) of the active sessions of a card, by the id tag the station
 # sent or by the card, case-insensitively: every StartTransaction and StopTransaction asks it on the
-# OCPP writer. LOWER() on both sides lets the card's LOWER(uid) index serve the lookup.
+# OCPP writer. Two branches, each served by an index (the session's LOWER(id_tag) and status; the
+# card's LOWER(uid), then the session's card): as one OR they were answered by walking every active
+# session of the network.
 _card_active_sessions = sql.Raw(
     Session,
     lambda qn: (
         f"SELECT s.{qn('id')}, s.{qn('station_id')}, e.{qn('evse_id')} "
         f"FROM {qn(Session._meta.db_table)} s "
         f"LEFT OUTER JOIN {qn(Evse._meta.db_table)} e ON e.{qn('id')} = s.{qn('evse_id')} "
-        f"WHERE s.{qn('status')} = %s AND (LOWER(s.{qn('id_tag')}) = LOWER(%s) OR s.{qn('id_token_id')} IN "
-        f"(SELECT t.{qn('id')} FROM {qn(IdToken._meta.db_table)} t WHERE LOWER(t.{qn('uid')}) = LOWER(%s)))"
+        f"WHERE LOWER(s.{qn('id_tag')}) = LOWER(%s) AND s.{qn('status')} = %s "
+        "UNION "
+        f"SELECT s.{qn('id')}, s.{qn('station_id')}, e.{qn('evse_id')} "
+        f"FROM {qn(IdToken._meta.db_table)} t "
+        f"INNER JOIN {qn(Session._meta.db_table)} s ON s.{qn('id_token_id')} = t.{qn('id')} "
+        f"LEFT OUTER JOIN {qn(Evse._meta.db_table)} e ON e.{qn('id')} = s.{qn('evse_id')} "
+        f"WHERE LOWER(t.{qn('uid')}) = LOWER(%s) AND s.{qn('status')} = %s"
     ),
 )
 

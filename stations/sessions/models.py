@@ -1,6 +1,8 @@
 """Models of charging sessions and metering: sessions, meter samples, reservations."""
 
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from rfid.models import IdToken
@@ -50,7 +52,13 @@ class Session(models.Model):
                 "station", "transaction_id", name="session_transaction_unique_per_station"
             )
         ]
-        indexes = [models.Index(fields=["status", "station"])]
+        indexes = [
+            models.Index(fields=["status", "station"]),
+            # A card's active sessions, by the id tag its station sent (case-insensitively) and by
+            # the card: the ConcurrentTx check of every start and stop (stations/access/services.py).
+            models.Index(Lower("id_tag"), F("status"), name="session_id_tag_lower_status"),
+            models.Index(fields=["id_token", "status"], name="session_id_token_status"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.station.identity} tx {self.transaction_id}"

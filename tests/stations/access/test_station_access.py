@@ -78,6 +78,29 @@ def test_a_card_charging_on_another_connector_is_refused_but_not_on_its_own(stat
 
 
 @pytest.mark.django_db
+def test_a_card_is_concurrent_by_the_tag_a_station_sent_and_by_the_card_each_alone(station):
+    # given a session started under a tag no card had yet (its card was created afterwards), and one
+    # started with the card but recorded under another tag (a station that sent it in another form)
+    id_token_create(uid="LATE-1")
+    fleet = id_token_create(uid="FLEET-2")
+    for n, (card, tag) in enumerate(((None, "late-1"), (fleet, "F2-ON-THE-WIRE")), start=1):
+        Session.objects.create(
+            station=station,
+            evse=station.evses.get(evse_id=1),
+            transaction_id=str(n),
+            id_token=card,
+            id_tag=tag,
+            started_at=timezone.now(),
+        )
+
+    # then each card is charging already, seen from the other EVSE (the first session is found by
+    # its tag only, the second by its card only)
+    for uid in ("LATE-1", "fleet-2"):
+        decision = station_id_token_authorize(station=station, uid=uid, evse_id=2)
+        assert (decision.status, decision.reason) == ("ConcurrentTx", "card is already charging elsewhere")
+
+
+@pytest.mark.django_db
 def test_a_malformed_group_id_is_refused_and_nothing_changes(station):
     with pytest.raises(AccessError):
         station_access_set(station=station, is_public=False, groups=["has space"])
