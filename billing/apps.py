@@ -57,7 +57,8 @@ def _on_session_started(event_type: str, data: dict) -> None:
     """A guest's session started: link it to the guest's charge (one session per hold)."""
     from billing.guest import services
 
-    services.guest_charge_session_link(session_id=data["session_id"])
+    if services.guest_uid_possible(data.get("id_tag")):
+        services.guest_charge_session_link(session_id=data["session_id"])
 
 
 def _on_cdr_created(event_type: str, data: dict) -> None:

@@ -7,10 +7,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing.guest import services as guest
 from billing.models import Cdr, GuestCharge, PaymentEvent
+from chargenet.events import event_publish
 from rfid.models import IdToken
 from stations.models import Command, Session
 from tests.billing.conftest import make_session, stop_session
@@ -210,6 +213,29 @@ def test_a_capture_beyond_the_hold_is_refused_and_a_dearer_session_is_capped_at_
     charge.refresh_from_db()
     assert charge.amount_captured == Decimal("20.00")
     assert "the session cost 31.25 EUR" in charge.note
+
+
+def test_a_started_session_is_linked_to_its_guest_charge_and_a_cards_session_never_asks_for_one(
+    client, online, fake_stripe, card
+):
+    from chargenet.events import events_dispatch_due
+    from stations.common import _session_event
+
+    charge = pay(client, fake_stripe)
+    guest_started = guest_session(online, charge, stopped=False)
+    card_started = make_session(online, card, stopped=False)
+    for session in (guest_started, card_started):
+        event_publish("session.started", _session_event(session))
+
+    with CaptureQueriesContext(connection) as queries:
+        events_dispatch_due()
+
+    charge.refresh_from_db()
+    assert charge.status == GuestCharge.Status.CHARGING and charge.session_id == guest_started.pk
+    # One look for the guest's session; the card's tag cannot be a guest token's, so none for it.
+    assert len([q for q in queries if 'FROM "billing_guestcharge"' in q["sql"]]) == 1
+    assert guest.guest_uid_possible(charge.id_token.uid.lower()) and guest.guest_uid_possible("")
+    assert not guest.guest_uid_possible(card.uid)
 
 
 def test_a_second_session_with_the_guest_token_is_stopped(

@@ -331,3 +331,26 @@ def test_a_dc_ev_that_told_its_needs_gets_its_share_in_watts(depot):
     schedule = profile.payload["chargingProfile"]["chargingSchedule"][0]
     assert schedule["chargingRateUnit"] == "W"
     assert schedule["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 20010}]
+
+
+def test_a_session_at_a_managed_site_asks_for_a_rebalance_and_one_elsewhere_asks_nothing(depot):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chargenet.events import event_publish, events_dispatch_due
+    from stations.common import _session_event
+
+    site_capacity_set(location=depot, capacity_a=Decimal(32))
+    at_depot = charging(online(depot, "CP-DEPOT"))
+    elsewhere = charging(online(location_create(name="Street"), "CP-STREET"))
+    SiteCapacity.objects.update(rebalance_requested_at=None)
+    for session in (at_depot, elsewhere):
+        event_publish("session.started", _session_event(session))
+
+    with CaptureQueriesContext(connection) as queries:
+        events_dispatch_due()
+
+    assert SiteCapacity.objects.get(location=depot).rebalance_requested_at is not None
+    # The depot's station: its site, then its limit marked; the street's none of the two.
+    asked = [q["sql"] for q in queries if 'UPDATE "smartcharging_sitecapacity"' in q["sql"]]
+    assert len(asked) == 1
