@@ -51,7 +51,9 @@ DISPATCH_NUDGE_DELAY = 1.0  # seconds: the ASGI server nudges the dispatcher at 
 # A nudge still queued after this long is dropped unrun (a worker coming back finds many; one does).
 DISPATCH_NUDGE_EXPIRES = 10.0
 DISPATCH_BATCH = 500
-DISPATCH_CHUNK = 50
+DISPATCH_CHUNK = 50  # events per dispatch transaction at most
+DISPATCH_HOLD_SECONDS = 0.02  # on SQLite: about this much work per dispatch transaction
+DISPATCH_CHUNK_FIRST = 4  # on SQLite: the first chunk's events, before their cost is known
 RETRY_MAX_SECONDS = 3600
 
 Subscriber = Callable[[str, dict[str, Any]], None]
@@ -207,10 +209,20 @@ def events_dispatch_due(*, limit: int = DISPATCH_BATCH) -> int:
         .order_by("id")
         .values_list("id", flat=True)[:limit]
     )
-    # A few dozen events per transaction: one commit for many events, yet the write lock (SQLite)
-    # is never held long.
-    for start in range(0, len(due), DISPATCH_CHUNK):
-        _events_deliver(due[start : start + DISPATCH_CHUNK])
+    # Many events per transaction (one commit for them all), but on SQLite, whose one write lock
+    # the stations' writers wait for meanwhile, about DISPATCH_HOLD_SECONDS of work per
+    # transaction: a few events first, then each chunk sized by how long the last one took an
+    # event. 50 priced sessions in one transaction held the lock for half a second.
+    budget = DISPATCH_HOLD_SECONDS if transaction.get_connection().vendor == "sqlite" else None
+    size, start = (DISPATCH_CHUNK if budget is None else DISPATCH_CHUNK_FIRST), 0
+    while start < len(due):
+        chunk = due[start : start + size]
+        began = time.monotonic()
+        _events_deliver(chunk)
+        start += len(chunk)
+        if budget is not None:
+            took = max(time.monotonic() - began, 1e-6) / len(chunk)
+            size = max(1, min(DISPATCH_CHUNK, int(budget / took)))
     return len(due)
 
 

@@ -838,6 +838,15 @@ def campaign_station_report(*, station_id: int, status: str, request_id: int | N
 
 
 @transaction.atomic
+def stations_updating() -> set[int]:
+    """The stations with a firmware update under way (what campaign_station_booted looks at)."""
+    return set(
+        CampaignStation.objects.filter(
+            status__in=CampaignStation.ACTIVE, campaign__kind=Campaign.Kind.FIRMWARE
+        ).values_list("station_id", flat=True)
+    )
+
+
 def campaign_station_booted(*, station_id: int) -> None:
     """Verify the version a station booted with: the image's → succeeded; another one after it said
     Installed → failed (a reboot in the middle of an update is no verdict)."""

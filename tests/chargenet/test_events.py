@@ -1,5 +1,6 @@
 """The outbox: an event is stored with the change that caused it and reaches every subscriber once."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -39,6 +40,14 @@ event_subscribe("test.recorded", record)
 event_subscribe("test.flaky", record)
 event_subscribe("test.flaky", remember)
 event_subscribe("test.flaky", flaky)
+
+
+def slow(event_type: str, data: dict) -> None:
+    """A subscriber with 12 ms of work (a CDR priced from many meter values)."""
+    time.sleep(0.012)
+
+
+event_subscribe("test.slow", slow)
 
 
 @pytest.fixture(autouse=True)
@@ -221,3 +230,24 @@ def test_a_group_commit_stores_the_events_of_the_changes_that_committed_and_only
     assert received == [
         ("test.recorded", {"thing": e.data["thing"], "event_id": str(e.uuid)}) for e in stored
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_slow_events_are_dispatched_a_few_per_transaction_on_sqlite_so_the_stations_writes_wait_little():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL has no single write lock: its dispatch keeps 50 events per transaction")
+    for n in range(12):
+        event_publish("test.slow", {"n": n})  # outside a transaction: each is dispatched at once…
+    Event.objects.update(dispatched_at=None, done=[])  # …so they are made due again, as after a crash
+
+    with CaptureQueriesContext(connection) as queries:
+        assert events_dispatch_due() == 12
+
+    # 12 events of 12 ms: a first chunk of 4, then one a transaction (about 20 ms of work each),
+    # where one transaction for all 12 held SQLite's write lock (and every station's write) 144 ms
+    transactions = [q["sql"] for q in queries if q["sql"].startswith("BEGIN")]
+    assert len(transactions) == 1 + 8
+    assert not Event.objects.filter(type="test.slow", dispatched_at__isnull=True).exists()

@@ -306,3 +306,33 @@ def test_pause_resume_cancel_and_retry_failed_through_the_api(operator_api, imag
     cancelled = operator_api.post(f"{base}/cancel/").json()
     assert cancelled["status"] == "cancelled"
     assert {row["status"] for row in cancelled["stations"]} == {"cancelled"}
+
+
+def test_a_boot_event_verifies_the_station_under_update_and_asks_nothing_for_the_others(image):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chargenet.events import event_publish, events_dispatch_due
+    from chargenet.models import Event
+    from stations.common import _station_event
+
+    updating = make_station("U-1")
+    others = [make_station(f"O-{n}", model="Other") for n in range(3)]
+    campaign = services.campaign_create(name="u", image=image, max_retries=0, max_failure_rate=100)
+    services.campaign_advance(campaign_id=campaign.pk)
+    services.campaign_station_report(station_id=updating.pk, status="Installed")
+    events_dispatch_due()
+
+    for station in others:
+        event_publish("station.booted", _station_event(station, registration_status="Accepted"))
+    with CaptureQueriesContext(connection) as queries:
+        events_dispatch_due()
+    # One read of the stations under update for the three boots, none per boot.
+    assert len([q for q in queries if 'FROM "fleet_campaignstation"' in q["sql"]]) == 1
+
+    Station.objects.filter(pk=updating.pk).update(firmware_version="2.0")
+    updating.refresh_from_db()
+    event_publish("station.booted", _station_event(updating, registration_status="Accepted"))
+    events_dispatch_due()
+    assert CampaignStation.objects.get(station=updating).status == "succeeded"
+    assert not Event.objects.exclude(last_error="").exists()  # no subscriber failed on a boot
