@@ -206,7 +206,9 @@ def measure(args: argparse.Namespace) -> None:
 
 def dispatch(args: argparse.Namespace) -> None:
     """The events the rounds published, handed to their subscribers the way the Celery worker does
-    (`events_dispatch_due`'s chunks), one event type at a time so each gets its own row."""
+    (`events_dispatch_due`'s chunks), one event type at a time so each gets its own row; the events
+    their subscribers publish (a priced session's cdr.created) count in the row of the event that
+    caused them."""
     from asgiref.sync import SyncToAsync
     from django.db import connection
 
@@ -233,8 +235,7 @@ def dispatch(args: argparse.Namespace) -> None:
         with connection.execute_wrapper(count):
             if profile:
                 profile.enable()
-            for start in range(0, len(ids), events.DISPATCH_CHUNK):
-                events._events_deliver(ids[start : start + events.DISPATCH_CHUNK])
+            events._events_run(list(ids))  # and the events their subscribers publish (cdr.created)
             if profile:
                 profile.disable()
         rows.append((kind, len(ids), queries[0], time.process_time() - started))

@@ -209,20 +209,38 @@ def events_dispatch_due(*, limit: int = DISPATCH_BATCH) -> int:
         .order_by("id")
         .values_list("id", flat=True)[:limit]
     )
+    return _events_run(due)
+
+
+def _events_run(due: list[int]) -> int:
+    """Dispatch the events `due`, in order, and the events their subscribers publish; returns how
+    many were looked at."""
     # Many events per transaction (one commit for them all), but on SQLite, whose one write lock
     # the stations' writers wait for meanwhile, about DISPATCH_HOLD_SECONDS of work per
     # transaction: a few events first, then each chunk sized by how long the last one took an
     # event. 50 priced sessions in one transaction held the lock for half a second.
     budget = DISPATCH_HOLD_SECONDS if transaction.get_connection().vendor == "sqlite" else None
     size, start = (DISPATCH_CHUNK if budget is None else DISPATCH_CHUNK_FIRST), 0
-    while start < len(due):
-        chunk = due[start : start + size]
-        began = time.monotonic()
-        _events_deliver(chunk)
-        start += len(chunk)
-        if budget is not None:
-            took = max(time.monotonic() - began, 1e-6) / len(chunk)
-            size = max(1, min(DISPATCH_CHUNK, int(budget / took)))
+    # The events the subscribers publish (a priced session's cdr.created) join the run, right after
+    # the chunk that published them, instead of a transaction each; their live-feed news, and the
+    # others', go to the pages in one message at the end instead of one each.
+    outer = getattr(_batch, "followups", None), getattr(_batch, "feed", None)
+    _batch.followups, _batch.feed = [], []
+    try:
+        while start < len(due):
+            chunk = due[start : start + size]
+            began = time.monotonic()
+            _events_deliver(chunk)
+            start += len(chunk)
+            due[start:start] = _batch.followups
+            _batch.followups = []
+            if budget is not None:
+                took = max(time.monotonic() - began, 1e-6) / len(chunk)
+                size = max(1, min(DISPATCH_CHUNK, int(budget / took)))
+    finally:
+        feed, (_batch.followups, _batch.feed) = _batch.feed, outer
+        if feed:
+            _live_feed_deliver_many(feed)
     return len(due)
 
 
@@ -312,7 +330,10 @@ def events_prune(*, older_than: timedelta) -> int:
 
 def _committed(event_id: int, event_type: str, data: dict[str, Any]) -> None:
     loop = _server_loop()
-    if loop is None:
+    followups = getattr(_batch, "followups", None)
+    if followups is not None:
+        followups.append(event_id)  # published by a subscriber: events_dispatch_due takes it next
+    elif loop is None:
         try:
             event_dispatch(event_id=event_id)
         except Exception:
@@ -334,13 +355,29 @@ def live_feed_notify(event_type: str, data: dict[str, Any]) -> None:
 
 
 def _live_feed_deliver(event_type: str, data: dict[str, Any]) -> None:
+    message = {"type": "event.message", "event": event_type, "data": data}
+    feed = getattr(_batch, "feed", None)
+    if feed is not None:
+        feed.append(message)  # sent with the rest of the dispatch run's news (events_dispatch_due)
+        return
     try:
         layer = get_channel_layer()
         if layer is not None:
-            _live_feed_send(layer, {"type": "event.message", "event": event_type, "data": data})
+            _live_feed_send(layer, message)
     except Exception:
         # The live feed is best effort: a dashboard misses an update, nothing is lost.
         logger.warning("could not send %s to the live feed", event_type, exc_info=True)
+
+
+def _live_feed_deliver_many(messages: list[dict[str, Any]]) -> None:
+    """A dispatch run's news, in publishing order, in as few group messages as FEED_BATCH allows:
+    outside the ASGI server each send is a new event loop and Redis connection (async_to_sync)."""
+    try:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(_feed_send)(layer, list({_feed_key(m): m for m in messages}.values()))
+    except Exception:
+        logger.warning("could not send %d events to the live feed", len(messages), exc_info=True)
 
 
 def _server_loop() -> asyncio.AbstractEventLoop | None:

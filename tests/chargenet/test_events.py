@@ -50,6 +50,14 @@ def slow(event_type: str, data: dict) -> None:
 event_subscribe("test.slow", slow)
 
 
+def parent(event_type: str, data: dict) -> None:
+    """A subscriber whose work publishes an event of its own (billing's cdr.created)."""
+    event_publish("test.recorded", {"child_of": data["n"]})
+
+
+event_subscribe("test.parent", parent)
+
+
 @pytest.fixture(autouse=True)
 def clear():
     received.clear()
@@ -251,3 +259,25 @@ def test_slow_events_are_dispatched_a_few_per_transaction_on_sqlite_so_the_stati
     transactions = [q["sql"] for q in queries if q["sql"].startswith("BEGIN")]
     assert len(transactions) == 1 + 8
     assert not Event.objects.filter(type="test.slow", dispatched_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_a_subscriber_publishes_are_dispatched_in_the_same_run_a_chunk_at_a_time():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(6):
+        event_publish("test.parent", {"n": n})
+    received.clear()
+    Event.objects.filter(type="test.recorded").delete()  # as if the parents were never dispatched
+    Event.objects.update(dispatched_at=None, done=[])
+
+    with CaptureQueriesContext(connection) as queries:
+        events_dispatch_due()
+
+    # every child reached its subscriber in this run, after its parent…
+    assert [data["child_of"] for _, data in received] == list(range(6))
+    assert not Event.objects.filter(dispatched_at__isnull=True).exists()
+    # …in the chunks of the run (each reads the webhook subscriptions once), not a transaction each
+    reads = [q for q in queries if 'FROM "chargenet_webhooksubscription"' in q["sql"]]
+    assert 1 < len(reads) <= 3
