@@ -162,7 +162,10 @@ def _subscribers_of(event_type: str) -> list[Subscriber]:
 def event_batch_memo(key: str, compute: Callable[[], T]) -> T:
     """`compute()`, read once per dispatch transaction and shared by the subscribers of every event
     in it. For settings-like reads that no subscriber writes (webhook subscriptions, registered
-    roaming partners, managed sites): most events need none of them, and asking each time was most
+    roaming partners, managed sites), and for the stations that can concern a subscriber at all
+    (under a firmware update, with profiles to install again), used only to skip the ones that
+    cannot: a subscriber may take a station out of such a set meanwhile (it then asks as before and
+    finds nothing), never put one in. Most events need none of them, and asking each time was most
     of the dispatcher's work. Outside a dispatch it is computed on every call."""
     memo = getattr(_batch, "memo", None)
     if memo is None:

@@ -837,7 +837,6 @@ def campaign_station_report(*, station_id: int, status: str, request_id: int | N
     _station_event(campaign, row)
 
 
-@transaction.atomic
 def stations_updating() -> set[int]:
     """The stations with a firmware update under way (what campaign_station_booted looks at)."""
     return set(
@@ -847,6 +846,7 @@ def stations_updating() -> set[int]:
     )
 
 
+@transaction.atomic
 def campaign_station_booted(*, station_id: int) -> None:
     """Verify the version a station booted with: the image's → succeeded; another one after it said
     Installed → failed (a reboot in the middle of an update is no verdict)."""

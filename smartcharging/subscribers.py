@@ -20,12 +20,16 @@ def _managed_stations() -> set[int]:
     )
 
 
-def on_session_changed(event_type: str, data: dict[str, Any]) -> None:
-    """A session started or stopped: its site's capacity is shared out again within seconds."""
+def _rebalance_if_managed(station_id: int | None, trigger: str) -> None:
     from smartcharging.services import site_rebalance_request
 
-    if data.get("station_id") in _managed_stations():
-        site_rebalance_request(station_id=data["station_id"], trigger=event_type)
+    if station_id in _managed_stations():
+        site_rebalance_request(station_id=station_id, trigger=trigger)
+
+
+def on_session_changed(event_type: str, data: dict[str, Any]) -> None:
+    """A session started or stopped: its site's capacity is shared out again within seconds."""
+    _rebalance_if_managed(data.get("station_id"), event_type)
 
 
 def on_session_updated(event_type: str, data: dict[str, Any]) -> None:
@@ -71,10 +75,7 @@ def _reapplied_stations() -> set[int]:
 
 def on_station_disconnected(event_type: str, data: dict[str, Any]) -> None:
     """An offline station keeps its limits; the others are shared out around them."""
-    from smartcharging.services import site_rebalance_request
-
-    if data.get("station_id") in _managed_stations():
-        site_rebalance_request(station_id=data["station_id"], trigger=event_type)
+    _rebalance_if_managed(data.get("station_id"), event_type)
 
 
 def subscribe() -> None:

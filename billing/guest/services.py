@@ -212,8 +212,8 @@ def guest_charge_start(*, charge_id: int) -> GuestCharge:
     evse = charge.connector.evse
     try:
         with transaction.atomic():
-            token = id_token_create(  # GUEST_UID
-                uid="G" + secrets.token_hex(9).upper(),
+            token = id_token_create(
+                uid=_guest_uid(),
                 type=IdToken.Type.CENTRAL,
                 label=f"Guest payment {charge.pk}",
                 offline_allowed=False,
@@ -239,6 +239,11 @@ def _hold_release(charge: GuestCharge, *, note: str) -> None:
         )
     _status_set(charge, GuestCharge.Status.RELEASED, note=note, amount_captured=Decimal(0))
     event_publish("guest_charge.settled", _event(charge))
+
+
+def _guest_uid() -> str:
+    """A new guest token's uid, of GUEST_UID's form."""
+    return "G" + secrets.token_hex(9).upper()
 
 
 def guest_uid_possible(id_tag: str | None) -> bool:
