@@ -133,8 +133,16 @@ class CampaignEventSerializer(serializers.ModelSerializer):
         fields = ["at", "identity", "message"]
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", "example": "22:00:00"})
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time at each station's location, without an offset: OpenAPI's `format: time`
+    (RFC 3339) requires one, so the schema gives the form instead."""
+
+
 class CampaignSerializer(serializers.ModelSerializer):
     image = FirmwareImageSerializer(read_only=True, allow_null=True)
+    window_start = LocalTimeField(read_only=True, allow_null=True)
+    window_end = LocalTimeField(read_only=True, allow_null=True)
     counts = serializers.SerializerMethodField()
 
     class Meta:
@@ -226,8 +234,8 @@ class CampaignWavesSerializer(CampaignTargetSerializer):
         help_text='Wave sizes: counts ("1"), percentages ("10%") or "rest" (default 1, 10%, rest)',
     )
     max_failure_rate = serializers.IntegerField(min_value=0, max_value=100, default=10)
-    window_start = serializers.TimeField(required=False, allow_null=True, default=None)
-    window_end = serializers.TimeField(required=False, allow_null=True, default=None)
+    window_start = LocalTimeField(required=False, allow_null=True, default=None)
+    window_end = LocalTimeField(required=False, allow_null=True, default=None)
     max_retries = serializers.IntegerField(min_value=0, max_value=10, default=1)
 
 
