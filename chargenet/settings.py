@@ -455,6 +455,9 @@ RFID_ALLOW_CONCURRENT_USE = env_bool("RFID_ALLOW_CONCURRENT_USE", False)
 # Seconds to wait after a card change before sending local lists, so a burst becomes one update.
 LOCAL_LIST_DEBOUNCE = env_int("LOCAL_LIST_DEBOUNCE", 10, minimum=0)
 CELERY_IMPORTS = ["stations.access.local_lists"]
+CELERY_BEAT_SCHEDULE |= {
+    "stations-local-lists-due": {"task": "stations.local_list_syncs_due_task", "schedule": 60.0},
+}
 # Checked when drivers sign up or reset their password.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -5,7 +5,8 @@ The flow for a station with `local_list_enabled` (docs/drivers-and-cards.md):
 1. A card changes (event id_token.created/updated), the station's access lists change
    (station.updated) or it boots (station.booted) → `local_list_sync_request` marks the station due
    after LOCAL_LIST_DEBOUNCE seconds and schedules `local_list_sync_task`; a burst of changes
-   becomes one update.
+   becomes one update. The mark is the durable part: `local_list_syncs_due_task` (beat) starts
+   every sync that is due, so a task lost with the broker only delays it.
 2. `local_list_sync_start` asks the station for its list version (GetLocalListVersion).
 3. When that command is answered (event command.updated) `local_list_command_handle` sends a
    differential SendLocalList when the station holds the version we last confirmed, and a full
@@ -18,7 +19,6 @@ SendLocalList.
 
 import logging
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from celery import shared_task
@@ -148,10 +148,28 @@ def local_list_sync_request(*, station_ids: list[int], delay: int | None = None)
             LocalListSync.objects.filter(station=station).update(due_at=due_at)
             marked.append(station.pk)
         for station_id in marked:
-            transaction.on_commit(
-                partial(local_list_sync_task.apply_async, args=[station_id], countdown=delay)
-            )
+            _sync_later(station_id, countdown=delay)
     return len(marked)
+
+
+def _sync_later(station_id: int, *, countdown: int) -> None:
+    """After the commit, queue the start of a station's sync in `countdown` seconds. Best effort:
+    the sync is marked due in the database, and the beat sweep starts it if this task is lost."""
+
+    def queue_sync() -> None:
+        local_list_sync_task.apply_async(args=[station_id], countdown=countdown)
+
+    transaction.on_commit(queue_sync, robust=True)
+
+
+def local_list_syncs_start_due() -> int:
+    """Start every local-list sync whose time has come (those whose queued task was lost or is
+    late); returns how many GetLocalListVersion commands were sent."""
+    started = 0
+    due = LocalListSync.objects.filter(due_at__lte=timezone.now(), station__local_list_enabled=True)
+    for station in Station.objects.filter(pk__in=due.values("station_id")):
+        started += local_list_sync_start(station=station) is not None
+    return started
 
 
 @transaction.atomic
@@ -223,8 +241,7 @@ def local_list_command_handle(*, command: Command) -> Command | None:
                 sync.due_at = timezone.now()
                 sync.save(update_fields=["due_at"])
     if next_command is None and sync.due_at is not None:
-        due_in = max(0, int((sync.due_at - timezone.now()).total_seconds()))
-        transaction.on_commit(lambda: local_list_sync_task.apply_async(args=[station.pk], countdown=due_in))
+        _sync_later(station.pk, countdown=max(0, int((sync.due_at - timezone.now()).total_seconds())))
     return next_command
 
 
@@ -382,29 +399,23 @@ def local_list_sync_task(station_id: int) -> str | None:
     return str(command.uuid) if command else None
 
 
-@shared_task(name="stations.local_list_command_task")
-def local_list_command_task(command_uuid: str) -> str | None:
-    """Continue a local-list sync once one of its commands is final."""
-    command = Command.objects.select_related("station").filter(uuid=command_uuid).first()
-    next_command = local_list_command_handle(command=command) if command else None
-    return str(next_command.uuid) if next_command else None
+@shared_task(name="stations.local_list_syncs_due_task")
+def local_list_syncs_due_task() -> int:
+    """Beat: start the local-list syncs that are due; returns how many started."""
+    return local_list_syncs_start_due()
 
 
-@shared_task(name="stations.local_lists_id_token_changed_task")
-def local_lists_id_token_changed_task(id_token_id: int) -> int:
-    """Push a card change to stations (ClearCache, local-list sync); returns commands queued."""
-    return len(local_lists_id_token_changed(id_token_id=id_token_id))
-
-
-# The outbox dispatcher calls these inside its transaction: queue after the commit, so no Redis
-# round trip happens while the database is locked.
+# The outbox dispatcher calls these inside its transaction, so their work is done exactly once with
+# the event (a failure is retried with it) and needs no broker.
 def on_id_token_changed(event_type: str, data: dict[str, Any]) -> None:
-    transaction.on_commit(partial(local_lists_id_token_changed_task.delay, data["id_token_id"]), robust=True)
+    local_lists_id_token_changed(id_token_id=data["id_token_id"])
 
 
 def on_command_updated(event_type: str, data: dict[str, Any]) -> None:
     if data.get("action") in LIST_ACTIONS and data.get("status") in Command.FINAL:
-        transaction.on_commit(partial(local_list_command_task.delay, data["command_id"]), robust=True)
+        command = Command.objects.select_related("station").filter(uuid=data["command_id"]).first()
+        if command is not None:
+            local_list_command_handle(command=command)
 
 
 def on_station_changed(event_type: str, data: dict[str, Any]) -> None:

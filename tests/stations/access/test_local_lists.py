@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from rfid.models import IdToken
 from rfid.services import AuthorizationContext, id_token_authorize, id_token_block, id_token_create
@@ -13,9 +14,12 @@ from stations.access.local_lists import (
     local_list_payload,
     local_list_sync_request,
     local_list_sync_start,
+    local_list_sync_task,
+    local_list_syncs_due_task,
     local_lists_id_token_changed,
 )
 from stations.access.services import station_access_set
+from stations.connection.services.commands import command_complete
 from stations.models import Command, LocalListSync
 from stations.services import station_create
 
@@ -238,3 +242,41 @@ def test_a_station_that_does_not_support_local_lists_is_recorded(station):
         LocalListSync.objects.get(station=station).last_result == "the station does not support local lists"
     )
     assert not Command.objects.filter(action="SendLocalList").exists()
+
+
+@pytest.mark.django_db
+def test_a_card_blocked_while_the_broker_is_down_still_reaches_the_stations(
+    station, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given card A, accepted at CP-1 and held in its confirmed list, and a broker that refuses tasks
+    card = id_token_create(uid="A")
+    id_token_authorize(uid="A", context=AuthorizationContext(station_identity="CP-1"))
+    ask = _sync_now(station)
+    send = local_list_command_handle(command=_answer(ask, Command.Status.ACCEPTED, {"listVersion": 0}))
+    local_list_command_handle(command=_answer(send, Command.Status.ACCEPTED, {"status": "Accepted"}))
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(local_list_sync_task, "apply_async", broker_down)
+
+    # when the card is blocked: the block commits and its event is dispatched
+    with django_capture_on_commit_callbacks(execute=True):
+        id_token_block(id_token=card)
+
+    # then CP-1's cache is cleared at once, and its list is due after the debounce time
+    assert Command.objects.filter(station=station, action="ClearCache").count() == 1
+    sync = LocalListSync.objects.get(station=station)
+    assert sync.due_at is not None
+    assert local_list_syncs_due_task() == 0
+    # when the debounce time is over, the beat sweep starts the sync the lost task would have started
+    LocalListSync.objects.filter(pk=sync.pk).update(due_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert local_list_syncs_due_task() == 1
+    ask = Command.objects.get(station=station, action="GetLocalListVersion", status=Command.Status.QUEUED)
+    # and the station's answer moves the sync on, with no broker either
+    Command.objects.filter(pk=ask.pk).update(status=Command.Status.SENT)
+    with django_capture_on_commit_callbacks(execute=True):
+        command_complete(command_id=ask.pk, response={"listVersion": 1})
+    diff = Command.objects.get(station=station, action="SendLocalList", status=Command.Status.QUEUED)
+    assert diff.payload["localAuthorizationList"] == [{"idTag": "A", "idTagInfo": {"status": "Blocked"}}]
