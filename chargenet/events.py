@@ -114,17 +114,14 @@ def events_grouped() -> Iterator[None]:
 def events_group_store() -> int:
     """Insert, in publishing order and in one statement, the events deferred by `events_grouped()`
     that survived their savepoints; returns how many."""
-    from chargenet.models import Event
-
     pending = [
         func for _, func, _ in transaction.get_connection().run_on_commit if isinstance(func, _Grouped)
     ]
     pending = [func for func in pending if not func.pk]
-    rows = [Event(type=func.type, data=func.data) for func in pending]
-    _events_insert(rows)
-    for func, row in zip(pending, rows, strict=True):
-        func.pk = row.pk
-    return len(rows)
+    pks = _events_insert([{"type": func.type, "data": func.data} for func in pending])
+    for func, pk in zip(pending, pks, strict=True):
+        func.pk = pk
+    return len(pending)
 
 
 def _event_update(pk: int, *values: Any) -> int:
@@ -138,13 +135,14 @@ def _event_update(pk: int, *values: Any) -> int:
     return _event_update_sql(pk, *values)
 
 
-def _events_insert(rows: list["Event"]) -> None:
+def _events_insert(rows: list[dict[str, Any]]) -> list[int]:
+    """Insert events given as {"type": …, "data": …}; returns their primary keys, in order."""
     from chargenet.models import Event
 
     global _events_insert_sql
     if _events_insert_sql is None:
         _events_insert_sql = sql.Insert(Event, returning_pks=True)
-    _events_insert_sql(rows)
+    return _events_insert_sql.values(rows)
 
 
 _event_update_sql: sql.Update | None = None

@@ -263,8 +263,9 @@ def _session_close(
 def _meter_samples_store(
     *, station: Station, session: Session | None, evse_id: int, samples: list[dict[str, Any]]
 ) -> int:
-    rows = [MeterSample(station=station, session=session, evse_id=evse_id, **sample) for sample in samples]
-    _meter_samples_insert(rows)  # a replay's samples are ignored (meter_sample_unique)
+    session_id = session.pk if session is not None else None
+    rows = [{"station_id": station.pk, "session_id": session_id, "evse_id": evse_id, **s} for s in samples]
+    _meter_samples_insert.values(rows)  # a replay's samples are ignored (meter_sample_unique)
     return len(rows)
 
 

@@ -31,18 +31,18 @@ def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
     station_ids = {e["station_id"] for e in entries if e.get("station_id") is not None}
     existing = set(Station.objects.filter(pk__in=station_ids).values_list("pk", flat=True))
     rows = [
-        OcppMessage(**{key: _text_clean(value) for key, value in entry.items()})
+        {key: _text_clean(value) for key, value in entry.items()}
         for entry in entries
         if entry.get("station_id") is None or entry["station_id"] in existing
     ]
     if len(rows) < len(entries):
         logger.warning("dropped %d logged frames of deleted stations", len(entries) - len(rows))
     # One notice per station and batch, after commit: an open message log fetches its newest frames.
-    for station_id in {row.station_id for row in rows if row.station_id is not None}:
+    for station_id in {row["station_id"] for row in rows if row.get("station_id") is not None}:
         live_feed_notify("station.messages_logged", {"station_id": station_id})
     try:
         with transaction.atomic():
-            _messages_insert(rows)
+            _messages_insert.values(rows)
         return len(rows)
     except DatabaseError:
         logger.exception("the message log batch was refused; storing its %d frames one by one", len(rows))
@@ -50,11 +50,10 @@ def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
     for row in rows:
         try:
             with transaction.atomic():
-                row.pk = None
-                row.save(force_insert=True)
+                OcppMessage(**row).save(force_insert=True)
             stored += 1
         except DatabaseError:
-            logger.exception("could not log a frame of %s", row.identity)
+            logger.exception("could not log a frame of %s", row.get("identity"))
     return stored
 
 

@@ -1,0 +1,74 @@
+"""chargenet/sql.py's Insert.values: the rows it writes are the rows the ORM writes."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from chargenet import sql
+from chargenet.models import Event
+from stations.models import MeterSample, OcppMessage
+from stations.services import station_create
+
+
+@pytest.mark.django_db
+def test_values_stores_what_the_orm_stores_defaults_and_time_of_writing_included():
+    station, _ = station_create(identity="CP-1")
+    before = timezone.now()
+
+    sql.Insert(OcppMessage).values(
+        [
+            {"station_id": station.pk, "identity": "CP-1", "direction": "in", "payload": "[2]"},
+            # a number where text belongs is stored as the ORM stores it: as text
+            {"station_id": None, "identity": 7, "direction": "out", "message_type": 3, "payload": "[3]"},
+        ]
+    )
+
+    first, second = OcppMessage.objects.order_by("pk")
+    assert (first.station_id, first.identity, first.direction, first.message_type, first.action) == (
+        station.pk,
+        "CP-1",
+        "in",
+        None,
+        "",
+    )
+    assert (second.station_id, second.identity, second.message_type) == (None, "7", 3)
+    assert before <= first.created_at == second.created_at <= timezone.now()
+
+
+@pytest.mark.django_db
+def test_values_returns_the_new_keys_in_order_and_keeps_a_given_time():
+    given = datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)
+    insert = sql.Insert(Event, returning_pks=True)
+
+    pks = insert.values(
+        [
+            {"type": "a.one", "data": {"n": 1, "price": Decimal("0.30")}},
+            {"type": "a.two", "data": {"n": 2}, "created_at": given},
+        ]
+    )
+
+    one, two = (Event.objects.get(pk=pk) for pk in pks)
+    assert (one.type, one.data, two.type, two.data) == ("a.one", {"n": 1, "price": "0.30"}, "a.two", {"n": 2})
+    assert (one.done, one.attempts, one.last_error, one.dispatched_at) == ([], 0, "", None)
+    assert one.uuid != two.uuid
+    assert one.created_at == one.next_attempt_at == two.next_attempt_at
+    assert two.created_at == given
+
+
+@pytest.mark.django_db
+def test_values_ignores_a_conflicting_row_when_asked():
+    station, _ = station_create(identity="CP-1")
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    insert = sql.Insert(MeterSample, ignore_conflicts=True)
+    row = {"station_id": station.pk, "timestamp": at, "value": Decimal("1234.5"), "unit": "Wh"}
+
+    insert.values([row])
+    insert.values([row, {**row, "value": 99.25, "measurand": "Power.Active.Import", "unit": "W"}])
+
+    samples = list(MeterSample.objects.order_by("pk").values_list("measurand", "value", "unit", "timestamp"))
+    assert samples == [
+        ("Energy.Active.Import.Register", Decimal("1234.5"), "Wh", at),
+        ("Power.Active.Import", Decimal("99.25"), "W", at),
+    ]
