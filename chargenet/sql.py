@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import DateTimeField, Field, Model
+from django.db.models.base import ModelState
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
@@ -56,6 +57,20 @@ class _Table:
     start: int  # its first column in the row
     pk: int  # its primary key's column in the row
     converters: list[tuple[int, list[Any], Any]]  # (column, converters, expression)
+    attnames: list[str]  # of its columns, in order
+
+
+def _instance(model: type[M], db: str, attnames: list[str], values: list[Any]) -> M:
+    """`model.from_db(db, attnames, values)` for a row of every concrete field, without Model.__init__
+    (a setattr per field, init signals): the values go straight to the instance's __dict__, where
+    the fields' descriptors read them. Models with their own __init__ take from_db."""
+    if model.__init__ is not Model.__init__:
+        return model.from_db(db, attnames, values)
+    instance = model.__new__(model)
+    instance._state = ModelState()
+    instance._state.adding, instance._state.db = False, db
+    instance.__dict__.update(zip(attnames, values, strict=True))
+    return instance
 
 
 class Select(Generic[M]):
@@ -74,7 +89,7 @@ class Select(Generic[M]):
 
     def _compile(self, connection: BaseDatabaseWrapper) -> tuple[str, list[_Table], list[Field]]:
         qn = connection.ops.quote_name
-        tables = [_Table(self.model, "t0", None, None, 0, 0, [])]
+        tables = [_Table(self.model, "t0", None, None, 0, 0, [], [])]
         by_path: dict[str, int] = {"": 0}
         joins, nullable = [], {0: False}
         for path in self.related:
@@ -82,7 +97,7 @@ class Select(Generic[M]):
             parent = by_path[parent_path]
             field = _field(tables[parent].model, name)
             index = len(tables)
-            tables.append(_Table(field.related_model, f"t{index}", parent, field, 0, 0, []))
+            tables.append(_Table(field.related_model, f"t{index}", parent, field, 0, 0, [], []))
             by_path[path] = index
             nullable[index] = nullable[parent] or field.null
             kind = "LEFT OUTER JOIN" if nullable[index] else "INNER JOIN"
@@ -93,6 +108,7 @@ class Select(Generic[M]):
             )
         columns: list[str] = []
         for table in tables:
+            table.attnames = [f.attname for f in table.model._meta.concrete_fields]
             table.start = len(columns)
             table.pk = table.start + table.model._meta.concrete_fields.index(table.model._meta.pk)
             for offset, field in enumerate(table.model._meta.concrete_fields):
@@ -141,12 +157,11 @@ class Select(Generic[M]):
                 for converter in converters:
                     value = converter(value, expression, connection)
                 row[column] = value
-            fields_of = table.model._meta.concrete_fields
-            values_of = row[table.start : table.start + len(fields_of)]
+            values_of = row[table.start : table.start + len(table.attnames)]
             if row[table.pk] is None:
                 instance = None  # a nullable relation that is empty (LEFT OUTER JOIN)
             else:
-                instance = table.model.from_db(db, [f.attname for f in fields_of], values_of)
+                instance = _instance(table.model, db, table.attnames, values_of)
             instances.append(instance)
             if table.parent is not None and instances[table.parent] is not None:
                 table.field.set_cached_value(instances[table.parent], instance)

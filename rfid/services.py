@@ -264,15 +264,15 @@ def id_token_authorize(*, uid: str, context: AuthorizationContext | None = None)
     # Inside the caller's transaction (the OCPP group commit) no savepoint of its own: a failure
     # rolls back the caller's savepoint, which holds this too.
     with transaction.atomic(savepoint=False):
-        log = AuthorizationLog(
-            uid=uid[:36],
-            id_token=decision.id_token,
-            station_identity=context.station_identity[:48],
-            status=decision.status,
-            reason=decision.reason[:200],
-            source=context.source[:40],
-        )
-        _log_insert([log])
+        log = {
+            "uid": uid[:36],
+            "id_token_id": decision.id_token.pk if decision.id_token is not None else None,
+            "station_identity": context.station_identity[:48],
+            "status": decision.status,
+            "reason": decision.reason[:200],
+            "source": context.source[:40],
+        }
+        _log_insert.values([log])
         if decision.accepted and decision.id_token is not None:
             _token_used_update(decision.id_token.pk, timezone.now())
     return decision

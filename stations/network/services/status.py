@@ -63,18 +63,18 @@ def connector_status_record(
     else:
         state = _protocol_state(station.pk)
         previous, previous_error = state.station_status, state.station_error_code
-    change = ConnectorStatusChange(
-        station=station,
-        connector=connector,
-        evse_id=connector_id,
-        status=status[:16],
-        previous_status=previous,
-        error_code=error_code[:50],
-        vendor_error_code=vendor_error_code[:50],
-        info=info[:50],
-        timestamp=timestamp,
-    )
-    _status_change_insert([change])
+    change = {
+        "station_id": station.pk,
+        "connector_id": connector.pk if connector is not None else None,
+        "evse_id": connector_id,
+        "status": status[:16],
+        "previous_status": previous,
+        "error_code": error_code[:50],
+        "vendor_error_code": vendor_error_code[:50],
+        "info": info[:50],
+        "timestamp": timestamp,
+    }
+    _status_change_insert.values([change])
     if connector is not None:
         if connector.status_updated_at and timestamp < connector.status_updated_at:
             return  # an old report overtaken by a newer one: history only
