@@ -1,4 +1,5 @@
-"""Django's SQLite backend, with one change: a transaction waits for its turn on a file lock.
+"""Django's SQLite backend, with two changes: a transaction waits for its turn on a file lock, and
+a statement's placeholders are converted once (`CursorWrapper`).
 
 SQLite lets one connection write at a time, across every process (the ASGI processes, the Celery
 worker, beat, management commands). A connection that finds the database busy is put to sleep by
@@ -14,13 +15,33 @@ descriptor inherited across a fork) would only wait the old way.
 """
 
 import fcntl
+import functools
 from typing import IO, Any
 
 from django.db.backends.sqlite3 import base
 
 
+@functools.lru_cache(maxsize=4096)
+def _qmark(query: str) -> str:
+    return base.FORMAT_QMARK_REGEX.sub("?", query).replace("%%", "%")
+
+
+class CursorWrapper(base.SQLiteCursorWrapper):
+    """Django's cursor, which rewrites every statement's "%s" placeholders as sqlite3's "?" with a
+    regular expression over the whole SQL at each execution (7 % of the OCPP writer's time); here
+    each statement's rewrite is remembered (the last 4,096)."""
+
+    def convert_query(self, query: str, *, param_names: list[str] | None = None) -> str:
+        if param_names is not None:
+            return super().convert_query(query, param_names=param_names)  # type: ignore[misc]
+        return _qmark(query)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     turn_file: IO[bytes] | None = None  # this connection's own descriptor: its lock is its own
+
+    def create_cursor(self, name: str | None = None) -> CursorWrapper:
+        return self.connection.cursor(factory=CursorWrapper)
 
     def _turn_take(self) -> None:
         if self.is_in_memory_db():
