@@ -326,10 +326,21 @@ def remote_authorizers_registered() -> bool:
 
 
 def _remote_prefetched_take(*, uid: str, context: AuthorizationContext) -> Any:
+    """The answer prefetched for this card at this station, spent once the decision commits: an
+    attempt that is rolled back (the group commit runs a batch again when one of its calls raised)
+    leaves it for the next, which would otherwise ask the partner inside the group commit."""
+    key = (uid.lower(), context.station_identity)
     with _remote_prefetched_lock:
-        entry = _remote_prefetched.pop((uid.lower(), context.station_identity), None)
+        entry = _remote_prefetched.get(key)
     if entry is None or entry[0] < monotonic_clock.monotonic():
         return _NOT_PREFETCHED
+
+    def spend() -> None:
+        with _remote_prefetched_lock:
+            if _remote_prefetched.get(key) is entry:
+                del _remote_prefetched[key]
+
+    transaction.on_commit(spend)
     return entry[1]
 
 

@@ -114,3 +114,35 @@ def test_an_accepted_card_records_when_it_was_last_used():
     refused.refresh_from_db()
     assert card.last_used_at is not None
     assert refused.last_used_at is None
+
+
+@pytest.mark.django_db
+def test_a_partners_prefetched_answer_outlives_a_rolled_back_attempt_and_is_spent_by_the_committed_one(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    # given a roaming partner that answers for card ROAM-1, asked ahead of the group commit
+    from rfid import services
+
+    asked = []
+
+    def partner(*, uid, context, id_token):
+        asked.append(uid)
+        return services.AuthorizationDecision(status="Accepted", reason="accepted by the partner")
+
+    monkeypatch.setattr(services, "_remote_authorizers", [partner])
+    at_cp1 = AuthorizationContext(station_identity="CP-1")
+    services.id_token_remote_prefetch(uid="ROAM-1", context=at_cp1)
+
+    # when the first attempt of the batch is rolled back (another message of the batch raised)
+    with pytest.raises(RuntimeError), services.transaction.atomic():
+        id_token_authorize(uid="ROAM-1", context=at_cp1)
+        raise RuntimeError("another call of the batch raised")
+    # and the batch runs again and commits
+    with django_capture_on_commit_callbacks(execute=True):
+        decision = id_token_authorize(uid="ROAM-1", context=at_cp1)
+
+    # then the partner was asked once, ahead of the commit, and its answer stood
+    assert (decision.status, decision.reason, asked) == ("Accepted", "accepted by the partner", ["ROAM-1"])
+    # and the answer is spent: the card's next presentation asks again
+    id_token_authorize(uid="ROAM-1", context=at_cp1)
+    assert asked == ["ROAM-1", "ROAM-1"]
