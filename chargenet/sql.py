@@ -8,7 +8,8 @@ connection, from the models' `_meta` (table and column names quoted by the backe
 the models), and run with a plain cursor:
 
 - values go through each field's `get_db_prep_save` / `get_db_prep_value` (and `pre_save`, so
-  `auto_now_add` is kept), as in the ORM;
+  `auto_now_add` is kept), as in the ORM, except where `Insert.values` knows the field would return
+  them unchanged (a `str` for a text column, an `int` for an integer one);
 - rows come back through the backend's and the fields' converters, as in the ORM, and become model
   instances with `Model.from_db` (joined models cached on the instance, as `select_related` does);
 - a locking read locks only the main table, on the backends that can (`FOR UPDATE OF`, PostgreSQL);
@@ -227,6 +228,7 @@ class Insert:
         self.returning_pks = returning_pks
         self.fields = [f for f in model._meta.concrete_fields if f is not model._meta.pk and not f.generated]
         self._plans: dict[str, list[tuple[str, Field, tuple[type, ...], Any]]] = {}
+        self._attnames = frozenset(f.attname for f in self.fields)
 
     def __call__(self, objs: Sequence[Model]) -> None:
         if not objs:
@@ -247,13 +249,14 @@ class Insert:
 
     def values(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
         """`self(objs)` for the objects `self.model(**row)`, without making them: a row names its
-        columns by attname (a foreign key as "station_id"); a column it leaves out gets the field's
-        default, and `auto_now`/`auto_now_add` columns get the time of the call, as `pre_save` does;
-        so do the columns whose default is `timezone.now` (as if the rows were made at once). A value
-        of a plain type that its column stores as it is (a str for text, an int for an integer or an
-        integer foreign key, a bool for a boolean, None) skips the field's `get_db_prep_save`, which
-        would return it unchanged; every other value goes through it. Returns the new primary keys
-        with `returning_pks` (in row order), else an empty list.
+        columns by attname (a foreign key as "station_id"; any other key is a TypeError, as for the
+        model); a column it leaves out gets the field's default, and `auto_now`/`auto_now_add`
+        columns get the time of the call, as `pre_save` does; so do the columns whose default is
+        `timezone.now` (as if the rows were made at once). A value of a plain type that its column
+        stores as it is (a str for text, an int for an integer or an integer foreign key, a bool for
+        a boolean, None) skips the field's `get_db_prep_save`, which would return it unchanged; every
+        other value goes through it. Returns the new primary keys with `returning_pks` (in row
+        order), else an empty list.
 
         For the writer's busiest inserts (the message log, meter samples, events): making a model
         instance and preparing every field through the ORM cost more than the INSERT itself."""
@@ -269,8 +272,11 @@ class Insert:
             plans = self._plans[connection.alias] = self._plan()
         now = timezone.now()
         now_db = None  # `now` as the database takes it, prepared once
+        known = self._attnames
         objs_params: list[list[Any]] = []
         for row in rows:
+            if not known.issuperset(row):
+                raise TypeError(f"{self.model.__name__} has no column {sorted(set(row) - known)}")
             params = []
             for attname, field, plain, default in plans:
                 if default is _NOW or (default is _NOW_UNLESS_GIVEN and attname not in row):

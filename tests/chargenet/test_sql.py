@@ -72,3 +72,13 @@ def test_values_ignores_a_conflicting_row_when_asked():
         ("Energy.Active.Import.Register", Decimal("1234.5"), "Wh", at),
         ("Power.Active.Import", Decimal("99.25"), "W", at),
     ]
+
+
+@pytest.mark.django_db
+def test_values_refuses_a_row_that_names_no_column_and_stores_nothing():
+    station, _ = station_create(identity="CP-1")
+
+    with pytest.raises(TypeError, match="station"):
+        sql.Insert(OcppMessage).values([{"station": station, "identity": "CP-1", "payload": "[2]"}])
+
+    assert not OcppMessage.objects.exists()
