@@ -11,7 +11,8 @@ the models), and run with a plain cursor:
   `auto_now_add` is kept), as in the ORM, except where `Insert.values` knows the field would return
   them unchanged (a `str` for a text column, an `int` for an integer one);
 - rows come back through the backend's and the fields' converters, as in the ORM, and become model
-  instances with `Model.from_db` (joined models cached on the instance, as `select_related` does);
+  instances as `Model.from_db` makes them, their values set straight into the instance (joined
+  models cached on the instance, as `select_related` does);
 - a locking read locks only the main table, on the backends that can (`FOR UPDATE OF`, PostgreSQL);
   SQLite locks the whole database for the writer anyway;
 - an insert that ignores conflicts uses the backend's own form (`INSERT OR IGNORE` on SQLite,
@@ -214,10 +215,10 @@ class Update:
 
 
 class Insert:
-    """`model.objects.bulk_create(objs, ignore_conflicts=…)` for new objects (no primary key set).
-    Rows go in the batches the backend allows, one multi-row INSERT each. With `returning_pks` the
-    objects get their primary keys, as from `bulk_create` (INSERT … RETURNING, in row order; a
-    backend without it takes the ORM's way); otherwise they are left without."""
+    """`model.objects.bulk_create(objs, ignore_conflicts=…)` for new rows, given as dicts (`values`).
+    Rows go in the batches the backend allows, one multi-row INSERT each. With `returning_pks` their
+    primary keys come back, as from `bulk_create` (INSERT … RETURNING, in row order; a backend
+    without it takes the ORM's way)."""
 
     def __init__(
         self, model: type[Model], *, ignore_conflicts: bool = False, returning_pks: bool = False
@@ -230,25 +231,8 @@ class Insert:
         self._plans: dict[str, list[tuple[str, Field, tuple[type, ...], Any]]] = {}
         self._attnames = frozenset(f.attname for f in self.fields)
 
-    def __call__(self, objs: Sequence[Model]) -> None:
-        if not objs:
-            return
-        db = router.db_for_write(self.model)
-        connection = connections[db]
-        if self.returning_pks and not connection.features.can_return_rows_from_bulk_insert:
-            self.model._default_manager.using(db).bulk_create(objs)
-            return
-        rows = [
-            [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in self.fields]
-            for obj in objs
-        ]
-        pks = self._execute(connection, rows)
-        for obj, pk in zip(objs, pks or [obj.pk for obj in objs], strict=True):
-            obj.pk = pk
-            obj._state.adding, obj._state.db = False, db
-
     def values(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
-        """`self(objs)` for the objects `self.model(**row)`, without making them: a row names its
+        """`bulk_create` of the objects `self.model(**row)`, without making them: a row names its
         columns by attname (a foreign key as "station_id"; any other key is a TypeError, as for the
         model); a column it leaves out gets the field's default, and `auto_now`/`auto_now_add`
         columns get the time of the call, as `pre_save` does; so do the columns whose default is
@@ -264,8 +248,9 @@ class Insert:
             return []
         connection = connections[router.db_for_write(self.model)]
         if self.returning_pks and not connection.features.can_return_rows_from_bulk_insert:
-            objs = [self.model(**row) for row in rows]
-            self(objs)
+            objs = self.model._default_manager.using(connection.alias).bulk_create(
+                [self.model(**row) for row in rows]
+            )
             return [obj.pk for obj in objs]
         plans = self._plans.get(connection.alias)
         if plans is None:
