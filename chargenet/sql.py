@@ -228,7 +228,7 @@ class Insert:
         self.on_conflict = OnConflict.IGNORE if ignore_conflicts else None
         self.returning_pks = returning_pks
         self.fields = [f for f in model._meta.concrete_fields if f is not model._meta.pk and not f.generated]
-        self._plans: dict[str, list[tuple[str, Field, tuple[type, ...], Any]]] = {}
+        self._plans: list[tuple[str, Field, tuple[type, ...], Any]] = []  # made on first use
         self._attnames = frozenset(f.attname for f in self.fields)
 
     def values(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
@@ -252,9 +252,7 @@ class Insert:
                 [self.model(**row) for row in rows]
             )
             return [obj.pk for obj in objs]
-        plans = self._plans.get(connection.alias)
-        if plans is None:
-            plans = self._plans[connection.alias] = self._plan()
+        plans = self._plans = self._plans or self._plan()
         now = timezone.now()
         now_db = None  # `now` as the database takes it, prepared once
         known = self._attnames
