@@ -13,6 +13,7 @@ from django.utils import timezone
 from billing import pricing
 from billing.models import Cdr, Invoice, Refund, Subscription, SubscriptionPlan, Tariff, TariffAssignment
 from billing.money import money_round
+from chargenet import sql
 from chargenet.models import User
 from rfid.models import Driver, IdToken
 from stations.models import MeterSample, Session, Station
@@ -58,12 +59,6 @@ def subscription_active(*, driver: Driver | None, on: date) -> Subscription | No
     )
 
 
-def _valid_at(tariffs: QuerySet[Tariff], at: datetime) -> QuerySet[Tariff]:
-    return tariffs.filter(Q(valid_from__isnull=True) | Q(valid_from__lte=at)).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gt=at)
-    )
-
-
 def tariff_resolve(*, session: Session) -> Tariff | None:
     """The tariff for a session as at its start (see `tariff_resolve_at`)."""
     return tariff_resolve_at(
@@ -87,37 +82,27 @@ def tariff_resolve_at(
     driver = id_token.driver if id_token is not None and id_token.driver_id else None
     subscription = subscription_active(driver=driver, on=timezone.localdate(at))
     group = (id_token.parent_id_tag if id_token is not None else "").upper()
-    location_id = station.location_id
-    # Every assignment at one of the places, for any audience, in one query; ranked below. (A
-    # query per place and audience cost a worker most of the pricing of every session.)
-    places = Q(station_id=station.pk, connector__isnull=True) | Q(
-        location__isnull=True, station__isnull=True, connector__isnull=True
-    )
-    if connector_id:
-        places |= Q(connector_id=connector_id)
-    if location_id:
-        places |= Q(location_id=location_id, station__isnull=True, connector__isnull=True)
+    # Every assignment at one of the places, for any audience, in one statement (a query per place
+    # and audience cost a worker most of the pricing of every session; the ORM's building of the
+    # one query, and of the default tariff's, still cost most of it), then ranked here.
+    tariffs: dict[int, Tariff | None] = {}
+
+    def valid(tariff_id: int) -> Tariff | None:
+        if tariff_id not in tariffs:
+            tariff = _tariff_by_id(tariff_id)
+            tariffs[tariff_id] = tariff if tariff is not None and _tariff_valid(tariff, at) else None
+        return tariffs[tariff_id]
+
     candidates = [
-        assignment
-        for assignment in TariffAssignment.objects.select_related("tariff")
-        .filter(places)
-        .order_by("-created_at", "-id")
-        if _tariff_valid(assignment.tariff, at)
+        _Assignment(*row)
+        for row in _assignments_at(station.pk, connector_id, station.location_id)
+        if valid(row[0]) is not None
     ]
 
-    def place(assignment: TariffAssignment) -> int:
-        """0 at the connector, 1 at the station, 2 at the location, 3 everywhere (given the query)."""
-        for rank, column in enumerate(
-            (assignment.connector_id, assignment.station_id, assignment.location_id)
-        ):
-            if column is not None:
-                return rank
-        return 3
-
-    def first(audience: Callable[[TariffAssignment], bool]) -> Tariff | None:
+    def first(audience: Callable[["_Assignment"], bool]) -> Tariff | None:
         """The newest valid assignment for `audience` at the nearest place."""
         matching = [assignment for assignment in candidates if audience(assignment)]
-        return min(matching, key=place).tariff if matching else None
+        return valid(min(matching, key=_Assignment.place).tariff_id) if matching else None
 
     if subscription is not None:
         plan = subscription.plan
@@ -133,7 +118,47 @@ def tariff_resolve_at(
     found = first(lambda a: a.plan_id is None and a.id_token_group == "")
     if found is not None:
         return found
-    return _valid_at(Tariff.objects.filter(is_default=True), at).order_by("-updated_at").first()
+    return next(filter(None, (valid(tariff_id) for (tariff_id,) in _default_tariffs(True))), None)
+
+
+@dataclass(frozen=True)
+class _Assignment:
+    tariff_id: int
+    connector_id: int | None
+    station_id: int | None
+    location_id: int | None
+    plan_id: int | None
+    id_token_group: str
+
+    def place(self) -> int:
+        """0 at the connector, 1 at the station, 2 at the location, 3 everywhere."""
+        for rank, column in enumerate((self.connector_id, self.station_id, self.location_id)):
+            if column is not None:
+                return rank
+        return 3
+
+
+_tariff_by_id = sql.Select(Tariff, where=["id"])
+# The assignments at a station (its own, its connector's, its location's, everywhere's), newest
+# first; a connector or location given as NULL matches nothing.
+_assignments_at = sql.Raw(
+    TariffAssignment,
+    lambda qn: (
+        f"SELECT {qn('tariff_id')}, {qn('connector_id')}, {qn('station_id')}, {qn('location_id')}, "
+        f"{qn('plan_id')}, {qn('id_token_group')} FROM {qn(TariffAssignment._meta.db_table)} "
+        f"WHERE ({qn('station_id')} = %s AND {qn('connector_id')} IS NULL) OR {qn('connector_id')} = %s "
+        f"OR ({qn('location_id')} = %s AND {qn('station_id')} IS NULL AND {qn('connector_id')} IS NULL) "
+        f"OR ({qn('location_id')} IS NULL AND {qn('station_id')} IS NULL AND {qn('connector_id')} IS NULL) "
+        f"ORDER BY {qn('created_at')} DESC, {qn('id')} DESC"
+    ),
+)
+_default_tariffs = sql.Raw(
+    Tariff,
+    lambda qn: (
+        f"SELECT {qn('id')} FROM {qn(Tariff._meta.db_table)} WHERE {qn('is_default')} = %s "
+        f"ORDER BY {qn('updated_at')} DESC, {qn('id')} DESC"
+    ),
+)
 
 
 def _tariff_valid(tariff: Tariff, at: datetime) -> bool:

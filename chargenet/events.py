@@ -158,9 +158,9 @@ def _subscribers_of(event_type: str) -> list[Subscriber]:
 
 
 def event_batch_memo(key: str, compute: Callable[[], T]) -> T:
-    """`compute()`, read once per dispatch transaction and shared by the subscribers of every event
-    in it. For settings-like reads that no subscriber writes (webhook subscriptions, registered
-    roaming partners, managed sites), and for the stations that can concern a subscriber at all
+    """`compute()`, read once per dispatch transaction (in a run of them, once per phase of the run:
+    `_events_run`) and shared by the subscribers of every event in it. For settings-like reads that
+    no subscriber writes (webhook subscriptions, registered roaming partners, managed sites), and for the stations that can concern a subscriber at all
     (under a firmware update, with profiles to install again), used only to skip the ones that
     cannot: a subscriber may take a station out of such a set meanwhile (it then asks as before and
     finds nothing), never put one in. Most events need none of them, and asking each time was most
@@ -214,35 +214,40 @@ def events_dispatch_due(*, limit: int = DISPATCH_BATCH) -> int:
 
 
 def _events_run(due: list[int]) -> int:
-    """Dispatch the events `due`, in order, and the events their subscribers publish; returns how
-    many were looked at."""
+    """Dispatch the events `due`, in order, then the events their subscribers published, and so on;
+    returns how many were looked at."""
     # Many events per transaction (one commit for them all), but on SQLite, whose one write lock
     # the stations' writers wait for meanwhile, about DISPATCH_HOLD_SECONDS of work per
     # transaction: a few events first, then each chunk sized by how long the last one took an
     # event. 50 priced sessions in one transaction held the lock for half a second.
     budget = DISPATCH_HOLD_SECONDS if transaction.get_connection().vendor == "sqlite" else None
-    size, start = (DISPATCH_CHUNK if budget is None else DISPATCH_CHUNK_FIRST), 0
-    # The events the subscribers publish (a priced session's cdr.created) join the run, right after
-    # the chunk that published them, instead of a transaction each; their live-feed news, and the
-    # others', go to the pages in one message at the end instead of one each.
-    outer = getattr(_batch, "followups", None), getattr(_batch, "feed", None)
+    size = DISPATCH_CHUNK if budget is None else DISPATCH_CHUNK_FIRST
+    # The events the subscribers publish (a priced session's cdr.created) are dispatched in the same
+    # run, after the others, instead of a transaction each; their live-feed news, and the others',
+    # go to the pages in one message at the end instead of one each. The settings-like reads
+    # (event_batch_memo) are made once per phase, not once per transaction: every event of a phase
+    # was committed before the phase began, so a setting changed since is one the event preceded.
+    outer = getattr(_batch, "followups", None), getattr(_batch, "feed", None), getattr(_batch, "memo", None)
     _batch.followups, _batch.feed = [], []
+    looked = 0
     try:
-        while start < len(due):
-            chunk = due[start : start + size]
-            began = time.monotonic()
-            _events_deliver(chunk)
-            start += len(chunk)
-            due[start:start] = _batch.followups
-            _batch.followups = []
-            if budget is not None:
-                took = max(time.monotonic() - began, 1e-6) / len(chunk)
-                size = max(1, min(DISPATCH_CHUNK, int(budget / took)))
+        while due:
+            _batch.memo, start = {}, 0
+            while start < len(due):
+                chunk = due[start : start + size]
+                began = time.monotonic()
+                _events_deliver(chunk)
+                start += len(chunk)
+                if budget is not None:
+                    took = max(time.monotonic() - began, 1e-6) / len(chunk)
+                    size = max(1, min(DISPATCH_CHUNK, int(budget / took)))
+            looked += len(due)
+            due, _batch.followups = _batch.followups, []
     finally:
-        feed, (_batch.followups, _batch.feed) = _batch.feed, outer
+        feed, (_batch.followups, _batch.feed, _batch.memo) = _batch.feed, outer
         if feed:
             _live_feed_deliver_many(feed)
-    return len(due)
+    return looked
 
 
 def _events_claim(event_ids: list[int]) -> list["Event"]:
