@@ -124,15 +124,21 @@ def events_group_store() -> int:
     return len(pending)
 
 
-def _event_update(pk: int, *values: Any) -> int:
+def _events_store(events: list["Event"]) -> None:
+    """Write what a dispatch changed on `events` (who took them, their attempts, their end), one
+    statement executed for them all."""
     from chargenet.models import Event
 
-    global _event_update_sql
-    if _event_update_sql is None:
-        _event_update_sql = sql.Update(
+    if not events:
+        return
+    global _events_update_sql
+    if _events_update_sql is None:
+        _events_update_sql = sql.Update(
             Event, ["done", "attempts", "next_attempt_at", "last_error", "dispatched_at"]
         )
-    return _event_update_sql(pk, *values)
+    _events_update_sql.many(
+        [(e.pk, e.done, e.attempts, e.next_attempt_at, e.last_error, e.dispatched_at) for e in events]
+    )
 
 
 def _events_insert(rows: list[dict[str, Any]]) -> list[int]:
@@ -145,7 +151,7 @@ def _events_insert(rows: list[dict[str, Any]]) -> list[int]:
     return _events_insert_sql.values(rows)
 
 
-_event_update_sql: sql.Update | None = None
+_events_update_sql: sql.Update | None = None
 _events_insert_sql: sql.Insert | None = None
 
 
@@ -253,12 +259,14 @@ def _events_run(due: list[int]) -> int:
 def _events_claim(event_ids: list[int]) -> list["Event"]:
     from chargenet.models import Event
 
-    # skip_locked: two dispatchers never hold the same event (SQLite serialises writers anyway).
-    return list(
-        Event.objects.select_for_update(skip_locked=True)
-        .filter(pk__in=event_ids, dispatched_at__isnull=True)
-        .order_by("id")
-    )
+    global _events_claim_sql
+    if _events_claim_sql is None:
+        # skip_locked: two dispatchers never hold the same event (SQLite serialises writers anyway).
+        _events_claim_sql = sql.Select(Event, where=["id__in", "dispatched_at__isnull"], lock=True)
+    return _events_claim_sql.many(event_ids)
+
+
+_events_claim_sql: "sql.Select[Event] | None" = None
 
 
 def _events_deliver(event_ids: list[int]) -> list[bool]:
@@ -277,15 +285,20 @@ def _events_deliver(event_ids: list[int]) -> list[bool]:
         if not any(event.attempts for event in events):
             try:
                 with transaction.atomic():
-                    return [_event_deliver(event, savepoints=False, failed=failed) for event in events]
+                    delivered = [_event_deliver(event, savepoints=False, failed=failed) for event in events]
+                    _events_store(events)
+                    return delivered
             except SavepointsNeeded:
                 events = _events_claim(event_ids)  # as they were: the attempt changed them
-        return [_event_deliver(event, savepoints=True, failed=failed) for event in events]
+        delivered = [_event_deliver(event, savepoints=True, failed=failed) for event in events]
+        _events_store(events)
+        return delivered
 
 
 def _event_deliver(event: "Event", *, savepoints: bool, failed: dict[tuple[int, str], BaseException]) -> bool:
     """Give `event` to its subscribers, with a savepoint each or without (then the first that raises
-    is noted in `failed` and ends the attempt: SavepointsNeeded)."""
+    is noted in `failed` and ends the attempt: SavepointsNeeded); the caller stores what changed on
+    it (_events_store)."""
     data = {**event.data, "event_id": str(event.uuid)}
     errors = []
     for subscriber in _subscribers_of(event.type):
@@ -318,9 +331,6 @@ def _event_deliver(event: "Event", *, savepoints: bool, failed: dict[tuple[int, 
         event.last_error = "\n".join(errors)[:2000]
     else:
         event.dispatched_at = now
-    _event_update(
-        event.pk, event.done, event.attempts, event.next_attempt_at, event.last_error, event.dispatched_at
-    )
     return not errors
 
 

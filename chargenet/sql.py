@@ -81,15 +81,22 @@ class Select(Generic[M]):
     main table where the backend has it. Lookups are equalities on "field" or "relation__field" of
     a joined relation; "…__iexact" compares `LOWER(column) = LOWER(value)`, which an index on the
     lowered column serves (the ORM's iexact is `LIKE` on SQLite and `UPPER(…)` on PostgreSQL, which
-    no such index serves)."""
+    no such index serves); "…__isnull" is `IS NULL` and takes no value. `many(…)` returns every row
+    the filter names, in primary-key order, takes a sequence for an "…__in" lookup, and with `lock`
+    skips the rows another transaction holds (SKIP LOCKED) where the backend can."""
 
     def __init__(
         self, model: type[M], *, where: Sequence[str], related: Sequence[str] = (), lock: bool = False
     ) -> None:
         self.model, self.where, self.related, self.lock = model, tuple(where), tuple(related), lock
-        self._compiled: dict[str, tuple[str, list[_Table], list[Field]]] = {}
+        self._compiled: dict[str, tuple[str, list[str], list[_Table], list[Field | None]]] = {}
+        self._one: dict[str, tuple[str, list[Field]]] = {}  # __call__'s statement and valued fields
 
-    def _compile(self, connection: BaseDatabaseWrapper) -> tuple[str, list[_Table], list[Field]]:
+    def _compile(
+        self, connection: BaseDatabaseWrapper
+    ) -> tuple[str, list[str], list[_Table], list[Field | None]]:
+        """The SELECT … FROM … JOIN head, the conditions (an "…__in" one ends in " IN ", its
+        placeholders added per call), the tables, and each condition's field (None: no value)."""
         qn = connection.ops.quote_name
         tables = [_Table(self.model, "t0", None, None, 0, 0, [], [])]
         by_path: dict[str, int] = {"": 0}
@@ -118,67 +125,132 @@ class Select(Generic[M]):
                 converters = _converters(field, table.alias, connection)
                 if converters:
                     table.converters.append((table.start + offset, converters, field.get_col(table.alias)))
-        conditions, fields = [], []
+        conditions: list[str] = []
+        fields: list[Field | None] = []
         for lookup in self.where:
-            iexact = lookup.endswith("__iexact")
-            path, _, name = lookup.removesuffix("__iexact").rpartition("__")
+            kind = lookup.rpartition("__")[2]
+            if kind in ("iexact", "in", "isnull"):
+                lookup = lookup.removesuffix(f"__{kind}")
+            else:
+                kind = ""
+            path, _, name = lookup.rpartition("__")
             table = tables[by_path[path]]
             field = _field(table.model, name)
             column = f"{qn(table.alias)}.{qn(field.column)}"
-            conditions.append(f"LOWER({column}) = LOWER(%s)" if iexact else f"{column} = %s")
+            if kind == "isnull":
+                conditions.append(f"{column} IS NULL")
+                fields.append(None)
+                continue
+            conditions.append(
+                {"iexact": f"LOWER({column}) = LOWER(%s)", "in": f"{column} IN "}.get(kind, f"{column} = %s")
+            )
             fields.append(field)
-        sql = (
-            f"SELECT {', '.join(columns)} FROM {qn(self.model._meta.db_table)} {qn('t0')} {' '.join(joins)} "
-            f"WHERE {' AND '.join(conditions)} {connection.ops.limit_offset_sql(0, 1)}"
+        head = (
+            f"SELECT {', '.join(columns)} FROM {qn(self.model._meta.db_table)} {qn('t0')} {' '.join(joins)}"
         )
-        if self.lock and connection.features.has_select_for_update:
-            of = (qn("t0"),) if connection.features.has_select_for_update_of else ()
-            sql += " " + connection.ops.for_update_sql(of=of)
-        return sql, tables, fields
+        return head, conditions, tables, fields
 
-    def __call__(self, *values: Any) -> M | None:
+    def _prepared(
+        self,
+    ) -> tuple[str, BaseDatabaseWrapper, tuple[str, list[str], list[_Table], list[Field | None]]]:
         db = router.db_for_write(self.model) if self.lock else router.db_for_read(self.model)
         connection = connections[db]
         compiled = self._compiled.get(db)
         if compiled is None:
             compiled = self._compiled[db] = self._compile(connection)
-        sql, tables, fields = compiled
+        return db, connection, compiled
+
+    def _lock_sql(self, connection: BaseDatabaseWrapper, *, skip_locked: bool) -> str:
+        if not (self.lock and connection.features.has_select_for_update):
+            return ""
+        qn = connection.ops.quote_name
+        of = (qn("t0"),) if connection.features.has_select_for_update_of else ()
+        skip_locked = skip_locked and connection.features.has_select_for_update_skip_locked
+        return " " + connection.ops.for_update_sql(of=of, skip_locked=skip_locked)
+
+    def __call__(self, *values: Any) -> M | None:
+        db, connection, (head, conditions, tables, fields) = self._prepared()
+        one = self._one.get(db)
+        if one is None:
+            assert not any(c.endswith(" IN ") for c in conditions), "an IN lookup names many rows: many()"
+            one = self._one[db] = (
+                f"{head} WHERE {' AND '.join(conditions)} {connection.ops.limit_offset_sql(0, 1)}"
+                + self._lock_sql(connection, skip_locked=False),
+                [field for field in fields if field is not None],
+            )
+        sql, valued = one
         params = [
-            field.get_db_prep_value(value, connection) for field, value in zip(fields, values, strict=True)
+            field.get_db_prep_value(value, connection) for field, value in zip(valued, values, strict=True)
         ]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
-        if row is None:
-            return None
-        row = list(row)
-        instances: list[Model | None] = []
-        for table in tables:
-            for column, converters, expression in table.converters:
-                value = row[column]
-                for converter in converters:
-                    value = converter(value, expression, connection)
-                row[column] = value
-            values_of = row[table.start : table.start + len(table.attnames)]
-            if row[table.pk] is None:
-                instance = None  # a nullable relation that is empty (LEFT OUTER JOIN)
+        return None if row is None else _instances(row, tables, db, connection)
+
+    def many(self, *values: Any) -> list[M]:
+        db, connection, (head, conditions, tables, fields) = self._prepared()
+        if len(values) != sum(field is not None for field in fields):
+            raise TypeError(f"{len(values)} values for the lookups {self.where}")
+        where: list[str] = []
+        params: list[Any] = []
+        given = iter(values)
+        for condition, field in zip(conditions, fields, strict=True):
+            if field is None:
+                where.append(condition)
+                continue
+            value = next(given)
+            if condition.endswith(" IN "):
+                if not value:
+                    return []
+                where.append(f"{condition}({', '.join(['%s'] * len(value))})")
+                params.extend(field.get_db_prep_value(v, connection) for v in value)
             else:
-                instance = _instance(table.model, db, table.attnames, values_of)
-            instances.append(instance)
-            if table.parent is not None and instances[table.parent] is not None:
-                table.field.set_cached_value(instances[table.parent], instance)
-        return instances[0]  # type: ignore[return-value]
+                where.append(condition)
+                params.append(field.get_db_prep_value(value, connection))
+        qn = connection.ops.quote_name
+        sql = (
+            f"{head} WHERE {' AND '.join(where)} ORDER BY {qn('t0')}.{qn(self.model._meta.pk.column)}"
+            + self._lock_sql(connection, skip_locked=True)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        return [_instances(row, tables, db, connection) for row in rows]
+
+
+def _instances(row: Sequence[Any], tables: list[_Table], db: str, connection: BaseDatabaseWrapper) -> Any:
+    """The main table's instance of a Select's `row`, with the joined ones cached on it."""
+    row = list(row)
+    instances: list[Model | None] = []
+    for table in tables:
+        for column, converters, expression in table.converters:
+            value = row[column]
+            for converter in converters:
+                value = converter(value, expression, connection)
+            row[column] = value
+        values_of = row[table.start : table.start + len(table.attnames)]
+        if row[table.pk] is None:
+            instance = None  # a nullable relation that is empty (LEFT OUTER JOIN)
+        else:
+            instance = _instance(table.model, db, table.attnames, values_of)
+        instances.append(instance)
+        if table.parent is not None and instances[table.parent] is not None:
+            table.field.set_cached_value(instances[table.parent], instance)
+    return instances[0]
 
 
 class Update:
     """`model.objects.filter(pk=pk).update(**dict(zip(fields, values)))`; returns the rows changed.
-    `unless_blank` names fields whose blank value leaves the row alone (`.exclude(field="")`)."""
+    `unless_blank` names fields whose blank value leaves the row alone (`.exclude(field="")`). A
+    value of a plain type that its column stores as it is skips the field's preparation, as in
+    `Insert.values`."""
 
     def __init__(
         self, model: type[Model], fields: Sequence[str], *, unless_blank: Sequence[str] = ()
     ) -> None:
         self.model = model
         self.fields = [_field(model, name) for name in fields]
+        self._plain = [_plain_types(field) for field in self.fields]
         self.unless_blank = [_field(model, name) for name in unless_blank]
         self._sql: dict[str, str] = {}
 
@@ -197,7 +269,8 @@ class Update:
 
     def _params(self, connection: BaseDatabaseWrapper, pk: Any, values: Sequence[Any]) -> list[Any]:
         prepared = [
-            field.get_db_prep_save(v, connection) for field, v in zip(self.fields, values, strict=True)
+            v if v is None or type(v) in plain else field.get_db_prep_save(v, connection)
+            for field, plain, v in zip(self.fields, self._plain, values, strict=True)
         ]
         return [*prepared, pk]
 
@@ -281,10 +354,7 @@ class Insert:
         """For each column: its attname, field, the types it stores unchanged, and its default."""
         plans = []
         for field in self.fields:
-            internal = field.get_internal_type()
-            if field.is_relation:
-                internal = field.target_field.get_internal_type()  # type: ignore[attr-defined]
-            plain = _PLAIN.get(internal, ())
+            plain = _plain_types(field)
             if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
                 assert isinstance(field, DateTimeField), f"{field} is set to now but is not a DateTimeField"
                 default: Any = _NOW
@@ -325,7 +395,15 @@ class Insert:
         return pks
 
 
-# Insert.values: the Python types each kind of column stores unchanged (get_db_prep_save(v) is v).
+def _plain_types(field: Field) -> tuple[type, ...]:
+    """The Python types that `field`'s column stores unchanged (its get_db_prep_save(v) is v)."""
+    internal = field.get_internal_type()
+    if field.is_relation:
+        internal = field.target_field.get_internal_type()  # type: ignore[attr-defined]
+    return _PLAIN.get(internal, ())
+
+
+# The Python types each kind of column stores unchanged.
 _TEXT = (str,)
 _INTEGER = (int,)
 _PLAIN: dict[str, tuple[type, ...]] = {

@@ -1,4 +1,4 @@
-"""chargenet/sql.py's Insert.values: the rows it writes are the rows the ORM writes."""
+"""chargenet/sql.py: the rows Insert.values writes and Select.many reads are the rows the ORM writes and reads."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -82,3 +82,24 @@ def test_values_refuses_a_row_that_names_no_column_and_stores_nothing():
         sql.Insert(OcppMessage).values([{"station": station, "identity": "CP-1", "payload": "[2]"}])
 
     assert not OcppMessage.objects.exists()
+
+
+@pytest.mark.django_db
+def test_many_reads_what_the_orm_reads_in_key_order_and_an_empty_list_names_nothing():
+    pks = sql.Insert(Event, returning_pks=True).values(
+        [{"type": f"t.{n}", "data": {"n": n}} for n in range(5)]
+    )
+    Event.objects.filter(pk=pks[1]).update(dispatched_at=timezone.now())
+    claim = sql.Select(Event, where=["id__in", "dispatched_at__isnull"], lock=True)
+
+    claimed = claim.many([pks[4], pks[1], pks[0], pks[3]])
+
+    expected = Event.objects.filter(pk__in=[pks[0], pks[3], pks[4]]).order_by("pk")
+    assert [e.pk for e in claimed] == [e.pk for e in expected] == [pks[0], pks[3], pks[4]]
+    for got, orm in zip(claimed, expected, strict=True):
+        assert (got.uuid, got.type, got.data, got.done, got.next_attempt_at, got.dispatched_at) == (
+            orm.uuid, orm.type, orm.data, orm.done, orm.next_attempt_at, None
+        )  # fmt: skip
+    assert claim.many([]) == []
+    with pytest.raises(TypeError):
+        claim.many([pks[0]], None)
