@@ -66,7 +66,8 @@ def _on_cdr_created(event_type: str, data: dict) -> None:
     answers; the provider's idempotency key makes a retry harmless)."""
     from billing.guest import services
 
-    services.guest_charge_settle(cdr_id=data["cdr_id"])
+    if services.guest_uid_possible(data.get("id_tag")):  # most CDRs are a card's: nothing to ask
+        services.guest_charge_settle(cdr_id=data["cdr_id"])
 
 
 def _on_guest_provider_event(event_type: str, data: dict) -> None:
