@@ -7,10 +7,12 @@ Celery queue's depth here, and what apps register on REGISTRY (stations: connect
 commands by status). Each ASGI node counts its own frames; Prometheus scrapes every node.
 """
 
+import functools
 import logging
 import os
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -57,7 +59,7 @@ def ocpp_frame_logged(
     """Count one frame of a station's connection (the OCPP consumer's hook; never raises)."""
     # A station names its own actions: anything unknown is "other", so labels stay few.
     label = action if action in KNOWN_ACTIONS else ("other" if action else "")
-    OCPP_MESSAGES.labels(direction, _KINDS.get(message_type or 0, "invalid"), label).inc()
+    _messages(direction, _KINDS.get(message_type or 0, "invalid"), label).inc()
     key = (id(connection), message_id)
     if direction == "in" and message_type == 2:
         if len(_waiting) < _WAITING_MAX:
@@ -65,7 +67,19 @@ def ocpp_frame_logged(
     elif direction == "out" and message_type in (3, 4):
         started = _waiting.pop(key, None)
         if started is not None:
-            OCPP_CALL_SECONDS.labels(started[1]).observe(time.monotonic() - started[0])
+            _call_seconds(started[1]).observe(time.monotonic() - started[0])
+
+
+# The labelled series, looked up once each: `labels()` validates and locks on every call, which was
+# most of counting a frame. The labels are few (known actions, "other"), so the caches stay small.
+@functools.lru_cache(maxsize=1024)
+def _messages(direction: str, kind: str, action: str) -> Any:
+    return OCPP_MESSAGES.labels(direction, kind, action)
+
+
+@functools.lru_cache(maxsize=1024)
+def _call_seconds(action: str) -> Any:
+    return OCPP_CALL_SECONDS.labels(action)
 
 
 class CeleryCollector(Collector):
