@@ -24,6 +24,7 @@ listens to; that part is best effort (a dashboard misses an update, nothing is l
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import threading
 import time
@@ -165,7 +166,7 @@ def _subscribers_of(event_type: str) -> list[Subscriber]:
 
 def event_batch_memo(key: str, compute: Callable[[], T]) -> T:
     """`compute()`, read once per dispatch transaction (in a run of them, once per phase of the run:
-    `_events_run`) and shared by the subscribers of every event in it. For settings-like reads that
+    `events_dispatch_due`) and shared by the subscribers of every event in it. For settings-like reads that
     no subscriber writes (webhook subscriptions, registered roaming partners, managed sites), and for the stations that can concern a subscriber at all
     (under a firmware update, with profiles to install again), used only to skip the ones that
     cannot: a subscriber may take a station out of such a set meanwhile (it then asks as before and
@@ -202,58 +203,99 @@ def event_dispatch(*, event_id: int) -> bool:
     it once; a failing subscriber is retried later (event_retry_delay). An event already dispatched,
     or held by another dispatcher, is left alone (returns False).
     """
-    delivered = _events_deliver([event_id])
+    delivered = _events_deliver(functools.partial(_events_claim, [event_id]))
     return bool(delivered) and delivered[0]
 
 
 def events_dispatch_due(*, limit: int = DISPATCH_BATCH) -> int:
-    """Dispatch the oldest events that are due (new ones and failed ones whose back-off is over);
-    returns how many were looked at, so a caller can go on while it equals `limit`."""
-    from chargenet.models import Event
+    """Dispatch the oldest events that are due (new ones and failed ones whose back-off is over), then
+    the events their subscribers publish (a priced session's cdr.created), until `limit` were looked
+    at or none is due; returns how many were looked at, so a caller can go on while it reaches
+    `limit`.
 
-    due = list(
-        Event.objects.filter(dispatched_at__isnull=True, next_attempt_at__lte=timezone.now())
-        .order_by("id")
-        .values_list("id", flat=True)[:limit]
-    )
-    return _events_run(due)
-
-
-def _events_run(due: list[int]) -> int:
-    """Dispatch the events `due`, in order, then the events their subscribers published, and so on;
-    returns how many were looked at."""
+    Each chunk is claimed by the transaction that delivers it (the oldest due events no other
+    dispatcher holds), so dispatchers running at once take different events: two Celery workers that
+    each listed the same due events first spent nearly half their work finding them taken."""
     # Many events per transaction (one commit for them all), but on SQLite, whose one write lock
     # the stations' writers wait for meanwhile, about DISPATCH_HOLD_SECONDS of work per
     # transaction: a few events first, then each chunk sized by how long the last one took an
     # event. 50 priced sessions in one transaction held the lock for half a second.
     budget = DISPATCH_HOLD_SECONDS if transaction.get_connection().vendor == "sqlite" else None
     size = DISPATCH_CHUNK if budget is None else DISPATCH_CHUNK_FIRST
-    # The events the subscribers publish (a priced session's cdr.created) are dispatched in the same
-    # run, after the others, instead of a transaction each; their live-feed news, and the others',
-    # go to the pages in one message at the end instead of one each. The settings-like reads
-    # (event_batch_memo) are made once per phase, not once per transaction: every event of a phase
-    # was committed before the phase began, so a setting changed since is one the event preceded.
-    outer = getattr(_batch, "followups", None), getattr(_batch, "feed", None), getattr(_batch, "memo", None)
-    _batch.followups, _batch.feed = [], []
-    looked = 0
+    # The live-feed news of the run goes to the pages in one message at the end instead of one each.
+    outer = getattr(_batch, "running", False), getattr(_batch, "feed", None), getattr(_batch, "memo", None)
+    _batch.running, _batch.feed = True, []
+    looked, upto = 0, 0
     try:
-        while due:
-            _batch.memo, start = {}, 0
-            while start < len(due):
-                chunk = due[start : start + size]
+        while looked < limit:
+            # A phase: the due events up to the newest one now; what their subscribers publish is
+            # the next phase's. The settings-like reads (event_batch_memo) are made once per phase,
+            # not once per transaction: every event of a phase was stored before the phase began,
+            # so a setting changed since is one the event preceded. (On SQLite, where one writer
+            # at a time takes the next ids, exactly; on PostgreSQL an event whose transaction was
+            # still open when the phase began may get the phase's reads.)
+            newest = _events_newest_id()
+            if newest <= upto:
+                break  # nothing stored since the last phase began
+            _batch.memo, upto, more = {}, newest, [True]
+            while more[0] and looked < limit:
                 began = time.monotonic()
-                _events_deliver(chunk)
-                start += len(chunk)
+                claim = functools.partial(_events_claim_due, min(size, limit - looked), upto, more)
+                count = len(_events_deliver(claim))
+                if not count:
+                    break
+                looked += count
                 if budget is not None:
-                    took = max(time.monotonic() - began, 1e-6) / len(chunk)
+                    took = max(time.monotonic() - began, 1e-6) / count
                     size = max(1, min(DISPATCH_CHUNK, int(budget / took)))
-            looked += len(due)
-            due, _batch.followups = _batch.followups, []
     finally:
-        feed, (_batch.followups, _batch.feed, _batch.memo) = _batch.feed, outer
+        feed, (_batch.running, _batch.feed, _batch.memo) = _batch.feed, outer
         if feed:
             _live_feed_deliver_many(feed)
     return looked
+
+
+def _events_newest_id() -> int:
+    from chargenet.models import Event
+
+    global _events_newest_sql
+    if _events_newest_sql is None:
+        _events_newest_sql = sql.Raw(
+            Event, lambda qn: f"SELECT MAX({qn('id')}) FROM {qn(Event._meta.db_table)}"
+        )
+    [(newest,)] = _events_newest_sql()
+    return newest or 0
+
+
+_events_newest_sql: sql.Raw | None = None
+
+
+def _events_claim_due(size: int, upto: int, more: list[bool]) -> list["Event"]:
+    """Claim the `size` oldest due events up to id `upto` that no other dispatcher holds; `more[0]`
+    tells whether any is left after them (one more is looked for), so that the last chunk of a
+    phase is known without a transaction that finds nothing."""
+    from chargenet.models import Event
+
+    connection = transaction.get_connection()
+    statement = _events_due_sql.get(connection.alias)
+    if statement is None:
+        qn = connection.ops.quote_name
+        lock = ""
+        if connection.features.has_select_for_update_skip_locked:
+            lock = " " + connection.ops.for_update_sql(skip_locked=True)
+        statement = _events_due_sql[connection.alias] = (
+            f"SELECT {qn('id')} FROM {qn(Event._meta.db_table)} WHERE {qn('dispatched_at')} IS NULL "
+            f"AND {qn('next_attempt_at')} <= %s AND {qn('id')} <= %s ORDER BY {qn('id')} LIMIT %s{lock}"
+        )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [now, upto, size + 1])
+        due = [pk for (pk,) in cursor.fetchall()]
+    more[0] = len(due) > size
+    return _events_claim(due[:size])
+
+
+_events_due_sql: dict[str, str] = {}
 
 
 def _events_claim(event_ids: list[int]) -> list["Event"]:
@@ -269,9 +311,9 @@ def _events_claim(event_ids: list[int]) -> list["Event"]:
 _events_claim_sql: "sql.Select[Event] | None" = None
 
 
-def _events_deliver(event_ids: list[int]) -> list[bool]:
-    """Claim the events and give each to its subscribers, in one transaction; returns, for each event
-    claimed, whether every subscriber took it.
+def _events_deliver(claim: Callable[[], list["Event"]]) -> list[bool]:
+    """Claim events (`claim()`) and give each to its subscribers, in one transaction; returns, for
+    each event claimed, whether every subscriber took it.
 
     A savepoint around every subscriber call would cost more than most subscribers' own work, and
     they almost never raise. So the calls first run without savepoints, under one savepoint for the
@@ -281,7 +323,7 @@ def _events_deliver(event_ids: list[int]) -> list[bool]:
     the second way."""
     failed: dict[tuple[int, str], BaseException] = {}
     with _dispatch_transaction():
-        events = _events_claim(event_ids)
+        events = claim()
         if not any(event.attempts for event in events):
             try:
                 with transaction.atomic():
@@ -289,7 +331,9 @@ def _events_deliver(event_ids: list[int]) -> list[bool]:
                     _events_store(events)
                     return delivered
             except SavepointsNeeded:
-                events = _events_claim(event_ids)  # as they were: the attempt changed them
+                events = _events_claim(
+                    [event.pk for event in events]
+                )  # as they were: the attempt changed them
         delivered = [_event_deliver(event, savepoints=True, failed=failed) for event in events]
         _events_store(events)
         return delivered
@@ -346,9 +390,8 @@ def events_prune(*, older_than: timedelta) -> int:
 
 def _committed(event_id: int, event_type: str, data: dict[str, Any]) -> None:
     loop = _server_loop()
-    followups = getattr(_batch, "followups", None)
-    if followups is not None:
-        followups.append(event_id)  # published by a subscriber: events_dispatch_due takes it next
+    if getattr(_batch, "running", False):
+        pass  # published by a subscriber: the next phase of events_dispatch_due takes it
     elif loop is None:
         try:
             event_dispatch(event_id=event_id)

@@ -281,3 +281,44 @@ def test_events_a_subscriber_publishes_are_dispatched_in_the_same_run_a_chunk_at
     # …in the chunks of the run (each reads the webhook subscriptions once), not a transaction each
     reads = [q for q in queries if 'FROM "chargenet_webhooksubscription"' in q["sql"]]
     assert 1 < len(reads) <= 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dispatcher_beside_another_takes_the_events_the_other_does_not_hold():
+    import threading
+
+    from django.db import connection, connections
+
+    from chargenet import events
+
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite lets one transaction write at a time: a second dispatcher waits for the first")
+    for n in range(10):
+        event_publish("test.recorded", {"n": n})
+    received.clear()
+    Event.objects.update(dispatched_at=None, done=[])
+    holding, release = threading.Event(), threading.Event()
+
+    def other_dispatcher() -> None:
+        # another worker's transaction, in the middle of the first four events
+        try:
+            with transaction.atomic():
+                events._events_claim_due(4, 10**9, [True])
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=other_dispatcher)
+    other.start()
+    assert holding.wait(10)
+    try:
+        # this dispatcher delivers the five the other does not hold (it holds its four and the one
+        # it looked at to know there were more), and does not wait for it
+        assert events_dispatch_due() == 5
+    finally:
+        release.set()
+        other.join()
+
+    assert sorted(data["n"] for _, data in received) == list(range(5, 10))
+    assert Event.objects.filter(dispatched_at__isnull=True).count() == 5
