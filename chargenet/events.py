@@ -237,7 +237,7 @@ def events_dispatch_due(*, limit: int = DISPATCH_BATCH) -> int:
             newest = _events_newest_id()
             if newest <= upto:
                 break  # nothing stored since the last phase began
-            _batch.memo, upto, more = {}, newest, [True]
+            _batch.memo, _batch.published, upto, more = {}, 0, newest, [True]
             while more[0] and looked < limit:
                 began = time.monotonic()
                 claim = functools.partial(_events_claim_due, min(size, limit - looked), upto, more)
@@ -248,6 +248,11 @@ def events_dispatch_due(*, limit: int = DISPATCH_BATCH) -> int:
                 if budget is not None:
                     took = max(time.monotonic() - began, 1e-6) / count
                     size = max(1, min(DISPATCH_CHUNK, int(budget / took)))
+            if not _batch.published:
+                # Nothing for a next phase but what stations stored meanwhile: the next run (a
+                # nudge, at most one a second) takes it with the rest of that second's. Taking it
+                # now, a few events a phase, cost a settings read and a transaction each.
+                break
     finally:
         feed, (_batch.running, _batch.feed, _batch.memo) = _batch.feed, outer
         if feed:
@@ -283,9 +288,11 @@ def _events_claim_due(size: int, upto: int, more: list[bool]) -> list["Event"]:
         lock = ""
         if connection.features.has_select_for_update_skip_locked:
             lock = " " + connection.ops.for_update_sql(skip_locked=True)
+        # "+id": the pending events' partial index (event_pending_idx), then a sort of those few;
+        # without it SQLite walks the primary key through every event ever dispatched, per chunk.
         statement = _events_due_sql[connection.alias] = (
             f"SELECT {qn('id')} FROM {qn(Event._meta.db_table)} WHERE {qn('dispatched_at')} IS NULL "
-            f"AND {qn('next_attempt_at')} <= %s AND {qn('id')} <= %s ORDER BY {qn('id')} LIMIT %s{lock}"
+            f"AND {qn('next_attempt_at')} <= %s AND +{qn('id')} <= %s ORDER BY +{qn('id')} LIMIT %s{lock}"
         )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
@@ -391,7 +398,7 @@ def events_prune(*, older_than: timedelta) -> int:
 def _committed(event_id: int, event_type: str, data: dict[str, Any]) -> None:
     loop = _server_loop()
     if getattr(_batch, "running", False):
-        pass  # published by a subscriber: the next phase of events_dispatch_due takes it
+        _batch.published += 1  # published by a subscriber: the next phase of events_dispatch_due takes it
     elif loop is None:
         try:
             event_dispatch(event_id=event_id)
