@@ -166,12 +166,13 @@ def _subscribers_of(event_type: str) -> list[Subscriber]:
 
 def event_batch_memo(key: str, compute: Callable[[], T]) -> T:
     """`compute()`, read once per dispatch transaction (in a run of them, once per phase of the run:
-    `events_dispatch_due`) and shared by the subscribers of every event in it. For settings-like reads that
-    no subscriber writes (webhook subscriptions, registered roaming partners, managed sites), and for the stations that can concern a subscriber at all
-    (under a firmware update, with profiles to install again), used only to skip the ones that
-    cannot: a subscriber may take a station out of such a set meanwhile (it then asks as before and
-    finds nothing), never put one in. Most events need none of them, and asking each time was most
-    of the dispatcher's work. Outside a dispatch it is computed on every call."""
+    `events_dispatch_due`) and shared by the subscribers of every event in it. For settings-like
+    reads that no subscriber writes (webhook subscriptions, registered roaming partners, managed
+    sites), and for the stations that can concern a subscriber at all (under a firmware update,
+    with profiles to install again), used only to skip the ones that cannot: a subscriber may take
+    a station out of such a set meanwhile (it then asks as before and finds nothing), never put one
+    in. Most events need none of them, and asking each time was most of the dispatcher's work.
+    Outside a dispatch it is computed on every call."""
     memo = getattr(_batch, "memo", None)
     if memo is None:
         return compute()
@@ -338,9 +339,8 @@ def _events_deliver(claim: Callable[[], list["Event"]]) -> list[bool]:
                     _events_store(events)
                     return delivered
             except SavepointsNeeded:
-                events = _events_claim(
-                    [event.pk for event in events]
-                )  # as they were: the attempt changed them
+                claimed = [event.pk for event in events]
+                events = _events_claim(claimed)  # as they were: the attempt changed them
         delivered = [_event_deliver(event, savepoints=True, failed=failed) for event in events]
         _events_store(events)
         return delivered
