@@ -1,5 +1,6 @@
 """The outbox: an event is stored with the change that caused it and reaches every subscriber once."""
 
+import threading
 import time
 from datetime import timedelta
 
@@ -56,6 +57,21 @@ def parent(event_type: str, data: dict) -> None:
 
 
 event_subscribe("test.parent", parent)
+
+held: list[tuple[str, int]] = []  # (the dispatching thread's name, the event's n)
+holding, release = threading.Event(), threading.Event()
+
+
+def hold(event_type: str, data: dict) -> None:
+    """Records who delivered the event; in the thread "other-worker" it waits to be released."""
+    name = threading.current_thread().name
+    held.append((name, data["n"]))
+    if name == "other-worker":
+        holding.set()
+        assert release.wait(10)
+
+
+event_subscribe("test.held", hold)
 
 
 @pytest.fixture(autouse=True)
@@ -289,36 +305,32 @@ def test_a_dispatcher_beside_another_takes_the_events_the_other_does_not_hold():
 
     from django.db import connection, connections
 
-    from chargenet import events
-
     if connection.vendor == "sqlite":
         pytest.skip("SQLite lets one transaction write at a time: a second dispatcher waits for the first")
     for n in range(10):
-        event_publish("test.recorded", {"n": n})
-    received.clear()
+        event_publish("test.held", {"n": n})
+    held.clear()
     Event.objects.update(dispatched_at=None, done=[])
-    holding, release = threading.Event(), threading.Event()
 
-    def other_dispatcher() -> None:
-        # another worker's transaction, in the middle of the first four events
+    def other_worker() -> None:
+        # another worker's run of four events, stuck in a subscriber of its first one
         try:
-            with transaction.atomic():
-                events._events_claim_due(4, 10**9, [True])
-                holding.set()
-                release.wait(10)
+            events_dispatch_due(limit=4)
         finally:
             connections.close_all()
 
-    other = threading.Thread(target=other_dispatcher)
+    other = threading.Thread(target=other_worker, name="other-worker")
     other.start()
     assert holding.wait(10)
     try:
-        # this dispatcher delivers the five the other does not hold (it holds its four and the one
-        # it looked at to know there were more), and does not wait for it
+        # this dispatcher delivers every event the other does not hold, without waiting for it: it
+        # holds its four, and the one it looked at to know its run had more
         assert events_dispatch_due() == 5
+        assert sorted(n for thread, n in held if thread == "MainThread") == list(range(5, 10))
     finally:
         release.set()
         other.join()
 
-    assert sorted(data["n"] for _, data in received) == list(range(5, 10))
-    assert Event.objects.filter(dispatched_at__isnull=True).count() == 5
+    # and once the other's transaction commits, its four are delivered once, by it
+    assert sorted(n for thread, n in held if thread == "other-worker") == [0, 1, 2, 3]
+    assert Event.objects.filter(dispatched_at__isnull=True).count() == 1
