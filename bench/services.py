@@ -207,9 +207,9 @@ def measure(args: argparse.Namespace) -> None:
 
 def dispatch(args: argparse.Namespace) -> None:
     """The events the rounds published, handed to their subscribers the way the Celery worker does
-    (`events_dispatch_due`), one event type at a time (the others wait) so each gets its own row; the events
-    their subscribers publish (a priced session's cdr.created) count in the row of the event that
-    caused them."""
+    (`events_dispatch_due`), one event type at a time (the others wait) so each gets its own row;
+    the events their subscribers publish (a priced session's cdr.created) count in the row of the
+    event that caused them."""
     from asgiref.sync import SyncToAsync
     from django.db import connection
     from django.utils import timezone

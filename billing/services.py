@@ -454,7 +454,8 @@ def cdr_create_for_session(*, session_id: int) -> Cdr:
             return _cdr_price_and_store(session=session, tariff=tariff, supersedes=None, sequence=count)
     except IntegrityError:
         # Another worker priced the same session at the same moment: theirs stands.
-        return Cdr.objects.get(session=session, kind=Cdr.Kind.NORMAL, supersedes__isnull=True)
+        [(_, existing_id)] = _session_cdrs(Cdr.Kind.NORMAL, session_id)
+        return Cdr.objects.get(pk=existing_id)
 
 
 def cdrs_create_missing(*, stopped_before: datetime, stopped_after: datetime) -> list[Cdr]:

@@ -1,4 +1,4 @@
-"""chargenet/sql.py: the rows Insert.values writes and Select.many reads are the rows the ORM writes and reads."""
+"""chargenet/sql.py: the rows Insert.values writes and Select.many reads are the ORM's."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
