@@ -282,28 +282,20 @@ def _events_claim_due(size: int, upto: int, more: list[bool]) -> list["Event"]:
     phase is known without a transaction that finds nothing."""
     from chargenet.models import Event
 
-    connection = transaction.get_connection()
-    statement = _events_due_sql.get(connection.alias)
-    if statement is None:
-        qn = connection.ops.quote_name
-        lock = ""
-        if connection.features.has_select_for_update_skip_locked:
-            lock = " " + connection.ops.for_update_sql(skip_locked=True)
-        # "+id": the pending events' partial index (event_pending_idx), then a sort of those few;
-        # without it SQLite walks the primary key through every event ever dispatched, per chunk.
-        statement = _events_due_sql[connection.alias] = (
-            f"SELECT {qn('id')} FROM {qn(Event._meta.db_table)} WHERE {qn('dispatched_at')} IS NULL "
-            f"AND {qn('next_attempt_at')} <= %s AND +{qn('id')} <= %s ORDER BY +{qn('id')} LIMIT %s{lock}"
+    global _events_due_sql
+    if _events_due_sql is None:
+        # In id order through the pending events' partial index on id (event_pending_id_idx):
+        # dispatched events leave it (on PostgreSQL their entries are passed over once, then
+        # marked dead), so neither database walks every event ever dispatched.
+        _events_due_sql = sql.Select(
+            Event, where=["dispatched_at__isnull", "id__lte", "next_attempt_at__lte"], lock=True
         )
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [now, upto, size + 1])
-        due = [pk for (pk,) in cursor.fetchall()]
+    due = _events_due_sql.many(upto, timezone.now(), limit=size + 1)
     more[0] = len(due) > size
-    return _events_claim(due[:size])
+    return due[:size]
 
 
-_events_due_sql: dict[str, str] = {}
+_events_due_sql: "sql.Select[Event] | None" = None
 
 
 def _events_claim(event_ids: list[int]) -> list["Event"]:

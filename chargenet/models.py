@@ -77,10 +77,9 @@ class Event(models.Model):
 
     class Meta:
         indexes = [
+            # The dispatcher's due events, in id order (chargenet/events.py _events_claim_due).
             models.Index(
-                fields=["next_attempt_at"],
-                condition=models.Q(dispatched_at__isnull=True),
-                name="event_pending_idx",
+                fields=["id"], condition=models.Q(dispatched_at__isnull=True), name="event_pending_id_idx"
             )
         ]
 

@@ -142,11 +142,20 @@ if DATABASE_URL is None:
     }
 else:
     try:
-        DATABASES = {
-            "default": dict(dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True))
-        }
+        _database = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
     except Exception as exc:  # dj-database-url raises several types for malformed URLs
         raise ConfigError(f"DATABASE_URL could not be parsed: {exc}") from None
+    if DATABASE_URL.startswith("postgres") and env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        # Parameters bound by the server, and a statement a connection runs a fifth time prepared
+        # there: PostgreSQL then plans it once instead of on every call, which was half of its CPU
+        # in the session mix (docs/performance.md). Behind a pooler in transaction mode this
+        # needs PgBouncer 1.21+ with max_prepared_statements, or this setting off.
+        _database["OPTIONS"] = {
+            **_database.get("OPTIONS", {}),
+            "server_side_binding": True,
+            "prepare_threshold": 5,
+        }
+    DATABASES = {"default": dict(_database)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer and Celery broker --------------------------------------------------

@@ -82,8 +82,9 @@ class Select(Generic[M]):
     a joined relation; "…__iexact" compares `LOWER(column) = LOWER(value)`, which an index on the
     lowered column serves (the ORM's iexact is `LIKE` on SQLite and `UPPER(…)` on PostgreSQL, which
     no such index serves); "…__isnull" is `IS NULL` and takes no value. `many(…)` returns every row
-    the filter names, in primary-key order, takes a sequence for an "…__in" lookup, and with `lock`
-    skips the rows another transaction holds (SKIP LOCKED) where the backend can."""
+    the filter names (the first `limit` of them), in primary-key order, takes a sequence for an
+    "…__in" lookup and a bound for an "…__lte" one, and with `lock` skips the rows another
+    transaction holds (SKIP LOCKED) where the backend can."""
 
     def __init__(
         self, model: type[M], *, where: Sequence[str], related: Sequence[str] = (), lock: bool = False
@@ -129,7 +130,7 @@ class Select(Generic[M]):
         fields: list[Field | None] = []
         for lookup in self.where:
             kind = lookup.rpartition("__")[2]
-            if kind in ("iexact", "in", "isnull"):
+            if kind in ("iexact", "in", "isnull", "lte"):
                 lookup = lookup.removesuffix(f"__{kind}")
             else:
                 kind = ""
@@ -142,7 +143,11 @@ class Select(Generic[M]):
                 fields.append(None)
                 continue
             conditions.append(
-                {"iexact": f"LOWER({column}) = LOWER(%s)", "in": f"{column} IN "}.get(kind, f"{column} = %s")
+                {
+                    "iexact": f"LOWER({column}) = LOWER(%s)",
+                    "in": f"{column} IN ",
+                    "lte": f"{column} <= %s",
+                }.get(kind, f"{column} = %s")
             )
             fields.append(field)
         head = (
@@ -187,7 +192,7 @@ class Select(Generic[M]):
             row = cursor.fetchone()
         return None if row is None else _instances(row, tables, db, connection)
 
-    def many(self, *values: Any) -> list[M]:
+    def many(self, *values: Any, limit: int | None = None) -> list[M]:
         db, connection, (head, conditions, tables, fields) = self._prepared()
         if len(values) != sum(field is not None for field in fields):
             raise TypeError(f"{len(values)} values for the lookups {self.where}")
@@ -210,6 +215,7 @@ class Select(Generic[M]):
         qn = connection.ops.quote_name
         sql = (
             f"{head} WHERE {' AND '.join(where)} ORDER BY {qn('t0')}.{qn(self.model._meta.pk.column)}"
+            + ("" if limit is None else f" {connection.ops.limit_offset_sql(0, limit)}")
             + self._lock_sql(connection, skip_locked=True)
         )
         with connection.cursor() as cursor:

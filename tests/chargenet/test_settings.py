@@ -27,6 +27,14 @@ def run_check(**env: str) -> subprocess.CompletedProcess:
         ({"DEBUG": "0", "ALLOWED_HOSTS": "example.com"}, "SECRET_KEY must be set when DEBUG is off"),
         ({"DEBUG": "0", "SECRET_KEY": "s3cret-" * 5}, "ALLOWED_HOSTS must be set when DEBUG is off"),
         ({"DEBUG": "maybe"}, "DEBUG must be a boolean"),
+        (
+            {
+                "DATABASE_URL": "postgres://db/chargenet",
+                "DEBUG": "1",
+                "DATABASE_PREPARED_STATEMENTS": "often",
+            },
+            "DATABASE_PREPARED_STATEMENTS must be a boolean",
+        ),
         ({"REDIS_URL": "http://cache:6379"}, "REDIS_URL must be a URL starting with redis://"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be plain or json"),
     ],

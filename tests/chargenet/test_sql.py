@@ -1,6 +1,6 @@
 """chargenet/sql.py: the rows Insert.values writes and Select.many reads are the ORM's."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -103,3 +103,8 @@ def test_many_reads_what_the_orm_reads_in_key_order_and_an_empty_list_names_noth
     assert claim.many([]) == []
     with pytest.raises(TypeError):
         claim.many([pks[0]], None)
+    # A bound and a limit: the first pending ones up to an id, as the dispatcher claims them.
+    Event.objects.filter(pk=pks[2]).update(next_attempt_at=timezone.now() + timedelta(hours=1))
+    due = sql.Select(Event, where=["dispatched_at__isnull", "id__lte", "next_attempt_at__lte"], lock=True)
+    assert [e.pk for e in due.many(pks[3], timezone.now())] == [pks[0], pks[3]]
+    assert [e.pk for e in due.many(pks[4], timezone.now(), limit=2)] == [pks[0], pks[3]]
