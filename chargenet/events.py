@@ -284,9 +284,9 @@ def _events_claim_due(size: int, upto: int, more: list[bool]) -> list["Event"]:
 
     global _events_due_sql
     if _events_due_sql is None:
-        # In id order through the pending events' partial index on id (event_pending_id_idx):
-        # dispatched events leave it (on PostgreSQL their entries are passed over once, then
-        # marked dead), so neither database walks every event ever dispatched.
+        # In id order through the pending events' partial index on id (event_pending_id_idx),
+        # stopping at the chunk: dispatched events leave it (on PostgreSQL an index scan passes
+        # over a dispatched event's entry once and marks it dead until the vacuum removes it).
         _events_due_sql = sql.Select(
             Event, where=["dispatched_at__isnull", "id__lte", "next_attempt_at__lte"], lock=True
         )

@@ -56,8 +56,9 @@ class OcppMessage(models.Model):
         IN = "in", _("Station → CSMS")
         OUT = "out", _("CSMS → station")
 
+    # No index of its own: the (station, created_at) index below serves a station's lookups.
     station = models.ForeignKey(
-        Station, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+        Station, null=True, blank=True, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     identity = models.CharField(max_length=48)
     direction = models.CharField(max_length=3, choices=Direction.choices)

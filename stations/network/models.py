@@ -178,7 +178,10 @@ class Connector(models.Model):
 class ConnectorStatusChange(models.Model):
     """One StatusNotification: the status history of a connector (connector blank = the station)."""
 
-    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="status_changes")
+    # No index of its own: the (station, timestamp) index below serves a station's lookups.
+    station = models.ForeignKey(
+        Station, on_delete=models.CASCADE, related_name="status_changes", db_index=False
+    )
     connector = models.ForeignKey(
         Connector, null=True, blank=True, on_delete=models.CASCADE, related_name="status_changes"
     )

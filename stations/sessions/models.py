@@ -67,9 +67,13 @@ class Session(models.Model):
 class MeterSample(models.Model):
     """One sampled value of a meter (a measurand at a time, phase and location), normalised."""
 
-    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="meter_samples")
+    # No index of their own: meter_sample_unique and the (session, timestamp) index below serve a
+    # station's and a session's lookups, and every index is written by every sample stored.
+    station = models.ForeignKey(
+        Station, on_delete=models.CASCADE, related_name="meter_samples", db_index=False
+    )
     session = models.ForeignKey(
-        Session, null=True, blank=True, on_delete=models.CASCADE, related_name="samples"
+        Session, null=True, blank=True, on_delete=models.CASCADE, related_name="samples", db_index=False
     )
     evse_id = models.PositiveIntegerField(default=0)
     timestamp = models.DateTimeField()
