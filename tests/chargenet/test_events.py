@@ -310,6 +310,8 @@ def test_a_dispatcher_beside_another_takes_the_events_the_other_does_not_hold():
     for n in range(10):
         event_publish("test.held", {"n": n})
     held.clear()
+    holding.clear()
+    release.clear()
     Event.objects.update(dispatched_at=None, done=[])
 
     def other_worker() -> None:
