@@ -11,6 +11,7 @@ frames received before it are committed.
 
 import asyncio
 import base64
+import contextlib
 import functools
 import json
 import logging
@@ -23,6 +24,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
@@ -88,6 +90,7 @@ FOLLOW_UP_ACTIONS = {
 # How long disconnect() lets the command loop settle (finish a claim, record the outcome) before it
 # cancels what is left; daphne gives the whole disconnect 10 s (--application-close-timeout).
 SETTLE_SECONDS = 5.0
+LAYER_RETRY_SECONDS = 1.0
 CLOSE_REPLACED = 4000
 # RFC 6455 §7.4.1: 1011 "unexpected condition"; 1000 after an unagreeable subprotocol (OCPP-J §3.2
 # only asks us to close; daphne/autobahn would refuse 1002 and leave the socket open).
@@ -157,10 +160,67 @@ def _redact(action: str, payload: Any) -> Any:
     return payload
 
 
+_layer_failure_logged = 0.0
+
+
+def layer_failure_log() -> None:
+    """One warning a minute for the process, not one per connection, while the channel layer is down."""
+    global _layer_failure_logged
+    if time.monotonic() - _layer_failure_logged >= 60:
+        _layer_failure_logged = time.monotonic()
+        logger.warning("the channel layer cannot be read; station commands wait until it can", exc_info=True)
+
+
 class OcppConsumer(AsyncWebsocketConsumer):
     """One station's WebSocket connection."""
 
     station_id: int | None = None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Channels' consumer loop without its task per frame. Channels waits for the WebSocket and
+        the channel layer together (`asyncio.wait`) and starts a new task for the next frame after
+        each one: a task, a coroutine and their context per frame, alive until the station's next
+        frame seconds or minutes later, so the cycle collector promoted them into its old
+        generations and, as they piled up, stopped the event loop for full collections
+        (docs/performance.md). Here the frames are awaited directly, and the channel layer (a few
+        messages a day per station) by one task for the connection's life; both hand their messages
+        to `dispatch` one at a time, as Channels does."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.base_send = send
+        self.dispatching = asyncio.Lock()
+        layer = asyncio.ensure_future(self.layer_receive())
+        try:
+            while True:
+                message = await receive()
+                async with self.dispatching:
+                    await self.dispatch(message)
+        except StopConsumer:
+            pass
+        finally:
+            layer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await layer
+
+    async def layer_receive(self) -> None:
+        """The channel layer's messages for this connection (commands waiting, replaced), one at a
+        time between frames. A failing handler, or a channel layer that cannot be read, is logged and
+        the connection stays up (its commands stay queued in the database)."""
+        while True:
+            try:
+                message = await self.channel_layer.receive(self.channel_name)
+            except Exception:
+                layer_failure_log()
+                await asyncio.sleep(LAYER_RETRY_SECONDS)
+                continue
+            async with self.dispatching:
+                try:
+                    await self.dispatch(message)
+                except Exception:
+                    logger.exception(
+                        "channel layer message %s for %s failed", message.get("type"), self.scope["path"]
+                    )
 
     async def dispatch(self, message: dict) -> None:
         # Channels' own dispatch first closes "old" database connections, a hop to its one shared

@@ -160,6 +160,7 @@ class Charger:
     call_errors: list[str] = field(default_factory=list)
     completed: list[int] = field(default_factory=list)
     booted: bool = False
+    connects: int = 0  # WebSocket connections opened, the first included
 
     def __post_init__(self) -> None:
         self.sim = SimulatedStation(
@@ -171,6 +172,7 @@ class Charger:
             try:
                 await self.sim.close()
                 await self.sim.connect(open_timeout=5)
+                self.connects += 1
                 # Boot once: after a lost connection a charger reconnects without rebooting (a
                 # boot would end its running session).
                 if not self.booted:
