@@ -12,6 +12,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chargenet.routing import ocpp_urlpatterns, websocket_urlpatterns  # noqa: E402
+from chargenet.web_server import settle_collector  # noqa: E402
 
 OCPP_PREFIX = "/ocpp/"
 ocpp_application = URLRouter(ocpp_urlpatterns)
@@ -26,3 +27,5 @@ async def websocket_application(scope, receive, send):
 
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+
+settle_collector()

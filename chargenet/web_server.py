@@ -11,6 +11,7 @@ The supervisor keeps the sockets, so a server that dies and is restarted finds t
 arrived meanwhile waiting in its socket's backlog.
 """
 
+import gc
 import socket
 import sys
 
@@ -18,6 +19,25 @@ WS_MAX_SIZE = 1 << 20  # 1 MiB: larger frames are refused by the server before t
 
 
 BACKLOG = 4096
+
+# Objects the collector's youngest generation may hold before it runs (Python's default: 700).
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def settle_collector() -> None:
+    """Keep the cycle collector off the event loop's critical path, once the application is loaded.
+
+    A full collection stops the process while it walks every container object: with a few thousand
+    connections, 100-300 ms in which no station is answered (docs/performance.md). The objects that
+    exist once Django, the URL conf, the models and the OCPP schemas are loaded live as long as the
+    process, so they are frozen out of every collection; and the youngest generation is collected
+    after 10,000 new objects instead of 700, so the objects of the messages in flight are no longer
+    promoted into the old generations, whose growth is what triggers a full collection. Garbage
+    cycles are still collected, less often."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def listening_sockets(*, host: str, port: int, count: int) -> list[socket.socket]:
