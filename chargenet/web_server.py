@@ -29,7 +29,7 @@ def settle_collector() -> None:
 
     A full collection stops the process while it walks every container object: with a few thousand
     connections, 100-300 ms in which no station is answered (docs/performance.md). The objects that
-    exist once Django, the URL conf, the models and the OCPP schemas are loaded live as long as the
+    exist once Django, the URL conf, the models and the consumers are loaded live as long as the
     process, so they are frozen out of every collection; and the youngest generation is collected
     after 10,000 new objects instead of 700, so the objects of the messages in flight are no longer
     promoted into the old generations, whose growth is what triggers a full collection. Garbage

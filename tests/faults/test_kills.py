@@ -2,7 +2,9 @@
 are killed (SIGKILL) while a fleet charges and while an invoice run is under way."""
 
 import asyncio
+import json
 import time
+import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as day_time
@@ -40,6 +42,7 @@ class Kill:
 class Outage:
     chargers: list[Charger]
     kills: list[Kill]
+    command: dict  # a command sent through the API after the kills, as the API answered it
     healthy_at: float
     receiver: Receiver
 
@@ -52,7 +55,21 @@ def _wait_until(predicate, *, deadline: float, every: float = 0.5) -> bool:
     return True
 
 
-async def _charge_through_kills(system: System, chargers: list[Charger]) -> list[Kill]:
+def _command_send(system: System, identity: str, api_key: str) -> dict:
+    """GetConfiguration through the system's API, waiting up to 15 s for the station's answer."""
+    request = urllib.request.Request(
+        f"{system.base_url}/api/v1/stations/{identity}/commands/",
+        data=json.dumps({"action": "GetConfiguration", "payload": {}, "wait": 15}).encode(),
+        headers={"Authorization": f"Token {api_key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+async def _charge_through_kills(
+    system: System, chargers: list[Charger], api_key: str
+) -> tuple[list[Kill], dict]:
     stop = asyncio.Event()
     fleet = [asyncio.create_task(charger.charge(stop)) for charger in chargers]
     kills = []
@@ -73,11 +90,13 @@ async def _charge_through_kills(system: System, chargers: list[Charger]) -> list
                 sum(c.connects for c in chargers) - connects,
             )
         )
+    # the channel layer that carries a command to the connection holding the station came back too
+    command = await asyncio.to_thread(_command_send, system, chargers[0].identity, api_key)
     stop.set()
     await asyncio.wait_for(asyncio.gather(*fleet), timeout=120)
     for charger in chargers:
         await charger.sim.close()
-    return kills
+    return kills, command
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +104,7 @@ def outage(system, django_db_blocker):
     """A fleet charges (sessions back to back) while an ASGI server, the worker and Redis are killed in turn;
     an integrator is subscribed to session.stopped."""
     from chargenet.models import User
+    from chargenet.services import api_token_create
     from chargenet.webhooks.services import webhook_subscription_create
     from rfid.models import Driver
     from rfid.services import id_token_create
@@ -103,10 +123,11 @@ def outage(system, django_db_blocker):
             identity = f"FAULT-{number:02d}"
             _, password = station_create(identity=identity, password=f"fault-station-password-{number:04d}")
             chargers.append(Charger(identity, password, system.ocpp_url, "FLEETCARD"))
-    kills = asyncio.run(_charge_through_kills(system, chargers))
+        api_key = api_token_create(username="ivy")
+    kills, command = asyncio.run(_charge_through_kills(system, chargers, api_key))
     print("kills:", kills)  # the figures, for a run with -s
     healthy_at = time.monotonic()
-    yield Outage(chargers, kills, healthy_at, receiver)
+    yield Outage(chargers, kills, command, healthy_at, receiver)
     receiver.close()
 
 
@@ -129,6 +150,8 @@ def test_a_redis_kill_drops_no_charger_connection(outage):
     # (as a killed ASGI process does make the chargers it held connect again)
     web = next(kill for kill in outage.kills if kill.name == "web")
     assert web.reconnects > 0
+    # and a command sent after Redis came back reaches a charger on the connection it kept
+    assert outage.command["status"] == "accepted", outage.command
 
 
 def test_every_acknowledged_transaction_message_is_stored_exactly_once(outage, django_db_blocker):
