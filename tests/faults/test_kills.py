@@ -150,7 +150,11 @@ def test_a_redis_kill_drops_no_charger_connection(outage):
     # (as a killed ASGI process does make the chargers it held connect again)
     web = next(kill for kill in outage.kills if kill.name == "web")
     assert web.reconnects > 0
-    # and a command sent after Redis came back reaches a charger on the connection it kept
+
+
+def test_a_command_sent_after_the_kills_reaches_a_charger_on_the_connection_it_kept(outage):
+    # the channel layer that carries a command to the process holding the station's socket came
+    # back with Redis: the API's command is answered by the charger (GetConfiguration, waited for)
     assert outage.command["status"] == "accepted", outage.command
 
 
