@@ -20,13 +20,19 @@ the models), and run with a plain cursor:
 
 No signals are sent (none are connected to these models). Only for the statements the profile named;
 every other query stays in the ORM.
+
+Inside `writes_grouped()` (the OCPP group commit), `Insert.later` and `Update.later` wait for
+`writes_group_store()` at the end of the transaction: the rows of every message of the group in one
+statement each, instead of a statement (on PostgreSQL, a round trip) per message.
 """
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import DateTimeField, Field, Model
 from django.db.models.base import ModelState
@@ -292,6 +298,16 @@ class Update:
         with connection.cursor() as cursor:
             cursor.executemany(sql, [self._params(connection, pk, values) for pk, *values in rows])
 
+    def later(self, pk: Any, *values: Any) -> None:
+        """`self(pk, *values)`, or, inside `writes_grouped()`, with the group's other rows of this
+        statement (`many`) at `writes_group_store()`. For a write nothing reads back before the
+        commit (the rows changed are not counted)."""
+        if not _later(self, (pk, *values)):
+            self(pk, *values)
+
+    def _store(self, rows: list[Any]) -> None:
+        self.many(rows)
+
 
 class Insert:
     """`model.objects.bulk_create(objs, ignore_conflicts=…)` for new rows, given as dicts (`values`).
@@ -355,6 +371,17 @@ class Insert:
                 params.append(value)
             objs_params.append(params)
         return self._execute(connection, objs_params)
+
+    def later(self, rows: Sequence[dict[str, Any]]) -> None:
+        """`self.values(rows)`, or, inside `writes_grouped()`, in the group's one INSERT of this
+        statement at `writes_group_store()` (its `auto_now` columns then get that time, a few
+        milliseconds later). For rows nothing reads back before the commit; no primary keys."""
+        assert not self.returning_pks, "a deferred row returns no primary key"
+        if not all(_later(self, row) for row in rows):
+            self.values(rows)
+
+    def _store(self, rows: list[Any]) -> None:
+        self.values(rows)
 
     def _plan(self) -> list[tuple[str, Field, tuple[type, ...], Any]]:
         """For each column: its attname, field, the types it stores unchanged, and its default."""
@@ -454,3 +481,61 @@ class Raw:
         with connection.cursor() as cursor:
             cursor.execute(sql, list(params))
             return list(cursor.fetchall())
+
+
+# --- writes deferred to the end of a group's transaction ---------------------------------------------
+
+_group = threading.local()
+
+
+@contextmanager
+def writes_grouped() -> Iterator[None]:
+    """Within it, on this thread and inside a transaction, `Insert.later` and `Update.later` defer
+    their rows; the caller calls `writes_group_store()` before the transaction commits."""
+    _group.active = True
+    try:
+        yield
+        if any(isinstance(func, _Later) for _, func, _ in transaction.get_connection().run_on_commit):
+            raise RuntimeError("rows deferred by Insert.later/Update.later were never stored")
+    finally:
+        _group.active = False
+
+
+class _Later:
+    """A deferred row, carried as an on-commit action (which does nothing) so that a savepoint that
+    rolls back drops it with the rest of its work, as Django drops that savepoint's actions."""
+
+    __slots__ = ("statement", "row")
+
+    def __init__(self, statement: "Insert | Update", row: Any) -> None:
+        self.statement, self.row = statement, row
+
+    def __call__(self) -> None:
+        pass
+
+
+def _later(statement: "Insert | Update", row: Any) -> bool:
+    """Defer `row` of `statement` to the group's end; False outside a group (the caller runs it)."""
+    if not getattr(_group, "active", False) or not transaction.get_connection().in_atomic_block:
+        return False
+    transaction.on_commit(_Later(statement, row))
+    return True
+
+
+def writes_group_store() -> int:
+    """Run the rows deferred in this transaction that survived their savepoints, one statement
+    (`Insert`) or one `executemany` (`Update`) per deferring statement, in the order each statement
+    was first used and each one's rows in the order they were deferred; returns how many rows."""
+    connection = transaction.get_connection()
+    later = [func for _, func, _ in connection.run_on_commit if isinstance(func, _Later)]
+    if not later:
+        return 0
+    connection.run_on_commit = [
+        entry for entry in connection.run_on_commit if not isinstance(entry[1], _Later)
+    ]
+    rows: dict[Insert | Update, list[Any]] = {}
+    for item in later:
+        rows.setdefault(item.statement, []).append(item.row)
+    for statement, group in rows.items():
+        statement._store(group)
+    return len(later)

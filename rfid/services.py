@@ -272,9 +272,9 @@ def id_token_authorize(*, uid: str, context: AuthorizationContext | None = None)
             "reason": decision.reason[:200],
             "source": context.source[:40],
         }
-        _log_insert.values([log])
+        _log_insert.later([log])
         if decision.accepted and decision.id_token is not None:
-            _token_used_update(decision.id_token.pk, timezone.now())
+            _token_used_update.later(decision.id_token.pk, timezone.now())
     return decision
 
 

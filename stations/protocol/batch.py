@@ -43,6 +43,7 @@ from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connections, transaction
 
+from chargenet import sql
 from chargenet.events import events_group_store, events_grouped
 from chargenet.transactions import SavepointsNeeded, call_without_savepoints
 from stations import services
@@ -404,9 +405,10 @@ def _commit_once(
 ) -> tuple[list[tuple[bool, Any]], list[Callable[[], Any]]]:
     """An item must be rolled back alone if it raises, which takes a savepoint around each: two more
     statements per message (on PostgreSQL, two more round trips), although items almost never raise.
-    So a batch is first run without them; if an item raises, that attempt is rolled back whole and
-    the batch runs again with a savepoint per item, where the failing item gets its exception back
-    and the others commit. Nothing is committed twice: the first attempt commits nothing or all."""
+    So a batch is first run without them (the message log's insert too); if an item raises, that
+    attempt is rolled back whole and the batch runs again with a savepoint per item, where the
+    failing item gets its exception back and the others commit. Nothing is committed twice: the
+    first attempt commits nothing or all."""
     connection = transaction.get_connection()
     now = time.monotonic()
     if not any(
@@ -432,7 +434,7 @@ def _commit_attempt(
     savepoints: bool,
 ) -> tuple[list[tuple[bool, Any]], list[Callable[[], Any]]]:
     results: list[tuple[bool, Any]] = []
-    with transaction.atomic(), events_grouped():
+    with transaction.atomic(), events_grouped(), sql.writes_grouped():
         for item in items:
             if not savepoints:
                 results.append((True, call_without_savepoints(item.fn, *item.args, **item.kwargs)))
@@ -445,9 +447,16 @@ def _commit_attempt(
                         results.append((True, item.fn(*item.args, **item.kwargs)))
             except Exception as exc:
                 results.append((False, exc))
+        sql.writes_group_store()
         events_group_store()
         if entries:
-            services.ocpp_messages_store(entries=entries)
+            # Without its savepoint too: a log batch the database refuses (never seen, but a frame
+            # can be anything) ends this attempt like an item that raises, and the next one stores
+            # it with savepoints, row by row if need be.
+            if savepoints:
+                services.ocpp_messages_store(entries=entries)
+            else:
+                call_without_savepoints(services.ocpp_messages_store, entries=entries)
         if seen:
             services.station_seen_flush(seen=seen)
         # Take the on-commit actions out of the transaction: they run after the answers, on the

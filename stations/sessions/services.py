@@ -265,7 +265,7 @@ def _meter_samples_store(
 ) -> int:
     session_id = session.pk if session is not None else None
     rows = [{"station_id": station.pk, "session_id": session_id, "evse_id": evse_id, **s} for s in samples]
-    _meter_samples_insert.values(rows)  # a replay's samples are ignored (meter_sample_unique)
+    _meter_samples_insert.later(rows)  # a replay's samples are ignored (meter_sample_unique)
     return len(rows)
 
 
@@ -294,7 +294,7 @@ def meter_values_record(
         if registers and session.status == Session.Status.ACTIVE:
             energy = max(registers) - session.meter_start_wh
             if energy > session.energy_wh:
-                _session_energy_update(session.pk, energy, timezone.now())
+                _session_energy_update.later(session.pk, energy, timezone.now())
                 session.energy_wh = energy
         event_publish("session.updated", _session_event(session))
     return session

@@ -27,7 +27,9 @@ def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
     """Write a batch of logged frames, of any number of stations (one INSERT); returns how many were
     stored. Never fails the caller's transaction: text the database refuses (NUL) is escaped, frames of
     stations deleted meanwhile are dropped, and if the database still refuses the batch each frame is
-    tried alone (in its own savepoint) so one bad frame costs no other station its log."""
+    tried alone (in its own savepoint) so one bad frame costs no other station its log. Called
+    without savepoints (chargenet/transactions.py), a refused batch raises instead: the caller runs
+    its transaction again with them."""
     station_ids = {e["station_id"] for e in entries if e.get("station_id") is not None}
     existing = set(Station.objects.filter(pk__in=station_ids).values_list("pk", flat=True))
     rows = [
@@ -45,6 +47,8 @@ def ocpp_messages_store(*, entries: list[dict[str, Any]]) -> int:
             _messages_insert.values(rows)
         return len(rows)
     except DatabaseError:
+        if transaction.get_connection().needs_rollback:
+            raise  # run without savepoints (the group commit's first attempt): nothing more can run
         logger.exception("the message log batch was refused; storing its %d frames one by one", len(rows))
     stored = 0
     for row in rows:

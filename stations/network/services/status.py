@@ -74,7 +74,7 @@ def connector_status_record(
         "info": info[:50],
         "timestamp": timestamp,
     }
-    _status_change_insert.values([change])
+    _status_change_insert.later([change])
     if connector is not None:
         if connector.status_updated_at and timestamp < connector.status_updated_at:
             return  # an old report overtaken by a newer one: history only
@@ -83,7 +83,7 @@ def connector_status_record(
         connector.info = info[:50]
         connector.vendor_error_code = vendor_error_code[:50]
         connector.status_updated_at = timestamp
-        _connector_status_update(
+        _connector_status_update.later(
             connector.pk,
             connector.status,
             connector.error_code,

@@ -2,13 +2,16 @@
 message's work is stored exactly once, alone if it fails, and in each station's own order."""
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Iterator
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import IntegrityError, connection, connections, transaction
 
-from stations.models import OcppMessage, Station
+from stations import services
+from stations.models import Connector, ConnectorStatusChange, OcppMessage, Station
 from stations.protocol.batch import Batcher, Item, _commit
 from tests.stations.connection.helpers import station_make
 
@@ -72,6 +75,134 @@ def test_work_that_catches_its_own_database_error_does_not_cost_the_batch_its_co
     assert results == [(True, "x"), (True, True), (True, False)]
     assert Station.objects.get(pk=taken.pk).firmware_version == "x"
     assert Station.objects.filter(identity="FRESH-1").exists()
+
+
+@contextlib.contextmanager
+def _statements() -> Iterator[list[str]]:
+    """The SQL of every statement run on this thread's connection inside the block."""
+    statements: list[str] = []
+
+    def watch(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        yield statements
+
+
+def _firmware_item(station: Station, version: str) -> Item:
+    """A message's work for the group commit: the station reports its firmware version."""
+
+    def firmware_report() -> str:
+        Station.objects.filter(pk=station.pk).update(firmware_version=version)
+        return version
+
+    return Item(firmware_report, (), {}, None)  # type: ignore[arg-type]
+
+
+def _frame(station: Station, message_id: str, payload: str | None) -> dict:
+    return {
+        "station_id": station.pk,
+        "identity": station.identity,
+        "direction": "in",
+        "message_id": message_id,
+        "payload": payload,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_and_its_frames_are_committed_without_a_savepoint():
+    # given a station's message and its frames, the everyday batch
+    station = station_make()
+
+    # when it is committed
+    with _statements() as statements:
+        results, _ = _commit([_firmware_item(station, "s1")], [_frame(station, "s1", "[2]")], {})
+
+    # then both are stored, with no savepoint's two round trips on the way
+    assert results == [(True, "s1")]
+    assert OcppMessage.objects.filter(station=station, message_id="s1").count() == 1
+    assert Station.objects.get(pk=station.pk).firmware_version == "s1"
+    assert not [sql for sql in statements if "SAVEPOINT" in sql.upper()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_frame_the_database_refuses_costs_neither_the_messages_work_nor_the_other_frames():
+    # given a batch whose log holds one frame the database refuses (no payload: NOT NULL)
+    station = station_make()
+
+    frames = [
+        _frame(station, "good-1", "[2]"),
+        _frame(station, "bad", None),
+        _frame(station, "good-2", "[3]"),
+    ]
+
+    # when it is committed
+    results, _ = _commit([_firmware_item(station, "r1")], frames, {})
+
+    # then the message's work is stored once and answered, and so is every other frame
+    assert results == [(True, "r1")]
+    assert Station.objects.get(pk=station.pk).firmware_version == "r1"
+    logged = OcppMessage.objects.filter(station=station).values_list("message_id", flat=True)
+    assert sorted(logged) == ["good-1", "good-2"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_status_notifications_in_one_group_commit_write_their_history_in_one_statement():
+    # given twenty stations whose connectors start charging at once
+    stations = [station_make() for _ in range(20)]
+    items = [
+        Item(
+            services.connector_status_record,
+            (),
+            {"station_id": s.pk, "connector_id": 1, "status": "Charging", "error_code": "NoError"},
+            None,
+        )
+        for s in stations
+    ]
+    # when their StatusNotifications share one group commit
+    with _statements() as statements:
+        results, _ = _commit(items, [], {})
+
+    # then every connector is Charging, with its history, written by one INSERT and one UPDATE run
+    assert all(ok for ok, _ in results)
+    assert Connector.objects.filter(evse__station__in=stations, status="Charging").count() == 20
+    assert ConnectorStatusChange.objects.filter(station__in=stations, status="Charging").count() == 20
+    assert (
+        len([sql for sql in statements if sql.startswith('INSERT INTO "stations_connectorstatuschange"')])
+        == 1
+    )
+    assert len([sql for sql in statements if sql.startswith('UPDATE "stations_connector"')]) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_whose_work_fails_leaves_none_of_its_deferred_rows():
+    # given three stations' StatusNotifications in one group commit, the second failing after its write
+    stations = [station_make() for _ in range(3)]
+
+    def fails_after_recording(**kwargs):  # type: ignore[no-untyped-def]
+        services.connector_status_record(**kwargs)
+        raise ValueError("refused after the write")
+
+    items = [
+        Item(
+            fails_after_recording if n == 1 else services.connector_status_record,
+            (),
+            {"station_id": s.pk, "connector_id": 1, "status": "Faulted", "error_code": "GroundFailure"},
+            None,
+        )
+        for n, s in enumerate(stations)
+    ]
+
+    # when it is committed
+    results, _ = _commit(items, [], {})
+
+    # then the failing one changed nothing, and the others are stored once
+    assert [ok for ok, _ in results] == [True, False, True]
+    faulted = set(ConnectorStatusChange.objects.filter(status="Faulted").values_list("station_id", flat=True))
+    assert faulted == {stations[0].pk, stations[2].pk}
+    assert Connector.objects.get(evse__station=stations[1]).status != "Faulted"
+    assert Connector.objects.filter(evse__station__in=stations, status="Faulted").count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
