@@ -7,6 +7,11 @@ their own cards), and the shared card BENCH0001 is kept for `loadgen.py --id-tag
 
 Run it with the same environment as the server (DATABASE_URL / CHARGENET_DATA_DIR), before the
 benchmark. Existing stations keep their rows but get the given password again.
+
+New stations also get a past charging session each (`--history`), as a network's database has them:
+on PostgreSQL a session table that is empty when the planner statistics are taken has its lookups
+prepared as sequential scans, which stay cached while a fleet's first sessions fill it
+(docs/performance.md).
 """
 
 import argparse
@@ -31,6 +36,7 @@ def main() -> None:
     parser.add_argument("--prefix", default="BENCH-", help="identity prefix; identities are <prefix>00001 …")
     parser.add_argument("--password", default=DEFAULT_PASSWORD, help="HTTP Basic password of every station")
     parser.add_argument("--delete", action="store_true", help="delete the stations instead")
+    parser.add_argument("--history", type=int, default=1, help="completed past sessions per new station")
     args = parser.parse_args()
     if not 1 <= args.count <= 20000:
         parser.error("--count must be between 1 and 20000")
@@ -38,7 +44,7 @@ def main() -> None:
     django.setup()
     from rfid.models import IdToken
     from rfid.services import id_token_create
-    from stations.models import Station
+    from stations.models import Connector, Station
     from stations.services import station_create, station_delete, station_password_set
 
     identities = [f"{args.prefix}{n:05d}" for n in range(1, args.count + 1)]
@@ -62,8 +68,44 @@ def main() -> None:
         [IdToken(uid=identity, label="Benchmark card") for identity in identities if identity not in have],
         batch_size=1000,
     )
+    sessions_past(
+        Connector.objects.filter(evse__station__identity__in=set(identities) - set(existing)), args.history
+    )
     print(
         f"{len(identities) - len(existing)} created, {len(existing)} updated; a card each, and {BENCH_CARD}"
+    )
+
+
+def sessions_past(connectors, count: int) -> None:
+    """`count` completed sessions (10 kWh each) on each of `connectors`, from eight days ago back:
+    older than the week the missing-CDR sweep prices, which would otherwise price them all during
+    the benchmark."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from stations.models import Session
+
+    now = timezone.now()
+    Session.objects.bulk_create(
+        [
+            Session(
+                station_id=connector.evse.station_id,
+                evse_id=connector.evse_id,
+                connector=connector,
+                transaction_id=f"past-{n}",
+                id_tag=connector.evse.station.identity,
+                status=Session.Status.COMPLETED,
+                started_at=now - timedelta(days=n + 8, hours=2),
+                stopped_at=now - timedelta(days=n + 8),
+                meter_start_wh=0,
+                meter_stop_wh=10_000,
+                energy_wh=10_000,
+            )
+            for connector in connectors.select_related("evse__station")
+            for n in range(count)
+        ],
+        batch_size=1000,
     )
 
 

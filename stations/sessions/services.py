@@ -118,9 +118,10 @@ def session_start(
         reservation_id=reservation_id,
         flags=flags,
     )
-    # The CSMS assigns 1.6 transaction ids; the row's primary key is unique and increasing.
+    # The CSMS assigns 1.6 transaction ids; the row's primary key is unique and increasing. Nothing in
+    # the same group commit looks the session up by it: the station learns it from the answer.
     session.transaction_id = str(session.pk)
-    _session_transaction_id_update(session.pk, session.transaction_id)
+    _session_transaction_id_update.later(session.pk, session.transaction_id)
     if reservation_id is not None:
         Reservation.objects.filter(station=station, reservation_id=reservation_id).update(
             status=Reservation.Status.USED
