@@ -31,6 +31,7 @@ single thread Channels shares for `database_sync_to_async`.
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import random
@@ -434,7 +435,11 @@ def _commit_attempt(
     savepoints: bool,
 ) -> tuple[list[tuple[bool, Any]], list[Callable[[], Any]]]:
     results: list[tuple[bool, Any]] = []
-    with transaction.atomic(), events_grouped(), sql.writes_grouped():
+    # The rows nothing reads back before the commit wait for its end in the first attempt only: in
+    # the second, each call's rows are written inside its own savepoint, so a row the database
+    # refuses is its call's error alone.
+    deferred = contextlib.nullcontext() if savepoints else sql.writes_grouped()
+    with transaction.atomic(), events_grouped(), deferred:
         for item in items:
             if not savepoints:
                 results.append((True, call_without_savepoints(item.fn, *item.args, **item.kwargs)))
@@ -447,7 +452,8 @@ def _commit_attempt(
                         results.append((True, item.fn(*item.args, **item.kwargs)))
             except Exception as exc:
                 results.append((False, exc))
-        sql.writes_group_store()
+        if not savepoints:
+            call_without_savepoints(sql.writes_group_store)
         events_group_store()
         if entries:
             # Without its savepoint too: a log batch the database refuses (never seen, but a frame

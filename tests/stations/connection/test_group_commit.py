@@ -10,6 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import IntegrityError, connection, connections, transaction
 
+from chargenet import sql
 from stations import services
 from stations.models import Connector, ConnectorStatusChange, OcppMessage, Station
 from stations.protocol.batch import Batcher, Item, _commit
@@ -203,6 +204,38 @@ def test_a_message_whose_work_fails_leaves_none_of_its_deferred_rows():
     assert faulted == {stations[0].pk, stations[2].pk}
     assert Connector.objects.get(evse__station=stations[1]).status != "Faulted"
     assert Connector.objects.filter(evse__station__in=stations, status="Faulted").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_the_database_refuses_at_the_end_of_the_batch_costs_only_its_own_message():
+    # given three messages in one group commit, the second deferring a row the database refuses
+    stations = [station_make() for _ in range(3)]
+    log_later = sql.Insert(OcppMessage)
+
+    def refused_row(*, station_id: int) -> None:
+        log_later.later([{"station_id": station_id, "identity": "X", "direction": "in", "payload": None}])
+
+    items = [
+        Item(refused_row, (), {"station_id": s.pk}, None)
+        if n == 1
+        else Item(
+            services.connector_status_record,
+            (),
+            {"station_id": s.pk, "connector_id": 1, "status": "Unavailable", "error_code": "NoError"},
+            None,
+        )
+        for n, s in enumerate(stations)
+    ]
+
+    # when it is committed
+    results, _ = _commit(items, [], {})
+
+    # then that message gets the database's refusal, and the others are stored
+    assert [ok for ok, _ in results] == [True, False, True]
+    assert isinstance(results[1][1], IntegrityError)
+    unavailable = Connector.objects.filter(evse__station__in=stations, status="Unavailable")
+    assert set(unavailable.values_list("evse__station_id", flat=True)) == {stations[0].pk, stations[2].pk}
+    assert not OcppMessage.objects.filter(identity="X").exists()
 
 
 @pytest.mark.django_db(transaction=True)
