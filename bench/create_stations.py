@@ -18,6 +18,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chargenet.settings")
@@ -76,7 +77,7 @@ def main() -> None:
     )
 
 
-def sessions_past(connectors, count: int) -> None:
+def sessions_past(connectors: Any, count: int) -> None:  # a QuerySet of Connector
     """`count` completed sessions (10 kWh each) on each of `connectors`, from eight days ago back:
     older than the week the missing-CDR sweep prices, which would otherwise price them all during
     the benchmark."""
