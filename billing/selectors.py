@@ -14,6 +14,7 @@ from billing import pricing
 from billing.models import Cdr, Invoice, Refund, Subscription, SubscriptionPlan, Tariff, TariffAssignment
 from billing.money import money_round
 from chargenet import sql
+from chargenet.events import event_batch_memo
 from chargenet.models import User
 from rfid.models import Driver, IdToken
 from stations.models import MeterSample, Session, Station
@@ -118,7 +119,9 @@ def tariff_resolve_at(
     found = first(lambda a: a.plan_id is None and a.id_token_group == "")
     if found is not None:
         return found
-    return next(filter(None, (valid(tariff_id) for (tariff_id,) in _default_tariffs(True))), None)
+    # The default tariffs are settings: read once per dispatch transaction of the worker's pricing.
+    defaults = event_batch_memo("billing.default_tariffs", lambda: _default_tariffs(True))
+    return next(filter(None, (valid(tariff_id) for (tariff_id,) in defaults)), None)
 
 
 @dataclass(frozen=True)
@@ -285,12 +288,20 @@ def subscription_plans_offered() -> QuerySet[SubscriptionPlan]:
 
 def session_samples(*, session: Session) -> list[pricing.Sample]:
     """The session's energy-register and power samples (all phases summed away: no phase only)."""
-    rows = MeterSample.objects.filter(
-        session=session,
-        measurand__in=(pricing.ENERGY_REGISTER, pricing.POWER_ACTIVE),
-        phase="",
-    ).values_list("timestamp", "measurand", "value")
+    rows = _session_samples(session.pk, pricing.ENERGY_REGISTER, pricing.POWER_ACTIVE)
     return [pricing.Sample(timestamp=t, measurand=m, value=Decimal(v)) for t, m, v in rows]
+
+
+# Every stopped session is priced by the worker: its samples' query written once, not by the ORM.
+_session_samples = sql.Raw(
+    MeterSample,
+    lambda qn: (
+        f"SELECT {qn('timestamp')}, {qn('measurand')}, {qn('value')} FROM {qn(MeterSample._meta.db_table)} "
+        f"WHERE {qn('session_id')} = %s AND {qn('measurand')} IN (%s, %s) AND {qn('phase')} = '' "
+        f"ORDER BY {qn('timestamp')}"
+    ),
+    columns=("timestamp", "measurand", "value"),
+)
 
 
 def session_periods(*, session: Session, until: datetime | None = None) -> list[pricing.ChargingPeriod]:

@@ -512,7 +512,7 @@ def _cdr_price_and_store(
     driver = session.id_token.driver if session.id_token is not None else None
     if sequence is None:
         sequence = Cdr.objects.filter(session=session).count()
-    cdr = Cdr.objects.create(
+    cdr = Cdr(
         cdr_id=f"CN-{session.pk:08d}" + (f"-{sequence}" if sequence else ""),
         session=session,
         supersedes=supersedes,
@@ -537,8 +537,12 @@ def _cdr_price_and_store(
         total_vat=incl - excl,
         total_incl_vat=incl,
     )
+    _cdr_insert.objects([cdr])  # the worker stores one per stopped session: no ORM building
     _cdr_published(cdr)
     return cdr
+
+
+_cdr_insert = sql.Insert(Cdr, returning_pks=True)
 
 
 def _cdr_published(cdr: Cdr) -> None:

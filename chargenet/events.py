@@ -103,13 +103,15 @@ class _Grouped:
 @contextmanager
 def events_grouped() -> Iterator[None]:
     """Within it, on this thread, `event_publish` defers its INSERT; the caller must call
-    `events_group_store()` inside the same transaction before it commits. For the OCPP group commit:
-    one multi-row INSERT for the events of a hundred messages instead of a hundred."""
+    `events_group_store()` inside the same transaction before it commits. For the OCPP group commit
+    (one multi-row INSERT for the events of a hundred messages instead of a hundred) and for a
+    dispatch transaction (the events its subscribers publish)."""
+    outer = getattr(_group, "active", False)
     _group.active = True
     try:
         yield
     finally:
-        _group.active = False
+        _group.active = outer
 
 
 def events_group_store() -> int:
@@ -322,18 +324,21 @@ def _events_deliver(claim: Callable[[], list["Event"]]) -> list[bool]:
     time but has its failure recorded. A chunk holding an event that failed before goes straight to
     the second way."""
     failed: dict[tuple[int, str], BaseException] = {}
-    with _dispatch_transaction():
+    # The events the subscribers publish (a priced session's cdr.created) go in with one INSERT.
+    with _dispatch_transaction(), events_grouped():
         events = claim()
         if not any(event.attempts for event in events):
             try:
                 with transaction.atomic():
                     delivered = [_event_deliver(event, savepoints=False, failed=failed) for event in events]
+                    events_group_store()
                     _events_store(events)
                     return delivered
             except SavepointsNeeded:
                 claimed = [event.pk for event in events]
                 events = _events_claim(claimed)  # as they were: the attempt changed them
         delivered = [_event_deliver(event, savepoints=True, failed=failed) for event in events]
+        events_group_store()
         _events_store(events)
         return delivered
 

@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from django.db import connections, router, transaction
@@ -326,7 +327,7 @@ class Insert:
         self._plans: list[tuple[str, Field, tuple[type, ...], Any]] = []  # made on first use
         self._attnames = frozenset(f.attname for f in self.fields)
 
-    def values(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
+    def values(self, rows: Sequence[dict[str, Any]], *, now: datetime | None = None) -> list[Any]:
         """`bulk_create` of the objects `self.model(**row)`, without making them: a row names its
         columns by attname (a foreign key as "station_id"; any other key is a TypeError, as for the
         model); a column it leaves out gets the field's default, and `auto_now`/`auto_now_add`
@@ -335,7 +336,7 @@ class Insert:
         stores as it is (a str for text, an int for an integer or an integer foreign key, a bool for
         a boolean, None) skips the field's `get_db_prep_save`, which would return it unchanged; every
         other value goes through it. Returns the new primary keys with `returning_pks` (in row
-        order), else an empty list.
+        order), else an empty list. `now`, when given, is the time of the call.
 
         For the writer's busiest inserts (the message log, meter samples, events): making a model
         instance and preparing every field through the ORM cost more than the INSERT itself."""
@@ -348,7 +349,7 @@ class Insert:
             )
             return [obj.pk for obj in objs]
         plans = self._plans = self._plans or self._plan()
-        now = timezone.now()
+        now = now or timezone.now()
         now_db = None  # `now` as the database takes it, prepared once
         known = self._attnames
         objs_params: list[list[Any]] = []
@@ -371,6 +372,25 @@ class Insert:
                 params.append(value)
             objs_params.append(params)
         return self._execute(connection, objs_params)
+
+    def objects(self, objs: Sequence[Model]) -> None:
+        """`bulk_create(objs)` for objects made by the model's constructor (their defaults and the
+        related objects they were given kept as usual), without the ORM building the INSERT: their
+        `auto_now`/`auto_now_add` columns get the time of the call, on the objects too, and with
+        `returning_pks` their primary keys; they are then saved objects of that database."""
+        if not objs:
+            return
+        now = timezone.now()
+        for attname, _, _, default in self._plans or self._plan():
+            if default is _NOW:
+                for obj in objs:
+                    setattr(obj, attname, now)
+        pks = self.values([{name: getattr(obj, name) for name in self._attnames} for obj in objs], now=now)
+        db = router.db_for_write(self.model)
+        for index, obj in enumerate(objs):
+            if pks:
+                obj.pk = pks[index]
+            obj._state.adding, obj._state.db = False, db
 
     def later(self, rows: Sequence[dict[str, Any]]) -> None:
         """`self.values(rows)`, or, inside `writes_grouped()`, in the group's one INSERT of this
@@ -466,21 +486,46 @@ _DEFAULT = object()  # Insert.values: the column's default is called for each ro
 
 class Raw:
     """A statement that Select cannot say (many rows, an OR across a subquery), written once per
-    database by `write(quote_name)`; called with its parameters, returns its rows as tuples."""
+    database by `write(quote_name)`; called with its parameters, returns its rows as tuples. With
+    `columns` (the model's field names, one per column selected), each value comes back as the ORM
+    gives that field's (a datetime, a Decimal on SQLite too), through the same converters."""
 
-    def __init__(self, model: type[Model], write: Callable[[Callable[[str], str]], str]) -> None:
+    def __init__(
+        self,
+        model: type[Model],
+        write: Callable[[Callable[[str], str]], str],
+        columns: Sequence[str] = (),
+    ) -> None:
         self.model = model
         self.write = write
-        self._sql: dict[str, str] = {}
+        self.columns = tuple(columns)
+        self._sql: dict[str, tuple[str, list[tuple[int, list[Any], Any]]]] = {}
 
     def __call__(self, *params: Any) -> list[tuple[Any, ...]]:
         connection = connections[router.db_for_read(self.model)]
-        sql = self._sql.get(connection.alias)
-        if sql is None:
-            sql = self._sql[connection.alias] = self.write(connection.ops.quote_name)
+        compiled = self._sql.get(connection.alias)
+        if compiled is None:
+            table = self.model._meta.db_table
+            converters = []
+            for index, name in enumerate(self.columns):
+                field = _field(self.model, name)
+                if found := _converters(field, table, connection):
+                    converters.append((index, found, field.get_col(table)))
+            compiled = self._sql[connection.alias] = (self.write(connection.ops.quote_name), converters)
+        sql, converters = compiled
         with connection.cursor() as cursor:
             cursor.execute(sql, list(params))
-            return list(cursor.fetchall())
+            rows = cursor.fetchall()
+        if not converters:
+            return list(rows)
+        converted = []
+        for row in rows:
+            values = list(row)
+            for index, functions, expression in converters:
+                for function in functions:
+                    values[index] = function(values[index], expression, connection)
+            converted.append(tuple(values))
+        return converted
 
 
 # --- writes deferred to the end of a group's transaction ---------------------------------------------

@@ -108,3 +108,44 @@ def test_many_reads_what_the_orm_reads_in_key_order_and_an_empty_list_names_noth
     due = sql.Select(Event, where=["dispatched_at__isnull", "id__lte", "next_attempt_at__lte"], lock=True)
     assert [e.pk for e in due.many(pks[3], timezone.now())] == [pks[0], pks[3]]
     assert [e.pk for e in due.many(pks[4], timezone.now(), limit=2)] == [pks[0], pks[3]]
+
+
+@pytest.mark.django_db
+def test_objects_stores_the_objects_as_made_and_makes_them_saved_ones():
+    station, _ = station_create(identity="CP-1")
+    before = timezone.now()
+    made = [
+        OcppMessage(station=station, identity="CP-1", direction="in", payload="[2]"),
+        OcppMessage(station=None, identity="CP-2", direction="out", payload="[3]"),
+    ]
+    insert = sql.Insert(OcppMessage, returning_pks=True)
+
+    insert.objects(made)
+
+    stored = list(OcppMessage.objects.order_by("pk"))
+    assert [m.pk for m in made] == [m.pk for m in stored]
+    for obj, row in zip(made, stored, strict=True):
+        # the time of writing (auto_now_add) is the object's too, and the object is a saved one
+        assert (obj.station_id, obj.identity, obj.payload, obj.created_at) == (
+            row.station_id, row.identity, row.payload, row.created_at
+        )  # fmt: skip
+        assert before <= obj.created_at <= timezone.now()
+        assert (obj._state.adding, obj._state.db) == (False, "default")
+    made[0].payload = "[2,1]"
+    made[0].save(update_fields=["payload"])  # an UPDATE of the stored row, not a second row
+    assert OcppMessage.objects.count() == 2 and OcppMessage.objects.get(pk=made[0].pk).payload == "[2,1]"
+
+
+@pytest.mark.django_db
+def test_raw_with_columns_gives_the_orms_values():
+    station, _ = station_create(identity="CP-1")
+    at = datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)
+    sql.Insert(MeterSample).values([{"station_id": station.pk, "timestamp": at, "value": Decimal("1234.5")}])
+    write = lambda qn: f"SELECT {qn('timestamp')}, {qn('value')} FROM {qn(MeterSample._meta.db_table)}"  # noqa: E731
+
+    converted = sql.Raw(MeterSample, write, columns=("timestamp", "value"))()
+
+    assert (
+        converted == list(MeterSample.objects.values_list("timestamp", "value")) == [(at, Decimal("1234.5"))]
+    )
+    assert isinstance(converted[0][1], Decimal)
