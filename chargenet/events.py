@@ -31,7 +31,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -128,20 +128,31 @@ def events_group_store() -> int:
 
 
 def _events_store(events: list["Event"]) -> None:
-    """Write what a dispatch changed on `events` (who took them, their attempts, their end), one
-    statement executed for them all."""
+    """Write what a dispatch changed on `events`: the ones delivered (who took them, their end) in
+    one UPDATE per list of subscribers that took them (nearly always one per event type: a chunk's
+    events end at one time), the others (who took them, their attempts, when next) in one statement
+    executed for each."""
     from chargenet.models import Event
 
-    if not events:
-        return
-    global _events_update_sql
-    if _events_update_sql is None:
+    global _events_update_sql, _events_ended_sql
+    if _events_update_sql is None or _events_ended_sql is None:
         _events_update_sql = sql.Update(
             Event, ["done", "attempts", "next_attempt_at", "last_error", "dispatched_at"]
         )
-    _events_update_sql.many(
-        [(e.pk, e.done, e.attempts, e.next_attempt_at, e.last_error, e.dispatched_at) for e in events]
-    )
+        _events_ended_sql = sql.Update(Event, ["done", "dispatched_at"])
+    ended: dict[tuple[tuple[str, ...], datetime], list[int]] = defaultdict(list)
+    for event in events:
+        if event.dispatched_at is not None:
+            ended[(tuple(event.done), event.dispatched_at)].append(event.pk)
+    for (done, at), pks in ended.items():
+        _events_ended_sql.all(pks, list(done), at)
+    rest = [
+        (e.pk, e.done, e.attempts, e.next_attempt_at, e.last_error, None)
+        for e in events
+        if e.dispatched_at is None
+    ]
+    if rest:
+        _events_update_sql.many(rest)
 
 
 def _events_insert(rows: list[dict[str, Any]]) -> list[int]:
@@ -155,6 +166,7 @@ def _events_insert(rows: list[dict[str, Any]]) -> list[int]:
 
 
 _events_update_sql: sql.Update | None = None
+_events_ended_sql: sql.Update | None = None
 _events_insert_sql: sql.Insert | None = None
 
 
@@ -326,27 +338,31 @@ def _events_deliver(claim: Callable[[], list["Event"]]) -> list[bool]:
     failed: dict[tuple[int, str], BaseException] = {}
     # The events the subscribers publish (a priced session's cdr.created) go in with one INSERT.
     with _dispatch_transaction(), events_grouped():
-        events = claim()
+        events, now = claim(), timezone.now()
         if not any(event.attempts for event in events):
             try:
                 with transaction.atomic():
-                    delivered = [_event_deliver(event, savepoints=False, failed=failed) for event in events]
+                    delivered = [
+                        _event_deliver(event, now, savepoints=False, failed=failed) for event in events
+                    ]
                     events_group_store()
                     _events_store(events)
                     return delivered
             except SavepointsNeeded:
                 claimed = [event.pk for event in events]
                 events = _events_claim(claimed)  # as they were: the attempt changed them
-        delivered = [_event_deliver(event, savepoints=True, failed=failed) for event in events]
+        delivered = [_event_deliver(event, now, savepoints=True, failed=failed) for event in events]
         events_group_store()
         _events_store(events)
         return delivered
 
 
-def _event_deliver(event: "Event", *, savepoints: bool, failed: dict[tuple[int, str], BaseException]) -> bool:
+def _event_deliver(
+    event: "Event", now: datetime, *, savepoints: bool, failed: dict[tuple[int, str], BaseException]
+) -> bool:
     """Give `event` to its subscribers, with a savepoint each or without (then the first that raises
     is noted in `failed` and ends the attempt: SavepointsNeeded); the caller stores what changed on
-    it (_events_store)."""
+    it (_events_store), `now` being the time of the dispatch."""
     data = {**event.data, "event_id": str(event.uuid)}
     errors = []
     for subscriber in _subscribers_of(event.type):
@@ -372,7 +388,6 @@ def _event_deliver(event: "Event", *, savepoints: bool, failed: dict[tuple[int, 
             errors.append(f"{name}: {exc.__class__.__name__}: {exc}")
             continue
         event.done = [*event.done, name]
-    now = timezone.now()
     if errors:
         event.attempts += 1
         event.next_attempt_at = now + event_retry_delay(attempts=event.attempts)

@@ -299,6 +299,22 @@ class Update:
         with connection.cursor() as cursor:
             cursor.executemany(sql, [self._params(connection, pk, values) for pk, *values in rows])
 
+    def all(self, pks: Sequence[Any], *values: Any) -> int:
+        """The same `values` for every row of `pks`, in one statement (`WHERE pk IN (…)`, a few
+        hundred keys at a time); returns the rows changed."""
+        connection, sql = self._prepared()
+        pk = connection.ops.quote_name(self.model._meta.pk.column)
+        head, _, conditions = sql.rpartition(" WHERE ")
+        prepared = self._params(connection, None, values)[:-1]
+        changed = 0
+        with connection.cursor() as cursor:
+            for start in range(0, len(pks), 500):
+                part = pks[start : start + 500]
+                where = conditions.replace(f"{pk} = %s", f"{pk} IN ({', '.join(['%s'] * len(part))})", 1)
+                cursor.execute(f"{head} WHERE {where}", [*prepared, *part])
+                changed += cursor.rowcount
+        return changed
+
     def later(self, pk: Any, *values: Any) -> None:
         """`self(pk, *values)`, or, inside `writes_grouped()`, with the group's other rows of this
         statement (`many`) at `writes_group_store()`. For a write nothing reads back before the

@@ -149,3 +149,16 @@ def test_raw_with_columns_gives_the_orms_values():
         converted == list(MeterSample.objects.values_list("timestamp", "value")) == [(at, Decimal("1234.5"))]
     )
     assert isinstance(converted[0][1], Decimal)
+
+
+@pytest.mark.django_db
+def test_update_all_sets_the_same_values_on_the_rows_named_and_no_other():
+    pks = sql.Insert(Event, returning_pks=True).values([{"type": f"t.{n}", "data": {}} for n in range(4)])
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+    changed = sql.Update(Event, ["done", "dispatched_at"]).all([pks[0], pks[2], pks[3]], ["a.b"], at)
+
+    assert changed == 3
+    rows = dict(Event.objects.values_list("pk", "dispatched_at"))
+    assert rows == {pks[0]: at, pks[1]: None, pks[2]: at, pks[3]: at}
+    assert Event.objects.get(pk=pks[2]).done == ["a.b"] and Event.objects.get(pk=pks[1]).done == []
