@@ -48,6 +48,8 @@ _session_start_retried = sql.Select(
 # A session left active on the connector a StartTransaction names (its StopTransaction was lost).
 _session_active_on_connector = sql.Select(Session, where=["connector_id", "status"], lock=True)
 _session_transaction_id_update = sql.Update(Session, ["transaction_id"])
+# A new session (StartTransaction, TransactionEvent Started): stored without the ORM building the INSERT.
+_session_insert = sql.Insert(Session, returning_pks=True)
 # Everything a StopTransaction changes on its session.
 _session_close_update = sql.Update(
     Session,
@@ -106,7 +108,7 @@ def session_start(
         flags.append(f"authorization_{decision.status.lower()}")
     if timestamp > timezone.now() + timedelta(minutes=5):
         flags.append("clock_ahead")
-    session = Session.objects.create(
+    session = Session(
         station=station,
         evse=connector.evse,
         connector=connector,
@@ -118,6 +120,7 @@ def session_start(
         reservation_id=reservation_id,
         flags=flags,
     )
+    _session_insert.objects([session])
     # The CSMS assigns 1.6 transaction ids; the row's primary key is unique and increasing. Nothing in
     # the same group commit looks the session up by it: the station learns it from the answer.
     session.transaction_id = str(session.pk)
@@ -380,7 +383,7 @@ def transaction_event_record(
         flags.extend(noticed)
         if timestamp > timezone.now() + timedelta(minutes=5):
             flags.append("clock_ahead")
-        session = Session.objects.create(
+        session = Session(
             station=station,
             evse=connector.evse if connector else None,
             connector=connector,
@@ -390,6 +393,7 @@ def transaction_event_record(
             reservation_id=reservation_id,
             flags=flags,
         )
+        _session_insert.objects([session])
         if reservation_id is not None:
             Reservation.objects.filter(station=station, reservation_id=reservation_id).update(
                 status=Reservation.Status.USED
