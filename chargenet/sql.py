@@ -267,17 +267,20 @@ class Update:
         self.unless_blank = [_field(model, name) for name in unless_blank]
         self._sql: dict[str, str] = {}
 
+    def _statement(self, connection: BaseDatabaseWrapper, keys: int = 0) -> str:
+        """The UPDATE for one row (`pk = %s`), or for `keys` rows (`pk IN (%s, …)`)."""
+        qn = connection.ops.quote_name
+        assignments = ", ".join(f"{qn(field.column)} = %s" for field in self.fields)
+        pk = qn(self.model._meta.pk.column)
+        conditions = [f"{pk} IN ({', '.join(['%s'] * keys)})" if keys else f"{pk} = %s"]
+        conditions += [f"{qn(field.column)} <> ''" for field in self.unless_blank]
+        return f"UPDATE {qn(self.model._meta.db_table)} SET {assignments} WHERE {' AND '.join(conditions)}"
+
     def _prepared(self) -> tuple[BaseDatabaseWrapper, str]:
         connection = connections[router.db_for_write(self.model)]
         sql = self._sql.get(connection.alias)
         if sql is None:
-            qn = connection.ops.quote_name
-            assignments = ", ".join(f"{qn(field.column)} = %s" for field in self.fields)
-            conditions = [f"{qn(self.model._meta.pk.column)} = %s"]
-            conditions += [f"{qn(field.column)} <> ''" for field in self.unless_blank]
-            sql = self._sql[connection.alias] = (
-                f"UPDATE {qn(self.model._meta.db_table)} SET {assignments} WHERE {' AND '.join(conditions)}"
-            )
+            sql = self._sql[connection.alias] = self._statement(connection)
         return connection, sql
 
     def _params(self, connection: BaseDatabaseWrapper, pk: Any, values: Sequence[Any]) -> list[Any]:
@@ -302,16 +305,13 @@ class Update:
     def all(self, pks: Sequence[Any], *values: Any) -> int:
         """The same `values` for every row of `pks`, in one statement (`WHERE pk IN (…)`, a few
         hundred keys at a time); returns the rows changed."""
-        connection, sql = self._prepared()
-        pk = connection.ops.quote_name(self.model._meta.pk.column)
-        head, _, conditions = sql.rpartition(" WHERE ")
+        connection = connections[router.db_for_write(self.model)]
         prepared = self._params(connection, None, values)[:-1]
         changed = 0
         with connection.cursor() as cursor:
             for start in range(0, len(pks), 500):
                 part = pks[start : start + 500]
-                where = conditions.replace(f"{pk} = %s", f"{pk} IN ({', '.join(['%s'] * len(part))})", 1)
-                cursor.execute(f"{head} WHERE {where}", [*prepared, *part])
+                cursor.execute(self._statement(connection, len(part)), [*prepared, *part])
                 changed += cursor.rowcount
         return changed
 
@@ -397,7 +397,8 @@ class Insert:
         if not objs:
             return
         now = timezone.now()
-        for attname, _, _, default in self._plans or self._plan():
+        self._plans = self._plans or self._plan()
+        for attname, _, _, default in self._plans:
             if default is _NOW:
                 for obj in objs:
                     setattr(obj, attname, now)
