@@ -156,6 +156,7 @@ class Station:
         self.args, self.identity, self.stats, self.rng = args, identity, stats, rng
         self.pending: dict[str, asyncio.Future] = {}
         self.ws: Any = None  # a websockets ClientConnection once connected
+        self.closed = asyncio.Event()  # set when the reader sees the connection end
         self.meter_wh = rng.randrange(0, 1_000_000)
         self.transaction_id: int | None = None
 
@@ -163,6 +164,7 @@ class Station:
         token = base64.b64encode(f"{self.identity}:{self.args.password}".encode()).decode()
         started = time.perf_counter()
         try:
+            self.closed.clear()
             self.ws = await connect(
                 f"{self.args.url.rstrip('/')}/{self.identity}",
                 subprotocols=[Subprotocol("ocpp1.6")],
@@ -195,10 +197,27 @@ class Station:
         except ConnectionClosed:
             pass
         finally:
+            self.closed.set()
             for future in self.pending.values():
                 if not future.done():
                     future.set_exception(ConnectionError("closed"))
             self.pending.clear()
+
+    async def pause(self, stop: asyncio.Event, seconds: float) -> None:
+        """Wait `seconds`, or less if the run stops; a connection that ends meanwhile raises
+        ConnectionError at once, as a charger's WebSocket client sees the close and starts its
+        reconnection back-off then, not at its next message."""
+        ended = asyncio.ensure_future(self.closed.wait())
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait((ended, stopped), timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+            stopped.cancel()
+        if self.closed.is_set() and not stop.is_set():
+            if not self.stats.closing:
+                self.stats.errors["connection closed while idle"] += 1
+            raise ConnectionError("closed")
 
     async def call(self, action: str, payload: dict) -> dict | None:
         unique_id = str(uuid.uuid4())
@@ -301,7 +320,7 @@ class Station:
             await self.realistic(stop)
             return
         # Spread the fleet's first messages over one interval so they do not arrive in lockstep.
-        await asyncio.sleep(self.rng.uniform(0, self.args.interval))
+        await self.pause(stop, self.rng.uniform(0, self.args.interval))
         for action, payload in self.script():
             if stop.is_set():
                 return
@@ -309,15 +328,16 @@ class Station:
             if action == "StartTransaction" and reply:
                 self.transaction_id = reply.get("transactionId")
             if self.args.interval:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.args.interval * self.rng.uniform(0.9, 1.1))
+                await self.pause(stop, self.args.interval * self.rng.uniform(0.9, 1.1))
 
     async def realistic(self, stop: asyncio.Event) -> None:
         """The realistic profile: a Heartbeat every 300 s; a quarter of the stations charge, with
         MeterValues every 60 s. Every timer starts at a random phase."""
         charging = self.rng.random() < 0.25
         if charging and self.transaction_id is None:
-            await asyncio.sleep(self.rng.uniform(0, 60))
+            await self.pause(stop, self.rng.uniform(0, 60))
+            if stop.is_set():
+                return
             reply = await self.call(
                 "StartTransaction",
                 {
@@ -334,8 +354,7 @@ class Station:
         next_meter = loop.time() + self.rng.uniform(0, 60)
         while not stop.is_set():
             due = min(next_heartbeat, next_meter) if charging else next_heartbeat
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(0.0, due - loop.time()))
+            await self.pause(stop, due - loop.time())
             if stop.is_set():
                 return
             if loop.time() >= next_heartbeat:

@@ -89,3 +89,31 @@ async def test_the_bare_baseline_server_answers_the_fleets_whole_session_mix():
     assert {"StartTransaction", "MeterValues", "StopTransaction", "StatusNotification"} <= set(
         result["latency"]
     )
+
+
+async def test_a_dropped_fleet_station_reconnects_at_once_not_at_its_next_message():
+    # given three stations of the reconnect mix, idle between heartbeats a minute apart
+    import asyncio
+
+    fleet = load_fleet()
+    password = "bench-station-password-0001"
+    async with TinyCsms({f"BENCH-{n:05d}": password for n in range(1, 4)}) as csms:
+        args = fleet.parse_args(
+            ["--url", csms.url, "--stations", "3", "--duration", "5", "--interval", "60"]
+            + ["--mix", "heartbeat", "--reconnect", "--backoff-min", "0.2", "--backoff-random", "0.2"]
+            + ["--timeout", "5", "--server-pid", str(os.getpid())]
+        )
+        run = asyncio.ensure_future(fleet.bench(args))
+        while csms.connections < 3:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # booted, in the steady phase
+
+        # when the server drops every connection
+        await csms.disconnect_all()
+        result = await run
+
+    # then each station saw its connection end and came back within the run, as a charger's
+    # WebSocket client does, instead of finding out at a heartbeat due a minute later
+    assert (result["dropped"], result["back"]) == (3, 3)
+    assert csms.connections == 6
+    assert result["errors"] == {"connection closed while idle": 3}
