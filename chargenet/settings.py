@@ -176,7 +176,7 @@ def _celery_url(url: str) -> str:
 # Django's cache on the same Redis: sign-in throttling and API rate limits are shared by every node.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "chargenet.cache.RedisCache",  # Django's, keeping its clients
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "chargenet",
     }
