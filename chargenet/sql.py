@@ -27,7 +27,7 @@ statement each, instead of a statement (on PostgreSQL, a round trip) per message
 """
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,12 +91,24 @@ class Select(Generic[M]):
     no such index serves); "…__isnull" is `IS NULL` and takes no value. `many(…)` returns every row
     the filter names (the first `limit` of them), in primary-key order, takes a sequence for an
     "…__in" lookup and a bound for an "…__lte" one, and with `lock` skips the rows another
-    transaction holds (SKIP LOCKED) where the backend can."""
+    transaction holds (SKIP LOCKED) where the backend can. `only` maps a table ("" for the main one,
+    else its `related` path) to the fields read of it, as the ORM's `only()`: the others are deferred
+    (read by a query of their own if ever used), so a row's wide relation costs no conversion of
+    columns nobody reads."""
 
     def __init__(
-        self, model: type[M], *, where: Sequence[str], related: Sequence[str] = (), lock: bool = False
+        self,
+        model: type[M],
+        *,
+        where: Sequence[str],
+        related: Sequence[str] = (),
+        lock: bool = False,
+        only: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.model, self.where, self.related, self.lock = model, tuple(where), tuple(related), lock
+        self.only = {path: set(names) for path, names in (only or {}).items()}
+        if unknown := set(self.only) - {"", *self.related}:
+            raise ValueError(f"only names tables the statement does not read: {sorted(unknown)}")
         self._compiled: dict[str, tuple[str, list[str], list[_Table], list[Field | None]]] = {}
         self._one: dict[str, tuple[str, list[Field]]] = {}  # __call__'s statement and valued fields
 
@@ -124,11 +136,21 @@ class Select(Generic[M]):
                 f"ON ({qn(f't{index}')}.{qn(target)} = {qn(tables[parent].alias)}.{qn(field.column)})"
             )
         columns: list[str] = []
-        for table in tables:
-            table.attnames = [f.attname for f in table.model._meta.concrete_fields]
+        paths = {index: path for path, index in by_path.items()}
+        for index, table in enumerate(tables):
+            names = self.only.get(paths[index])
+            known = {n for f in table.model._meta.concrete_fields for n in (f.name, f.attname)}
+            if names is not None and names - known:
+                raise ValueError(f"{table.model.__name__} has no field {sorted(names - known)}")
+            read = [
+                f
+                for f in table.model._meta.concrete_fields
+                if names is None or f.primary_key or f.name in names or f.attname in names
+            ]
+            table.attnames = [f.attname for f in read]
             table.start = len(columns)
-            table.pk = table.start + table.model._meta.concrete_fields.index(table.model._meta.pk)
-            for offset, field in enumerate(table.model._meta.concrete_fields):
+            table.pk = table.start + read.index(table.model._meta.pk)
+            for offset, field in enumerate(read):
                 columns.append(f"{qn(table.alias)}.{qn(field.column)}")
                 converters = _converters(field, table.alias, connection)
                 if converters:

@@ -31,7 +31,15 @@ ENERGY_REGISTER = "Energy.Active.Import.Register"
 _meter_samples_insert = sql.Insert(MeterSample, ignore_conflicts=True)
 # A session by its station's transaction id (unique per station), with its EVSE and station.
 _session_by_transaction = sql.Select(
-    Session, where=["station_id", "transaction_id"], related=["evse", "station"]
+    Session,
+    where=["station_id", "transaction_id"],
+    related=["evse", "station"],
+    # What a MeterValues reads of them (its samples, the session's energy, session.updated): the
+    # station's other 25 columns and the session's times and JSON lists are not converted each time.
+    only={
+        "": ["station", "evse", "transaction_id", "id_tag", "status", "meter_start_wh", "energy_wh"],
+        "station": ["identity", "created_at"],
+    },
 )
 # The same, locked (FOR UPDATE OF the session only: PostgreSQL refuses it on the nullable side of the
 # LEFT JOIN to evse): every StopTransaction closes the session it names.

@@ -161,3 +161,39 @@ def test_update_all_sets_the_same_values_on_the_rows_named_and_no_other():
     rows = dict(Event.objects.values_list("pk", "dispatched_at"))
     assert rows == {pks[0]: at, pks[1]: None, pks[2]: at, pks[3]: at}
     assert Event.objects.get(pk=pks[2]).done == ["a.b"] and Event.objects.get(pk=pks[1]).done == []
+
+
+@pytest.mark.django_db
+def test_select_only_reads_the_fields_named_and_the_rest_when_asked():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from stations.models import Evse, Station
+
+    station, _ = station_create(identity="CP-ONLY")
+    Station.objects.filter(pk=station.pk).update(vendor="Acme")
+    evse = Evse.objects.get(station=station, evse_id=1)
+    select = sql.Select(
+        Evse, where=["station_id", "evse_id"], related=["station"], only={"station": ["identity"]}
+    )
+
+    with CaptureQueriesContext(connection) as read:
+        found = select(station.pk, 1)
+        assert (found.pk, found.evse_id, found.station.pk, found.station.identity) == (
+            evse.pk,
+            1,
+            station.pk,
+            "CP-ONLY",
+        )
+    assert len(read) == 1  # the row with its station, nothing more
+    assert '"vendor"' not in read[0]["sql"]
+
+    # a field not read is read when used, as the ORM's only() does
+    with CaptureQueriesContext(connection) as later:
+        assert found.station.vendor == "Acme"
+    assert len(later) == 1
+
+    with pytest.raises(ValueError, match="vendr"):
+        sql.Select(Evse, where=["evse_id"], related=["station"], only={"station": ["vendr"]})(station.pk)
+    with pytest.raises(ValueError, match="location"):
+        sql.Select(Evse, where=["evse_id"], related=["station"], only={"location": ["name"]})

@@ -19,6 +19,7 @@ _connector_locked = sql.Select(
     where=["evse__station_id", "evse__evse_id", "connector_id"],
     related=["evse", "evse__station"],
     lock=True,
+    only={"evse__station": ["identity", "created_at"]},  # what a StatusNotification reads of it
 )
 _status_change_insert = sql.Insert(ConnectorStatusChange)
 _connector_status_update = sql.Update(
