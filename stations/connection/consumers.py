@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from channels.consumer import get_handler_name
-from channels.exceptions import StopConsumer
+from channels.exceptions import ChannelFull, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -320,8 +320,19 @@ class OcppConsumer(AsyncWebsocketConsumer):
             ocpp_version=self.version,
         )
         if previous:
-            # The new authenticated connection wins; the old one may be half-open.
-            await self.channel_layer.send(previous, {"type": "station.replaced"})
+            # The new authenticated connection wins; the old one may be half-open. Told so at most:
+            # the channel of a process that died (kill -9, a lost machine) is read by no one and
+            # fills up, and a station that reconnects after a crash must still get its commands.
+            try:
+                await self.channel_layer.send(previous, {"type": "station.replaced"})
+            except ChannelFull:
+                logger.info(
+                    "%s: its previous connection's channel is full (its process is gone)", self.identity
+                )
+            except Exception:
+                logger.warning(
+                    "%s: could not tell its previous connection to close", self.identity, exc_info=True
+                )
         if self.registration is not None:
             self.commands_drain()
 

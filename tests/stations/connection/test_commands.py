@@ -290,3 +290,32 @@ def test_a_command_whose_nudge_was_lost_reaches_the_online_station_at_the_next_s
 
     command = run(scenario())
     assert eventually(lambda: Command.objects.get(pk=command.pk).status == Command.Status.ACCEPTED)
+
+
+def test_commands_flow_on_a_reconnection_whose_old_process_died_with_its_channel_full(ocpp_server, run):
+    # given a station that booted before, last connected through a process that was killed: its old
+    # channel is still named on the station and full (every reconnection since told it to go)
+    from channels.exceptions import ChannelFull
+    from channels.layers import get_channel_layer
+
+    station = station_make()
+    dead = "specific.killed-process!old-connection"
+    Station.objects.filter(pk=station.pk).update(last_boot_at=timezone.now(), channel_name=dead)
+
+    async def fill() -> None:
+        layer = get_channel_layer()
+        for _ in range(5000):
+            try:
+                await layer.send(dead, {"type": "station.replaced"})
+            except ChannelFull:
+                return
+        raise AssertionError("the channel never filled")
+
+    run(fill())
+    command = command_create(station=station, action="ClearCache", payload={})
+
+    # when the station reconnects without a new BootNotification (1.6 J §5.4)
+    # then the command waiting for it is sent all the same
+    run(_clear_cache_received(ocpp_server, station))
+    assert eventually(lambda: Command.objects.get(pk=command.pk).status == Command.Status.ACCEPTED)
+    assert Station.objects.get(pk=station.pk).channel_name != dead
