@@ -57,6 +57,23 @@ library_logger = logging.getLogger("stations.protocol.library")
 library_logger.setLevel(logging.WARNING)
 
 NODE = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def node_gone(node: str) -> bool:
+    """Whether `node` (a NODE value) was a process of this machine that no longer runs. A node of
+    another machine, or one that cannot be told, counts as alive."""
+    host, _, pid = node.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, someone else's
+        return False
+    return False
+
+
 # Subprotocol → OCPP version, in our order of preference when a station offers several.
 SUBPROTOCOLS = {"ocpp1.6": "1.6", "ocpp2.0.1": "2.0.1"}
 CHARGE_POINTS: dict[str, type[ChargePoint16 | ChargePoint201]] = {
@@ -312,14 +329,16 @@ class OcppConsumer(AsyncWebsocketConsumer):
         """Record the connection (which node and channel hold the station); the connection it
         replaces is told to go; the commands waiting for the station start to flow."""
         assert self.station_id is not None
-        previous = await BATCH.run(
+        previous, previous_node = await BATCH.run(
             services.station_connected,
             station_id=self.station_id,
             channel_name=self.channel_name,
             node=NODE,
             ocpp_version=self.version,
         )
-        if previous:
+        # After a crash (a storm of thousands reconnecting) the old connections' process is gone, and
+        # with it their sockets: nothing to tell them, and a round trip each to a channel no one reads.
+        if previous and not node_gone(previous_node):
             # The new authenticated connection wins; the old one may be half-open. Told so at most:
             # the channel of a process that died (kill -9, a lost machine) is read by no one and
             # fills up, and a station that reconnects after a crash must still get its commands.

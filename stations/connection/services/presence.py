@@ -23,10 +23,12 @@ _connected_update = sql.Update(
 
 
 @transaction.atomic
-def station_connected(*, station_id: int, channel_name: str, node: str, ocpp_version: str = "") -> str:
+def station_connected(
+    *, station_id: int, channel_name: str, node: str, ocpp_version: str = ""
+) -> tuple[str, str]:
     """Record the live connection (presence) and the OCPP version it negotiated; returns the previous
-    connection's channel name, if any, so the caller can close it (a new authenticated connection
-    replaces the old one)."""
+    connection's channel name and node, if any ("" and "" otherwise), so the caller can close it (a
+    new authenticated connection replaces the old one)."""
     station = _station_locked(station_id)
     if station is None:
         raise Station.DoesNotExist(f"no station {station_id}")
@@ -36,7 +38,7 @@ def station_connected(*, station_id: int, channel_name: str, node: str, ocpp_ver
     # the connection's version (a 1.6 RemoteStart to a 2.0.1 connection would be refused).
     _connected_update(station_id, channel_name, node, now, True, now, ocpp_version or station.ocpp_version)
     event_publish("station.connected", _station_event(station))
-    return previous if previous != channel_name else ""
+    return (previous, station.node) if previous and previous != channel_name else ("", "")
 
 
 @transaction.atomic

@@ -2,6 +2,7 @@
 delivery from another node."""
 
 import asyncio
+import contextlib
 import json
 import subprocess
 from datetime import timedelta
@@ -319,3 +320,36 @@ def test_commands_flow_on_a_reconnection_whose_old_process_died_with_its_channel
     run(_clear_cache_received(ocpp_server, station))
     assert eventually(lambda: Command.objects.get(pk=command.pk).status == Command.Status.ACCEPTED)
     assert Station.objects.get(pk=station.pk).channel_name != dead
+
+
+def test_a_reconnection_tells_nothing_to_a_previous_connection_whose_process_is_gone(ocpp_server, run):
+    # given a station whose last connection was held by a process of this machine that has ended
+    import socket
+    import sys
+
+    from channels.layers import get_channel_layer
+
+    station = station_make()
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    old = "stations.connection-of-an-ended-process"
+    Station.objects.filter(pk=station.pk).update(
+        last_boot_at=timezone.now(), channel_name=old, node=f"{socket.gethostname()}:{ended.stdout.strip()}"
+    )
+    command = command_create(station=station, action="ClearCache", payload={})
+
+    # when the station reconnects
+    run(_clear_cache_received(ocpp_server, station))
+    assert eventually(lambda: Command.objects.get(pk=command.pk).status == Command.Status.ACCEPTED)
+
+    # then no notice to close waits in the old connection's channel, which no process reads any more
+    # (the nudge of the command, queued while the station looked connected there, does)
+    async def left_in_channel():
+        kinds = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                kinds.append((await asyncio.wait_for(get_channel_layer().receive(old), 1))["type"])
+        return kinds
+
+    assert run(left_in_channel()) == ["station.commands"]
