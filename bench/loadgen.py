@@ -210,7 +210,9 @@ class Station:
         ended = asyncio.ensure_future(self.closed.wait())
         stopped = asyncio.ensure_future(stop.wait())
         try:
-            await asyncio.wait((ended, stopped), timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                (ended, stopped), timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             ended.cancel()
             stopped.cancel()

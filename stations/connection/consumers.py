@@ -336,18 +336,15 @@ class OcppConsumer(AsyncWebsocketConsumer):
             node=NODE,
             ocpp_version=self.version,
         )
-        # After a crash (a storm of thousands reconnecting) the old connections' process is gone, and
-        # with it their sockets: nothing to tell them, and a round trip each to a channel no one reads.
+        # The new authenticated connection wins; the old one, perhaps half-open, is told to go. Not
+        # when its process has ended (after a crash nothing holds its socket, and a storm would send
+        # thousands of notices to channels no one reads), and at most: a full channel (a process
+        # that died on another machine) or a layer error must not keep the station's commands back.
         if previous and not node_gone(previous_node):
-            # The new authenticated connection wins; the old one may be half-open. Told so at most:
-            # the channel of a process that died (kill -9, a lost machine) is read by no one and
-            # fills up, and a station that reconnects after a crash must still get its commands.
             try:
                 await self.channel_layer.send(previous, {"type": "station.replaced"})
             except ChannelFull:
-                logger.info(
-                    "%s: its previous connection's channel is full (its process is gone)", self.identity
-                )
+                logger.info("%s: its previous connection's channel is full (no one reads it)", self.identity)
             except Exception:
                 logger.warning(
                     "%s: could not tell its previous connection to close", self.identity, exc_info=True
