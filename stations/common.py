@@ -88,6 +88,9 @@ def _sessions_close_incomplete(
 
 # A station with its location, compiled once: every session message reads it.
 _station_with_location = sql.Select(Station, where=["id"], related=["location"])
+# A station's row, locked (FOR UPDATE where the backend has it): every BootNotification and every
+# new connection (a reconnect storm's thousands go through the writer) change it.
+_station_locked = sql.Select(Station, where=["id"], lock=True)
 
 
 def _station_get(station_id: int) -> Station:

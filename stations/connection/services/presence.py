@@ -9,14 +9,13 @@ from django.utils import timezone
 
 from chargenet import sql
 from chargenet.events import event_publish
-from stations.common import _station_event
+from stations.common import _station_event, _station_locked
 from stations.connection.services.commands import command_complete
 from stations.models import Station
 
-# What a new connection reads and writes, compiled once (chargenet/sql.py): a reconnect storm connects
-# thousands of stations through the writer, and the ORM's building of these two statements was a
-# quarter of a web process's CPU while a fleet connected.
-_station_locked = sql.Select(Station, where=["id"], lock=True)
+# What a new connection writes, compiled once (chargenet/sql.py): a reconnect storm connects thousands
+# of stations through the writer, and the ORM's building of its read and write was a quarter of a web
+# process's CPU while a fleet connected.
 _connected_update = sql.Update(
     Station, ["channel_name", "node", "connected_since", "is_online", "last_seen_at", "ocpp_version"]
 )

@@ -18,6 +18,7 @@ from stations.common import (
     _protocol_state,
     _sessions_close_incomplete,
     _station_event,
+    _station_locked,
 )
 from stations.connection.services.reports import security_event_record
 from stations.models import Command, Connector, Evse, Session, Station
@@ -397,7 +398,6 @@ _BOOT_FIELDS = [
     "meter_serial_number",
     "last_boot_at",
 ]
-_station_locked = sql.Select(Station, where=["id"], lock=True)
 _station_boot_update = sql.Update(Station, _BOOT_FIELDS)
 # A session still active when its station boots again (closed by the reboot, one at a time).
 _session_active_locked = sql.Select(
