@@ -5,9 +5,11 @@ import asyncio
 import functools
 import inspect
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ocpp.charge_point import LOGGER as OCPP_LOGGER
 from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.messages import Call, MessageType
 
@@ -138,8 +140,16 @@ class CentralSystemMixin:
         response_timeout: int,
         on_registration: Callable[[str], None] = lambda status: None,
     ) -> None:
-        super().__init__(identity, connection, response_timeout=response_timeout)  # type: ignore[call-arg]
-        # Lighter than the library's own, which every connection would hold (stations/protocol/lean.py).
+        # The library's own __init__ (ocpp.ChargePoint, pinned) sets these, and builds a route map by
+        # walking every attribute of the class, for every connection: a storm's thousand handshakes
+        # a second paid for it. Its attributes are set here instead, with a lighter route map and
+        # answer queue (stations/protocol/lean.py).
+        self.id = identity
+        self._connection: QueueConnection = connection
+        self._response_timeout = response_timeout
+        self._call_lock = asyncio.Lock()
+        self._unique_id_generator = uuid.uuid4
+        self.logger = OCPP_LOGGER
         self.route_map = RouteMap(self)
         self._response_queue = Answers()
         self.station_id = station_id
@@ -170,7 +180,7 @@ class CentralSystemMixin:
             if inspect.isawaitable(response):
                 response = await response
         except Exception as exc:
-            self.logger.exception("Error while handling request '%s'", msg)  # type: ignore[attr-defined]
+            self.logger.exception("Error while handling request '%s'", msg)
             await self._send(msg.create_call_error(exc).to_json())  # type: ignore[attr-defined]
             return
         payload = snake_to_camel_case(remove_nones(serialize_as_dict(response)))
@@ -195,7 +205,7 @@ class CentralSystemMixin:
         asked in real time over OCPI) answer on the database pool: a partner that takes seconds then
         holds only this station's answer, never the transaction every connection shares."""
         if uid and remote_authorizers_registered():
-            await BATCH.db_call(station_id_token_remote_prefetch, identity=self.id, uid=uid)  # type: ignore[attr-defined]
+            await BATCH.db_call(station_id_token_remote_prefetch, identity=self.id, uid=uid)
 
     async def call_action(self, action: str, payload: dict[str, Any], unique_id: str) -> dict[str, Any]:
         """Send one CALL with the payload as given (no case conversion, which would mangle
@@ -203,8 +213,8 @@ class CentralSystemMixin:
         library's lock). Raises CallErrorReceived, TimeoutError, CallNotSent (closed before sending)
         or ConnectionClosed (closed while waiting for the answer)."""
         call = Call(unique_id=unique_id, action=action, payload=payload)
-        connection: QueueConnection = self._connection  # type: ignore[attr-defined]
-        async with self._call_lock:  # type: ignore[attr-defined]
+        connection = self._connection
+        async with self._call_lock:
             if connection.closed:
                 raise CallNotSent
             try:
@@ -223,7 +233,7 @@ class CentralSystemMixin:
         asyncio.wait_for may, on Python 3.11, swallow a cancellation that arrives together with the
         answer; asyncio.wait never swallows the caller's cancellation.
         """
-        connection: QueueConnection = self._connection  # type: ignore[attr-defined]
+        connection = self._connection
         answer = asyncio.ensure_future(
             self._get_specific_response(unique_id, self._response_timeout)  # type: ignore[attr-defined]
         )
