@@ -155,6 +155,8 @@ else:
             "server_side_binding": True,
             "prepare_threshold": 5,
         }
+    if _database.get("ENGINE") == "django.db.backends.postgresql":
+        _database["ENGINE"] = "chargenet.postgresql"  # placeholders converted once per statement
     DATABASES = {"default": dict(_database)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

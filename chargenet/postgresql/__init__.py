@@ -1,0 +1,1 @@
+"""The PostgreSQL backend: Django's, with each statement's placeholders converted once (see base.py)."""
