@@ -44,3 +44,22 @@ def test_named_placeholders_and_literal_percent_signs_keep_their_meaning_when_re
 def test_a_wrong_number_of_values_is_refused_as_before():
     with connection.cursor() as cursor, pytest.raises(ProgrammingError, match="placeholders"):
         cursor.execute("SELECT %s::int, %s::int", [1])
+
+
+def test_what_is_remembered_stays_within_its_bound_and_statements_stay_right_past_it(monkeypatch):
+    # given room for the conversions of 200 parameters
+    monkeypatch.setattr(base, "CACHED_PARAMETERS", 200)
+    monkeypatch.setattr(base, "_converted", {})
+    monkeypatch.setattr(base, "_converted_parameters", 0)
+
+    # when statements of 120, 100 and 300 parameters run
+    with connection.cursor() as cursor:
+        for count in (120, 100, 300):
+            cursor.execute("SELECT " + ", ".join(["%s::int"] * count), list(range(count)))
+            # then each answers its own values
+            assert cursor.fetchone() == tuple(range(count))
+
+    # and no more than 200 parameters' conversions are held: the first was forgotten when the
+    # second came, the third is too large to keep
+    assert base._converted_parameters <= 200
+    assert [len(key[0].split("%s")) - 1 for key in base._converted] == [100]
