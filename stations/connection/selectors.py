@@ -2,8 +2,9 @@ from chargenet import sql
 from stations.connection.models import Command
 
 # Compiled once (chargenet/sql.py): every reconnecting station asks it, thousands a minute in a storm,
-# where the ORM's building of it was a seventh of a web process's CPU.
-_commands_open = sql.Select(Command, where=["station_id", "status__in"])
+# where the ORM's building of it was a seventh of a web process's CPU. Only the id is read: the
+# question is whether one exists, not its payload.
+_commands_open = sql.Select(Command, where=["station_id", "status__in"], only={"": ["id"]})
 
 
 def commands_waiting(*, station_id: int) -> bool:
