@@ -35,6 +35,7 @@ import contextlib
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,18 +100,35 @@ def _hooks_run(hooks: list[Callable[[], Any]]) -> None:
 
 class Lane:
     """One writer: its own thread and database connection, the service calls and log rows of the
-    stations routed to it, committed a group at a time in their order of arrival."""
+    stations routed to it, committed a group at a time in their order of arrival.
+
+    The event loop hands work in under `lock`; the writer takes all there is after each commit, and
+    waits on `ready` only when there is nothing, so a busy writer is never woken: handing each commit
+    to a thread pool woke the writer at every commit, a cross-CPU wake-up that cost the event loop
+    more than the call it carried (docs/performance.md)."""
 
     def __init__(self, index: int = 0) -> None:
         self.index = index
+        self.lock = threading.Lock()
+        self.ready = threading.Condition(self.lock)
+        # Under `lock`: handed in by the event loop, taken by the writer.
         self.items: list[Item] = []
         self.log: list[dict[str, Any]] = []
         self.appended = 0  # log entries appended so far
+        self.seen: dict[int, Any] = {}  # station id → last-seen time to write
+        self.wanted = False  # an answer waits for the log: commit even without a service call
+        self.idle = False  # the writer waits on `ready`
+        self.stopped = False
+        # The event loop's alone.
         self.committed = 0  # log entries committed so far
         self.waiters: list[tuple[int, asyncio.Future]] = []
-        self.wakeup: asyncio.Event | None = None
-        self.task: asyncio.Task | None = None
-        self.writer: concurrent.futures.ThreadPoolExecutor | None = None
+        self.thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """With `lock` held: there is work; wake the writer if it waits for some."""
+        if self.idle:
+            self.idle = False
+            self.ready.notify()
 
 
 def lanes_count() -> int:
@@ -120,6 +138,20 @@ def lanes_count() -> int:
     if settings.OCPP_WRITER_LANES:
         return settings.OCPP_WRITER_LANES
     return 1 if connections["default"].vendor == "sqlite" else 4
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _hand_back(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
+    """From a writer: `fn(*args)` on the event loop, unless the loop has ended (nobody waits for
+    these answers any more)."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(fn, *args)
 
 
 class Batcher:
@@ -132,32 +164,49 @@ class Batcher:
         self.lanes: list[Lane] = [Lane()]
         self.unbooted = 0  # attached connections whose BootNotification is not accepted yet
         self.unbooted_counted_at = -1.0
-        self.seen_scanned_at = -1.0
-        self.seen_pending: dict[int, dict[int, Any]] = {}  # lane index → station id → last seen
+        self.seen_timer: asyncio.TimerHandle | None = None
+        self.running: asyncio.AbstractEventLoop | None = (
+            None  # the loop the writers serve, while they all run
+        )
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start (or restart, on a new event loop) the writers and their threads."""
         loop = asyncio.get_running_loop()
-        if self.loop is loop and all(lane.task is not None and not lane.task.done() for lane in self.lanes):
+        if self.running is loop:
             return
+        self.stop()
         self.loop = loop
         previous, self.lanes = self.lanes, [Lane(index) for index in range(lanes_count())]
-        for entry in (entry for lane in previous for entry in lane.log):
-            self.append(entry)  # frames logged but not yet stored are kept (calls die with their loop)
+        for lane in previous:
+            with lane.lock:
+                entries, lane.log = lane.log, []
+            for entry in entries:
+                self.append(entry)  # frames logged but not yet stored are kept (calls die with their loop)
         for lane in self.lanes:
-            lane.wakeup = asyncio.Event()
-            lane.writer = concurrent.futures.ThreadPoolExecutor(
-                1, thread_name_prefix=f"ocpp-writer-{lane.index}", initializer=_thread_init, initargs=(loop,)
+            lane.thread = threading.Thread(
+                target=self.write_forever, args=(lane, loop), name=f"ocpp-writer-{lane.index}", daemon=True
             )
-            lane.task = loop.create_task(self.run_forever(lane))
+            lane.thread.start()
         self.events = concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="ocpp-events", initializer=_thread_init, initargs=(loop,)
         )
         self.pool = concurrent.futures.ThreadPoolExecutor(
             settings.OCPP_DB_THREADS, thread_name_prefix="ocpp-db", initializer=_thread_init, initargs=(loop,)
         )
+        self.seen_timer = loop.call_later(FLUSH_SECONDS, self.seen_scan)
+        self.running = loop
+
+    def stop(self) -> None:
+        """Stop the writers once they have finished the commit they are in (if any)."""
+        self.running = None
+        for lane in self.lanes:
+            with lane.lock:
+                lane.stopped = True
+                lane.ready.notify()
+        if self.seen_timer is not None and self.loop is _running_loop():
+            self.seen_timer.cancel()  # (a timer of an ended loop never fires again)
 
     def lane(self, station_id: int | None) -> Lane:
         return self.lanes[(station_id or 0) % len(self.lanes)]
@@ -175,8 +224,9 @@ class Batcher:
     def append(self, entry: dict[str, Any]) -> None:
         """Log one frame (of entry["station_id"]); it is stored with its lane's next commit."""
         lane = self.lane(entry.get("station_id"))
-        lane.log.append(entry)
-        lane.appended += 1
+        with lane.lock:
+            lane.log.append(entry)
+            lane.appended += 1
 
     async def run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """`fn(*args, **kwargs)` in the next group commit of the lane of kwargs["station_id"]; its
@@ -191,10 +241,10 @@ class Batcher:
         self.start()
         assert self.loop is not None
         lane = self.lane(station_id)
-        assert lane.wakeup is not None
         future = self.loop.create_future()
-        lane.items.append(Item(fn, args, kwargs, future))
-        lane.wakeup.set()
+        with lane.lock:
+            lane.items.append(Item(fn, args, kwargs, future))
+            lane.wake()
         return await future
 
     async def durable(self, station_id: int | None = None) -> None:
@@ -206,10 +256,11 @@ class Batcher:
         for lane in lanes:
             if lane.committed >= lane.appended:
                 continue
-            assert lane.wakeup is not None
             future = self.loop.create_future()
             lane.waiters.append((lane.appended, future))
-            lane.wakeup.set()
+            with lane.lock:
+                lane.wanted = True
+                lane.wake()
             await future
 
     async def flush(self) -> None:
@@ -242,45 +293,68 @@ class Batcher:
         assert self.loop is not None
         return await self.loop.run_in_executor(self.pool, _pool_call, fn, args, kwargs)
 
-    # --- the writers -------------------------------------------------------------------------------
+    # --- the writers (each on its own thread) ------------------------------------------------------
 
-    async def run_forever(self, lane: Lane) -> None:
-        assert self.loop is not None and lane.wakeup is not None
+    def write_forever(self, lane: Lane, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            self._write_forever(lane, loop)
+        finally:
+            if not lane.stopped:  # ended by something worse than an exception: start anew at next use
+                self.running = None
+
+    def _write_forever(self, lane: Lane, loop: asyncio.AbstractEventLoop) -> None:
+        _thread_init(loop)
         window = settings.OCPP_GROUP_COMMIT_MS / 1000
         while True:
-            if not lane.items and not lane.waiters:
-                try:
-                    await asyncio.wait_for(lane.wakeup.wait(), FLUSH_SECONDS)
-                except TimeoutError:
-                    pass
-            lane.wakeup.clear()
+            with lane.lock:
+                if not (lane.items or lane.wanted or lane.seen or lane.stopped):
+                    lane.idle = True
+                    lane.ready.wait(FLUSH_SECONDS)  # the log is written at least this often
+                    lane.idle = False
+                if lane.stopped:
+                    return
             if window:
-                await asyncio.sleep(window)
+                time.sleep(window)
             try:
-                await self.commit(lane)
+                self.write(lane, loop)
             except Exception:  # never let one bad batch stop the writer
                 logger.exception("could not commit the OCPP batch")
-                await asyncio.sleep(0.5)
+                time.sleep(0.5)
 
-    async def commit(self, lane: Lane) -> None:
-        assert self.loop is not None
-        items, lane.items = lane.items[:MAX_ITEMS], lane.items[MAX_ITEMS:]
-        entries, lane.log = lane.log, []
-        upto = lane.appended
-        seen = self.seen_due(lane)
+    def write(self, lane: Lane, loop: asyncio.AbstractEventLoop) -> None:
+        """One commit of what `lane` holds; the results handed back to the event loop."""
+        with lane.lock:
+            items = lane.items[:MAX_ITEMS]
+            del lane.items[:MAX_ITEMS]
+            entries, lane.log = lane.log, []
+            seen, lane.seen = lane.seen, {}
+            upto, wanted, lane.wanted = lane.appended, lane.wanted, False
         if not (items or entries or seen):
-            lane.committed = upto
-            self.waiters_wake(lane)
+            if wanted:
+                _hand_back(loop, self.written, lane, upto, [], [], [])
             return
         try:
-            results, hooks = await self.loop.run_in_executor(lane.writer, _commit, items, entries, seen)
+            results, hooks = _commit(items, entries, seen)
         except BaseException as exc:
-            lane.log[:0] = entries  # logged again with the next batch; nothing is answered meanwhile
-            for item in items:
-                if not item.future.done():
-                    item.future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(exc))
+            with lane.lock:
+                lane.log[:0] = entries  # logged again with the next batch; nothing is answered meanwhile
+                lane.seen = {**seen, **lane.seen}
+                lane.wanted = lane.wanted or wanted
+            failure = exc if isinstance(exc, Exception) else RuntimeError(exc)
+            _hand_back(loop, self.failed, items, failure)
             raise
-        lane.committed = upto
+        _hand_back(loop, self.written, lane, upto, items, results, hooks)
+
+    def written(
+        self,
+        lane: Lane,
+        upto: int,
+        items: list[Item],
+        results: list[tuple[bool, Any]],
+        hooks: list[Callable[[], Any]],
+    ) -> None:
+        """On the event loop: a commit's answers, and its on-commit actions handed to the events thread."""
+        lane.committed = max(lane.committed, upto)
         self.waiters_wake(lane)
         for item, (ok, value) in zip(items, results, strict=True):
             if item.future.done():
@@ -290,7 +364,14 @@ class Batcher:
             else:
                 item.future.set_exception(value)
         if hooks:
+            assert self.loop is not None
             self.loop.run_in_executor(self.events, _hooks_run, hooks)
+
+    @staticmethod
+    def failed(items: list[Item], exc: Exception) -> None:
+        for item in items:
+            if not item.future.done():
+                item.future.set_exception(exc)
 
     def waiters_wake(self, lane: Lane) -> None:
         waiting = []
@@ -302,30 +383,31 @@ class Batcher:
                 waiting.append((upto, future))
         lane.waiters = waiting
 
-    def seen_due(self, lane: Lane) -> dict[int, Any]:
-        """Last-seen times, of the stations on `lane`, of connections whose own cadence (min(30 s,
-        interval / 2)) has come. Looked for at most once every FLUSH_SECONDS: a busy writer commits
-        hundreds of times a second, and walking 10,000 connections at each commit cost the event
-        loop milliseconds. Each lane writes its own stations' rows, never another lane's."""
+    def seen_scan(self) -> None:
+        """Every FLUSH_SECONDS, on the event loop: the last-seen times of connections whose own
+        cadence (min(30 s, interval / 2)) has come, handed to their lanes' writers (walking 10,000
+        connections at every commit cost the event loop milliseconds)."""
+        if self.loop is not _running_loop():
+            return  # a timer of the loop before a restart
+        assert self.loop is not None
+        self.seen_timer = self.loop.call_later(FLUSH_SECONDS, self.seen_scan)
         now = time.monotonic()
-        if lane.index == 0:
-            if now - self.seen_scanned_at < FLUSH_SECONDS:
-                return {}
-            self.seen_scanned_at = now
-            for connection in list(self.connections):
-                if (
-                    connection.station_id is not None
-                    and now - connection.seen_flushed_at >= connection.seen_every
-                    and connection.last_seen != connection.last_flushed_seen
-                ):
-                    connection.seen_flushed_at = now
-                    connection.last_flushed_seen = connection.last_seen
-                    index = self.lane(connection.station_id).index
-                    self.seen_pending.setdefault(index, {})[connection.station_id] = connection.last_seen
-            for other in self.lanes[1:]:
-                if self.seen_pending.get(other.index) and other.wakeup is not None:
-                    other.wakeup.set()
-        return self.seen_pending.pop(lane.index, {})
+        due: dict[int, dict[int, Any]] = {}
+        for connection in self.connections:
+            if (
+                connection.station_id is not None
+                and now - connection.seen_flushed_at >= connection.seen_every
+                and connection.last_seen != connection.last_flushed_seen
+            ):
+                connection.seen_flushed_at = now
+                connection.last_flushed_seen = connection.last_seen
+                index = self.lane(connection.station_id).index
+                due.setdefault(index, {})[connection.station_id] = connection.last_seen
+        for index, seen in due.items():
+            lane = self.lanes[index]
+            with lane.lock:
+                lane.seen.update(seen)
+                lane.wake()
 
 
 HEALTH_CHECK_IDLE_SECONDS = 5.0

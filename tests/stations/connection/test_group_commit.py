@@ -239,9 +239,7 @@ async def test_with_four_writers_each_stations_messages_are_stored_in_the_order_
     answers = await asyncio.gather(
         *(batcher.run(firmware_report, station_id=s.pk, n=n) for n in range(20) for s in stations)
     )
-    for lane in batcher.lanes:
-        assert lane.task is not None
-        lane.task.cancel()
+    batcher.stop()
 
     # then every message is answered, each station's in the order sent, by its own writer
     assert answers == [n for n in range(20) for _ in stations]
@@ -266,9 +264,7 @@ async def test_frames_logged_before_the_writers_restart_on_a_new_event_loop_are_
 
     # when the writers start on this loop and an answer waits for the log
     await batcher.durable()
-    for lane in batcher.lanes:
-        assert lane.task is not None
-        lane.task.cancel()
+    batcher.stop()
 
     # then both frames are stored
     for station in stations:
