@@ -8,10 +8,12 @@ and committed together on a writer thread: one transaction instead of one per me
 rolled back alone and gets its exception back; the others commit (with a savepoint per call, taken
 only when a call of the batch has raised: see `_commit`).
 
-A process has OCPP_WRITER_LANES writers (one on SQLite, four on PostgreSQL by default), each with
-its own thread and database connection; a station's calls and frames always go to the same one, so
-they are committed in the order they arrived. On PostgreSQL one writer spent most of its time waiting
-for the round trip of one statement after another; several overlap those waits.
+A process has OCPP_WRITER_LANES writers (one by default), each with its own thread and database
+connection; a station's calls and frames always go to the same one, so they are committed in the
+order they arrived. Several overlap their statements' round trips to PostgreSQL, but each commits
+fewer messages at a time, and their threads contend for the process's GIL: on PostgreSQL one writer
+answered the session mix at less CPU per message and lower latency than two or four
+(docs/performance.md, 2026-12-07, day). On SQLite more would only take turns on its one write lock.
 
 Guarantees (docs/performance.md):
 
@@ -131,15 +133,6 @@ class Lane:
             self.ready.notify()
 
 
-def lanes_count() -> int:
-    """OCPP_WRITER_LANES, or by default one writer on SQLite (one writer for the whole database, so
-    more would only take turns) and four on PostgreSQL, whose writer otherwise spends most of its
-    time waiting for one statement's round trip after another."""
-    if settings.OCPP_WRITER_LANES:
-        return settings.OCPP_WRITER_LANES
-    return 1 if connections["default"].vendor == "sqlite" else 4
-
-
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
@@ -178,7 +171,7 @@ class Batcher:
             return
         self.stop()
         self.loop = loop
-        previous, self.lanes = self.lanes, [Lane(index) for index in range(lanes_count())]
+        previous, self.lanes = self.lanes, [Lane(index) for index in range(settings.OCPP_WRITER_LANES)]
         for lane in previous:
             with lane.lock:
                 entries, lane.log = lane.log, []

@@ -103,7 +103,7 @@ def test_a_station_booting_while_the_writer_is_behind_is_paced_over_the_wire_and
     test_db_name, redis_server, run
 ):
     # given a server whose one writer is behind once two calls wait for it
-    server = server_start(test_db_name, OCPP_BOOT_PACING_BACKLOG="2", OCPP_WRITER_LANES="1")
+    server = server_start(test_db_name, OCPP_BOOT_PACING_BACKLOG="2")
     first, *others, booting = [station_make() for _ in range(5)]
 
     async def writer_behind(cps, cp_booting) -> list:
