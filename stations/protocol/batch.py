@@ -300,13 +300,16 @@ class Batcher:
         window = settings.OCPP_GROUP_COMMIT_MS / 1000
         while True:
             with lane.lock:
-                if not (lane.items or lane.wanted or lane.seen or lane.stopped):
+                waited = not (lane.items or lane.wanted or lane.seen or lane.stopped)
+                if waited:
                     lane.idle = True
                     lane.ready.wait(FLUSH_SECONDS)  # the log is written at least this often
                     lane.idle = False
                 if lane.stopped:
                     return
-            if window:
+            # Woken by the first call after a pause: wait the window for the others to join it. Work
+            # that arrived during the last commit goes at once: that commit was its window.
+            if window and waited:
                 time.sleep(window)
             try:
                 self.write(lane, loop)
