@@ -3,11 +3,14 @@ message's work is stored exactly once, alone if it fails, and in each station's 
 
 import asyncio
 import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from chargenet import sql
 from stations import services
@@ -269,6 +272,41 @@ async def test_frames_logged_before_the_writers_restart_on_a_new_event_loop_are_
     # then both frames are stored
     for station in stations:
         assert await OcppMessage.objects.filter(station=station, payload="[2]").acount() == 1
+
+
+@dataclass(eq=False)
+class Live:
+    """What the batcher reads of a connection to write its station's last-seen time."""
+
+    station_id: int
+    last_seen: datetime
+    last_flushed_seen: datetime | None = None
+    seen_every: float = 0.0
+    seen_flushed_at: float = 0.0
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_attached_connections_last_seen_time_is_written_within_seconds_while_no_call_comes():
+    # given a connected station the dashboard last saw an hour ago, whose charger is heard now
+    batcher = Batcher()
+    station = await sync_to_async(station_make)()
+    await Station.objects.filter(pk=station.pk).aupdate(
+        channel_name="specific.abc", last_seen_at=timezone.now() - timedelta(hours=1)
+    )
+    heard = timezone.now()
+
+    # when the connection is attached, and no call of any station wakes the writer
+    batcher.attach(Live(station_id=station.pk, last_seen=heard))
+    try:
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if (await Station.objects.aget(pk=station.pk)).last_seen_at == heard:
+                break
+    finally:
+        batcher.stop()
+
+    # then the station's last-seen time is the connection's, within the few seconds of the cadence
+    assert (await Station.objects.aget(pk=station.pk)).last_seen_at == heard
 
 
 @pytest.mark.skipif(
