@@ -359,7 +359,8 @@ OCPP_GROUP_COMMIT_MS = env_int("OCPP_GROUP_COMMIT_MS", 2, minimum=0, maximum=100
 OCPP_DB_THREADS = env_int("OCPP_DB_THREADS", 2, minimum=1, maximum=32)
 # Group-commit writers per ASGI process (each its own thread and connection; a station always on the
 # same one): one commits more messages at a time, for less CPU and latency (docs/performance.md).
-OCPP_WRITER_LANES = env_int("OCPP_WRITER_LANES", 1, minimum=1, maximum=32)
+# 0, the former "by database" default, is one.
+OCPP_WRITER_LANES = env_int("OCPP_WRITER_LANES", 1, minimum=0, maximum=32) or 1
 # While more station calls than this wait for the writer, a BootNotification is answered Pending with
 # a randomised interval (nothing written): a reconnect storm is paced, never refused.
 OCPP_BOOT_PACING_BACKLOG = env_int("OCPP_BOOT_PACING_BACKLOG", 200, minimum=1)

@@ -158,9 +158,8 @@ class Batcher:
         self.unbooted = 0  # attached connections whose BootNotification is not accepted yet
         self.unbooted_counted_at = -1.0
         self.seen_timer: asyncio.TimerHandle | None = None
-        self.running: asyncio.AbstractEventLoop | None = (
-            None  # the loop the writers serve, while they all run
-        )
+        # The loop the writers serve, while they all run.
+        self.running: asyncio.AbstractEventLoop | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
